@@ -1,0 +1,1 @@
+//! Criterion benchmarks of matdiff live in the bench targets of this package; see `Cargo.toml`.

@@ -1,0 +1,92 @@
+//! What the subcommands share: output formats, declarations, error rendering.
+
+use clap::ValueEnum;
+use matdiff_expr::{Decl, Expr, ExprPool, ParseError};
+
+/// What a subcommand prints on success, or why it failed.
+pub(crate) type Outcome = Result<String, Failed>;
+
+/// A failure, already worded for the user.
+#[derive(Debug)]
+pub(crate) struct Failed {
+    /// The message, possibly several lines (source and caret).
+    pub(crate) message: String,
+    /// Whether to also print `{"error": ...}` on stdout.
+    pub(crate) json: bool,
+}
+
+impl Failed {
+    pub(crate) fn new(message: impl Into<String>, json: bool) -> Failed {
+        Failed {
+            message: message.into(),
+            json,
+        }
+    }
+}
+
+/// Output formats of the command line.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// Plain text in the input syntax.
+    Text,
+    /// Text with Unicode symbols (ᵀ, ⊙, σ).
+    Unicode,
+    /// LaTeX.
+    Latex,
+    /// Markdown with LaTeX math.
+    Markdown,
+    /// One JSON object.
+    Json,
+}
+
+/// The options every subcommand takes.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct Common {
+    /// A declaration: 'X: 3x4', 'X: m x n', 'c: scalar', 'M: symmetric' (repeatable).
+    #[arg(long = "let", value_name = "DECL")]
+    pub(crate) lets: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+}
+
+impl Common {
+    pub(crate) fn json(&self) -> bool {
+        self.format == Format::Json
+    }
+
+    /// The declarations, parsed.
+    pub(crate) fn decls(&self) -> Result<Vec<Decl>, Failed> {
+        self.lets
+            .iter()
+            .map(|text| {
+                Decl::parse(text).map_err(|e| Failed::new(render_decl(&e, text), self.json()))
+            })
+            .collect()
+    }
+
+    /// Parses EXPR with the declarations (and any extra ones) into `pool`.
+    pub(crate) fn parse(
+        &self,
+        pool: &mut ExprPool,
+        src: &str,
+        extra: &[Decl],
+    ) -> Result<Expr, Failed> {
+        let mut decls = self.decls()?;
+        let given = decls.len();
+        decls.extend_from_slice(extra);
+        pool.parse_with(src, &decls).map_err(|e| {
+            let text = match e.decl {
+                Some(k) if k < given => render_decl(&e, &self.lets[k]),
+                Some(_) => format!("error: {}", e.message),
+                None => e.render(src),
+            };
+            Failed::new(text, self.json())
+        })
+    }
+}
+
+fn render_decl(e: &ParseError, text: &str) -> String {
+    let rendered = e.render(text);
+    rendered.replacen("error: ", "error: in --let: ", 1)
+}

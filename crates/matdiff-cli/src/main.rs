@@ -1,0 +1,60 @@
+//! The `matdiff` command: parse, differentiate, evaluate, check and solve matrix expressions.
+//!
+//! A thin layer over the library crates: argument parsing (clap), JSON in and out, error
+//! rendering. Errors go to stderr (and as `{"error": ...}` to stdout with `--format json`) with
+//! exit code 2.
+
+mod common;
+mod parse;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Matrix calculus by the differential method.
+#[derive(Parser)]
+#[command(name = "matdiff", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the canonical form, the shapes and the LaTeX of an expression.
+    Parse(parse::Args),
+}
+
+fn run(cli: Cli) -> common::Outcome {
+    match cli.command {
+        Command::Parse(args) => parse::run(args),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Deep expressions recurse: give the work a large stack.
+    let worker = std::thread::Builder::new()
+        .stack_size(512 << 20)
+        .spawn(move || run(cli));
+    let outcome = match worker.map(|w| w.join()) {
+        Ok(Ok(outcome)) => outcome,
+        _ => Err(common::Failed::new(
+            "internal error: the worker thread failed",
+            false,
+        )),
+    };
+    match outcome {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(failed) => {
+            if failed.json {
+                println!("{}", serde_json::json!({ "error": failed.message }));
+            }
+            eprintln!("{}", failed.message);
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The expression core of matdiff: an interned DAG of matrix expressions with shapes, a parser with
+//! byte spans and printers (plain, Unicode, LaTeX).
+//!
+//! It is purely symbolic: no numbers are computed here (`matdiff-faer` evaluates, `matdiff-rewrite`
+//! differentiates). Expressions live in an [`ExprPool`]; an [`ExprId`] is a handle, and equal ids
+//! are equal expressions.
+//!
+//! ```
+//! use matdiff_expr::{Decl, ExprPool, Printer, Style};
+//!
+//! let mut pool = ExprPool::new();
+//! let e = pool.parse_with("tr(Y'*M*Y) where Y = sigmoid(W*X)", &[Decl::parse("M: symmetric").unwrap()]).unwrap();
+//! let printer = Printer::new(&pool, Style::Plain).with_bindings(&e.bindings);
+//! assert_eq!(printer.print(e.root), "tr(Y'*M*Y) where Y = sigmoid(W*X)");
+//! // W is m x n, X is n x p, M is m x m: dimensions unify through the binding.
+//! let w = pool.find_symbol("W").unwrap();
+//! assert_eq!(pool.shape_str(pool.var_info(w).unwrap().shape), "m x n");
+//! ```
+#![warn(missing_docs)]
+
+mod decl;
+mod error;
+mod infer;
+mod lexer;
+mod node;
+mod parser;
+mod pool;
+mod print;
+
+pub use decl::{Decl, DeclDim, DeclShape};
+pub use error::{ExprError, ParseError};
+pub use infer::Expr;
+pub use node::{Dim, DimVar, ExprId, Fun, Func, Node, Num, Reduce, Shape, Symbol};
+pub use pool::{mul_shape, ExprPool, Limits, VarInfo};
+pub use print::{Printer, Style};
+
+impl ExprPool {
+    /// Parses an expression of the language into this pool, inferring every shape.
+    ///
+    /// Variables the pool already knows keep their shapes; new ones get the default shape of their
+    /// name (capitalised: matrix, lower case: column vector, Greek: scalar).
+    pub fn parse(&mut self, src: &str) -> Result<Expr, ParseError> {
+        self.parse_with(src, &[])
+    }
+
+    /// Parses with declarations (`--let`). An error in a declaration has `decl` set to its index
+    /// and a span into its text.
+    pub fn parse_with(&mut self, src: &str, decls: &[Decl]) -> Result<Expr, ParseError> {
+        let mut parser = parser::Parser::new(src, self.limits())?;
+        let (mut root, mut bindings) = parser.parse_top()?;
+        let mut inference = infer::Inference::new(self);
+        for (k, decl) in decls.iter().enumerate() {
+            inference.apply_decl(decl).map_err(|e| e.in_decl(k))?;
+        }
+        let (order, _) = inference.infer_all(&mut root, &mut bindings)?;
+        inference.lower_all(&root, &bindings, &order)
+    }
+
+    /// A printer of this pool in the given style.
+    pub fn printer(&self, style: Style) -> Printer<'_> {
+        Printer::new(self, style)
+    }
+
+    /// The plain (re-parseable) form of a node.
+    pub fn plain(&self, id: ExprId) -> String {
+        Printer::new(self, Style::Plain).print(id)
+    }
+}

@@ -1,0 +1,486 @@
+//! Source text to a private syntax tree with spans (recursive descent with a nesting bound).
+
+use std::ops::Range;
+
+use crate::error::ParseError;
+use crate::lexer::{lex, Tok, Token};
+use crate::node::{Func, Reduce};
+use crate::pool::Limits;
+
+#[derive(Debug)]
+pub(crate) struct Ast {
+    pub(crate) kind: AstKind,
+    pub(crate) span: Range<usize>,
+    pub(crate) height: u32,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum NaryOp {
+    Add,
+    Mul,
+    Hadamard,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum BinOp {
+    Div,
+    HDiv,
+    Pow,
+    HPow,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Callee {
+    Elementwise(Func),
+    Abstract,
+    Reduce(Reduce),
+    Inv,
+    Diag,
+}
+
+#[derive(Debug)]
+pub(crate) enum AstKind {
+    Num(f64),
+    Name(String),
+    /// `I` or `eye`; the inferred dimension is filled in by shape inference.
+    Eye(Option<u32>),
+    /// `ones`; the inferred dimension is filled in by shape inference.
+    Ones(Option<u32>),
+    Neg(Box<Ast>),
+    /// Operands, and the span of the operator before each operand after the first.
+    Nary(NaryOp, Vec<Ast>, Vec<Range<usize>>),
+    Bin(BinOp, Box<Ast>, Box<Ast>, Range<usize>),
+    Transpose(Box<Ast>),
+    Call {
+        callee: Callee,
+        name: String,
+        name_span: Range<usize>,
+        order: u8,
+        arg: Box<Ast>,
+    },
+}
+
+/// A `where` binding as written.
+#[derive(Debug)]
+pub(crate) struct AstBinding {
+    pub(crate) name: String,
+    pub(crate) name_span: Range<usize>,
+    pub(crate) value: Ast,
+}
+
+/// The words that cannot name a variable.
+pub(crate) fn is_reserved(name: &str) -> bool {
+    matches!(name, "I" | "eye" | "ones" | "where" | "inv" | "diag")
+        || Func::from_name(name).is_some()
+        || Reduce::from_name(name).is_some()
+}
+
+pub(crate) struct Parser {
+    toks: Vec<Token>,
+    pos: usize,
+    depth: usize,
+    limits: Limits,
+}
+
+impl Parser {
+    pub(crate) fn new(src: &str, limits: Limits) -> Result<Parser, ParseError> {
+        if src.len() > limits.max_input_bytes {
+            return Err(ParseError::new(
+                format!(
+                    "the input is {} bytes long; the limit is {} bytes",
+                    src.len(),
+                    limits.max_input_bytes
+                ),
+                limits.max_input_bytes..limits.max_input_bytes + 1,
+            ));
+        }
+        Ok(Parser {
+            toks: lex(src)?,
+            pos: 0,
+            depth: 0,
+            limits,
+        })
+    }
+
+    fn peek(&self) -> &Tok {
+        &self.toks[self.pos].0
+    }
+
+    fn peek_at(&self, k: usize) -> &Tok {
+        &self.toks[(self.pos + k).min(self.toks.len() - 1)].0
+    }
+
+    fn span(&self) -> Range<usize> {
+        self.toks[self.pos].1.clone()
+    }
+
+    fn bump(&mut self) -> Token {
+        let t = self.toks[self.pos].clone();
+        if self.pos + 1 < self.toks.len() {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn err_here(&self, expected: &str) -> ParseError {
+        let found = self.peek();
+        let hint = match found {
+            Tok::Ident(_) | Tok::Num(_) | Tok::LParen if expected.contains("operator") => {
+                " (write '*' for a product)"
+            }
+            _ => "",
+        };
+        ParseError::new(
+            format!("expected {expected}, found {}{hint}", found.describe()),
+            self.span(),
+        )
+    }
+
+    fn enter(&mut self) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > self.limits.max_nesting {
+            return Err(ParseError::new(
+                format!(
+                    "the expression nests deeper than {} levels",
+                    self.limits.max_nesting
+                ),
+                self.span(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    fn make(&self, kind: AstKind, span: Range<usize>) -> Result<Ast, ParseError> {
+        let child_height = match &kind {
+            AstKind::Num(_) | AstKind::Name(_) | AstKind::Eye(_) | AstKind::Ones(_) => 0,
+            AstKind::Neg(a) | AstKind::Transpose(a) | AstKind::Call { arg: a, .. } => a.height,
+            AstKind::Nary(_, xs, _) => xs.iter().map(|x| x.height).max().unwrap_or(0),
+            AstKind::Bin(_, a, b, _) => a.height.max(b.height),
+        };
+        let height = child_height + 1;
+        if height > self.limits.max_height {
+            return Err(ParseError::new(
+                format!(
+                    "the expression nests deeper than {} levels",
+                    self.limits.max_height
+                ),
+                span,
+            ));
+        }
+        Ok(Ast { kind, span, height })
+    }
+
+    /// `EXPR [where NAME = EXPR, ...]` and the end of input.
+    pub(crate) fn parse_top(&mut self) -> Result<(Ast, Vec<AstBinding>), ParseError> {
+        if *self.peek() == Tok::End {
+            return Err(ParseError::new(
+                "expected an expression, found end of input (the input is empty)",
+                self.span(),
+            ));
+        }
+        let root = self.expr()?;
+        let mut bindings = Vec::new();
+        if matches!(self.peek(), Tok::Ident(w) if w == "where") {
+            self.bump();
+            loop {
+                let (name, name_span) = match self.peek().clone() {
+                    Tok::Ident(n) if !is_reserved(&n) => (n, self.bump().1),
+                    Tok::Ident(n) => {
+                        return Err(ParseError::new(
+                            format!("'{n}' is a reserved word and cannot be bound"),
+                            self.span(),
+                        ))
+                    }
+                    _ => return Err(self.err_here("a name to bind after 'where'")),
+                };
+                if *self.peek() != Tok::Equals {
+                    return Err(self.err_here(&format!("'=' after '{name}'")));
+                }
+                self.bump();
+                let value = self.expr()?;
+                bindings.push(AstBinding {
+                    name,
+                    name_span,
+                    value,
+                });
+                if *self.peek() == Tok::Comma {
+                    self.bump();
+                } else {
+                    break;
+                }
+            }
+        }
+        if *self.peek() != Tok::End {
+            let expected = if bindings.is_empty() {
+                "an operator or end of input"
+            } else {
+                "',' or end of input"
+            };
+            return Err(self.err_here(expected));
+        }
+        Ok((root, bindings))
+    }
+
+    /// Sums: `term (('+' | '-') term)*`.
+    fn expr(&mut self) -> Result<Ast, ParseError> {
+        self.enter()?;
+        let first = self.term()?;
+        let start = first.span.start;
+        let mut items = vec![first];
+        let mut ops = Vec::new();
+        while matches!(self.peek(), Tok::Plus | Tok::Minus) {
+            let (op, op_span) = self.bump();
+            let t = self.term()?;
+            let t = if op == Tok::Minus {
+                let span = op_span.start..t.span.end;
+                self.make(AstKind::Neg(Box::new(t)), span)?
+            } else {
+                t
+            };
+            ops.push(op_span);
+            items.push(t);
+        }
+        self.leave();
+        if items.len() == 1 {
+            return Ok(items.pop().expect("one item"));
+        }
+        let span = start..items.last().expect("items").span.end;
+        self.make(AstKind::Nary(NaryOp::Add, items, ops), span)
+    }
+
+    /// A term: `'-' term`, `'+' term` or a product.
+    fn term(&mut self) -> Result<Ast, ParseError> {
+        match self.peek() {
+            Tok::Minus => {
+                self.enter()?;
+                let (_, op) = self.bump();
+                let t = self.term()?;
+                self.leave();
+                let span = op.start..t.span.end;
+                self.make(AstKind::Neg(Box::new(t)), span)
+            }
+            Tok::Plus => {
+                self.enter()?;
+                self.bump();
+                let t = self.term();
+                self.leave();
+                t
+            }
+            _ => self.product(),
+        }
+    }
+
+    /// Products: `operand (('*' | '/' | '.*' | './') operand)*`, runs of `*` and of `.*` n-ary.
+    fn product(&mut self) -> Result<Ast, ParseError> {
+        let mut lhs = self.operand()?;
+        loop {
+            let op = match self.peek() {
+                Tok::Star => NaryOp::Mul,
+                Tok::DotStar => NaryOp::Hadamard,
+                Tok::Slash | Tok::DotSlash => {
+                    let (tok, op_span) = self.bump();
+                    let rhs = self.operand()?;
+                    let op = if tok == Tok::Slash {
+                        BinOp::Div
+                    } else {
+                        BinOp::HDiv
+                    };
+                    let span = lhs.span.start..rhs.span.end;
+                    lhs = self.make(
+                        AstKind::Bin(op, Box::new(lhs), Box::new(rhs), op_span),
+                        span,
+                    )?;
+                    continue;
+                }
+                _ => return Ok(lhs),
+            };
+            let tok = self.peek().clone();
+            let start = lhs.span.start;
+            let mut items = vec![lhs];
+            let mut ops = Vec::new();
+            while *self.peek() == tok {
+                ops.push(self.bump().1);
+                items.push(self.operand()?);
+            }
+            let span = start..items.last().expect("items").span.end;
+            lhs = self.make(AstKind::Nary(op, items, ops), span)?;
+        }
+    }
+
+    /// An operand of a product: `'-' operand` or a power.
+    fn operand(&mut self) -> Result<Ast, ParseError> {
+        if *self.peek() == Tok::Minus {
+            self.enter()?;
+            let (_, op) = self.bump();
+            let t = self.operand()?;
+            self.leave();
+            let span = op.start..t.span.end;
+            return self.make(AstKind::Neg(Box::new(t)), span);
+        }
+        self.power()
+    }
+
+    /// Powers, right-associative, and `^T` transposes: `postfix ('^' operand | '.^' operand)?`.
+    fn power(&mut self) -> Result<Ast, ParseError> {
+        let mut base = self.postfix()?;
+        loop {
+            match self.peek() {
+                Tok::Caret if matches!(self.peek_at(1), Tok::Ident(t) if t == "T") => {
+                    self.bump();
+                    let (_, t) = self.bump();
+                    let span = base.span.start..t.end;
+                    base = self.make(AstKind::Transpose(Box::new(base)), span)?;
+                    while *self.peek() == Tok::Quote {
+                        let (_, q) = self.bump();
+                        let span = base.span.start..q.end;
+                        base = self.make(AstKind::Transpose(Box::new(base)), span)?;
+                    }
+                }
+                Tok::Caret | Tok::DotCaret => {
+                    self.enter()?;
+                    let (tok, op_span) = self.bump();
+                    let exponent = self.operand()?;
+                    self.leave();
+                    let op = if tok == Tok::Caret {
+                        BinOp::Pow
+                    } else {
+                        BinOp::HPow
+                    };
+                    let span = base.span.start..exponent.span.end;
+                    return self.make(
+                        AstKind::Bin(op, Box::new(base), Box::new(exponent), op_span),
+                        span,
+                    );
+                }
+                _ => return Ok(base),
+            }
+        }
+    }
+
+    /// A primary followed by transposes.
+    fn postfix(&mut self) -> Result<Ast, ParseError> {
+        let mut e = self.primary()?;
+        while *self.peek() == Tok::Quote {
+            let (_, q) = self.bump();
+            let span = e.span.start..q.end;
+            e = self.make(AstKind::Transpose(Box::new(e)), span)?;
+        }
+        Ok(e)
+    }
+
+    fn primary(&mut self) -> Result<Ast, ParseError> {
+        let (tok, span) = (self.peek().clone(), self.span());
+        match tok {
+            Tok::Num(v) => {
+                self.bump();
+                self.make(AstKind::Num(v), span)
+            }
+            Tok::LParen => {
+                self.enter()?;
+                self.bump();
+                if *self.peek() == Tok::RParen {
+                    return Err(ParseError::new(
+                        "expected an expression inside '()'",
+                        self.span(),
+                    ));
+                }
+                let mut e = self.expr()?;
+                if *self.peek() != Tok::RParen {
+                    let found = self.peek().describe();
+                    return Err(ParseError::new(
+                        format!(
+                            "expected ')' to close the '(' at {}, found {found}",
+                            span.start
+                        ),
+                        self.span(),
+                    ));
+                }
+                let (_, close) = self.bump();
+                self.leave();
+                e.span = span.start..close.end;
+                Ok(e)
+            }
+            Tok::Ident(name) => self.ident(name, span),
+            Tok::RParen => Err(ParseError::new("unmatched ')'", span)),
+            _ => Err(self.err_here("an expression")),
+        }
+    }
+
+    fn ident(&mut self, name: String, span: Range<usize>) -> Result<Ast, ParseError> {
+        self.bump();
+        let callee = if let Some(f) = Func::from_name(&name) {
+            Some(Callee::Elementwise(f))
+        } else if let Some(r) = Reduce::from_name(&name) {
+            Some(Callee::Reduce(r))
+        } else if name == "inv" {
+            Some(Callee::Inv)
+        } else if name == "diag" {
+            Some(Callee::Diag)
+        } else {
+            None
+        };
+        // Count derivative quotes directly followed by '('.
+        let mut quotes = 0;
+        while *self.peek_at(quotes) == Tok::Quote {
+            quotes += 1;
+        }
+        let is_call = *self.peek_at(quotes) == Tok::LParen;
+        match (&name[..], callee, is_call) {
+            ("where", _, _) => Err(ParseError::new("expected an expression, found 'where'", span)),
+            ("I" | "eye", _, false) => self.make(AstKind::Eye(None), span),
+            ("ones", _, false) => self.make(AstKind::Ones(None), span),
+            ("I" | "eye" | "ones", _, true) => Err(ParseError::new(
+                format!("'{name}' takes no argument: its size is inferred from the expression"),
+                span,
+            )),
+            (_, Some(_), false) if quotes > 0 => Err(ParseError::new(
+                format!("cannot transpose the function name '{name}': write {name}(X)' to transpose its value"),
+                span.start..self.toks[self.pos + quotes - 1].1.end,
+            )),
+            (_, Some(_), false) => Err(ParseError::new(
+                format!("'{name}' is a function and needs an argument: {name}(...)"),
+                span,
+            )),
+            (_, None, false) => self.make(AstKind::Name(name), span),
+            (_, callee, true) => {
+                let callee = callee.unwrap_or(Callee::Abstract);
+                if quotes > 0 && !matches!(callee, Callee::Elementwise(_) | Callee::Abstract) {
+                    return Err(ParseError::new(
+                        format!("'{name}' is not an element-wise function: the notation f'(Z) is for element-wise functions"),
+                        span.start..self.toks[self.pos + quotes - 1].1.end,
+                    ));
+                }
+                if quotes > 2 {
+                    return Err(ParseError::new("derivatives of order above 2 are not supported", span));
+                }
+                for _ in 0..quotes {
+                    self.bump();
+                }
+                self.enter()?;
+                let (_, open) = self.bump();
+                if *self.peek() == Tok::RParen {
+                    return Err(ParseError::new(format!("'{name}' needs an argument"), self.span()));
+                }
+                let arg = self.expr()?;
+                if *self.peek() == Tok::Comma {
+                    return Err(ParseError::new(format!("'{name}' takes one argument"), self.span()));
+                }
+                if *self.peek() != Tok::RParen {
+                    let found = self.peek().describe();
+                    return Err(ParseError::new(
+                        format!("expected ')' to close the '(' at {}, found {found}", open.start),
+                        self.span(),
+                    ));
+                }
+                let (_, close) = self.bump();
+                self.leave();
+                let kind = AstKind::Call { callee, name, name_span: span.clone(), order: quotes as u8, arg: Box::new(arg) };
+                self.make(kind, span.start..close.end)
+            }
+        }
+    }
+}

@@ -1,0 +1,620 @@
+//! The arena with hash-consing: [`ExprPool`].
+
+use std::collections::HashMap;
+
+use crate::error::ExprError;
+use crate::node::{Dim, DimVar, ExprId, Fun, Node, Num, Shape, Symbol};
+
+/// Limits that keep hostile input from exhausting time or memory.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest accepted source text, in bytes.
+    pub max_input_bytes: usize,
+    /// Deepest accepted nesting of parentheses, calls and unary operators in source text.
+    pub max_nesting: usize,
+    /// Greatest height of an expression tree (a leaf has height 1).
+    pub max_height: u32,
+    /// Most nodes a pool may hold.
+    pub max_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_input_bytes: 256 * 1024,
+            max_nesting: 200,
+            max_height: 2000,
+            max_nodes: 2_000_000,
+        }
+    }
+}
+
+/// What the pool knows of a variable.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct VarInfo {
+    /// Its shape.
+    pub shape: Shape,
+    /// Declared symmetric (`--let 'M: symmetric'`).
+    pub symmetric: bool,
+}
+
+/// An arena of expression nodes with hash-consing: an identical subexpression is one node, so
+/// equality of [`ExprId`]s is structural equality. Every node has a checked [`Shape`].
+///
+/// ```
+/// use matdiff_expr::ExprPool;
+/// let mut pool = ExprPool::new();
+/// let a = pool.parse("tr(A*X*B) + tr(A*X*B)").unwrap();
+/// let b = pool.parse("tr(A*X*B)").unwrap();
+/// // The two traces are one node: the sum's children are the same id.
+/// assert_eq!(pool.node(a.root).children(), &[b.root, b.root]);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct ExprPool {
+    nodes: Vec<Node>,
+    shapes: Vec<Shape>,
+    heights: Vec<u32>,
+    dedup: HashMap<Node, ExprId>,
+    names: Vec<String>,
+    name_ids: HashMap<String, Symbol>,
+    vars: HashMap<Symbol, VarInfo>,
+    functions: HashMap<Symbol, ()>,
+    dims: Vec<Symbol>,
+    dim_ids: HashMap<Symbol, DimVar>,
+    limits: Limits,
+}
+
+impl ExprPool {
+    /// An empty pool with the default [`Limits`].
+    pub fn new() -> ExprPool {
+        ExprPool::default()
+    }
+
+    /// An empty pool with the given limits.
+    pub fn with_limits(limits: Limits) -> ExprPool {
+        ExprPool {
+            limits,
+            ..ExprPool::default()
+        }
+    }
+
+    /// The limits of this pool.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the pool has no node.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The node of an id.
+    #[track_caller]
+    pub fn node(&self, id: ExprId) -> &Node {
+        &self.nodes[id.index()]
+    }
+
+    /// The shape of a node.
+    #[track_caller]
+    pub fn shape(&self, id: ExprId) -> Shape {
+        self.shapes[id.index()]
+    }
+
+    /// The height of the tree under a node (a leaf has height 1).
+    #[track_caller]
+    pub fn height(&self, id: ExprId) -> u32 {
+        self.heights[id.index()]
+    }
+
+    /// Every id of the pool, children before parents.
+    pub fn ids(&self) -> impl Iterator<Item = ExprId> {
+        (0..self.nodes.len() as u32).map(ExprId)
+    }
+
+    /// The symbol of a name, interning it if new.
+    pub fn symbol(&mut self, name: &str) -> Symbol {
+        if let Some(&s) = self.name_ids.get(name) {
+            return s;
+        }
+        let s = Symbol(self.names.len() as u32);
+        self.names.push(name.to_string());
+        self.name_ids.insert(name.to_string(), s);
+        s
+    }
+
+    /// The symbol of a name, if it was interned.
+    pub fn find_symbol(&self, name: &str) -> Option<Symbol> {
+        self.name_ids.get(name).copied()
+    }
+
+    /// The name of a symbol.
+    #[track_caller]
+    pub fn name(&self, symbol: Symbol) -> &str {
+        &self.names[symbol.0 as usize]
+    }
+
+    /// The symbolic dimension called `name`, created if new.
+    pub fn dim_named(&mut self, name: &str) -> DimVar {
+        let s = self.symbol(name);
+        if let Some(&d) = self.dim_ids.get(&s) {
+            return d;
+        }
+        let d = DimVar(self.dims.len() as u32);
+        self.dims.push(s);
+        self.dim_ids.insert(s, d);
+        d
+    }
+
+    /// A new symbolic dimension with a name not used yet (`m`, `n`, `p`, ...).
+    pub fn fresh_dim(&mut self) -> DimVar {
+        const NAMES: [&str; 12] = ["m", "n", "p", "q", "r", "s", "t", "u", "v", "k", "l", "h"];
+        for round in 0.. {
+            for base in NAMES {
+                let name = if round == 0 {
+                    base.to_string()
+                } else {
+                    format!("{base}{round}")
+                };
+                let taken = self
+                    .find_symbol(&name)
+                    .is_some_and(|s| self.dim_ids.contains_key(&s) || self.vars.contains_key(&s));
+                if !taken {
+                    return self.dim_named(&name);
+                }
+            }
+        }
+        unreachable!("the rounds of dimension names never end")
+    }
+
+    /// The name of a symbolic dimension.
+    pub fn dim_name(&self, dim: DimVar) -> &str {
+        self.name(self.dims[dim.index()])
+    }
+
+    /// A dimension as text: `3` or `n`.
+    pub fn dim_str(&self, dim: Dim) -> String {
+        match dim {
+            Dim::Known(k) => k.to_string(),
+            Dim::Sym(d) => self.dim_name(d).to_string(),
+        }
+    }
+
+    /// A shape as text: `scalar`, `3x4` or `m x n`.
+    pub fn shape_str(&self, shape: Shape) -> String {
+        if shape.is_scalar() {
+            return "scalar".to_string();
+        }
+        let (r, c) = (self.dim_str(shape.rows), self.dim_str(shape.cols));
+        match (shape.rows, shape.cols) {
+            (Dim::Known(_), Dim::Known(_)) => format!("{r}x{c}"),
+            _ => format!("{r} x {c}"),
+        }
+    }
+
+    /// Declares (or re-declares with the same shape) a variable. A variable's shape is fixed once
+    /// declared; declaring it again with another shape is an error.
+    pub fn declare_var(
+        &mut self,
+        name: &str,
+        shape: Shape,
+        symmetric: bool,
+    ) -> Result<Symbol, ExprError> {
+        let s = self.symbol(name);
+        if symmetric && !shape.is_square() {
+            return Err(ExprError::NotSquare {
+                what: format!("symmetric {name}"),
+                shape: self.shape_str(shape),
+            });
+        }
+        if self.functions.contains_key(&s) {
+            return Err(ExprError::FunctionAsVariable {
+                name: name.to_string(),
+            });
+        }
+        match self.vars.get(&s) {
+            Some(info) if info.shape != shape => Err(ExprError::Redeclared {
+                name: name.to_string(),
+                old: self.shape_str(info.shape),
+                new: self.shape_str(shape),
+            }),
+            Some(_) => {
+                self.vars.get_mut(&s).expect("present").symmetric |= symmetric;
+                Ok(s)
+            }
+            None => {
+                self.vars.insert(s, VarInfo { shape, symmetric });
+                Ok(s)
+            }
+        }
+    }
+
+    /// What the pool knows of a variable.
+    pub fn var_info(&self, symbol: Symbol) -> Option<VarInfo> {
+        self.vars.get(&symbol).copied()
+    }
+
+    /// The declared variables, sorted by name.
+    pub fn vars(&self) -> Vec<(Symbol, VarInfo)> {
+        let mut v: Vec<_> = self.vars.iter().map(|(&s, &i)| (s, i)).collect();
+        v.sort_by(|a, b| self.name(a.0).cmp(self.name(b.0)));
+        v
+    }
+
+    /// Marks a name as an abstract function (it can then not be a variable).
+    pub fn declare_function(&mut self, name: &str) -> Result<Symbol, ExprError> {
+        let s = self.symbol(name);
+        if self.vars.contains_key(&s) {
+            return Err(ExprError::FunctionAsVariable {
+                name: name.to_string(),
+            });
+        }
+        self.functions.insert(s, ());
+        Ok(s)
+    }
+
+    /// Whether a symbol names an abstract function.
+    pub fn is_function(&self, symbol: Symbol) -> bool {
+        self.functions.contains_key(&symbol)
+    }
+
+    /// The variable node of a declared variable.
+    pub fn var(&mut self, name: &str) -> Result<ExprId, ExprError> {
+        let s = self.symbol(name);
+        self.intern(Node::Var(s))
+    }
+
+    /// The number node of a value.
+    pub fn num(&mut self, value: f64) -> ExprId {
+        let n = Num::new(value).expect("numbers of an expression are finite");
+        self.intern(Node::Num(n)).expect("a number always interns")
+    }
+
+    /// Interns a node: checks its shape, deduplicates it and returns its id. This is the only
+    /// way to make a node. `-c` for a number `c` is folded into the number `-c`.
+    pub fn intern(&mut self, node: Node) -> Result<ExprId, ExprError> {
+        let node = match node {
+            Node::Neg(a) => match self.nodes[a.index()] {
+                Node::Num(n) => Node::Num(Num::new(-n.get()).expect("finite")),
+                _ => Node::Neg(a),
+            },
+            Node::Add(xs) => Node::Add(self.flatten(xs, |n| matches!(n, Node::Add(_)))),
+            Node::Hadamard(xs) => {
+                Node::Hadamard(self.flatten(xs, |n| matches!(n, Node::Hadamard(_))))
+            }
+            Node::Mul(xs) => Node::Mul(self.flatten_product(xs)),
+            other => other,
+        };
+        if let Some(&id) = self.dedup.get(&node) {
+            return Ok(id);
+        }
+        for &c in node.children() {
+            assert!(
+                c.index() < self.nodes.len(),
+                "child {c:?} is not in this pool"
+            );
+        }
+        let shape = self.infer(&node)?;
+        let height = 1 + node
+            .children()
+            .iter()
+            .map(|c| self.heights[c.index()])
+            .max()
+            .unwrap_or(0);
+        if height > self.limits.max_height {
+            return Err(ExprError::TooDeep {
+                limit: self.limits.max_height,
+            });
+        }
+        if self.nodes.len() >= self.limits.max_nodes {
+            return Err(ExprError::TooManyNodes {
+                limit: self.limits.max_nodes,
+            });
+        }
+        let id = ExprId(self.nodes.len() as u32);
+        self.nodes.push(node.clone());
+        self.shapes.push(shape);
+        self.heights.push(height);
+        self.dedup.insert(node, id);
+        Ok(id)
+    }
+
+    /// Splices children of the same associative operator into their parent.
+    fn flatten(&self, xs: Box<[ExprId]>, same: impl Fn(&Node) -> bool) -> Box<[ExprId]> {
+        if !xs
+            .iter()
+            .any(|x| x.index() < self.nodes.len() && same(&self.nodes[x.index()]))
+        {
+            return xs;
+        }
+        let mut out = Vec::with_capacity(xs.len() + 2);
+        for &x in xs.iter() {
+            match self.nodes.get(x.index()) {
+                Some(n) if same(n) => out.extend_from_slice(n.children()),
+                _ => out.push(x),
+            }
+        }
+        out.into()
+    }
+
+    /// Splices nested products into their parent where the result is still a valid product
+    /// (`X*(a'*b)` stays nested: `X*a'` would not multiply).
+    fn flatten_product(&self, xs: Box<[ExprId]>) -> Box<[ExprId]> {
+        let is_mul = |x: &ExprId| matches!(self.nodes.get(x.index()), Some(Node::Mul(_)));
+        if !xs.iter().any(is_mul) {
+            return xs;
+        }
+        let mut out: Vec<ExprId> = Vec::with_capacity(xs.len() + 2);
+        for (k, x) in xs.iter().enumerate() {
+            if is_mul(x) {
+                let mut candidate = out.clone();
+                candidate.extend_from_slice(self.nodes[x.index()].children());
+                candidate.extend_from_slice(&xs[k + 1..]);
+                if self.fold_product(&candidate).is_some() {
+                    out.extend_from_slice(self.nodes[x.index()].children());
+                    continue;
+                }
+            }
+            out.push(*x);
+        }
+        out.into()
+    }
+
+    fn fold_product(&self, xs: &[ExprId]) -> Option<Shape> {
+        let mut acc = self.shapes.get(xs.first()?.index()).copied()?;
+        for x in &xs[1..] {
+            acc = mul_shape(acc, *self.shapes.get(x.index())?)?;
+        }
+        Some(acc)
+    }
+
+    /// The node with its children replaced (same operator), interned.
+    pub fn with_children(&mut self, id: ExprId, children: &[ExprId]) -> Result<ExprId, ExprError> {
+        let node = match self.node(id).clone() {
+            n @ (Node::Var(_) | Node::Num(_) | Node::Identity(_) | Node::Ones(_)) => n,
+            Node::Neg(_) => Node::Neg(children[0]),
+            Node::Transpose(_) => Node::Transpose(children[0]),
+            Node::Apply { fun, order, .. } => Node::Apply {
+                fun,
+                order,
+                arg: children[0],
+            },
+            Node::Reduce(r, _) => Node::Reduce(r, children[0]),
+            Node::Inv(_) => Node::Inv(children[0]),
+            Node::Diag(_) => Node::Diag(children[0]),
+            Node::Add(_) => Node::Add(children.into()),
+            Node::Mul(_) => Node::Mul(children.into()),
+            Node::Hadamard(_) => Node::Hadamard(children.into()),
+            Node::Div(_) => Node::Div([children[0], children[1]]),
+            Node::HDiv(_) => Node::HDiv([children[0], children[1]]),
+            Node::Pow(_) => Node::Pow([children[0], children[1]]),
+            Node::HPow(_) => Node::HPow([children[0], children[1]]),
+        };
+        self.intern(node)
+    }
+
+    fn mismatch(&self, op: &'static str, a: Shape, b: Shape) -> ExprError {
+        ExprError::Mismatch {
+            op,
+            left: self.shape_str(a),
+            right: self.shape_str(b),
+        }
+    }
+
+    /// The shape of a node whose children are interned, or why it has none.
+    fn infer(&self, node: &Node) -> Result<Shape, ExprError> {
+        let sh = |id: &ExprId| self.shapes[id.index()];
+        let scalar_operand = |op: &'static str, what: &'static str, id: &ExprId| {
+            if sh(id).is_scalar() {
+                Ok(())
+            } else {
+                Err(ExprError::NotScalar {
+                    op,
+                    what,
+                    shape: self.shape_str(sh(id)),
+                })
+            }
+        };
+        Ok(match node {
+            Node::Var(s) => match self.vars.get(s) {
+                Some(info) => info.shape,
+                None => {
+                    return Err(ExprError::UnknownVariable {
+                        name: self.name(*s).to_string(),
+                    })
+                }
+            },
+            Node::Num(_) => Shape::SCALAR,
+            Node::Identity(d) => Shape::new(*d, *d),
+            Node::Ones(d) => Shape::new(*d, Dim::ONE),
+            Node::Neg(a) | Node::Apply { arg: a, .. } => sh(a),
+            Node::Transpose(a) => sh(a).transposed(),
+            Node::Add(xs) | Node::Hadamard(xs) => {
+                if xs.len() < 2 {
+                    return Err(ExprError::Arity {
+                        op: op_name(node),
+                        got: xs.len(),
+                    });
+                }
+                let op = op_name(node);
+                let mut out = Shape::SCALAR;
+                for x in xs.iter() {
+                    let s = sh(x);
+                    if s.is_scalar() {
+                        continue;
+                    }
+                    if out.is_scalar() {
+                        out = s;
+                    } else if out != s {
+                        return Err(self.mismatch(op, out, s));
+                    }
+                }
+                out
+            }
+            Node::Mul(xs) => {
+                if xs.len() < 2 {
+                    return Err(ExprError::Arity {
+                        op: "*",
+                        got: xs.len(),
+                    });
+                }
+                let mut out = sh(&xs[0]);
+                for x in &xs[1..] {
+                    out = mul_shape(out, sh(x)).ok_or_else(|| self.inner_mismatch(out, sh(x)))?;
+                }
+                out
+            }
+            Node::Div([a, b]) => {
+                scalar_operand("/", "the divisor", b)?;
+                sh(a)
+            }
+            Node::HDiv([a, b]) => {
+                let (sa, sb) = (sh(a), sh(b));
+                match (sa.is_scalar(), sb.is_scalar()) {
+                    (true, _) => sb,
+                    (_, true) => sa,
+                    _ if sa == sb => sa,
+                    _ => return Err(self.mismatch("./", sa, sb)),
+                }
+            }
+            Node::Pow([a, b]) => {
+                scalar_operand("^", "the exponent", b)?;
+                let sa = sh(a);
+                if !sa.is_scalar() {
+                    if !sa.is_square() {
+                        return Err(ExprError::NotSquare {
+                            what: "the base of ^".into(),
+                            shape: self.shape_str(sa),
+                        });
+                    }
+                    match self.nodes[b.index()] {
+                        Node::Num(n) if n.as_integer().is_some() => {}
+                        _ => return Err(ExprError::MatrixPowerExponent),
+                    }
+                }
+                sa
+            }
+            Node::HPow([a, b]) => {
+                scalar_operand(".^", "the exponent", b)?;
+                sh(a)
+            }
+            Node::Reduce(r, a) => {
+                if r.needs_square() && !sh(a).is_square() {
+                    return Err(ExprError::NotSquare {
+                        what: format!("the argument of {}", r.name()),
+                        shape: self.shape_str(sh(a)),
+                    });
+                }
+                Shape::SCALAR
+            }
+            Node::Inv(a) => {
+                if !sh(a).is_square() {
+                    return Err(ExprError::NotSquare {
+                        what: "the argument of inv".into(),
+                        shape: self.shape_str(sh(a)),
+                    });
+                }
+                sh(a)
+            }
+            Node::Diag(a) => {
+                let s = sh(a);
+                if s.cols == Dim::ONE {
+                    Shape::new(s.rows, s.rows)
+                } else if s.is_square() {
+                    Shape::new(s.rows, Dim::ONE)
+                } else {
+                    return Err(ExprError::NotSquare {
+                        what: "the argument of diag (a vector or a square matrix)".into(),
+                        shape: self.shape_str(s),
+                    });
+                }
+            }
+        })
+    }
+
+    fn inner_mismatch(&self, a: Shape, b: Shape) -> ExprError {
+        ExprError::InnerMismatch {
+            left: self.shape_str(a),
+            right: self.shape_str(b),
+            inner_left: self.dim_str(a.cols),
+            inner_right: self.dim_str(b.rows),
+        }
+    }
+
+    /// Whether a node is symmetric by declaration or construction (`M` declared symmetric, `X'*X`,
+    /// `A + A'`, `I`, sums and scalings of symmetric matrices, inverses of symmetric matrices).
+    pub fn is_symmetric(&self, id: ExprId) -> bool {
+        let shape = self.shape(id);
+        if shape.is_scalar() {
+            return true;
+        }
+        if !shape.is_square() {
+            return false;
+        }
+        match self.node(id) {
+            Node::Var(s) => self.vars.get(s).is_some_and(|i| i.symmetric),
+            Node::Identity(_) => true,
+            Node::Neg(a) | Node::Inv(a) => self.is_symmetric(*a),
+            Node::Diag(a) => self.shape(*a).cols == Dim::ONE,
+            Node::Add(xs) | Node::Hadamard(xs) => xs.iter().all(|&x| self.is_symmetric(x)),
+            Node::Div([a, _]) | Node::HPow([a, _]) => self.is_symmetric(*a),
+            Node::Pow([a, _]) => self.is_symmetric(*a),
+            Node::Apply { arg, .. } => self.is_symmetric(*arg),
+            Node::Mul(xs) => {
+                let m: Vec<ExprId> = xs
+                    .iter()
+                    .copied()
+                    .filter(|&x| !self.shape(x).is_scalar())
+                    .collect();
+                // A palindrome up to transposes: F1 * ... * Fk with F(k+1-i) = Fi' and a
+                // symmetric middle factor.
+                let k = m.len();
+                (0..k / 2).all(|i| self.is_transpose_of(m[k - 1 - i], m[i]))
+                    && (k % 2 == 0 || self.is_symmetric(m[k / 2]))
+            }
+            _ => false,
+        }
+    }
+
+    /// The name of an element-wise function.
+    pub fn fun_name(&self, fun: Fun) -> &str {
+        match fun {
+            Fun::Builtin(f) => f.name(),
+            Fun::Abstract(s) => self.name(s),
+        }
+    }
+
+    /// Whether `a` is structurally the transpose of `b`.
+    pub fn is_transpose_of(&self, a: ExprId, b: ExprId) -> bool {
+        match (self.node(a), self.node(b)) {
+            (Node::Transpose(x), _) if *x == b => true,
+            (_, Node::Transpose(y)) if *y == a => true,
+            _ => a == b && self.is_symmetric(a),
+        }
+    }
+}
+
+/// The shape of `a * b` where a scalar factor scales, or `None` when the inner dimensions differ.
+pub fn mul_shape(a: Shape, b: Shape) -> Option<Shape> {
+    if a.is_scalar() {
+        Some(b)
+    } else if b.is_scalar() {
+        Some(a)
+    } else if a.cols == b.rows {
+        Some(Shape::new(a.rows, b.cols))
+    } else {
+        None
+    }
+}
+
+fn op_name(node: &Node) -> &'static str {
+    match node {
+        Node::Add(_) => "+",
+        Node::Hadamard(_) => ".*",
+        _ => "?",
+    }
+}

@@ -1,0 +1,2 @@
+//! Numeric backend of matdiff on faer.
+#![warn(missing_docs)]

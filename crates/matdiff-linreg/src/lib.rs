@@ -1,0 +1,2 @@
+//! matdiff-linreg: see the crate description.
+#![warn(missing_docs)]

@@ -1,0 +1,2 @@
+//! matdiff-nn: see the crate description.
+#![warn(missing_docs)]

@@ -1,0 +1,2 @@
+//! matdiff-rewrite: see the crate description.
+#![warn(missing_docs)]

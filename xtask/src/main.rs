@@ -1,0 +1,61 @@
+//! `cargo xtask`: project automation, in Rust (the xtask pattern).
+//!
+//! Run `cargo xtask` with no argument for the list of tasks.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+const TASKS: &[(&str, &str)] = &[
+    (
+        "check-derivations",
+        "derive every catalog entry, compare with its snapshot, check it numerically",
+    ),
+    (
+        "docs",
+        "regenerate docs/method.md from the rule catalog (--check: fail if out of date)",
+    ),
+    (
+        "bench",
+        "run the criterion benches and write target/bench-summary.md",
+    ),
+];
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(task) = args.first() else {
+        println!("cargo xtask TASK\n\ntasks:");
+        for (name, what) in TASKS {
+            println!("  {name:<18} {what}");
+        }
+        return Ok(());
+    };
+    match task.as_str() {
+        other => bail!("unknown task '{other}'; run `cargo xtask` for the list"),
+    }
+}
+
+/// The workspace root.
+#[allow(dead_code)]
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is in the workspace")
+        .to_path_buf()
+}
+
+/// Runs cargo with inherited output; fails when it fails.
+#[allow(dead_code)]
+fn cargo(args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(args)
+        .current_dir(project_root())
+        .status()
+        .context("running cargo")?;
+    if !status.success() {
+        bail!("cargo {} failed", args.join(" "));
+    }
+    Ok(())
+}
