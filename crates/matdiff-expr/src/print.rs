@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt::{self, Write};
 
-use crate::node::{ExprId, Fun, Func, Node, Num, Reduce};
+use crate::node::{ExprId, Fun, Func, Node, Num, Reduce, Symbol};
 use crate::pool::ExprPool;
 
 /// How to print.
@@ -44,6 +44,7 @@ pub struct Printer<'a> {
     style: Style,
     names: HashMap<ExprId, String>,
     order: Vec<(String, ExprId)>,
+    renames: HashMap<Symbol, String>,
 }
 
 impl<'a> Printer<'a> {
@@ -54,7 +55,15 @@ impl<'a> Printer<'a> {
             style,
             names: HashMap::new(),
             order: Vec::new(),
+            renames: HashMap::new(),
         }
+    }
+
+    /// Prints these variables with the given text instead of their names (the text is used as
+    /// it is, in any style).
+    pub fn with_renames(mut self, renames: HashMap<Symbol, String>) -> Printer<'a> {
+        self.renames.extend(renames);
+        self
     }
 
     /// Prints these nodes by name wherever they occur, and lists them after `where`. Leaves
@@ -244,7 +253,11 @@ impl<'a> Printer<'a> {
         let pool = self.pool;
         let st = self.style;
         match pool.node(id) {
-            Node::Var(s) => out.write_str(&self.name(pool.name(*s))),
+            Node::Var(s) => match self.renames.get(s) {
+                Some(text) if st == Style::Latex => write!(out, "{{{text}}}"),
+                Some(text) => out.write_str(text),
+                None => out.write_str(&self.name(pool.name(*s))),
+            },
             Node::Num(n) => self.write_num(out, *n),
             Node::Identity(_) => out.write_str(match st {
                 Style::Plain => "I",

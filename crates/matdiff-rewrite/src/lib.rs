@@ -1,2 +1,22 @@
-//! matdiff-rewrite: see the crate description.
+//! The trace-identity rewriter of matdiff: derives the gradient of a scalar function of matrices
+//! by the differential method of "The Art of Matrix Derivative" and records every step.
+//!
+//! (a) take the differential with the rules of matrix differentials (D1-D19), (b) bring it into
+//! the form `df = tr(G' dX)` with the trace tricks (T1-T9), (c) read off `G` with the core
+//! relationship (C). The rule catalog is data ([`RULES`]); a [`Derivation`] lists the steps with
+//! the ids of the rules each used. Purely symbolic: numbers are `matdiff-faer`'s job.
 #![warn(missing_docs)]
+
+mod error;
+mod rules;
+mod simplify;
+
+pub use error::DeriveError;
+pub use rules::{rule, Rule, RULES};
+pub use simplify::Simplifier;
+
+mod derive;
+mod diff;
+mod display;
+
+pub use derive::{derive, substitute, Derivation, DeriveOptions, Functions, Step, StepKind};

@@ -1,0 +1,363 @@
+//! (a) The differential: `d(e)` by the rules D1-D19, linear in the differentials of the variable
+//! and of the named subexpressions the derivation goes through.
+
+use matdiff_expr::{ExprId, Fun, Node, Reduce};
+
+use crate::derive::Engine;
+use crate::error::DeriveError;
+
+type R = Result<Option<ExprId>, DeriveError>;
+
+impl Engine<'_> {
+    /// The differential of `id`, or `None` when it is zero (`id` does not depend on the variable).
+    /// Named subexpressions other than `self.stage` stop at their own differential variable.
+    pub(crate) fn d(&mut self, id: ExprId) -> R {
+        if id == self.wrt_node {
+            return Ok(Some(self.dx));
+        }
+        if !self.depends(id) {
+            return Ok(None);
+        }
+        if id != self.stage {
+            if let Some(b) = self.boundaries.get(&id) {
+                return Ok(Some(b.dvar));
+            }
+            if let Some(&m) = self.dmemo.get(&id) {
+                return Ok(m);
+            }
+        }
+        let r = self.d_node(id)?;
+        if id != self.stage {
+            self.dmemo.insert(id, r);
+        }
+        Ok(r)
+    }
+
+    fn use_rule(&mut self, id: &'static str) {
+        if !self.line_rules.contains(&id) {
+            self.line_rules.push(id);
+        }
+    }
+
+    fn raw(&mut self, node: Node) -> Result<ExprId, DeriveError> {
+        Ok(self.s.pool.intern(node)?)
+    }
+
+    fn sum_of(&mut self, terms: Vec<ExprId>) -> R {
+        Ok(match terms.len() {
+            0 => None,
+            1 => Some(terms[0]),
+            _ => Some(self.raw(Node::Add(terms.into()))?),
+        })
+    }
+
+    fn d_node(&mut self, id: ExprId) -> R {
+        let node = self.s.pool.node(id).clone();
+        let scalar = |e: &Self, x: ExprId| e.s.pool.shape(x).is_scalar();
+        match node {
+            Node::Var(_) | Node::Num(_) | Node::Identity(_) | Node::Ones(_) => Ok(None),
+            Node::Neg(a) => {
+                self.use_rule("D1");
+                match self.d(a)? {
+                    Some(da) => Ok(Some(self.raw(Node::Neg(da))?)),
+                    None => Ok(None),
+                }
+            }
+            Node::Add(xs) => {
+                self.use_rule("D1");
+                let mut terms = Vec::new();
+                for &x in xs.iter() {
+                    match self.d(x)? {
+                        Some(dx) => terms.push(dx),
+                        None => self.use_rule("D9"),
+                    }
+                }
+                self.sum_of(terms)
+            }
+            Node::Mul(xs) | Node::Hadamard(xs) => {
+                let hadamard = matches!(self.s.pool.node(id), Node::Hadamard(_));
+                self.use_rule(if hadamard { "D7" } else { "D2" });
+                let mut terms = Vec::new();
+                for (i, &x) in xs.iter().enumerate() {
+                    let Some(dx) = self.d(x)? else {
+                        self.use_rule("D9");
+                        continue;
+                    };
+                    let mut factors = xs.to_vec();
+                    factors[i] = dx;
+                    let t = if hadamard {
+                        Node::Hadamard(factors.into())
+                    } else {
+                        Node::Mul(factors.into())
+                    };
+                    terms.push(self.raw(t)?);
+                }
+                self.sum_of(terms)
+            }
+            Node::Div([a, s]) => {
+                self.use_rule("D19");
+                let mut terms = Vec::new();
+                if let Some(da) = self.d(a)? {
+                    terms.push(self.raw(Node::Div([da, s]))?);
+                }
+                if let Some(ds) = self.d(s)? {
+                    let two = self.s.pool.num(2.0);
+                    let sq = self.raw(Node::Pow([s, two]))?;
+                    let top = self.raw(Node::Mul(vec![a, ds].into()))?;
+                    let q = self.raw(Node::Div([top, sq]))?;
+                    terms.push(self.raw(Node::Neg(q))?);
+                }
+                self.sum_of(terms)
+            }
+            Node::HDiv([a, b]) => {
+                self.use_rule("D12");
+                let mut terms = Vec::new();
+                if let Some(da) = self.d(a)? {
+                    terms.push(self.raw(Node::HDiv([da, b]))?);
+                }
+                if let Some(db) = self.d(b)? {
+                    let two = self.s.pool.num(2.0);
+                    let sq = self.raw(Node::HPow([b, two]))?;
+                    let top = self.raw(Node::Hadamard(vec![a, db].into()))?;
+                    let q = self.raw(Node::HDiv([top, sq]))?;
+                    terms.push(self.raw(Node::Neg(q))?);
+                }
+                self.sum_of(terms)
+            }
+            Node::Pow([a, k]) => self.d_pow(id, a, k),
+            Node::HPow([a, c]) => {
+                self.use_rule("D13");
+                let mut terms = Vec::new();
+                if let Some(da) = self.d(a)? {
+                    let cv = match self.s.pool.node(c) {
+                        Node::Num(n) => Some(n.get()),
+                        _ => None,
+                    };
+                    let lower = match cv {
+                        Some(v) if v == 2.0 => a,
+                        Some(v) => {
+                            let k = self.s.pool.num(v - 1.0);
+                            self.raw(Node::HPow([a, k]))?
+                        }
+                        None => {
+                            let one = self.s.pool.num(1.0);
+                            let minus = self.raw(Node::Neg(one))?;
+                            let k = self.raw(Node::Add(vec![c, minus].into()))?;
+                            self.raw(Node::HPow([a, k]))?
+                        }
+                    };
+                    let had = self.raw(Node::Hadamard(vec![lower, da].into()))?;
+                    terms.push(self.raw(Node::Mul(vec![c, had].into()))?);
+                }
+                if let Some(dc) = self.d(c)? {
+                    let log = self.raw(Node::Apply {
+                        fun: Fun::Builtin(matdiff_expr::Func::Log),
+                        order: 0,
+                        arg: a,
+                    })?;
+                    let had = self.raw(Node::Hadamard(vec![id, log].into()))?;
+                    terms.push(self.raw(Node::Mul(vec![dc, had].into()))?);
+                }
+                self.sum_of(terms)
+            }
+            Node::Transpose(a) => {
+                self.use_rule("D3");
+                match self.d(a)? {
+                    Some(da) => Ok(Some(self.raw(Node::Transpose(da))?)),
+                    None => Ok(None),
+                }
+            }
+            Node::Apply { fun, order, arg } => {
+                let Some(da) = self.d(arg)? else {
+                    return Ok(None);
+                };
+                let deriv = self.derivative_of(id, fun, order, arg)?;
+                if scalar(self, arg) {
+                    self.use_rule("D11");
+                    Ok(Some(self.raw(Node::Mul(vec![deriv, da].into()))?))
+                } else {
+                    self.use_rule("D8");
+                    Ok(Some(self.raw(Node::Hadamard(vec![deriv, da].into()))?))
+                }
+            }
+            Node::Reduce(r, a) => {
+                let Some(da) = self.d(a)? else {
+                    return Ok(None);
+                };
+                let vector = self.s.pool.shape(a).cols == matdiff_expr::Dim::ONE;
+                Ok(Some(match r {
+                    Reduce::Trace => {
+                        self.use_rule("D4");
+                        self.raw(Node::Reduce(Reduce::Trace, da))?
+                    }
+                    Reduce::Sum => {
+                        self.use_rule("D14");
+                        self.raw(Node::Reduce(Reduce::Sum, da))?
+                    }
+                    Reduce::Det => {
+                        self.use_rule("D6");
+                        let inv = self.raw(Node::Inv(a))?;
+                        let p = self.raw(Node::Mul(vec![inv, da].into()))?;
+                        let t = self.raw(Node::Reduce(Reduce::Trace, p))?;
+                        self.raw(Node::Mul(vec![id, t].into()))?
+                    }
+                    Reduce::LogDet => {
+                        self.use_rule("D10");
+                        let inv = self.raw(Node::Inv(a))?;
+                        let p = self.raw(Node::Mul(vec![inv, da].into()))?;
+                        self.raw(Node::Reduce(Reduce::Trace, p))?
+                    }
+                    Reduce::Norm1 => {
+                        self.use_rule("D15");
+                        let sign = self.raw(Node::Apply {
+                            fun: Fun::Builtin(matdiff_expr::Func::Abs),
+                            order: 1,
+                            arg: a,
+                        })?;
+                        let h = self.raw(Node::Hadamard(vec![sign, da].into()))?;
+                        self.raw(Node::Reduce(Reduce::Sum, h))?
+                    }
+                    Reduce::Norm2 => {
+                        self.use_rule("D16");
+                        let inner = self.inner_product(a, da, vector)?;
+                        self.raw(Node::Div([inner, id]))?
+                    }
+                }))
+            }
+            Node::Inv(a) => {
+                self.use_rule("D5");
+                let Some(da) = self.d(a)? else {
+                    return Ok(None);
+                };
+                let p = self.raw(Node::Mul(vec![id, da, id].into()))?;
+                Ok(Some(self.raw(Node::Neg(p))?))
+            }
+            Node::Diag(a) => {
+                self.use_rule("D17");
+                let Some(da) = self.d(a)? else {
+                    return Ok(None);
+                };
+                Ok(Some(self.raw(Node::Diag(da))?))
+            }
+        }
+    }
+
+    /// `a'*b` for vectors, `tr(a'*b)` for matrices.
+    fn inner_product(&mut self, a: ExprId, b: ExprId, vector: bool) -> Result<ExprId, DeriveError> {
+        let at = self.raw(Node::Transpose(a))?;
+        let p = self.raw(Node::Mul(vec![at, b].into()))?;
+        if vector {
+            Ok(p)
+        } else {
+            Ok(self.raw(Node::Reduce(Reduce::Trace, p))?)
+        }
+    }
+
+    fn d_pow(&mut self, id: ExprId, a: ExprId, k: ExprId) -> R {
+        let kv = match self.s.pool.node(k) {
+            Node::Num(n) => Some(n.get()),
+            _ => None,
+        };
+        let da = self.d(a)?;
+        let dk = self.d(k)?;
+        let mut terms = Vec::new();
+        if let Some(da) = da {
+            if self.s.pool.shape(a).is_scalar() {
+                // d ||v||^2 = 2 v' dv: the squared norm without a square root.
+                if let (Some(2.0), Node::Reduce(Reduce::Norm2, v)) =
+                    (kv, self.s.pool.node(a).clone())
+                {
+                    if let Some(dv) = self.d(v)? {
+                        self.use_rule("D16");
+                        let vector = self.s.pool.shape(v).cols == matdiff_expr::Dim::ONE;
+                        let inner = self.inner_product(v, dv, vector)?;
+                        let two = self.s.pool.num(2.0);
+                        terms.push(self.raw(Node::Mul(vec![two, inner].into()))?);
+                        return self.sum_of(terms);
+                    }
+                }
+                self.use_rule("D11");
+                let lower = match kv {
+                    Some(v) if v == 2.0 => a,
+                    Some(v) => {
+                        let k1 = self.s.pool.num(v - 1.0);
+                        self.raw(Node::Pow([a, k1]))?
+                    }
+                    None => {
+                        let one = self.s.pool.num(-1.0);
+                        let k1 = self.raw(Node::Add(vec![k, one].into()))?;
+                        self.raw(Node::Pow([a, k1]))?
+                    }
+                };
+                terms.push(self.raw(Node::Mul(vec![k, lower, da].into()))?);
+            } else {
+                self.use_rule("D18");
+                let kv = kv.expect("matrix powers have number exponents") as i64;
+                let (base, dbase, count) = if kv >= 0 {
+                    (a, da, kv)
+                } else {
+                    self.use_rule("D5");
+                    let inv = self.raw(Node::Inv(a))?;
+                    let p = self.raw(Node::Mul(vec![inv, da, inv].into()))?;
+                    (inv, self.raw(Node::Neg(p))?, -kv)
+                };
+                for i in 0..count {
+                    let mut factors = Vec::new();
+                    if i > 0 {
+                        factors.push(self.power(base, i)?);
+                    }
+                    factors.push(dbase);
+                    if count - 1 - i > 0 {
+                        factors.push(self.power(base, count - 1 - i)?);
+                    }
+                    terms.push(if factors.len() == 1 {
+                        factors[0]
+                    } else {
+                        self.raw(Node::Mul(factors.into()))?
+                    });
+                }
+            }
+        }
+        if let Some(dk) = dk {
+            self.use_rule("D11");
+            let log = self.raw(Node::Apply {
+                fun: Fun::Builtin(matdiff_expr::Func::Log),
+                order: 0,
+                arg: a,
+            })?;
+            terms.push(self.raw(Node::Mul(vec![log, id, dk].into()))?);
+        }
+        self.sum_of(terms)
+    }
+
+    fn power(&mut self, base: ExprId, k: i64) -> Result<ExprId, DeriveError> {
+        if k == 1 {
+            return Ok(base);
+        }
+        let k = self.s.pool.num(k as f64);
+        self.raw(Node::Pow([base, k]))
+    }
+
+    /// `f'(arg)` (or the next order) for an element-wise function: a registered derivative, or
+    /// the derivative notation written out where the language has a closed form.
+    fn derivative_of(
+        &mut self,
+        id: ExprId,
+        fun: Fun,
+        order: u8,
+        arg: ExprId,
+    ) -> Result<ExprId, DeriveError> {
+        if let (Fun::Abstract(sym), 0) = (fun, order) {
+            let name = self.s.pool.name(sym).to_string();
+            if let Some(template) = self.functions.derivative(&name).map(str::to_string) {
+                return self.instantiate(&name, &template, arg);
+            }
+        }
+        if order >= 2 {
+            return Err(DeriveError::Order {
+                expr: self.s.pool.plain(id),
+            });
+        }
+        Ok(self.s.apply(fun, order + 1, arg)?)
+    }
+}

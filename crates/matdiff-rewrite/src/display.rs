@@ -1,0 +1,146 @@
+//! Printing a derivation: aligned text with rule ids on the right, Markdown with LaTeX.
+
+use std::collections::HashMap;
+
+use matdiff_expr::{ExprPool, Printer, Style};
+
+use crate::derive::{Derivation, StepKind};
+use crate::rules::rule;
+
+impl Derivation {
+    /// A printer for this derivation's expressions: bindings by name, differentials and
+    /// gradients of names in the seed's notation.
+    pub fn printer<'a>(&self, pool: &'a ExprPool, style: Style) -> Printer<'a> {
+        let mut renames = HashMap::new();
+        if style == Style::Latex {
+            let mut aux: Vec<_> = self.definitions.iter().map(|d| d.0).collect();
+            aux.push(self.differential);
+            for sym in aux {
+                let name = pool.name(sym);
+                let latex = if let Some(rest) = name.strip_prefix("∂f/∂") {
+                    format!("\\frac{{\\partial f}}{{\\partial {}}}", latex_ident(rest))
+                } else if let Some(rest) = name.strip_prefix('d') {
+                    format!("\\mathrm{{d}}{}", latex_ident(rest))
+                } else {
+                    name.to_string()
+                };
+                renames.insert(sym, latex);
+            }
+        }
+        Printer::new(pool, style)
+            .with_bindings(&self.bindings)
+            .with_renames(renames)
+    }
+
+    /// The gradient in plain syntax, with its `where` bindings: re-parseable.
+    pub fn gradient_text(&self, pool: &ExprPool, style: Style) -> String {
+        let names: Vec<(String, matdiff_expr::ExprId)> = self.bindings.clone();
+        let p = Printer::new(pool, style).with_bindings(&names);
+        p.print(self.gradient)
+    }
+
+    /// The derivation as aligned text, one step per line with its rule ids and names on the
+    /// right, in the plain or Unicode style.
+    pub fn display(&self, pool: &ExprPool, style: Style) -> String {
+        let printer = self.printer(pool, style);
+        let mut rows: Vec<(String, String, String)> = Vec::new();
+        for step in &self.steps {
+            let lhs = if step.continues {
+                String::new()
+            } else {
+                step.lhs.clone()
+            };
+            let mut body = printer.print_body(step.expr);
+            if step.kind == StepKind::Function && !self.bindings.is_empty() {
+                body = printer.print(step.expr);
+            }
+            let why = step
+                .rules
+                .iter()
+                .map(|id| format!("{id} {}", rule(id).map_or("", |r| r.name)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            rows.push((lhs, body, why));
+        }
+        let lw = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+        let bw = rows
+            .iter()
+            .map(|r| r.1.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(100);
+        let mut out = String::new();
+        for (lhs, body, why) in rows {
+            let pad_l = lw - lhs.chars().count();
+            let line = format!("{}{lhs} = {body}", " ".repeat(pad_l));
+            if why.is_empty() {
+                out.push_str(line.trim_end());
+            } else {
+                let pad = (lw + 3 + bw).saturating_sub(line.chars().count()) + 3;
+                out.push_str(&format!("{line}{}{why}", " ".repeat(pad)));
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The derivation as Markdown: one `aligned` LaTeX block, rule ids as tags.
+    pub fn markdown(&self, pool: &ExprPool) -> String {
+        let printer = self.printer(pool, Style::Latex);
+        let mut out = String::from("$$\n\\begin{aligned}\n");
+        for step in &self.steps {
+            let lhs = match (step.continues, step.kind) {
+                (true, _) => String::new(),
+                (false, StepKind::Gradient) => {
+                    let var = step.lhs.trim_start_matches("∂f/∂");
+                    format!("\\frac{{\\partial f}}{{\\partial {}}}", latex_ident(var))
+                }
+                (false, StepKind::Differential) => {
+                    if let Some(rest) = step.lhs.strip_prefix("df[") {
+                        format!(
+                            "\\mathrm{{d}}f_{{[{}]}}",
+                            latex_ident(rest.trim_end_matches(']'))
+                        )
+                    } else {
+                        "\\mathrm{d}f".to_string()
+                    }
+                }
+                (false, StepKind::Function) => "f".to_string(),
+            };
+            let body = if step.kind == StepKind::Function {
+                printer.print(step.expr)
+            } else {
+                printer.print_body(step.expr)
+            };
+            let why = step.rules.join(", ");
+            let tag = if why.is_empty() {
+                String::new()
+            } else {
+                format!(" && \\text{{{why}}}")
+            };
+            out.push_str(&format!("{lhs} &= {body}{tag} \\\\\n"));
+        }
+        out.push_str("\\end{aligned}\n$$\n");
+        out
+    }
+}
+
+/// A variable name in LaTeX: `W1` is `W_{1}`, Greek names get their backslash.
+fn latex_ident(name: &str) -> String {
+    let base = name.trim_end_matches(|c: char| c.is_ascii_digit());
+    let index = &name[base.len()..];
+    let greek = [
+        "alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "lambda", "mu", "nu", "rho",
+        "sigma", "tau", "phi", "omega",
+    ];
+    let b = if greek.contains(&base) {
+        format!("\\{base}")
+    } else {
+        base.to_string()
+    };
+    if index.is_empty() || base.is_empty() {
+        b
+    } else {
+        format!("{b}_{{{index}}}")
+    }
+}

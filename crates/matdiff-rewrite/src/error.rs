@@ -1,0 +1,57 @@
+//! Why a derivation fails.
+
+use matdiff_expr::ExprError;
+
+/// Why a gradient cannot be derived.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DeriveError {
+    /// The expression is not a scalar and no upstream gradient was given.
+    #[error(
+        "the expression is {shape}, not a scalar: give --upstream G to differentiate tr(G'*EXPR)"
+    )]
+    NotScalar {
+        /// Its shape.
+        shape: String,
+    },
+    /// The variable does not occur in the expression.
+    #[error("'{name}' does not occur in the expression")]
+    NotInExpression {
+        /// The variable.
+        name: String,
+    },
+    /// The name is not a variable (a function, a binding, or unknown).
+    #[error("'{name}' is not a variable of the expression{hint}")]
+    NotAVariable {
+        /// The name.
+        name: String,
+        /// Why, when known.
+        hint: String,
+    },
+    /// The upstream gradient's name is taken by something of another shape.
+    #[error("the upstream name '{name}' is already a variable of shape {shape}")]
+    UpstreamTaken {
+        /// The name.
+        name: String,
+        /// Its shape.
+        shape: String,
+    },
+    /// A derivative of a higher order than the language has.
+    #[error("cannot differentiate {expr}: derivatives above the second are not supported")]
+    Order {
+        /// The expression, in plain syntax.
+        expr: String,
+    },
+    /// A node the engine cannot differentiate with respect to the variable.
+    #[error("cannot differentiate {expr} with respect to {wrt}: {why}")]
+    Unsupported {
+        /// The expression, in plain syntax.
+        expr: String,
+        /// The variable.
+        wrt: String,
+        /// Why.
+        why: &'static str,
+    },
+    /// Building a node failed (a limit, or an internal shape error).
+    #[error(transparent)]
+    Expr(#[from] ExprError),
+}

@@ -1,0 +1,75 @@
+//! The rule catalog (PLAN section 4) as data: every derivation step records the ids it used.
+
+/// One identity of the method, with a stable id.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// Stable id recorded in derivations: `D2`, `T4`, `C`, ...
+    pub id: &'static str,
+    /// A short name.
+    pub name: &'static str,
+    /// The identity in the plain syntax.
+    pub plain: &'static str,
+    /// The identity in LaTeX.
+    pub latex: &'static str,
+}
+
+macro_rules! rules {
+    ($($id:literal, $name:literal, $plain:literal, $latex:literal;)*) => {
+        /// Every rule, in catalog order: differentials (D), trace tricks (T), the core relationship
+        /// (C), and the algebra and conventions that tidy results (A, F, S).
+        pub const RULES: &[Rule] = &[$(Rule { id: $id, name: $name, plain: $plain, latex: $latex }),*];
+    };
+}
+
+#[rustfmt::skip]
+rules! {
+    // Differentials (seed 2.2).
+    "D1", "linearity", "d(X ± Y) = dX ± dY, d(c*X) = c*dX", r"\mathrm{d}(X \pm Y) = \mathrm{d}X \pm \mathrm{d}Y,\ \mathrm{d}(cX) = c\,\mathrm{d}X";
+    "D2", "product rule", "d(X*Y) = dX*Y + X*dY", r"\mathrm{d}(XY) = (\mathrm{d}X)Y + X\,\mathrm{d}Y";
+    "D3", "transpose", "d(X') = (dX)'", r"\mathrm{d}(X^T) = (\mathrm{d}X)^T";
+    "D4", "trace", "d tr(X) = tr(dX)", r"\mathrm{d}\operatorname{tr}(X) = \operatorname{tr}(\mathrm{d}X)";
+    "D5", "inverse", "d inv(X) = -inv(X)*dX*inv(X)", r"\mathrm{d}X^{-1} = -X^{-1}\,\mathrm{d}X\,X^{-1}";
+    "D6", "determinant", "d det(X) = det(X)*tr(inv(X)*dX)", r"\mathrm{d}|X| = \operatorname{tr}(X^{*}\mathrm{d}X) = |X|\operatorname{tr}(X^{-1}\mathrm{d}X)";
+    "D7", "Hadamard product", "d(X .* Y) = dX .* Y + X .* dY", r"\mathrm{d}(X \odot Y) = \mathrm{d}X \odot Y + X \odot \mathrm{d}Y";
+    "D8", "element-wise function", "d f(X) = f'(X) .* dX", r"\mathrm{d}\sigma(X) = \sigma'(X) \odot \mathrm{d}X";
+    // Differentials beyond the seed.
+    "D9", "constant", "dA = 0 for A constant", r"\mathrm{d}A = 0";
+    "D10", "log-determinant", "d logdet(X) = tr(inv(X)*dX)", r"\mathrm{d}\log\det X = \operatorname{tr}(X^{-1}\mathrm{d}X)";
+    "D11", "scalar chain rule", "d phi(s) = phi'(s)*ds", r"\mathrm{d}\varphi(s) = \varphi'(s)\,\mathrm{d}s";
+    "D12", "element-wise division", "d(X ./ Y) = dX ./ Y - (X .* dY) ./ Y.^2", r"\mathrm{d}(X \oslash Y) = \mathrm{d}X \oslash Y - (X \odot \mathrm{d}Y) \oslash Y^{\circ 2}";
+    "D13", "element-wise power", "d(X .^ c) = c*X.^(c - 1) .* dX", r"\mathrm{d}X^{\circ c} = c\,X^{\circ (c-1)} \odot \mathrm{d}X";
+    "D14", "sum", "d sum(X) = sum(dX)", r"\mathrm{d}\operatorname{sum}(X) = \operatorname{sum}(\mathrm{d}X)";
+    "D15", "1-norm", "d norm1(X) = sum(abs'(X) .* dX)", r"\mathrm{d}\|X\|_1 = \operatorname{sum}(\operatorname{sign}(X) \odot \mathrm{d}X)";
+    "D16", "2-norm", "d norm2(X) = tr(X'*dX)/norm2(X), d norm2(X)^2 = 2*tr(X'*dX)", r"\mathrm{d}\|X\|_2 = \frac{\operatorname{tr}(X^T\mathrm{d}X)}{\|X\|_2},\ \mathrm{d}\|X\|_2^2 = 2\operatorname{tr}(X^T\mathrm{d}X)";
+    "D17", "diag", "d diag(X) = diag(dX)", r"\mathrm{d}\operatorname{diag}(X) = \operatorname{diag}(\mathrm{d}X)";
+    "D18", "matrix power", "d(X^k) = sum of X^i*dX*X^(k-1-i)", r"\mathrm{d}X^k = \textstyle\sum_{i=0}^{k-1} X^i\,\mathrm{d}X\,X^{k-1-i}";
+    "D19", "division by a scalar", "d(X/s) = dX/s - X*ds/s^2", r"\mathrm{d}(X/s) = \mathrm{d}X/s - X\,\mathrm{d}s/s^2";
+    // Trace tricks (seed 2.3).
+    "T1", "scalar as trace", "a = tr(a) for a scalar a", r"a = \operatorname{tr}(a)";
+    "T2", "trace of transpose", "tr(A') = tr(A)", r"\operatorname{tr}(A^T) = \operatorname{tr}(A)";
+    "T3", "trace of a sum", "tr(A ± B) = tr(A) ± tr(B)", r"\operatorname{tr}(A \pm B) = \operatorname{tr}(A) \pm \operatorname{tr}(B)";
+    "T4", "cyclic property", "tr(A*B) = tr(B*A)", r"\operatorname{tr}(AB) = \operatorname{tr}(BA)";
+    "T5", "Hadamard swap", "tr(A'*(B .* C)) = tr((A .* B)'*C)", r"\operatorname{tr}(A^T(B \odot C)) = \operatorname{tr}((A \odot B)^T C)";
+    // Trace tricks beyond the seed.
+    "T6", "scalar factor", "tr(c*A) = c*tr(A)", r"\operatorname{tr}(cA) = c\operatorname{tr}(A)";
+    "T7", "sum as trace", "sum(A) = tr((ones*ones')'*A)", r"\operatorname{sum}(A) = \operatorname{tr}((\mathbf{1}\mathbf{1}^T)^T A)";
+    "T8", "diag swap", "tr(A'*diag(B)) = tr(diag(A)'*B)", r"\operatorname{tr}(A^T\operatorname{diag}(B)) = \operatorname{tr}(\operatorname{diag}(A)^T B)";
+    "T9", "broadcast scalar", "tr(A'*(s*ones*ones')) = s*sum(A)", r"\operatorname{tr}(A^T(s\mathbf{1}\mathbf{1}^T)) = s\operatorname{sum}(A)";
+    // The core relationship (seed 2.1).
+    "C", "core relationship", "df = tr(G'*dX) gives df/dX = G", r"\mathrm{d}f = \operatorname{tr}(G^T\mathrm{d}X) \Rightarrow \frac{\partial f}{\partial X} = G";
+    // Tidying.
+    "A", "algebra", "like terms collected, common factors and transposes moved", r"\text{like terms collected}";
+    "F1", "softplus", "log(1 + exp(z)) = softplus(z)", r"\log(1 + e^{z}) = \operatorname{softplus}(z)";
+    "F2", "sigmoid", "exp(z) ./ (1 + exp(z)) = sigmoid(z)", r"\frac{e^{z}}{1 + e^{z}} = \sigma(z)";
+    "S", "symmetric gradient", "X symmetric: df/dX = (G + G')/2", r"X = X^T \Rightarrow \frac{\partial f}{\partial X} = \tfrac{1}{2}(G + G^T)";
+    "B", "substitution", "names replaced by what they stand for", r"\text{substitution}";
+}
+
+/// The rule with this id.
+///
+/// ```
+/// assert_eq!(matdiff_rewrite::rule("T4").unwrap().name, "cyclic property");
+/// ```
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id == id)
+}

@@ -1,0 +1,1093 @@
+//! The simplifier: a canonical form (transposes at the leaves, scalars in front, like terms
+//! collected, common factors pulled out) and then a presentation pass that moves transposes to
+//! where they shorten the result.
+
+use std::collections::{HashMap, HashSet};
+
+use matdiff_expr::{Dim, ExprError, ExprId, ExprPool, Fun, Func, Node, Num, Reduce, Shape};
+
+type R = Result<ExprId, ExprError>;
+
+/// Simplifies expressions of one pool. Nodes listed as opaque (named bindings) are kept as they
+/// are, so that results can refer to them by name.
+pub struct Simplifier<'p> {
+    pub(crate) pool: &'p mut ExprPool,
+    memo: HashMap<ExprId, ExprId>,
+    present_memo: HashMap<ExprId, ((ExprId, u64), (ExprId, u64))>,
+    opaque: HashSet<ExprId>,
+}
+
+impl<'p> Simplifier<'p> {
+    /// A simplifier of `pool`.
+    pub fn new(pool: &'p mut ExprPool) -> Simplifier<'p> {
+        Simplifier {
+            pool,
+            memo: HashMap::new(),
+            present_memo: HashMap::new(),
+            opaque: HashSet::new(),
+        }
+    }
+
+    /// Keeps these nodes as they are (they are printed by name).
+    pub fn set_opaque(&mut self, ids: impl IntoIterator<Item = ExprId>) {
+        self.opaque.extend(ids);
+    }
+
+    /// The compact form of an expression: canonical, then transposes placed where they are
+    /// fewest.
+    ///
+    /// ```
+    /// use matdiff_expr::ExprPool;
+    /// use matdiff_rewrite::Simplifier;
+    /// let mut pool = ExprPool::new();
+    /// let e = pool.parse("(a*b')' + 0*X' + ((X*X)')'*I + X'' - X*X").unwrap().root;
+    /// let s = Simplifier::new(&mut pool).simplify(e).unwrap();
+    /// assert_eq!(pool.plain(s), "b*a' + X");
+    /// ```
+    pub fn simplify(&mut self, id: ExprId) -> R {
+        let c = self.canon(id)?;
+        self.present(c)
+    }
+
+    /// The canonical form (transposes pushed to the leaves).
+    pub fn canon(&mut self, id: ExprId) -> R {
+        if let Some(&r) = self.memo.get(&id) {
+            return Ok(r);
+        }
+        if self.opaque.contains(&id) {
+            return Ok(id);
+        }
+        let node = self.pool.node(id).clone();
+        let r = match node {
+            Node::Var(_) | Node::Num(_) | Node::Identity(_) | Node::Ones(_) => id,
+            Node::Neg(a) => {
+                let a = self.canon(a)?;
+                self.scale(-1.0, a)?
+            }
+            Node::Transpose(a) => {
+                let a = self.canon(a)?;
+                self.transpose(a)?
+            }
+            Node::Add(xs) => {
+                let xs = self.canon_all(&xs)?;
+                self.add(&xs)?
+            }
+            Node::Mul(xs) => {
+                let xs = self.canon_all(&xs)?;
+                self.mul(&xs)?
+            }
+            Node::Hadamard(xs) => {
+                let xs = self.canon_all(&xs)?;
+                self.hadamard(&xs, &[])?
+            }
+            Node::Div([a, s]) => {
+                let (a, s) = (self.canon(a)?, self.canon(s)?);
+                let inv = self.pow_scalar(s, -1.0)?;
+                self.mul(&[a, inv])?
+            }
+            Node::HDiv([a, b]) => {
+                let (a, b) = (self.canon(a)?, self.canon(b)?);
+                self.hdiv(a, b)?
+            }
+            Node::Pow([a, k]) => {
+                let (a, k) = (self.canon(a)?, self.canon(k)?);
+                self.pow(a, k)?
+            }
+            Node::HPow([a, c]) => {
+                let (a, c) = (self.canon(a)?, self.canon(c)?);
+                self.hpow(a, c)?
+            }
+            Node::Apply { fun, order, arg } => {
+                let arg = self.canon(arg)?;
+                self.apply(fun, order, arg)?
+            }
+            Node::Reduce(r, a) => {
+                let a = self.canon(a)?;
+                self.reduce(r, a)?
+            }
+            Node::Inv(a) => {
+                let a = self.canon(a)?;
+                self.inv(a)?
+            }
+            Node::Diag(a) => {
+                let a = self.canon(a)?;
+                self.pool.intern(Node::Diag(a))?
+            }
+        };
+        self.memo.insert(id, r);
+        self.memo.insert(r, r);
+        Ok(r)
+    }
+
+    fn canon_all(&mut self, xs: &[ExprId]) -> Result<Vec<ExprId>, ExprError> {
+        xs.iter().map(|&x| self.canon(x)).collect()
+    }
+
+    fn shape(&self, id: ExprId) -> Shape {
+        self.pool.shape(id)
+    }
+
+    fn is_scalar(&self, id: ExprId) -> bool {
+        self.shape(id).is_scalar()
+    }
+
+    fn num(&mut self, v: f64) -> ExprId {
+        self.pool.num(v)
+    }
+
+    fn num_of(&self, id: ExprId) -> Option<f64> {
+        match self.pool.node(id) {
+            Node::Num(n) => Some(n.get()),
+            _ => None,
+        }
+    }
+
+    /// The zero of a shape: `0`, `0*ones` or `0*ones*ones'`.
+    pub fn zero(&mut self, shape: Shape) -> R {
+        let zero = self.num(0.0);
+        if shape.is_scalar() {
+            return Ok(zero);
+        }
+        let mut factors = vec![zero];
+        if shape.rows != Dim::ONE {
+            factors.push(self.pool.intern(Node::Ones(shape.rows))?);
+        }
+        if shape.cols != Dim::ONE {
+            let ones = self.pool.intern(Node::Ones(shape.cols))?;
+            factors.push(self.pool.intern(Node::Transpose(ones))?);
+        }
+        self.pool.intern(Node::Mul(factors.into()))
+    }
+
+    /// Whether a node is a zero made by [`Simplifier::zero`].
+    pub fn is_zero(&self, id: ExprId) -> bool {
+        match self.pool.node(id) {
+            Node::Num(n) => n.get() == 0.0,
+            Node::Mul(xs) => self.num_of(xs[0]) == Some(0.0),
+            _ => false,
+        }
+    }
+
+    /// The all-ones matrix or vector of a shape (`ones*ones'`, `ones`), recognised for removal.
+    fn is_all_ones(&self, id: ExprId) -> bool {
+        match self.pool.node(id) {
+            Node::Ones(_) => true,
+            Node::Num(n) => n.get() == 1.0,
+            Node::Mul(xs) if xs.len() == 2 => {
+                matches!(self.pool.node(xs[0]), Node::Ones(_))
+                    && matches!(self.pool.node(xs[1]), Node::Transpose(o) if matches!(self.pool.node(*o), Node::Ones(_)))
+            }
+            Node::Transpose(o) => matches!(self.pool.node(*o), Node::Ones(_)),
+            _ => false,
+        }
+    }
+
+    /// `c * a`, canonical.
+    pub fn scale(&mut self, c: f64, a: ExprId) -> R {
+        let k = self.num(c);
+        self.mul(&[k, a])
+    }
+
+    /// `-a`, canonical.
+    pub fn neg(&mut self, a: ExprId) -> R {
+        self.scale(-1.0, a)
+    }
+
+    fn pow_scalar(&mut self, s: ExprId, k: f64) -> R {
+        if let Some(v) = self.num_of(s) {
+            return Ok(self.num(v.powf(k)));
+        }
+        if k == 1.0 {
+            return Ok(s);
+        }
+        let k = self.num(k);
+        self.pool.intern(Node::Pow([s, k]))
+    }
+
+    /// `a'`, canonical: transposes go to the leaves; scalars and symmetric matrices lose them.
+    pub fn transpose(&mut self, a: ExprId) -> R {
+        if self.is_scalar(a) || self.pool.is_symmetric(a) {
+            return Ok(a);
+        }
+        let node = self.pool.node(a).clone();
+        if self.opaque.contains(&a) {
+            return self.pool.intern(Node::Transpose(a));
+        }
+        match node {
+            Node::Transpose(b) => Ok(b),
+            Node::Mul(xs) => {
+                let mut ts = Vec::with_capacity(xs.len());
+                for &x in xs.iter().rev() {
+                    ts.push(self.transpose(x)?);
+                }
+                self.mul(&ts)
+            }
+            Node::Add(xs) => {
+                let ts = xs
+                    .iter()
+                    .map(|&x| self.transpose(x))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.add(&ts)
+            }
+            Node::Hadamard(xs) => {
+                let ts = xs
+                    .iter()
+                    .map(|&x| self.transpose(x))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.hadamard(&ts, &[])
+            }
+            Node::HDiv([x, y]) => {
+                let (x, y) = (self.transpose(x)?, self.transpose(y)?);
+                self.hdiv(x, y)
+            }
+            Node::Div([x, s]) => {
+                let x = self.transpose(x)?;
+                self.pool.intern(Node::Div([x, s]))
+            }
+            Node::Neg(x) => {
+                let x = self.transpose(x)?;
+                self.neg(x)
+            }
+            Node::Apply { fun, order, arg } => {
+                let arg = self.transpose(arg)?;
+                self.pool.intern(Node::Apply { fun, order, arg })
+            }
+            Node::Pow([b, k]) => {
+                let b = self.transpose(b)?;
+                self.pow(b, k)
+            }
+            Node::HPow([b, c]) => {
+                let b = self.transpose(b)?;
+                self.hpow(b, c)
+            }
+            _ => self.pool.intern(Node::Transpose(a)),
+        }
+    }
+
+    /// Splits a canonical term into a number and the rest (`None` for a bare number).
+    fn split_coef(&mut self, id: ExprId) -> Result<(f64, Option<ExprId>), ExprError> {
+        if self.opaque.contains(&id) {
+            return Ok((1.0, Some(id)));
+        }
+        Ok(match self.pool.node(id).clone() {
+            Node::Num(n) => (n.get(), None),
+            Node::Neg(x) => {
+                let (c, core) = self.split_coef(x)?;
+                (-c, core)
+            }
+            Node::Mul(xs) => match self.num_of(xs[0]) {
+                Some(c) if xs.len() == 2 => (c, Some(xs[1])),
+                Some(c) => (c, Some(self.pool.intern(Node::Mul(xs[1..].into()))?)),
+                None => (1.0, Some(id)),
+            },
+            Node::Div([a, s]) => {
+                let (c, core) = self.split_coef(a)?;
+                let num = match core {
+                    Some(core) => core,
+                    None => self.num(1.0),
+                };
+                (c, Some(self.pool.intern(Node::Div([num, s]))?))
+            }
+            _ => (1.0, Some(id)),
+        })
+    }
+
+    /// A number times a core, canonical (`c == 0` gives the zero of `shape`).
+    fn build_term(&mut self, c: f64, core: Option<ExprId>, shape: Shape) -> R {
+        let Some(core) = core else {
+            return Ok(self.num(c));
+        };
+        if c == 0.0 {
+            return self.zero(shape);
+        }
+        let body = if c.abs() == 1.0 {
+            core
+        } else {
+            let k = self.num(c.abs());
+            self.pool.intern(Node::Mul(vec![k, core].into()))?
+        };
+        if c < 0.0 {
+            self.pool.intern(Node::Neg(body))
+        } else {
+            Ok(body)
+        }
+    }
+
+    /// A sum, canonical: nested sums flattened, like terms collected, common factors pulled out.
+    pub fn add(&mut self, xs: &[ExprId]) -> R {
+        let shape = xs
+            .iter()
+            .map(|&x| self.shape(x))
+            .find(|s| !s.is_scalar())
+            .unwrap_or(Shape::SCALAR);
+        let mut order: Vec<Option<ExprId>> = Vec::new();
+        let mut coefs: HashMap<Option<ExprId>, f64> = HashMap::new();
+        let mut stack: Vec<(f64, ExprId)> = xs.iter().rev().map(|&x| (1.0, x)).collect();
+        while let Some((sign, x)) = stack.pop() {
+            if self.is_zero(x) {
+                continue;
+            }
+            let (c, core) = self.split_coef(x)?;
+            if let Some(core) = core {
+                // Nested sums are spliced in, unless a number multiplies them: 2*(a - y) stays.
+                if let (Node::Add(ys), true) = (self.pool.node(core).clone(), c.abs() == 1.0) {
+                    if !self.opaque.contains(&core) {
+                        for &y in ys.iter().rev() {
+                            stack.push((sign * c, y));
+                        }
+                        continue;
+                    }
+                }
+            }
+            let e = coefs.entry(core).or_insert_with(|| {
+                order.push(core);
+                0.0
+            });
+            *e += sign * c;
+        }
+        let mut terms: Vec<(f64, Option<ExprId>)> = Vec::new();
+        for core in order {
+            let c = coefs[&core];
+            if c != 0.0 {
+                terms.push((c, core));
+            }
+        }
+        match terms.len() {
+            0 => self.zero(shape),
+            1 => {
+                let (c, core) = terms[0];
+                // A lone broadcast scalar keeps the shape of the sum.
+                let t = self.build_term(c, core, shape)?;
+                if self.is_scalar(t) && !shape.is_scalar() {
+                    let ones = self.all_ones(shape)?;
+                    return self.mul(&[t, ones]);
+                }
+                Ok(t)
+            }
+            _ => self.factor_sum(terms, shape),
+        }
+    }
+
+    /// Builds a sum of collected terms, pulling out a matrix factor shared by the last (or
+    /// first) places of several terms: `A*x + B*x` is `(A + B)*x`.
+    fn factor_sum(&mut self, terms: Vec<(f64, Option<ExprId>)>, shape: Shape) -> R {
+        for last in [true, false] {
+            let mut groups: Vec<(ExprId, Vec<usize>)> = Vec::new();
+            for (i, (_, core)) in terms.iter().enumerate() {
+                let Some(core) = core else { continue };
+                let Some(f) = self.end_factor(*core, last) else {
+                    continue;
+                };
+                match groups.iter_mut().find(|g| g.0 == f) {
+                    Some(g) => g.1.push(i),
+                    None => groups.push((f, vec![i])),
+                }
+            }
+            let Some((f, members)) = groups.into_iter().find(|g| g.1.len() >= 2) else {
+                continue;
+            };
+            // The other factors of each member, summed, times the shared one.
+            let mut inner = Vec::new();
+            for &i in &members {
+                let (c, core) = terms[i];
+                let rest = self.without_end(core.expect("grouped terms have cores"), f, last)?;
+                let fs = self.shape(f);
+                let rest = match rest {
+                    Some(r) => r,
+                    None => {
+                        self.pool
+                            .intern(Node::Identity(if last { fs.rows } else { fs.cols }))?
+                    }
+                };
+                inner.push(self.scale(c, rest)?);
+            }
+            let sum = self.add(&inner)?;
+            let factored = if last {
+                self.mul(&[sum, f])?
+            } else {
+                self.mul(&[f, sum])?
+            };
+            let mut out = vec![factored];
+            for (i, &(c, core)) in terms.iter().enumerate() {
+                if !members.contains(&i) {
+                    out.push(self.build_term(c, core, shape)?);
+                }
+            }
+            if out.len() == 1 {
+                return Ok(out[0]);
+            }
+            return self.add(&out);
+        }
+        let mut out = Vec::with_capacity(terms.len());
+        for (c, core) in terms {
+            out.push(self.build_term(c, core, shape)?);
+        }
+        self.pool.intern(Node::Add(out.into()))
+    }
+
+    /// The last (or first) non-scalar factor of a product, or the node itself when it is a
+    /// non-scalar matrix that is not a product.
+    fn end_factor(&self, core: ExprId, last: bool) -> Option<ExprId> {
+        if self.is_scalar(core) {
+            return None;
+        }
+        match self.pool.node(core) {
+            Node::Mul(xs) if !self.opaque.contains(&core) => {
+                let mut it = xs.iter().copied().filter(|&x| !self.is_scalar(x));
+                if last {
+                    it.last()
+                } else {
+                    it.next()
+                }
+            }
+            Node::Add(_) | Node::Neg(_) | Node::Div(_) => None,
+            _ => Some(core),
+        }
+    }
+
+    /// The product without its last (or first) non-scalar factor `f`; `None` when nothing is left.
+    fn without_end(
+        &mut self,
+        core: ExprId,
+        f: ExprId,
+        last: bool,
+    ) -> Result<Option<ExprId>, ExprError> {
+        if core == f {
+            return Ok(None);
+        }
+        let Node::Mul(xs) = self.pool.node(core).clone() else {
+            return Ok(None);
+        };
+        let pos = if last {
+            xs.iter().rposition(|&x| x == f)
+        } else {
+            xs.iter().position(|&x| x == f)
+        }
+        .expect("the factor is in the product");
+        let mut rest: Vec<ExprId> = xs
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != pos)
+            .map(|(_, &x)| x)
+            .collect();
+        if rest.iter().all(|&x| self.is_scalar(x)) {
+            // Only scalars are left: they scale an identity.
+            let fs = self.shape(f);
+            rest.push(
+                self.pool
+                    .intern(Node::Identity(if last { fs.rows } else { fs.cols }))?,
+            );
+        }
+        Ok(Some(if rest.len() == 1 {
+            rest[0]
+        } else {
+            self.mul(&rest)?
+        }))
+    }
+
+    /// A product, canonical: numbers multiplied into one coefficient in front, scalar factors
+    /// next (powers combined, sorted), identities dropped, equal neighbours made powers.
+    pub fn mul(&mut self, xs: &[ExprId]) -> R {
+        let mut shape = self.shape(xs[0]);
+        for &x in &xs[1..] {
+            let s = self.shape(x);
+            shape = matdiff_expr::mul_shape(shape, s).ok_or_else(|| ExprError::InnerMismatch {
+                left: self.pool.shape_str(shape),
+                right: self.pool.shape_str(s),
+                inner_left: self.pool.dim_str(shape.cols),
+                inner_right: self.pool.dim_str(s.rows),
+            })?;
+        }
+        let mut coef = 1.0;
+        let mut scalars: Vec<(ExprId, f64)> = Vec::new();
+        let mut matrices: Vec<ExprId> = Vec::new();
+        let mut stack: Vec<(ExprId, f64)> = xs.iter().rev().map(|&x| (x, 1.0)).collect();
+        let mut identity = None;
+        while let Some((x, e)) = stack.pop() {
+            let opaque = self.opaque.contains(&x);
+            let node = self.pool.node(x).clone();
+            if self.is_scalar(x) {
+                match node {
+                    Node::Num(n) => coef *= n.get().powf(e),
+                    Node::Neg(y) if !opaque => {
+                        coef *= (-1.0f64).powf(e);
+                        stack.push((y, e));
+                    }
+                    Node::Mul(ys) if !opaque && ys.iter().all(|&y| self.is_scalar(y)) => {
+                        stack.extend(ys.iter().rev().map(|&y| (y, e)));
+                    }
+                    Node::Div([a, s]) if !opaque => {
+                        stack.push((s, -e));
+                        stack.push((a, e));
+                    }
+                    Node::Pow([b, k]) if !opaque && self.num_of(k).is_some() => {
+                        let k = self.num_of(k).expect("a number");
+                        stack.push((b, e * k));
+                    }
+                    _ => match scalars.iter_mut().find(|s| s.0 == x) {
+                        Some(s) => s.1 += e,
+                        None => scalars.push((x, e)),
+                    },
+                }
+                continue;
+            }
+            match node {
+                Node::Neg(y) if !opaque => {
+                    coef = -coef;
+                    stack.push((y, e));
+                }
+                Node::Mul(ys) if !opaque => stack.extend(ys.iter().rev().map(|&y| (y, e))),
+                Node::Div([a, s]) if !opaque => {
+                    stack.push((s, -e));
+                    stack.push((a, e));
+                }
+                Node::Identity(_) => identity = Some(x),
+                _ => {
+                    // Equal neighbours become a power; an inverse next to its matrix cancels.
+                    if let Some(&prev) = matrices.last() {
+                        if let Some(merged) = self.merge_factors(prev, x)? {
+                            matrices.pop();
+                            if let Some(m) = merged {
+                                matrices.push(m);
+                            }
+                            continue;
+                        }
+                    }
+                    matrices.push(x);
+                }
+            }
+        }
+        if coef == 0.0 {
+            return self.zero(shape);
+        }
+        scalars.retain(|s| s.1 != 0.0);
+        let keys: Vec<(u8, String)> = scalars.iter().map(|s| self.sort_key(s.0)).collect();
+        let mut idx: Vec<usize> = (0..scalars.len()).collect();
+        idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        let mut factors: Vec<ExprId> = Vec::new();
+        if coef.abs() != 1.0 {
+            factors.push(self.num(coef.abs()));
+        }
+        let mut dens = Vec::new();
+        for i in idx {
+            let (s, e) = scalars[i];
+            let f = self.pow_scalar(s, e.abs())?;
+            if e > 0.0 {
+                factors.push(f);
+            } else {
+                dens.push(f);
+            }
+        }
+        if matrices.is_empty() && !shape.is_scalar() {
+            // Only identities (times scalars) were left.
+            matrices.push(match identity {
+                Some(i) => i,
+                None => self.pool.intern(Node::Identity(shape.rows))?,
+            });
+        }
+        factors.extend(matrices);
+        let mut body = match factors.len() {
+            0 => self.num(1.0),
+            1 => factors[0],
+            _ => self.pool.intern(Node::Mul(factors.into()))?,
+        };
+        if !dens.is_empty() {
+            let den = if dens.len() == 1 {
+                dens[0]
+            } else {
+                self.pool.intern(Node::Mul(dens.into()))?
+            };
+            body = self.pool.intern(Node::Div([body, den]))?;
+        }
+        if coef < 0.0 {
+            body = self.pool.intern(Node::Neg(body))?;
+        }
+        Ok(body)
+    }
+
+    /// `a*b` for neighbouring factors when it folds: `X*X = X^2`, `X^j*X^k = X^(j+k)`,
+    /// `inv(X)*X = I` (`Some(None)`: both vanish). `None` when nothing folds.
+    fn merge_factors(&mut self, a: ExprId, b: ExprId) -> Result<Option<Option<ExprId>>, ExprError> {
+        let (ba, ka) = self.power_parts(a);
+        let (bb, kb) = self.power_parts(b);
+        if ba == bb && self.shape(ba).is_square() {
+            let k = ka + kb;
+            if k == 0 {
+                return Ok(Some(None));
+            }
+            let kk = self.num(k as f64);
+            return Ok(Some(Some(self.pow(ba, kk)?)));
+        }
+        Ok(None)
+    }
+
+    /// A factor as base and integer power: `X^3` is (X, 3), `inv(X)` is (X, -1), `X` is (X, 1).
+    fn power_parts(&self, x: ExprId) -> (ExprId, i64) {
+        if self.opaque.contains(&x) {
+            return (x, 1);
+        }
+        match self.pool.node(x) {
+            Node::Pow([b, k]) => match self.num_of(*k).and_then(|v| Num::new(v)?.as_integer()) {
+                Some(k) => match self.pool.node(*b) {
+                    Node::Inv(c) if !self.opaque.contains(b) => (*c, -k),
+                    _ => (*b, k),
+                },
+                None => (x, 1),
+            },
+            Node::Inv(c) => (*c, -1),
+            _ => (x, 1),
+        }
+    }
+
+    /// Order of scalar factors and of element-wise factors: names first, then by text.
+    fn sort_key(&self, id: ExprId) -> (u8, String) {
+        let rank = match self.pool.node(id) {
+            Node::Num(_) => 0,
+            Node::Var(_) => 1,
+            Node::Transpose(x) if matches!(self.pool.node(*x), Node::Var(_)) => 2,
+            Node::Pow(_) => 3,
+            _ => 4,
+        };
+        (rank, self.pool.plain(id))
+    }
+
+    /// A Hadamard product `nums ./ dens`, canonical: scalars pulled out in front, all-ones
+    /// factors dropped, equal factors made powers, `exp(z) ./ (1 + exp(z))` made `sigmoid(z)`.
+    pub fn hadamard(&mut self, nums: &[ExprId], dens: &[ExprId]) -> R {
+        let shape = nums
+            .iter()
+            .chain(dens)
+            .map(|&x| self.shape(x))
+            .find(|s| !s.is_scalar())
+            .unwrap_or(Shape::SCALAR);
+        let mut scalars: Vec<ExprId> = Vec::new();
+        let mut num: Vec<(ExprId, f64)> = Vec::new();
+        let mut stack: Vec<(ExprId, f64)> = dens.iter().rev().map(|&x| (x, -1.0)).collect();
+        stack.extend(nums.iter().rev().map(|&x| (x, 1.0)));
+        while let Some((x, e)) = stack.pop() {
+            let opaque = self.opaque.contains(&x);
+            if self.is_scalar(x) {
+                scalars.push(self.pow_scalar(x, e)?);
+                continue;
+            }
+            match self.pool.node(x).clone() {
+                Node::Hadamard(ys) if !opaque => stack.extend(ys.iter().rev().map(|&y| (y, e))),
+                Node::HDiv([a, b]) if !opaque => {
+                    stack.push((b, -e));
+                    stack.push((a, e));
+                }
+                Node::Neg(y) if !opaque => {
+                    scalars.push(self.num(-1.0));
+                    stack.push((y, e));
+                }
+                Node::Mul(ys) if !opaque && ys.iter().any(|&y| self.is_scalar(y)) => {
+                    // Scalars of a product factor come out: (2*M*Y) .* Z = 2*((M*Y) .* Z).
+                    let (s, m): (Vec<ExprId>, Vec<ExprId>) =
+                        ys.iter().partition(|&&y| self.is_scalar(y));
+                    for y in s {
+                        scalars.push(self.pow_scalar(y, e)?);
+                    }
+                    let m = if m.len() == 1 {
+                        m[0]
+                    } else {
+                        self.pool.intern(Node::Mul(m.into()))?
+                    };
+                    stack.push((m, e));
+                }
+                Node::Div([a, s]) if !opaque => {
+                    scalars.push(self.pow_scalar(s, -e)?);
+                    stack.push((a, e));
+                }
+                Node::HPow([b, c]) if !opaque && self.num_of(c).is_some() => {
+                    let c = self.num_of(c).expect("a number");
+                    stack.push((b, e * c));
+                }
+                _ if self.is_all_ones(x) => {}
+                _ => match num.iter_mut().find(|f| f.0 == x) {
+                    Some(f) => f.1 += e,
+                    None => num.push((x, e)),
+                },
+            }
+        }
+        self.fold_sigmoid(&mut num)?;
+        num.retain(|f| f.1 != 0.0);
+        let keys: Vec<(u8, String)> = num.iter().map(|f| self.sort_key(f.0)).collect();
+        let mut idx: Vec<usize> = (0..num.len()).collect();
+        idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        let mut top = Vec::new();
+        let mut bottom = Vec::new();
+        for i in idx {
+            let (x, e) = num[i];
+            let f = if e.abs() == 1.0 {
+                x
+            } else {
+                let c = self.num(e.abs());
+                self.pool.intern(Node::HPow([x, c]))?
+            };
+            if e > 0.0 {
+                top.push(f);
+            } else {
+                bottom.push(f);
+            }
+        }
+        let mut body = match top.len() {
+            0 if bottom.is_empty() && !shape.is_scalar() => self.all_ones(shape)?,
+            0 => self.num(1.0),
+            1 => top[0],
+            _ => self.pool.intern(Node::Hadamard(top.into()))?,
+        };
+        if !bottom.is_empty() {
+            let den = if bottom.len() == 1 {
+                bottom[0]
+            } else {
+                self.pool.intern(Node::Hadamard(bottom.into()))?
+            };
+            body = self.pool.intern(Node::HDiv([body, den]))?;
+        }
+        if scalars.is_empty() {
+            return Ok(body);
+        }
+        scalars.push(body);
+        self.mul(&scalars)
+    }
+
+    /// `exp(z) ./ (1 + exp(z))` is `sigmoid(z)` (rule F2).
+    fn fold_sigmoid(&mut self, num: &mut Vec<(ExprId, f64)>) -> Result<(), ExprError> {
+        let mut i = 0;
+        while i < num.len() {
+            let (x, e) = num[i];
+            if e == 1.0 {
+                if let Node::Apply {
+                    fun: Fun::Builtin(Func::Exp),
+                    order: 0,
+                    arg,
+                } = self.pool.node(x).clone()
+                {
+                    let one = self.num(1.0);
+                    let one_plus = self.pool.intern(Node::Add(vec![one, x].into()))?;
+                    let plus_one = self.pool.intern(Node::Add(vec![x, one].into()))?;
+                    if let Some(j) = num
+                        .iter()
+                        .position(|f| (f.0 == one_plus || f.0 == plus_one) && f.1 == -1.0)
+                    {
+                        let s = self.pool.intern(Node::Apply {
+                            fun: Fun::Builtin(Func::Sigmoid),
+                            order: 0,
+                            arg,
+                        })?;
+                        num[i] = (s, 1.0);
+                        num.remove(j);
+                        if j < i {
+                            i -= 1;
+                        }
+                    }
+                }
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+
+    fn all_ones(&mut self, shape: Shape) -> R {
+        let ones = self.pool.intern(Node::Ones(shape.rows))?;
+        if shape.cols == Dim::ONE {
+            return Ok(ones);
+        }
+        let cols = self.pool.intern(Node::Ones(shape.cols))?;
+        let t = self.pool.intern(Node::Transpose(cols))?;
+        self.pool.intern(Node::Mul(vec![ones, t].into()))
+    }
+
+    /// `a ./ b`, canonical.
+    pub fn hdiv(&mut self, a: ExprId, b: ExprId) -> R {
+        if self.is_scalar(b) {
+            let inv = self.pow_scalar(b, -1.0)?;
+            return self.mul(&[a, inv]);
+        }
+        self.hadamard(&[a], &[b])
+    }
+
+    /// `a^k`, canonical.
+    pub fn pow(&mut self, a: ExprId, k: ExprId) -> R {
+        let Some(kv) = self.num_of(k) else {
+            return self.pool.intern(Node::Pow([a, k]));
+        };
+        if kv == 1.0 {
+            return Ok(a);
+        }
+        if self.is_scalar(a) {
+            if let Some(av) = self.num_of(a) {
+                return Ok(self.num(av.powf(kv)));
+            }
+            if kv == 0.0 {
+                return Ok(self.num(1.0));
+            }
+            return self.pool.intern(Node::Pow([a, k]));
+        }
+        if kv == 0.0 {
+            return self.pool.intern(Node::Identity(self.shape(a).rows));
+        }
+        let (base, j) = self.power_parts(a);
+        let total = j * kv as i64;
+        if total == 1 {
+            return Ok(base);
+        }
+        if total < 0 {
+            let inv = self.inv(base)?;
+            if total == -1 {
+                return Ok(inv);
+            }
+            let k = self.num((-total) as f64);
+            return self.pool.intern(Node::Pow([inv, k]));
+        }
+        let k = self.num(total as f64);
+        self.pool.intern(Node::Pow([base, k]))
+    }
+
+    /// `a .^ c`, canonical.
+    pub fn hpow(&mut self, a: ExprId, c: ExprId) -> R {
+        match self.num_of(c) {
+            Some(v) if v == 1.0 => Ok(a),
+            _ if self.is_scalar(a) => self.pow(a, c),
+            _ => self.pool.intern(Node::HPow([a, c])),
+        }
+    }
+
+    /// An element-wise function, canonical: derivatives of built-ins written out where the
+    /// language has a closed form (`exp' = exp`, `log'(x) = 1 ./ x`, `softplus' = sigmoid`, ...);
+    /// `log(1 + exp(z))` is `softplus(z)` (rule F1).
+    pub fn apply(&mut self, fun: Fun, order: u8, arg: ExprId) -> R {
+        let Fun::Builtin(f) = fun else {
+            return self.pool.intern(Node::Apply { fun, order, arg });
+        };
+        let call = |s: &mut Self, f: Func, order: u8| {
+            s.pool.intern(Node::Apply {
+                fun: Fun::Builtin(f),
+                order,
+                arg,
+            })
+        };
+        match (f, order) {
+            (Func::Log, 0) => {
+                if let Node::Add(xs) = self.pool.node(arg).clone() {
+                    if xs.len() == 2 {
+                        for (a, b) in [(xs[0], xs[1]), (xs[1], xs[0])] {
+                            if self.num_of(a) == Some(1.0) {
+                                if let Node::Apply {
+                                    fun: Fun::Builtin(Func::Exp),
+                                    order: 0,
+                                    arg: z,
+                                } = self.pool.node(b).clone()
+                                {
+                                    return self.pool.intern(Node::Apply {
+                                        fun: Fun::Builtin(Func::Softplus),
+                                        order: 0,
+                                        arg: z,
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
+                call(self, f, 0)
+            }
+            (Func::Exp, _) => call(self, Func::Exp, 0),
+            (Func::Log, 1) => {
+                let one = self.num(1.0);
+                self.hdiv(one, arg)
+            }
+            (Func::Log, 2) => {
+                let minus_one = self.num(-1.0);
+                let two = self.num(2.0);
+                let sq = self.hpow(arg, two)?;
+                self.hdiv(minus_one, sq)
+            }
+            (Func::Sin, 1) => call(self, Func::Cos, 0),
+            (Func::Sin, 2) | (Func::Cos, 1) => {
+                let s = call(self, Func::Sin, 0)?;
+                self.neg(s)
+            }
+            (Func::Cos, 2) => {
+                let c = call(self, Func::Cos, 0)?;
+                self.neg(c)
+            }
+            (Func::Softplus, 1) => call(self, Func::Sigmoid, 0),
+            (Func::Softplus, 2) => call(self, Func::Sigmoid, 1),
+            (Func::Sqrt, 1) => {
+                let half = self.num(0.5);
+                let s = call(self, Func::Sqrt, 0)?;
+                self.hdiv(half, s)
+            }
+            _ => call(self, f, order),
+        }
+    }
+
+    /// A reduction to a scalar, canonical: numbers and signs pulled out, traces of sums split,
+    /// transposes dropped under `tr`, `det`, `logdet`, `sum` and norms.
+    pub fn reduce(&mut self, r: Reduce, a: ExprId) -> R {
+        if self.opaque.contains(&a) {
+            return self.pool.intern(Node::Reduce(r, a));
+        }
+        if self.is_scalar(a) {
+            return match r {
+                Reduce::Trace | Reduce::Det | Reduce::Sum => Ok(a),
+                Reduce::LogDet => self.apply(Fun::Builtin(Func::Log), 0, a),
+                Reduce::Norm1 | Reduce::Norm2 => self.apply(Fun::Builtin(Func::Abs), 0, a),
+            };
+        }
+        match (r, self.pool.node(a).clone()) {
+            (Reduce::Trace | Reduce::Sum, Node::Add(xs)) => {
+                let parts = xs
+                    .iter()
+                    .map(|&x| self.reduce(r, x))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.add(&parts)
+            }
+            (Reduce::Trace | Reduce::Sum, Node::Neg(x)) => {
+                let t = self.reduce(r, x)?;
+                self.neg(t)
+            }
+            (Reduce::Norm1 | Reduce::Norm2, Node::Neg(x)) => self.reduce(r, x),
+            (_, Node::Transpose(x)) => self.reduce(r, x),
+            (Reduce::Trace | Reduce::Sum, Node::Mul(xs)) => {
+                let (scal, mats): (Vec<ExprId>, Vec<ExprId>) =
+                    xs.iter().partition(|&&x| self.is_scalar(x));
+                if !scal.is_empty() {
+                    let m = if mats.len() == 1 {
+                        mats[0]
+                    } else {
+                        self.pool.intern(Node::Mul(mats.into()))?
+                    };
+                    let t = self.reduce(r, m)?;
+                    let mut all = scal;
+                    all.push(t);
+                    return self.mul(&all);
+                }
+                if r == Reduce::Trace {
+                    // tr(u*...) with a column vector u is a scalar product: rotate it.
+                    if let Some(k) = (0..mats.len())
+                        .find(|&k| self.shape(mats[k]).cols == Dim::ONE && k + 1 < mats.len())
+                    {
+                        let rotated: Vec<ExprId> =
+                            mats[k + 1..].iter().chain(&mats[..=k]).copied().collect();
+                        return self.mul(&rotated);
+                    }
+                }
+                self.pool.intern(Node::Reduce(r, a))
+            }
+            _ => self.pool.intern(Node::Reduce(r, a)),
+        }
+    }
+
+    /// `inv(a)`, canonical.
+    pub fn inv(&mut self, a: ExprId) -> R {
+        if self.is_scalar(a) {
+            return self.pow_scalar(a, -1.0);
+        }
+        if self.opaque.contains(&a) {
+            return self.pool.intern(Node::Inv(a));
+        }
+        match self.pool.node(a).clone() {
+            Node::Inv(b) => Ok(b),
+            Node::Identity(_) => Ok(a),
+            Node::Transpose(b) => {
+                let i = self.inv(b)?;
+                self.transpose(i)
+            }
+            Node::Neg(b) => {
+                let i = self.inv(b)?;
+                self.neg(i)
+            }
+            _ => self.pool.intern(Node::Inv(a)),
+        }
+    }
+
+    /// The presentation pass: for each node the cheaper of itself and the transpose of its
+    /// transpose, so `A'*B'` may print as `(B*A)'` and `inv(X)'*A'*B'*inv(X)'` as
+    /// `(inv(X)*B*A*inv(X))'`.
+    pub fn present(&mut self, id: ExprId) -> R {
+        Ok(self.best(id)?.0 .0)
+    }
+
+    /// The best form of `id` with its cost (operators), and the best form of `id'`.
+    fn best(&mut self, id: ExprId) -> Result<Forms, ExprError> {
+        if let Some(&r) = self.present_memo.get(&id) {
+            return Ok(r);
+        }
+        let node = self.pool.node(id).clone();
+        let symmetric = self.is_scalar(id) || self.pool.is_symmetric(id);
+        let leaf = self.opaque.contains(&id) || node.children().is_empty();
+        let result = if leaf {
+            let t = if symmetric {
+                (id, 0)
+            } else {
+                (self.pool.intern(Node::Transpose(id))?, 1)
+            };
+            ((id, 0), t)
+        } else if let Node::Transpose(a) = node {
+            let (p, t) = self.best(a)?;
+            (t, p)
+        } else {
+            let kids = node.children().to_vec();
+            let forms = kids
+                .iter()
+                .map(|&k| self.best(k))
+                .collect::<Result<Vec<_>, _>>()?;
+            let own = kids.len().saturating_sub(1).max(1) as u64;
+            let keep: Vec<ExprId> = forms.iter().map(|f| f.0 .0).collect();
+            let keep_cost = forms.iter().map(|f| f.0 .1).fold(own, u64::saturating_add);
+            let keep_id = self.pool.with_children(id, &keep)?;
+            let flip = match node {
+                // (F1*...*Fk)' = Fk'*...*F1'.
+                Node::Mul(_) => Some(forms.iter().rev().map(|f| f.1).collect::<Vec<_>>()),
+                // Element-wise operators commute with the transpose; scalar operands stay.
+                Node::Add(_)
+                | Node::Hadamard(_)
+                | Node::HDiv(_)
+                | Node::Neg(_)
+                | Node::Apply { .. }
+                | Node::Div(_)
+                | Node::HPow(_) => Some(
+                    kids.iter()
+                        .zip(&forms)
+                        .map(|(&k, f)| if self.is_scalar(k) { f.0 } else { f.1 })
+                        .collect(),
+                ),
+                _ => None,
+            };
+            match (flip, symmetric) {
+                (_, true) => ((keep_id, keep_cost), (keep_id, keep_cost)),
+                (Some(flip), false) => {
+                    let flip_cost = flip.iter().map(|f| f.1).fold(own, u64::saturating_add);
+                    let ids: Vec<ExprId> = flip.iter().map(|f| f.0).collect();
+                    let flip_id = self.pool.with_children(id, &ids)?;
+                    // Element-wise functions and signs prefer the transpose outside on a tie:
+                    // sigmoid(z)' rather than sigmoid(z').
+                    let outside =
+                        matches!(node, Node::Apply { .. } | Node::Hadamard(_) | Node::HDiv(_))
+                            as u64;
+                    let plain = if flip_cost + 1 < keep_cost + outside {
+                        (self.pool.intern(Node::Transpose(flip_id))?, flip_cost + 1)
+                    } else {
+                        (keep_id, keep_cost)
+                    };
+                    let transposed = if keep_cost + 1 < flip_cost {
+                        (self.pool.intern(Node::Transpose(keep_id))?, keep_cost + 1)
+                    } else {
+                        (flip_id, flip_cost)
+                    };
+                    (plain, transposed)
+                }
+                (None, false) => (
+                    (keep_id, keep_cost),
+                    (self.pool.intern(Node::Transpose(keep_id))?, keep_cost + 1),
+                ),
+            }
+        };
+        self.present_memo.insert(id, result);
+        Ok(result)
+    }
+}
+
+/// The best form of a node and of its transpose, each with its cost.
+type Forms = ((ExprId, u64), (ExprId, u64));
