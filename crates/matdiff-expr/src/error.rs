@@ -129,10 +129,17 @@ impl ParseError {
     /// ```
     /// let mut pool = matdiff_expr::ExprPool::new();
     /// let err = pool.parse("tr(A*X*B").unwrap_err();
-    /// assert_eq!(err.render("tr(A*X*B)"[..8].as_ref()), "error: expected ')' to close '(' at 2..3\n  tr(A*X*B\n          ^");
+    /// assert_eq!(
+    ///     err.render("tr(A*X*B"),
+    ///     "error: '(' is never closed: expected ')' before the end of input\n  tr(A*X*B\n    ^"
+    /// );
     /// ```
     pub fn render(&self, source: &str) -> String {
-        format!("error: {}\n{}", self, caret(source, self.span.clone()))
+        format!(
+            "error: {}\n{}",
+            self.message,
+            caret(source, self.span.clone())
+        )
     }
 }
 

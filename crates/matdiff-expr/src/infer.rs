@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use crate::decl::{Decl, DeclDim, DeclShape};
-use crate::error::{ExprError, ParseError};
+use crate::error::ParseError;
 use crate::node::{Dim, DimVar, ExprId, Fun, Node, Num, Shape};
 use crate::parser::{is_reserved, Ast, AstBinding, AstKind, BinOp, Callee, NaryOp};
 use crate::pool::ExprPool;
@@ -52,7 +52,7 @@ impl Dims {
         self.new_elem(Some(Val::Known(k)), false)
     }
 
-    fn from_dim(&mut self, d: Dim) -> u32 {
+    fn elem_of_dim(&mut self, d: Dim) -> u32 {
         match d {
             Dim::Known(k) => self.known(k),
             Dim::Sym(v) => {
@@ -66,8 +66,8 @@ impl Dims {
         }
     }
 
-    fn from_shape(&mut self, s: Shape) -> TShape {
-        (self.from_dim(s.rows), self.from_dim(s.cols))
+    fn elems_of_shape(&mut self, s: Shape) -> TShape {
+        (self.elem_of_dim(s.rows), self.elem_of_dim(s.cols))
     }
 
     fn find(&mut self, mut x: u32) -> u32 {
@@ -240,7 +240,7 @@ impl<'p> Inference<'p> {
             ));
         }
         let shape = match sym.and_then(|s| self.pool.var_info(s)) {
-            Some(info) => self.dims.from_shape(info.shape),
+            Some(info) => self.dims.elems_of_shape(info.shape),
             None => {
                 let first = name.chars().next().unwrap_or('a');
                 if is_greek(name) {
@@ -259,19 +259,54 @@ impl<'p> Inference<'p> {
     }
 
     /// Infers the shape of a tree, filling in the dimensions of `I` and `ones`.
+    ///
+    /// This recursion is as deep as the tree: its frame is kept small (the work of each
+    /// operator is in a helper) so that deep trees fit a small thread stack.
     pub(crate) fn infer(&mut self, ast: &mut Ast) -> Result<TShape, ParseError> {
-        let span = ast.span.clone();
         match &mut ast.kind {
-            AstKind::Num(_) => {
-                let one = self.dims.known(1);
-                Ok((one, one))
+            AstKind::Neg(a) => self.infer(a),
+            AstKind::Transpose(a) => {
+                let s = self.infer(a)?;
+                Ok((s.1, s.0))
             }
+            AstKind::Nary(op, items, ops) => {
+                let mut shapes = Vec::with_capacity(items.len());
+                for item in items.iter_mut() {
+                    shapes.push(self.infer(item)?);
+                }
+                self.infer_nary(*op, &shapes, ops)
+            }
+            AstKind::Bin(op, a, b, op_span) => {
+                let sa = self.infer(a)?;
+                let sb = self.infer(b)?;
+                self.infer_bin(*op, sa, sb, b, op_span)
+            }
+            AstKind::Call {
+                callee,
+                name,
+                name_span,
+                arg,
+                ..
+            } => {
+                if *callee == Callee::Abstract {
+                    self.use_function(name, name_span)?;
+                }
+                let s = self.infer(arg)?;
+                self.infer_call(*callee, name, name_span, s)
+            }
+            _ => self.infer_leaf(ast),
+        }
+    }
+
+    #[inline(never)]
+    fn infer_leaf(&mut self, ast: &mut Ast) -> Result<TShape, ParseError> {
+        match &mut ast.kind {
             AstKind::Name(n) => {
                 if let Some(&s) = self.bindings.get(n.as_str()) {
                     return Ok(s);
                 }
                 let n = n.clone();
-                self.var_shape(&n, &span)
+                self.var_shape(&n, &ast.span)
             }
             AstKind::Eye(slot) => {
                 let d = self.dims.fresh();
@@ -283,187 +318,196 @@ impl<'p> Inference<'p> {
                 *slot = Some(d);
                 Ok((d, self.dims.known(1)))
             }
-            AstKind::Neg(a) => self.infer(a),
-            AstKind::Transpose(a) => {
-                let s = self.infer(a)?;
-                Ok((s.1, s.0))
+            _ => {
+                let one = self.dims.known(1);
+                Ok((one, one))
             }
-            AstKind::Nary(op, items, ops) => {
-                let op = *op;
-                let mut shapes = Vec::with_capacity(items.len());
-                for item in items.iter_mut() {
-                    shapes.push(self.infer(item)?);
-                }
-                let ops = ops.clone();
-                let mut acc = shapes[0];
-                for (k, &s) in shapes.iter().enumerate().skip(1) {
-                    let op_span = ops[k - 1].clone();
-                    match op {
-                        NaryOp::Mul => {
-                            if self.dims.is_scalar(acc) {
-                                acc = s;
-                            } else if !self.dims.is_scalar(s) {
-                                if !self.dims.unify(acc.1, s.0) {
-                                    let (m, d) = self.describe(&[acc, s], &[acc.1, s.0]);
-                                    return Err(self.err(
-                                        format!(
-                                            "cannot multiply {} by {}: inner dimensions {} and {} differ",
-                                            m[0], m[1], d[0], d[1]
-                                        ),
-                                        op_span,
-                                    ));
-                                }
-                                acc = (acc.0, s.1);
-                            }
-                        }
-                        NaryOp::Add | NaryOp::Hadamard => {
-                            if self.dims.is_scalar(s) {
-                                continue;
-                            }
-                            if self.dims.is_scalar(acc) {
-                                acc = s;
-                            } else if !self.dims.unify_shape(acc, s) {
-                                let m = self.shape_msg(&[acc, s]);
-                                let what = if op == NaryOp::Add {
-                                    "add"
-                                } else {
-                                    "multiply element-wise"
-                                };
-                                return Err(self.err(
-                                    format!(
-                                        "cannot {what} {} and {}: the shapes differ",
-                                        m[0], m[1]
-                                    ),
-                                    op_span,
-                                ));
-                            }
-                        }
-                    }
-                }
-                Ok(acc)
-            }
-            AstKind::Bin(op, a, b, op_span) => {
-                let (op, op_span) = (*op, op_span.clone());
-                let sa = self.infer(a)?;
-                let sb = self.infer(b)?;
-                match op {
-                    BinOp::Div | BinOp::HPow | BinOp::Pow if !self.dims.is_scalar(sb) => {
-                        let m = self.shape_msg(&[sb]);
-                        let msg = match op {
-                            BinOp::Div => format!("cannot divide by a {} matrix: '/' divides by a scalar (use './' for element-wise division or inv)", m[0]),
-                            _ => format!("the exponent must be a scalar, got {}", m[0]),
-                        };
-                        Err(self.err(msg, op_span))
-                    }
-                    BinOp::Div | BinOp::HPow => Ok(sa),
-                    BinOp::Pow => {
-                        if self.dims.is_scalar(sa) {
-                            return Ok(sa);
-                        }
-                        if integer_literal(b).is_none() {
+        }
+    }
+
+    #[inline(never)]
+    fn infer_nary(
+        &mut self,
+        op: NaryOp,
+        shapes: &[TShape],
+        ops: &[Range<usize>],
+    ) -> Result<TShape, ParseError> {
+        let mut acc = shapes[0];
+        for (k, &s) in shapes.iter().enumerate().skip(1) {
+            let op_span = ops[k - 1].clone();
+            match op {
+                NaryOp::Mul => {
+                    if self.dims.is_scalar(acc) {
+                        acc = s;
+                    } else if !self.dims.is_scalar(s) {
+                        if !self.dims.unify(acc.1, s.0) {
+                            let (m, d) = self.describe(&[acc, s], &[acc.1, s.0]);
                             return Err(self.err(
-                                "a matrix power needs an integer exponent (use '.^' for an element-wise power)".into(),
-                                b.span.clone(),
-                            ));
-                        }
-                        if !self.dims.unify(sa.0, sa.1) {
-                            let m = self.shape_msg(&[sa]);
-                            return Err(self.err(
-                                format!("a matrix power needs a square matrix, got {}", m[0]),
-                                op_span,
-                            ));
-                        }
-                        Ok(sa)
-                    }
-                    BinOp::HDiv => {
-                        if self.dims.is_scalar(sb) {
-                            Ok(sa)
-                        } else if self.dims.is_scalar(sa) {
-                            Ok(sb)
-                        } else if self.dims.unify_shape(sa, sb) {
-                            Ok(sa)
-                        } else {
-                            let m = self.shape_msg(&[sa, sb]);
-                            Err(self.err(
                                 format!(
-                                    "cannot divide {} by {} element-wise: the shapes differ",
-                                    m[0], m[1]
+                                    "cannot multiply {} by {}: inner dimensions {} and {} differ",
+                                    m[0], m[1], d[0], d[1]
                                 ),
                                 op_span,
-                            ))
+                            ));
                         }
+                        acc = (acc.0, s.1);
                     }
                 }
-            }
-            AstKind::Call {
-                callee,
-                name,
-                name_span,
-                arg,
-                ..
-            } => {
-                let (callee, name, name_span) = (*callee, name.clone(), name_span.clone());
-                if callee == Callee::Abstract {
-                    if self.var_index.contains_key(&name)
-                        || self
-                            .pool
-                            .find_symbol(&name)
-                            .is_some_and(|s| self.pool.var_info(s).is_some())
-                    {
+                NaryOp::Add | NaryOp::Hadamard => {
+                    if self.dims.is_scalar(s) {
+                        continue;
+                    }
+                    if self.dims.is_scalar(acc) {
+                        acc = s;
+                    } else if !self.dims.unify_shape(acc, s) {
+                        let m = self.shape_msg(&[acc, s]);
+                        let what = if op == NaryOp::Add {
+                            "add"
+                        } else {
+                            "multiply element-wise"
+                        };
                         return Err(self.err(
-                            format!("'{name}' is used both as a function and as a variable"),
-                            name_span,
+                            format!("cannot {what} {} and {}: the shapes differ", m[0], m[1]),
+                            op_span,
                         ));
                     }
-                    self.functions
-                        .entry(name.clone())
-                        .or_insert(name_span.clone());
                 }
-                let s = self.infer(arg)?;
-                match callee {
-                    Callee::Elementwise(_) | Callee::Abstract => Ok(s),
-                    Callee::Reduce(r) => {
-                        if r.needs_square() && !self.dims.unify(s.0, s.1) {
-                            let m = self.shape_msg(&[s]);
-                            let kind = if self.dims.is_one(s.1) {
-                                "a vector"
-                            } else {
-                                "a matrix"
-                            };
-                            return Err(self.err(
-                                format!(
-                                    "'{name}' needs a square matrix, got {kind} of shape {}",
-                                    m[0]
-                                ),
-                                name_span,
-                            ));
-                        }
-                        let one = self.dims.known(1);
-                        Ok((one, one))
-                    }
-                    Callee::Inv => {
-                        if !self.dims.unify(s.0, s.1) {
-                            let m = self.shape_msg(&[s]);
-                            return Err(self.err(
-                                format!("'inv' needs a square matrix, got {}", m[0]),
-                                name_span,
-                            ));
-                        }
-                        Ok(s)
-                    }
-                    Callee::Diag => {
-                        if self.dims.is_one(s.1) {
-                            Ok((s.0, s.0))
-                        } else if self.dims.unify(s.0, s.1) {
-                            Ok((s.0, self.dims.known(1)))
-                        } else {
-                            let m = self.shape_msg(&[s]);
-                            Err(self.err(
-                                format!("'diag' needs a vector or a square matrix, got {}", m[0]),
-                                name_span,
-                            ))
-                        }
-                    }
+            }
+        }
+        Ok(acc)
+    }
+
+    #[inline(never)]
+    fn infer_bin(
+        &mut self,
+        op: BinOp,
+        sa: TShape,
+        sb: TShape,
+        b: &Ast,
+        op_span: &Range<usize>,
+    ) -> Result<TShape, ParseError> {
+        let op_span = op_span.clone();
+        match op {
+            BinOp::Div | BinOp::HPow | BinOp::Pow if !self.dims.is_scalar(sb) => {
+                let m = self.shape_msg(&[sb]);
+                let msg = match op {
+                    BinOp::Div => format!("cannot divide by a matrix of shape {}: '/' divides by a scalar (use './' for element-wise division, or inv)", m[0]),
+                    _ => format!("the exponent must be a scalar, got {}", m[0]),
+                };
+                Err(self.err(msg, op_span))
+            }
+            BinOp::Div | BinOp::HPow => Ok(sa),
+            BinOp::Pow => {
+                if self.dims.is_scalar(sa) {
+                    return Ok(sa);
+                }
+                if integer_literal(b).is_none() {
+                    return Err(self.err(
+                        "a matrix power needs an integer exponent (use '.^' for an element-wise power)".into(),
+                        b.span.clone(),
+                    ));
+                }
+                if !self.dims.unify(sa.0, sa.1) {
+                    let m = self.shape_msg(&[sa]);
+                    return Err(self.err(
+                        format!("a matrix power needs a square matrix, got {}", m[0]),
+                        op_span,
+                    ));
+                }
+                Ok(sa)
+            }
+            BinOp::HDiv => {
+                if self.dims.is_scalar(sb) {
+                    Ok(sa)
+                } else if self.dims.is_scalar(sa) {
+                    Ok(sb)
+                } else if self.dims.unify_shape(sa, sb) {
+                    Ok(sa)
+                } else {
+                    let m = self.shape_msg(&[sa, sb]);
+                    Err(self.err(
+                        format!(
+                            "cannot divide {} by {} element-wise: the shapes differ",
+                            m[0], m[1]
+                        ),
+                        op_span,
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Records `name` as an abstract function, unless it is a variable.
+    #[inline(never)]
+    fn use_function(&mut self, name: &str, name_span: &Range<usize>) -> Result<(), ParseError> {
+        if self.var_index.contains_key(name)
+            || self
+                .pool
+                .find_symbol(name)
+                .is_some_and(|s| self.pool.var_info(s).is_some())
+        {
+            return Err(self.err(
+                format!("'{name}' is used both as a function and as a variable"),
+                name_span.clone(),
+            ));
+        }
+        self.functions
+            .entry(name.to_string())
+            .or_insert(name_span.clone());
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn infer_call(
+        &mut self,
+        callee: Callee,
+        name: &str,
+        name_span: &Range<usize>,
+        s: TShape,
+    ) -> Result<TShape, ParseError> {
+        let name_span = name_span.clone();
+        match callee {
+            Callee::Elementwise(_) | Callee::Abstract => Ok(s),
+            Callee::Reduce(r) => {
+                if r.needs_square() && !self.dims.unify(s.0, s.1) {
+                    let m = self.shape_msg(&[s]);
+                    let kind = if self.dims.is_one(s.1) {
+                        "a vector"
+                    } else {
+                        "a matrix"
+                    };
+                    return Err(self.err(
+                        format!(
+                            "'{name}' needs a square matrix, got {kind} of shape {}",
+                            m[0]
+                        ),
+                        name_span,
+                    ));
+                }
+                let one = self.dims.known(1);
+                Ok((one, one))
+            }
+            Callee::Inv => {
+                if !self.dims.unify(s.0, s.1) {
+                    let m = self.shape_msg(&[s]);
+                    return Err(self.err(
+                        format!("'inv' needs a square matrix, got {}", m[0]),
+                        name_span,
+                    ));
+                }
+                Ok(s)
+            }
+            Callee::Diag => {
+                if self.dims.is_one(s.1) {
+                    Ok((s.0, s.0))
+                } else if self.dims.unify(s.0, s.1) {
+                    Ok((s.0, self.dims.known(1)))
+                } else {
+                    let m = self.shape_msg(&[s]);
+                    Err(self.err(
+                        format!("'diag' needs a vector or a square matrix, got {}", m[0]),
+                        name_span,
+                    ))
                 }
             }
         }
@@ -494,19 +538,18 @@ impl<'p> Inference<'p> {
                 DeclShape::Matrix(r, c) => Some((self.decl_dim(r), self.decl_dim(c))),
                 DeclShape::Default => None,
             };
+            if is_reserved(name) {
+                return Err(self.err(
+                    format!("'{name}' is a reserved word and cannot be declared"),
+                    span.clone(),
+                ));
+            }
+            let known = self
+                .pool
+                .find_symbol(name)
+                .is_some_and(|s| self.pool.var_info(s).is_some());
             let shape = match (declared, self.var_index.get(name.as_str())) {
-                (Some(d), None)
-                    if !self
-                        .pool
-                        .find_symbol(name)
-                        .is_some_and(|s| self.pool.var_info(s).is_some()) =>
-                {
-                    if is_reserved(name) {
-                        return Err(self.err(
-                            format!("'{name}' is a reserved word and cannot be declared"),
-                            span.clone(),
-                        ));
-                    }
+                (Some(d), None) if !known => {
                     self.var_index.insert(name.clone(), self.vars.len());
                     self.vars.push((name.clone(), d, span.clone()));
                     d
@@ -545,7 +588,7 @@ impl<'p> Inference<'p> {
             Some(DeclDim::Known(k)) => self.dims.known(k),
             Some(DeclDim::Named(ref n)) => {
                 let v = self.pool.dim_named(n);
-                self.dims.from_dim(Dim::Sym(v))
+                self.dims.elem_of_dim(Dim::Sym(v))
             }
         }
     }
@@ -602,24 +645,14 @@ impl<'p> Inference<'p> {
         }
     }
 
+    /// Lowers a tree into pool nodes. As deep as the tree, so the frame is kept small.
     fn lower(
         &mut self,
         ast: &Ast,
         env: &HashMap<String, ExprId>,
         resolved: &mut HashMap<u32, Dim>,
     ) -> Result<ExprId, ParseError> {
-        let at = |e: ExprError, span: &Range<usize>| ParseError::new(e.to_string(), span.clone());
         let node = match &ast.kind {
-            AstKind::Num(v) => Node::Num(Num::new(*v).expect("lexed numbers are finite")),
-            AstKind::Name(n) => {
-                if let Some(&id) = env.get(n) {
-                    return Ok(id);
-                }
-                let s = self.pool.symbol(n);
-                Node::Var(s)
-            }
-            AstKind::Eye(d) => Node::Identity(self.resolve(d.expect("inferred"), resolved)),
-            AstKind::Ones(d) => Node::Ones(self.resolve(d.expect("inferred"), resolved)),
             AstKind::Neg(a) => Node::Neg(self.lower(a, env, resolved)?),
             AstKind::Transpose(a) => Node::Transpose(self.lower(a, env, resolved)?),
             AstKind::Nary(op, items, _) => {
@@ -642,38 +675,80 @@ impl<'p> Inference<'p> {
                     BinOp::HPow => Node::HPow(ab),
                 }
             }
-            AstKind::Call {
-                callee,
-                name,
-                order,
-                arg,
-                ..
-            } => {
+            AstKind::Call { arg, .. } => {
                 let arg = self.lower(arg, env, resolved)?;
-                match callee {
-                    Callee::Elementwise(f) => Node::Apply {
-                        fun: Fun::Builtin(*f),
-                        order: *order,
-                        arg,
-                    },
-                    Callee::Abstract => Node::Apply {
-                        fun: Fun::Abstract(self.pool.symbol(name)),
-                        order: *order,
-                        arg,
-                    },
-                    Callee::Reduce(r) => Node::Reduce(*r, arg),
-                    Callee::Inv => Node::Inv(arg),
-                    Callee::Diag => Node::Diag(arg),
-                }
+                self.call_node(ast, arg)
             }
+            _ => match self.leaf_node(ast, env, resolved) {
+                Ok(node) => node,
+                Err(id) => return Ok(id),
+            },
         };
-        let span = match &ast.kind {
-            AstKind::Nary(_, _, ops) => ops.first().cloned().unwrap_or(ast.span.clone()),
-            AstKind::Bin(_, _, _, op) => op.clone(),
-            AstKind::Call { name_span, .. } => name_span.clone(),
-            _ => ast.span.clone(),
+        self.intern_at(node, ast)
+    }
+
+    /// The node of a leaf, or the id of a bound name.
+    #[inline(never)]
+    fn leaf_node(
+        &mut self,
+        ast: &Ast,
+        env: &HashMap<String, ExprId>,
+        resolved: &mut HashMap<u32, Dim>,
+    ) -> Result<Node, ExprId> {
+        Ok(match &ast.kind {
+            AstKind::Name(n) => {
+                if let Some(&id) = env.get(n) {
+                    return Err(id);
+                }
+                Node::Var(self.pool.symbol(n))
+            }
+            AstKind::Eye(d) => Node::Identity(self.resolve(d.expect("inferred"), resolved)),
+            AstKind::Ones(d) => Node::Ones(self.resolve(d.expect("inferred"), resolved)),
+            AstKind::Num(v) => Node::Num(Num::new(*v).expect("lexed numbers are finite")),
+            _ => unreachable!("not a leaf"),
+        })
+    }
+
+    #[inline(never)]
+    fn call_node(&mut self, ast: &Ast, arg: ExprId) -> Node {
+        let AstKind::Call {
+            callee,
+            name,
+            order,
+            ..
+        } = &ast.kind
+        else {
+            unreachable!("a call")
         };
-        self.pool.intern(node).map_err(|e| at(e, &span))
+        match callee {
+            Callee::Elementwise(f) => Node::Apply {
+                fun: Fun::Builtin(*f),
+                order: *order,
+                arg,
+            },
+            Callee::Abstract => Node::Apply {
+                fun: Fun::Abstract(self.pool.symbol(name)),
+                order: *order,
+                arg,
+            },
+            Callee::Reduce(r) => Node::Reduce(*r, arg),
+            Callee::Inv => Node::Inv(arg),
+            Callee::Diag => Node::Diag(arg),
+        }
+    }
+
+    /// Interns a node, an error pointing at the operator of its tree.
+    #[inline(never)]
+    fn intern_at(&mut self, node: Node, ast: &Ast) -> Result<ExprId, ParseError> {
+        self.pool.intern(node).map_err(|e| {
+            let span = match &ast.kind {
+                AstKind::Nary(_, _, ops) => ops.first().cloned().unwrap_or(ast.span.clone()),
+                AstKind::Bin(_, _, _, op) => op.clone(),
+                AstKind::Call { name_span, .. } => name_span.clone(),
+                _ => ast.span.clone(),
+            };
+            ParseError::new(e.to_string(), span)
+        })
     }
 }
 
@@ -734,13 +809,19 @@ fn binding_order(bindings: &[AstBinding]) -> Result<Vec<usize>, ParseError> {
             .map(|i| bindings[i].name.as_str())
             .collect();
         let first = (0..n).find(|&i| pending[i] > 0).expect("a stuck binding");
-        return Err(ParseError::new(
+        let message = if uses[first] == [first] {
+            format!("the binding '{}' refers to itself", stuck[0])
+        } else {
+            let mut names: Vec<String> = stuck.iter().take(6).map(|n| format!("'{n}'")).collect();
+            if stuck.len() > 6 {
+                names.push(format!("and {} more", stuck.len() - 6));
+            }
             format!(
                 "the bindings {} refer to each other in a cycle",
-                stuck.join(", ")
-            ),
-            bindings[first].name_span.clone(),
-        ));
+                names.join(", ")
+            )
+        };
+        return Err(ParseError::new(message, bindings[first].name_span.clone()));
     }
     Ok(order)
 }

@@ -1,5 +1,6 @@
 //! Source text to a private syntax tree with spans (recursive descent with a nesting bound).
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 use crate::error::ParseError;
@@ -78,8 +79,12 @@ pub(crate) fn is_reserved(name: &str) -> bool {
 pub(crate) struct Parser {
     toks: Vec<Token>,
     pos: usize,
-    depth: usize,
     limits: Limits,
+    /// The matching parenthesis of each matched `(` and `)`, by token index.
+    partner: HashMap<usize, usize>,
+    /// The parsed contents of each parenthesised group (or call argument), by the token index of
+    /// its `(`; an error is reported only if the parse reaches the group.
+    groups: HashMap<usize, Result<Ast, ParseError>>,
 }
 
 impl Parser {
@@ -94,12 +99,16 @@ impl Parser {
                 limits.max_input_bytes..limits.max_input_bytes + 1,
             ));
         }
-        Ok(Parser {
+        let mut parser = Parser {
             toks: lex(src)?,
             pos: 0,
-            depth: 0,
             limits,
-        })
+            partner: HashMap::new(),
+            groups: HashMap::new(),
+        };
+        parser.parse_groups();
+        parser.pos = 0;
+        Ok(parser)
     }
 
     fn peek(&self) -> &Tok {
@@ -136,24 +145,7 @@ impl Parser {
         )
     }
 
-    fn enter(&mut self) -> Result<(), ParseError> {
-        self.depth += 1;
-        if self.depth > self.limits.max_nesting {
-            return Err(ParseError::new(
-                format!(
-                    "the expression nests deeper than {} levels",
-                    self.limits.max_nesting
-                ),
-                self.span(),
-            ));
-        }
-        Ok(())
-    }
-
-    fn leave(&mut self) {
-        self.depth -= 1;
-    }
-
+    /// A node of the syntax tree; an error when the tree grows higher than the nesting limit.
     fn make(&self, kind: AstKind, span: Range<usize>) -> Result<Ast, ParseError> {
         let child_height = match &kind {
             AstKind::Num(_) | AstKind::Name(_) | AstKind::Eye(_) | AstKind::Ones(_) => 0,
@@ -162,16 +154,22 @@ impl Parser {
             AstKind::Bin(_, a, b, _) => a.height.max(b.height),
         };
         let height = child_height + 1;
-        if height > self.limits.max_height {
-            return Err(ParseError::new(
-                format!(
-                    "the expression nests deeper than {} levels",
-                    self.limits.max_height
-                ),
-                span,
-            ));
+        if height as usize > self.limits.max_nesting {
+            return Err(self.too_deep(span));
         }
         Ok(Ast { kind, span, height })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn too_deep(&self, span: Range<usize>) -> ParseError {
+        ParseError::new(
+            format!(
+                "the expression nests deeper than {} levels",
+                self.limits.max_nesting
+            ),
+            span,
+        )
     }
 
     /// `EXPR [where NAME = EXPR, ...]` and the end of input.
@@ -225,9 +223,12 @@ impl Parser {
         Ok((root, bindings))
     }
 
+    // Nothing here recurses: signs, transposes and chains of operators are loops, and the
+    // contents of parentheses are parsed beforehand, innermost first (`parse_groups`), so the
+    // stack does not grow with the input, however deeply it nests.
+
     /// Sums: `term (('+' | '-') term)*`.
     fn expr(&mut self) -> Result<Ast, ParseError> {
-        self.enter()?;
         let first = self.term()?;
         let start = first.span.start;
         let mut items = vec![first];
@@ -244,7 +245,6 @@ impl Parser {
             ops.push(op_span);
             items.push(t);
         }
-        self.leave();
         if items.len() == 1 {
             return Ok(items.pop().expect("one item"));
         }
@@ -252,26 +252,34 @@ impl Parser {
         self.make(AstKind::Nary(NaryOp::Add, items, ops), span)
     }
 
-    /// A term: `'-' term`, `'+' term` or a product.
+    /// A term: signs (`-` negates, `+` does nothing) before a product.
     fn term(&mut self) -> Result<Ast, ParseError> {
-        match self.peek() {
-            Tok::Minus => {
-                self.enter()?;
-                let (_, op) = self.bump();
-                let t = self.term()?;
-                self.leave();
-                let span = op.start..t.span.end;
-                self.make(AstKind::Neg(Box::new(t)), span)
+        let minus = self.signs(true);
+        let t = self.product()?;
+        self.negate(t, minus)
+    }
+
+    /// Skips a run of signs and returns the starts of its minus signs (`+` only when `plus`).
+    fn signs(&mut self, plus: bool) -> Vec<usize> {
+        let mut minus = Vec::new();
+        loop {
+            match self.peek() {
+                Tok::Minus => minus.push(self.bump().1.start),
+                Tok::Plus if plus => {
+                    self.bump();
+                }
+                _ => return minus,
             }
-            Tok::Plus => {
-                self.enter()?;
-                self.bump();
-                let t = self.term();
-                self.leave();
-                t
-            }
-            _ => self.product(),
         }
+    }
+
+    /// Wraps `t` in one negation per minus sign, innermost last.
+    fn negate(&self, mut t: Ast, minus: Vec<usize>) -> Result<Ast, ParseError> {
+        for start in minus.into_iter().rev() {
+            let span = start..t.span.end;
+            t = self.make(AstKind::Neg(Box::new(t)), span)?;
+        }
+        Ok(t)
     }
 
     /// Products: `operand (('*' | '/' | '.*' | './') operand)*`, runs of `*` and of `.*` n-ary.
@@ -311,59 +319,67 @@ impl Parser {
         }
     }
 
-    /// An operand of a product: `'-' operand` or a power.
+    /// An operand of a product or an exponent: minus signs before a power.
     fn operand(&mut self) -> Result<Ast, ParseError> {
-        if *self.peek() == Tok::Minus {
-            self.enter()?;
-            let (_, op) = self.bump();
-            let t = self.operand()?;
-            self.leave();
-            let span = op.start..t.span.end;
-            return self.make(AstKind::Neg(Box::new(t)), span);
-        }
-        self.power()
+        let minus = self.signs(false);
+        let t = self.power()?;
+        self.negate(t, minus)
     }
 
-    /// Powers, right-associative, and `^T` transposes: `postfix ('^' operand | '.^' operand)?`.
+    /// Powers, right-associative: `base (('^' | '.^') '-'* base)*` where each exponent takes
+    /// the rest of the chain (`x^2^3` is `x^(2^3)`, `X^-1` is `X^(-1)`).
     fn power(&mut self) -> Result<Ast, ParseError> {
-        let mut base = self.postfix()?;
-        loop {
-            match self.peek() {
-                Tok::Caret if matches!(self.peek_at(1), Tok::Ident(t) if t == "T") => {
-                    self.bump();
-                    let (_, t) = self.bump();
-                    let span = base.span.start..t.end;
-                    base = self.make(AstKind::Transpose(Box::new(base)), span)?;
-                    while *self.peek() == Tok::Quote {
-                        let (_, q) = self.bump();
-                        let span = base.span.start..q.end;
-                        base = self.make(AstKind::Transpose(Box::new(base)), span)?;
-                    }
-                }
-                Tok::Caret | Tok::DotCaret => {
-                    self.enter()?;
-                    let (tok, op_span) = self.bump();
-                    let exponent = self.operand()?;
-                    self.leave();
-                    let op = if tok == Tok::Caret {
-                        BinOp::Pow
-                    } else {
-                        BinOp::HPow
-                    };
-                    let span = base.span.start..exponent.span.end;
-                    return self.make(
-                        AstKind::Bin(op, Box::new(base), Box::new(exponent), op_span),
-                        span,
-                    );
-                }
-                _ => return Ok(base),
-            }
+        let first = self.power_base()?;
+        if !matches!(self.peek(), Tok::Caret | Tok::DotCaret) {
+            return Ok(first);
         }
+        let mut bases = vec![first];
+        // Each operator with its span and the minus signs before its exponent.
+        let mut ops: Vec<(BinOp, Range<usize>, Vec<usize>)> = Vec::new();
+        while matches!(self.peek(), Tok::Caret | Tok::DotCaret) {
+            let (tok, op_span) = self.bump();
+            let op = if tok == Tok::Caret {
+                BinOp::Pow
+            } else {
+                BinOp::HPow
+            };
+            ops.push((op, op_span, self.signs(false)));
+            bases.push(self.power_base()?);
+        }
+        let mut acc = bases.pop().expect("an exponent");
+        while let Some((op, op_span, minus)) = ops.pop() {
+            let exponent = self.negate(acc, minus)?;
+            let base = bases.pop().expect("a base per operator");
+            let span = base.span.start..exponent.span.end;
+            acc = self.make(
+                AstKind::Bin(op, Box::new(base), Box::new(exponent), op_span),
+                span,
+            )?;
+        }
+        Ok(acc)
+    }
+
+    /// A postfix expression followed by any number of `^T` (each possibly followed by quotes).
+    fn power_base(&mut self) -> Result<Ast, ParseError> {
+        let mut base = self.postfix()?;
+        while *self.peek() == Tok::Caret && matches!(self.peek_at(1), Tok::Ident(t) if t == "T") {
+            self.bump();
+            let (_, t) = self.bump();
+            let span = base.span.start..t.end;
+            base = self.make(AstKind::Transpose(Box::new(base)), span)?;
+            base = self.quotes(base)?;
+        }
+        Ok(base)
     }
 
     /// A primary followed by transposes.
     fn postfix(&mut self) -> Result<Ast, ParseError> {
-        let mut e = self.primary()?;
+        let e = self.primary()?;
+        self.quotes(e)
+    }
+
+    /// `e` transposed once per quote that follows.
+    fn quotes(&mut self, mut e: Ast) -> Result<Ast, ParseError> {
         while *self.peek() == Tok::Quote {
             let (_, q) = self.bump();
             let span = e.span.start..q.end;
@@ -379,35 +395,122 @@ impl Parser {
                 self.bump();
                 self.make(AstKind::Num(v), span)
             }
-            Tok::LParen => {
-                self.enter()?;
-                self.bump();
-                if *self.peek() == Tok::RParen {
-                    return Err(ParseError::new(
-                        "expected an expression inside '()'",
-                        self.span(),
-                    ));
-                }
-                let mut e = self.expr()?;
-                if *self.peek() != Tok::RParen {
-                    let found = self.peek().describe();
-                    return Err(ParseError::new(
-                        format!(
-                            "expected ')' to close the '(' at {}, found {found}",
-                            span.start
-                        ),
-                        self.span(),
-                    ));
-                }
-                let (_, close) = self.bump();
-                self.leave();
-                e.span = span.start..close.end;
-                Ok(e)
-            }
+            Tok::LParen => Ok(self.take_group()?.0),
             Tok::Ident(name) => self.ident(name, span),
-            Tok::RParen => Err(ParseError::new("unmatched ')'", span)),
+            Tok::RParen if !self.partner.contains_key(&self.pos) => {
+                Err(ParseError::new("unmatched ')'", span))
+            }
             _ => Err(self.err_here("an expression")),
         }
+    }
+
+    /// Parses every parenthesised group, innermost first, each as an expression whose inner
+    /// groups are already parsed. The results wait in `groups` until the parse reaches them.
+    fn parse_groups(&mut self) {
+        let mut open: Vec<usize> = Vec::new();
+        // Groups in post-order (inner before outer) with their nesting depth.
+        let mut order: Vec<(usize, usize)> = Vec::new();
+        for (i, (tok, _)) in self.toks.iter().enumerate() {
+            match tok {
+                Tok::LParen => open.push(i),
+                Tok::RParen => {
+                    if let Some(o) = open.pop() {
+                        self.partner.insert(o, i);
+                        self.partner.insert(i, o);
+                        order.push((o, open.len() + 1));
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Unclosed groups run to the end of input (and fail there).
+        while let Some(o) = open.pop() {
+            order.push((o, open.len() + 1));
+        }
+        for (o, depth) in order {
+            let result = if depth > self.limits.max_nesting {
+                Err(self.too_deep(self.toks[o].1.clone()))
+            } else {
+                self.group(o)
+            };
+            self.groups.insert(o, result);
+        }
+    }
+
+    /// The contents of the group opened at token `open`: a parenthesised expression or the
+    /// argument of a call.
+    fn group(&mut self, open: usize) -> Result<Ast, ParseError> {
+        self.pos = open + 1;
+        let open_span = self.toks[open].1.clone();
+        let callee = self.callee_before(open).map(str::to_string);
+        if *self.peek() == Tok::RParen {
+            return Err(match callee {
+                Some(name) => ParseError::new(format!("'{name}' needs an argument"), self.span()),
+                None => ParseError::new("expected an expression inside '()'", self.span()),
+            });
+        }
+        let mut e = self.expr()?;
+        if let Some(name) = &callee {
+            if *self.peek() == Tok::Comma {
+                return Err(ParseError::new(
+                    format!("'{name}' takes one argument"),
+                    self.span(),
+                ));
+            }
+        }
+        let close = self.close_paren(&open_span)?;
+        if callee.is_none() {
+            e.span = open_span.start..close.end;
+        }
+        Ok(e)
+    }
+
+    /// The name of the function whose argument list opens at token `open`, if it is one (`f(`,
+    /// `f'(`).
+    fn callee_before(&self, open: usize) -> Option<&str> {
+        let mut i = open;
+        while i > 0 {
+            i -= 1;
+            match &self.toks[i].0 {
+                Tok::Quote => continue,
+                Tok::Ident(name) => return Some(name),
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    /// The parsed group at the current `(`; moves past its `)` and returns the span of it.
+    fn take_group(&mut self) -> Result<(Ast, Range<usize>), ParseError> {
+        let open = self.pos;
+        let ast = self
+            .groups
+            .remove(&open)
+            .expect("every '(' is parsed beforehand, and reached once")?;
+        let close = self.partner[&open];
+        self.pos = close + 1;
+        Ok((ast, self.toks[close].1.clone()))
+    }
+
+    /// Consumes the `)` that closes the `(` at `open`.
+    fn close_paren(&mut self, open: &Range<usize>) -> Result<Range<usize>, ParseError> {
+        if *self.peek() == Tok::End {
+            return Err(ParseError::new(
+                "'(' is never closed: expected ')' before the end of input",
+                open.clone(),
+            ));
+        }
+        if *self.peek() != Tok::RParen {
+            let found = self.peek().describe();
+            return Err(ParseError::new(
+                format!(
+                    "expected ')' to close the '(' at byte {}, found {found}",
+                    open.start
+                ),
+                self.span(),
+            ));
+        }
+        Ok(self.bump().1)
     }
 
     fn ident(&mut self, name: String, span: Range<usize>) -> Result<Ast, ParseError> {
@@ -460,27 +563,28 @@ impl Parser {
                 for _ in 0..quotes {
                     self.bump();
                 }
-                self.enter()?;
-                let (_, open) = self.bump();
-                if *self.peek() == Tok::RParen {
-                    return Err(ParseError::new(format!("'{name}' needs an argument"), self.span()));
-                }
-                let arg = self.expr()?;
-                if *self.peek() == Tok::Comma {
-                    return Err(ParseError::new(format!("'{name}' takes one argument"), self.span()));
-                }
-                if *self.peek() != Tok::RParen {
-                    let found = self.peek().describe();
-                    return Err(ParseError::new(
-                        format!("expected ')' to close the '(' at {}, found {found}", open.start),
-                        self.span(),
-                    ));
-                }
-                let (_, close) = self.bump();
-                self.leave();
-                let kind = AstKind::Call { callee, name, name_span: span.clone(), order: quotes as u8, arg: Box::new(arg) };
-                self.make(kind, span.start..close.end)
+                self.call(callee, name, span, quotes as u8)
             }
         }
+    }
+
+    /// The call `name(...)`; the next token is the `(`.
+    fn call(
+        &mut self,
+        callee: Callee,
+        name: String,
+        name_span: Range<usize>,
+        order: u8,
+    ) -> Result<Ast, ParseError> {
+        let (arg, close) = self.take_group()?;
+        let span = name_span.start..close.end;
+        let kind = AstKind::Call {
+            callee,
+            name,
+            name_span,
+            order,
+            arg: Box::new(arg),
+        };
+        self.make(kind, span)
     }
 }

@@ -5,14 +5,21 @@ use std::collections::HashMap;
 use crate::error::ExprError;
 use crate::node::{Dim, DimVar, ExprId, Fun, Node, Num, Shape, Symbol};
 
-/// Limits that keep hostile input from exhausting time or memory.
+/// Limits that keep hostile input from exhausting time, memory or the stack.
+///
+/// The defaults are chosen so that parsing, printing and re-parsing any accepted input fit in
+/// a 2 MiB thread stack even in an unoptimised build: the parser, shape inference and the
+/// printers recurse once per level of nesting.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Longest accepted source text, in bytes.
     pub max_input_bytes: usize,
-    /// Deepest accepted nesting of parentheses, calls and unary operators in source text.
+    /// Deepest accepted nesting in source text: of parentheses and calls, and the height of the
+    /// syntax tree of the expression and of each `where` binding. The plain form of a parsed
+    /// expression (printed with its bindings) nests no deeper, so it parses again.
     pub max_nesting: usize,
-    /// Greatest height of an expression tree (a leaf has height 1).
+    /// Greatest height of a node in the pool (a leaf has height 1); `where` bindings and
+    /// derivations can build nodes higher than any one parsed syntax tree.
     pub max_height: u32,
     /// Most nodes a pool may hold.
     pub max_nodes: usize,
@@ -22,8 +29,8 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_input_bytes: 256 * 1024,
-            max_nesting: 200,
-            max_height: 2000,
+            max_nesting: 256,
+            max_height: 512,
             max_nodes: 2_000_000,
         }
     }
@@ -343,33 +350,46 @@ impl ExprPool {
 
     /// Splices nested products into their parent where the result is still a valid product
     /// (`X*(a'*b)` stays nested: `X*a'` would not multiply).
+    ///
+    /// Splicing a factor whose own factors still chain onto the product so far leaves the shape
+    /// of the product so far unchanged, so the factors after it are unaffected and one pass from
+    /// left to right (linear in the number of factors) decides every splice.
     fn flatten_product(&self, xs: Box<[ExprId]>) -> Box<[ExprId]> {
         let is_mul = |x: &ExprId| matches!(self.nodes.get(x.index()), Some(Node::Mul(_)));
         if !xs.iter().any(is_mul) {
             return xs;
         }
+        let shape = |x: &ExprId| self.shapes.get(x.index()).copied();
         let mut out: Vec<ExprId> = Vec::with_capacity(xs.len() + 2);
-        for (k, x) in xs.iter().enumerate() {
-            if is_mul(x) {
-                let mut candidate = out.clone();
-                candidate.extend_from_slice(self.nodes[x.index()].children());
-                candidate.extend_from_slice(&xs[k + 1..]);
-                if self.fold_product(&candidate).is_some() {
-                    out.extend_from_slice(self.nodes[x.index()].children());
+        // The shape of the product of `out`, `None` when it is empty or does not multiply.
+        let mut acc: Option<Shape> = None;
+        let mut valid = true;
+        for x in xs.iter() {
+            if valid && is_mul(x) {
+                let inner = self.nodes[x.index()].children();
+                let spliced = inner.iter().try_fold(acc, |acc, c| {
+                    let s = shape(c)?;
+                    Some(Some(match acc {
+                        None => s,
+                        Some(a) => mul_shape(a, s)?,
+                    }))
+                });
+                if let Some(spliced) = spliced {
+                    out.extend_from_slice(inner);
+                    acc = spliced;
                     continue;
                 }
             }
             out.push(*x);
+            acc = match (acc, shape(x)) {
+                (None, s) => s,
+                (Some(a), Some(s)) => mul_shape(a, s),
+                (Some(_), None) => None,
+            };
+            // A product that does not multiply is rejected by shape checking anyway.
+            valid = acc.is_some();
         }
         out.into()
-    }
-
-    fn fold_product(&self, xs: &[ExprId]) -> Option<Shape> {
-        let mut acc = self.shapes.get(xs.first()?.index()).copied()?;
-        for x in &xs[1..] {
-            acc = mul_shape(acc, *self.shapes.get(x.index())?)?;
-        }
-        Some(acc)
     }
 
     /// The node with its children replaced (same operator), interned.

@@ -156,7 +156,7 @@ impl<'a> Printer<'a> {
             }
         }
         let p = self.prec(id);
-        let paren = p < need && !(p == Prec::Atom);
+        let paren = p < need && p != Prec::Atom;
         if paren {
             out.write_str(self.open())?;
         }
