@@ -96,8 +96,12 @@ pub struct Derivation {
     pub wrt: String,
     /// The gradient, simplified, in the variables of the expression (same shape as the variable).
     pub gradient: ExprId,
-    /// Names for subexpressions of the function and the gradient (`where` bindings), for printing.
+    /// The names the gradient is printed with (`where` bindings): the user's, and the engine's
+    /// own (`T1`, ...) for large shared subexpressions.
     pub bindings: Vec<(String, ExprId)>,
+    /// Every name the steps use: the bindings, and `T1`, `T2`, ... for the other shared
+    /// subexpressions the derivation goes through.
+    pub names: Vec<(String, ExprId)>,
     /// The steps.
     pub steps: Vec<Step>,
     /// The differential of the variable (`dX`), a variable of the pool.
@@ -163,6 +167,49 @@ pub fn derive(
             shape: pool.shape_str(shape),
         });
     }
+    let (mut engine, symmetric, differential) =
+        setup(pool, root, expr, &mut bindings, wrt, &options.functions)?;
+    let (gradient, definitions) = engine.run(root, wrt, symmetric)?;
+    let steps = std::mem::take(&mut engine.steps);
+    drop(engine);
+    // Print with the names that the function and the gradient use.
+    let mut seen = HashSet::new();
+    let mut stack = vec![gradient, root];
+    while let Some(id) = stack.pop() {
+        if seen.insert(id) {
+            stack.extend_from_slice(pool.node(id).children());
+        }
+    }
+    bindings.retain(|(_, id)| seen.contains(id));
+    // The gradient names the user's bindings, and the engine's own names only where they stand
+    // for something large.
+    let names = bindings.clone();
+    bindings.retain(|(name, id)| {
+        expr.bindings.iter().any(|b| &b.0 == name) || tree_size(pool, *id) >= 10
+    });
+    Ok(Derivation {
+        names,
+        function: root,
+        wrt: wrt.to_string(),
+        gradient,
+        bindings,
+        steps,
+        differential,
+        definitions,
+        symmetric,
+    })
+}
+
+/// The engine for differentiating `root` with respect to `wrt`: the differential variable, the
+/// named subexpressions it goes through (bindings, and shared nodes named `T1`, `T2`, ...).
+pub(crate) fn setup<'p>(
+    pool: &'p mut ExprPool,
+    root: ExprId,
+    expr: &Expr,
+    bindings: &mut Vec<(String, ExprId)>,
+    wrt: &str,
+    functions: &'p Functions,
+) -> Result<(Engine<'p>, bool, Symbol), DeriveError> {
     let wrt_node = wrt_variable(pool, expr, root, wrt)?;
     let wrt_sym = match pool.node(wrt_node) {
         Node::Var(s) => *s,
@@ -195,7 +242,7 @@ pub fn derive(
     // The named subexpressions the derivation goes through: the bindings, and every other shared
     // node that depends on the variable (so the cost stays linear in the DAG).
     let mut boundary_ids: Vec<(ExprId, String)> = Vec::new();
-    for (name, id) in &bindings {
+    for (name, id) in bindings.iter() {
         if depends.get(id.index()).copied().unwrap_or(false)
             && !matches!(pool.node(*id), Node::Var(_))
         {
@@ -238,7 +285,7 @@ pub fn derive(
     let dvars: HashSet<ExprId> = boundaries.values().map(|b| b.dvar).chain([dx]).collect();
     let mut s = Simplifier::new(pool);
     s.set_opaque(boundary_ids.iter().map(|b| b.0));
-    let mut engine = Engine {
+    let engine = Engine {
         s,
         wrt_node,
         dx,
@@ -247,33 +294,12 @@ pub fn derive(
         dmemo: HashMap::new(),
         stage: root,
         line_rules: Vec::new(),
-        functions: &options.functions,
+        functions,
         dvars,
         has_d: HashMap::new(),
         steps: Vec::new(),
     };
-    let (gradient, definitions) = engine.run(root, wrt, info.symmetric)?;
-    let steps = std::mem::take(&mut engine.steps);
-    drop(engine);
-    // Print with the names that the function and the gradient use.
-    let mut seen = HashSet::new();
-    let mut stack = vec![gradient, root];
-    while let Some(id) = stack.pop() {
-        if seen.insert(id) {
-            stack.extend_from_slice(pool.node(id).children());
-        }
-    }
-    bindings.retain(|(_, id)| seen.contains(id));
-    Ok(Derivation {
-        function: root,
-        wrt: wrt.to_string(),
-        gradient,
-        bindings,
-        steps,
-        differential,
-        definitions,
-        symmetric: info.symmetric,
-    })
+    Ok((engine, info.symmetric, differential))
 }
 
 /// `tr(G'*EXPR)` with `G` declared with the shape of EXPR.
@@ -353,6 +379,21 @@ fn fresh_name(pool: &ExprPool, base: &str, shape: Shape) -> String {
 impl Engine<'_> {
     pub(crate) fn depends(&self, id: ExprId) -> bool {
         self.depends.get(id.index()).copied().unwrap_or(false)
+    }
+
+    /// Whether `id` mentions a named subexpression that depends on the variable.
+    pub(crate) fn mentions_names(&self, id: ExprId) -> bool {
+        let mut stack = vec![id];
+        let mut seen = HashSet::new();
+        while let Some(x) = stack.pop() {
+            if self.boundaries.contains_key(&x) || (x != self.dx && self.dvars.contains(&x)) {
+                return true;
+            }
+            if seen.insert(x) {
+                stack.extend_from_slice(self.s.pool.node(x).children());
+            }
+        }
+        false
     }
 
     fn has_d(&mut self, id: ExprId) -> bool {

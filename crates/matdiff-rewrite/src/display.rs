@@ -28,7 +28,7 @@ impl Derivation {
             }
         }
         Printer::new(pool, style)
-            .with_bindings(&self.bindings)
+            .with_bindings(&self.names)
             .with_renames(renames)
     }
 
@@ -51,7 +51,7 @@ impl Derivation {
                 step.lhs.clone()
             };
             let mut body = printer.print_body(step.expr);
-            if step.kind == StepKind::Function && !self.bindings.is_empty() {
+            if step.kind == StepKind::Function && !self.names.is_empty() {
                 body = printer.print(step.expr);
             }
             let why = step

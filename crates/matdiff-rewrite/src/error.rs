@@ -51,6 +51,14 @@ pub enum DeriveError {
         /// Why.
         why: &'static str,
     },
+    /// The gradient is not affine in the variable: no closed-form stationary point.
+    #[error("no closed form for a stationary point in '{wrt}': {why}")]
+    NotAffine {
+        /// The variable.
+        wrt: String,
+        /// Why.
+        why: &'static str,
+    },
     /// Building a node failed (a limit, or an internal shape error).
     #[error(transparent)]
     Expr(#[from] ExprError),

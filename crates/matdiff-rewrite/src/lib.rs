@@ -18,5 +18,7 @@ pub use simplify::Simplifier;
 mod derive;
 mod diff;
 mod display;
+mod solve;
 
 pub use derive::{derive, substitute, Derivation, DeriveOptions, Functions, Step, StepKind};
+pub use solve::{stationary, Stationary};

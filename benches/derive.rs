@@ -1,0 +1,76 @@
+//! Derivation time: every acceptance-table case, sums of k trace terms, `tr(A1*X*...*Ak*X)`, and
+//! a 50-layer network written with `where` bindings.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use matdiff_expr::{Decl, ExprPool};
+use matdiff_rewrite::{derive, DeriveOptions};
+
+include!("../crates/matdiff-rewrite/tests/common/acceptance_cases.rs");
+
+/// Parses and derives; the parse is part of what a user waits for.
+fn derive_text(src: &str, wrt: &str, lets: &[&str], upstream: Option<&str>) -> usize {
+    let mut pool = ExprPool::new();
+    let decls: Vec<Decl> = lets.iter().map(|l| Decl::parse(l).unwrap()).collect();
+    let e = pool.parse_with(src, &decls).unwrap();
+    let options = DeriveOptions { upstream: upstream.map(str::to_string), ..DeriveOptions::default() };
+    derive(&mut pool, &e, wrt, &options).unwrap().steps.len()
+}
+
+fn trace_sum(k: usize) -> String {
+    (1..=k).map(|i| format!("tr(A{i}*X*B{i})")).collect::<Vec<_>>().join(" + ")
+}
+
+fn trace_chain(k: usize) -> String {
+    format!("tr({})", (1..=k).map(|i| format!("A{i}*X")).collect::<Vec<_>>().join("*"))
+}
+
+fn network(layers: usize) -> String {
+    let mut s = format!("norm2(a{layers} - y)^2 where ");
+    let defs: Vec<String> = (1..=layers)
+        .rev()
+        .map(|l| {
+            let prev = if l == 1 { "x".to_string() } else { format!("a{}", l - 1) };
+            format!("a{l} = tanh(W{l}*{prev} + b{l})")
+        })
+        .collect();
+    s.push_str(&defs.join(", "));
+    s
+}
+
+fn benches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("derive/table");
+    for (i, (src, wrt, lets, upstream, _)) in CASES.iter().enumerate() {
+        g.bench_with_input(BenchmarkId::new(format!("{i:02}"), format!("{src} wrt {wrt}")), src, |b, src| {
+            b.iter(|| derive_text(black_box(src), wrt, lets, *upstream))
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("derive/trace-sum");
+    for k in [10, 100, 1000] {
+        let src = trace_sum(k);
+        g.bench_with_input(BenchmarkId::from_parameter(k), &src, |b, src| b.iter(|| derive_text(black_box(src), "X", &[], None)));
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("derive/trace-chain");
+    for k in [2, 4, 8, 16, 32] {
+        let src = trace_chain(k);
+        g.bench_with_input(BenchmarkId::from_parameter(k), &src, |b, src| b.iter(|| derive_text(black_box(src), "X", &[], None)));
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("derive/network");
+    let src = network(50);
+    g.bench_function("50 layers wrt W1", |b| b.iter(|| derive_text(black_box(&src), "W1", &[], None)));
+    g.finish();
+}
+
+criterion_group! {
+    name = derive_benches;
+    config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(3));
+    targets = benches
+}
+criterion_main!(derive_benches);

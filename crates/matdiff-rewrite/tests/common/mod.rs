@@ -1,0 +1,126 @@
+//! Helpers of the rewriter's numeric tests: random values and the complex-step gradient.
+#![allow(dead_code)]
+
+use matdiff_expr::{Dim, ExprId, ExprPool, Node};
+use matdiff_faer::{eval, Complex, Mat, Sizes, Values};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Random values in [-1, 1] for every variable under `root` (sizes from `sizes`, symmetric
+/// where declared), seeded.
+pub fn random_values(
+    pool: &ExprPool,
+    roots: &[ExprId],
+    sizes: &[(&str, usize)],
+    seed: u64,
+) -> Values<f64> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut values = Values::new();
+    let mut stack: Vec<ExprId> = roots.to_vec();
+    let mut seen = std::collections::HashSet::new();
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        if let Node::Var(s) = pool.node(id) {
+            let info = pool.var_info(*s).expect("declared");
+            let dim = |d: Dim| match d {
+                Dim::Known(k) => k as usize,
+                Dim::Sym(v) => sizes
+                    .iter()
+                    .find(|x| x.0 == pool.dim_name(v))
+                    .map_or(3, |x| x.1),
+            };
+            let (r, c) = (dim(info.shape.rows), dim(info.shape.cols));
+            let mut m = Mat::from_fn(r, c, |_, _| rng.random_range(-1.0..1.0));
+            if info.symmetric {
+                m = Mat::from_fn(r, c, |i, j| m[(i, j)] + m[(j, i)]);
+            }
+            values.insert(pool.name(*s).to_string(), m);
+        }
+        stack.extend_from_slice(pool.node(id).children());
+    }
+    values
+}
+
+/// The gradient of the scalar `f` with respect to `var` by the complex step, `Im f(x + ih) / h`.
+pub fn complex_step(
+    pool: &ExprPool,
+    f: ExprId,
+    var: &str,
+    values: &Values<f64>,
+    functions: matdiff_faer::Functions<Complex<f64>>,
+) -> Mat<f64> {
+    let h = 1e-30;
+    let x = values.get(var).expect("a value for the variable").clone();
+    let base: Values<Complex<f64>> = values.map(|v| Complex::new(v, 0.0));
+    let symmetric = pool
+        .find_symbol(var)
+        .and_then(|s| pool.var_info(s))
+        .is_some_and(|i| i.symmetric);
+    let sizes = Sizes::from_values(pool, &base).expect("sizes");
+    let options = matdiff_faer::Options::new().functions(functions);
+    let mut plan = matdiff_faer::Plan::<Complex<f64>>::compile_with(pool, &[f], &sizes, options)
+        .expect("a plan");
+    Mat::from_fn(x.nrows(), x.ncols(), |i, j| {
+        let mut v = base.clone();
+        let m = v.get_mut(var).expect("present");
+        m[(i, j)].im += h;
+        if symmetric && i != j {
+            // A symmetric variable moves both entries; the symmetric gradient is half of that.
+            m[(j, i)].im += h;
+        }
+        let out = plan.run(&v).expect("evaluates")[0][(0, 0)].im / h;
+        if symmetric && i != j {
+            out / 2.0
+        } else {
+            out
+        }
+    })
+}
+
+/// The largest entry-wise difference relative to the largest entry of `reference`.
+pub fn relative_error(got: &Mat<f64>, reference: &Mat<f64>) -> f64 {
+    assert_eq!(
+        (got.nrows(), got.ncols()),
+        (reference.nrows(), reference.ncols()),
+        "shapes differ"
+    );
+    let mut diff: f64 = 0.0;
+    let mut scale: f64 = 0.0;
+    for i in 0..got.nrows() {
+        for j in 0..got.ncols() {
+            diff = diff.max((got[(i, j)] - reference[(i, j)]).abs());
+            scale = scale.max(reference[(i, j)].abs());
+        }
+    }
+    if scale == 0.0 {
+        diff
+    } else {
+        diff / scale
+    }
+}
+
+/// Evaluates in f64.
+pub fn value(pool: &ExprPool, id: ExprId, values: &Values<f64>) -> Mat<f64> {
+    eval::<f64>(pool, id, values)
+        .unwrap_or_else(|e| panic!("cannot evaluate {}: {e}", pool.plain(id)))
+}
+
+/// Operators in the tree under `id`, with nodes in `leaves` (named bindings) counted as leaves;
+/// an n-ary operator counts n - 1.
+pub fn operators(pool: &ExprPool, id: ExprId, leaves: &[ExprId]) -> usize {
+    if leaves.contains(&id) {
+        return 0;
+    }
+    let kids = pool.node(id).children();
+    let own = match pool.node(id) {
+        Node::Add(xs) | Node::Mul(xs) | Node::Hadamard(xs) => xs.len() - 1,
+        _ if kids.is_empty() => 0,
+        _ => 1,
+    };
+    own + kids
+        .iter()
+        .map(|&k| operators(pool, k, leaves))
+        .sum::<usize>()
+}
