@@ -7,7 +7,7 @@ use crate::decl::{Decl, DeclDim, DeclShape};
 use crate::error::ParseError;
 use crate::node::{Dim, DimVar, ExprId, Fun, Node, Num, Shape};
 use crate::parser::{is_reserved, Ast, AstBinding, AstKind, BinOp, Callee, NaryOp};
-use crate::pool::ExprPool;
+use crate::pool::{ExprPool, FRESH_NAMES};
 
 /// A parsed expression: its root and the names of its `where` bindings (in the order written).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -645,6 +645,50 @@ impl<'p> Inference<'p> {
         }
     }
 
+    /// The dimension of an `I` or `ones`. One that no variable constrains (`tr(I)`,
+    /// `sum(ones)`) gets the first name, in the order of `fresh_dim`, that no variable of the
+    /// pool uses and no other such dimension of this expression has: the same text then
+    /// always gives the same node, so printing and parsing again keeps the id.
+    fn resolve_free(&mut self, x: u32, resolved: &mut HashMap<u32, Dim>) -> Dim {
+        let r = self.dims.find(x);
+        if self.dims.val[r as usize].is_some() || resolved.contains_key(&r) {
+            return self.resolve(x, resolved);
+        }
+        let mut used: Vec<DimVar> = Vec::new();
+        for (_, info) in self.pool.vars() {
+            for d in [info.shape.rows, info.shape.cols] {
+                if let Dim::Sym(v) = d {
+                    used.push(v);
+                }
+            }
+        }
+        used.extend(resolved.values().filter_map(|d| match d {
+            Dim::Sym(v) => Some(*v),
+            Dim::Known(_) => None,
+        }));
+        let name = (0..)
+            .flat_map(|round| {
+                FRESH_NAMES.iter().map(move |base| {
+                    if round == 0 {
+                        base.to_string()
+                    } else {
+                        format!("{base}{round}")
+                    }
+                })
+            })
+            .find(|name| match self.pool.find_symbol(name) {
+                None => true,
+                Some(s) => {
+                    let is_name = self.pool.var_info(s).is_some() || self.pool.is_function(s);
+                    !is_name && self.pool.find_dim(name).is_none_or(|d| !used.contains(&d))
+                }
+            })
+            .expect("the rounds of dimension names never end");
+        let dim = Dim::Sym(self.pool.dim_named(&name));
+        resolved.insert(r, dim);
+        dim
+    }
+
     /// Lowers a tree into pool nodes. As deep as the tree, so the frame is kept small.
     fn lower(
         &mut self,
@@ -702,8 +746,8 @@ impl<'p> Inference<'p> {
                 }
                 Node::Var(self.pool.symbol(n))
             }
-            AstKind::Eye(d) => Node::Identity(self.resolve(d.expect("inferred"), resolved)),
-            AstKind::Ones(d) => Node::Ones(self.resolve(d.expect("inferred"), resolved)),
+            AstKind::Eye(d) => Node::Identity(self.resolve_free(d.expect("inferred"), resolved)),
+            AstKind::Ones(d) => Node::Ones(self.resolve_free(d.expect("inferred"), resolved)),
             AstKind::Num(v) => Node::Num(Num::new(*v).expect("lexed numbers are finite")),
             _ => unreachable!("not a leaf"),
         })

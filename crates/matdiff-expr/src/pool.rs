@@ -5,6 +5,10 @@ use std::collections::HashMap;
 use crate::error::ExprError;
 use crate::node::{Dim, DimVar, ExprId, Fun, Node, Num, Shape, Symbol};
 
+/// Names of new symbolic dimensions, in order of use (then `m1`, `n1`, ...).
+pub(crate) const FRESH_NAMES: [&str; 12] =
+    ["m", "n", "p", "q", "r", "s", "t", "u", "v", "k", "l", "h"];
+
 /// Limits that keep hostile input from exhausting time, memory or the stack.
 ///
 /// The defaults are chosen so that parsing, printing and re-parsing any accepted input fit in
@@ -159,9 +163,8 @@ impl ExprPool {
 
     /// A new symbolic dimension with a name not used yet (`m`, `n`, `p`, ...).
     pub fn fresh_dim(&mut self) -> DimVar {
-        const NAMES: [&str; 12] = ["m", "n", "p", "q", "r", "s", "t", "u", "v", "k", "l", "h"];
         for round in 0.. {
-            for base in NAMES {
+            for base in FRESH_NAMES {
                 let name = if round == 0 {
                     base.to_string()
                 } else {
@@ -176,6 +179,12 @@ impl ExprPool {
             }
         }
         unreachable!("the rounds of dimension names never end")
+    }
+
+    /// The symbolic dimension called `name`, if there is one.
+    pub(crate) fn find_dim(&self, name: &str) -> Option<DimVar> {
+        self.find_symbol(name)
+            .and_then(|s| self.dim_ids.get(&s).copied())
     }
 
     /// The name of a symbolic dimension.

@@ -223,7 +223,13 @@ impl<'a> Printer<'a> {
         // `-A*B` parses as -(A*B), so a negated factor keeps its parentheses.
         let negated = !named && matches!(self.pool.node(id), Node::Neg(_));
         let nested_product = !named && !first && self.prec(id) == Prec::Product;
-        if mixed || negated || nested_product || self.prec(id) < Prec::Product {
+        // A leading negative number needs parentheses only to parse again (`(-2)*X` is not
+        // `-(2*X)`); the display styles write it plainly.
+        let leading_number =
+            first && self.style != Style::Plain && matches!(self.pool.node(id), Node::Num(_));
+        if leading_number {
+            self.write_node(out, id)
+        } else if mixed || negated || nested_product || self.prec(id) < Prec::Product {
             self.write_paren(out, id)
         } else {
             self.write(out, id, Prec::Product, None)
@@ -595,6 +601,8 @@ fn latex_name(name: &str) -> String {
     let (base, index) = split_index(name);
     let base = if GREEK.iter().any(|g| g.0 == base) {
         format!("\\{base}")
+    } else if let Some(g) = GREEK.iter().find(|g| g.1 == base) {
+        format!("\\{}", g.0)
     } else if base.chars().count() > 1 {
         format!("\\mathit{{{}}}", base.replace('_', "\\_"))
     } else {
