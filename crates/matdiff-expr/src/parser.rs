@@ -212,6 +212,12 @@ impl Parser {
                 }
             }
         }
+        if *self.peek() == Tok::RParen && !self.partner.contains_key(&self.pos) {
+            return Err(ParseError::new(
+                "unmatched ')': there is no '(' before it to close",
+                self.span(),
+            ));
+        }
         if *self.peek() != Tok::End {
             let expected = if bindings.is_empty() {
                 "an operator or end of input"
@@ -397,9 +403,10 @@ impl Parser {
             }
             Tok::LParen => Ok(self.take_group()?.0),
             Tok::Ident(name) => self.ident(name, span),
-            Tok::RParen if !self.partner.contains_key(&self.pos) => {
-                Err(ParseError::new("unmatched ')'", span))
-            }
+            Tok::RParen if !self.partner.contains_key(&self.pos) => Err(ParseError::new(
+                "unmatched ')': there is no '(' before it to close",
+                span,
+            )),
             _ => Err(self.err_here("an expression")),
         }
     }
