@@ -1,0 +1,232 @@
+//! Gradient checks: complex step, central finite differences, and a symbolic gradient against both.
+
+use faer::Mat;
+use matdiff_expr::{ExprId, ExprPool};
+use num_complex::Complex;
+
+use crate::error::EvalError;
+use crate::plan::{Options, Plan};
+use crate::values::{Sizes, Values};
+
+/// Options of the gradient checks: how to evaluate in real and in complex numbers (threads,
+/// numeric definitions of abstract functions for both).
+#[derive(Clone, Debug, Default)]
+pub struct CheckOptions {
+    /// Evaluation in `f64` (finite differences, the symbolic gradient).
+    pub real: Options<f64>,
+    /// Evaluation in `Complex<f64>` (the complex step).
+    pub complex: Options<Complex<f64>>,
+}
+
+/// A symbolic gradient compared with the complex step and with finite differences.
+#[derive(Clone, Debug)]
+pub struct GradientCheck {
+    /// The value of the symbolic gradient, when one was given.
+    pub symbolic: Option<Mat<f64>>,
+    /// The complex-step gradient (exact to rounding).
+    pub complex_step: Mat<f64>,
+    /// The central finite-difference gradient (about 1e-10 relative).
+    pub finite_difference: Mat<f64>,
+    /// Per-entry relative error of the symbolic gradient against the complex step (without a
+    /// symbolic gradient: of finite differences against the complex step); see [`relative_errors`].
+    pub errors: Mat<f64>,
+    /// Largest relative error of the symbolic gradient against the complex step (0 without one).
+    pub max_error_complex_step: f64,
+    /// Largest relative error of the symbolic gradient (or of the complex step, without one)
+    /// against finite differences.
+    pub max_error_finite_difference: f64,
+}
+
+/// Per-entry relative errors `|a - b| / max(|a|, |b|, floor)` where `floor` is 1e-3 times the
+/// largest entry of `b` in magnitude, so that entries that are zero (or tiny next to the others)
+/// are measured against the scale of the gradient rather than against themselves.
+pub fn relative_errors(a: &Mat<f64>, b: &Mat<f64>) -> Mat<f64> {
+    let scale = (0..b.ncols())
+        .flat_map(|j| (0..b.nrows()).map(move |i| (i, j)))
+        .map(|(i, j)| b[(i, j)].abs())
+        .fold(0.0f64, f64::max);
+    let floor = (1e-3 * scale).max(f64::MIN_POSITIVE);
+    Mat::from_fn(a.nrows(), a.ncols(), |i, j| {
+        let (x, y) = (a[(i, j)], b[(i, j)]);
+        if x == y {
+            0.0
+        } else {
+            (x - y).abs() / x.abs().max(y.abs()).max(floor)
+        }
+    })
+}
+
+fn max_entry(m: &Mat<f64>) -> f64 {
+    (0..m.ncols())
+        .flat_map(|j| (0..m.nrows()).map(move |i| (i, j)))
+        .map(|(i, j)| m[(i, j)])
+        .fold(0.0f64, |a, b| {
+            if b.is_nan() || a.is_nan() {
+                f64::NAN
+            } else {
+                a.max(b)
+            }
+        })
+}
+
+fn check_scalar(pool: &ExprPool, f: ExprId) -> Result<(), EvalError> {
+    let shape = pool.shape(f);
+    if shape.is_scalar() {
+        Ok(())
+    } else {
+        Err(EvalError::NotScalar {
+            node: pool.plain(f).chars().take(200).collect(),
+            shape: pool.shape_str(shape),
+        })
+    }
+}
+
+fn wrt_value<'v>(values: &'v Values<f64>, wrt: &str) -> Result<&'v Mat<f64>, EvalError> {
+    values.get(wrt).ok_or_else(|| EvalError::MissingVariable {
+        name: wrt.to_string(),
+    })
+}
+
+/// The gradient of the scalar `f` with respect to the variable `wrt` by the complex step:
+/// `Im f(x + ih e_k) / h` with `h = 1e-20`, one evaluation of a compiled complex plan per entry.
+///
+/// ```
+/// use faer::mat;
+/// use matdiff_expr::ExprPool;
+/// use matdiff_faer::{complex_step, Options, Values};
+/// let mut pool = ExprPool::new();
+/// let f = pool.parse("a'*exp(X*b)").unwrap();
+/// let values = Values::new()
+///     .with("a", mat![[1.0], [2.0]])
+///     .with("X", mat![[0.5, -1.0], [0.25, 2.0]])
+///     .with("b", mat![[1.0], [0.5]]);
+/// let g = complex_step(&pool, f.root, "X", &values, &Options::new()).unwrap();
+/// // d/dX a'exp(Xb) = (a .* exp(Xb)) b'
+/// let e0 = (0.5f64 - 0.5).exp();
+/// assert!((g[(0, 1)] - 1.0 * e0 * 0.5).abs() < 1e-14);
+/// ```
+pub fn complex_step(
+    pool: &ExprPool,
+    f: ExprId,
+    wrt: &str,
+    values: &Values<f64>,
+    options: &Options<Complex<f64>>,
+) -> Result<Mat<f64>, EvalError> {
+    check_scalar(pool, f)?;
+    let x = wrt_value(values, wrt)?.clone();
+    let sizes = Sizes::from_values(pool, values)?;
+    let mut plan = Plan::<Complex<f64>>::compile_with(pool, &[f], &sizes, options)?;
+    let mut cvalues = values.map(|v| Complex::new(v, 0.0));
+    let h = 1e-20;
+    let mut g = Mat::zeros(x.nrows(), x.ncols());
+    for j in 0..x.ncols() {
+        for i in 0..x.nrows() {
+            let m = cvalues.get_mut(wrt).expect("present");
+            m[(i, j)] = Complex::new(x[(i, j)], h);
+            let out = plan.run(&cvalues);
+            let m = cvalues.get_mut(wrt).expect("present");
+            m[(i, j)] = Complex::new(x[(i, j)], 0.0);
+            g[(i, j)] = out?[0][(0, 0)].im / h;
+        }
+    }
+    Ok(g)
+}
+
+/// The gradient of the scalar `f` with respect to `wrt` by central finite differences, with the
+/// step `cbrt(eps) * max(1, |x|)` per entry.
+pub fn finite_difference(
+    pool: &ExprPool,
+    f: ExprId,
+    wrt: &str,
+    values: &Values<f64>,
+    options: &Options<f64>,
+) -> Result<Mat<f64>, EvalError> {
+    check_scalar(pool, f)?;
+    let x = wrt_value(values, wrt)?.clone();
+    let sizes = Sizes::from_values(pool, values)?;
+    let mut plan = Plan::<f64>::compile_with(pool, &[f], &sizes, options)?;
+    let mut v = values.clone();
+    let mut g = Mat::zeros(x.nrows(), x.ncols());
+    let mut at = |v: &mut Values<f64>, i: usize, j: usize, value: f64| -> Result<f64, EvalError> {
+        v.get_mut(wrt).expect("present")[(i, j)] = value;
+        let r = plan.run(v);
+        v.get_mut(wrt).expect("present")[(i, j)] = x[(i, j)];
+        Ok(r?[0][(0, 0)])
+    };
+    for j in 0..x.ncols() {
+        for i in 0..x.nrows() {
+            let x0 = x[(i, j)];
+            let h = f64::EPSILON.cbrt() * x0.abs().max(1.0);
+            let (up, down) = (x0 + h, x0 - h);
+            g[(i, j)] = (at(&mut v, i, j, up)? - at(&mut v, i, j, down)?) / (up - down);
+        }
+    }
+    Ok(g)
+}
+
+/// Checks a gradient numerically: the complex step and finite differences of the scalar `f`
+/// with respect to `wrt`, compared with the value of the symbolic `gradient` when given.
+///
+/// ```
+/// use matdiff_expr::ExprPool;
+/// use matdiff_faer::{check_gradient, random_values, CheckOptions};
+/// let mut pool = ExprPool::new();
+/// let f = pool.parse("tr(X'*A*X)").unwrap();
+/// let g = pool.parse("A*X + A'*X").unwrap();
+/// let values = random_values(&pool, f.root, 7);
+/// let check = check_gradient(&pool, f.root, "X", Some(g.root), &values, &CheckOptions::default()).unwrap();
+/// assert!(check.max_error_complex_step < 1e-12);
+/// assert!(check.max_error_finite_difference < 1e-6);
+/// ```
+pub fn check_gradient(
+    pool: &ExprPool,
+    f: ExprId,
+    wrt: &str,
+    gradient: Option<ExprId>,
+    values: &Values<f64>,
+    options: &CheckOptions,
+) -> Result<GradientCheck, EvalError> {
+    let cs = complex_step(pool, f, wrt, values, &options.complex)?;
+    let fd = finite_difference(pool, f, wrt, values, &options.real)?;
+    let symbolic = match gradient {
+        Some(g) => {
+            let sizes = Sizes::from_values(pool, values)?;
+            let mut plan = Plan::<f64>::compile_with(pool, &[g], &sizes, &options.real)?;
+            let value = plan.run(values)?.remove(0);
+            if value.nrows() != cs.nrows() || value.ncols() != cs.ncols() {
+                return Err(EvalError::ShapeMismatch {
+                    name: wrt.to_string(),
+                    got: format!("{}x{}", cs.nrows(), cs.ncols()),
+                    expected: format!(
+                        "the gradient {} is {}x{}",
+                        pool.plain(g).chars().take(200).collect::<String>(),
+                        value.nrows(),
+                        value.ncols()
+                    ),
+                });
+            }
+            Some(value)
+        }
+        None => None,
+    };
+    let (errors, max_cs, max_fd) = match &symbolic {
+        Some(s) => {
+            let e = relative_errors(s, &cs);
+            let m = max_entry(&e);
+            (e, m, max_entry(&relative_errors(s, &fd)))
+        }
+        None => {
+            let e = relative_errors(&fd, &cs);
+            let m = max_entry(&e);
+            (e, 0.0, m)
+        }
+    };
+    Ok(GradientCheck {
+        symbolic,
+        complex_step: cs,
+        finite_difference: fd,
+        errors,
+        max_error_complex_step: max_cs,
+        max_error_finite_difference: max_fd,
+    })
+}

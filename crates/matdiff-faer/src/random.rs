@@ -1,0 +1,135 @@
+//! Random values for the variables of an expression, respecting the domains of its functions.
+
+use std::collections::{BTreeMap, HashSet};
+
+use faer::Mat;
+use matdiff_expr::{Dim, ExprId, ExprPool, Fun, Func, Node, Reduce, Symbol};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::values::Values;
+
+const POSITIVE: u8 = 1;
+const WELL_CONDITIONED: u8 = 2;
+
+/// Seeded random values for every variable of `root`: entries in [-1, 1], except
+/// - in [0.5, 1.5] where `log`, `sqrt`, `./`, `/` or a fractional power needs them positive;
+/// - diagonally dominant with a positive diagonal (so invertible, with a positive determinant)
+///   for square variables under `inv`, `det`, `logdet` or a negative power;
+/// - symmetric for variables declared symmetric (then positive definite when also dominant).
+///
+/// Symbolic dimensions get distinct sizes (3, 4, 5, ... in the order of the pool), so that shape
+/// mistakes show; declared sizes are kept.
+///
+/// ```
+/// use matdiff_expr::ExprPool;
+/// use matdiff_faer::random_values;
+/// let mut pool = ExprPool::new();
+/// let e = pool.parse("logdet(X) + sum(log(A*b))").unwrap();
+/// let v = random_values(&pool, e.root, 1);
+/// let a = v.get("A").unwrap();
+/// assert_ne!(a.nrows(), a.ncols());
+/// assert!(a[(0, 0)] > 0.0);
+/// ```
+pub fn random_values(pool: &ExprPool, root: ExprId, seed: u64) -> Values<f64> {
+    let mut needs: BTreeMap<Symbol, u8> = BTreeMap::new();
+    let mut seen: HashSet<(ExprId, u8)> = HashSet::new();
+    let mut stack = vec![(root, 0u8)];
+    while let Some((id, ctx)) = stack.pop() {
+        if !seen.insert((id, ctx)) {
+            continue;
+        }
+        let node = pool.node(id);
+        let pass = ctx;
+        match node {
+            Node::Var(s) => *needs.entry(*s).or_default() |= ctx,
+            Node::Apply { fun, arg, .. } => {
+                let c = match fun {
+                    Fun::Builtin(Func::Log | Func::Sqrt) => POSITIVE,
+                    _ => 0,
+                };
+                stack.push((*arg, c));
+            }
+            Node::HPow([a, p]) | Node::Pow([a, p]) => {
+                let integer = matches!(pool.node(*p), Node::Num(n) if n.as_integer().is_some());
+                let negative = matches!(pool.node(*p), Node::Num(n) if n.get() < 0.0);
+                let mut c = pass;
+                if !integer {
+                    c |= POSITIVE;
+                }
+                if negative && !pool.shape(*a).is_scalar() {
+                    c |= WELL_CONDITIONED;
+                }
+                stack.push((*a, c));
+                stack.push((*p, 0));
+            }
+            Node::HDiv([a, b]) | Node::Div([a, b]) => {
+                stack.push((*a, pass));
+                stack.push((*b, pass | POSITIVE));
+            }
+            Node::Inv(a) => stack.push((*a, pass | WELL_CONDITIONED)),
+            Node::Reduce(Reduce::Det | Reduce::LogDet, a) => stack.push((*a, WELL_CONDITIONED)),
+            Node::Reduce(_, a) | Node::Transpose(a) | Node::Diag(a) => stack.push((*a, pass)),
+            Node::Neg(a) => stack.push((*a, pass & WELL_CONDITIONED)),
+            Node::Add(xs) | Node::Mul(xs) | Node::Hadamard(xs) => {
+                for &x in xs.iter() {
+                    stack.push((x, pass));
+                }
+            }
+            Node::Num(_) | Node::Identity(_) | Node::Ones(_) => {}
+        }
+    }
+    // Distinct sizes for distinct symbolic dimensions.
+    let mut dims: Vec<usize> = Vec::new();
+    for s in needs.keys() {
+        let shape = pool.var_info(*s).expect("a variable").shape;
+        for d in [shape.rows, shape.cols] {
+            if let Dim::Sym(v) = d {
+                dims.push(v.index());
+            }
+        }
+    }
+    dims.sort_unstable();
+    dims.dedup();
+    let size = |d: Dim| match d {
+        Dim::Known(k) => k as usize,
+        Dim::Sym(v) => 3 + dims.binary_search(&v.index()).expect("collected"),
+    };
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut values = Values::new();
+    let mut names: Vec<(&str, Symbol)> = needs.keys().map(|&s| (pool.name(s), s)).collect();
+    names.sort();
+    for (name, s) in names {
+        let info = pool.var_info(s).expect("a variable");
+        let need = needs[&s];
+        let (r, c) = (size(info.shape.rows), size(info.shape.cols));
+        let positive = need & POSITIVE != 0;
+        let dominant = need & WELL_CONDITIONED != 0 && r == c && r > 1;
+        let mut m = Mat::from_fn(r, c, |_, _| {
+            if positive {
+                rng.random_range(0.5..1.5)
+            } else {
+                rng.random_range(-1.0..1.0)
+            }
+        });
+        if dominant {
+            for j in 0..c {
+                for i in 0..r {
+                    m[(i, j)] = if i == j {
+                        r as f64 + rng.random_range(0.5..1.0)
+                    } else {
+                        m[(i, j)] * 0.5
+                    };
+                }
+            }
+        } else if need & WELL_CONDITIONED != 0 && r == 1 && c == 1 {
+            m[(0, 0)] = rng.random_range(0.5..1.5);
+        }
+        if info.symmetric {
+            let t = m.clone();
+            m = Mat::from_fn(r, c, |i, j| 0.5 * (t[(i, j)] + t[(j, i)]));
+        }
+        values.insert(name, m);
+    }
+    values
+}

@@ -1,0 +1,185 @@
+//! Variable values ([`Values`]) and the concrete sizes they give the symbolic dimensions ([`Sizes`]).
+
+use std::collections::BTreeMap;
+
+use faer::Mat;
+use matdiff_expr::{Dim, DimVar, ExprPool, Shape};
+
+use crate::error::EvalError;
+use crate::scalar::Scalar;
+
+/// The values of variables, by name. A scalar is a 1x1 matrix, a column vector an n x 1 one.
+///
+/// ```
+/// use faer::mat;
+/// use matdiff_faer::Values;
+/// let values = Values::new().with("X", mat![[1.0, 2.0], [3.0, 4.0]]).with_scalar("alpha", 0.5);
+/// assert_eq!(values.get("alpha").unwrap()[(0, 0)], 0.5);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Values<T> {
+    map: BTreeMap<String, Mat<T>>,
+}
+
+impl<T> Default for Values<T> {
+    fn default() -> Self {
+        Values {
+            map: BTreeMap::new(),
+        }
+    }
+}
+
+impl<T: Scalar> Values<T> {
+    /// No values.
+    pub fn new() -> Values<T> {
+        Values::default()
+    }
+
+    /// Sets the value of a variable (replacing any previous one).
+    pub fn insert(&mut self, name: impl Into<String>, value: Mat<T>) {
+        self.map.insert(name.into(), value);
+    }
+
+    /// These values and one more.
+    pub fn with(mut self, name: impl Into<String>, value: Mat<T>) -> Values<T> {
+        self.insert(name, value);
+        self
+    }
+
+    /// These values and a scalar.
+    pub fn with_scalar(self, name: impl Into<String>, value: T) -> Values<T> {
+        self.with(name, Mat::from_fn(1, 1, |_, _| value))
+    }
+
+    /// The value of a variable.
+    pub fn get(&self, name: &str) -> Option<&Mat<T>> {
+        self.map.get(name)
+    }
+
+    /// The value of a variable, to modify it in place.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Mat<T>> {
+        self.map.get_mut(name)
+    }
+
+    /// Every value, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Mat<T>)> {
+        self.map.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The values converted entry by entry (for example to complex numbers).
+    pub fn map<U: Scalar>(&self, f: impl Fn(T) -> U) -> Values<U> {
+        Values {
+            map: self
+                .map
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        Mat::from_fn(v.nrows(), v.ncols(), |i, j| f(v[(i, j)])),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Concrete sizes of the symbolic dimensions of a pool.
+///
+/// ```
+/// use faer::Mat;
+/// use matdiff_expr::ExprPool;
+/// use matdiff_faer::{Sizes, Values};
+/// let mut pool = ExprPool::new();
+/// let e = pool.parse("A*x").unwrap();
+/// let values = Values::new().with("A", Mat::<f64>::zeros(2, 3)).with("x", Mat::zeros(3, 1));
+/// let sizes = Sizes::from_values(&pool, &values).unwrap();
+/// assert_eq!(sizes.shape(&pool, pool.shape(e.root)).unwrap(), (2, 1));
+/// // A contradiction names the variable and the dimension.
+/// let bad = Values::new().with("A", Mat::<f64>::zeros(2, 3)).with("x", Mat::zeros(4, 1));
+/// assert!(Sizes::from_values(&pool, &bad).is_err());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sizes {
+    dims: BTreeMap<DimVar, usize>,
+}
+
+impl Sizes {
+    /// No size known.
+    pub fn new() -> Sizes {
+        Sizes::default()
+    }
+
+    /// Sets the size of a dimension.
+    pub fn set(&mut self, dim: DimVar, size: usize) {
+        self.dims.insert(dim, size);
+    }
+
+    /// The size of a dimension, if known.
+    pub fn get(&self, dim: DimVar) -> Option<usize> {
+        self.dims.get(&dim).copied()
+    }
+
+    /// The sizes that the values give, by unifying each variable's shape with its value's size.
+    /// Values of names that are not variables of the pool are ignored.
+    pub fn from_values<T: Scalar>(pool: &ExprPool, values: &Values<T>) -> Result<Sizes, EvalError> {
+        let mut sizes = Sizes::new();
+        let mut source: BTreeMap<DimVar, &str> = BTreeMap::new();
+        for (name, value) in values.iter() {
+            let Some(info) = pool.find_symbol(name).and_then(|s| pool.var_info(s)) else {
+                continue;
+            };
+            let got = (value.nrows(), value.ncols());
+            let mismatch = |expected: String| EvalError::ShapeMismatch {
+                name: name.to_string(),
+                got: format!("{}x{}", got.0, got.1),
+                expected,
+            };
+            if got.0 == 0 || got.1 == 0 {
+                return Err(mismatch("a value must have at least one entry".into()));
+            }
+            for (dim, size) in [(info.shape.rows, got.0), (info.shape.cols, got.1)] {
+                match dim {
+                    Dim::Known(k) if k as usize != size => {
+                        return Err(mismatch(format!(
+                            "the expression needs it to be {}",
+                            pool.shape_str(info.shape)
+                        )))
+                    }
+                    Dim::Known(_) => {}
+                    Dim::Sym(d) => match sizes.get(d) {
+                        Some(s) if s != size => {
+                            return Err(mismatch(format!(
+                                "it is {} in the expression and {} = {} from the value of '{}'",
+                                pool.shape_str(info.shape),
+                                pool.dim_name(d),
+                                s,
+                                source[&d]
+                            )))
+                        }
+                        Some(_) => {}
+                        None => {
+                            sizes.set(d, size);
+                            source.insert(d, name);
+                        }
+                    },
+                }
+            }
+        }
+        Ok(sizes)
+    }
+
+    /// The concrete size of a dimension.
+    pub fn dim(&self, pool: &ExprPool, dim: Dim) -> Result<usize, EvalError> {
+        match dim {
+            Dim::Known(k) => Ok(k as usize),
+            Dim::Sym(d) => self.get(d).ok_or_else(|| EvalError::UnknownDimension {
+                dim: pool.dim_name(d).to_string(),
+            }),
+        }
+    }
+
+    /// The concrete rows and columns of a shape.
+    pub fn shape(&self, pool: &ExprPool, shape: Shape) -> Result<(usize, usize), EvalError> {
+        Ok((self.dim(pool, shape.rows)?, self.dim(pool, shape.cols)?))
+    }
+}
