@@ -1,2 +1,44 @@
-//! matdiff-nn: see the crate description.
+//! Neural networks whose backward pass is derived by the matdiff rewriter and evaluated on faer.
+//!
+//! A batch is a matrix with one example per column, as in the seed article: a dense layer computes
+//! `Z = W*A + b*ones'` and `A_next = g(Z)`. The last layer is linear and feeds a [`Loss`] fused with
+//! its link (mean squared error, sigmoid with binary cross-entropy, softmax with cross-entropy),
+//! whose gradient with respect to `Z` is `(P - Y) / N`. Backpropagation is the seed's Algorithm 1:
+//! `dZ = G .* g'(Z)`, `dW = dZ*A'`, `db = dZ*ones`, `dA_prev = W'*dZ`.
+//!
+//! ```
+//! use matdiff_nn::{digits, Activation, Loss, Network, TrainConfig};
+//! let (train, test) = digits::<f64>().split(0.8, 0).unwrap();
+//! let mut net = Network::<f64>::builder(64)
+//!     .dense(32, Activation::Tanh)
+//!     .output(10, Loss::SoftmaxCrossEntropy)
+//!     .seed(1)
+//!     .build()
+//!     .unwrap();
+//! net.fit(&train, None, &TrainConfig { epochs: 5, progress: false, ..TrainConfig::default() }).unwrap();
+//! assert!(net.evaluate(&test).unwrap().accuracy.unwrap() > 0.8);
+//! ```
 #![warn(missing_docs)]
+
+mod activation;
+mod backward;
+mod data;
+mod error;
+mod kernels;
+mod loss;
+mod network;
+mod optim;
+mod plot;
+mod real;
+mod train;
+mod weights;
+
+pub use activation::Activation;
+pub use backward::BackwardKind;
+pub use data::{digits, Dataset};
+pub use error::NnError;
+pub use loss::Loss;
+pub use network::{Dense, Gradients, Init, Network, NetworkBuilder};
+pub use optim::Optimizer;
+pub use real::Real;
+pub use train::{EpochMetrics, History, Metrics, TrainConfig, Trainer};
