@@ -58,6 +58,8 @@ pub struct PlanStats {
     pub matmuls: usize,
     /// Fused element-wise passes.
     pub kernels: usize,
+    /// Matrices and scalars read by the element-wise passes (each once per pass).
+    pub kernel_inputs: usize,
     /// LU factorisations (each inverted matrix once).
     pub factorizations: usize,
     /// Triangular solves standing for `inv(A)*B` or `B*inv(A)`.
@@ -90,7 +92,8 @@ pub struct PlanStats {
 /// let sizes = Sizes::from_values(&pool, &values).unwrap();
 /// let mut plan = Plan::<f64>::compile(&pool, &[f.root, g.root], &sizes).unwrap();
 /// let out = plan.run(&values).unwrap();
-/// assert_eq!((out[1].nrows(), out[1].ncols()), (3, 2));
+/// // The gradient has the shape of X.
+/// assert_eq!((out[1].nrows(), out[1].ncols()), (2, 5));
 /// ```
 pub struct Plan<T: Scalar> {
     instrs: Vec<Instr<T>>,
@@ -293,8 +296,8 @@ enum Mode {
 /// inverses and small powers.
 #[derive(Clone, Debug, Default)]
 struct Expansion {
-    /// (base node, transposed, inverted).
-    factors: Vec<(ExprId, bool, bool)>,
+    /// (base node, transposed, the inverse or power node when inverted).
+    factors: Vec<(ExprId, bool, Option<ExprId>)>,
     scalars: Vec<ExprId>,
     /// Runs of factors whose product is 1x1 inside a longer product (`a'*b` in `a'*b*X`).
     scalar_chains: Vec<Expansion>,
@@ -549,7 +552,7 @@ impl<'a, T: Scalar> Compiler<'a, T> {
             Node::Identity(d) => e.identity = Some(*d),
             Node::Inv(a) => {
                 let (base, bt) = self.strip(*a, t);
-                e.factors.push((base, bt, true));
+                e.factors.push((base, bt, Some(id)));
             }
             Node::Pow([x, k]) if absorb && self.absorbable(id) => {
                 let k = match self.pool.node(*k) {
@@ -563,14 +566,14 @@ impl<'a, T: Scalar> Compiler<'a, T> {
                             self.expand(*x, t, false, true, e);
                         } else {
                             let (base, bt) = self.strip(*x, t);
-                            e.factors.push((base, bt, true));
+                            e.factors.push((base, bt, Some(id)));
                         }
                     }
                 } else {
-                    e.factors.push((id, t, false));
+                    e.factors.push((id, t, None));
                 }
             }
-            _ => e.factors.push((id, t, false)),
+            _ => e.factors.push((id, t, None)),
         }
     }
 
@@ -582,7 +585,7 @@ impl<'a, T: Scalar> Compiler<'a, T> {
         };
         self.expand(id, false, true, true, &mut e);
         // Split off runs whose product is 1x1 and cannot multiply what follows.
-        let shape = |&(b, t, _): &(ExprId, bool, bool)| {
+        let shape = |&(b, t, _): &(ExprId, bool, Option<ExprId>)| {
             let s = self.pool.shape(b);
             if t {
                 s.transposed()
@@ -591,7 +594,7 @@ impl<'a, T: Scalar> Compiler<'a, T> {
             }
         };
         let factors = std::mem::take(&mut e.factors);
-        let mut run: Vec<(ExprId, bool, bool)> = Vec::new();
+        let mut run: Vec<(ExprId, bool, Option<ExprId>)> = Vec::new();
         let mut running = None;
         for f in factors {
             let fs = shape(&f);
@@ -613,7 +616,7 @@ impl<'a, T: Scalar> Compiler<'a, T> {
             run.push(f);
         }
         e.factors = run;
-        let all: Vec<(ExprId, bool, bool)> = e
+        let all: Vec<(ExprId, bool, Option<ExprId>)> = e
             .factors
             .iter()
             .chain(e.scalar_chains.iter().flat_map(|c| c.factors.iter()))
@@ -621,7 +624,7 @@ impl<'a, T: Scalar> Compiler<'a, T> {
             .collect();
         for &(base, _, inv) in &all {
             let bl = self.li(base);
-            if inv {
+            if inv.is_some() {
                 self.flags[bl] |= OPERAND;
             } else if !matches!(self.pool.node(base), Node::Ones(_)) {
                 self.flags[bl] |= FACTOR;
@@ -1020,6 +1023,18 @@ impl<'a, T: Scalar> Compiler<'a, T> {
         } as u64;
         self.stats.flops += entries * (work as u64 + u64::from(sink != Sink::Buffer));
         self.stats.kernels += 1;
+        self.stats.kernel_inputs += ops
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o,
+                    KOp::Load(Leaf {
+                        kind: LeafKind::Matrix(_) | LeafKind::Scalar(_),
+                        ..
+                    })
+                )
+            })
+            .count();
         self.instrs.push(Instr::Kernel(Box::new(Kernel {
             ops,
             rows,
@@ -1216,12 +1231,11 @@ impl<'a, T: Scalar> Compiler<'a, T> {
 
     // ----- Product chains -----
 
-    fn fac(&mut self, base: ExprId, t: bool, inv: bool) -> Fac {
+    fn fac(&mut self, base: ExprId, t: bool, inv: Option<ExprId>) -> Fac {
         let bl = self.li(base);
         let (r, c) = self.dims[bl];
         let (rows, cols) = if t { (c, r) } else { (r, c) };
-        let kind = if inv {
-            let inv_node = base;
+        let kind = if let Some(inv_node) = inv {
             FacKind::Inv {
                 lu: self.lu_for(base, inv_node),
                 t,

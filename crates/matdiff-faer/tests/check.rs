@@ -1,0 +1,151 @@
+//! Gradient checks against gradients from the Matrix Cookbook, and the random values they use.
+
+use matdiff_expr::{Decl, ExprPool};
+use matdiff_faer::{check_gradient, random_values, CheckOptions, Functions, Options};
+
+/// (expression, variable, gradient, declarations)
+const CASES: &[(&str, &str, &str, &[&str])] = &[
+    ("tr(X'*A*X)", "X", "A*X + A'*X", &[]),
+    ("a'*X*b", "X", "a*b'", &[]),
+    ("a'*exp(X*b)", "X", "(a .* exp(X*b))*b'", &[]),
+    ("logdet(X)", "X", "inv(X)'", &[]),
+    ("det(X)", "X", "det(X)*inv(X)'", &[]),
+    ("tr(inv(X)*A)", "X", "-(inv(X)*A*inv(X))'", &[]),
+    ("norm2(X*b - y)", "b", "X'*(X*b - y)/norm2(X*b - y)", &[]),
+    ("sum(log(X))", "X", "1 ./ X", &[]),
+    ("sum(sqrt(X) .* A)", "X", "A .* sqrt'(X)", &[]),
+    (
+        "tr(Y'*M*Y) where Y = sigmoid(W*X)",
+        "X",
+        "W'*((2*M*Y) .* sigmoid'(W*X)) where Y = sigmoid(W*X)",
+        &["M: symmetric"],
+    ),
+    (
+        "tr(Y'*M*Y) where Y = sigmoid(W*X)",
+        "W",
+        "((2*M*Y) .* sigmoid'(W*X))*X' where Y = sigmoid(W*X)",
+        &["M: symmetric"],
+    ),
+    (
+        "sum(softplus(W*x + b) .* tanh(W*x))",
+        "b",
+        "sigmoid(W*x + b) .* tanh(W*x)",
+        &[],
+    ),
+    ("tr(X^3)", "X", "3*(X^2)'", &[]),
+    ("norm1(X - A)", "X", "abs'(X - A)", &[]),
+    ("sum(g(W*x))", "x", "W'*g'(W*x)", &[]),
+];
+
+#[test]
+fn cookbook_gradients_agree_with_complex_step_and_finite_differences() {
+    let options = CheckOptions {
+        real: Options::new().functions(Functions::new().with(
+            "g",
+            |x: f64| x.sin() * x,
+            |x| x.cos() * x + x.sin(),
+        )),
+        complex: Options::new().functions(Functions::new().with(
+            "g",
+            |x: num_complex::Complex<f64>| x.sin() * x,
+            |x| x.cos() * x + x.sin(),
+        )),
+    };
+    for &(f, wrt, g, decls) in CASES {
+        let mut pool = ExprPool::new();
+        let decls: Vec<Decl> = decls.iter().map(|d| Decl::parse(d).unwrap()).collect();
+        let fe = pool.parse_with(f, &decls).unwrap();
+        let ge = pool.parse_with(g, &decls).unwrap();
+        let values = random_values(&pool, fe.root, 42);
+        let check = check_gradient(&pool, fe.root, wrt, Some(ge.root), &values, &options)
+            .unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert!(
+            check.max_error_complex_step < 1e-10,
+            "{f} wrt {wrt}: symbolic vs complex step {:e}",
+            check.max_error_complex_step
+        );
+        assert!(
+            check.max_error_finite_difference < 1e-5,
+            "{f} wrt {wrt}: symbolic vs finite differences {:e}",
+            check.max_error_finite_difference
+        );
+    }
+}
+
+#[test]
+fn a_wrong_gradient_is_caught() {
+    let mut pool = ExprPool::new();
+    let f = pool.parse("tr(X'*A*X)").unwrap();
+    let wrong = pool.parse("2*A*X").unwrap(); // right only for a symmetric A
+    let values = random_values(&pool, f.root, 3);
+    let check = check_gradient(
+        &pool,
+        f.root,
+        "X",
+        Some(wrong.root),
+        &values,
+        &CheckOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        check.max_error_complex_step > 1e-3,
+        "{}",
+        check.max_error_complex_step
+    );
+    assert!(check.max_error_finite_difference > 1e-3);
+    // Without a symbolic gradient, finite differences are compared with the complex step.
+    let check =
+        check_gradient(&pool, f.root, "X", None, &values, &CheckOptions::default()).unwrap();
+    assert!(check.max_error_finite_difference < 1e-6);
+    assert_eq!(check.errors.nrows(), values.get("X").unwrap().nrows());
+}
+
+#[test]
+fn random_values_respect_domains_and_shapes() {
+    let mut pool = ExprPool::new();
+    let e = pool
+        .parse_with(
+            "logdet(S) + tr(inv(T)*A*B) + sum(log(P)) + tr(M)",
+            &[
+                Decl::parse("M: symmetric").unwrap(),
+                Decl::parse("P: 2x7").unwrap(),
+            ],
+        )
+        .unwrap();
+    let v = random_values(&pool, e.root, 5);
+    let (s, t, a, b, p, m) = (
+        v.get("S").unwrap(),
+        v.get("T").unwrap(),
+        v.get("A").unwrap(),
+        v.get("B").unwrap(),
+        v.get("P").unwrap(),
+        v.get("M").unwrap(),
+    );
+    // Distinct symbolic dimensions get distinct sizes; declared ones are kept.
+    assert_ne!(a.nrows(), a.ncols());
+    assert_eq!((p.nrows(), p.ncols()), (2, 7));
+    assert_eq!(b.ncols(), t.nrows());
+    // Positive where log needs it, dominant where inv and logdet need it, symmetric as declared.
+    for j in 0..7 {
+        for i in 0..2 {
+            assert!(p[(i, j)] > 0.0);
+        }
+    }
+    for x in [s, t] {
+        for i in 0..x.nrows() {
+            let off: f64 = (0..x.ncols())
+                .filter(|&j| j != i)
+                .map(|j| x[(i, j)].abs())
+                .sum();
+            assert!(x[(i, i)] > off);
+        }
+    }
+    for i in 0..m.nrows() {
+        for j in 0..m.ncols() {
+            assert_eq!(m[(i, j)], m[(j, i)]);
+        }
+    }
+    // Seeded: the same seed gives the same values.
+    let again = random_values(&pool, e.root, 5);
+    assert_eq!(again.get("A").unwrap(), a);
+}
