@@ -364,41 +364,64 @@ impl ExprPool {
     /// of the product so far unchanged, so the factors after it are unaffected and one pass from
     /// left to right (linear in the number of factors) decides every splice.
     fn flatten_product(&self, xs: Box<[ExprId]>) -> Box<[ExprId]> {
-        let is_mul = |x: &ExprId| matches!(self.nodes.get(x.index()), Some(Node::Mul(_)));
-        if !xs.iter().any(is_mul) {
+        let shape = |x: &ExprId| self.shapes.get(x.index()).copied();
+        if !xs
+            .iter()
+            .any(|x| matches!(self.nodes.get(x.index()), Some(Node::Mul(_))))
+        {
             return xs;
         }
-        let shape = |x: &ExprId| self.shapes.get(x.index()).copied();
+        // A scalar product (`a'*b`) stays one factor of a matrix product, `(a'*b)*X`; in a
+        // scalar product every nested product is spliced.
+        let parent_scalar = xs
+            .iter()
+            .try_fold(None, |acc: Option<Shape>, x| {
+                let s = shape(x)?;
+                Some(Some(match acc {
+                    None => s,
+                    Some(a) => mul_shape(a, s)?,
+                }))
+            })
+            .flatten()
+            .is_some_and(|s| s.is_scalar());
         let mut out: Vec<ExprId> = Vec::with_capacity(xs.len() + 2);
-        // The shape of the product of `out`, `None` when it is empty or does not multiply.
         let mut acc: Option<Shape> = None;
-        let mut valid = true;
-        for x in xs.iter() {
-            if valid && is_mul(x) {
-                let inner = self.nodes[x.index()].children();
-                let spliced = inner.iter().try_fold(acc, |acc, c| {
-                    let s = shape(c)?;
-                    Some(Some(match acc {
-                        None => s,
-                        Some(a) => mul_shape(a, s)?,
-                    }))
-                });
-                if let Some(spliced) = spliced {
-                    out.extend_from_slice(inner);
-                    acc = spliced;
-                    continue;
-                }
-            }
-            out.push(*x);
-            acc = match (acc, shape(x)) {
-                (None, s) => s,
-                (Some(a), Some(s)) => mul_shape(a, s),
-                (Some(_), None) => None,
-            };
-            // A product that does not multiply is rejected by shape checking anyway.
-            valid = acc.is_some();
+        for &x in xs.iter() {
+            self.push_factor(x, parent_scalar, &mut out, &mut acc);
         }
         out.into()
+    }
+
+    /// Appends `x` to a product, spliced (recursively) when it is a product that may be and the
+    /// result still multiplies.
+    fn push_factor(
+        &self,
+        x: ExprId,
+        parent_scalar: bool,
+        out: &mut Vec<ExprId>,
+        acc: &mut Option<Shape>,
+    ) {
+        let shape = self.shapes.get(x.index()).copied();
+        if let Some(Node::Mul(inner)) = self.nodes.get(x.index()) {
+            if parent_scalar || !shape.is_some_and(|s| s.is_scalar()) {
+                let mut trial = out.clone();
+                let mut trial_acc = *acc;
+                for &c in inner.iter() {
+                    self.push_factor(c, parent_scalar, &mut trial, &mut trial_acc);
+                }
+                if acc.is_none() || trial_acc.is_some() {
+                    *out = trial;
+                    *acc = trial_acc;
+                    return;
+                }
+            }
+        }
+        out.push(x);
+        *acc = match (*acc, shape) {
+            (None, s) if out.len() == 1 => s,
+            (Some(a), Some(s)) => mul_shape(a, s),
+            _ => None,
+        };
     }
 
     /// The node with its children replaced (same operator), interned.

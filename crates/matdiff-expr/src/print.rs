@@ -317,7 +317,18 @@ impl<'a> Printer<'a> {
                             }
                         })?;
                     }
-                    self.write_factor(out, x, true, k == 0)?;
+                    // A scalar product leading a matrix product keeps its parentheses:
+                    // `(a'*b)*X` is one scalar factor, `a'*b*X` a chain.
+                    let scalar_head = k == 0
+                        && !self.is_named(x)
+                        && matches!(pool.node(x), Node::Mul(_))
+                        && pool.shape(x).is_scalar()
+                        && !pool.shape(id).is_scalar();
+                    if scalar_head {
+                        self.write_paren(out, x)?;
+                    } else {
+                        self.write_factor(out, x, true, k == 0)?;
+                    }
                 }
                 Ok(())
             }

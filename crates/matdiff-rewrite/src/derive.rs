@@ -535,6 +535,11 @@ impl Engine<'_> {
             // The same differential with its algebra done, when that is much shorter
             // (log(det(X)): 1/det(X)*det(X)*tr(inv(X)*dX) is tr(inv(X)*dX)).
             let tidy = self.s.canon(d)?;
+            if !self.has_d(tidy) {
+                // The differential is zero (X - X): nothing flows through this stage.
+                self.push(StepKind::Differential, &lhs, tidy, vec!["A"], true);
+                continue;
+            }
             if tree_size(self.s.pool, tidy) + 2 < tree_size(self.s.pool, d) {
                 states = vec![State {
                     u: start.u,
@@ -761,6 +766,10 @@ impl Engine<'_> {
             out.push(st);
             return Ok(false);
         }
+        if !self.has_d(st.e) {
+            // A term without a differential is zero: it drops out.
+            return Ok(true);
+        }
         let node = self.s.pool.node(st.e).clone();
         let e_shape = self.s.pool.shape(st.e);
         let unsupported = |e: &mut Self, why| DeriveError::Unsupported {
@@ -804,6 +813,7 @@ impl Engine<'_> {
                 out.push(State { u, e: a });
             }
             Node::Mul(fs) => {
+                let fs = self.s.group_scalar_prefix(&fs)?;
                 let positions: Vec<usize> = (0..fs.len()).filter(|&i| self.has_d(fs[i])).collect();
                 let [i] = positions[..] else {
                     return Err(unsupported(self, "the differential is not linear"));

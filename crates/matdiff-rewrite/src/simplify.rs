@@ -216,6 +216,7 @@ impl<'p> Simplifier<'p> {
         match node {
             Node::Transpose(b) => Ok(b),
             Node::Mul(xs) => {
+                let xs = self.group_scalar_prefix(&xs)?;
                 let mut ts = Vec::with_capacity(xs.len());
                 for &x in xs.iter().rev() {
                     ts.push(self.transpose(x)?);
@@ -378,6 +379,9 @@ impl<'p> Simplifier<'p> {
                 let Some(f) = self.end_factor(*core, last) else {
                     continue;
                 };
+                if matches!(self.pool.node(f), Node::Identity(_)) {
+                    continue;
+                }
                 match groups.iter_mut().find(|g| g.0 == f) {
                     Some(g) => g.1.push(i),
                     None => groups.push((f, vec![i])),
@@ -386,20 +390,24 @@ impl<'p> Simplifier<'p> {
             let Some((f, members)) = groups.into_iter().find(|g| g.1.len() >= 2) else {
                 continue;
             };
-            // The other factors of each member, summed, times the shared one.
+            // The other factors of each member, summed, times the shared one; when every member
+            // has only scalars besides it, the sum is a scalar: (alpha + beta)*F.
+            let rests: Vec<Vec<ExprId>> = members
+                .iter()
+                .map(|&i| self.without_end(terms[i].1.expect("grouped terms have cores"), f, last))
+                .collect();
+            let all_scalar = rests.iter().all(|r| r.iter().all(|&x| self.is_scalar(x)));
+            let fs = self.shape(f);
+            let eye_dim = if last { fs.rows } else { fs.cols };
             let mut inner = Vec::new();
-            for &i in &members {
-                let (c, core) = terms[i];
-                let rest = self.without_end(core.expect("grouped terms have cores"), f, last)?;
-                let fs = self.shape(f);
-                let rest = match rest {
-                    Some(r) => r,
-                    None => {
-                        self.pool
-                            .intern(Node::Identity(if last { fs.rows } else { fs.cols }))?
-                    }
-                };
-                inner.push(self.scale(c, rest)?);
+            for (&i, rest) in members.iter().zip(rests) {
+                let mut factors = rest;
+                if !all_scalar && factors.iter().all(|&x| self.is_scalar(x)) {
+                    factors.push(self.pool.intern(Node::Identity(eye_dim))?);
+                }
+                let num = self.num(terms[i].0);
+                factors.insert(0, num);
+                inner.push(self.mul(&factors)?);
             }
             let sum = self.add(&inner)?;
             let factored = if last {
@@ -413,10 +421,11 @@ impl<'p> Simplifier<'p> {
                     out.push(self.build_term(c, core, shape)?);
                 }
             }
-            if out.len() == 1 {
-                return Ok(out[0]);
-            }
-            return self.add(&out);
+            return if out.len() == 1 {
+                Ok(out[0])
+            } else {
+                self.pool.intern(Node::Add(out.into()))
+            };
         }
         let mut out = Vec::with_capacity(terms.len());
         for (c, core) in terms {
@@ -445,18 +454,13 @@ impl<'p> Simplifier<'p> {
         }
     }
 
-    /// The product without its last (or first) non-scalar factor `f`; `None` when nothing is left.
-    fn without_end(
-        &mut self,
-        core: ExprId,
-        f: ExprId,
-        last: bool,
-    ) -> Result<Option<ExprId>, ExprError> {
+    /// The factors of a product without its last (or first) non-scalar factor `f`.
+    fn without_end(&self, core: ExprId, f: ExprId, last: bool) -> Vec<ExprId> {
         if core == f {
-            return Ok(None);
+            return Vec::new();
         }
-        let Node::Mul(xs) = self.pool.node(core).clone() else {
-            return Ok(None);
+        let Node::Mul(xs) = self.pool.node(core) else {
+            return Vec::new();
         };
         let pos = if last {
             xs.iter().rposition(|&x| x == f)
@@ -464,25 +468,11 @@ impl<'p> Simplifier<'p> {
             xs.iter().position(|&x| x == f)
         }
         .expect("the factor is in the product");
-        let mut rest: Vec<ExprId> = xs
-            .iter()
+        xs.iter()
             .enumerate()
             .filter(|&(i, _)| i != pos)
             .map(|(_, &x)| x)
-            .collect();
-        if rest.iter().all(|&x| self.is_scalar(x)) {
-            // Only scalars are left: they scale an identity.
-            let fs = self.shape(f);
-            rest.push(
-                self.pool
-                    .intern(Node::Identity(if last { fs.rows } else { fs.cols }))?,
-            );
-        }
-        Ok(Some(if rest.len() == 1 {
-            rest[0]
-        } else {
-            self.mul(&rest)?
-        }))
+            .collect()
     }
 
     /// A product, canonical: numbers multiplied into one coefficient in front, scalar factors
@@ -536,7 +526,10 @@ impl<'p> Simplifier<'p> {
                     coef = -coef;
                     stack.push((y, e));
                 }
-                Node::Mul(ys) if !opaque => stack.extend(ys.iter().rev().map(|&y| (y, e))),
+                Node::Mul(ys) if !opaque => {
+                    let ys = self.group_scalar_prefix(&ys)?;
+                    stack.extend(ys.iter().rev().map(|&y| (y, e)))
+                }
                 Node::Div([a, s]) if !opaque => {
                     stack.push((s, -e));
                     stack.push((a, e));
@@ -585,6 +578,20 @@ impl<'p> Simplifier<'p> {
                 None => self.pool.intern(Node::Identity(shape.rows))?,
             });
         }
+        // ones'*M*ones is sum(M).
+        if shape.is_scalar() && matrices.len() >= 3 {
+            let first_ones_t = matches!(self.pool.node(matrices[0]), Node::Transpose(o) if matches!(self.pool.node(*o), Node::Ones(_)));
+            let last_ones = matches!(self.pool.node(matrices[matrices.len() - 1]), Node::Ones(_));
+            if first_ones_t && last_ones {
+                let inner = &matrices[1..matrices.len() - 1];
+                let m = if inner.len() == 1 {
+                    inner[0]
+                } else {
+                    self.pool.intern(Node::Mul(inner.into()))?
+                };
+                matrices = vec![self.pool.intern(Node::Reduce(Reduce::Sum, m))?];
+            }
+        }
         factors.extend(matrices);
         let mut body = match factors.len() {
             0 => self.num(1.0),
@@ -603,6 +610,26 @@ impl<'p> Simplifier<'p> {
             body = self.pool.intern(Node::Neg(body))?;
         }
         Ok(body)
+    }
+
+    /// The factors of a product with a leading run whose product is a scalar that scales the rest
+    /// (`a'*b` in `a'*b*X`, as the parser writes it) made one factor of its own.
+    pub(crate) fn group_scalar_prefix(&mut self, fs: &[ExprId]) -> Result<Vec<ExprId>, ExprError> {
+        let mut acc = self.shape(fs[0]);
+        for (k, &x) in fs.iter().enumerate().skip(1) {
+            let s = self.shape(x);
+            if acc.is_scalar() && k >= 2 && s.rows != Dim::ONE {
+                let head = self.pool.intern(Node::Mul(fs[..k].into()))?;
+                let mut out = vec![head];
+                out.extend_from_slice(&fs[k..]);
+                return Ok(out);
+            }
+            match matdiff_expr::mul_shape(acc, s) {
+                Some(next) => acc = next,
+                None => break,
+            }
+        }
+        Ok(fs.to_vec())
     }
 
     /// `a*b` for neighbouring factors when it folds: `X*X = X^2`, `X^j*X^k = X^(j+k)`,
@@ -948,6 +975,11 @@ impl<'p> Simplifier<'p> {
                 self.neg(t)
             }
             (Reduce::Norm1 | Reduce::Norm2, Node::Neg(x)) => self.reduce(r, x),
+            (Reduce::Trace | Reduce::Sum, Node::Div([x, k])) => {
+                let t = self.reduce(r, x)?;
+                let inv = self.pow_scalar(k, -1.0)?;
+                self.mul(&[t, inv])
+            }
             (_, Node::Transpose(x)) => self.reduce(r, x),
             (Reduce::Trace | Reduce::Sum, Node::Mul(xs)) => {
                 let (scal, mats): (Vec<ExprId>, Vec<ExprId>) =

@@ -111,7 +111,7 @@ impl Gen {
             14 if r == c => format!("{}^2", self.paren(r, r, d)),
             15 if r == c => format!("diag({})", self.mat(r, 1, d)),
             15 if c == 1 => format!("diag({})", self.mat(r, r, d)),
-            16 => format!("ones*{}'", self.paren(c, 1, d)),
+            16 if r > 1 => format!("(ones*{}') .* {}", self.paren(c, 1, d), self.paren(r, c, d)),
             _ => format!("{} + {}", self.mat(r, c, d), self.leaf(r, c)),
         }
     }

@@ -1,10 +1,10 @@
 // The acceptance table of issue 4, shared by the tests and the benches (`include!`d).
 
 /// EXPR, variable, declarations, upstream name, the closed form of the literature.
-pub type Case = (&'static str, &'static str, &'static [&'static str], Option<&'static str>, &'static str);
+pub(crate) type Case = (&'static str, &'static str, &'static [&'static str], Option<&'static str>, &'static str);
 
 #[rustfmt::skip]
-pub const CASES: &[Case] = &[
+pub(crate) const CASES: &[Case] = &[
     ("a'*X*b", "X", &[], None, "a*b'"),
     ("a'*X'*b", "X", &[], None, "b*a'"),
     ("tr(A*X*B)", "X", &[], None, "A'*B'"),

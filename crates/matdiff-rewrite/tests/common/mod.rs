@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 
 /// Random values in [-1, 1] for every variable under `root` (sizes from `sizes`, symmetric
 /// where declared), seeded.
-pub fn random_values(
+pub(crate) fn random_values(
     pool: &ExprPool,
     roots: &[ExprId],
     sizes: &[(&str, usize)],
@@ -44,7 +44,7 @@ pub fn random_values(
 }
 
 /// The gradient of the scalar `f` with respect to `var` by the complex step, `Im f(x + ih) / h`.
-pub fn complex_step(
+pub(crate) fn complex_step(
     pool: &ExprPool,
     f: ExprId,
     var: &str,
@@ -60,7 +60,7 @@ pub fn complex_step(
         .is_some_and(|i| i.symmetric);
     let sizes = Sizes::from_values(pool, &base).expect("sizes");
     let options = matdiff_faer::Options::new().functions(functions);
-    let mut plan = matdiff_faer::Plan::<Complex<f64>>::compile_with(pool, &[f], &sizes, options)
+    let mut plan = matdiff_faer::Plan::<Complex<f64>>::compile_with(pool, &[f], &sizes, &options)
         .expect("a plan");
     Mat::from_fn(x.nrows(), x.ncols(), |i, j| {
         let mut v = base.clone();
@@ -80,7 +80,7 @@ pub fn complex_step(
 }
 
 /// The largest entry-wise difference relative to the largest entry of `reference`.
-pub fn relative_error(got: &Mat<f64>, reference: &Mat<f64>) -> f64 {
+pub(crate) fn relative_error(got: &Mat<f64>, reference: &Mat<f64>) -> f64 {
     assert_eq!(
         (got.nrows(), got.ncols()),
         (reference.nrows(), reference.ncols()),
@@ -102,14 +102,14 @@ pub fn relative_error(got: &Mat<f64>, reference: &Mat<f64>) -> f64 {
 }
 
 /// Evaluates in f64.
-pub fn value(pool: &ExprPool, id: ExprId, values: &Values<f64>) -> Mat<f64> {
+pub(crate) fn value(pool: &ExprPool, id: ExprId, values: &Values<f64>) -> Mat<f64> {
     eval::<f64>(pool, id, values)
         .unwrap_or_else(|e| panic!("cannot evaluate {}: {e}", pool.plain(id)))
 }
 
 /// Operators in the tree under `id`, with nodes in `leaves` (named bindings) counted as leaves;
 /// an n-ary operator counts n - 1.
-pub fn operators(pool: &ExprPool, id: ExprId, leaves: &[ExprId]) -> usize {
+pub(crate) fn operators(pool: &ExprPool, id: ExprId, leaves: &[ExprId]) -> usize {
     if leaves.contains(&id) {
         return 0;
     }
