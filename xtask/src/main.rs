@@ -7,6 +7,13 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+mod check_derivations;
+
+/// Reading and checking the derivation catalog, shared with the catalog's test.
+#[path = "../../crates/matdiff-rewrite/tests/derivations/catalog.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod catalog;
+
 const TASKS: &[(&str, &str)] = &[
     (
         "check-derivations",
@@ -31,13 +38,14 @@ fn main() -> Result<()> {
         }
         return Ok(());
     };
+    let rest = &args[1..];
     match task.as_str() {
+        "check-derivations" => check_derivations::run(rest),
         other => bail!("unknown task '{other}'; run `cargo xtask` for the list"),
     }
 }
 
 /// The workspace root.
-#[allow(dead_code)]
 fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -48,9 +56,15 @@ fn project_root() -> PathBuf {
 /// Runs cargo with inherited output; fails when it fails.
 #[allow(dead_code)]
 fn cargo(args: &[&str]) -> Result<()> {
+    cargo_with_env(args, &[])
+}
+
+/// Runs cargo with inherited output and extra environment variables; fails when it fails.
+fn cargo_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(project_root())
         .status()
         .context("running cargo")?;

@@ -51,11 +51,13 @@ impl StepReport {
 ///
 /// ```
 /// use faer::mat;
-/// use matdiff_expr::ExprPool;
+/// use matdiff_expr::{Decl, ExprPool};
 /// use matdiff_faer::{check_steps, Options, Values};
 /// let mut pool = ExprPool::new();
-/// // f = a'*X*b:  df = tr(a'*dX*b) = tr(b*a'*dX); a wrong step: tr(a*b'*dX).
-/// let l1 = pool.parse("tr(a'*dX*b)").unwrap().root;
+/// // f = a'*X*b:  df = tr(a'*dX*b) = tr(b*a'*dX); a wrong step: tr(X'*dX).
+/// pool.parse("a'*X*b").unwrap();
+/// let matrix = Decl::parse("dX: matrix").unwrap();
+/// let l1 = pool.parse_with("tr(a'*dX*b)", &[matrix]).unwrap().root;
 /// let l2 = pool.parse("tr(b*a'*dX)").unwrap().root;
 /// let l3 = pool.parse("tr(X'*dX)").unwrap().root;
 /// let x = pool.find_symbol("X").unwrap();

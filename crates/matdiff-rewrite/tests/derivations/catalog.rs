@@ -54,6 +54,8 @@ pub struct Outcome {
     pub steps: usize,
     /// The gradient, re-parseable.
     pub gradient: String,
+    /// The literature form, as written in the entry.
+    pub literature: String,
     /// Operators in the gradient and in the literature form (DAG nodes that are not leaves).
     pub ops: (usize, usize),
     /// The largest relative error of the gradient against the complex step, over the draws.
@@ -183,6 +185,7 @@ pub fn derive_entry(entry: &Entry) -> Result<(ExprPool, Derivation, Duration), S
 pub fn check_entry(entry: &Entry) -> Outcome {
     let mut out = Outcome {
         name: entry.name.clone(),
+        literature: entry.literature.clone(),
         ..Outcome::default()
     };
     let (mut pool, d, time) = match derive_entry(entry) {
@@ -500,7 +503,9 @@ fn complex_step(
             let v = plan.run(&cvalues)?.remove(0)[(0, 0)].im / H;
             let xv = cvalues.get_mut(name).expect("a value");
             xv[(i, j)].im = 0.0;
-            xv[(j, i)].im = 0.0;
+            if symmetric {
+                xv[(j, i)].im = 0.0;
+            }
             if symmetric && i != j {
                 g[(i, j)] = v / 2.0;
                 g[(j, i)] = v / 2.0;
