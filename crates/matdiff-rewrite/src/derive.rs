@@ -576,13 +576,7 @@ impl Engine<'_> {
             // Collect terms of the same differential.
             let mut groups: Vec<(ExprId, Vec<ExprId>)> = Vec::new();
             for st in &states {
-                let u = match st.u {
-                    Some(u) => u,
-                    None => {
-                        let shape = self.s.pool.shape(st.e);
-                        self.identity(shape.rows)?
-                    }
-                };
+                let u = self.u_or_identity(*st)?;
                 match groups.iter_mut().find(|g| g.0 == st.e) {
                     Some(g) => g.1.push(u),
                     None => groups.push((st.e, vec![u])),
@@ -838,7 +832,7 @@ impl Engine<'_> {
                 if !scalars.is_empty() {
                     rule("T6");
                 }
-                if self.s.pool.shape(fi).is_scalar() && !e_shape.is_scalar() {
+                if self.s.pool.shape(fi).is_scalar() {
                     // A scalar holding the differential scales a matrix M: tr(U'*(s*M)) = s*tr(U'*M).
                     rule("T4");
                     let mut m: Vec<ExprId> = scalars.clone();

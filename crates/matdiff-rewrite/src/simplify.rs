@@ -497,9 +497,11 @@ impl<'p> Simplifier<'p> {
             let opaque = self.opaque.contains(&x);
             let node = self.pool.node(x).clone();
             if self.is_scalar(x) {
+                // Signs and negative numbers come out only under integer powers.
+                let integer = e.fract() == 0.0;
                 match node {
-                    Node::Num(n) => coef *= n.get().powf(e),
-                    Node::Neg(y) if !opaque => {
+                    Node::Num(n) if integer || n.get() > 0.0 => coef *= n.get().powf(e),
+                    Node::Neg(y) if !opaque && integer => {
                         coef *= (-1.0f64).powf(e);
                         stack.push((y, e));
                     }
@@ -693,7 +695,9 @@ impl<'p> Simplifier<'p> {
         stack.extend(nums.iter().rev().map(|&x| (x, 1.0)));
         while let Some((x, e)) = stack.pop() {
             let opaque = self.opaque.contains(&x);
-            if self.is_scalar(x) {
+            if self.is_scalar(x)
+                && (e.fract() == 0.0 || !matches!(self.pool.node(x), Node::Num(n) if n.get() < 0.0))
+            {
                 scalars.push(self.pow_scalar(x, e)?);
                 continue;
             }
@@ -703,11 +707,14 @@ impl<'p> Simplifier<'p> {
                     stack.push((b, -e));
                     stack.push((a, e));
                 }
-                Node::Neg(y) if !opaque => {
-                    scalars.push(self.num(-1.0));
+                // (-x).^e = (-1)^e * x.^e for an integer e.
+                Node::Neg(y) if !opaque && e.fract() == 0.0 => {
+                    scalars.push(self.num((-1.0f64).powf(e)));
                     stack.push((y, e));
                 }
-                Node::Mul(ys) if !opaque && ys.iter().any(|&y| self.is_scalar(y)) => {
+                Node::Mul(ys)
+                    if !opaque && e.fract() == 0.0 && ys.iter().any(|&y| self.is_scalar(y)) =>
+                {
                     // Scalars of a product factor come out: (2*M*Y) .* Z = 2*((M*Y) .* Z).
                     let (s, m): (Vec<ExprId>, Vec<ExprId>) =
                         ys.iter().partition(|&&y| self.is_scalar(y));
@@ -721,7 +728,7 @@ impl<'p> Simplifier<'p> {
                     };
                     stack.push((m, e));
                 }
-                Node::Div([a, s]) if !opaque => {
+                Node::Div([a, s]) if !opaque && e.fract() == 0.0 => {
                     scalars.push(self.pow_scalar(s, -e)?);
                     stack.push((a, e));
                 }

@@ -100,7 +100,6 @@ fn check(case: &Case) {
 #[test]
 fn acceptance_table() {
     for case in CASES {
-        eprintln!("{} wrt {}", case.0, case.1);
         check(case);
     }
 }
