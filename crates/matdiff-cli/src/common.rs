@@ -13,6 +13,10 @@ pub(crate) struct Failed {
     pub(crate) message: String,
     /// Whether to also print `{"error": ...}` on stdout.
     pub(crate) json: bool,
+    /// The exit code: 2 for bad input, 1 for a check that failed.
+    pub(crate) code: u8,
+    /// Whether the message is a report for stdout rather than an error for stderr.
+    pub(crate) stdout: bool,
 }
 
 impl Failed {
@@ -20,6 +24,18 @@ impl Failed {
         Failed {
             message: message.into(),
             json,
+            code: 2,
+            stdout: false,
+        }
+    }
+
+    /// A report printed on stdout with exit code 1: the command ran, and what it checked failed.
+    pub(crate) fn report(message: impl Into<String>) -> Failed {
+        Failed {
+            message: message.into(),
+            json: false,
+            code: 1,
+            stdout: true,
         }
     }
 }

@@ -4,8 +4,14 @@
 //! rendering. Errors go to stderr (and as `{"error": ...}` to stdout with `--format json`) with
 //! exit code 2.
 
+mod check;
 mod common;
+mod eval;
+mod fit;
+mod grad;
 mod parse;
+mod solve;
+mod values;
 
 use std::process::ExitCode;
 
@@ -23,11 +29,26 @@ struct Cli {
 enum Command {
     /// Print the canonical form, the shapes and the LaTeX of an expression.
     Parse(parse::Args),
+    /// Evaluate an expression at the values of its variables (VALUES.json).
+    Eval(eval::Args),
+    /// Derive the gradient of a scalar expression (with --steps: the derivation).
+    Grad(grad::Args),
+    /// Check the derived gradient against the complex step and central differences.
+    Check(check::Args),
+    /// Solve for the stationary point where the gradient is affine in the variable.
+    Solve(solve::Args),
+    /// Fit a linear model to a CSV table by least squares (normal equation, QR or SVD).
+    Fit(fit::Args),
 }
 
 fn run(cli: Cli) -> common::Outcome {
     match cli.command {
         Command::Parse(args) => parse::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Grad(args) => grad::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Solve(args) => solve::run(args),
+        Command::Fit(args) => fit::run(args),
     }
 }
 
@@ -49,12 +70,16 @@ fn main() -> ExitCode {
             print!("{text}");
             ExitCode::SUCCESS
         }
+        Err(failed) if failed.stdout => {
+            print!("{}", failed.message);
+            ExitCode::from(failed.code)
+        }
         Err(failed) => {
             if failed.json {
                 println!("{}", serde_json::json!({ "error": failed.message }));
             }
             eprintln!("{}", failed.message);
-            ExitCode::from(2)
+            ExitCode::from(failed.code)
         }
     }
 }

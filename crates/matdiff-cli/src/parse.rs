@@ -1,32 +1,65 @@
 //! `matdiff parse EXPR`: the canonical form, the shapes and the LaTeX.
 
-use matdiff_expr::{ExprId, ExprPool, Node, Style};
+use matdiff_expr::{Expr, ExprId, ExprPool, Node, Style};
+use serde_json::{json, Map, Value};
 
-use crate::common::{Common, Failed, Format, Outcome};
+use crate::common::{Common, Format, Outcome};
 
 /// Arguments of `matdiff parse`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// The expression (it may begin with '-').
+    /// The expression (it may begin with '-', as in "-2*X").
     #[arg(allow_hyphen_values = true)]
     expr: String,
     #[command(flatten)]
     common: Common,
 }
 
+/// A variable of the expression with its shape as text.
+struct Variable {
+    name: String,
+    shape: String,
+    symmetric: bool,
+}
+
+impl Variable {
+    fn describe(&self) -> String {
+        if self.symmetric {
+            format!("{}, symmetric", self.shape)
+        } else {
+            self.shape.clone()
+        }
+    }
+}
+
 pub(crate) fn run(args: Args) -> Outcome {
     let mut pool = ExprPool::new();
     let e = args.common.parse(&mut pool, &args.expr, &[])?;
     let print = |style| pool.printer(style).with_bindings(&e.bindings).print(e.root);
-    let vars = variables(&pool, e.root);
+    let vars = variables(&pool, &e);
     let shape = pool.shape_str(pool.shape(e.root));
+    let listing = || {
+        let mut out = format!("shape: {shape}\n");
+        if vars.is_empty() {
+            out.push_str("variables: none\n");
+        } else {
+            out.push_str("variables:\n");
+            for v in &vars {
+                out.push_str(&format!("  {}: {}\n", v.name, v.describe()));
+            }
+        }
+        out
+    };
     Ok(match args.common.format {
         Format::Json => {
-            let vars: serde_json::Map<String, serde_json::Value> = vars
+            let vars: Map<String, Value> = vars
                 .iter()
-                .map(|(n, s)| (n.clone(), serde_json::Value::String(s.clone())))
+                .map(|v| {
+                    let value = json!({ "shape": v.shape, "symmetric": v.symmetric });
+                    (v.name.clone(), value)
+                })
                 .collect();
-            let v = serde_json::json!({
+            let v = json!({
                 "canonical": print(Style::Plain),
                 "unicode": print(Style::Unicode),
                 "latex": print(Style::Latex),
@@ -35,29 +68,34 @@ pub(crate) fn run(args: Args) -> Outcome {
             });
             format!("{v:#}\n")
         }
-        format => {
-            let main = match format {
-                Format::Unicode => print(Style::Unicode),
-                Format::Latex | Format::Markdown => print(Style::Latex),
-                _ => print(Style::Plain),
-            };
-            let mut out = format!("{main}\n\nshape: {shape}\n");
-            for (name, s) in &vars {
-                out.push_str(&format!("  {name}: {s}\n"));
-            }
-            if format != Format::Latex {
-                out.push_str(&format!("\nlatex: {}\n", print(Style::Latex)));
+        Format::Latex => format!("{}\n\n{}", print(Style::Latex), listing()),
+        Format::Markdown => {
+            let mut out = format!("$$\n{}\n$$\n\n- shape: {shape}\n", print(Style::Latex));
+            for v in &vars {
+                out.push_str(&format!("- `{}`: {}\n", v.name, v.describe()));
             }
             out
         }
+        format => {
+            let main = if format == Format::Unicode {
+                print(Style::Unicode)
+            } else {
+                print(Style::Plain)
+            };
+            format!(
+                "{main}\n\n{}\nlatex: {}\n",
+                listing(),
+                print(Style::Latex)
+            )
+        }
     })
-    .map_err(|e: Failed| e)
 }
 
-/// The variables that occur under `root`, sorted by name, with their shapes.
-fn variables(pool: &ExprPool, root: ExprId) -> Vec<(String, String)> {
-    let mut seen = vec![false; root.index() + 1];
-    let mut stack = vec![root];
+/// The variables that occur in the expression or its bindings, sorted by name, with their shapes.
+fn variables(pool: &ExprPool, e: &Expr) -> Vec<Variable> {
+    let mut seen = vec![false; pool.len()];
+    let mut stack: Vec<ExprId> = e.bindings.iter().map(|b| b.1).collect();
+    stack.push(e.root);
     let mut out = Vec::new();
     while let Some(id) = stack.pop() {
         if std::mem::replace(&mut seen[id.index()], true) {
@@ -66,14 +104,14 @@ fn variables(pool: &ExprPool, root: ExprId) -> Vec<(String, String)> {
         let node = pool.node(id);
         if let Node::Var(s) = node {
             let info = pool.var_info(*s).expect("parsed variables are declared");
-            let mut shape = pool.shape_str(info.shape);
-            if info.symmetric {
-                shape.push_str(", symmetric");
-            }
-            out.push((pool.name(*s).to_string(), shape));
+            out.push(Variable {
+                name: pool.name(*s).to_string(),
+                shape: pool.shape_str(info.shape),
+                symmetric: info.symmetric,
+            });
         }
         stack.extend_from_slice(node.children());
     }
-    out.sort();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
     out
 }

@@ -1,0 +1,70 @@
+//! `matdiff solve EXPR --wrt NAME`: the stationary point where the gradient is affine in NAME.
+
+use matdiff_expr::{ExprPool, Style};
+use matdiff_rewrite::stationary;
+use serde_json::json;
+
+use crate::common::{Common, Failed, Format, Outcome};
+
+/// Arguments of `matdiff solve`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// The scalar expression (it may begin with '-').
+    #[arg(allow_hyphen_values = true)]
+    expr: String,
+    /// The variable to solve for.
+    #[arg(long, value_name = "NAME")]
+    wrt: String,
+    /// Show the derivation of the gradient step by step.
+    #[arg(long)]
+    steps: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+pub(crate) fn run(args: Args) -> Outcome {
+    let json = args.common.json();
+    let mut pool = ExprPool::new();
+    let e = args.common.parse(&mut pool, &args.expr, &[])?;
+    let d = crate::grad::derive_parsed(&mut pool, &e, &args.common, &args.wrt, None)?;
+    let s = stationary(&mut pool, &e, &d).map_err(|err| Failed::new(format!("error: {err}"), json))?;
+    let wrt = &args.wrt;
+    let text = |style| {
+        let p = pool.printer(style).with_bindings(&e.bindings);
+        (p.print_body(s.lhs), p.print_body(s.rhs), p.print_body(s.solution))
+    };
+    let plain = text(Style::Plain);
+    let latex = text(Style::Latex);
+    Ok(match args.common.format {
+        Format::Json => {
+            let v = json!({
+                "wrt": wrt,
+                "gradient": d.gradient_text(&pool, Style::Plain),
+                "equation": format!("{} = {}", plain.0, plain.1),
+                "lhs": plain.0,
+                "rhs": plain.1,
+                "solution": plain.2,
+                "latex": format!("{} = {}", latex.0, latex.1),
+                "solution_latex": latex.2,
+            });
+            format!("{v:#}\n")
+        }
+        format => {
+            let (style, (lhs, rhs, sol)) = match format {
+                Format::Unicode => (Style::Unicode, text(Style::Unicode)),
+                Format::Latex | Format::Markdown => (Style::Latex, latex.clone()),
+                _ => (Style::Plain, plain.clone()),
+            };
+            let mut out = String::new();
+            if args.steps {
+                out.push_str(&d.display(&pool, if style == Style::Latex { Style::Plain } else { style }));
+                out.push_str(&format!("set ∂f/∂{wrt} = 0:\n"));
+            } else {
+                out.push_str(&format!("gradient: ∂f/∂{wrt} = {}\n", d.gradient_text(&pool, style)));
+            }
+            out.push_str(&format!("stationary equation: {lhs} = {rhs}\n"));
+            out.push_str(&format!("solution: {wrt} = {sol}\n"));
+            out
+        }
+    })
+}
