@@ -1,6 +1,9 @@
 //! The backward pass: the choice between the derived one and the hand-written reference.
 
+use faer::Mat;
+
 use crate::activation::Activation;
+use crate::derived::{DerivedLayer, DerivedRuns, LayerInputs, Upstream};
 use crate::error::NnError;
 use crate::kernels::{col, col_mut, gemm, row_sums};
 use crate::network::{Dense, Gradients, Network, Tape};
@@ -9,37 +12,46 @@ use crate::real::Real;
 /// Which backward pass computes the gradients.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub enum BackwardKind {
+    /// Derived by the rewriter: each layer's `g(W*A + b*ones')` with the upstream gradient `G`
+    /// gives `dL/dW`, `dL/db` and `dL/dA`, compiled into one matdiff-faer plan per layer that
+    /// computes `G .* g'(Z)` once. The training path.
+    #[default]
+    Derived,
     /// Seed Algorithm 1 written by hand on faer (`dZ = G .* g'(Z)`, `dW = dZ*A'`, `db = dZ*ones`,
     /// `dA = W'*dZ`): the benchmarks' reference and the tests' oracle.
-    ///
-    /// INTERIM: this is also the default training path until the derived backward (the rewriter's
-    /// gradients compiled into matdiff-faer plans) is wired in.
-    #[default]
     HandWritten,
 }
 
-/// The backward pass a network was built with.
+/// The backward pass a network was built with, and every layer's derived gradients.
 #[derive(Clone, Debug)]
-pub(crate) struct Backward<T: Real> {
+pub(crate) struct Backward {
     kind: BackwardKind,
-    _marker: std::marker::PhantomData<T>,
+    derived: Vec<DerivedLayer>,
 }
 
-impl<T: Real> Backward<T> {
-    pub(crate) fn new(_layers: &[Dense<T>], kind: BackwardKind) -> Result<Self, NnError> {
-        Ok(Backward {
-            kind,
-            _marker: std::marker::PhantomData,
-        })
+impl Backward {
+    /// Derives the gradients of every layer (the first needs no `dL/dA`).
+    pub(crate) fn new<T: Real>(layers: &[Dense<T>], kind: BackwardKind) -> Result<Self, NnError> {
+        let derived = layers
+            .iter()
+            .enumerate()
+            .map(|(k, layer)| DerivedLayer::new(layer.activation, k > 0))
+            .collect::<Result<_, _>>()?;
+        Ok(Backward { kind, derived })
     }
 
     pub(crate) fn kind(&self) -> BackwardKind {
         self.kind
     }
 
+    /// The derived gradients of layer `k` in the expression syntax: `dL/dW`, `dL/db`, `dL/dA`.
+    pub(crate) fn formulas(&self, k: usize) -> Vec<String> {
+        self.derived[k].formulas()
+    }
+
     /// Runs the backward pass of `kind` over the tape of a forward pass of `n` examples, whose
     /// last `dZ` holds the loss gradient.
-    pub(crate) fn run(
+    pub(crate) fn run<T: Real>(
         &self,
         kind: BackwardKind,
         network: &Network<T>,
@@ -48,9 +60,51 @@ impl<T: Real> Backward<T> {
         grads: &mut Gradients<T>,
     ) -> Result<(), NnError> {
         match kind {
-            BackwardKind::HandWritten => hand_written(network, tape, n, grads),
+            BackwardKind::HandWritten => {
+                hand_written(network, tape, n, grads);
+                Ok(())
+            }
+            BackwardKind::Derived => self.derived(network, tape, n, grads),
         }
-        Ok(())
+    }
+
+    fn derived<T: Real>(
+        &self,
+        network: &Network<T>,
+        tape: &mut Tape<T>,
+        n: usize,
+        grads: &mut Gradients<T>,
+    ) -> Result<(), NnError> {
+        let count = network.layers.len();
+        let mut runs = tape
+            .derived
+            .take()
+            .unwrap_or_else(|| DerivedRuns::new(count));
+        let mut upstream: Option<Mat<T>> = None;
+        let mut result = Ok(());
+        for k in (0..count).rev() {
+            let inputs = LayerInputs {
+                weights: network.layers[k].weights.as_ref(),
+                input: tape.input_of(network, k, n),
+                pre_activation: tape.z[k].as_ref().subcols(0, n),
+            };
+            let g = match upstream.take() {
+                Some(g) => Upstream::Owned(g),
+                None => Upstream::Borrowed(tape.dz[count - 1].as_ref().subcols(0, n)),
+            };
+            let mut out = match runs.run(k, &self.derived[k], inputs, g) {
+                Ok(out) => out.into_iter(),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            grads.weights[k] = out.next().expect("a plan root for dL/dW");
+            grads.biases[k] = out.next().expect("a plan root for dL/db");
+            upstream = out.next();
+        }
+        tape.derived = Some(runs);
+        result
     }
 }
 

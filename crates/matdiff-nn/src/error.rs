@@ -63,6 +63,17 @@ pub enum NnError {
     /// The weights file is valid safetensors but not a matdiff-nn network.
     #[error("weights: {0}")]
     Weights(String),
+    /// The rewriter could not derive a layer's gradients.
+    #[error("deriving the backward pass of `{expr}`: {reason}")]
+    Derivation {
+        /// The layer's expression.
+        expr: String,
+        /// The engine's error.
+        reason: String,
+    },
+    /// A derived backward pass could not be compiled or evaluated.
+    #[error("evaluating the derived backward pass: {0}")]
+    Plan(String),
     /// Drawing the chart failed.
     #[error("plot: {0}")]
     Plot(String),

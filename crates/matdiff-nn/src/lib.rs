@@ -23,6 +23,7 @@
 mod activation;
 mod backward;
 mod data;
+mod derived;
 mod error;
 mod kernels;
 mod loss;

@@ -1,12 +1,13 @@
 //! Dense layers, the network, its builder and the forward pass.
 
 use faer::prelude::ReborrowMut;
-use faer::{Mat, MatRef};
+use faer::{Mat, MatMut, MatRef};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::activation::Activation;
 use crate::backward::{Backward, BackwardKind};
+use crate::derived::DerivedRuns;
 use crate::error::NnError;
 use crate::kernels::{col, col_mut, gemm};
 use crate::loss::{BatchScore, Loss};
@@ -179,7 +180,7 @@ impl<T: Real> NetworkBuilder<T> {
 pub struct Network<T: Real> {
     pub(crate) layers: Vec<Dense<T>>,
     pub(crate) loss: Loss,
-    pub(crate) backward: Backward<T>,
+    pub(crate) backward: Backward,
 }
 
 /// Gradients of the loss with respect to every layer's weights and bias.
@@ -267,6 +268,16 @@ impl<T: Real> Network<T> {
         &self.layers
     }
 
+    /// The weights of layer `k`, to change in place.
+    pub fn weights_mut(&mut self, k: usize) -> MatMut<'_, T> {
+        self.layers[k].weights.as_mut()
+    }
+
+    /// The bias of layer `k`, to change in place.
+    pub fn bias_mut(&mut self, k: usize) -> MatMut<'_, T> {
+        self.layers[k].bias.as_mut()
+    }
+
     /// The loss.
     pub fn loss(&self) -> Loss {
         self.loss
@@ -275,6 +286,19 @@ impl<T: Real> Network<T> {
     /// Which backward pass [`Network::gradients`] and training use.
     pub fn backward_kind(&self) -> BackwardKind {
         self.backward.kind()
+    }
+
+    /// The gradients the rewriter derived for layer `k` (`dL/dW`, `dL/db`, and `dL/dA` but for the
+    /// first layer), in the expression syntax, where `Z` is the layer's `W*A + b*ones'`.
+    ///
+    /// ```
+    /// use matdiff_nn::{Activation, Loss, Network};
+    /// let net = Network::<f64>::builder(3).dense(4, Activation::Tanh).output(2, Loss::MeanSquaredError).build().unwrap();
+    /// assert_eq!(net.derived_gradients(0), ["(G .* tanh'(Z))*A'", "(G .* tanh'(Z))*ones"]);
+    /// assert_eq!(net.derived_gradients(1), ["G*A'", "G*ones", "W'*G"]);
+    /// ```
+    pub fn derived_gradients(&self, k: usize) -> Vec<String> {
+        self.backward.formulas(k)
     }
 
     /// Number of inputs (features per example).
@@ -370,13 +394,15 @@ impl<T: Real> Network<T> {
 
 /// Buffers of one forward and backward pass for batches of up to `capacity` examples: the
 /// inputs and targets of a batch, every layer's `Z` and `A`, and every layer's `dZ`.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Tape<T: Real> {
     pub(crate) x: Mat<T>,
     pub(crate) y: Mat<T>,
     pub(crate) z: Vec<Mat<T>>,
     pub(crate) a: Vec<Mat<T>>,
     pub(crate) dz: Vec<Mat<T>>,
+    /// The derived backward's plans, compiled on first use.
+    pub(crate) derived: Option<DerivedRuns<T>>,
 }
 
 impl<T: Real> Tape<T> {
@@ -405,6 +431,7 @@ impl<T: Real> Tape<T> {
                 })
                 .collect(),
             dz: sizes(capacity),
+            derived: None,
         }
     }
 

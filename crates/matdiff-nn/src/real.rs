@@ -12,13 +12,17 @@ mod sealed {
 
 /// A real floating-point type a [`Network`](crate::Network) can be built on: `f32` or `f64`.
 ///
+/// `exp`, `ln`, `tanh` and `from_f64` come from [`matdiff_faer::Scalar`], the plans' number type.
+///
 /// ```
+/// use matdiff_faer::Scalar;
 /// use matdiff_nn::Real;
 /// assert_eq!(<f32 as Real>::from_f64(0.5).to_f64(), 0.5);
 /// assert_eq!(<f64 as Real>::DTYPE_NAME, "F64");
 /// ```
 pub trait Real:
     faer::traits::RealField
+    + matdiff_faer::Scalar
     + sealed::Sealed
     + Copy
     + PartialOrd
@@ -47,26 +51,12 @@ pub trait Real:
     const ZERO: Self;
     /// One.
     const ONE: Self;
-    /// The value nearest to an `f64`.
-    fn from_f64(value: f64) -> Self;
     /// The value as an `f64` (exact).
     fn to_f64(self) -> f64;
-    /// `e^self`.
-    fn exp(self) -> Self;
-    /// Natural logarithm.
-    fn ln(self) -> Self;
-    /// `ln(1 + self)`, accurate for small values.
-    fn ln_1p(self) -> Self;
-    /// Hyperbolic tangent.
-    fn tanh(self) -> Self;
-    /// Square root.
-    fn sqrt(self) -> Self;
     /// Absolute value.
     fn abs(self) -> Self;
     /// The larger of two values.
     fn max(self, other: Self) -> Self;
-    /// `self^n`.
-    fn powi(self, n: i32) -> Self;
     /// Whether neither infinite nor NaN.
     fn is_finite(self) -> bool;
     /// Appends the little-endian bytes.
@@ -82,35 +72,14 @@ macro_rules! impl_real {
             const BYTES: usize = std::mem::size_of::<$t>();
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
-            fn from_f64(value: f64) -> Self {
-                value as $t
-            }
             fn to_f64(self) -> f64 {
                 self as f64
-            }
-            fn exp(self) -> Self {
-                $t::exp(self)
-            }
-            fn ln(self) -> Self {
-                $t::ln(self)
-            }
-            fn ln_1p(self) -> Self {
-                $t::ln_1p(self)
-            }
-            fn tanh(self) -> Self {
-                $t::tanh(self)
-            }
-            fn sqrt(self) -> Self {
-                $t::sqrt(self)
             }
             fn abs(self) -> Self {
                 $t::abs(self)
             }
             fn max(self, other: Self) -> Self {
                 $t::max(self, other)
-            }
-            fn powi(self, n: i32) -> Self {
-                $t::powi(self, n)
             }
             fn is_finite(self) -> bool {
                 $t::is_finite(self)

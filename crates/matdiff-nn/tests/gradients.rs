@@ -38,16 +38,13 @@ fn nudged(
     j: usize,
     delta: f64,
 ) -> Network<f64> {
-    let mut layers = net.layers().to_vec();
-    let mut w = layers[layer].weights().to_owned();
-    let mut b = layers[layer].bias().to_owned();
+    let mut net = net.clone();
     if bias {
-        b[(i, j)] += delta;
+        net.bias_mut(layer)[(i, j)] += delta;
     } else {
-        w[(i, j)] += delta;
+        net.weights_mut(layer)[(i, j)] += delta;
     }
-    layers[layer] = matdiff_nn::Dense::new(w, b, layers[layer].activation());
-    Network::from_layers(layers, net.loss(), BackwardKind::HandWritten).unwrap()
+    net
 }
 
 fn central_differences(net: &Network<f64>, x: &Mat<f64>, y: &Mat<f64>) -> Gradients<f64> {
@@ -89,6 +86,51 @@ fn assert_close(what: &str, exact: &Mat<f64>, numeric: &Mat<f64>) {
     );
 }
 
+fn assert_same<T: matdiff_nn::Real>(what: &str, a: &Mat<T>, b: &Mat<T>, tol: f64) {
+    let diff: T = (a - b).norm_max();
+    let scale: T = b.norm_max();
+    assert!(
+        diff.to_f64() <= tol * scale.to_f64().max(1e-300),
+        "{what}: differ by {diff} (scale {scale})"
+    );
+}
+
+#[test]
+fn derived_backward_equals_hand_written_in_f32_on_digits_sizes() {
+    let data = matdiff_nn::digits::<f32>();
+    let columns: Vec<usize> = (0..64).collect();
+    let batch = data.select(&columns);
+    for activation in Activation::ALL {
+        let net = Network::<f32>::builder(64)
+            .dense(32, activation)
+            .dense(16, activation)
+            .output(10, Loss::SoftmaxCrossEntropy)
+            .seed(5)
+            .build()
+            .unwrap();
+        let (_, hand) = net
+            .gradients_by(BackwardKind::HandWritten, batch.inputs(), batch.targets())
+            .unwrap();
+        let (_, derived) = net
+            .gradients_by(BackwardKind::Derived, batch.inputs(), batch.targets())
+            .unwrap();
+        for k in 0..3 {
+            assert_same(
+                &format!("{activation:?} dW{k}"),
+                &derived.weights[k],
+                &hand.weights[k],
+                1e-5,
+            );
+            assert_same(
+                &format!("{activation:?} db{k}"),
+                &derived.biases[k],
+                &hand.biases[k],
+                1e-5,
+            );
+        }
+    }
+}
+
 #[test]
 fn every_activation_and_loss_matches_central_differences() {
     let mut rng = StdRng::seed_from_u64(11);
@@ -100,7 +142,6 @@ fn every_activation_and_loss_matches_central_differences() {
                 .dense(5, activation)
                 .output(OUTPUTS, loss)
                 .seed(rng.random())
-                .backward(BackwardKind::HandWritten)
                 .build()
                 .unwrap();
             // Non-zero biases, so that relu's kinks and the bias gradients are exercised.

@@ -1,0 +1,195 @@
+//! The backward pass derived by the rewriter and evaluated by matdiff-faer plans.
+//!
+//! For every layer, the engine derives `tr(G' * g(W*A + b*ones'))` with respect to `W`, `b` and
+//! `A` (the upstream gradient `G`, seed Algorithm 1). The forward pass's `Z = W*A + b*ones'` is
+//! then named `Z` in the gradients (it is cached, so the plans do not multiply `W*A` again), and
+//! the gradients are compiled together into one plan per layer and batch size, so that
+//! `G .* g'(Z)` is computed once for the three of them.
+
+use std::collections::{HashMap, HashSet};
+
+use faer::{Mat, MatRef};
+use matdiff_expr::{ExprId, ExprPool, Node};
+use matdiff_faer::{Options, Plan, Sizes, Values};
+use matdiff_rewrite::{derive, substitute, DeriveOptions};
+
+use crate::activation::Activation;
+use crate::error::NnError;
+use crate::kernels::par_for;
+use crate::real::Real;
+
+/// The names of a layer's expression.
+const WEIGHTS: &str = "W";
+const INPUT: &str = "A";
+const PRE_ACTIVATION: &str = "Z";
+const UPSTREAM: &str = "G";
+
+/// One layer's derived gradients, symbolic.
+#[derive(Clone, Debug)]
+pub(crate) struct DerivedLayer {
+    pool: ExprPool,
+    /// `dL/dW`, `dL/db`, and `dL/dA` unless the layer is the first.
+    roots: Vec<ExprId>,
+    /// The variables the roots read, among `W`, `A`, `Z`, `G`.
+    reads: Vec<&'static str>,
+}
+
+impl DerivedLayer {
+    /// Derives the gradients of one layer with activation `activation`.
+    pub(crate) fn new(activation: Activation, input_gradient: bool) -> Result<Self, NnError> {
+        let z_src = format!("{WEIGHTS}*{INPUT} + b*ones'");
+        let src = match activation.func() {
+            None => z_src.clone(),
+            Some(f) => format!("{}({z_src})", f.name()),
+        };
+        let mut pool = ExprPool::new();
+        let expr = pool
+            .parse(&src)
+            .map_err(|e| derivation(&src, e.to_string()))?;
+        let z_node = pool
+            .parse(&z_src)
+            .map_err(|e| derivation(&src, e.to_string()))?
+            .root;
+        pool.declare_var(PRE_ACTIVATION, pool.shape(z_node), false)
+            .map_err(|e| derivation(&src, e.to_string()))?;
+        let z_var = pool
+            .var(PRE_ACTIVATION)
+            .map_err(|e| derivation(&src, e.to_string()))?;
+        let options = DeriveOptions {
+            upstream: Some(UPSTREAM.to_string()),
+            ..DeriveOptions::default()
+        };
+        let wrts: &[&str] = if input_gradient {
+            &["W", "b", "A"]
+        } else {
+            &["W", "b"]
+        };
+        let mut roots = Vec::new();
+        for wrt in wrts {
+            let d = derive(&mut pool, &expr, wrt, &options)
+                .map_err(|e| derivation(&src, format!("with respect to {wrt}: {e}")))?;
+            let named = substitute(&mut pool, d.gradient, &HashMap::from([(z_node, z_var)]))
+                .map_err(|e| derivation(&src, e.to_string()))?;
+            roots.push(named);
+        }
+        let reads = [WEIGHTS, INPUT, PRE_ACTIVATION, UPSTREAM]
+            .into_iter()
+            .filter(|name| reads_variable(&pool, &roots, name))
+            .collect();
+        Ok(DerivedLayer { pool, roots, reads })
+    }
+
+    /// The derived gradients in the expression syntax: `dL/dW`, `dL/db` and maybe `dL/dA`.
+    pub(crate) fn formulas(&self) -> Vec<String> {
+        self.roots.iter().map(|&r| self.pool.plain(r)).collect()
+    }
+}
+
+fn derivation(src: &str, reason: String) -> NnError {
+    NnError::Derivation {
+        expr: src.to_string(),
+        reason,
+    }
+}
+
+/// Whether the variable `name` occurs under one of the roots.
+fn reads_variable(pool: &ExprPool, roots: &[ExprId], name: &str) -> bool {
+    let Some(symbol) = pool.find_symbol(name) else {
+        return false;
+    };
+    let mut seen = HashSet::new();
+    let mut stack = roots.to_vec();
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        match pool.node(id) {
+            Node::Var(s) if *s == symbol => return true,
+            node => stack.extend_from_slice(node.children()),
+        }
+    }
+    false
+}
+
+/// The compiled plans of one network (per layer and batch size) and their input values.
+#[derive(Debug)]
+pub(crate) struct DerivedRuns<T: Real> {
+    plans: Vec<HashMap<usize, Plan<T>>>,
+    values: Vec<Values<T>>,
+}
+
+/// The numbers one layer's plan reads.
+pub(crate) struct LayerInputs<'a, T: Real> {
+    pub(crate) weights: MatRef<'a, T>,
+    pub(crate) input: MatRef<'a, T>,
+    pub(crate) pre_activation: MatRef<'a, T>,
+}
+
+impl<T: Real> DerivedRuns<T> {
+    pub(crate) fn new(layers: usize) -> Self {
+        DerivedRuns {
+            plans: (0..layers).map(|_| HashMap::new()).collect(),
+            values: (0..layers).map(|_| Values::new()).collect(),
+        }
+    }
+
+    /// Runs layer `k`'s plan for `n` examples with upstream gradient `upstream`; returns
+    /// `[dW, db]` or `[dW, db, dA]`.
+    pub(crate) fn run(
+        &mut self,
+        k: usize,
+        layer: &DerivedLayer,
+        inputs: LayerInputs<'_, T>,
+        upstream: Upstream<'_, T>,
+    ) -> Result<Vec<Mat<T>>, NnError> {
+        let values = &mut self.values[k];
+        for &name in &layer.reads {
+            match name {
+                WEIGHTS => set(values, name, inputs.weights),
+                INPUT => set(values, name, inputs.input),
+                PRE_ACTIVATION => set(values, name, inputs.pre_activation),
+                _ => {}
+            }
+        }
+        match upstream {
+            Upstream::Borrowed(g) => set(values, UPSTREAM, g),
+            Upstream::Owned(g) => values.insert(UPSTREAM, g),
+        }
+        let n = inputs.input.ncols();
+        let plan = match self.plans[k].entry(n) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let sizes = Sizes::from_values(&layer.pool, values).map_err(plan_error)?;
+                let (m, kk) = (inputs.weights.nrows(), inputs.weights.ncols());
+                let threads = if par_for(m, n, kk) == faer::Par::Seq {
+                    1
+                } else {
+                    0
+                };
+                let options = Options::new().threads(threads);
+                e.insert(
+                    Plan::compile_with(&layer.pool, &layer.roots, &sizes, &options)
+                        .map_err(plan_error)?,
+                )
+            }
+        };
+        plan.run(values).map_err(plan_error)
+    }
+}
+
+/// The upstream gradient of a layer: the loss's (in the tape) or the next layer's `dA` (moved in).
+pub(crate) enum Upstream<'a, T: Real> {
+    Borrowed(MatRef<'a, T>),
+    Owned(Mat<T>),
+}
+
+fn set<T: Real>(values: &mut Values<T>, name: &str, value: MatRef<'_, T>) {
+    match values.get_mut(name) {
+        Some(m) if m.shape() == value.shape() => m.copy_from(value),
+        _ => values.insert(name, value.to_owned()),
+    }
+}
+
+fn plan_error(e: matdiff_faer::EvalError) -> NnError {
+    NnError::Plan(e.to_string())
+}
