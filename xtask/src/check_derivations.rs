@@ -13,13 +13,7 @@ use crate::{cargo_with_env, project_root};
 /// `--no-test` skips the `cargo test` run; `--verbose` prints every derivation and its
 /// literature form.
 pub(crate) fn run(args: &[String]) -> Result<()> {
-    let test = [
-        "test",
-        "-p",
-        "matdiff-rewrite",
-        "--test",
-        "derivations",
-    ];
+    let test = ["test", "-p", "matdiff-rewrite", "--test", "derivations"];
     if args.iter().any(|a| a == "--review") {
         return review(&test);
     }
@@ -51,7 +45,12 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         cargo_with_env(&test, &[("INSTA_UPDATE", "no")]).is_ok()
     };
 
-    let width = outcomes.iter().map(|o| o.name.len()).max().unwrap_or(4).max(4);
+    let width = outcomes
+        .iter()
+        .map(|o| o.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
     println!(
         "\n{:<width$}  {:>5}  {:<6}  {:>9}  {:>9}  {:>11}",
         "name", "steps", "result", "max error", "time", "ops/lit"
@@ -73,7 +72,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             println!("    {failure}");
         }
         if verbose {
-            println!("{}    result:     {}\n    literature: {}\n", o.text, o.gradient, o.literature);
+            println!(
+                "{}    result:     {}\n    literature: {}\n",
+                o.text, o.gradient, o.literature
+            );
         }
     }
     let failed = outcomes.iter().filter(|o| !o.passed()).count();

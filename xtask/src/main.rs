@@ -7,7 +7,9 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+mod bench;
 mod check_derivations;
+mod docs;
 
 /// Reading and checking the derivation catalog, shared with the catalog's test.
 #[path = "../../crates/matdiff-rewrite/tests/derivations/catalog.rs"]
@@ -41,6 +43,8 @@ fn main() -> Result<()> {
     let rest = &args[1..];
     match task.as_str() {
         "check-derivations" => check_derivations::run(rest),
+        "docs" => docs::run(rest),
+        "bench" => bench::run(rest),
         other => bail!("unknown task '{other}'; run `cargo xtask` for the list"),
     }
 }
@@ -54,7 +58,6 @@ fn project_root() -> PathBuf {
 }
 
 /// Runs cargo with inherited output; fails when it fails.
-#[allow(dead_code)]
 fn cargo(args: &[&str]) -> Result<()> {
     cargo_with_env(args, &[])
 }
