@@ -60,7 +60,9 @@ impl<R: BufRead> CsvReader<R> {
             done: false,
         };
         if !csv.next_line()? {
-            return Err(FitError::Empty { what: "the file" });
+            return Err(FitError::Empty {
+                what: "the file is empty",
+            });
         }
         let header = split(csv.text.trim_start_matches('\u{feff}'));
         for (k, name) in header.iter().enumerate() {
@@ -101,7 +103,7 @@ impl<R: BufRead> CsvReader<R> {
         let n = columns[0].len();
         if n == 0 {
             return Err(FitError::Empty {
-                what: "the file (a header but no data rows)",
+                what: "the file has a header but no data rows",
             });
         }
         Ok(Table {

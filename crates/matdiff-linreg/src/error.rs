@@ -10,9 +10,9 @@ use crate::Method;
 #[non_exhaustive]
 pub enum FitError {
     /// The data has no rows (or a CSV file is empty).
-    #[error("no data: {what} is empty")]
+    #[error("no data: {what}")]
     Empty {
-        /// What is empty: "the file", "the data" ...
+        /// What is missing: "the file is empty", "the data has no rows" ...
         what: &'static str,
     },
     /// The data has no feature column.
@@ -100,7 +100,7 @@ pub enum FitError {
     /// The Gram matrix is not numerically positive definite, so the Cholesky factorisation failed.
     #[error(
         "the normal equation is singular to working precision (Cholesky pivot {pivot} is not \
-         positive): the data is rank-deficient or too ill-conditioned; use --method svd or qr"
+         positive): the data is rank-deficient or too ill-conditioned; use the svd or qr method"
     )]
     NotPositiveDefinite {
         /// 1-based index of the failing pivot.
@@ -109,7 +109,7 @@ pub enum FitError {
     /// The data matrix is rank-deficient, and the method cannot give a minimum-norm solution.
     #[error(
         "the data is rank-deficient to working precision (condition estimate {condition:.3e}); \
-         use --method svd for the minimum-norm solution"
+         use the svd method for the minimum-norm solution"
     )]
     RankDeficient {
         /// The condition estimate.

@@ -38,6 +38,11 @@ pub(crate) fn solve(acc: &GramAccumulator, options: &Options) -> Result<Fit, Fit
     let rows = acc.rows();
     check_rows(rows, d, options)?;
     let (w, mean, scatter) = (acc.weight(), acc.mean(), acc.scatter());
+    if w == 0.0 {
+        return Err(FitError::Empty {
+            what: "all sample weights are zero",
+        });
+    }
     // Without an intercept the uncentred moments are needed: X'X = C + W m m' (a sum of
     // semi-definite terms, so nothing cancels).
     let shift = if options.intercept { 0.0 } else { w };
@@ -103,7 +108,9 @@ pub(crate) fn intercept(options: &Options, mean: &[f64], b: &[f64]) -> f64 {
 /// Fewer rows than unknowns has no unique solution without a ridge penalty.
 pub(crate) fn check_rows(rows: usize, features: usize, options: &Options) -> Result<(), FitError> {
     if rows == 0 {
-        return Err(FitError::Empty { what: "the data" });
+        return Err(FitError::Empty {
+            what: "the data has no rows",
+        });
     }
     if features == 0 {
         return Err(FitError::NoFeatures);

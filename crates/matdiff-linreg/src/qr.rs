@@ -47,7 +47,7 @@ pub(crate) fn fit(
     let total_weight = weights.as_ref().map_or(n as f64, |w| w.iter().sum());
     if total_weight == 0.0 {
         return Err(FitError::Empty {
-            what: "the data (all weights are zero)",
+            what: "all sample weights are zero",
         });
     }
     let scale: Option<Vec<f64>> = weights
