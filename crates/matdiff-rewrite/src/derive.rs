@@ -530,7 +530,9 @@ impl Engine<'_> {
                 self.steps.last().expect("a first line").lhs.clone()
             };
             let rules = std::mem::take(&mut self.line_rules);
-            let line = self.show(&states)?;
+            // The function's differential is shown as it comes, `df = a'*(exp(X*b) .* (dX*b))`;
+            // the trace form follows by T1.
+            let line = if k == 0 { d } else { self.show(&states)? };
             self.push(StepKind::Differential, &lhs, line, rules, k > 0);
             // The same differential with its algebra done, when that is much shorter
             // (log(det(X)): 1/det(X)*det(X)*tr(inv(X)*dX) is tr(inv(X)*dX)).
@@ -545,16 +547,13 @@ impl Engine<'_> {
                     u: start.u,
                     e: tidy,
                 }];
-                let line = self.show(&states)?;
+                let line = if k == 0 { tidy } else { self.show(&states)? };
                 self.push(StepKind::Differential, &lhs, line, vec!["A"], true);
             }
             let d = states[0].e;
             let scalar_wrt = self.s.pool.shape(self.dx).is_scalar()
                 || self.s.pool.shape(self.dx).cols == Dim::ONE;
-            if k == 0
-                && !scalar_wrt
-                && !matches!(self.s.pool.node(d), Node::Reduce(Reduce::Trace, _))
-            {
+            if k == 0 && !scalar_wrt && !self.is_trace_form(d) {
                 let t = self.s.pool.intern(Node::Reduce(Reduce::Trace, d))?;
                 self.push(StepKind::Differential, &lhs, t, vec!["T1"], true);
             }
@@ -668,6 +667,23 @@ impl Engine<'_> {
         });
     }
 
+    /// Whether a differential is already written with traces: `tr(...)`, sums and multiples of
+    /// such (T1 would only wrap it once more).
+    fn is_trace_form(&mut self, id: ExprId) -> bool {
+        match self.s.pool.node(id).clone() {
+            Node::Reduce(Reduce::Trace, _) => true,
+            Node::Add(xs) => xs.iter().all(|&x| self.is_trace_form(x)),
+            Node::Neg(x) | Node::Div([x, _]) => self.is_trace_form(x),
+            Node::Mul(xs) => {
+                let with_d: Vec<ExprId> = xs.iter().copied().filter(|&x| self.has_d(x)).collect();
+                with_d.len() == 1
+                    && self.is_trace_form(with_d[0])
+                    && xs.iter().all(|&x| self.s.pool.shape(x).is_scalar())
+            }
+            _ => false,
+        }
+    }
+
     fn identity(&mut self, d: Dim) -> Result<ExprId, DeriveError> {
         Ok(self.s.pool.intern(Node::Identity(d))?)
     }
@@ -689,7 +705,7 @@ impl Engine<'_> {
         let pool_shape = |e: &Self, x: ExprId| e.s.pool.shape(x);
         let Some(u) = st.u else {
             let vector = pool_shape(self, self.dx).cols == Dim::ONE;
-            let already = matches!(self.s.pool.node(st.e), Node::Reduce(Reduce::Trace, _));
+            let already = self.is_trace_form(st.e);
             return Ok(
                 if (pool_shape(self, st.e).is_scalar() && vector) || already {
                     st.e
@@ -705,6 +721,26 @@ impl Engine<'_> {
             Node::Num(c) if c.get() < 0.0 => (true, self.s.pool.num(-c.get())),
             _ => (false, ut),
         };
+        // c*I times e is c*e.
+        let ut = match self.s.pool.node(ut).clone() {
+            Node::Mul(xs)
+                if xs
+                    .iter()
+                    .any(|&x| matches!(self.s.pool.node(x), Node::Identity(_))) =>
+            {
+                let rest: Vec<ExprId> = xs
+                    .iter()
+                    .copied()
+                    .filter(|&x| !matches!(self.s.pool.node(x), Node::Identity(_)))
+                    .collect();
+                if rest.iter().all(|&x| self.s.pool.shape(x).is_scalar()) {
+                    self.s.mul(&rest)?
+                } else {
+                    ut
+                }
+            }
+            _ => ut,
+        };
         let unit = matches!(self.s.pool.node(ut), Node::Identity(_))
             || self.s.pool.node(ut) == &Node::Num(matdiff_expr::Num::new(1.0).expect("finite"));
         let product = if unit {
@@ -716,11 +752,12 @@ impl Engine<'_> {
         // df = g'*dx (seed eq. 20).
         let dx = pool_shape(self, self.dx);
         let vector = dx.cols == Dim::ONE;
-        let body = if pool_shape(self, product).is_scalar() && vector {
-            product
-        } else {
-            self.s.pool.intern(Node::Reduce(Reduce::Trace, product))?
-        };
+        let body =
+            if pool_shape(self, product).is_scalar() && (vector || self.is_trace_form(product)) {
+                product
+            } else {
+                self.s.pool.intern(Node::Reduce(Reduce::Trace, product))?
+            };
         Ok(if negative {
             self.s.pool.intern(Node::Neg(body))?
         } else {

@@ -20,6 +20,8 @@ fn derivations() {
         };
         let outcome = catalog::check_entry(&entry);
         for failure in &outcome.failures {
+            // Printed now too: a snapshot mismatch makes insta panic before the summary below.
+            eprintln!("{}: {failure}", entry.name);
             failures
                 .lock()
                 .unwrap()
