@@ -7,7 +7,7 @@ use crate::decl::{Decl, DeclDim, DeclShape};
 use crate::error::ParseError;
 use crate::node::{Dim, DimVar, ExprId, Fun, Node, Num, Shape};
 use crate::parser::{is_reserved, Ast, AstBinding, AstKind, BinOp, Callee, NaryOp};
-use crate::pool::{ExprPool, FRESH_NAMES};
+use crate::pool::ExprPool;
 
 /// A parsed expression: its root and the names of its `where` bindings (in the order written).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -185,6 +185,8 @@ pub(crate) struct Inference<'p> {
     functions: HashMap<String, Range<usize>>,
     bindings: HashMap<String, TShape>,
     symmetric: Vec<String>,
+    /// The dimension of every `I` and `ones` that no variable constrains, once there is one.
+    free_dim: Option<Dim>,
 }
 
 impl<'p> Inference<'p> {
@@ -197,6 +199,7 @@ impl<'p> Inference<'p> {
             functions: HashMap::new(),
             bindings: HashMap::new(),
             symmetric: Vec::new(),
+            free_dim: None,
         }
     }
 
@@ -410,7 +413,10 @@ impl<'p> Inference<'p> {
                 if !self.dims.unify(sa.0, sa.1) {
                     let m = self.shape_msg(&[sa]);
                     return Err(self.err(
-                        format!("a matrix power needs a square matrix, got {}", m[0]),
+                        format!(
+                            "a matrix power needs a square matrix, got {} (use '.^' for an element-wise power)",
+                            m[0]
+                        ),
                         op_span,
                     ));
                 }
@@ -645,46 +651,23 @@ impl<'p> Inference<'p> {
         }
     }
 
-    /// The dimension of an `I` or `ones`. One that no variable constrains (`tr(I)`,
-    /// `sum(ones)`) gets the first name, in the order of `fresh_dim`, that no variable of the
-    /// pool uses and no other such dimension of this expression has: the same text then
-    /// always gives the same node, so printing and parsing again keeps the id.
+    /// The dimension of an `I` or `ones`. The dimensions that no variable constrains (`tr(I)`,
+    /// `sum(ones)`) are all one: the first name, in the order of `fresh_dim`, that no variable
+    /// of the pool uses. The same text then always gives the same node, so printing and parsing
+    /// again keeps the id (their sizes cannot be known anyway).
     fn resolve_free(&mut self, x: u32, resolved: &mut HashMap<u32, Dim>) -> Dim {
         let r = self.dims.find(x);
         if self.dims.val[r as usize].is_some() || resolved.contains_key(&r) {
             return self.resolve(x, resolved);
         }
-        let mut used: Vec<DimVar> = Vec::new();
-        for (_, info) in self.pool.vars() {
-            for d in [info.shape.rows, info.shape.cols] {
-                if let Dim::Sym(v) = d {
-                    used.push(v);
-                }
+        let dim = match self.free_dim {
+            Some(d) => d,
+            None => {
+                let d = Dim::Sym(self.pool.unused_dim());
+                self.free_dim = Some(d);
+                d
             }
-        }
-        used.extend(resolved.values().filter_map(|d| match d {
-            Dim::Sym(v) => Some(*v),
-            Dim::Known(_) => None,
-        }));
-        let name = (0..)
-            .flat_map(|round| {
-                FRESH_NAMES.iter().map(move |base| {
-                    if round == 0 {
-                        base.to_string()
-                    } else {
-                        format!("{base}{round}")
-                    }
-                })
-            })
-            .find(|name| match self.pool.find_symbol(name) {
-                None => true,
-                Some(s) => {
-                    let is_name = self.pool.var_info(s).is_some() || self.pool.is_function(s);
-                    !is_name && self.pool.find_dim(name).is_none_or(|d| !used.contains(&d))
-                }
-            })
-            .expect("the rounds of dimension names never end");
-        let dim = Dim::Sym(self.pool.dim_named(&name));
+        };
         resolved.insert(r, dim);
         dim
     }

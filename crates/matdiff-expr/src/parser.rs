@@ -1,6 +1,5 @@
 //! Source text to a private syntax tree with spans (recursive descent with a nesting bound).
 
-use std::collections::HashMap;
 use std::ops::Range;
 
 use crate::error::ParseError;
@@ -76,15 +75,21 @@ pub(crate) fn is_reserved(name: &str) -> bool {
         || Reduce::from_name(name).is_some()
 }
 
+/// No token: an unmatched parenthesis has no partner, a token other than `(` no slot.
+const NONE: u32 = u32::MAX;
+
 pub(crate) struct Parser {
     toks: Vec<Token>,
     pos: usize,
     limits: Limits,
     /// The matching parenthesis of each matched `(` and `)`, by token index.
-    partner: HashMap<usize, usize>,
-    /// The parsed contents of each parenthesised group (or call argument), by the token index of
-    /// its `(`; an error is reported only if the parse reaches the group.
-    groups: HashMap<usize, Result<Ast, ParseError>>,
+    partner: Vec<u32>,
+    /// The parsed contents of each parenthesised group (or call argument), by the number of its
+    /// `(` (`slot`); an error is reported only if the parse reaches the group. `None` for a
+    /// group nested deeper than the limit, which is not parsed at all.
+    groups: Vec<Option<Result<Ast, ParseError>>>,
+    /// The number of each `(` among the `(`s, by token index.
+    slot: Vec<u32>,
 }
 
 impl Parser {
@@ -103,8 +108,9 @@ impl Parser {
             toks: lex(src)?,
             pos: 0,
             limits,
-            partner: HashMap::new(),
-            groups: HashMap::new(),
+            partner: Vec::new(),
+            groups: Vec::new(),
+            slot: Vec::new(),
         };
         parser.parse_groups();
         parser.pos = 0;
@@ -123,12 +129,23 @@ impl Parser {
         self.toks[self.pos].1.clone()
     }
 
-    fn bump(&mut self) -> Token {
-        let t = self.toks[self.pos].clone();
+    /// Moves past the current token and returns its span.
+    fn bump(&mut self) -> Range<usize> {
+        let span = self.toks[self.pos].1.clone();
         if self.pos + 1 < self.toks.len() {
             self.pos += 1;
         }
-        t
+        span
+    }
+
+    /// Moves past the current token and returns it with its span (an identifier's name is moved
+    /// out of the token list: nothing reads a token again once the parse has passed it).
+    fn bump_tok(&mut self) -> Token {
+        let tok = match &mut self.toks[self.pos].0 {
+            Tok::Ident(name) => Tok::Ident(std::mem::take(name)),
+            other => other.clone(),
+        };
+        (tok, self.bump())
     }
 
     fn err_here(&self, expected: &str) -> ParseError {
@@ -186,7 +203,7 @@ impl Parser {
             self.bump();
             loop {
                 let (name, name_span) = match self.peek().clone() {
-                    Tok::Ident(n) if !is_reserved(&n) => (n, self.bump().1),
+                    Tok::Ident(n) if !is_reserved(&n) => (n, self.bump()),
                     Tok::Ident(n) => {
                         return Err(ParseError::new(
                             format!("'{n}' is a reserved word and cannot be bound"),
@@ -212,7 +229,7 @@ impl Parser {
                 }
             }
         }
-        if *self.peek() == Tok::RParen && !self.partner.contains_key(&self.pos) {
+        if *self.peek() == Tok::RParen && self.partner[self.pos] == NONE {
             return Err(ParseError::new(
                 "unmatched ')': there is no '(' before it to close",
                 self.span(),
@@ -240,7 +257,7 @@ impl Parser {
         let mut items = vec![first];
         let mut ops = Vec::new();
         while matches!(self.peek(), Tok::Plus | Tok::Minus) {
-            let (op, op_span) = self.bump();
+            let (op, op_span) = self.bump_tok();
             let t = self.term()?;
             let t = if op == Tok::Minus {
                 let span = op_span.start..t.span.end;
@@ -270,7 +287,7 @@ impl Parser {
         let mut minus = Vec::new();
         loop {
             match self.peek() {
-                Tok::Minus => minus.push(self.bump().1.start),
+                Tok::Minus => minus.push(self.bump().start),
                 Tok::Plus if plus => {
                     self.bump();
                 }
@@ -296,7 +313,7 @@ impl Parser {
                 Tok::Star => NaryOp::Mul,
                 Tok::DotStar => NaryOp::Hadamard,
                 Tok::Slash | Tok::DotSlash => {
-                    let (tok, op_span) = self.bump();
+                    let (tok, op_span) = self.bump_tok();
                     let rhs = self.operand()?;
                     let op = if tok == Tok::Slash {
                         BinOp::Div
@@ -317,7 +334,7 @@ impl Parser {
             let mut items = vec![lhs];
             let mut ops = Vec::new();
             while *self.peek() == tok {
-                ops.push(self.bump().1);
+                ops.push(self.bump());
                 items.push(self.operand()?);
             }
             let span = start..items.last().expect("items").span.end;
@@ -343,7 +360,7 @@ impl Parser {
         // Each operator with its span and the minus signs before its exponent.
         let mut ops: Vec<(BinOp, Range<usize>, Vec<usize>)> = Vec::new();
         while matches!(self.peek(), Tok::Caret | Tok::DotCaret) {
-            let (tok, op_span) = self.bump();
+            let (tok, op_span) = self.bump_tok();
             let op = if tok == Tok::Caret {
                 BinOp::Pow
             } else {
@@ -370,7 +387,7 @@ impl Parser {
         let mut base = self.postfix()?;
         while *self.peek() == Tok::Caret && matches!(self.peek_at(1), Tok::Ident(t) if t == "T") {
             self.bump();
-            let (_, t) = self.bump();
+            let t = self.bump();
             let span = base.span.start..t.end;
             base = self.make(AstKind::Transpose(Box::new(base)), span)?;
             base = self.quotes(base)?;
@@ -387,7 +404,7 @@ impl Parser {
     /// `e` transposed once per quote that follows.
     fn quotes(&mut self, mut e: Ast) -> Result<Ast, ParseError> {
         while *self.peek() == Tok::Quote {
-            let (_, q) = self.bump();
+            let q = self.bump();
             let span = e.span.start..q.end;
             e = self.make(AstKind::Transpose(Box::new(e)), span)?;
         }
@@ -395,15 +412,20 @@ impl Parser {
     }
 
     fn primary(&mut self) -> Result<Ast, ParseError> {
-        let (tok, span) = (self.peek().clone(), self.span());
-        match tok {
-            Tok::Num(v) => {
+        let span = self.span();
+        match self.peek() {
+            &Tok::Num(v) => {
                 self.bump();
                 self.make(AstKind::Num(v), span)
             }
             Tok::LParen => Ok(self.take_group()?.0),
-            Tok::Ident(name) => self.ident(name, span),
-            Tok::RParen if !self.partner.contains_key(&self.pos) => Err(ParseError::new(
+            Tok::Ident(_) => {
+                let Tok::Ident(name) = self.bump_tok().0 else {
+                    unreachable!("an identifier")
+                };
+                self.ident(name, span)
+            }
+            Tok::RParen if self.partner[self.pos] == NONE => Err(ParseError::new(
                 "unmatched ')': there is no '(' before it to close",
                 span,
             )),
@@ -414,16 +436,24 @@ impl Parser {
     /// Parses every parenthesised group, innermost first, each as an expression whose inner
     /// groups are already parsed. The results wait in `groups` until the parse reaches them.
     fn parse_groups(&mut self) {
+        let n = self.toks.len();
+        self.partner = vec![NONE; n];
+        self.slot = vec![NONE; n];
         let mut open: Vec<usize> = Vec::new();
         // Groups in post-order (inner before outer) with their nesting depth.
         let mut order: Vec<(usize, usize)> = Vec::new();
+        let mut slots = 0;
         for (i, (tok, _)) in self.toks.iter().enumerate() {
             match tok {
-                Tok::LParen => open.push(i),
+                Tok::LParen => {
+                    open.push(i);
+                    self.slot[i] = slots;
+                    slots += 1;
+                }
                 Tok::RParen => {
                     if let Some(o) = open.pop() {
-                        self.partner.insert(o, i);
-                        self.partner.insert(i, o);
+                        self.partner[o] = i as u32;
+                        self.partner[i] = o as u32;
                         order.push((o, open.len() + 1));
                     }
                 }
@@ -434,13 +464,12 @@ impl Parser {
         while let Some(o) = open.pop() {
             order.push((o, open.len() + 1));
         }
+        self.groups = (0..slots).map(|_| None).collect();
         for (o, depth) in order {
-            let result = if depth > self.limits.max_nesting {
-                Err(self.too_deep(self.toks[o].1.clone()))
-            } else {
-                self.group(o)
-            };
-            self.groups.insert(o, result);
+            if depth <= self.limits.max_nesting {
+                let result = self.group(o);
+                self.groups[self.slot[o] as usize] = Some(result);
+            }
         }
     }
 
@@ -490,11 +519,12 @@ impl Parser {
     /// The parsed group at the current `(`; moves past its `)` and returns the span of it.
     fn take_group(&mut self) -> Result<(Ast, Range<usize>), ParseError> {
         let open = self.pos;
-        let ast = self
-            .groups
-            .remove(&open)
-            .expect("every '(' is parsed beforehand, and reached once")?;
-        let close = self.partner[&open];
+        let Some(result) = self.groups[self.slot[open] as usize].take() else {
+            // Only the groups nested too deeply are not parsed beforehand.
+            return Err(self.too_deep(self.span()));
+        };
+        let ast = result?;
+        let close = self.partner[open] as usize;
         self.pos = close + 1;
         Ok((ast, self.toks[close].1.clone()))
     }
@@ -517,11 +547,11 @@ impl Parser {
                 self.span(),
             ));
         }
-        Ok(self.bump().1)
+        Ok(self.bump())
     }
 
+    /// The identifier `name` at `span`, already consumed: a name, a constant or a call.
     fn ident(&mut self, name: String, span: Range<usize>) -> Result<Ast, ParseError> {
-        self.bump();
         let callee = if let Some(f) = Func::from_name(&name) {
             Some(Callee::Elementwise(f))
         } else if let Some(r) = Reduce::from_name(&name) {

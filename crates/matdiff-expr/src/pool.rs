@@ -1,6 +1,6 @@
 //! The arena with hash-consing: [`ExprPool`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::error::ExprError;
 use crate::node::{Dim, DimVar, ExprId, Fun, Node, Num, Shape, Symbol};
@@ -181,10 +181,39 @@ impl ExprPool {
         unreachable!("the rounds of dimension names never end")
     }
 
-    /// The symbolic dimension called `name`, if there is one.
-    pub(crate) fn find_dim(&self, name: &str) -> Option<DimVar> {
-        self.find_symbol(name)
-            .and_then(|s| self.dim_ids.get(&s).copied())
+    /// The first symbolic dimension, in the order of [`ExprPool::fresh_dim`], that no variable's
+    /// shape uses (created if new): the dimension of an `I` or `ones` that nothing constrains.
+    pub(crate) fn unused_dim(&mut self) -> DimVar {
+        let used: HashSet<DimVar> = self
+            .vars
+            .values()
+            .flat_map(|info| [info.shape.rows, info.shape.cols])
+            .filter_map(|d| match d {
+                Dim::Sym(v) => Some(v),
+                Dim::Known(_) => None,
+            })
+            .collect();
+        for round in 0.. {
+            for base in FRESH_NAMES {
+                let name = if round == 0 {
+                    base.to_string()
+                } else {
+                    format!("{base}{round}")
+                };
+                let free = match self.find_symbol(&name) {
+                    None => true,
+                    Some(s) => {
+                        !self.vars.contains_key(&s)
+                            && !self.functions.contains_key(&s)
+                            && self.dim_ids.get(&s).is_none_or(|d| !used.contains(d))
+                    }
+                };
+                if free {
+                    return self.dim_named(&name);
+                }
+            }
+        }
+        unreachable!("the rounds of dimension names never end")
     }
 
     /// The name of a symbolic dimension.

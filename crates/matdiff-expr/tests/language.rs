@@ -300,6 +300,11 @@ fn functions() {
             "tr(I)",
             r"tr(I) | tr(I) | \operatorname{tr}\left(I\right) | scalar | ",
         ),
+        // The sizes that nothing constrains are one dimension.
+        (
+            "tr(I) + sum(ones)",
+            r"tr(I) + sum(ones) | tr(I) + sum(𝟏) | \operatorname{tr}\left(I\right) + \operatorname{sum}\left(\mathbf{1}\right) | scalar | ",
+        ),
         (
             "g(W*x + b)",
             r"g(W*x + b) | g(W·x + b) | g\left(W x + b\right) | m x 1 | W: m x n, b: m x 1, x: n x 1",
@@ -550,6 +555,10 @@ fn pool_keeps_shapes_across_parses() {
     );
     // The same text is the same node.
     assert_eq!(pool.parse("a' * X * b").unwrap().root, first.root);
+    // An `I` that nothing constrains is the same node each time, whatever the pool holds.
+    let trace = pool.parse("tr(I)").unwrap().root;
+    pool.parse("C*D").unwrap();
+    assert_eq!(pool.parse("tr(eye)").unwrap().root, trace);
     // Shared subexpressions are one node.
     let sum = pool.parse("a'*X*b + a'*X*b").unwrap();
     assert_eq!(pool.node(sum.root).children(), &[first.root, first.root]);
