@@ -68,10 +68,16 @@ impl Bench {
             .join("/")
     }
 
+    /// Whether this is a reference member: by its function name (`faer hand-written/64`) or by
+    /// its parameter (`loss/faer`).
     fn is_reference(&self) -> bool {
-        let f = self.function.to_lowercase();
-        REFERENCE_NAMES.iter().any(|r| f.contains(r))
+        is_reference_name(&self.function) || is_reference_name(&self.value)
     }
+}
+
+fn is_reference_name(name: &str) -> bool {
+    let name = name.to_lowercase();
+    REFERENCE_NAMES.iter().any(|r| name.contains(r))
 }
 
 fn target_dir() -> PathBuf {
@@ -212,7 +218,9 @@ fn param(b: &Bench) -> f64 {
     s.parse().unwrap_or(f64::NAN)
 }
 
-/// The reference member a bench is compared with: same parameter first, else the only one.
+/// The reference member a bench is compared with: the reference of the same function (when the
+/// parameter names the reference, `loss/faer` for `loss/plan`) or of the same parameter (when the
+/// function does), else the only reference of the group.
 fn reference_for<'a>(b: &Bench, group: &[&'a Bench]) -> Option<&'a Bench> {
     if b.is_reference() {
         return None;
@@ -220,7 +228,10 @@ fn reference_for<'a>(b: &Bench, group: &[&'a Bench]) -> Option<&'a Bench> {
     let refs: Vec<&Bench> = group.iter().copied().filter(|r| r.is_reference()).collect();
     refs.iter()
         .copied()
-        .find(|r| r.value == b.value)
+        .find(|r| {
+            (is_reference_name(&r.value) && r.function == b.function)
+                || (is_reference_name(&r.function) && r.value == b.value)
+        })
         .or(if refs.len() == 1 { Some(refs[0]) } else { None })
 }
 
@@ -273,6 +284,25 @@ mod tests {
         );
         assert!(
             s.contains("| faer hand-written/64 | 100.0 ns |  |  |"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn ratios_against_the_reference_named_by_the_parameter() {
+        let results = [
+            bench("eval/layer", "loss", "faer", 200.0),
+            bench("eval/layer", "loss", "plan", 300.0),
+            bench("eval/layer", "gradient", "faer", 1000.0),
+            bench("eval/layer", "gradient", "plan", 1200.0),
+        ];
+        let s = summarize(&results);
+        assert!(
+            s.contains("| loss/plan | 300.0 ns | 1.50 | loss/faer |"),
+            "{s}"
+        );
+        assert!(
+            s.contains("| gradient/plan | 1.20 µs | 1.20 | gradient/faer |"),
             "{s}"
         );
     }
