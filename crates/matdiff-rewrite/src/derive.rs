@@ -439,14 +439,10 @@ impl Engine<'_> {
             self.s
                 .pool
                 .parse_with(&text, &[decl])
-                .map_err(|e| DeriveError::Unsupported {
+                .map_err(|_| DeriveError::Unsupported {
                     expr: format!("{name}' = {template}"),
                     wrt: "x".into(),
-                    why: if e.message.is_empty() {
-                        "the registered derivative does not parse"
-                    } else {
-                        "the registered derivative does not parse"
-                    },
+                    why: "the registered derivative does not parse",
                 })?;
         let sym = self.s.pool.symbol(&placeholder);
         let var = self.s.pool.intern(Node::Var(sym))?;

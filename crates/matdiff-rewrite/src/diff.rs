@@ -134,7 +134,7 @@ impl Engine<'_> {
                         _ => None,
                     };
                     let lower = match cv {
-                        Some(v) if v == 2.0 => a,
+                        Some(2.0) => a,
                         Some(v) => {
                             let k = self.s.pool.num(v - 1.0);
                             self.raw(Node::HPow([a, k]))?
@@ -278,7 +278,7 @@ impl Engine<'_> {
                 }
                 self.use_rule("D11");
                 let lower = match kv {
-                    Some(v) if v == 2.0 => a,
+                    Some(2.0) => a,
                     Some(v) => {
                         let k1 = self.s.pool.num(v - 1.0);
                         self.raw(Node::Pow([a, k1]))?

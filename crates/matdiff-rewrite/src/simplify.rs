@@ -13,7 +13,7 @@ type R = Result<ExprId, ExprError>;
 pub struct Simplifier<'p> {
     pub(crate) pool: &'p mut ExprPool,
     memo: HashMap<ExprId, ExprId>,
-    present_memo: HashMap<ExprId, ((ExprId, u64), (ExprId, u64))>,
+    present_memo: HashMap<ExprId, Forms>,
     opaque: HashSet<ExprId>,
 }
 
@@ -444,7 +444,7 @@ impl<'p> Simplifier<'p> {
             Node::Mul(xs) if !self.opaque.contains(&core) => {
                 let mut it = xs.iter().copied().filter(|&x| !self.is_scalar(x));
                 if last {
-                    it.last()
+                    it.next_back()
                 } else {
                     it.next()
                 }
@@ -881,7 +881,7 @@ impl<'p> Simplifier<'p> {
     /// `a .^ c`, canonical.
     pub fn hpow(&mut self, a: ExprId, c: ExprId) -> R {
         match self.num_of(c) {
-            Some(v) if v == 1.0 => Ok(a),
+            Some(1.0) => Ok(a),
             _ if self.is_scalar(a) => self.pow(a, c),
             _ => self.pool.intern(Node::HPow([a, c])),
         }
