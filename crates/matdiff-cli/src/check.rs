@@ -1,7 +1,7 @@
 //! `matdiff check EXPR --wrt NAME`: the derived gradient against the complex step and central
 //! differences, at given or random values.
 
-use matdiff_expr::{ExprPool, Style};
+use matdiff_expr::{ExprPool, Node, Style};
 use matdiff_faer::{check_gradient, random_values, CheckOptions, Mat};
 use serde_json::json;
 
@@ -37,7 +37,10 @@ pub(crate) struct Args {
 }
 
 fn max_entry(m: &Mat<f64>) -> f64 {
-    (0..m.nrows()).flat_map(|i| (0..m.ncols()).map(move |j| (i, j))).map(|(i, j)| m[(i, j)]).fold(0.0, f64::max)
+    (0..m.nrows())
+        .flat_map(|i| (0..m.ncols()).map(move |j| (i, j)))
+        .map(|(i, j)| m[(i, j)])
+        .fold(0.0, f64::max)
 }
 
 pub(crate) fn run(args: Args) -> Outcome {
@@ -48,20 +51,69 @@ pub(crate) fn run(args: Args) -> Outcome {
         Some(path) => crate::values::read_decls(path, json)?,
         None => (Vec::new(), matdiff_faer::Values::new()),
     };
-    let d = crate::grad::derive_cli(&mut pool, &args.common, &args.expr, &args.wrt, args.upstream.as_deref(), &decls)?;
+    let d = crate::grad::derive_cli(
+        &mut pool,
+        &args.common,
+        &args.expr,
+        &args.wrt,
+        args.upstream.as_deref(),
+        &decls,
+    )?;
     let values = match &args.at {
         Some(_) => given,
         None => random_values(&pool, d.function, args.seed),
     };
-    let report = check_gradient(&pool, d.function, &args.wrt, Some(d.gradient), &values, &CheckOptions::default()).map_err(fail)?;
-    let (mut cs, mut fd) = (report.complex_step.clone(), report.finite_difference.clone());
-    if d.symmetric {
-        // The derived gradient of a symmetric variable is the symmetric (G + G')/2.
-        let sym = |m: &Mat<f64>| Mat::from_fn(m.nrows(), m.ncols(), |i, j| (m[(i, j)] + m[(j, i)]) / 2.0);
-        cs = sym(&cs);
-        fd = sym(&fd);
-    }
-    let symbolic = report.symbolic.clone().expect("a symbolic gradient was given");
+    let options = CheckOptions::default();
+    let report = if d.symmetric {
+        // A symmetric variable cannot be perturbed one entry at a time. Its gradient (G + G')/2
+        // is the plain gradient of f((S + S')/2) in an unconstrained S, at S = X.
+        let x = pool
+            .var(&args.wrt)
+            .map_err(|e| Failed::new(format!("error: {e}"), json))?;
+        let shape = pool.shape(x);
+        let free = format!("{}__free", args.wrt);
+        let built = (|| {
+            pool.declare_var(&free, shape, false)?;
+            let s = pool.var(&free)?;
+            let st = pool.intern(Node::Transpose(s))?;
+            let sum = pool.intern(Node::Add(vec![s, st].into()))?;
+            let half = pool.num(2.0);
+            let sym = pool.intern(Node::Div([sum, half]))?;
+            let mut map = std::collections::HashMap::new();
+            map.insert(x, sym);
+            matdiff_rewrite::substitute(&mut pool, d.function, &map)
+        })()
+        .map_err(|e| Failed::new(format!("error: {e}"), json))?;
+        let mut at = values.clone();
+        at.insert(
+            free.clone(),
+            values
+                .get(&args.wrt)
+                .expect("a value for the variable")
+                .clone(),
+        );
+        let mut r = check_gradient(&pool, built, &free, None, &at, &options).map_err(fail)?;
+        let sizes = matdiff_faer::Sizes::from_values(&pool, &values).map_err(fail)?;
+        let mut plan =
+            matdiff_faer::Plan::<f64>::compile(&pool, &[d.gradient], &sizes).map_err(fail)?;
+        r.symbolic = Some(plan.run(&values).map_err(fail)?.remove(0));
+        r
+    } else {
+        check_gradient(
+            &pool,
+            d.function,
+            &args.wrt,
+            Some(d.gradient),
+            &values,
+            &options,
+        )
+        .map_err(fail)?
+    };
+    let (cs, fd) = (
+        report.complex_step.clone(),
+        report.finite_difference.clone(),
+    );
+    let symbolic = report.symbolic.clone().expect("a symbolic gradient");
     let vs_cs = max_entry(&matdiff_faer::relative_errors(&symbolic, &cs));
     let vs_fd = max_entry(&matdiff_faer::relative_errors(&symbolic, &fd));
     let fd_vs_cs = max_entry(&matdiff_faer::relative_errors(&fd, &cs));

@@ -161,6 +161,8 @@ pub fn derive(
         None => expr.root,
         Some(g) => upstream_function(pool, expr.root, g)?,
     };
+    // The variable first: asking for a function or a binding is the clearer mistake to report.
+    wrt_variable(pool, expr, root, wrt)?;
     let shape = pool.shape(root);
     if !shape.is_scalar() {
         return Err(DeriveError::NotScalar {

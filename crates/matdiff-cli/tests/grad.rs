@@ -1,0 +1,246 @@
+//! `matdiff grad`, `matdiff check` and `matdiff solve` as a user runs them.
+
+use std::process::Command;
+
+/// Runs matdiff; returns (exit code, stdout, stderr).
+fn matdiff(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_matdiff"))
+        .args(args)
+        .output()
+        .expect("matdiff runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).expect("utf-8"),
+        String::from_utf8(out.stderr).expect("utf-8"),
+    )
+}
+
+/// One case: arguments, expected exit code, and text the output (stdout, or stderr on failure)
+/// must contain.
+fn check(args: &[&str], code: i32, contains: &[&str]) {
+    let (got, stdout, stderr) = matdiff(args);
+    assert_eq!(
+        got, code,
+        "matdiff {args:?}\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    let text = format!("{stdout}{stderr}");
+    for c in contains {
+        assert!(
+            text.contains(c),
+            "matdiff {args:?}: output lacks {c:?}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn grad_prints_the_gradient() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["grad", "a'*X*b", "--wrt", "X"], &["a*b'\n"]),
+        (
+            &["grad", "tr(A*X*B)", "--wrt", "X", "--format", "unicode"],
+            &["(B·A)ᵀ"],
+        ),
+        (
+            &[
+                "grad",
+                "norm2(X*w - y)^2",
+                "--wrt",
+                "w",
+                "--format",
+                "latex",
+            ],
+            &["2 X^T \\left(X w - y\\right)"],
+        ),
+        // An expression that begins with '-' is the expression, not an option.
+        (&["grad", "-tr(X'*A)", "--wrt", "X"], &["-A\n"]),
+        (
+            &[
+                "grad",
+                "tr(Y'*M*Y) where Y = sigmoid(W*X)",
+                "--wrt",
+                "X",
+                "--let",
+                "M: symmetric",
+            ],
+            &["2*W'*((M*Y) .* sigmoid'(W*X)) where Y = sigmoid(W*X)"],
+        ),
+        (
+            &["grad", "g(W*a + b)", "--wrt", "W", "--upstream", "G"],
+            &["(G .* g'(W*a + b))*a'"],
+        ),
+        (
+            &["grad", "log(det(X))", "--wrt", "X", "--let", "X: symmetric"],
+            &["inv(X)", "note: X is declared symmetric"],
+        ),
+    ];
+    for (args, contains) in cases {
+        check(args, 0, contains);
+    }
+}
+
+#[test]
+fn grad_steps_read_like_the_seed() {
+    check(
+        &["grad", "a'*exp(X*b)", "--wrt", "X", "--steps"],
+        0,
+        &[
+            "df = a'*(exp(X*b) .* (dX*b))",
+            "= tr(a'*(exp(X*b) .* (dX*b)))",
+            "T1 scalar as trace",
+            "= tr((a .* exp(X*b))'*dX*b)",
+            "T5 Hadamard swap",
+            "= tr(b*(a .* exp(X*b))'*dX)",
+            "T4 cyclic property",
+            "∂f/∂X = (a .* exp(X*b))*b'",
+            "C core relationship",
+        ],
+    );
+    check(
+        &["grad", "a'*X*b", "--wrt", "X", "--format", "markdown"],
+        0,
+        &["\\begin{aligned}", "\\mathrm{d}f"],
+    );
+}
+
+#[test]
+fn grad_json_with_values() {
+    let dir = std::env::temp_dir().join(format!("matdiff-grad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let at = dir.join("values.json");
+    std::fs::write(&at, r#"{"a": [1, 2], "X": [[1, 2], [3, 4]], "b": [1, -1]}"#).unwrap();
+    let (code, stdout, stderr) = matdiff(&[
+        "grad",
+        "a'*X*b",
+        "--wrt",
+        "X",
+        "--at",
+        at.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["gradient"], "a*b'");
+    assert_eq!(v["latex"], "a b^T");
+    // f = a'*X*b = [1 2] * [[1 2] [3 4]] * [1 -1]' = [1 2] * [-1 -1]' = -3; the gradient a*b'.
+    assert_eq!(v["value"], -3.0);
+    assert_eq!(
+        v["gradient_value"],
+        serde_json::json!([[1.0, -1.0], [2.0, -2.0]])
+    );
+    let steps = v["steps"].as_array().unwrap();
+    assert!(steps.iter().any(|s| s["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["id"] == "T4" && r["name"] == "cyclic property")));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn grad_errors_are_clear() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["grad", "X*b", "--wrt", "X"],
+            "not a scalar: give --upstream G",
+        ),
+        (&["grad", "tr(X)", "--wrt", "Y"], "'Y' is not a variable"),
+        (&["grad", "tr(X)", "--wrt", "tr"], "'tr' is not a variable"),
+        (
+            &["grad", "tr(Y) where Y = X*X", "--wrt", "Y"],
+            "it is a 'where' binding",
+        ),
+        (&["grad", "g(x)", "--wrt", "g"], "it is a function"),
+        (&["grad", "tr(X", "--wrt", "X"], "expected ')'"),
+        (&["grad", "a'*X*b", "--wrt", "X", "--format", "json"], ""),
+    ];
+    for (args, message) in &cases[..cases.len() - 1] {
+        check(args, 2, &[message]);
+    }
+    let (code, stdout, _) = matdiff(&["grad", "X*b", "--wrt", "X", "--format", "json"]);
+    assert_eq!(code, 2);
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("not a scalar"));
+}
+
+#[test]
+fn check_compares_with_the_complex_step() {
+    check(
+        &[
+            "check",
+            "tr(Y'*M*Y) where Y = sigmoid(W*X)",
+            "--wrt",
+            "X",
+            "--seed",
+            "3",
+        ],
+        0,
+        &["ok: the derived gradient agrees"],
+    );
+    check(
+        &["check", "logdet(X) + sum(log(A*b))", "--wrt", "A"],
+        0,
+        &["derived vs complex step"],
+    );
+    check(
+        &["check", "x'*A*x", "--wrt", "A", "--let", "A: symmetric"],
+        0,
+        &["ok"],
+    );
+    let (code, stdout, _) = matdiff(&["check", "sum(exp(X))", "--wrt", "X", "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert!(v["max_relative_error_complex_step"].as_f64().unwrap() < 1e-12);
+    // An abstract function has no numeric definition: a clear error.
+    check(
+        &["check", "sum(g(X))", "--wrt", "X"],
+        2,
+        &["'g' has no numeric definition"],
+    );
+}
+
+#[test]
+fn solve_gives_the_normal_equation() {
+    check(
+        &["solve", "norm2(X*w - y)^2", "--wrt", "w", "--steps"],
+        0,
+        &[
+            "∂f/∂w = 2*X'*(X*w - y)",
+            "stationary equation: X'*X*w = X'*y",
+            "solution: w = inv(X'*X)*X'*y",
+        ],
+    );
+    check(
+        &[
+            "solve",
+            "norm2(X*w - y)^2 + lambda*norm2(w)^2",
+            "--wrt",
+            "w",
+        ],
+        0,
+        &["(X'*X + lambda*I)*w = X'*y"],
+    );
+    check(
+        &[
+            "solve",
+            "(X*w - y)'*D*(X*w - y)",
+            "--wrt",
+            "w",
+            "--let",
+            "D: symmetric",
+        ],
+        0,
+        &["X'*D*X*w = X'*D*y"],
+    );
+    check(
+        &["solve", "norm2(W*X - Y)^2", "--wrt", "W"],
+        0,
+        &["W*X*X' = Y*X'", "W = Y*X'*inv(X*X')"],
+    );
+    check(
+        &["solve", "sum(log(1 + exp(-y .* (X*w))))", "--wrt", "w"],
+        2,
+        &["not affine"],
+    );
+}
