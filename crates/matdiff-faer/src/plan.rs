@@ -238,6 +238,8 @@ impl<T: Scalar> Plan<T> {
     }
 }
 
+// The symmetry check indexes the columns both ways on purpose.
+#[allow(clippy::needless_range_loop)]
 fn check_input<T: Scalar>(spec: &InputSpec, v: MatRef<'_, T>) -> Result<(), EvalError> {
     if v.nrows() != spec.rows || v.ncols() != spec.cols {
         return Err(EvalError::ShapeMismatch {
@@ -246,30 +248,48 @@ fn check_input<T: Scalar>(spec: &InputSpec, v: MatRef<'_, T>) -> Result<(), Eval
             expected: format!("the plan was compiled for {}x{}", spec.rows, spec.cols),
         });
     }
-    for j in 0..v.ncols() {
-        for i in 0..v.nrows() {
-            if !v[(i, j)].finite() {
+    let cols: Vec<Vec<T>>;
+    let slices: Vec<&[T]> = match (0..v.ncols())
+        .map(|j| v.col(j).try_as_col_major().map(|c| c.as_slice()))
+        .collect::<Option<Vec<_>>>()
+    {
+        Some(s) => s,
+        None => {
+            cols = (0..v.ncols())
+                .map(|j| (0..v.nrows()).map(|i| v[(i, j)]).collect())
+                .collect();
+            cols.iter().map(|c| c.as_slice()).collect()
+        }
+    };
+    let mut scale = 0.0f64;
+    for (j, col) in slices.iter().enumerate() {
+        for (i, x) in col.iter().enumerate() {
+            if !x.finite() {
                 return Err(EvalError::NonFinite {
                     name: spec.name.clone(),
                     row: i + 1,
                     col: j + 1,
                 });
             }
+            scale = scale.max(x.re().abs());
         }
     }
     if spec.symmetric {
-        let scale = (0..v.ncols())
-            .flat_map(|j| (0..v.nrows()).map(move |i| (i, j)))
-            .map(|(i, j)| v[(i, j)].re().abs())
-            .fold(0.0f64, f64::max);
-        for j in 0..v.ncols() {
-            for i in 0..j {
-                if (v[(i, j)].re() - v[(j, i)].re()).abs() > 1e-12 * scale {
-                    return Err(EvalError::NotSymmetric {
-                        name: spec.name.clone(),
-                        row: i + 1,
-                        col: j + 1,
-                    });
+        // Blocked, so that reading the transpose stays in cache.
+        let n = v.nrows();
+        const B: usize = 64;
+        for jb in (0..n).step_by(B) {
+            for ib in (0..=jb).step_by(B) {
+                for j in jb..(jb + B).min(n) {
+                    for i in ib..(ib + B).min(j) {
+                        if (slices[j][i].re() - slices[i][j].re()).abs() > 1e-12 * scale {
+                            return Err(EvalError::NotSymmetric {
+                                name: spec.name.clone(),
+                                row: i + 1,
+                                col: j + 1,
+                            });
+                        }
+                    }
                 }
             }
         }
@@ -326,11 +346,24 @@ enum FacKind {
     Inv { lu: usize, t: bool },
 }
 
+/// A factor of an expansion: (base node, transposed, the inverse or power node when inverted).
+type FKey = (ExprId, bool, Option<ExprId>);
+
 #[derive(Clone, Debug)]
 struct Fac {
     kind: FacKind,
     rows: usize,
     cols: usize,
+    /// The factor it stands for (`None` for the ones and identities a plan adds).
+    key: Option<FKey>,
+}
+
+/// The result of the chain dynamic programming.
+struct Order {
+    cost: Vec<Vec<f64>>,
+    split: Vec<Vec<usize>>,
+    /// Ranges already computed: (slot, scale).
+    reuse: Vec<Vec<Option<(usize, f64)>>>,
 }
 
 #[derive(Clone, Debug)]
@@ -364,6 +397,10 @@ struct Compiler<'a, T: Scalar> {
     descs: Vec<String>,
     desc_of: HashMap<ExprId, u32>,
     tree_sizes: HashMap<ExprId, u64>,
+    /// Products already computed: factors to (slot, the constant they are scaled by).
+    products: HashMap<Vec<FKey>, (usize, f64)>,
+    /// The constant that reused products of the chain being emitted must be divided by.
+    chain_scale: f64,
     stats: PlanStats,
 }
 
@@ -442,6 +479,8 @@ impl<'a, T: Scalar> Compiler<'a, T> {
             descs: Vec::new(),
             desc_of: HashMap::new(),
             tree_sizes: HashMap::new(),
+            products: HashMap::new(),
+            chain_scale: 1.0,
             stats: PlanStats::default(),
         })
     }
@@ -1254,7 +1293,12 @@ impl<'a, T: Scalar> Compiler<'a, T> {
                 }
             }
         };
-        Fac { kind, rows, cols }
+        Fac {
+            kind,
+            rows,
+            cols,
+            key: Some((base, t, inv)),
+        }
     }
 
     fn mul_cost(facs: &[Fac], l: (usize, usize), r: (usize, usize)) -> f64 {
@@ -1275,14 +1319,27 @@ impl<'a, T: Scalar> Compiler<'a, T> {
         }
     }
 
-    /// Matrix-chain dynamic programming: the cheapest cost and split of every range.
-    fn chain_order(facs: &[Fac]) -> (Vec<Vec<f64>>, Vec<Vec<usize>>) {
+    /// The key of the product of factors `i..=j`, when they all stand for factors of the DAG.
+    fn range_key(facs: &[Fac], i: usize, j: usize) -> Option<Vec<FKey>> {
+        facs[i..=j].iter().map(|f| f.key).collect()
+    }
+
+    /// Matrix-chain dynamic programming: the cheapest cost and split of every range, where a
+    /// product computed earlier (by another chain of the plan) costs nothing.
+    fn chain_order(&self, facs: &[Fac]) -> Order {
         let k = facs.len();
         let mut cost = vec![vec![0.0f64; k]; k];
         let mut split = vec![vec![0usize; k]; k];
+        let mut reuse = vec![vec![None; k]; k];
         for len in 2..=k {
             for i in 0..=k - len {
                 let j = i + len - 1;
+                if let Some(&found) =
+                    Self::range_key(facs, i, j).and_then(|key| self.products.get(&key))
+                {
+                    reuse[i][j] = Some(found);
+                    continue;
+                }
                 let mut best = f64::INFINITY;
                 for s in i..j {
                     let c = cost[i][s] + cost[s + 1][j] + Self::mul_cost(facs, (i, s), (s + 1, j));
@@ -1294,7 +1351,7 @@ impl<'a, T: Scalar> Compiler<'a, T> {
                 cost[i][j] = best;
             }
         }
-        (cost, split)
+        Order { cost, split, reuse }
     }
 
     fn alpha(&mut self, e: &Expansion) -> Alpha {
@@ -1338,6 +1395,7 @@ impl<'a, T: Scalar> Compiler<'a, T> {
                 }),
                 rows: n,
                 cols: n,
+                key: None,
             });
         }
         if mode == Mode::Sum {
@@ -1348,23 +1406,27 @@ impl<'a, T: Scalar> Compiler<'a, T> {
                     kind: FacKind::Ones,
                     rows: 1,
                     cols: r,
+                    key: None,
                 },
             );
             facs.push(Fac {
                 kind: FacKind::Ones,
                 rows: c,
                 cols: 1,
+                key: None,
             });
         }
         self.finish_chain(facs, mode, dst, alpha)
     }
 
-    fn finish_chain(&mut self, facs: Vec<Fac>, mode: Mode, dst: usize, alpha: Alpha) {
+    fn finish_chain(&mut self, facs: Vec<Fac>, mode: Mode, dst: usize, mut alpha: Alpha) {
         let k = facs.len();
-        let (cost, split) = Self::chain_order(&facs);
+        let order = self.chain_order(&facs);
+        let cost = &order.cost;
+        self.chain_scale = 1.0;
         match mode {
             Mode::Product | Mode::Sum => {
-                self.emit_range(&facs, &split, 0, k - 1, Some((dst, alpha)));
+                self.emit_range(&facs, &order, 0, k - 1, Some((dst, alpha)));
             }
             Mode::Trace | Mode::Diag => {
                 let n = facs[0].rows;
@@ -1378,9 +1440,10 @@ impl<'a, T: Scalar> Compiler<'a, T> {
                 }
                 match best.1 {
                     Some(s) => {
-                        let l = self.emit_range(&facs, &split, 0, s, None);
-                        let r = self.emit_range(&facs, &split, s + 1, k - 1, None);
+                        let l = self.emit_range(&facs, &order, 0, s, None);
+                        let r = self.emit_range(&facs, &order, s + 1, k - 1, None);
                         let (l, r) = (self.dense(&facs, l), self.dense(&facs, r));
+                        alpha.c *= std::mem::replace(&mut self.chain_scale, 1.0);
                         self.stats.flops += 2 * (facs[0].rows * facs[s].cols) as u64;
                         self.instrs.push(if mode == Mode::Trace {
                             Instr::TraceDot { dst, l, r, alpha }
@@ -1390,7 +1453,7 @@ impl<'a, T: Scalar> Compiler<'a, T> {
                     }
                     None => {
                         let tmp = self.new_slot((n, facs[k - 1].cols));
-                        self.emit_range(&facs, &split, 0, k - 1, Some((tmp, alpha)));
+                        self.emit_range(&facs, &order, 0, k - 1, Some((tmp, alpha)));
                         let m = Opnd {
                             src: Src::Slot(tmp),
                             t: false,
@@ -1415,7 +1478,7 @@ impl<'a, T: Scalar> Compiler<'a, T> {
     fn emit_range(
         &mut self,
         facs: &[Fac],
-        split: &[Vec<usize>],
+        order: &Order,
         i: usize,
         j: usize,
         out: Option<(usize, Alpha)>,
@@ -1429,13 +1492,41 @@ impl<'a, T: Scalar> Compiler<'a, T> {
                 }
             };
         }
-        let s = split[i][j];
-        let l = self.emit_range(facs, split, i, s, None);
-        let r = self.emit_range(facs, split, s + 1, j, None);
-        let (dst, alpha) = out.unwrap_or_else(|| {
-            let d = self.new_slot((facs[i].rows, facs[j].cols));
-            (d, Alpha::one())
-        });
+        if let Some((slot, c)) = order.reuse[i][j] {
+            return match out {
+                None => {
+                    self.chain_scale /= c;
+                    Val::Slot(slot)
+                }
+                Some((dst, mut alpha)) => {
+                    alpha.c *= std::mem::replace(&mut self.chain_scale, 1.0) / c;
+                    self.stats.flops += (facs[i].rows * facs[j].cols) as u64;
+                    self.instrs.push(Instr::Copy {
+                        dst,
+                        src: Opnd {
+                            src: Src::Slot(slot),
+                            t: false,
+                        },
+                        alpha,
+                    });
+                    Val::Slot(dst)
+                }
+            };
+        }
+        let s = order.split[i][j];
+        let l = self.emit_range(facs, order, i, s, None);
+        let r = self.emit_range(facs, order, s + 1, j, None);
+        let (dst, alpha) = match out {
+            Some((d, mut alpha)) => {
+                alpha.c *= std::mem::replace(&mut self.chain_scale, 1.0);
+                (d, alpha)
+            }
+            None => (self.new_slot((facs[i].rows, facs[j].cols)), Alpha::one()),
+        };
+        let reusable = alpha.scalars.is_empty() && alpha.c != 0.0 && alpha.c.is_finite();
+        if let (Some(key), true) = (Self::range_key(facs, i, j), reusable) {
+            self.products.entry(key).or_insert((dst, alpha.c));
+        }
         self.combine(
             facs,
             l,

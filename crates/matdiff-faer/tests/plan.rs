@@ -95,8 +95,29 @@ fn shared_work_is_done_once() {
         ],
         &values,
     );
-    // W*X, a product for the trace, 2*M*Y and W'*(...): W*X is not computed twice.
-    assert_eq!(s.matmuls, 4, "{s:?}");
+    // W*X, M*Y (for the trace, reused scaled for 2*M*Y) and W'*(...): as many products as by
+    // hand.
+    assert_eq!(s.matmuls, 3, "{s:?}");
+    // The same in the other order of the roots.
+    let s = stats(
+        &[
+            "W'*((2*M*Y) .* sigmoid'(W*X)) where Y = sigmoid(W*X)",
+            "tr(Y'*M*Y) where Y = sigmoid(W*X)",
+        ],
+        &values,
+    );
+    assert_eq!(s.matmuls, 3, "{s:?}");
+    // Products shared between chains are reused, with their scale.
+    let values = fixture(29);
+    let (plan, out) = compile(&["3*A*B*C", "A*B*C*C'", "2*A*B"], &values);
+    // A*(B*C) (2 products, the cheaper order), then A*B*C*C' reuses 3*A*B*C (1), and A*B is
+    // not among the products computed (1): 4 instead of 6.
+    assert_eq!(plan.stats().matmuls, 4, "{:?}", plan.stats());
+    let (a, b, c) = (get(&values, "A"), get(&values, "B"), get(&values, "C"));
+    let abc = &(&a * &b) * &c;
+    assert_close(&out[0], &(&abc * faer::Scale(3.0)), 1e-12, "3*A*B*C");
+    assert_close(&out[1], &(&abc * c.transpose()), 1e-12, "A*B*C*C'");
+    assert_close(&out[2], &(&(&a * &b) * faer::Scale(2.0)), 1e-12, "2*A*B");
 }
 
 #[test]
