@@ -164,8 +164,10 @@ fn summarize(results: &[Bench]) -> String {
     }
     let _ = writeln!(
         out,
-        "Medians of criterion's estimates (`target/criterion/**/new/estimates.json`), measured on \
-         this machine in one run; ratios divide a median by the one it is compared with.\n"
+        "Medians of criterion's estimates (`target/criterion/**/new/estimates.json`): the latest \
+         result of each bench on this machine (a filtered run leaves the others as they were). A \
+         ratio divides a median by the one it is compared with, measured in the same run when the \
+         whole group ran.\n"
     );
     for (group, benches) in groups {
         let _ = writeln!(out, "## {group}\n");
