@@ -99,7 +99,7 @@ fn read_results(dir: &Path) -> Result<Vec<Bench>> {
     if dir.is_dir() {
         walk(dir, &mut out)?;
     }
-    out.sort_by(|a, b| a.id().cmp(&b.id()));
+    out.sort_by_key(Bench::id);
     Ok(out)
 }
 

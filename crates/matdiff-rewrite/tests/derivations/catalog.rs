@@ -360,12 +360,12 @@ fn numeric_checks(
         out.gradient_error = out.gradient_error.max(g_err);
         out.literature_error = out.literature_error.max(l_err);
         out.step_error = out.step_error.max(s_err);
-        if !(g_err <= TOLERANCE) {
+        if !within_tolerance(g_err) {
             out.failures.push(format!(
                 "gradient differs from the complex step by {g_err:.1e} (draw {draw})"
             ));
         }
-        if !(l_err <= TOLERANCE) {
+        if !within_tolerance(l_err) {
             out.failures.push(format!(
                 "literature form differs from the complex step by {l_err:.1e} (draw {draw})"
             ));
@@ -379,6 +379,11 @@ fn numeric_checks(
         }
     }
     Ok(())
+}
+
+/// Whether an error is at most the tolerance (NaN is not).
+fn within_tolerance(error: f64) -> bool {
+    error <= TOLERANCE
 }
 
 /// The variables under the roots, sorted.
