@@ -82,11 +82,7 @@ pub(crate) fn run(args: Args) -> Outcome {
             } else {
                 print(Style::Plain)
             };
-            format!(
-                "{main}\n\n{}\nlatex: {}\n",
-                listing(),
-                print(Style::Latex)
-            )
+            format!("{main}\n\n{}\nlatex: {}\n", listing(), print(Style::Latex))
         }
     })
 }
