@@ -591,11 +591,25 @@ pub(crate) fn run_instr<T: Scalar>(
             solve(f, *t, dst.as_mut());
         }
         Instr::TraceDot { l, r, alpha, .. } => {
-            let (l, r) = (cx.view(*l), cx.view(*r));
+            // tr(L R) = sum(L .* R'), read in the storage order of L.
+            let (mut l, mut rt) = (cx.view(*l), cx.view(*r).transpose());
+            if l.row_stride() != 1 {
+                (l, rt) = (l.transpose(), rt.transpose());
+            }
             let mut acc = T::zero();
             for j in 0..l.ncols() {
-                for i in 0..l.nrows() {
-                    acc += l[(i, j)] * r[(j, i)];
+                let (lc, rc) = (l.col(j), rt.col(j));
+                match (lc.try_as_col_major(), rc.try_as_col_major()) {
+                    (Some(a), Some(b)) => {
+                        for (&x, &y) in a.as_slice().iter().zip(b.as_slice()) {
+                            acc += x * y;
+                        }
+                    }
+                    _ => {
+                        for i in 0..l.nrows() {
+                            acc += lc[i] * rc[i];
+                        }
+                    }
                 }
             }
             sized(dst, 1, 1);

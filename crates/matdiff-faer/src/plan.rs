@@ -238,6 +238,24 @@ impl<T: Scalar> Plan<T> {
     }
 }
 
+/// Whether every entry is finite, in one pass that vectorises (`x * 0` is NaN exactly for
+/// infinities and NaN).
+fn all_finite<T: Scalar>(xs: &[T]) -> bool {
+    const L: usize = 8;
+    let mut acc = [T::zero(); L];
+    let chunks = xs.chunks_exact(L);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..L {
+            acc[k] += c[k] * T::zero();
+        }
+    }
+    for &x in rest {
+        acc[0] += x * T::zero();
+    }
+    acc.iter().all(|&a| a == T::zero())
+}
+
 // The symmetry check indexes the columns both ways on purpose.
 #[allow(clippy::needless_range_loop)]
 fn check_input<T: Scalar>(spec: &InputSpec, v: MatRef<'_, T>) -> Result<(), EvalError> {
@@ -261,20 +279,21 @@ fn check_input<T: Scalar>(spec: &InputSpec, v: MatRef<'_, T>) -> Result<(), Eval
             cols.iter().map(|c| c.as_slice()).collect()
         }
     };
-    let mut scale = 0.0f64;
     for (j, col) in slices.iter().enumerate() {
-        for (i, x) in col.iter().enumerate() {
-            if !x.finite() {
-                return Err(EvalError::NonFinite {
-                    name: spec.name.clone(),
-                    row: i + 1,
-                    col: j + 1,
-                });
-            }
-            scale = scale.max(x.re().abs());
+        if !all_finite(col) {
+            let i = col.iter().position(|x| !x.finite()).unwrap_or(0);
+            return Err(EvalError::NonFinite {
+                name: spec.name.clone(),
+                row: i + 1,
+                col: j + 1,
+            });
         }
     }
     if spec.symmetric {
+        let scale = slices
+            .iter()
+            .flat_map(|c| c.iter())
+            .fold(0.0f64, |m, x| m.max(x.re().abs()));
         // Blocked, so that reading the transpose stays in cache.
         let n = v.nrows();
         const B: usize = 64;
