@@ -98,7 +98,7 @@ impl Activation {
         match self {
             Activation::Identity => a.copy_from_slice(z),
             Activation::Sigmoid => map(z, a, sigmoid),
-            Activation::Tanh => map(z, a, T::tanh),
+            Activation::Tanh => T::tanh_slice(z, a),
             Activation::Relu => map(z, a, relu),
             Activation::Softplus => map(z, a, softplus),
         }

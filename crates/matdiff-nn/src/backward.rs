@@ -13,8 +13,9 @@ use crate::real::Real;
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub enum BackwardKind {
     /// Derived by the rewriter: each layer's `g(W*A + b*ones')` with the upstream gradient `G`
-    /// gives `dL/dW`, `dL/db` and `dL/dA`, compiled into one matdiff-faer plan per layer that
-    /// computes `G .* g'(Z)` once. The training path.
+    /// gives `dL/dW`, `dL/db` and `dL/dA`, in terms of the forward values `Z` and `Y = g(Z)`,
+    /// compiled into one matdiff-faer plan per layer that computes `G .* g'(Z)` once. The
+    /// training path.
     #[default]
     Derived,
     /// Seed Algorithm 1 written by hand on faer (`dZ = G .* g'(Z)`, `dW = dZ*A'`, `db = dZ*ones`,
@@ -87,6 +88,7 @@ impl Backward {
                 weights: network.layers[k].weights.as_ref(),
                 input: tape.input_of(network, k, n),
                 pre_activation: tape.z[k].as_ref().subcols(0, n),
+                output: tape.activation_of(network, k, n),
             };
             let g = match upstream.take() {
                 Some(g) => Upstream::Owned(g),

@@ -1,9 +1,12 @@
 //! The backward pass derived by the rewriter and evaluated by matdiff-faer plans.
 //!
 //! For every layer, the engine derives `tr(G' * g(W*A + b*ones'))` with respect to `W`, `b` and
-//! `A` (the upstream gradient `G`, seed Algorithm 1). The forward pass's `Z = W*A + b*ones'` is
-//! then named `Z` in the gradients (it is cached, so the plans do not multiply `W*A` again), and
-//! the gradients are compiled together into one plan per layer and batch size, so that
+//! `A` (the upstream gradient `G`, seed Algorithm 1). For tanh and sigmoid, `g` enters as the
+//! seed's abstract function with its derivative registered in terms of its value (`1 - g(x).^2`,
+//! `g(x) .* (1 - g(x))`), as backprop is usually written; relu and softplus are the built-in
+//! functions. The forward pass's values are then named in the gradients: `Z = W*A + b*ones'` and
+//! `Y = g(Z)` (both cached, so the plans neither multiply `W*A` nor evaluate `g` again), and the
+//! gradients are compiled together into one plan per layer and batch size, so that
 //! `G .* g'(Z)` is computed once for the three of them.
 
 use std::collections::{HashMap, HashSet};
@@ -11,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use faer::{Mat, MatRef};
 use matdiff_expr::{ExprId, ExprPool, Node};
 use matdiff_faer::{Options, Plan, Sizes, Values};
-use matdiff_rewrite::{derive, substitute, DeriveOptions};
+use matdiff_rewrite::{derive, substitute, DeriveOptions, Functions};
 
 use crate::activation::Activation;
 use crate::error::NnError;
@@ -22,6 +25,7 @@ use crate::real::Real;
 const WEIGHTS: &str = "W";
 const INPUT: &str = "A";
 const PRE_ACTIVATION: &str = "Z";
+const OUTPUT: &str = "Y";
 const UPSTREAM: &str = "G";
 
 /// One layer's derived gradients, symbolic.
@@ -30,7 +34,7 @@ pub(crate) struct DerivedLayer {
     pool: ExprPool,
     /// `dL/dW`, `dL/db`, and `dL/dA` unless the layer is the first.
     roots: Vec<ExprId>,
-    /// The variables the roots read, among `W`, `A`, `Z`, `G`.
+    /// The variables the roots read, among `W`, `A`, `Z`, `Y`, `G`.
     reads: Vec<&'static str>,
 }
 
@@ -38,9 +42,14 @@ impl DerivedLayer {
     /// Derives the gradients of one layer with activation `activation`.
     pub(crate) fn new(activation: Activation, input_gradient: bool) -> Result<Self, NnError> {
         let z_src = format!("{WEIGHTS}*{INPUT} + b*ones'");
-        let src = match activation.func() {
-            None => z_src.clone(),
-            Some(f) => format!("{}({z_src})", f.name()),
+        // The activation, and its derivative in terms of its value when that is the cheaper form.
+        let (src, derivative) = match activation {
+            Activation::Identity => (z_src.clone(), None),
+            Activation::Tanh => (format!("g({z_src})"), Some("1 - g(x).^2")),
+            Activation::Sigmoid => (format!("g({z_src})"), Some("g(x) .* (1 - g(x))")),
+            Activation::Relu | Activation::Softplus => {
+                (format!("{}({z_src})", activation.name()), None)
+            }
         };
         let mut pool = ExprPool::new();
         let expr = pool
@@ -50,14 +59,33 @@ impl DerivedLayer {
             .parse(&z_src)
             .map_err(|e| derivation(&src, e.to_string()))?
             .root;
-        pool.declare_var(PRE_ACTIVATION, pool.shape(z_node), false)
-            .map_err(|e| derivation(&src, e.to_string()))?;
-        let z_var = pool
-            .var(PRE_ACTIVATION)
-            .map_err(|e| derivation(&src, e.to_string()))?;
+        let shape = pool.shape(z_node);
+        let mut named = HashMap::new();
+        for (name, node) in [(PRE_ACTIVATION, z_node), (OUTPUT, expr.root)] {
+            pool.declare_var(name, shape, false)
+                .map_err(|e| derivation(&src, e.to_string()))?;
+            let var = pool
+                .var(name)
+                .map_err(|e| derivation(&src, e.to_string()))?;
+            if node != var {
+                named.insert(node, var);
+            }
+        }
+        if activation == Activation::Identity {
+            // The output is Z itself.
+            named.insert(
+                z_node,
+                pool.var(PRE_ACTIVATION)
+                    .map_err(|e| derivation(&src, e.to_string()))?,
+            );
+        }
+        let mut functions = Functions::new();
+        if let Some(d) = derivative {
+            functions.register("g", d);
+        }
         let options = DeriveOptions {
             upstream: Some(UPSTREAM.to_string()),
-            ..DeriveOptions::default()
+            functions,
         };
         let wrts: &[&str] = if input_gradient {
             &["W", "b", "A"]
@@ -68,11 +96,11 @@ impl DerivedLayer {
         for wrt in wrts {
             let d = derive(&mut pool, &expr, wrt, &options)
                 .map_err(|e| derivation(&src, format!("with respect to {wrt}: {e}")))?;
-            let named = substitute(&mut pool, d.gradient, &HashMap::from([(z_node, z_var)]))
+            let root = substitute(&mut pool, d.gradient, &named)
                 .map_err(|e| derivation(&src, e.to_string()))?;
-            roots.push(named);
+            roots.push(root);
         }
-        let reads = [WEIGHTS, INPUT, PRE_ACTIVATION, UPSTREAM]
+        let reads = [WEIGHTS, INPUT, PRE_ACTIVATION, OUTPUT, UPSTREAM]
             .into_iter()
             .filter(|name| reads_variable(&pool, &roots, name))
             .collect();
@@ -123,6 +151,8 @@ pub(crate) struct LayerInputs<'a, T: Real> {
     pub(crate) weights: MatRef<'a, T>,
     pub(crate) input: MatRef<'a, T>,
     pub(crate) pre_activation: MatRef<'a, T>,
+    /// `g(Z)`; `Z` for a linear layer.
+    pub(crate) output: MatRef<'a, T>,
 }
 
 impl<T: Real> DerivedRuns<T> {
@@ -148,6 +178,7 @@ impl<T: Real> DerivedRuns<T> {
                 WEIGHTS => set(values, name, inputs.weights),
                 INPUT => set(values, name, inputs.input),
                 PRE_ACTIVATION => set(values, name, inputs.pre_activation),
+                OUTPUT => set(values, name, inputs.output),
                 _ => {}
             }
         }

@@ -25,6 +25,7 @@ mod backward;
 mod data;
 mod derived;
 mod error;
+mod fastmath;
 mod kernels;
 mod loss;
 mod network;

@@ -289,12 +289,13 @@ impl<T: Real> Network<T> {
     }
 
     /// The gradients the rewriter derived for layer `k` (`dL/dW`, `dL/db`, and `dL/dA` but for the
-    /// first layer), in the expression syntax, where `Z` is the layer's `W*A + b*ones'`.
+    /// first layer), in the expression syntax, where `Z` is the layer's `W*A + b*ones'` and `Y` its
+    /// output `g(Z)`.
     ///
     /// ```
     /// use matdiff_nn::{Activation, Loss, Network};
     /// let net = Network::<f64>::builder(3).dense(4, Activation::Tanh).output(2, Loss::MeanSquaredError).build().unwrap();
-    /// assert_eq!(net.derived_gradients(0), ["(G .* tanh'(Z))*A'", "(G .* tanh'(Z))*ones"]);
+    /// assert_eq!(net.derived_gradients(0), ["(G .* (1 - Y.^2))*A'", "(G .* (1 - Y.^2))*ones"]);
     /// assert_eq!(net.derived_gradients(1), ["G*A'", "G*ones", "W'*G"]);
     /// ```
     pub fn derived_gradients(&self, k: usize) -> Vec<String> {

@@ -17,7 +17,7 @@ mod sealed {
 /// ```
 /// use matdiff_faer::Scalar;
 /// use matdiff_nn::Real;
-/// assert_eq!(<f32 as Real>::from_f64(0.5).to_f64(), 0.5);
+/// assert_eq!(<f32 as Scalar>::from_f64(0.5).to_f64(), 0.5);
 /// assert_eq!(<f64 as Real>::DTYPE_NAME, "F64");
 /// ```
 pub trait Real:
@@ -59,6 +59,8 @@ pub trait Real:
     fn max(self, other: Self) -> Self;
     /// Whether neither infinite nor NaN.
     fn is_finite(self) -> bool;
+    /// `out[i] = tanh(z[i])`, vectorised.
+    fn tanh_slice(z: &[Self], out: &mut [Self]);
     /// Appends the little-endian bytes.
     fn write_le(self, out: &mut Vec<u8>);
     /// Reads from exactly [`Real::BYTES`] little-endian bytes.
@@ -66,7 +68,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ident, $name:literal) => {
+    ($t:ident, $name:literal, $tanh:path) => {
         impl Real for $t {
             const DTYPE_NAME: &'static str = $name;
             const BYTES: usize = std::mem::size_of::<$t>();
@@ -84,6 +86,9 @@ macro_rules! impl_real {
             fn is_finite(self) -> bool {
                 $t::is_finite(self)
             }
+            fn tanh_slice(z: &[Self], out: &mut [Self]) {
+                $tanh(z, out)
+            }
             fn write_le(self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_le_bytes());
             }
@@ -96,5 +101,5 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32, "F32");
-impl_real!(f64, "F64");
+impl_real!(f32, "F32", crate::fastmath::tanh_f32);
+impl_real!(f64, "F64", crate::fastmath::tanh_f64);
