@@ -54,6 +54,8 @@ pub struct GramAccumulator {
     scatter: Mat<f64>,
     /// Scratch: one centred, weighted block.
     buffer: Mat<f64>,
+    /// Scratch: per column, the shift and the block's mean offset from it.
+    block_shift: Vec<f64>,
     block_mean: Vec<f64>,
 }
 
@@ -68,6 +70,7 @@ impl GramAccumulator {
             mean: vec![0.0; columns],
             scatter: Mat::zeros(columns, columns),
             buffer: Mat::zeros(0, 0),
+            block_shift: vec![0.0; columns],
             block_mean: vec![0.0; columns],
         }
     }
@@ -174,8 +177,9 @@ impl GramAccumulator {
         Ok(())
     }
 
-    /// Centres one cache-sized block by its own mean, updates the scatter matrix by a symmetric
-    /// rank-k product, then merges the block's mean by Chan's formula.
+    /// Copies one cache-sized block as deviations from a shift close to its mean (in the same
+    /// pass as the column sums), updates the scatter matrix by a symmetric rank-k product,
+    /// recentres it on the block's own mean, then merges by Chan's formula.
     fn add_block(
         &mut self,
         x: MatRef<'_, f64>,
@@ -208,11 +212,44 @@ impl GramAccumulator {
         let mut buffer = self.buffer.as_mut().subrows_mut(0, m);
         for j in 0..=d {
             let column = contiguous(if j < d { x.col(j) } else { y });
-            let sum: f64 = match &weights {
-                Some(w) => column.iter().zip(w.iter()).map(|(v, w)| v * w).sum(),
-                None => column.iter().sum(),
+            // The shift: the running mean, or for the first block its own mean (one extra pass
+            // over one block). Rows then enter the product as deviations from a close estimate
+            // of their mean, and `sum` is their (weighted) mean offset from it.
+            let shift = if self.weight > 0.0 {
+                self.mean[j]
+            } else if block_weight > 0.0 {
+                let total: f64 = match &weights {
+                    Some(w) => column.iter().zip(w.iter()).map(|(v, w)| v * w).sum(),
+                    None => column.iter().sum(),
+                };
+                total / block_weight
+            } else {
+                0.0
             };
-            if !sum.is_finite() {
+            let out = buffer
+                .rb_mut()
+                .col_mut(j)
+                .try_as_col_major_mut()
+                .expect("the buffer is column-major")
+                .as_slice_mut();
+            let mut sum = 0.0;
+            match (&scale, &weights) {
+                (Some(s), Some(w)) => {
+                    for (((o, v), s), w) in out.iter_mut().zip(column.iter()).zip(s).zip(w.iter()) {
+                        let deviation = v - shift;
+                        *o = s * deviation;
+                        sum += w * deviation;
+                    }
+                }
+                _ => {
+                    for (o, v) in out.iter_mut().zip(column.iter()) {
+                        let deviation = v - shift;
+                        *o = deviation;
+                        sum += deviation;
+                    }
+                }
+            }
+            if !(sum.is_finite() && shift.is_finite()) {
                 if let Some(i) = column.iter().position(|v| !v.is_finite()) {
                     return Err(FitError::NonFinite {
                         row: first_row + i,
@@ -225,35 +262,19 @@ impl GramAccumulator {
                     });
                 }
             }
-            let mean = if block_weight > 0.0 {
+            self.block_shift[j] = shift;
+            self.block_mean[j] = if block_weight > 0.0 {
                 sum / block_weight
             } else {
                 0.0
             };
-            self.block_mean[j] = mean;
-            let out = buffer
-                .rb_mut()
-                .col_mut(j)
-                .try_as_col_major_mut()
-                .expect("the buffer is column-major")
-                .as_slice_mut();
-            match &scale {
-                Some(s) => {
-                    for ((o, v), s) in out.iter_mut().zip(column.iter()).zip(s) {
-                        *o = s * (v - mean);
-                    }
-                }
-                None => {
-                    for (o, v) in out.iter_mut().zip(column.iter()) {
-                        *o = v - mean;
-                    }
-                }
-            }
         }
         self.rows += m;
         if block_weight == 0.0 {
             return Ok(());
         }
+        // scatter += B'B - W_b o o', with B the shifted, weighted block and o its mean offset:
+        // the block's scatter about its own mean, computed without cancellation since o is small.
         let buffer = self.buffer.as_ref().subrows(0, m);
         matmul(
             self.scatter.as_mut(),
@@ -266,9 +287,19 @@ impl GramAccumulator {
             1.0,
             Par::Seq,
         );
-        let block_mean = std::mem::take(&mut self.block_mean);
-        self.combine(block_weight, &block_mean, None);
-        self.block_mean = block_mean;
+        let offset = std::mem::take(&mut self.block_mean);
+        for j in 0..=d {
+            for i in j..=d {
+                self.scatter[(i, j)] -= block_weight * offset[i] * offset[j];
+            }
+        }
+        let mean: Vec<f64> = offset
+            .iter()
+            .zip(&self.block_shift)
+            .map(|(o, s)| s + o)
+            .collect();
+        self.block_mean = offset;
+        self.combine(block_weight, &mean, None);
         Ok(())
     }
 

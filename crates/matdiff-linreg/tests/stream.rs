@@ -231,3 +231,74 @@ fn ill_conditioned_stream_is_refused_by_auto() {
         "{e}"
     );
 }
+
+/// Data at 1e7 with unit spread. Raw sums `X'X - n m m'` lose all 14 digits of the spread;
+/// shifted blocks and Chan merges keep the in-memory (two-pass, QR) result to within the
+/// precision of the data itself: a value near 1e7 is stored to ulp(1e7) = 1.9e-9, that is
+/// 3e-9 of the spread (0.58), so no method can pin the coefficients closer than about that.
+#[test]
+fn far_from_the_origin_keeps_its_digits() {
+    let (x, y) = data(3000, 3, 1e7, 4);
+    let options = Options {
+        threads: 2,
+        ..Options::default()
+    };
+    let qr = fit(
+        x.as_ref(),
+        y.as_ref(),
+        &options.clone().with_method(Method::Qr),
+    )
+    .unwrap();
+    let text = csv(&x, &y);
+    let mut source = CsvReader::new(text.as_bytes(), "y")
+        .unwrap()
+        .with_chunk_rows(333);
+    let (streamed, _) = fit_stream(&mut source, &options).unwrap();
+    let representation = 1e7 * f64::EPSILON / 0.58;
+    let error = |f: &matdiff_linreg::Fit| -> f64 {
+        f.coefficients
+            .iter()
+            .zip(&qr.coefficients)
+            .map(|(a, b)| ((a - b) / b).abs())
+            .map(|e| if e.is_nan() { f64::INFINITY } else { e })
+            .fold(0.0, f64::max)
+    };
+    assert!(
+        error(&streamed) < representation,
+        "streamed: {:e}",
+        error(&streamed)
+    );
+
+    // The same normal equation from raw sums: sum x x' - n m m'.
+    let (n, d) = (x.nrows(), x.ncols());
+    let column = |j: usize| -> Vec<f64> {
+        (0..n)
+            .map(|i| if j < d { x[(i, j)] } else { y[i] })
+            .collect()
+    };
+    let columns: Vec<Vec<f64>> = (0..=d).map(column).collect();
+    let mean: Vec<f64> = columns
+        .iter()
+        .map(|c| c.iter().sum::<f64>() / n as f64)
+        .collect();
+    let raw = Mat::from_fn(d + 1, d + 1, |i, j| {
+        let dot: f64 = columns[i].iter().zip(&columns[j]).map(|(a, b)| a * b).sum();
+        dot - n as f64 * mean[i] * mean[j]
+    });
+    let gram = Mat::from_fn(d, d, |i, j| raw[(i, j)]);
+    let rhs = Mat::from_fn(d, 1, |i, _| raw[(i, d)]);
+    use faer::linalg::solvers::Solve;
+    let coefficients: Vec<f64> = match gram.llt(faer::Side::Lower) {
+        Ok(llt) => llt.solve(&rhs).col(0).iter().copied().collect(),
+        Err(_) => vec![f64::NAN; d],
+    };
+    let raw_fit = matdiff_linreg::Fit {
+        coefficients,
+        ..streamed.clone()
+    };
+    assert!(
+        error(&raw_fit) > 1e-3,
+        "raw sums unexpectedly accurate: {:e}",
+        error(&raw_fit)
+    );
+}
