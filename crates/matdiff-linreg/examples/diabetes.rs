@@ -10,13 +10,29 @@ fn main() -> Result<(), FitError> {
     let methods = [Method::Auto, Method::Normal, Method::Qr, Method::Svd];
     let fits = methods
         .iter()
-        .map(|&m| fit(table.x.as_ref(), table.y.as_ref(), &Options::default().with_method(m)))
+        .map(|&m| {
+            fit(
+                table.x.as_ref(),
+                table.y.as_ref(),
+                &Options::default().with_method(m),
+            )
+        })
         .collect::<Result<Vec<_>, _>>()?;
     // The same data streamed in chunks of 100 rows, summed on two threads.
     let mut csv = CsvReader::new(CSV.as_bytes(), "target")?.with_chunk_rows(100);
-    let (streamed, _) = fit_stream(&mut csv, &Options { threads: 2, ..Options::default() })?;
+    let (streamed, _) = fit_stream(
+        &mut csv,
+        &Options {
+            threads: 2,
+            ..Options::default()
+        },
+    )?;
 
-    println!("diabetes: {} rows, target '{}'\n", table.x.nrows(), table.target);
+    println!(
+        "diabetes: {} rows, target '{}'\n",
+        table.x.nrows(),
+        table.target
+    );
     print!("{:<12}", "");
     for m in methods {
         print!("{:>20}", m.name());
