@@ -620,9 +620,23 @@ impl Engine<'_> {
         full = self.s.canon(full)?;
         let mut shown_full = self.s.present(full)?;
         if shown_full != shown_g {
-            self.push(StepKind::Gradient, &gname, shown_full, vec!["B", "A"], true);
+            let rules = if shown.is_empty() {
+                vec!["A"]
+            } else {
+                vec!["B", "A"]
+            };
+            self.push(StepKind::Gradient, &gname, shown_full, rules, true);
         }
-        if symmetric {
+        // A gradient that is already symmetric is its own symmetric part.
+        let already = symmetric && {
+            let t = self.s.transpose(full)?;
+            // Expansion is only a comparison: where it fails, keep the general formula.
+            match (self.s.expand(full), self.s.expand(t)) {
+                (Ok(Some(a)), Ok(Some(b))) => a == b,
+                _ => false,
+            }
+        };
+        if symmetric && !already {
             let t = self.s.transpose(full)?;
             let sum = self.s.add(&[full, t])?;
             let half = self.s.scale(0.5, sum)?;
@@ -646,9 +660,15 @@ impl Engine<'_> {
         kind: StepKind,
         lhs: &str,
         expr: ExprId,
-        rules: Vec<&'static str>,
+        mut rules: Vec<&'static str>,
         continues: bool,
     ) {
+        // Function identities the simplifier applied on the way to this line.
+        for r in self.s.applied.drain(..) {
+            if !rules.contains(&r) {
+                rules.push(r);
+            }
+        }
         if continues {
             if let Some(last) = self.steps.last_mut() {
                 if last.expr == expr {

@@ -66,8 +66,18 @@ impl Engine<'_> {
             Node::Add(xs) => {
                 self.use_rule("D1");
                 let mut terms = Vec::new();
+                let shape = self.s.pool.shape(id);
                 for &x in xs.iter() {
                     match self.d(x)? {
+                        // A broadcast scalar keeps its broadcast: d(x + beta) = dx + dbeta*ones.
+                        Some(dx) if self.s.pool.shape(dx).is_scalar() && !shape.is_scalar() => {
+                            let mut factors = vec![dx, self.raw(Node::Ones(shape.rows))?];
+                            if shape.cols != matdiff_expr::Dim::ONE {
+                                let ones = self.raw(Node::Ones(shape.cols))?;
+                                factors.push(self.raw(Node::Transpose(ones))?);
+                            }
+                            terms.push(self.raw(Node::Mul(factors.into()))?);
+                        }
                         Some(dx) => terms.push(dx),
                         None => self.use_rule("D9"),
                     }

@@ -15,6 +15,8 @@ pub struct Simplifier<'p> {
     memo: HashMap<ExprId, ExprId>,
     present_memo: HashMap<ExprId, Forms>,
     opaque: HashSet<ExprId>,
+    /// Ids of the function identities applied since last taken (F1, F2).
+    pub(crate) applied: Vec<&'static str>,
 }
 
 impl<'p> Simplifier<'p> {
@@ -25,6 +27,7 @@ impl<'p> Simplifier<'p> {
             memo: HashMap::new(),
             present_memo: HashMap::new(),
             opaque: HashSet::new(),
+            applied: Vec::new(),
         }
     }
 
@@ -374,6 +377,7 @@ impl<'p> Simplifier<'p> {
     fn factor_sum(&mut self, terms: Vec<(f64, Option<ExprId>)>, shape: Shape) -> R {
         for last in [true, false] {
             let mut groups: Vec<(ExprId, Vec<usize>)> = Vec::new();
+            let mut group_of: HashMap<ExprId, usize> = HashMap::new();
             for (i, (_, core)) in terms.iter().enumerate() {
                 let Some(core) = core else { continue };
                 let Some(f) = self.end_factor(*core, last) else {
@@ -382,9 +386,12 @@ impl<'p> Simplifier<'p> {
                 if matches!(self.pool.node(f), Node::Identity(_)) {
                     continue;
                 }
-                match groups.iter_mut().find(|g| g.0 == f) {
-                    Some(g) => g.1.push(i),
-                    None => groups.push((f, vec![i])),
+                match group_of.get(&f) {
+                    Some(&g) => groups[g].1.push(i),
+                    None => {
+                        group_of.insert(f, groups.len());
+                        groups.push((f, vec![i]));
+                    }
                 }
             }
             let Some((f, members)) = groups.into_iter().find(|g| g.1.len() >= 2) else {
@@ -416,8 +423,12 @@ impl<'p> Simplifier<'p> {
                 self.mul(&[f, sum])?
             };
             let mut out = vec![factored];
+            let mut grouped = vec![false; terms.len()];
+            for &i in &members {
+                grouped[i] = true;
+            }
             for (i, &(c, core)) in terms.iter().enumerate() {
-                if !members.contains(&i) {
+                if !grouped[i] {
                     out.push(self.build_term(c, core, shape)?);
                 }
             }
@@ -651,9 +662,29 @@ impl<'p> Simplifier<'p> {
     }
 
     /// A factor as base and integer power: `X^3` is (X, 3), `inv(X)` is (X, -1), `X` is (X, 1).
-    fn power_parts(&self, x: ExprId) -> (ExprId, i64) {
+    fn power_parts(&mut self, x: ExprId) -> (ExprId, i64) {
         if self.opaque.contains(&x) {
             return (x, 1);
+        }
+        // inv(X)' is X'^-1, so that it folds with X'.
+        if let Node::Transpose(t) = self.pool.node(x).clone() {
+            if let Node::Inv(c) = self.pool.node(t).clone() {
+                if let Ok(ct) = self.pool.intern(Node::Transpose(c)) {
+                    return (ct, -1);
+                }
+            }
+        }
+        if let Node::Pow([b, k]) = self.pool.node(x).clone() {
+            if let (Node::Transpose(t), Some(k)) = (
+                self.pool.node(b).clone(),
+                self.num_of(k).and_then(|v| Num::new(v)?.as_integer()),
+            ) {
+                if let Node::Inv(c) = self.pool.node(t).clone() {
+                    if let Ok(ct) = self.pool.intern(Node::Transpose(c)) {
+                        return (ct, -k);
+                    }
+                }
+            }
         }
         match self.pool.node(x) {
             Node::Pow([b, k]) => match self.num_of(*k).and_then(|v| Num::new(v)?.as_integer()) {
@@ -804,6 +835,7 @@ impl<'p> Simplifier<'p> {
                         .iter()
                         .position(|f| (f.0 == one_plus || f.0 == plus_one) && f.1 == -1.0)
                     {
+                        self.applied.push("F2");
                         let s = self.pool.intern(Node::Apply {
                             fun: Fun::Builtin(Func::Sigmoid),
                             order: 0,
@@ -913,6 +945,7 @@ impl<'p> Simplifier<'p> {
                                     arg: z,
                                 } = self.pool.node(b).clone()
                                 {
+                                    self.applied.push("F1");
                                     return self.pool.intern(Node::Apply {
                                         fun: Fun::Builtin(Func::Softplus),
                                         order: 0,
@@ -1029,6 +1062,11 @@ impl<'p> Simplifier<'p> {
         match self.pool.node(a).clone() {
             Node::Inv(b) => Ok(b),
             Node::Identity(_) => Ok(a),
+            // inv(X^k) = inv(X)^k, so that X*inv(X^2) folds to inv(X).
+            Node::Pow([b, k]) if self.num_of(k).is_some_and(|v| v.fract() == 0.0) => {
+                let ib = self.inv(b)?;
+                self.pow(ib, k)
+            }
             Node::Transpose(b) => {
                 let i = self.inv(b)?;
                 self.transpose(i)
@@ -1038,6 +1076,83 @@ impl<'p> Simplifier<'p> {
                 self.neg(i)
             }
             _ => self.pool.intern(Node::Inv(a)),
+        }
+    }
+
+    /// The canonical form with products distributed over sums (`(A + B)*C` is `A*C + B*C`), to
+    /// compare expressions that differ by factoring; `None` when that would make more than 64
+    /// terms.
+    pub fn expand(&mut self, id: ExprId) -> Result<Option<ExprId>, ExprError> {
+        let c = self.canon(id)?;
+        let terms = match self.expand_terms(c, 64)? {
+            Some(t) => t,
+            None => return Ok(None),
+        };
+        if terms.is_empty() {
+            let shape = self.shape(c);
+            return Ok(Some(self.zero(shape)?));
+        }
+        Ok(Some(self.add(&terms)?))
+    }
+
+    fn expand_terms(&mut self, id: ExprId, limit: usize) -> Result<Option<Vec<ExprId>>, ExprError> {
+        if self.opaque.contains(&id) {
+            return Ok(Some(vec![id]));
+        }
+        match self.pool.node(id).clone() {
+            Node::Add(xs) => {
+                let shape = self.shape(id);
+                let mut out = Vec::new();
+                for x in xs.iter() {
+                    let Some(mut t) = self.expand_terms(*x, limit)? else {
+                        return Ok(None);
+                    };
+                    if self.is_scalar(*x) && !shape.is_scalar() {
+                        // A broadcast scalar is a multiple of the all-ones matrix.
+                        let ones = self.all_ones(shape)?;
+                        t = t
+                            .into_iter()
+                            .map(|s| self.mul(&[s, ones]))
+                            .collect::<Result<_, _>>()?;
+                    }
+                    out.extend(t);
+                    if out.len() > limit {
+                        return Ok(None);
+                    }
+                }
+                Ok(Some(out))
+            }
+            Node::Neg(x) => {
+                let Some(t) = self.expand_terms(x, limit)? else {
+                    return Ok(None);
+                };
+                Ok(Some(
+                    t.into_iter()
+                        .map(|t| self.neg(t))
+                        .collect::<Result<_, _>>()?,
+                ))
+            }
+            Node::Mul(xs) => {
+                let mut acc: Vec<Vec<ExprId>> = vec![Vec::new()];
+                for x in xs.iter() {
+                    let Some(t) = self.expand_terms(*x, limit)? else {
+                        return Ok(None);
+                    };
+                    if acc.len() * t.len() > limit {
+                        return Ok(None);
+                    }
+                    acc = acc
+                        .iter()
+                        .flat_map(|a| t.iter().map(move |&f| [a.as_slice(), &[f]].concat()))
+                        .collect();
+                }
+                Ok(Some(
+                    acc.iter()
+                        .map(|fs| self.mul(fs))
+                        .collect::<Result<_, _>>()?,
+                ))
+            }
+            _ => Ok(Some(vec![id])),
         }
     }
 
