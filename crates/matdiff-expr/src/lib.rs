@@ -20,6 +20,7 @@
 
 mod decl;
 mod error;
+mod fxhash;
 mod infer;
 mod lexer;
 mod node;
@@ -29,6 +30,7 @@ mod print;
 
 pub use decl::{Decl, DeclDim, DeclShape};
 pub use error::{ExprError, ParseError};
+pub use fxhash::{FxHashMap, FxHashSet, FxHasher};
 pub use infer::Expr;
 pub use node::{Dim, DimVar, ExprId, Fun, Func, Node, Num, Reduce, Shape, Symbol};
 pub use pool::{mul_shape, ExprPool, Limits, VarInfo};

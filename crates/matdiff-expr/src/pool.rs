@@ -65,7 +65,7 @@ pub struct ExprPool {
     nodes: Vec<Node>,
     shapes: Vec<Shape>,
     heights: Vec<u32>,
-    dedup: HashMap<Node, ExprId>,
+    dedup: crate::fxhash::FxHashMap<Node, ExprId>,
     names: Vec<String>,
     name_ids: HashMap<String, Symbol>,
     vars: HashMap<Symbol, VarInfo>,
@@ -73,6 +73,8 @@ pub struct ExprPool {
     dims: Vec<Symbol>,
     dim_ids: HashMap<Symbol, DimVar>,
     limits: Limits,
+    /// Where [`ExprPool::fresh_dim`] looks first.
+    next_fresh: usize,
 }
 
 impl ExprPool {
@@ -163,19 +165,21 @@ impl ExprPool {
 
     /// A new symbolic dimension with a name not used yet (`m`, `n`, `p`, ...).
     pub fn fresh_dim(&mut self) -> DimVar {
-        for round in 0.. {
-            for base in FRESH_NAMES {
-                let name = if round == 0 {
-                    base.to_string()
-                } else {
-                    format!("{base}{round}")
-                };
-                let taken = self
-                    .find_symbol(&name)
-                    .is_some_and(|s| self.dim_ids.contains_key(&s) || self.vars.contains_key(&s));
-                if !taken {
-                    return self.dim_named(&name);
-                }
+        // Candidates before `next_fresh` are taken already: start after them (linear time over
+        // many fresh dimensions).
+        for k in self.next_fresh.. {
+            let (round, base) = (k / FRESH_NAMES.len(), FRESH_NAMES[k % FRESH_NAMES.len()]);
+            let name = if round == 0 {
+                base.to_string()
+            } else {
+                format!("{base}{round}")
+            };
+            let taken = self
+                .find_symbol(&name)
+                .is_some_and(|s| self.dim_ids.contains_key(&s) || self.vars.contains_key(&s));
+            if !taken {
+                self.next_fresh = k + 1;
+                return self.dim_named(&name);
             }
         }
         unreachable!("the rounds of dimension names never end")

@@ -2,7 +2,9 @@
 //! collected, common factors pulled out) and then a presentation pass that moves transposes to
 //! where they shorten the result.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use matdiff_expr::FxHashMap as HashMap;
 
 use matdiff_expr::{Dim, ExprError, ExprId, ExprPool, Fun, Func, Node, Num, Reduce, Shape};
 
@@ -24,8 +26,8 @@ impl<'p> Simplifier<'p> {
     pub fn new(pool: &'p mut ExprPool) -> Simplifier<'p> {
         Simplifier {
             pool,
-            memo: HashMap::new(),
-            present_memo: HashMap::new(),
+            memo: HashMap::default(),
+            present_memo: HashMap::default(),
             opaque: HashSet::new(),
             applied: Vec::new(),
         }
@@ -325,7 +327,7 @@ impl<'p> Simplifier<'p> {
             .find(|s| !s.is_scalar())
             .unwrap_or(Shape::SCALAR);
         let mut order: Vec<Option<ExprId>> = Vec::new();
-        let mut coefs: HashMap<Option<ExprId>, f64> = HashMap::new();
+        let mut coefs: HashMap<Option<ExprId>, f64> = HashMap::default();
         let mut stack: Vec<(f64, ExprId)> = xs.iter().rev().map(|&x| (1.0, x)).collect();
         while let Some((sign, x)) = stack.pop() {
             if self.is_zero(x) {
@@ -377,7 +379,7 @@ impl<'p> Simplifier<'p> {
     fn factor_sum(&mut self, terms: Vec<(f64, Option<ExprId>)>, shape: Shape) -> R {
         for last in [true, false] {
             let mut groups: Vec<(ExprId, Vec<usize>)> = Vec::new();
-            let mut group_of: HashMap<ExprId, usize> = HashMap::new();
+            let mut group_of: HashMap<ExprId, usize> = HashMap::default();
             for (i, (_, core)) in terms.iter().enumerate() {
                 let Some(core) = core else { continue };
                 let Some(f) = self.end_factor(*core, last) else {
