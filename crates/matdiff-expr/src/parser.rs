@@ -440,21 +440,25 @@ impl Parser {
         self.partner = vec![NONE; n];
         self.slot = vec![NONE; n];
         let mut open: Vec<usize> = Vec::new();
-        // Groups in post-order (inner before outer) with their nesting depth.
-        let mut order: Vec<(usize, usize)> = Vec::new();
+        // The groups to parse (those within the nesting limit), inner before outer.
+        let mut order: Vec<usize> = Vec::new();
         let mut slots = 0;
         for (i, (tok, _)) in self.toks.iter().enumerate() {
             match tok {
                 Tok::LParen => {
                     open.push(i);
-                    self.slot[i] = slots;
-                    slots += 1;
+                    if open.len() <= self.limits.max_nesting {
+                        self.slot[i] = slots;
+                        slots += 1;
+                    }
                 }
                 Tok::RParen => {
                     if let Some(o) = open.pop() {
                         self.partner[o] = i as u32;
                         self.partner[i] = o as u32;
-                        order.push((o, open.len() + 1));
+                        if self.slot[o] != NONE {
+                            order.push(o);
+                        }
                     }
                 }
                 _ => {}
@@ -462,14 +466,14 @@ impl Parser {
         }
         // Unclosed groups run to the end of input (and fail there).
         while let Some(o) = open.pop() {
-            order.push((o, open.len() + 1));
+            if self.slot[o] != NONE {
+                order.push(o);
+            }
         }
         self.groups = (0..slots).map(|_| None).collect();
-        for (o, depth) in order {
-            if depth <= self.limits.max_nesting {
-                let result = self.group(o);
-                self.groups[self.slot[o] as usize] = Some(result);
-            }
+        for o in order {
+            let result = self.group(o);
+            self.groups[self.slot[o] as usize] = Some(result);
         }
     }
 
@@ -519,8 +523,9 @@ impl Parser {
     /// The parsed group at the current `(`; moves past its `)` and returns the span of it.
     fn take_group(&mut self) -> Result<(Ast, Range<usize>), ParseError> {
         let open = self.pos;
-        let Some(result) = self.groups[self.slot[open] as usize].take() else {
-            // Only the groups nested too deeply are not parsed beforehand.
+        let slot = self.slot[open];
+        // Only the groups nested too deeply are not parsed beforehand.
+        let Some(result) = self.groups.get_mut(slot as usize).and_then(Option::take) else {
             return Err(self.too_deep(self.span()));
         };
         let ast = result?;
