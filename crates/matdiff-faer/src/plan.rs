@@ -174,8 +174,33 @@ impl<T: Scalar> Plan<T> {
             check_input(spec, v.as_ref())?;
             views.push(v.as_ref());
         }
-        for instr in instrs.iter() {
-            if let Instr::Lu { lu, .. } = instr {
+        // Non-finite inputs are looked for when the run fails or gives non-finite outputs (a
+        // NaN propagates), so that valid runs do not pay a pass over every input.
+        let non_finite_input = |views: &[MatRef<'_, T>]| {
+            inputs
+                .iter()
+                .zip(views)
+                .find_map(|(spec, v)| find_non_finite(spec, *v))
+        };
+        let mut step = || -> Result<(), EvalError> {
+            for instr in instrs.iter() {
+                if let Instr::Lu { lu, .. } = instr {
+                    let cx = Ctx {
+                        inputs: &views,
+                        slots,
+                        lus,
+                        functions,
+                        descs,
+                        par: *par,
+                    };
+                    let f = exec::run_instr(instr, &cx, &mut Mat::new(), regs)?;
+                    lus[*lu] = f;
+                    continue;
+                }
+                let d = instr
+                    .dst()
+                    .expect("instructions other than LU write a slot");
+                let mut out = std::mem::replace(&mut slots[d], Mat::new());
                 let cx = Ctx {
                     inputs: &views,
                     slots,
@@ -184,25 +209,14 @@ impl<T: Scalar> Plan<T> {
                     descs,
                     par: *par,
                 };
-                let f = exec::run_instr(instr, &cx, &mut Mat::new(), regs)?;
-                lus[*lu] = f;
-                continue;
+                let r = exec::run_instr(instr, &cx, &mut out, regs);
+                slots[d] = out;
+                r?;
             }
-            let d = instr
-                .dst()
-                .expect("instructions other than LU write a slot");
-            let mut out = std::mem::replace(&mut slots[d], Mat::new());
-            let cx = Ctx {
-                inputs: &views,
-                slots,
-                lus,
-                functions,
-                descs,
-                par: *par,
-            };
-            let r = exec::run_instr(instr, &cx, &mut out, regs);
-            slots[d] = out;
-            r?;
+            Ok(())
+        };
+        if let Err(e) = step() {
+            return Err(non_finite_input(&views).unwrap_or(e));
         }
         let cx = Ctx {
             inputs: &views,
@@ -224,6 +238,13 @@ impl<T: Scalar> Plan<T> {
             }
             results.push(Some(cx.view(o).to_owned()));
         }
+        for &(o, _) in outputs.iter() {
+            if !view_finite(cx.view(o)) {
+                if let Some(e) = non_finite_input(&views) {
+                    return Err(e);
+                }
+            }
+        }
         let mut k = 0;
         Ok(results
             .into_iter()
@@ -236,6 +257,30 @@ impl<T: Scalar> Plan<T> {
             })
             .collect())
     }
+}
+
+/// The error for the first non-finite entry of an input, if any.
+fn find_non_finite<T: Scalar>(spec: &InputSpec, v: MatRef<'_, T>) -> Option<EvalError> {
+    for j in 0..v.ncols() {
+        for i in 0..v.nrows() {
+            if !v[(i, j)].finite() {
+                return Some(EvalError::NonFinite {
+                    name: spec.name.clone(),
+                    row: i + 1,
+                    col: j + 1,
+                });
+            }
+        }
+    }
+    None
+}
+
+/// Whether every entry of a matrix is finite.
+fn view_finite<T: Scalar>(v: MatRef<'_, T>) -> bool {
+    (0..v.ncols()).all(|j| match v.col(j).try_as_col_major() {
+        Some(c) => all_finite(c.as_slice()),
+        None => (0..v.nrows()).all(|i| v[(i, j)].finite()),
+    })
 }
 
 /// Whether every entry is finite, in one pass that vectorises (`x * 0` is NaN exactly for
@@ -266,6 +311,9 @@ fn check_input<T: Scalar>(spec: &InputSpec, v: MatRef<'_, T>) -> Result<(), Eval
             expected: format!("the plan was compiled for {}x{}", spec.rows, spec.cols),
         });
     }
+    if !spec.symmetric {
+        return Ok(());
+    }
     let cols: Vec<Vec<T>>;
     let slices: Vec<&[T]> = match (0..v.ncols())
         .map(|j| v.col(j).try_as_col_major().map(|c| c.as_slice()))
@@ -279,17 +327,7 @@ fn check_input<T: Scalar>(spec: &InputSpec, v: MatRef<'_, T>) -> Result<(), Eval
             cols.iter().map(|c| c.as_slice()).collect()
         }
     };
-    for (j, col) in slices.iter().enumerate() {
-        if !all_finite(col) {
-            let i = col.iter().position(|x| !x.finite()).unwrap_or(0);
-            return Err(EvalError::NonFinite {
-                name: spec.name.clone(),
-                row: i + 1,
-                col: j + 1,
-            });
-        }
-    }
-    if spec.symmetric {
+    {
         let scale = slices
             .iter()
             .flat_map(|c| c.iter())

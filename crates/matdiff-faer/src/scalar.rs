@@ -89,8 +89,10 @@ pub trait Scalar:
             1.0
         } else if r < 0.0 {
             -1.0
-        } else {
+        } else if r == 0.0 {
             0.0
+        } else {
+            f64::NAN
         })
     }
     /// The logistic function, stable for large arguments of either sign.
@@ -147,10 +149,10 @@ pub trait Scalar:
         let d = Self::one() + e;
         Self::from_f64(4.0) * e / (d * d)
     }
-    /// `x` where `Re x > 0`, else 0.
+    /// `x` where `Re x > 0`, else 0 (NaN stays NaN).
     #[inline]
     fn relu(self) -> Self {
-        if self.re() > 0.0 {
+        if self.re() > 0.0 || self.re().is_nan() {
             self
         } else {
             Self::zero()

@@ -95,6 +95,14 @@ fn non_finite_and_non_symmetric_inputs() {
         e.to_string(),
         "the value of 'X' has a non-finite entry at row 1, column 2"
     );
+    // A NaN is found even where relu or a sign would have hidden it.
+    for src in ["sum(relu(X))", "sum(abs'(X))", "inv(X)*ones"] {
+        let e = err(src, &values);
+        assert!(
+            matches!(e, EvalError::NonFinite { row: 1, col: 2, .. }),
+            "{src}: {e}"
+        );
+    }
     let mut pool = ExprPool::new();
     let m = pool
         .parse_with(
