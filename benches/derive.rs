@@ -14,16 +14,28 @@ fn derive_text(src: &str, wrt: &str, lets: &[&str], upstream: Option<&str>) -> u
     let mut pool = ExprPool::new();
     let decls: Vec<Decl> = lets.iter().map(|l| Decl::parse(l).unwrap()).collect();
     let e = pool.parse_with(src, &decls).unwrap();
-    let options = DeriveOptions { upstream: upstream.map(str::to_string), ..DeriveOptions::default() };
+    let options = DeriveOptions {
+        upstream: upstream.map(str::to_string),
+        ..DeriveOptions::default()
+    };
     derive(&mut pool, &e, wrt, &options).unwrap().steps.len()
 }
 
 fn trace_sum(k: usize) -> String {
-    (1..=k).map(|i| format!("tr(A{i}*X*B{i})")).collect::<Vec<_>>().join(" + ")
+    (1..=k)
+        .map(|i| format!("tr(A{i}*X*B{i})"))
+        .collect::<Vec<_>>()
+        .join(" + ")
 }
 
 fn trace_chain(k: usize) -> String {
-    format!("tr({})", (1..=k).map(|i| format!("A{i}*X")).collect::<Vec<_>>().join("*"))
+    format!(
+        "tr({})",
+        (1..=k)
+            .map(|i| format!("A{i}*X"))
+            .collect::<Vec<_>>()
+            .join("*")
+    )
 }
 
 fn network(layers: usize) -> String {
@@ -31,7 +43,11 @@ fn network(layers: usize) -> String {
     let defs: Vec<String> = (1..=layers)
         .rev()
         .map(|l| {
-            let prev = if l == 1 { "x".to_string() } else { format!("a{}", l - 1) };
+            let prev = if l == 1 {
+                "x".to_string()
+            } else {
+                format!("a{}", l - 1)
+            };
             format!("a{l} = tanh(W{l}*{prev} + b{l})")
         })
         .collect();
@@ -42,29 +58,37 @@ fn network(layers: usize) -> String {
 fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("derive/table");
     for (i, (src, wrt, lets, upstream, _)) in CASES.iter().enumerate() {
-        g.bench_with_input(BenchmarkId::new(format!("{i:02}"), format!("{src} wrt {wrt}")), src, |b, src| {
-            b.iter(|| derive_text(black_box(src), wrt, lets, *upstream))
-        });
+        g.bench_with_input(
+            BenchmarkId::new(format!("{i:02}"), format!("{src} wrt {wrt}")),
+            src,
+            |b, src| b.iter(|| derive_text(black_box(src), wrt, lets, *upstream)),
+        );
     }
     g.finish();
 
     let mut g = c.benchmark_group("derive/trace-sum");
     for k in [10, 100, 1000] {
         let src = trace_sum(k);
-        g.bench_with_input(BenchmarkId::from_parameter(k), &src, |b, src| b.iter(|| derive_text(black_box(src), "X", &[], None)));
+        g.bench_with_input(BenchmarkId::from_parameter(k), &src, |b, src| {
+            b.iter(|| derive_text(black_box(src), "X", &[], None))
+        });
     }
     g.finish();
 
     let mut g = c.benchmark_group("derive/trace-chain");
     for k in [2, 4, 8, 16, 32] {
         let src = trace_chain(k);
-        g.bench_with_input(BenchmarkId::from_parameter(k), &src, |b, src| b.iter(|| derive_text(black_box(src), "X", &[], None)));
+        g.bench_with_input(BenchmarkId::from_parameter(k), &src, |b, src| {
+            b.iter(|| derive_text(black_box(src), "X", &[], None))
+        });
     }
     g.finish();
 
     let mut g = c.benchmark_group("derive/network");
     let src = network(50);
-    g.bench_function("50 layers wrt W1", |b| b.iter(|| derive_text(black_box(&src), "W1", &[], None)));
+    g.bench_function("50 layers wrt W1", |b| {
+        b.iter(|| derive_text(black_box(&src), "W1", &[], None))
+    });
     g.finish();
 }
 
