@@ -51,9 +51,18 @@ impl Hasher for FxHasher {
         self.add(i as u64);
     }
 
+    /// The multiply mixes each bit only into the bits above it, and a hash table indexes by
+    /// the low bits: keys that differ only in high bits (the integers as `f64` bits, in
+    /// `1 + 2 + 3 + ...`) all landed in a few buckets, which made interning quadratic. A final
+    /// avalanche (MurmurHash3's `fmix64`) spreads every bit over the whole hash.
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        let mut h = self.hash;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 

@@ -437,16 +437,17 @@ impl ExprPool {
         let shape = self.shapes.get(x.index()).copied();
         if let Some(Node::Mul(inner)) = self.nodes.get(x.index()) {
             if parent_scalar || !shape.is_some_and(|s| s.is_scalar()) {
-                let mut trial = out.clone();
-                let mut trial_acc = *acc;
+                // Splice in place; undo (truncate) if the factors no longer multiply. Copying
+                // `out` for a trial instead made long products of products quadratic.
+                let (len, before) = (out.len(), *acc);
                 for &c in inner.iter() {
-                    self.push_factor(c, parent_scalar, &mut trial, &mut trial_acc);
+                    self.push_factor(c, parent_scalar, out, acc);
                 }
-                if acc.is_none() || trial_acc.is_some() {
-                    *out = trial;
-                    *acc = trial_acc;
+                if before.is_none() || acc.is_some() {
                     return;
                 }
+                out.truncate(len);
+                *acc = before;
             }
         }
         out.push(x);
