@@ -43,7 +43,7 @@ mod stream;
 
 use std::fmt;
 
-use faer::{ColRef, MatRef, Par};
+use faer::{ColRef, MatRef};
 
 pub use csv::{CsvReader, Table};
 pub use error::FitError;
@@ -230,14 +230,5 @@ pub(crate) fn r_squared(rss: f64, tss: f64) -> f64 {
         1.0
     } else {
         0.0
-    }
-}
-
-/// faer's parallelism for `threads` threads.
-pub(crate) fn par(threads: usize) -> Par {
-    if threads == 1 {
-        Par::Seq
-    } else {
-        Par::rayon(threads)
     }
 }

@@ -7,12 +7,13 @@ use faer::linalg::qr::no_pivoting::factor::{
     qr_in_place, qr_in_place_scratch, recommended_block_size,
 };
 use faer::linalg::triangular_solve::solve_upper_triangular_in_place;
+use faer::reborrow::ReborrowMut;
 use faer::{Col, ColRef, Mat, MatRef, Par};
 
 use crate::condition::condition_upper;
 use crate::gram::contiguous;
 use crate::normal::{check_rows, intercept};
-use crate::{par, r_squared, Fit, FitError, Method, Options};
+use crate::{r_squared, Fit, FitError, Method, Options};
 
 /// How the triangular factor is finished.
 #[derive(Copy, Clone, PartialEq, Eq)]
@@ -53,13 +54,12 @@ pub(crate) fn fit(
     let scale: Option<Vec<f64>> = weights
         .as_ref()
         .map(|w| w.iter().map(|v| v.sqrt()).collect());
-    let ridge_rows = if options.ridge > 0.0 { d } else { 0 };
-    let mut a = Mat::<f64>::zeros(n + ridge_rows, d + 1);
+    // Means and the total sum of squares; the rows themselves are read again, chunk by chunk,
+    // by the factorisation.
     let mut mean = Vec::with_capacity(d + 1);
     let mut tss = 0.0;
     for j in 0..=d {
-        let column = if j < d { x.col(j) } else { y };
-        let values = contiguous(column);
+        let values = contiguous(if j < d { x.col(j) } else { y });
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             return Err(FitError::NonFinite {
                 row: i + 1,
@@ -75,43 +75,33 @@ pub(crate) fn fit(
         if j == d {
             tss = weighted_sum_of_squares(&values, weights.as_deref(), centre);
         }
-        let centre = if options.intercept { centre } else { 0.0 };
-        mean.push(centre);
-        let out = a
+        mean.push(if options.intercept { centre } else { 0.0 });
+    }
+    let rows = n + if options.ridge > 0.0 { d } else { 0 };
+    let data = Rows {
+        x,
+        y,
+        scale: scale.as_deref(),
+        mean: &mean,
+    };
+    let mut a = tall_skinny_r(&data, options.threads(), chunk_rows(d + 1));
+    if options.ridge > 0.0 {
+        // [R; sqrt(alpha) I 0] -> R
+        let p = d + 1;
+        let mut stack = Mat::<f64>::zeros(p + d, p);
+        stack
             .as_mut()
-            .col_mut(j)
-            .try_as_col_major_mut()
-            .expect("a new matrix is column-major")
-            .as_slice_mut();
-        for (i, v) in values.iter().enumerate() {
-            out[i] = scale.as_ref().map_or(1.0, |s| s[i]) * (v - centre);
+            .submatrix_mut(0, 0, p, p)
+            .copy_from(a.as_ref());
+        for j in 0..d {
+            stack[(p + j, j)] = options.ridge.sqrt();
         }
+        factor_in_place(stack.as_mut());
+        a = stack.as_ref().submatrix(0, 0, p, p).to_owned();
     }
-    for j in 0..ridge_rows {
-        a[(n + j, j)] = options.ridge.sqrt();
-    }
-
-    let par = par(options.threads);
-    let (rows, columns) = a.shape();
-    let block = recommended_block_size::<f64>(rows, columns);
-    let mut householder = Mat::<f64>::zeros(block, rows.min(columns));
-    let mut mem = MemBuffer::new(qr_in_place_scratch::<f64>(
-        rows,
-        columns,
-        block,
-        par,
-        Default::default(),
-    ));
-    qr_in_place(
-        a.as_mut(),
-        householder.as_mut(),
-        par,
-        MemStack::new(&mut mem),
-        Default::default(),
-    );
     let r = a.as_ref().submatrix(0, 0, d, d);
     let z = Col::from_fn(d, |i| a[(i, d)]);
-    let rho = if rows > d { a[(d, d)] } else { 0.0 };
+    let rho = a[(d, d)];
     let condition = condition_upper(r);
     let rank_tolerance = f64::EPSILON * rows.max(d) as f64;
     let deficient = condition.is_nan() || condition * rank_tolerance >= 1.0;
@@ -172,6 +162,128 @@ fn minimum_norm(
     Ok((b, rank, condition, lost))
 }
 
+/// The rows of the centred, weighted problem `[s (x - m), s (y - m_y)]`, read by chunks.
+struct Rows<'a> {
+    x: MatRef<'a, f64>,
+    y: ColRef<'a, f64>,
+    scale: Option<&'a [f64]>,
+    mean: &'a [f64],
+}
+
+/// Rows per chunk of the tall-and-skinny QR for `p` columns: a few MiB, so that each
+/// factorisation runs in cache, and at least `8 p` so that re-factoring the carried `R` costs
+/// little.
+fn chunk_rows(p: usize) -> usize {
+    (8 * p).max((1 << 22) / (8 * p)).max(1)
+}
+
+/// The `p x p` triangular factor `R` of the rows (`p = d + 1`, zeros below the diagonal) by a
+/// tall-and-skinny QR: each thread carries an `R` down its share of the rows, factoring `[R;
+/// next chunk]` in cache (Householder, `Q` discarded), and the threads' factors are stacked and
+/// factored once more. Backward stable like one Householder QR of the whole matrix, which
+/// would stream the whole matrix through memory once per column of each panel.
+fn tall_skinny_r(rows: &Rows<'_>, threads: usize, chunk: usize) -> Mat<f64> {
+    let n = rows.x.nrows();
+    let p = rows.x.ncols() + 1;
+    let threads = threads.clamp(1, n.div_ceil(chunk).max(1));
+    let per = n.div_ceil(threads);
+    let factors: Vec<Mat<f64>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let start = (t * per).min(n);
+                let end = ((t + 1) * per).min(n);
+                s.spawn(move || carry_r(rows, start, end, chunk))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a QR worker panicked"))
+            .collect()
+    });
+    if factors.len() == 1 {
+        return factors.into_iter().next().expect("one factor");
+    }
+    let mut stack = Mat::<f64>::zeros(p * factors.len(), p);
+    for (k, r) in factors.iter().enumerate() {
+        stack
+            .as_mut()
+            .submatrix_mut(k * p, 0, p, p)
+            .copy_from(r.as_ref());
+    }
+    factor_in_place(stack.as_mut());
+    stack.as_ref().submatrix(0, 0, p, p).to_owned()
+}
+
+/// `R` of the rows `start..end`, chunk by chunk.
+fn carry_r(rows: &Rows<'_>, start: usize, end: usize, chunk: usize) -> Mat<f64> {
+    let d = rows.x.ncols();
+    let p = d + 1;
+    let mut stack = Mat::<f64>::zeros(p + chunk, p);
+    let mut carried = 0;
+    let mut first = start;
+    while first < end {
+        let len = chunk.min(end - first);
+        for j in 0..p {
+            let column = if j < d { rows.x.col(j) } else { rows.y };
+            let values = contiguous(column.subrows(first, len));
+            let centre = rows.mean[j];
+            let out = stack
+                .as_mut()
+                .col_mut(j)
+                .subrows_mut(carried, len)
+                .try_as_col_major_mut()
+                .expect("a new matrix is column-major")
+                .as_slice_mut();
+            match rows.scale {
+                Some(s) => {
+                    for ((o, v), s) in out.iter_mut().zip(values.iter()).zip(&s[first..]) {
+                        *o = s * (v - centre);
+                    }
+                }
+                None => {
+                    for (o, v) in out.iter_mut().zip(values.iter()) {
+                        *o = v - centre;
+                    }
+                }
+            }
+        }
+        factor_in_place(stack.as_mut().subrows_mut(0, carried + len));
+        carried = p;
+        first += len;
+    }
+    stack.as_ref().submatrix(0, 0, p, p).to_owned()
+}
+
+/// Householder QR of `a` in place, leaving `R` in its top rows with zeros below the diagonal
+/// (and zero rows where `a` has fewer rows than columns).
+fn factor_in_place(mut a: faer::MatMut<'_, f64>) {
+    let (m, p) = a.shape();
+    let size = m.min(p);
+    if size > 0 {
+        let block = recommended_block_size::<f64>(m, p);
+        let mut householder = Mat::<f64>::zeros(block, size);
+        let mut mem = MemBuffer::new(qr_in_place_scratch::<f64>(
+            m,
+            p,
+            block,
+            Par::Seq,
+            Default::default(),
+        ));
+        qr_in_place(
+            a.rb_mut(),
+            householder.as_mut(),
+            Par::Seq,
+            MemStack::new(&mut mem),
+            Default::default(),
+        );
+    }
+    for j in 0..p {
+        for i in (j + 1)..m.min(p) {
+            a[(i, j)] = 0.0;
+        }
+    }
+}
+
 /// `sum w v / W`, refined by the mean of the deviations (two-pass), which removes most of the
 /// rounding error of the first sum.
 fn weighted_mean(v: &[f64], w: Option<&[f64]>, total: f64) -> f64 {
@@ -190,5 +302,47 @@ fn weighted_sum_of_squares(v: &[f64], w: Option<&[f64]>, c: f64) -> f64 {
     match w {
         Some(w) => v.iter().zip(w).map(|(v, w)| w * (v - c) * (v - c)).sum(),
         None => v.iter().map(|v| (v - c) * (v - c)).sum(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chunked, threaded factor equals one Householder QR of the whole matrix, up to the
+    /// signs of its rows.
+    #[test]
+    fn tall_skinny_r_equals_one_qr() {
+        let (n, d) = (203, 6);
+        let x = Mat::from_fn(n, d, |i, j| {
+            ((i * 37 + j * 11) % 17) as f64 / 7.0 + (i as f64).sin()
+        });
+        let y = Col::from_fn(n, |i| (i as f64 * 0.3).cos());
+        let scale: Vec<f64> = (0..n).map(|i| 1.0 + (i % 3) as f64).collect();
+        let mean: Vec<f64> = (0..=d).map(|j| j as f64 * 0.1).collect();
+        let rows = Rows {
+            x: x.as_ref(),
+            y: y.as_ref(),
+            scale: Some(&scale),
+            mean: &mean,
+        };
+        let mut whole = Mat::from_fn(n, d + 1, |i, j| {
+            scale[i] * (if j < d { x[(i, j)] } else { y[i] } - mean[j])
+        });
+        factor_in_place(whole.as_mut());
+        let reference = whole.as_ref().submatrix(0, 0, d + 1, d + 1);
+        let norm = reference.norm_l2();
+        for (threads, chunk) in [(1, 1), (1, 5), (2, 7), (3, 64), (2, 1000)] {
+            let r = tall_skinny_r(&rows, threads, chunk);
+            for i in 0..=d {
+                for j in 0..=d {
+                    let diff = (r[(i, j)].abs() - reference[(i, j)].abs()).abs();
+                    assert!(
+                        diff < 1e-13 * norm,
+                        "threads {threads} chunk {chunk}: ({i}, {j})"
+                    );
+                }
+            }
+        }
     }
 }
