@@ -1,6 +1,7 @@
 //! Parse + intern time: random well-shaped expressions of about 1,000 and 10,000 syntax nodes
 //! (the same generator at two sizes, to show that time grows linearly), the seed's examples,
-//! and hostile inputs that fail at the nesting limit (10x the input, 10x the time).
+//! long flat inputs that were once quadratic (a sum of distinct integers, a product of
+//! products), and hostile inputs that fail at the nesting limit (10x the input, 10x the time).
 
 use std::hint::black_box;
 
@@ -66,6 +67,27 @@ fn seed(c: &mut Criterion) {
     group.finish();
 }
 
+fn long(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parse_long");
+    group.sample_size(10);
+    for n in [2_000, 20_000] {
+        let inputs = [
+            (
+                "sum_of_integers",
+                (1..=n).map(|k| k.to_string()).collect::<Vec<_>>().join(" + "),
+            ),
+            ("product_of_products", vec!["(A*B)"; n].join("*")),
+        ];
+        for (label, src) in inputs {
+            group.throughput(Throughput::Elements(n as u64));
+            group.bench_with_input(BenchmarkId::new(label, n), &src, |b, src| {
+                b.iter(|| parse(black_box(src), &[]))
+            });
+        }
+    }
+    group.finish();
+}
+
 fn hostile(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse_hostile");
     group.sample_size(10);
@@ -84,5 +106,5 @@ fn hostile(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, generated, seed, hostile);
+criterion_group!(benches, generated, seed, long, hostile);
 criterion_main!(benches);
