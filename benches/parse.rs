@@ -16,7 +16,11 @@ mod random_expr;
 const SEED: &[(&str, &str, &[&str])] = &[
     ("2.5.1 a'Xb", "a'*X*b", &[]),
     ("2.5.2 a'exp(Xb)", "a'*exp(X*b)", &[]),
-    ("2.5.3 tr(Y'MY)", "tr(Y'*M*Y) where Y = sigmoid(W*X)", &["M: symmetric"]),
+    (
+        "2.5.3 tr(Y'MY)",
+        "tr(Y'*M*Y) where Y = sigmoid(W*X)",
+        &["M: symmetric"],
+    ),
     ("2.5.4 least squares", "norm2(X*w - y)^2", &[]),
     ("2.5.5 normal equation", "inv(X'*X)*X'*y", &[]),
     (
@@ -24,7 +28,11 @@ const SEED: &[(&str, &str, &[&str])] = &[
         "L where L = norm2(a2 - y)^2, a2 = g2(W2*a1 + b2), a1 = g1(W1*x + b1)",
         &[],
     ),
-    ("1.2 backprop dz1", "(W2'*dz2) .* g'(z1) where z1 = W1*x + b1", &[]),
+    (
+        "1.2 backprop dz1",
+        "(W2'*dz2) .* g'(z1) where z1 = W1*x + b1",
+        &[],
+    ),
 ];
 
 fn parse(src: &str, decls: &[Decl]) -> usize {
@@ -74,7 +82,10 @@ fn long(c: &mut Criterion) {
         let inputs = [
             (
                 "sum_of_integers",
-                (1..=n).map(|k| k.to_string()).collect::<Vec<_>>().join(" + "),
+                (1..=n)
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" + "),
             ),
             ("product_of_products", vec!["(A*B)"; n].join("*")),
         ];
@@ -93,7 +104,10 @@ fn hostile(c: &mut Criterion) {
     group.sample_size(10);
     for n in [10_000, 100_000] {
         let inputs = [
-            ("nested_parens", format!("{}x{}", "(".repeat(n), ")".repeat(n))),
+            (
+                "nested_parens",
+                format!("{}x{}", "(".repeat(n), ")".repeat(n)),
+            ),
             ("division_chain", format!("x{}", "/2".repeat(n))),
         ];
         for (label, src) in inputs {
