@@ -54,11 +54,20 @@ fn synthetic<T: Real>() -> Dataset<T> {
     Dataset::from_labels(inputs, &labels, 10).expect("labels below 10")
 }
 
-fn train<T: Real>(c: &mut Criterion, name: &str, data: &Dataset<T>, hidden: usize, epochs: usize, batch: usize) {
+fn train<T: Real>(
+    c: &mut Criterion,
+    name: &str,
+    data: &Dataset<T>,
+    hidden: usize,
+    epochs: usize,
+    batch: usize,
+) {
     let mut group = c.benchmark_group(format!("nn/{name}/{}", T::DTYPE_NAME.to_lowercase()));
     group.throughput(Throughput::Elements((epochs * data.len()) as u64));
     if data.len() > 10_000 {
-        group.sample_size(10).measurement_time(Duration::from_secs(12));
+        group
+            .sample_size(10)
+            .measurement_time(Duration::from_secs(12));
     }
     for (label, kind) in KINDS {
         let start = network::<T>(data.inputs().nrows(), hidden, kind);

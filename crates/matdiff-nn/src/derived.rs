@@ -190,7 +190,7 @@ impl<T: Real> DerivedRuns<T> {
         let plan = match self.plans[k].entry(n) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                let sizes = Sizes::from_values(&layer.pool, values).map_err(plan_error)?;
+                let sizes = Sizes::from_values(&layer.pool, values)?;
                 let (m, kk) = (inputs.weights.nrows(), inputs.weights.ncols());
                 let threads = if par_for(m, n, kk) == faer::Par::Seq {
                     1
@@ -198,13 +198,15 @@ impl<T: Real> DerivedRuns<T> {
                     0
                 };
                 let options = Options::new().threads(threads);
-                e.insert(
-                    Plan::compile_with(&layer.pool, &layer.roots, &sizes, &options)
-                        .map_err(plan_error)?,
-                )
+                e.insert(Plan::compile_with(
+                    &layer.pool,
+                    &layer.roots,
+                    &sizes,
+                    &options,
+                )?)
             }
         };
-        plan.run(values).map_err(plan_error)
+        Ok(plan.run(values)?)
     }
 }
 
@@ -219,8 +221,4 @@ fn set<T: Real>(values: &mut Values<T>, name: &str, value: MatRef<'_, T>) {
         Some(m) if m.shape() == value.shape() => m.copy_from(value),
         _ => values.insert(name, value.to_owned()),
     }
-}
-
-fn plan_error(e: matdiff_faer::EvalError) -> NnError {
-    NnError::Plan(e.to_string())
 }

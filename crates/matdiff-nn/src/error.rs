@@ -73,7 +73,7 @@ pub enum NnError {
     },
     /// A derived backward pass could not be compiled or evaluated.
     #[error("evaluating the derived backward pass: {0}")]
-    Plan(String),
+    Plan(#[from] matdiff_faer::EvalError),
     /// Drawing the chart failed.
     #[error("plot: {0}")]
     Plot(String),

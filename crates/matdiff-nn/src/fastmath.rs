@@ -62,8 +62,8 @@ fn tanh_f32_impl(z: &[f32], out: &mut [f32]) {
 /// `exp(y) - 1` for `0 <= y <= 44`, relative error of a few ulp.
 #[inline(always)]
 fn expm1_f64(y: f64) -> f64 {
-    const LN2_HI: f64 = 6.93147180369123816490e-01;
-    const LN2_LO: f64 = 1.90821492927058770002e-10;
+    const LN2_HI: f64 = 0.693_147_180_369_123_8;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     let shifted = y * std::f64::consts::LOG2_E + ROUND_F64;
     let k = shifted - ROUND_F64;
     let k_int = shifted.to_bits().wrapping_sub(ROUND_F64.to_bits()) as i64;

@@ -3,8 +3,15 @@
 //! A batch is a matrix with one example per column, as in the seed article: a dense layer computes
 //! `Z = W*A + b*ones'` and `A_next = g(Z)`. The last layer is linear and feeds a [`Loss`] fused with
 //! its link (mean squared error, sigmoid with binary cross-entropy, softmax with cross-entropy),
-//! whose gradient with respect to `Z` is `(P - Y) / N`. Backpropagation is the seed's Algorithm 1:
-//! `dZ = G .* g'(Z)`, `dW = dZ*A'`, `db = dZ*ones`, `dA_prev = W'*dZ`.
+//! whose gradient with respect to `Z` is `(P - Y) / N`.
+//!
+//! The backward pass is derived, not written: when a network is built, the rewriter
+//! (`matdiff-rewrite`) differentiates each layer's `g(W*A + b*ones')` with the upstream gradient
+//! `G` with respect to `W`, `b` and `A` (the seed's Algorithm 1: `dW = (G .* g'(Z))*A'`,
+//! `db = (G .* g'(Z))*ones`, `dA_prev = W'*(G .* g'(Z))`), and the three gradients are compiled
+//! into one `matdiff-faer` plan per layer that computes `G .* g'(Z)` once
+//! ([`Network::derived_gradients`] shows them). A hand-written faer backward,
+//! [`BackwardKind::HandWritten`], is kept as the tests' oracle and the benchmarks' reference.
 //!
 //! ```
 //! use matdiff_nn::{digits, Activation, Loss, Network, TrainConfig};
