@@ -3,7 +3,7 @@
 use faer::Mat;
 
 use crate::activation::Activation;
-use crate::derived::{DerivedLayer, DerivedRuns, LayerInputs, Upstream};
+use crate::derived::{DerivedLayer, DerivedRuns, Slot, INPUT, OUTPUT, PRE_ACTIVATION, UPSTREAM};
 use crate::error::NnError;
 use crate::kernels::{col, col_mut, gemm, row_sums};
 use crate::network::{Dense, Gradients, Network, Tape};
@@ -84,17 +84,43 @@ impl Backward {
         let mut upstream: Option<Mat<T>> = None;
         let mut result = Ok(());
         for k in (0..count).rev() {
-            let inputs = LayerInputs {
-                weights: network.layers[k].weights.as_ref(),
-                input: tape.input_of(network, k, n),
-                pre_activation: tape.z[k].as_ref().subcols(0, n),
-                output: tape.activation_of(network, k, n),
+            let layer = &self.derived[k];
+            let output_of = |j: usize| {
+                if network.layers[j].activation == Activation::Identity {
+                    Slot::PreActivation(j)
+                } else {
+                    Slot::Activation(j)
+                }
             };
-            let g = match upstream.take() {
-                Some(g) => Upstream::Owned(g),
-                None => Upstream::Borrowed(tape.dz[count - 1].as_ref().subcols(0, n)),
-            };
-            let mut out = match runs.run(k, &self.derived[k], inputs, g) {
+            let mut slots: Vec<(&'static str, Slot)> = layer
+                .reads
+                .iter()
+                .filter_map(|&name| match name {
+                    INPUT if k == 0 => Some((name, Slot::Input)),
+                    INPUT => Some((name, output_of(k - 1))),
+                    OUTPUT => Some((name, output_of(k))),
+                    PRE_ACTIVATION => Some((name, Slot::PreActivation(k))),
+                    _ => None,
+                })
+                .collect();
+            if upstream.is_none() {
+                slots.push((UPSTREAM, Slot::LossGradient(count - 1)));
+            }
+            let mut inputs: Vec<(&'static str, Mat<T>)> = slots
+                .iter()
+                .map(|&(name, slot)| (name, tape.take(slot, n)))
+                .collect();
+            let run = runs.run(
+                k,
+                layer,
+                network.layers[k].weights.as_ref(),
+                &mut inputs,
+                upstream.take(),
+            );
+            for ((_, slot), (_, value)) in slots.into_iter().zip(inputs) {
+                tape.give_back(slot, value);
+            }
+            let mut out = match run {
                 Ok(out) => out.into_iter(),
                 Err(e) => {
                     result = Err(e);

@@ -22,11 +22,11 @@ use crate::kernels::par_for;
 use crate::real::Real;
 
 /// The names of a layer's expression.
-const WEIGHTS: &str = "W";
-const INPUT: &str = "A";
-const PRE_ACTIVATION: &str = "Z";
-const OUTPUT: &str = "Y";
-const UPSTREAM: &str = "G";
+pub(crate) const WEIGHTS: &str = "W";
+pub(crate) const INPUT: &str = "A";
+pub(crate) const PRE_ACTIVATION: &str = "Z";
+pub(crate) const OUTPUT: &str = "Y";
+pub(crate) const UPSTREAM: &str = "G";
 
 /// One layer's derived gradients, symbolic.
 #[derive(Clone, Debug)]
@@ -34,8 +34,8 @@ pub(crate) struct DerivedLayer {
     pool: ExprPool,
     /// `dL/dW`, `dL/db`, and `dL/dA` unless the layer is the first.
     roots: Vec<ExprId>,
-    /// The variables the roots read, among `W`, `A`, `Z`, `Y`, `G`.
-    reads: Vec<&'static str>,
+    /// The variables the roots read, among `W`, `A`, `Z`, `Y` (all read `G`).
+    pub(crate) reads: Vec<&'static str>,
 }
 
 impl DerivedLayer {
@@ -100,7 +100,7 @@ impl DerivedLayer {
                 .map_err(|e| derivation(&src, e.to_string()))?;
             roots.push(root);
         }
-        let reads = [WEIGHTS, INPUT, PRE_ACTIVATION, OUTPUT, UPSTREAM]
+        let reads = [WEIGHTS, INPUT, PRE_ACTIVATION, OUTPUT]
             .into_iter()
             .filter(|name| reads_variable(&pool, &roots, name))
             .collect();
@@ -146,13 +146,17 @@ pub(crate) struct DerivedRuns<T: Real> {
     values: Vec<Values<T>>,
 }
 
-/// The numbers one layer's plan reads.
-pub(crate) struct LayerInputs<'a, T: Real> {
-    pub(crate) weights: MatRef<'a, T>,
-    pub(crate) input: MatRef<'a, T>,
-    pub(crate) pre_activation: MatRef<'a, T>,
-    /// `g(Z)`; `Z` for a linear layer.
-    pub(crate) output: MatRef<'a, T>,
+/// Where a value a layer's plan reads lives in the tape of the forward pass.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// The network's input.
+    Input,
+    /// `Z` of a layer.
+    PreActivation(usize),
+    /// `g(Z)` of a layer with an activation.
+    Activation(usize),
+    /// `dZ` of the last layer: the loss gradient.
+    LossGradient(usize),
 }
 
 impl<T: Real> DerivedRuns<T> {
@@ -163,35 +167,49 @@ impl<T: Real> DerivedRuns<T> {
         }
     }
 
-    /// Runs layer `k`'s plan for `n` examples with upstream gradient `upstream`; returns
-    /// `[dW, db]` or `[dW, db, dA]`.
+    /// Runs layer `k`'s plan on the given values and weights; returns `[dW, db]` or
+    /// `[dW, db, dA]`. The values are moved into the plan's inputs and handed back in `values`.
     pub(crate) fn run(
         &mut self,
         k: usize,
         layer: &DerivedLayer,
-        inputs: LayerInputs<'_, T>,
-        upstream: Upstream<'_, T>,
+        weights: MatRef<'_, T>,
+        inputs: &mut [(&'static str, Mat<T>)],
+        upstream: Option<Mat<T>>,
     ) -> Result<Vec<Mat<T>>, NnError> {
         let values = &mut self.values[k];
-        for &name in &layer.reads {
-            match name {
-                WEIGHTS => set(values, name, inputs.weights),
-                INPUT => set(values, name, inputs.input),
-                PRE_ACTIVATION => set(values, name, inputs.pre_activation),
-                OUTPUT => set(values, name, inputs.output),
-                _ => {}
+        if layer.reads.contains(&WEIGHTS) {
+            set(values, WEIGHTS, weights);
+        }
+        for (name, value) in inputs.iter_mut() {
+            values.insert(*name, std::mem::replace(value, Mat::new()));
+        }
+        if let Some(g) = upstream {
+            values.insert(UPSTREAM, g);
+        }
+        let result = self.run_plan(k, layer, weights);
+        let values = &mut self.values[k];
+        for (name, value) in inputs.iter_mut() {
+            if let Some(m) = values.get_mut(name) {
+                std::mem::swap(m, value);
             }
         }
-        match upstream {
-            Upstream::Borrowed(g) => set(values, UPSTREAM, g),
-            Upstream::Owned(g) => values.insert(UPSTREAM, g),
-        }
-        let n = inputs.input.ncols();
+        result
+    }
+
+    fn run_plan(
+        &mut self,
+        k: usize,
+        layer: &DerivedLayer,
+        weights: MatRef<'_, T>,
+    ) -> Result<Vec<Mat<T>>, NnError> {
+        let values = &self.values[k];
+        let n = values.get(UPSTREAM).map_or(0, |g| g.ncols());
         let plan = match self.plans[k].entry(n) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
                 let sizes = Sizes::from_values(&layer.pool, values)?;
-                let (m, kk) = (inputs.weights.nrows(), inputs.weights.ncols());
+                let (m, kk) = (weights.nrows(), weights.ncols());
                 let threads = if par_for(m, n, kk) == faer::Par::Seq {
                     1
                 } else {
@@ -208,12 +226,6 @@ impl<T: Real> DerivedRuns<T> {
         };
         Ok(plan.run(values)?)
     }
-}
-
-/// The upstream gradient of a layer: the loss's (in the tape) or the next layer's `dA` (moved in).
-pub(crate) enum Upstream<'a, T: Real> {
-    Borrowed(MatRef<'a, T>),
-    Owned(Mat<T>),
 }
 
 fn set<T: Real>(values: &mut Values<T>, name: &str, value: MatRef<'_, T>) {

@@ -125,7 +125,9 @@ impl Loss {
         let mut score = BatchScore::default();
         for j in 0..z.ncols() {
             let (zc, yc, dc) = (col(z, j), col(y, j), col_mut(dz.rb_mut(), j));
-            score.loss_sum += self.column(zc, yc);
+            if self != Loss::SoftmaxCrossEntropy {
+                score.loss_sum += self.column(zc, yc);
+            }
             match self {
                 Loss::MeanSquaredError => {
                     for ((d, &z), &y) in dc.iter_mut().zip(zc).zip(yc) {
@@ -150,6 +152,13 @@ impl Loss {
                     for (d, &y) in dc.iter_mut().zip(yc) {
                         *d = *d * inv - y * scale;
                     }
+                    // The loss from the same sum: sum_i y_i (max + log(sum) - z_i).
+                    let lse = max.to_f64() + sum.to_f64().ln();
+                    score.loss_sum += zc
+                        .iter()
+                        .zip(yc)
+                        .map(|(&z, &y)| y.to_f64() * (lse - z.to_f64()))
+                        .sum::<f64>();
                     score.correct += usize::from(argmax(zc) == argmax(yc));
                     score.decisions += 1;
                 }
