@@ -1,6 +1,7 @@
 //! The QR and SVD paths: Householder QR of the centred, weighted, ridge-augmented matrix
-//! `[X y]`, so `Q'y` comes out of the factorisation itself and `Q` is never formed; then either a
-//! triangular solve or, for the minimum-norm solution, the SVD of the small `d x d` factor `R`.
+//! `[X y]` (tall-and-skinny: chunk by chunk in cache, on several threads), so `Q'y` comes out of
+//! the factorisation itself and `Q` is never formed; then either a triangular solve or, for the
+//! minimum-norm solution, the SVD of the small `d x d` factor `R`.
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::qr::no_pivoting::factor::{
