@@ -1,7 +1,8 @@
 //! Planned evaluation (`matdiff-faer`) against the same computation written by hand with faer
 //! calls, side by side in one run:
-//! (a) the layer loss `tr(Y'*M*Y) where Y = sigmoid(W*X)` and its gradient
-//!     `W'*((2*M*Y) .* sigmoid'(W*X))`, all matrices n x n, n = 256 and 1000;
+//! (a) the layer loss `tr(Y'*M*Y) where Y = sigmoid(W*X)`, its gradient
+//!     `W'*((2*M*Y) .* sigmoid'(W*X))`, and both in one plan (3 products, as by hand), all
+//!     matrices n x n, n = 256 and 1000;
 //! (b) the least-squares gradient `A'*(A*x - b)` at n = 2000;
 //! (c) the seed's `a'*exp(X*b)` at n = 2000.
 //! Both sides use both cores for matrix products. Compare with
@@ -24,15 +25,36 @@ fn random(rng: &mut SmallRng, r: usize, c: usize) -> Mat<f64> {
 
 /// A plan of `src` compiled for the shapes of `values`.
 fn plan(src: &str, values: &Values<f64>) -> Plan<f64> {
+    plan_of(&[src], values)
+}
+
+/// One plan of several expressions (their roots share work).
+fn plan_of(srcs: &[&str], values: &Values<f64>) -> Plan<f64> {
     let mut pool = ExprPool::new();
     let mut decls: Vec<Decl> = values
         .iter()
         .map(|(n, m)| Decl::sized(n, m.nrows() as u64, m.ncols() as u64))
         .collect();
     decls.push(Decl::parse("M: symmetric").unwrap());
-    let e = pool.parse_with(src, &decls).unwrap();
+    let roots: Vec<_> = srcs
+        .iter()
+        .map(|s| pool.parse_with(s, &decls).unwrap().root)
+        .collect();
     let sizes = Sizes::from_values(&pool, values).unwrap();
-    Plan::compile_with(&pool, &[e.root], &sizes, &Options::new().threads(0)).unwrap()
+    Plan::compile_with(&pool, &roots, &sizes, &Options::new().threads(0)).unwrap()
+}
+
+/// The loss and its gradient together by hand: 3 products (W X, M Y, W' G).
+fn both_by_hand(w: &Mat<f64>, x: &Mat<f64>, m: &Mat<f64>, par: Par) -> (f64, Mat<f64>) {
+    let mut y = product(w.as_ref(), x.as_ref(), 1.0, par);
+    zip!(&mut y).for_each(|unzip!(y)| *y = sigmoid(*y));
+    let mut g = product(m.as_ref(), y.as_ref(), 2.0, par);
+    let mut acc = 0.0;
+    zip!(&mut g, &y).for_each(|unzip!(g, y)| {
+        acc += 0.5 * *g * *y;
+        *g *= *y * (1.0 - *y);
+    });
+    (acc, product(w.transpose(), g.as_ref(), 1.0, par))
 }
 
 fn sigmoid(x: f64) -> f64 {
@@ -113,6 +135,20 @@ fn layer(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::new("gradient", "faer"), |b| {
             b.iter(|| gradient_by_hand(black_box(&w), &x, &m, par))
+        });
+        let mut both = plan_of(
+            &[
+                "tr(Y'*M*Y) where Y = sigmoid(W*X)",
+                "W'*((2*M*Y) .* sigmoid'(W*X)) where Y = sigmoid(W*X)",
+            ],
+            &values,
+        );
+        assert_eq!(both.stats().matmuls, 3);
+        group.bench_function(BenchmarkId::new("loss_and_gradient", "plan"), |b| {
+            b.iter(|| both.run(black_box(&values)).unwrap())
+        });
+        group.bench_function(BenchmarkId::new("loss_and_gradient", "faer"), |b| {
+            b.iter(|| both_by_hand(black_box(&w), &x, &m, par))
         });
         group.finish();
     }
