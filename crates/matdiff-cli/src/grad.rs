@@ -49,8 +49,12 @@ pub(crate) fn derive_parsed(
     wrt: &str,
     upstream: Option<&str>,
 ) -> Result<Derivation, Failed> {
-    let options = DeriveOptions { upstream: upstream.map(str::to_string), ..DeriveOptions::default() };
-    derive(pool, e, wrt, &options).map_err(|err| Failed::new(format!("error: {err}"), common.json()))
+    let options = DeriveOptions {
+        upstream: upstream.map(str::to_string),
+        ..DeriveOptions::default()
+    };
+    derive(pool, e, wrt, &options)
+        .map_err(|err| Failed::new(format!("error: {err}"), common.json()))
 }
 
 pub(crate) fn run(args: Args) -> Outcome {
@@ -60,13 +64,25 @@ pub(crate) fn run(args: Args) -> Outcome {
         Some(path) => crate::values::read_decls(path, json)?,
         None => (Vec::new(), matdiff_faer::Values::new()),
     };
-    let d = derive_cli(&mut pool, &args.common, &args.expr, &args.wrt, args.upstream.as_deref(), &extra.0)?;
+    let d = derive_cli(
+        &mut pool,
+        &args.common,
+        &args.expr,
+        &args.wrt,
+        args.upstream.as_deref(),
+        &extra.0,
+    )?;
     let at = match &args.at {
-        Some(_) => Some(crate::values::eval_pair(&pool, d.function, d.gradient, &extra.1, json)?),
+        Some(_) => Some(crate::values::eval_pair(
+            &pool, d.function, d.gradient, &extra.1, json,
+        )?),
         None => None,
     };
     let note = d.symmetric.then(|| {
-        format!("{} is declared symmetric: this is the symmetric gradient (G + G')/2", args.wrt)
+        format!(
+            "{} is declared symmetric: this is the symmetric gradient (G + G')/2",
+            args.wrt
+        )
     });
     let out = match args.common.format {
         Format::Json => {
@@ -116,7 +132,11 @@ pub(crate) fn run(args: Args) -> Outcome {
                         args.wrt
                     ));
                     out.push_str(&d.markdown(&pool));
-                    out.push_str(&format!("\n$$\\frac{{\\partial f}}{{\\partial {}}} = {}$$\n", args.wrt, d.gradient_text(&pool, Style::Latex)));
+                    out.push_str(&format!(
+                        "\n$$\\frac{{\\partial f}}{{\\partial {}}} = {}$$\n",
+                        args.wrt,
+                        d.gradient_text(&pool, Style::Latex)
+                    ));
                 }
                 Format::Latex if args.steps => {
                     out.push_str(&d.markdown(&pool).replace("$$\n", ""));
@@ -131,7 +151,11 @@ pub(crate) fn run(args: Args) -> Outcome {
                 out.push_str(&format!("note: {note}\n"));
             }
             if let Some((value, gradient)) = at {
-                out.push_str(&format!("value: {}\ngradient value: {}\n", crate::values::show(&value), crate::values::show(&gradient)));
+                out.push_str(&format!(
+                    "value: {}\ngradient value: {}\n",
+                    crate::values::show(&value),
+                    crate::values::show(&gradient)
+                ));
             }
             out
         }

@@ -27,11 +27,16 @@ pub(crate) fn run(args: Args) -> Outcome {
     let mut pool = ExprPool::new();
     let e = args.common.parse(&mut pool, &args.expr, &[])?;
     let d = crate::grad::derive_parsed(&mut pool, &e, &args.common, &args.wrt, None)?;
-    let s = stationary(&mut pool, &e, &d).map_err(|err| Failed::new(format!("error: {err}"), json))?;
+    let s =
+        stationary(&mut pool, &e, &d).map_err(|err| Failed::new(format!("error: {err}"), json))?;
     let wrt = &args.wrt;
     let text = |style| {
         let p = pool.printer(style).with_bindings(&e.bindings);
-        (p.print_body(s.lhs), p.print_body(s.rhs), p.print_body(s.solution))
+        (
+            p.print_body(s.lhs),
+            p.print_body(s.rhs),
+            p.print_body(s.solution),
+        )
     };
     let plain = text(Style::Plain);
     let latex = text(Style::Latex);
@@ -57,10 +62,20 @@ pub(crate) fn run(args: Args) -> Outcome {
             };
             let mut out = String::new();
             if args.steps {
-                out.push_str(&d.display(&pool, if style == Style::Latex { Style::Plain } else { style }));
+                out.push_str(&d.display(
+                    &pool,
+                    if style == Style::Latex {
+                        Style::Plain
+                    } else {
+                        style
+                    },
+                ));
                 out.push_str(&format!("set ∂f/∂{wrt} = 0:\n"));
             } else {
-                out.push_str(&format!("gradient: ∂f/∂{wrt} = {}\n", d.gradient_text(&pool, style)));
+                out.push_str(&format!(
+                    "gradient: ∂f/∂{wrt} = {}\n",
+                    d.gradient_text(&pool, style)
+                ));
             }
             out.push_str(&format!("stationary equation: {lhs} = {rhs}\n"));
             out.push_str(&format!("solution: {wrt} = {sol}\n"));

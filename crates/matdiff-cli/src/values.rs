@@ -12,14 +12,20 @@ use crate::common::Failed;
 /// Reads VALUES.json: the declarations of the sizes it fixes, and the values.
 pub(crate) fn read_decls(path: &Path, json: bool) -> Result<(Vec<Decl>, Values<f64>), Failed> {
     let fail = |m: String| Failed::new(m, json);
-    let text = std::fs::read_to_string(path).map_err(|e| fail(format!("error: cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| fail(format!("error: cannot read {}: {e}", path.display())))?;
     parse_values(&text).map_err(|m| fail(format!("error: in {}: {m}", path.display())))
 }
 
 /// Parses the JSON text of a values file.
 pub(crate) fn parse_values(text: &str) -> Result<(Vec<Decl>, Values<f64>), String> {
-    let v: Value = serde_json::from_str(text)
-        .map_err(|e| format!("malformed JSON at line {}, column {}: {e}", e.line(), e.column()))?;
+    let v: Value = serde_json::from_str(text).map_err(|e| {
+        format!(
+            "malformed JSON at line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        )
+    })?;
     let Value::Object(map) = v else {
         return Err("expected one JSON object mapping each variable to its value".into());
     };
@@ -50,7 +56,11 @@ fn decode(name: &str, value: &Value) -> Result<Mat<f64>, String> {
         }
         Value::Array(items) if items.is_empty() => Err(format!("'{name}' is an empty array")),
         Value::Array(items) if items.iter().all(Value::is_number) => {
-            let xs = items.iter().enumerate().map(|(i, v)| number(name, v, &format!("[{i}]"))).collect::<Result<Vec<_>, _>>()?;
+            let xs = items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| number(name, v, &format!("[{i}]")))
+                .collect::<Result<Vec<_>, _>>()?;
             Ok(Mat::from_fn(xs.len(), 1, |i, _| xs[i]))
         }
         Value::Array(rows) => {
@@ -64,14 +74,26 @@ fn decode(name: &str, value: &Value) -> Result<Mat<f64>, String> {
                 }
                 if let Some(first) = data.first() {
                     if first.len() != cells.len() {
-                        return Err(format!("'{name}': row {i} has {} entries, row 0 has {}", cells.len(), first.len()));
+                        return Err(format!(
+                            "'{name}': row {i} has {} entries, row 0 has {}",
+                            cells.len(),
+                            first.len()
+                        ));
                     }
                 }
-                data.push(cells.iter().enumerate().map(|(j, v)| number(name, v, &format!("[{i}][{j}]"))).collect::<Result<_, _>>()?);
+                data.push(
+                    cells
+                        .iter()
+                        .enumerate()
+                        .map(|(j, v)| number(name, v, &format!("[{i}][{j}]")))
+                        .collect::<Result<_, _>>()?,
+                );
             }
             Ok(Mat::from_fn(data.len(), data[0].len(), |i, j| data[i][j]))
         }
-        other => Err(format!("'{name}' must be a number, an array or an array of arrays, got {other}")),
+        other => Err(format!(
+            "'{name}' must be a number, an array or an array of arrays, got {other}"
+        )),
     }
 }
 
@@ -83,11 +105,21 @@ pub(crate) fn encode(m: &Mat<f64>) -> Value {
     if m.ncols() == 1 {
         return Value::from((0..m.nrows()).map(|i| m[(i, 0)]).collect::<Vec<_>>());
     }
-    Value::from((0..m.nrows()).map(|i| (0..m.ncols()).map(|j| m[(i, j)]).collect::<Vec<_>>()).collect::<Vec<_>>())
+    Value::from(
+        (0..m.nrows())
+            .map(|i| (0..m.ncols()).map(|j| m[(i, j)]).collect::<Vec<_>>())
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// Evaluates `f` and `g` (sharing their work) at the values, encoded as JSON.
-pub(crate) fn eval_pair(pool: &ExprPool, f: ExprId, g: ExprId, values: &Values<f64>, json: bool) -> Result<(Value, Value), Failed> {
+pub(crate) fn eval_pair(
+    pool: &ExprPool,
+    f: ExprId,
+    g: ExprId,
+    values: &Values<f64>,
+    json: bool,
+) -> Result<(Value, Value), Failed> {
     let fail = |e: matdiff_faer::EvalError| Failed::new(format!("error: {e}"), json);
     let sizes = Sizes::from_values(pool, values).map_err(fail)?;
     let mut plan = Plan::<f64>::compile(pool, &[f, g], &sizes).map_err(fail)?;
