@@ -153,16 +153,7 @@ impl GramAccumulator {
                 ),
             });
         }
-        if y.nrows() != n || w.is_some_and(|w| w.nrows() != n) {
-            return Err(FitError::Shape {
-                what: format!(
-                    "{n} rows of features, {} targets{}",
-                    y.nrows(),
-                    w.map(|w| format!(", {} weights", w.nrows()))
-                        .unwrap_or_default()
-                ),
-            });
-        }
+        crate::check_lengths(n, y, w)?;
         let block = block_rows(self.features + 1);
         let mut start = 0;
         while start < n {

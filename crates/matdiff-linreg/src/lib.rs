@@ -189,16 +189,7 @@ fn fit_rows(
 ) -> Result<Fit, FitError> {
     options.check()?;
     let n = x.nrows();
-    if y.nrows() != n || w.is_some_and(|w| w.nrows() != n) {
-        return Err(FitError::Shape {
-            what: format!(
-                "{n} rows of features, {} targets{}",
-                y.nrows(),
-                w.map(|w| format!(", {} weights", w.nrows()))
-                    .unwrap_or_default()
-            ),
-        });
-    }
+    check_lengths(n, y, w)?;
     normal::check_rows(n, x.ncols(), options)?;
     match options.method {
         Method::Normal => normal::solve(&gram::accumulate(x, y, w, options.threads())?, options),
@@ -231,4 +222,23 @@ pub(crate) fn r_squared(rss: f64, tss: f64) -> f64 {
     } else {
         0.0
     }
+}
+
+/// Targets and weights must have one entry per row of features.
+pub(crate) fn check_lengths(
+    n: usize,
+    y: ColRef<'_, f64>,
+    w: Option<ColRef<'_, f64>>,
+) -> Result<(), FitError> {
+    if y.nrows() != n || w.is_some_and(|w| w.nrows() != n) {
+        return Err(FitError::Shape {
+            what: format!(
+                "{n} rows of features, {} targets{}",
+                y.nrows(),
+                w.map(|w| format!(", {} weights", w.nrows()))
+                    .unwrap_or_default()
+            ),
+        });
+    }
+    Ok(())
 }
