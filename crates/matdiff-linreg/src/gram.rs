@@ -10,17 +10,116 @@ use std::borrow::Cow;
 
 use faer::linalg::matmul::triangular::{matmul, BlockStructure};
 use faer::reborrow::ReborrowMut;
-use faer::{Accum, ColRef, Mat, MatRef, Par};
+use faer::{Accum, ColRef, Mat, MatMut, MatRef, Par};
 
 use crate::{normal, Fit, FitError, Options};
 
-/// Target size of one centred block (bytes): it stays in the L2 cache between the copy and the
-/// rank-k update.
-const BLOCK_BYTES: usize = 1 << 19;
+/// Target size of one shifted block (bytes): the copy stays in cache until the rank-k update
+/// reads it.
+const BLOCK_BYTES: usize = 1 << 21;
 
 /// Rows per block for `columns` columns.
 fn block_rows(columns: usize) -> usize {
-    (BLOCK_BYTES / (8 * columns)).clamp(128, 4096)
+    (BLOCK_BYTES / (8 * columns)).clamp(256, 4096)
+}
+
+/// Rows per part: enough blocks that the part's `O(d^2)` merge costs nothing next to its
+/// `O(rows d^2)` product, few enough that the shift stays close to a drifting mean.
+fn part_rows(columns: usize) -> usize {
+    16 * block_rows(columns)
+}
+
+/// Whether features with these means and variances lose at most one bit to rounding when their
+/// cross-products are summed unshifted: `mean^2 <= variance` in every column.
+fn near_origin(mean: &[f64], variance: &[f64]) -> bool {
+    mean.iter().zip(variance).all(|(m, v)| m * m <= *v)
+}
+
+/// The square roots of the weights, which must be finite and non-negative.
+fn square_roots(w: &[f64], first_row: usize) -> Result<Vec<f64>, FitError> {
+    match w.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+        Some(i) => Err(FitError::BadWeight {
+            row: first_row + i,
+            value: w[i],
+        }),
+        None => Ok(w.iter().map(|v| v.sqrt()).collect()),
+    }
+}
+
+/// The (weighted) column means and variances of one block `[x y]`; zeros when its weight is
+/// zero.
+fn block_moments(
+    x: MatRef<'_, f64>,
+    y: ColRef<'_, f64>,
+    w: Option<&[f64]>,
+) -> (Vec<f64>, Vec<f64>) {
+    let total = w.map_or(x.nrows() as f64, |w| w.iter().sum());
+    if total.is_nan() || total <= 0.0 {
+        return (vec![0.0; x.ncols() + 1], vec![0.0; x.ncols() + 1]);
+    }
+    let weight = |i: usize| w.map_or(1.0, |w| w[i]);
+    (0..=x.ncols())
+        .map(|j| {
+            let column = contiguous(if j < x.ncols() { x.col(j) } else { y });
+            let mean = column
+                .iter()
+                .enumerate()
+                .map(|(i, v)| weight(i) * v)
+                .sum::<f64>()
+                / total;
+            let variance = column
+                .iter()
+                .enumerate()
+                .map(|(i, v)| weight(i) * (v - mean) * (v - mean))
+                .sum::<f64>()
+                / total;
+            (mean, variance)
+        })
+        .unzip()
+}
+
+/// `lower += b'b` (lower triangle), or `lower = b'b` with `Accum::Replace`.
+fn lower_product(lower: MatMut<'_, f64>, accum: Accum, b: MatRef<'_, f64>) {
+    matmul(
+        lower,
+        BlockStructure::TriangularLower,
+        accum,
+        b.transpose(),
+        BlockStructure::Rectangular,
+        b,
+        BlockStructure::Rectangular,
+        1.0,
+        Par::Seq,
+    );
+}
+
+/// Writes `scale * (column - shift)` into `out` and returns the (weighted) sum of the deviations
+/// `column - shift`.
+fn deviations(
+    out: &mut [f64],
+    column: &[f64],
+    shift: f64,
+    scale: Option<&[f64]>,
+    weights: Option<&[f64]>,
+) -> f64 {
+    let mut sum = 0.0;
+    match (scale, weights) {
+        (Some(s), Some(w)) => {
+            for (((o, v), s), w) in out.iter_mut().zip(column).zip(s).zip(w) {
+                let deviation = v - shift;
+                *o = s * deviation;
+                sum += w * deviation;
+            }
+        }
+        _ => {
+            for (o, v) in out.iter_mut().zip(column) {
+                let deviation = v - shift;
+                *o = deviation;
+                sum += deviation;
+            }
+        }
+    }
+    sum
 }
 
 /// Running weighted means and centred cross-products of the rows `[x, y]` seen so far.
@@ -52,11 +151,10 @@ pub struct GramAccumulator {
     mean: Vec<f64>,
     /// Lower triangle of `sum w (z - mean)(z - mean)'`, `z = [x, y]`.
     scatter: Mat<f64>,
-    /// Scratch: one centred, weighted block.
+    /// Scratch: one shifted, weighted block.
     buffer: Mat<f64>,
-    /// Scratch: per column, the shift and the block's mean offset from it.
-    block_shift: Vec<f64>,
-    block_mean: Vec<f64>,
+    /// Scratch: the lower triangle of the scatter of the part being added.
+    part: Mat<f64>,
 }
 
 impl GramAccumulator {
@@ -70,8 +168,7 @@ impl GramAccumulator {
             mean: vec![0.0; columns],
             scatter: Mat::zeros(columns, columns),
             buffer: Mat::zeros(0, 0),
-            block_shift: vec![0.0; columns],
-            block_mean: vec![0.0; columns],
+            part: Mat::zeros(columns, columns),
         }
     }
 
@@ -154,11 +251,11 @@ impl GramAccumulator {
             });
         }
         crate::check_lengths(n, y, w)?;
-        let block = block_rows(self.features + 1);
+        let part = part_rows(self.features + 1);
         let mut start = 0;
         while start < n {
-            let len = block.min(n - start);
-            self.add_block(
+            let len = part.min(n - start);
+            self.add_part(
                 x.subrows(start, len),
                 y.subrows(start, len),
                 w.map(|w| w.subrows(start, len)),
@@ -168,79 +265,64 @@ impl GramAccumulator {
         Ok(())
     }
 
-    /// Copies one cache-sized block as deviations from a shift close to its mean (in the same
-    /// pass as the column sums), updates the scatter matrix by a symmetric rank-k product,
-    /// recentres it on the block's own mean, then merges by Chan's formula.
-    fn add_block(
+    /// Adds one part of the rows, block by block, as deviations from one shift per column: the
+    /// running mean, or the first block's own mean. Each block is copied as deviations (scaled by
+    /// the square roots of the weights) and summed into the part's scatter matrix by a symmetric
+    /// rank-k product. When the features' shift is small next to their spread (`shift^2 <=
+    /// variance`: at most one bit lost by not shifting) and there are no weights, the features
+    /// are not copied at all: the product reads them in place, shifted by zero. The part's
+    /// scatter is then recentred on its own mean and merged by Chan's formula: one `O(d^2)`
+    /// merge per part, not per block.
+    fn add_part(
         &mut self,
         x: MatRef<'_, f64>,
         y: ColRef<'_, f64>,
         w: Option<ColRef<'_, f64>>,
     ) -> Result<(), FitError> {
-        let m = x.nrows();
-        let d = self.features;
-        let first_row = self.rows + 1;
-        let weights = w.map(contiguous);
-        let scale: Option<Vec<f64>> = match &weights {
-            Some(w) => {
-                if let Some(i) = w.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
-                    return Err(FitError::BadWeight {
-                        row: first_row + i,
-                        value: w[i],
-                    });
-                }
-                Some(w.iter().map(|v| v.sqrt()).collect())
-            }
-            None => None,
+        let (d, n) = (self.features, x.nrows());
+        let block = block_rows(d + 1).min(n);
+        let (mut shift, spread) = if self.weight > 0.0 {
+            let variance = (0..=d)
+                .map(|j| self.scatter[(j, j)] / self.weight)
+                .collect();
+            (self.mean.clone(), variance)
+        } else {
+            let w = w.map(|w| contiguous(w.subrows(0, block)));
+            block_moments(x.subrows(0, block), y.subrows(0, block), w.as_deref())
         };
-        let block_weight = match &weights {
-            Some(w) => w.iter().sum(),
-            None => m as f64,
-        };
-        if self.buffer.nrows() < m || self.buffer.ncols() != d + 1 {
-            self.buffer = Mat::zeros(m.max(block_rows(d + 1)), d + 1);
+        let in_place = w.is_none() && near_origin(&shift[..d], &spread[..d]);
+        if in_place {
+            shift[..d].fill(0.0);
         }
-        let mut buffer = self.buffer.as_mut().subrows_mut(0, m);
-        for j in 0..=d {
-            let column = contiguous(if j < d { x.col(j) } else { y });
-            // The shift: the running mean, or for the first block its own mean (one extra pass
-            // over one block). Rows then enter the product as deviations from a close estimate
-            // of their mean, and `sum` is their (weighted) mean offset from it.
-            let shift = if self.weight > 0.0 {
-                self.mean[j]
-            } else if block_weight > 0.0 {
-                let total: f64 = match &weights {
-                    Some(w) => column.iter().zip(w.iter()).map(|(v, w)| v * w).sum(),
-                    None => column.iter().sum(),
-                };
-                total / block_weight
+        let columns = if in_place { 2 } else { d + 1 };
+        if self.buffer.nrows() < block || self.buffer.ncols() != columns {
+            self.buffer = Mat::zeros(block, columns);
+        }
+        let mut sums = vec![0.0; d + 1];
+        let mut part_weight = 0.0;
+        let mut start = 0;
+        while start < n {
+            let len = block.min(n - start);
+            let (xb, yb) = (x.subrows(start, len), y.subrows(start, len));
+            let weights = w.map(|w| contiguous(w.subrows(start, len)));
+            let first_row = self.rows + start + 1;
+            let accum = if start == 0 {
+                Accum::Replace
             } else {
-                0.0
+                Accum::Add
             };
-            let out = buffer
-                .rb_mut()
-                .col_mut(j)
-                .try_as_col_major_mut()
-                .expect("the buffer is column-major")
-                .as_slice_mut();
-            let mut sum = 0.0;
-            match (&scale, &weights) {
-                (Some(s), Some(w)) => {
-                    for (((o, v), s), w) in out.iter_mut().zip(column.iter()).zip(s).zip(w.iter()) {
-                        let deviation = v - shift;
-                        *o = s * deviation;
-                        sum += w * deviation;
-                    }
-                }
-                _ => {
-                    for (o, v) in out.iter_mut().zip(column.iter()) {
-                        let deviation = v - shift;
-                        *o = deviation;
-                        sum += deviation;
-                    }
-                }
+            part_weight += match &weights {
+                Some(w) => w.iter().sum(),
+                None => len as f64,
+            };
+            if in_place {
+                self.add_block_in_place(xb, yb, shift[d], &mut sums, accum);
+            } else {
+                self.add_block_shifted(xb, yb, weights.as_deref(), &shift, &mut sums, accum)
+                    .map_err(|e| e.shift_rows(first_row - 1))?;
             }
-            if !(sum.is_finite() && shift.is_finite()) {
+            if let Some(j) = sums.iter().position(|v| !v.is_finite()) {
+                let column = if j < d { xb.col(j) } else { yb };
                 if let Some(i) = column.iter().position(|v| !v.is_finite()) {
                     return Err(FitError::NonFinite {
                         row: first_row + i,
@@ -253,45 +335,99 @@ impl GramAccumulator {
                     });
                 }
             }
-            self.block_shift[j] = shift;
-            self.block_mean[j] = if block_weight > 0.0 {
-                sum / block_weight
-            } else {
-                0.0
-            };
+            start += len;
         }
-        self.rows += m;
-        if block_weight == 0.0 {
+        self.rows += n;
+        if part_weight == 0.0 {
             return Ok(());
         }
-        // scatter += B'B - W_b o o', with B the shifted, weighted block and o its mean offset:
-        // the block's scatter about its own mean, computed without cancellation since o is small.
-        let buffer = self.buffer.as_ref().subrows(0, m);
-        matmul(
-            self.scatter.as_mut(),
-            BlockStructure::TriangularLower,
-            Accum::Add,
-            buffer.transpose(),
-            BlockStructure::Rectangular,
-            buffer,
-            BlockStructure::Rectangular,
+        // The part's scatter about its own mean: B'B - W o o', with B the shifted, weighted rows
+        // and o their mean offset from the shift, small, so nothing cancels.
+        let offset: Vec<f64> = sums.iter().map(|s| s / part_weight).collect();
+        for j in 0..=d {
+            for i in j..=d {
+                self.part[(i, j)] -= part_weight * offset[i] * offset[j];
+            }
+        }
+        let mean: Vec<f64> = offset.iter().zip(&shift).map(|(o, s)| s + o).collect();
+        let part = std::mem::replace(&mut self.part, Mat::new());
+        self.combine(part_weight, &mean, Some(part.as_ref()));
+        self.part = part;
+        Ok(())
+    }
+
+    /// One block, copied as `sqrt(w) (z - shift)`, `z = [x y]`, into the part's scatter; adds the
+    /// (weighted) sums of `z - shift` to `sums`. Errors name rows from 1 within the block.
+    fn add_block_shifted(
+        &mut self,
+        x: MatRef<'_, f64>,
+        y: ColRef<'_, f64>,
+        weights: Option<&[f64]>,
+        shift: &[f64],
+        sums: &mut [f64],
+        accum: Accum,
+    ) -> Result<(), FitError> {
+        let (d, len) = (self.features, x.nrows());
+        let scale = weights.map(|w| square_roots(w, 1)).transpose()?;
+        let mut buffer = self.buffer.as_mut().subrows_mut(0, len);
+        for j in 0..=d {
+            let column = contiguous(if j < d { x.col(j) } else { y });
+            let out = buffer
+                .rb_mut()
+                .col_mut(j)
+                .try_as_col_major_mut()
+                .expect("the buffer is column-major")
+                .as_slice_mut();
+            sums[j] += deviations(out, &column, shift[j], scale.as_deref(), weights);
+        }
+        let buffer = self.buffer.as_ref().subrows(0, len);
+        lower_product(self.part.as_mut(), accum, buffer);
+        Ok(())
+    }
+
+    /// One unweighted block whose features enter unshifted, read in place: `x'x` by a symmetric
+    /// rank-k product, and `[1 (y - shift)]' x` by one thin product that also gives the
+    /// features' sums.
+    fn add_block_in_place(
+        &mut self,
+        x: MatRef<'_, f64>,
+        y: ColRef<'_, f64>,
+        shift: f64,
+        sums: &mut [f64],
+        accum: Accum,
+    ) {
+        let (d, len) = (self.features, x.nrows());
+        let mut buffer = self.buffer.as_mut().subrows_mut(0, len);
+        buffer.rb_mut().col_mut(0).fill(1.0);
+        let out = buffer
+            .rb_mut()
+            .col_mut(1)
+            .try_as_col_major_mut()
+            .expect("the buffer is column-major")
+            .as_slice_mut();
+        let target = contiguous(y);
+        let target_sum = deviations(out, &target, shift, None, None);
+        let centred = buffer.as_ref().col(1);
+        let target_square = centred.squared_norm_l2();
+        lower_product(self.part.as_mut().submatrix_mut(0, 0, d, d), accum, x);
+        let mut cross = Mat::<f64>::zeros(d, 2);
+        faer::linalg::matmul::matmul(
+            cross.as_mut(),
+            Accum::Replace,
+            x.transpose(),
+            buffer.as_ref(),
             1.0,
             Par::Seq,
         );
-        let offset = std::mem::take(&mut self.block_mean);
-        for j in 0..=d {
-            for i in j..=d {
-                self.scatter[(i, j)] -= block_weight * offset[i] * offset[j];
-            }
+        let replace = matches!(accum, Accum::Replace);
+        for j in 0..d {
+            sums[j] += cross[(j, 0)];
+            let previous = if replace { 0.0 } else { self.part[(d, j)] };
+            self.part[(d, j)] = previous + cross[(j, 1)];
         }
-        let mean: Vec<f64> = offset
-            .iter()
-            .zip(&self.block_shift)
-            .map(|(o, s)| s + o)
-            .collect();
-        self.block_mean = offset;
-        self.combine(block_weight, &mean, None);
-        Ok(())
+        let previous = if replace { 0.0 } else { self.part[(d, d)] };
+        self.part[(d, d)] = previous + target_square;
+        sums[d] += target_sum;
     }
 
     /// Merges a part of weight `weight`, means `mean` and scatter `scatter` (lower triangle; `None`
@@ -389,6 +525,123 @@ impl FitError {
                 value,
             },
             other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faer::Col;
+
+    /// A deterministic generator in [-1, 1).
+    fn uniform(seed: u64) -> impl FnMut() -> f64 {
+        let mut state = seed;
+        move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        }
+    }
+
+    /// Means and the lower triangle of the centred scatter of `[x y]`, by two passes.
+    fn two_pass(x: MatRef<'_, f64>, y: ColRef<'_, f64>, w: Option<&[f64]>) -> (Vec<f64>, Mat<f64>) {
+        let (n, d) = x.shape();
+        let z = |i: usize, j: usize| if j < d { x[(i, j)] } else { y[i] };
+        let weight = |i: usize| w.map_or(1.0, |w| w[i]);
+        let total: f64 = (0..n).map(weight).sum();
+        let mean: Vec<f64> = (0..=d)
+            .map(|j| (0..n).map(|i| weight(i) * z(i, j)).sum::<f64>() / total)
+            .collect();
+        let scatter = Mat::from_fn(d + 1, d + 1, |a, b| {
+            (0..n)
+                .map(|i| weight(i) * (z(i, a) - mean[a]) * (z(i, b) - mean[b]))
+                .sum()
+        });
+        (mean, scatter)
+    }
+
+    /// Several parts of several blocks each, read in place (features near the origin), shifted
+    /// (far from it), both within one accumulator (a drifting mean), and weighted: the
+    /// statistics equal the two-pass ones to 1e-12, relative to the spread.
+    #[test]
+    fn every_path_equals_two_pass_statistics() {
+        let d = 3;
+        let n = 2 * part_rows(d + 1) + 3 * block_rows(d + 1) + 17;
+        type Centre = fn(usize, usize) -> f64;
+        let cases: [(&str, Centre); 3] = [
+            ("near the origin", |_, _| 0.0),
+            ("far from the origin", |_, j| 1e6 * (j as f64 + 1.0)),
+            ("drifting", |i, _| i as f64 * 1e-4),
+        ];
+        for (what, centre) in cases {
+            for weighted in [false, true] {
+                let mut next = uniform(7);
+                let x = Mat::from_fn(n, d, |i, j| centre(i, j) + next());
+                let y = Col::from_fn(n, |i| 3.0 * x[(i, 0)] - x[(i, 2)] + 0.1 * next());
+                let w: Option<Vec<f64>> = weighted.then(|| (0..n).map(|_| 1.0 + next()).collect());
+                let wcol = w.as_ref().map(|w| faer::ColRef::from_slice(w));
+                let mut acc = GramAccumulator::new(d);
+                acc.add_rows(x.as_ref(), y.as_ref(), wcol).unwrap();
+                let (mean, scatter) = two_pass(x.as_ref(), y.as_ref(), w.as_deref());
+                assert_eq!(acc.rows(), n);
+                for a in 0..=d {
+                    let spread = (scatter[(a, a)] / n as f64).sqrt();
+                    assert!(
+                        (acc.mean()[a] - mean[a]).abs() <= 1e-12 * (spread + mean[a].abs()),
+                        "{what}, weighted {weighted}: mean {a}: {} vs {}",
+                        acc.mean()[a],
+                        mean[a]
+                    );
+                    for b in 0..=a {
+                        let scale = (scatter[(a, a)] * scatter[(b, b)]).sqrt();
+                        let error = (acc.scatter()[(a, b)] - scatter[(a, b)]).abs() / scale;
+                        assert!(
+                            error <= 1e-12,
+                            "{what}, weighted {weighted}: ({a}, {b}): {error:e}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn near_origin_means_at_most_one_spread() {
+        assert!(near_origin(&[0.5, -1.0], &[1.0, 1.0]));
+        assert!(!near_origin(&[0.5, -1.01], &[1.0, 1.0]));
+        assert!(!near_origin(&[f64::NAN], &[1.0]));
+    }
+
+    /// A non-finite value in a later part names its row and column, whether the features are
+    /// read in place or copied.
+    #[test]
+    fn errors_name_the_row_on_every_path() {
+        let d = 2;
+        let n = part_rows(d + 1) + 2 * block_rows(d + 1);
+        let bad = n - block_rows(d + 1) + 5;
+        for (offset, column) in [(0.0, 1), (1e6, 1), (0.0, 2), (1e6, 2)] {
+            let mut next = uniform(11);
+            let mut x = Mat::from_fn(n, d, |_, _| offset + next());
+            let mut y = Col::from_fn(n, |_| next());
+            if column < d {
+                x[(bad, column)] = f64::INFINITY;
+            } else {
+                y[bad] = f64::NAN;
+            }
+            let e = GramAccumulator::new(d)
+                .add_rows(x.as_ref(), y.as_ref(), None)
+                .unwrap_err();
+            let name = if column < d {
+                (column + 1).to_string()
+            } else {
+                "target".to_string()
+            };
+            assert!(
+                matches!(&e, FitError::NonFinite { row, column, .. } if *row == bad + 1 && *column == name),
+                "offset {offset}: {e}"
+            );
         }
     }
 }
