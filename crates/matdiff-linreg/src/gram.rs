@@ -79,18 +79,40 @@ fn block_moments(
 }
 
 /// `lower += b'b` (lower triangle), or `lower = b'b` with `Accum::Replace`.
+///
+/// faer's triangular product computes a narrow Gram matrix as a full square. Between 24 and 128
+/// columns the lower triangle is split here into two triangles and a rectangle (down to 24
+/// columns), which skips most of the upper half: 17% faster at 50 columns; wider, faer's own
+/// split is faster.
 fn lower_product(lower: MatMut<'_, f64>, accum: Accum, b: MatRef<'_, f64>) {
-    matmul(
-        lower,
-        BlockStructure::TriangularLower,
+    let p = b.ncols();
+    if !(24 < p && p <= 128) {
+        matmul(
+            lower,
+            BlockStructure::TriangularLower,
+            accum,
+            b.transpose(),
+            BlockStructure::Rectangular,
+            b,
+            BlockStructure::Rectangular,
+            1.0,
+            Par::Seq,
+        );
+        return;
+    }
+    let h = (p / 2).next_multiple_of(8);
+    let (top, bottom) = lower.split_at_row_mut(h);
+    let (left, right) = bottom.split_at_col_mut(h);
+    lower_product(top.split_at_col_mut(h).0, accum, b.subcols(0, h));
+    faer::linalg::matmul::matmul(
+        left,
         accum,
-        b.transpose(),
-        BlockStructure::Rectangular,
-        b,
-        BlockStructure::Rectangular,
+        b.subcols(h, p - h).transpose(),
+        b.subcols(0, h),
         1.0,
         Par::Seq,
     );
+    lower_product(right, accum, b.subcols(h, p - h));
 }
 
 /// Writes `scale * (column - shift)` into `out` and returns the (weighted) sum of the deviations
@@ -602,6 +624,30 @@ mod tests {
                             "{what}, weighted {weighted}: ({a}, {b}): {error:e}"
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// The split lower product equals the lower triangle of the full product, on both sides of
+    /// every threshold, replacing and accumulating; the upper triangle is left alone.
+    #[test]
+    fn lower_product_equals_the_full_product() {
+        let mut next = uniform(5);
+        for p in [1, 3, 24, 25, 50, 51, 100, 128, 129, 200] {
+            let b = Mat::from_fn(37, p, |_, _| next());
+            let full = b.transpose() * &b;
+            let mut lower = Mat::from_fn(p, p, |_, _| 7.0);
+            lower_product(lower.as_mut(), Accum::Replace, b.as_ref());
+            lower_product(lower.as_mut(), Accum::Add, b.as_ref());
+            for j in 0..p {
+                for i in 0..p {
+                    let want = if i >= j { 2.0 * full[(i, j)] } else { 7.0 };
+                    assert!(
+                        (lower[(i, j)] - want).abs() <= 1e-13 * (1.0 + want.abs()),
+                        "p {p}: ({i}, {j}) {} vs {want}",
+                        lower[(i, j)]
+                    );
                 }
             }
         }
