@@ -192,6 +192,17 @@ fn check_compares_with_the_complex_step() {
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["ok"], true);
     assert!(v["max_relative_error_complex_step"].as_f64().unwrap() < 1e-12);
+    // Random values suit the expression: X taller than wide where X'*X must be invertible; a
+    // gradient that is zero (a constant function) is judged against the function's scale.
+    for expr in ["logdet(X'*X)", "det(X'*A*X)", "tr(X*inv(X'*X)*X')"] {
+        for seed in ["0", "1", "2"] {
+            check(
+                &["check", expr, "--wrt", "X", "--seed", seed],
+                0,
+                &["ok: the derived gradient agrees"],
+            );
+        }
+    }
     // An abstract function has no numeric definition: a clear error.
     check(
         &["check", "sum(g(X))", "--wrt", "X"],

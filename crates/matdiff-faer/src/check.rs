@@ -35,17 +35,63 @@ pub struct GradientCheck {
     /// Largest relative error of the symbolic gradient (or of the complex step, without one)
     /// against finite differences.
     pub max_error_finite_difference: f64,
+    /// `|f| / max |x|`, the scale of one gradient entry. A gradient whose complex step is below
+    /// 1e-12 of it is zero to rounding (`tr(X*inv(X'*X)*X')` is constant), and its errors are
+    /// then measured against 1e-4 of it rather than against the rounding noise itself.
+    pub scale: f64,
+}
+
+impl GradientCheck {
+    /// This check with `symbolic` as the symbolic gradient, its errors recomputed: for a gradient
+    /// known in another form (a symmetric variable's `(G + G')/2`, say).
+    pub fn with_symbolic(mut self, symbolic: Mat<f64>) -> GradientCheck {
+        let floor = self.zero_floor();
+        self.errors = errors_with_floor(&symbolic, &self.complex_step, floor);
+        self.max_error_complex_step = max_entry(&self.errors);
+        self.max_error_finite_difference = max_entry(&errors_with_floor(
+            &symbolic,
+            &self.finite_difference,
+            floor,
+        ));
+        self.symbolic = Some(symbolic);
+        self
+    }
+
+    /// Largest relative error of finite differences against the complex step: how far apart
+    /// the two numeric references are.
+    pub fn max_error_references(&self) -> f64 {
+        max_entry(&errors_with_floor(
+            &self.finite_difference,
+            &self.complex_step,
+            self.zero_floor(),
+        ))
+    }
+
+    /// The error floor: 1e-4 of the scale when the gradient is zero to rounding, else none.
+    fn zero_floor(&self) -> f64 {
+        let largest = max_entry(&self.complex_step.as_ref().map(|v| v.abs()));
+        if self.scale.is_finite() && largest <= 1e-12 * self.scale {
+            1e-4 * self.scale
+        } else {
+            0.0
+        }
+    }
 }
 
 /// Per-entry relative errors `|a - b| / max(|a|, |b|, floor)` where `floor` is 1e-3 times the
 /// largest entry of `b` in magnitude, so that entries that are zero (or tiny next to the others)
 /// are measured against the scale of the gradient rather than against themselves.
 pub fn relative_errors(a: &Mat<f64>, b: &Mat<f64>) -> Mat<f64> {
+    errors_with_floor(a, b, 0.0)
+}
+
+/// [`relative_errors`] with the floor at least `floor`.
+fn errors_with_floor(a: &Mat<f64>, b: &Mat<f64>, floor: f64) -> Mat<f64> {
     let scale = (0..b.ncols())
         .flat_map(|j| (0..b.nrows()).map(move |i| (i, j)))
         .map(|(i, j)| b[(i, j)].abs())
         .fold(0.0f64, f64::max);
-    let floor = (1e-3 * scale).max(f64::MIN_POSITIVE);
+    let floor = (1e-3 * scale).max(floor).max(f64::MIN_POSITIVE);
     Mat::from_fn(a.nrows(), a.ncols(), |i, j| {
         let (x, y) = (a[(i, j)], b[(i, j)]);
         if x == y {
@@ -188,45 +234,46 @@ pub fn check_gradient(
 ) -> Result<GradientCheck, EvalError> {
     let cs = complex_step(pool, f, wrt, values, &options.complex)?;
     let fd = finite_difference(pool, f, wrt, values, &options.real)?;
-    let symbolic = match gradient {
-        Some(g) => {
-            let sizes = Sizes::from_values(pool, values)?;
-            let mut plan = Plan::<f64>::compile_with(pool, &[g], &sizes, &options.real)?;
-            let value = plan.run(values)?.remove(0);
-            if value.nrows() != cs.nrows() || value.ncols() != cs.ncols() {
-                return Err(EvalError::ShapeMismatch {
-                    name: wrt.to_string(),
-                    got: format!("{}x{}", cs.nrows(), cs.ncols()),
-                    expected: format!(
-                        "the gradient {} is {}x{}",
-                        pool.plain(g).chars().take(200).collect::<String>(),
-                        value.nrows(),
-                        value.ncols()
-                    ),
-                });
-            }
-            Some(value)
-        }
-        None => None,
-    };
-    let (errors, max_cs, max_fd) = match &symbolic {
-        Some(s) => {
-            let e = relative_errors(s, &cs);
-            let m = max_entry(&e);
-            (e, m, max_entry(&relative_errors(s, &fd)))
-        }
-        None => {
-            let e = relative_errors(&fd, &cs);
-            let m = max_entry(&e);
-            (e, 0.0, m)
-        }
-    };
-    Ok(GradientCheck {
-        symbolic,
+    let sizes = Sizes::from_values(pool, values)?;
+    let value = Plan::<f64>::compile_with(pool, &[f], &sizes, &options.real)?
+        .run(values)?
+        .remove(0);
+    let largest_x = values
+        .get(wrt)
+        .map_or(0.0, |x| max_entry(&x.as_ref().map(|v| v.abs())));
+    let check = GradientCheck {
+        symbolic: None,
+        errors: relative_errors(&fd, &cs),
+        max_error_complex_step: 0.0,
+        max_error_finite_difference: 0.0,
         complex_step: cs,
         finite_difference: fd,
-        errors,
-        max_error_complex_step: max_cs,
-        max_error_finite_difference: max_fd,
-    })
+        scale: value[(0, 0)].abs() / largest_x,
+    };
+    let Some(g) = gradient else {
+        let max_fd = max_entry(&check.errors);
+        return Ok(GradientCheck {
+            max_error_finite_difference: max_fd,
+            ..check
+        });
+    };
+    let mut plan = Plan::<f64>::compile_with(pool, &[g], &sizes, &options.real)?;
+    let symbolic = plan.run(values)?.remove(0);
+    if symbolic.shape() != check.complex_step.shape() {
+        return Err(EvalError::ShapeMismatch {
+            name: wrt.to_string(),
+            got: format!(
+                "{}x{}",
+                check.complex_step.nrows(),
+                check.complex_step.ncols()
+            ),
+            expected: format!(
+                "the gradient {} is {}x{}",
+                pool.plain(g).chars().take(200).collect::<String>(),
+                symbolic.nrows(),
+                symbolic.ncols()
+            ),
+        });
+    }
+    Ok(check.with_symbolic(symbolic))
 }

@@ -35,7 +35,7 @@ pub use check::{
 pub use error::EvalError;
 pub use functions::{Functions, ScalarFn};
 pub use plan::{Options, Plan, PlanStats};
-pub use random::random_values;
+pub use random::{random_values, random_values_where};
 pub use scalar::Scalar;
 pub use steps::{check_steps, StepReport};
 pub use values::{Sizes, Values};

@@ -32,6 +32,66 @@ const WELL_CONDITIONED: u8 = 2;
 /// assert!(a[(0, 0)] > 0.0);
 /// ```
 pub fn random_values(pool: &ExprPool, root: ExprId, seed: u64) -> Values<f64> {
+    draw(pool, root, seed, Order::Pool)
+}
+
+/// How many size orders and value draws [`random_values_where`] tries.
+const ATTEMPTS: u64 = 12;
+
+/// Like [`random_values`], but values that `accept` accepts, when the first draw is not: it tries
+/// the sizes of the symbolic dimensions in reverse order, then in shuffled orders with new values
+/// (at most 12 draws, each seeded from `seed`), and returns the first accepted draw, else the
+/// first draw. `inv(X'*X)` needs `X` taller than wide, `logdet(X'*A*X)` a positive determinant:
+/// `accept` says what the caller needs.
+///
+/// ```
+/// use matdiff_expr::ExprPool;
+/// use matdiff_faer::{random_values_where, Plan, Sizes};
+/// let mut pool = ExprPool::new();
+/// let e = pool.parse("sum(inv(X'*X))").unwrap();
+/// // Accept values at which the expression evaluates without error.
+/// let values = random_values_where(&pool, e.root, 0, |v| {
+///     let sizes = Sizes::from_values(&pool, v).unwrap();
+///     Plan::<f64>::compile(&pool, &[e.root], &sizes).unwrap().run(v).is_ok()
+/// });
+/// let x = values.get("X").unwrap();
+/// assert!(x.nrows() > x.ncols());
+/// ```
+pub fn random_values_where(
+    pool: &ExprPool,
+    root: ExprId,
+    seed: u64,
+    mut accept: impl FnMut(&Values<f64>) -> bool,
+) -> Values<f64> {
+    let first = random_values(pool, root, seed);
+    if accept(&first) {
+        return first;
+    }
+    (1..ATTEMPTS)
+        .map(|attempt| {
+            let order = if attempt == 1 {
+                Order::Reversed
+            } else {
+                Order::Shuffled(seed.wrapping_add(attempt))
+            };
+            draw(pool, root, seed.wrapping_add(attempt), order)
+        })
+        .find(|v| accept(v))
+        .unwrap_or(first)
+}
+
+/// The order in which symbolic dimensions get the sizes 3, 4, 5, ...
+#[derive(Copy, Clone)]
+enum Order {
+    /// The order of the pool.
+    Pool,
+    /// The reverse.
+    Reversed,
+    /// A permutation drawn from this seed.
+    Shuffled(u64),
+}
+
+fn draw(pool: &ExprPool, root: ExprId, seed: u64, order: Order) -> Values<f64> {
     let mut needs: BTreeMap<Symbol, u8> = BTreeMap::new();
     let mut seen: HashSet<(ExprId, u8)> = HashSet::new();
     let mut stack = vec![(root, 0u8)];
@@ -91,9 +151,20 @@ pub fn random_values(pool: &ExprPool, root: ExprId, seed: u64) -> Values<f64> {
     }
     dims.sort_unstable();
     dims.dedup();
+    let mut sizes: Vec<usize> = (3..3 + dims.len()).collect();
+    match order {
+        Order::Pool => {}
+        Order::Reversed => sizes.reverse(),
+        Order::Shuffled(seed) => {
+            let mut rng = StdRng::seed_from_u64(seed);
+            for i in (1..sizes.len()).rev() {
+                sizes.swap(i, rng.random_range(0..=i));
+            }
+        }
+    }
     let size = |d: Dim| match d {
         Dim::Known(k) => k as usize,
-        Dim::Sym(v) => 3 + dims.binary_search(&v.index()).expect("collected"),
+        Dim::Sym(v) => sizes[dims.binary_search(&v.index()).expect("collected")],
     };
     let mut rng = StdRng::seed_from_u64(seed);
     let mut values = Values::new();

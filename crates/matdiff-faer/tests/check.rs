@@ -1,7 +1,10 @@
 //! Gradient checks against gradients from the Matrix Cookbook, and the random values they use.
 
-use matdiff_expr::{Decl, ExprPool};
-use matdiff_faer::{check_gradient, random_values, CheckOptions, Functions, Options};
+use matdiff_expr::{Decl, ExprId, ExprPool};
+use matdiff_faer::{
+    check_gradient, random_values, random_values_where, CheckOptions, Functions, Options, Plan,
+    Sizes, Values,
+};
 
 /// (expression, variable, gradient, declarations)
 const CASES: &[(&str, &str, &str, &[&str])] = &[
@@ -98,6 +101,78 @@ fn a_wrong_gradient_is_caught() {
         check_gradient(&pool, f.root, "X", None, &values, &CheckOptions::default()).unwrap();
     assert!(check.max_error_finite_difference < 1e-6);
     assert_eq!(check.errors.nrows(), values.get("X").unwrap().nrows());
+}
+
+/// Values at which every root evaluates to finite numbers below 1e8 (a nearly singular matrix
+/// gives entries near 1e16).
+fn evaluable(pool: &ExprPool, roots: &[ExprId], seed: u64) -> Values<f64> {
+    random_values_where(pool, roots[0], seed, |v| {
+        let sizes = Sizes::from_values(pool, v).unwrap();
+        let mut plan = Plan::<f64>::compile(pool, roots, &sizes).unwrap();
+        plan.run(v).is_ok_and(|out| {
+            out.iter()
+                .all(|m| m.col_iter().all(|c| c.iter().all(|v| v.abs() < 1e8)))
+        })
+    })
+}
+
+/// Cookbook identities that need `X` taller than wide (`X'*X` invertible) get such values, and
+/// the checks pass there.
+#[test]
+fn evaluable_values_make_tall_matrices_where_needed() {
+    let cases = [
+        ("logdet(X'*X)", "2*X*inv(X'*X)"),
+        ("det(X'*X)", "2*det(X'*X)*X*inv(X'*X)"),
+        ("tr(inv(X'*X))", "-2*X*inv(X'*X)^2"),
+        ("logdet(X'*A*X)", "A*X*inv(X'*A*X) + A'*X*inv(X'*A*X)'"),
+    ];
+    for (f, g) in cases {
+        for seed in 0..4 {
+            let mut pool = ExprPool::new();
+            let fe = pool.parse(f).unwrap();
+            let ge = pool.parse(g).unwrap();
+            let values = evaluable(&pool, &[fe.root, ge.root], seed);
+            let x = values.get("X").unwrap();
+            assert!(x.nrows() > x.ncols(), "{f}, seed {seed}: {:?}", x.shape());
+            let check = check_gradient(
+                &pool,
+                fe.root,
+                "X",
+                Some(ge.root),
+                &values,
+                &CheckOptions::default(),
+            )
+            .unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert!(check.max_error_complex_step < 1e-10, "{f}, seed {seed}");
+        }
+    }
+}
+
+/// `tr(X*inv(X'*X)*X')` is the constant `n`: its gradient is zero, and every numeric gradient
+/// is rounding noise. Errors are then measured against the scale `|f| / max |x|`: the derived
+/// form (zero up to rounding) passes, a gradient off by 1e-6 of the scale does not.
+#[test]
+fn a_zero_gradient_is_measured_against_the_scale() {
+    let mut pool = ExprPool::new();
+    let f = pool.parse("tr(X*inv(X'*X)*X')").unwrap();
+    let derived = pool.parse("(2*I - 2*X*inv(X'*X)*X')*X*inv(X'*X)").unwrap();
+    let wrong = pool.parse("1e-6*X").unwrap();
+    let values = evaluable(&pool, &[f.root, derived.root], 1);
+    let options = CheckOptions::default();
+    let check = check_gradient(&pool, f.root, "X", Some(derived.root), &values, &options).unwrap();
+    assert!(check.scale > 0.5, "{}", check.scale);
+    assert!(
+        check.max_error_complex_step < 1e-9,
+        "{}",
+        check.max_error_complex_step
+    );
+    assert!(check.max_error_finite_difference < 1e-5);
+    let check = check_gradient(&pool, f.root, "X", Some(wrong.root), &values, &options).unwrap();
+    assert!(
+        check.max_error_complex_step > 1e-4,
+        "{}",
+        check.max_error_complex_step
+    );
 }
 
 #[test]
