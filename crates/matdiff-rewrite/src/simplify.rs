@@ -377,6 +377,9 @@ impl<'p> Simplifier<'p> {
     /// Builds a sum of collected terms, pulling out a matrix factor shared by the last (or
     /// first) places of several terms: `A*x + B*x` is `(A + B)*x`.
     fn factor_sum(&mut self, terms: Vec<(f64, Option<ExprId>)>, shape: Shape) -> R {
+        if let Some(sum) = self.sum_over_divisor(&terms, shape)? {
+            return Ok(sum);
+        }
         for last in [true, false] {
             let mut groups: Vec<(ExprId, Vec<usize>)> = Vec::new();
             let mut group_of: HashMap<ExprId, usize> = HashMap::default();
@@ -445,6 +448,43 @@ impl<'p> Simplifier<'p> {
             out.push(self.build_term(c, core, shape)?);
         }
         self.pool.intern(Node::Add(out.into()))
+    }
+
+    /// Terms divided by the same scalar summed over it: `a/s + b/s - c` is `(a + b)/s - c`, so
+    /// that their numerators can share factors in turn. `None` when no two terms share a divisor.
+    fn sum_over_divisor(
+        &mut self,
+        terms: &[(f64, Option<ExprId>)],
+        shape: Shape,
+    ) -> Result<Option<ExprId>, ExprError> {
+        let divisor = |id: Option<ExprId>, me: &Self| match id.map(|id| (id, me.pool.node(id))) {
+            Some((id, Node::Div([a, s]))) if !me.opaque.contains(&id) => Some((*a, *s)),
+            _ => None,
+        };
+        let Some(shared) = terms.iter().enumerate().find_map(|(i, t)| {
+            let (_, s) = divisor(t.1, self)?;
+            terms[i + 1..]
+                .iter()
+                .any(|u| divisor(u.1, self).is_some_and(|(_, z)| z == s))
+                .then_some(s)
+        }) else {
+            return Ok(None);
+        };
+        let mut over = Vec::new();
+        let mut out = Vec::new();
+        for &(c, core) in terms {
+            match divisor(core, self) {
+                Some((a, s)) if s == shared => {
+                    let num = self.num(c);
+                    over.push(self.mul(&[num, a])?);
+                }
+                _ => out.push(self.build_term(c, core, shape)?),
+            }
+        }
+        let numerator = self.add(&over)?;
+        let inverse = self.pow_scalar(shared, -1.0)?;
+        out.insert(0, self.mul(&[numerator, inverse])?);
+        self.add(&out).map(Some)
     }
 
     /// The last (or first) non-scalar factor of a product, or the node itself when it is a
