@@ -627,6 +627,12 @@ impl Engine<'_> {
             };
             self.push(StepKind::Gradient, &gname, shown_full, rules, true);
         }
+        // Element-wise products distributed, when that is shorter (the logistic loss).
+        if let Some((shorter, rules)) = self.s.shorten(full)? {
+            full = shorter;
+            shown_full = self.s.present(full)?;
+            self.push(StepKind::Gradient, &gname, shown_full, rules, true);
+        }
         // A gradient that is already symmetric is its own symmetric part.
         let already = symmetric && {
             let t = self.s.transpose(full)?;

@@ -61,6 +61,8 @@ rules! {
     "A", "algebra", "like terms collected, common factors and transposes moved", r"\text{like terms collected}";
     "F1", "softplus", "log(1 + exp(z)) = softplus(z)", r"\log(1 + e^{z}) = \operatorname{softplus}(z)";
     "F2", "sigmoid", "exp(z) ./ (1 + exp(z)) = sigmoid(z)", r"\frac{e^{z}}{1 + e^{z}} = \sigma(z)";
+    "F3", "sigmoid derivative", "sigmoid'(z) = sigmoid(z) .* (1 - sigmoid(z))", r"\sigma'(z) = \sigma(z) \odot (1 - \sigma(z))";
+    "F4", "tanh derivative", "tanh'(z) = 1 - tanh(z).^2", r"\tanh'(z) = 1 - \tanh^{\circ 2}(z)";
     "S", "symmetric gradient", "X symmetric: df/dX = (G + G')/2", r"X = X^T \Rightarrow \frac{\partial f}{\partial X} = \tfrac{1}{2}(G + G^T)";
     "B", "substitution", "names replaced by what they stand for", r"\text{substitution}";
 }
