@@ -310,7 +310,14 @@ impl<'p> Simplifier<'p> {
             core
         } else {
             let k = self.num(c.abs());
-            self.pool.intern(Node::Mul(vec![k, core].into()))?
+            match self.pool.node(core).clone() {
+                // The number goes into the numerator: 2*A/s, not 2*(A/s).
+                Node::Div([a, s]) if !self.opaque.contains(&core) => {
+                    let scaled = self.pool.intern(Node::Mul(vec![k, a].into()))?;
+                    self.pool.intern(Node::Div([scaled, s]))?
+                }
+                _ => self.pool.intern(Node::Mul(vec![k, core].into()))?,
+            }
         };
         if c < 0.0 {
             self.pool.intern(Node::Neg(body))
@@ -399,16 +406,32 @@ impl<'p> Simplifier<'p> {
                     }
                 }
             }
-            let Some((f, members)) = groups.into_iter().find(|g| g.1.len() >= 2) else {
+            // The other factors of each member, summed, times the shared one; when every member
+            // has only scalars besides it, the sum is a scalar: (alpha + beta)*F. A quotient is
+            // not factored where that would take an identity: a/s - b*c*a/t stays, rather than
+            // (I/s - b*c/t)*a.
+            let mut chosen = None;
+            for (f, members) in groups.into_iter().filter(|g| g.1.len() >= 2) {
+                let rests: Vec<Vec<ExprId>> = members
+                    .iter()
+                    .map(|&i| {
+                        self.without_end(terms[i].1.expect("grouped terms have cores"), f, last)
+                    })
+                    .collect::<Result<_, _>>()?;
+                let scalar_rest = |s: &Self, r: &[ExprId]| r.iter().all(|&x| s.is_scalar(x));
+                let all_scalar = rests.iter().all(|r| scalar_rest(self, r));
+                let padded = !all_scalar && rests.iter().any(|r| scalar_rest(self, r));
+                let quotient = members
+                    .iter()
+                    .any(|&i| matches!(self.pool.node(terms[i].1.expect("a core")), Node::Div(_)));
+                if !(padded && quotient) {
+                    chosen = Some((f, members, rests, all_scalar));
+                    break;
+                }
+            }
+            let Some((f, members, rests, all_scalar)) = chosen else {
                 continue;
             };
-            // The other factors of each member, summed, times the shared one; when every member
-            // has only scalars besides it, the sum is a scalar: (alpha + beta)*F.
-            let rests: Vec<Vec<ExprId>> = members
-                .iter()
-                .map(|&i| self.without_end(terms[i].1.expect("grouped terms have cores"), f, last))
-                .collect();
-            let all_scalar = rests.iter().all(|r| r.iter().all(|&x| self.is_scalar(x)));
             let fs = self.shape(f);
             let eye_dim = if last { fs.rows } else { fs.cols };
             let mut inner = Vec::new();
@@ -502,18 +525,31 @@ impl<'p> Simplifier<'p> {
                     it.next()
                 }
             }
+            // The end of a quotient's numerator: (A*x)/s ends in x.
+            Node::Div([a, _]) if !self.opaque.contains(&core) => self.end_factor(*a, last),
             Node::Add(_) | Node::Neg(_) | Node::Div(_) => None,
             _ => Some(core),
         }
     }
 
     /// The factors of a product without its last (or first) non-scalar factor `f`.
-    fn without_end(&self, core: ExprId, f: ExprId, last: bool) -> Vec<ExprId> {
+    fn without_end(
+        &mut self,
+        core: ExprId,
+        f: ExprId,
+        last: bool,
+    ) -> Result<Vec<ExprId>, ExprError> {
         if core == f {
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        let Node::Mul(xs) = self.pool.node(core) else {
-            return Vec::new();
+        let xs = match self.pool.node(core).clone() {
+            Node::Div([a, s]) => {
+                let mut rest = self.without_end(a, f, last)?;
+                rest.push(self.pow_scalar(s, -1.0)?);
+                return Ok(rest);
+            }
+            Node::Mul(xs) => xs,
+            _ => return Ok(Vec::new()),
         };
         let pos = if last {
             xs.iter().rposition(|&x| x == f)
@@ -521,11 +557,12 @@ impl<'p> Simplifier<'p> {
             xs.iter().position(|&x| x == f)
         }
         .expect("the factor is in the product");
-        xs.iter()
+        Ok(xs
+            .iter()
             .enumerate()
             .filter(|&(i, _)| i != pos)
             .map(|(_, &x)| x)
-            .collect()
+            .collect())
     }
 
     /// A product, canonical: numbers multiplied into one coefficient in front, scalar factors
@@ -633,6 +670,12 @@ impl<'p> Simplifier<'p> {
                 None => self.pool.intern(Node::Identity(shape.rows))?,
             });
         }
+        // An inner product whose element-wise product cancels is a sum: (y ./ t)'*t is sum(y).
+        if shape.is_scalar() && matrices.len() == 2 {
+            if let Some(sum) = self.cancelled_inner_product(matrices[0], matrices[1])? {
+                matrices = vec![sum];
+            }
+        }
         // ones'*M*ones is sum(M).
         if shape.is_scalar() && matrices.len() >= 3 {
             let first_ones_t = matches!(self.pool.node(matrices[0]), Node::Transpose(o) if matches!(self.pool.node(*o), Node::Ones(_)));
@@ -665,6 +708,46 @@ impl<'p> Simplifier<'p> {
             body = self.pool.intern(Node::Neg(body))?;
         }
         Ok(body)
+    }
+
+    /// `sum(p .* q)` for the inner product `p'*q` of column vectors when their element-wise
+    /// product has fewer factors than `p` and `q` together (a quotient cancelled), else `None`.
+    fn cancelled_inner_product(
+        &mut self,
+        left: ExprId,
+        q: ExprId,
+    ) -> Result<Option<ExprId>, ExprError> {
+        let column = |s: &Self, x: ExprId| s.shape(x).cols == Dim::ONE && !s.is_scalar(x);
+        let row = self.shape(left).rows == Dim::ONE && !self.is_scalar(left);
+        if !(row && column(self, q)) || self.opaque.contains(&left) {
+            return Ok(None);
+        }
+        let p = self.transpose(left)?;
+        if self.is_all_ones(p) || self.is_all_ones(q) {
+            return Ok(None);
+        }
+        // Factors counted with their powers: x .* x = x.^2 cancels nothing.
+        let count = |s: &Self, x: ExprId| -> f64 {
+            let mut stack = vec![(x, 1.0)];
+            let mut n = 0.0;
+            while let Some((y, e)) = stack.pop() {
+                let opaque = s.opaque.contains(&y);
+                match s.pool.node(y) {
+                    Node::Hadamard(ys) if !opaque => stack.extend(ys.iter().map(|&y| (y, e))),
+                    Node::HDiv(ab) if !opaque => stack.extend(ab.iter().map(|&y| (y, e))),
+                    Node::HPow([b, c]) if !opaque && s.num_of(*c).is_some() => {
+                        stack.push((*b, e * s.num_of(*c).expect("a number").abs()))
+                    }
+                    _ => n += e,
+                }
+            }
+            n
+        };
+        let product = self.hadamard(&[p, q], &[])?;
+        if count(self, product) >= count(self, p) + count(self, q) {
+            return Ok(None);
+        }
+        Ok(Some(self.pool.intern(Node::Reduce(Reduce::Sum, product))?))
     }
 
     /// The factors of a product with a leading run whose product is a scalar that scales the rest
@@ -1563,3 +1646,54 @@ impl<'p> Simplifier<'p> {
 
 /// The best form of a node and of its transpose, each with its cost.
 type Forms = ((ExprId, u64), (ExprId, u64));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn simplified(text: &str) -> String {
+        let mut pool = ExprPool::new();
+        let e = pool.parse(text).unwrap().root;
+        let s = Simplifier::new(&mut pool).simplify(e).unwrap();
+        pool.plain(s)
+    }
+
+    #[test]
+    fn terms_over_one_divisor_share_it() {
+        assert_eq!(simplified("A*x/(x'*x) + B*x/(x'*x)"), "(A + B)*x/(x'*x)");
+        assert_eq!(simplified("2*A/mu + 3*B/mu - C"), "(2*A + 3*B)/mu - C");
+        // Different divisors stay apart.
+        assert_eq!(simplified("a/(b'*x) - x/(b'*x)^2"), "a/(b'*x) - x/(b'*x)^2");
+    }
+
+    #[test]
+    fn inner_products_whose_quotient_cancels_are_sums() {
+        assert_eq!(simplified("(y ./ t)'*t"), "sum(y)");
+        assert_eq!(simplified("t'*(y ./ t)"), "sum(y)");
+        // Nothing cancels: x'*x, a'*ones and (y .* t)'*t stay inner products.
+        assert_eq!(simplified("x'*x"), "x'*x");
+        assert_eq!(simplified("a'*ones"), "a'*ones");
+        assert_eq!(simplified("(y .* t)'*t"), "(t .* y)'*t");
+    }
+
+    #[test]
+    fn element_wise_expansion_is_kept_only_when_shorter() {
+        let mut pool = ExprPool::new();
+        let mut shortened = |text: &str| {
+            let e = pool.parse(text).unwrap().root;
+            let mut s = Simplifier::new(&mut pool);
+            let c = s.canon(e).unwrap();
+            let out = s
+                .shorten(c)
+                .unwrap()
+                .map(|(x, rules)| (s.present(x).unwrap(), rules));
+            out.map(|(x, rules)| (pool.plain(x), rules))
+        };
+        assert_eq!(
+            shortened("(y ./ (1 - tanh(z).^2) + w) .* tanh'(z)"),
+            Some(("y + w - w .* tanh(z).^2".to_string(), vec!["F4", "A"]))
+        );
+        assert_eq!(shortened("(a + b) .* c"), None);
+        assert_eq!(shortened("sigmoid'(z) .* w"), None);
+    }
+}
