@@ -38,7 +38,7 @@ pub use plan::{Options, Plan, PlanStats};
 pub use random::{random_values, random_values_where};
 pub use scalar::Scalar;
 pub use steps::{check_steps, StepReport};
-pub use values::{Sizes, Values};
+pub use values::{Inputs, Sizes, Values};
 
 pub use faer::Mat;
 pub use num_complex::Complex;

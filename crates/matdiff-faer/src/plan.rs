@@ -10,7 +10,7 @@ use crate::error::EvalError;
 use crate::exec::{self, Alpha, Ctx, Instr, KOp, Kernel, Leaf, LeafKind, Opnd, Sink, Src};
 use crate::functions::{Functions, ScalarFn};
 use crate::scalar::Scalar;
-use crate::values::{Sizes, Values};
+use crate::values::{Inputs, Sizes, Values};
 
 /// Options of [`Plan::compile_with`].
 #[derive(Clone, Debug)]
@@ -151,7 +151,52 @@ impl<T: Scalar> Plan<T> {
 
     /// Evaluates the roots at the values (every variable of the roots needs one, of the sizes
     /// the plan was compiled for). Returns one matrix per root, in order.
+    ///
+    /// A non-finite input is an error that names it, found when the run fails or gives a
+    /// non-finite output (a NaN propagates), so that valid runs do not pay a pass over every
+    /// input.
     pub fn run(&mut self, values: &Values<T>) -> Result<Vec<Mat<T>>, EvalError> {
+        let mut outputs = Vec::new();
+        self.evaluate(values, &mut outputs, true)?;
+        Ok(outputs)
+    }
+
+    /// Evaluates the roots into `outputs` (one matrix per root, in order), reusing their memory:
+    /// a root computed in a buffer of its own is swapped with the caller's matrix, which the
+    /// next run writes into when its shape fits, so a run in a loop allocates nothing. Inputs
+    /// are read from any [`Inputs`], such as a slice of borrowed matrices. For speed in loops it
+    /// does not scan the outputs: a non-finite input that gives non-finite outputs without
+    /// failing the run is not reported (a training loop watches its loss instead).
+    ///
+    /// ```
+    /// use faer::mat;
+    /// use matdiff_expr::ExprPool;
+    /// use matdiff_faer::{Plan, Sizes, Values};
+    /// let mut pool = ExprPool::new();
+    /// let e = pool.parse("A*B + A").unwrap();
+    /// let (a, b) = (mat![[1.0, 2.0], [3.0, 4.0]], mat![[1.0, 0.0], [0.0, 1.0]]);
+    /// let values = Values::new().with("A", a.clone()).with("B", b.clone());
+    /// let mut plan = Plan::<f64>::compile(&pool, &[e.root], &Sizes::from_values(&pool, &values)?)?;
+    /// let mut outputs = Vec::new();
+    /// plan.run_into(&[("A", a.as_ref()), ("B", b.as_ref())][..], &mut outputs)?;
+    /// assert_eq!(outputs[0], mat![[2.0, 4.0], [6.0, 8.0]]);
+    /// # Ok::<(), matdiff_faer::EvalError>(())
+    /// ```
+    pub fn run_into<I: Inputs<T> + ?Sized>(
+        &mut self,
+        values: &I,
+        results: &mut Vec<Mat<T>>,
+    ) -> Result<(), EvalError> {
+        self.evaluate(values, results, false)
+    }
+
+    /// [`run_into`](Self::run_into), scanning the outputs for non-finite values when `scan`.
+    fn evaluate<I: Inputs<T> + ?Sized>(
+        &mut self,
+        values: &I,
+        results: &mut Vec<Mat<T>>,
+        scan: bool,
+    ) -> Result<(), EvalError> {
         let Plan {
             instrs,
             inputs,
@@ -167,12 +212,12 @@ impl<T: Scalar> Plan<T> {
         let mut views: Vec<MatRef<'_, T>> = Vec::with_capacity(inputs.len());
         for spec in inputs.iter() {
             let v = values
-                .get(&spec.name)
+                .input(&spec.name)
                 .ok_or_else(|| EvalError::MissingVariable {
                     name: spec.name.clone(),
                 })?;
-            check_input(spec, v.as_ref())?;
-            views.push(v.as_ref());
+            check_input(spec, v)?;
+            views.push(v);
         }
         // Non-finite inputs are looked for when the run fails or gives non-finite outputs (a
         // NaN propagates), so that valid runs do not pay a pass over every input.
@@ -226,36 +271,29 @@ impl<T: Scalar> Plan<T> {
             descs,
             par: *par,
         };
-        let mut taken: Vec<usize> = Vec::new();
-        let mut results = Vec::with_capacity(outputs.len());
-        for &(o, take) in outputs.iter() {
-            if take {
-                if let Src::Slot(s) = o.src {
-                    taken.push(s);
-                    results.push(None);
-                    continue;
-                }
-            }
-            results.push(Some(cx.view(o).to_owned()));
-        }
-        for &(o, _) in outputs.iter() {
+        for &(o, _) in outputs.iter().filter(|_| scan) {
             if !view_finite(cx.view(o)) {
                 if let Some(e) = non_finite_input(&views) {
                     return Err(e);
                 }
             }
         }
-        let mut k = 0;
-        Ok(results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    let s = taken[k];
-                    k += 1;
-                    std::mem::replace(&mut slots[s], Mat::new())
-                })
-            })
-            .collect())
+        results.resize_with(outputs.len(), Mat::new);
+        for (&(o, take), result) in outputs.iter().zip(results.iter_mut()) {
+            if !take || !matches!(o.src, Src::Slot(_)) {
+                let view = cx.view(o);
+                if result.shape() != view.shape() {
+                    *result = Mat::zeros(view.nrows(), view.ncols());
+                }
+                result.copy_from(view);
+            }
+        }
+        for (&(o, take), result) in outputs.iter().zip(results.iter_mut()) {
+            if let (true, Src::Slot(s)) = (take, o.src) {
+                std::mem::swap(&mut slots[s], result);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -283,22 +321,11 @@ fn view_finite<T: Scalar>(v: MatRef<'_, T>) -> bool {
     })
 }
 
-/// Whether every entry is finite, in one pass that vectorises (`x * 0` is NaN exactly for
-/// infinities and NaN).
+/// Whether every entry is finite, in one pass that vectorises: a comparison per entry folded
+/// without early exit (an arithmetic test such as `x * 0` would stall on subnormal gradients).
 fn all_finite<T: Scalar>(xs: &[T]) -> bool {
-    const L: usize = 8;
-    let mut acc = [T::zero(); L];
-    let chunks = xs.chunks_exact(L);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for k in 0..L {
-            acc[k] += c[k] * T::zero();
-        }
-    }
-    for &x in rest {
-        acc[0] += x * T::zero();
-    }
-    acc.iter().all(|&a| a == T::zero())
+    xs.chunks(256)
+        .all(|c| c.iter().fold(true, |ok, &x| ok & x.finite()))
 }
 
 // The symmetry check indexes the columns both ways on purpose.

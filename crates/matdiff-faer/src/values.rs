@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use faer::Mat;
+use faer::{Mat, MatRef};
 use matdiff_expr::{Dim, DimVar, ExprPool, Shape};
 
 use crate::error::EvalError;
@@ -19,6 +19,25 @@ use crate::scalar::Scalar;
 #[derive(Clone, Debug)]
 pub struct Values<T> {
     map: BTreeMap<String, Mat<T>>,
+}
+
+/// Where a plan reads its inputs: [`Values`], or a slice of `(name, matrix)` pairs that borrows
+/// the matrices, so nothing is copied (see [`Plan::run_into`](crate::Plan::run_into)).
+pub trait Inputs<T> {
+    /// The value of the variable `name`, if there is one.
+    fn input(&self, name: &str) -> Option<MatRef<'_, T>>;
+}
+
+impl<T: Scalar> Inputs<T> for Values<T> {
+    fn input(&self, name: &str) -> Option<MatRef<'_, T>> {
+        self.get(name).map(|m| m.as_ref())
+    }
+}
+
+impl<T> Inputs<T> for [(&str, MatRef<'_, T>)] {
+    fn input(&self, name: &str) -> Option<MatRef<'_, T>> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)
+    }
 }
 
 impl<T> Default for Values<T> {

@@ -205,3 +205,35 @@ fn a_plan_runs_again_on_new_values() {
         }
     }
 }
+
+/// `run_into` gives what `run` gives, from borrowed inputs, and runs in a loop without
+/// allocating: each root's buffer goes back and forth between the plan and the caller.
+#[test]
+fn run_into_reuses_the_callers_matrices() {
+    let values = fixture(29);
+    let srcs = ["exp(A*B) .* (A*B)", "tr(S*T)", "A"];
+    let (mut plan, expected) = compile(&srcs, &values);
+    let names = ["A", "B", "S", "T"];
+    let borrowed: Vec<(&str, faer::MatRef<'_, f64>)> = names
+        .iter()
+        .map(|&n| (n, values.get(n).unwrap().as_ref()))
+        .collect();
+    let mut outputs = Vec::new();
+    let mut first_buffers = Vec::new();
+    for run in 0..4 {
+        plan.run_into(&borrowed[..], &mut outputs).unwrap();
+        for (got, want) in outputs.iter().zip(&expected) {
+            assert_close(got, want, 0.0, "run_into");
+        }
+        let buffer = outputs[0].as_ptr();
+        match run {
+            0 => first_buffers.push(buffer),
+            1 => first_buffers.push(buffer),
+            _ => assert_eq!(buffer, first_buffers[run % 2], "run {run}"),
+        }
+    }
+    assert_ne!(first_buffers[0], first_buffers[1]);
+    // A missing input is an error, as with `run`.
+    let e = plan.run_into(&borrowed[..2], &mut outputs).unwrap_err();
+    assert!(e.to_string().contains("'S'"), "{e}");
+}

@@ -1,9 +1,11 @@
 //! The backward pass: the choice between the derived one and the hand-written reference.
 
-use faer::Mat;
+use faer::{Mat, MatRef};
 
 use crate::activation::Activation;
-use crate::derived::{DerivedLayer, DerivedRuns, Slot, INPUT, OUTPUT, PRE_ACTIVATION, UPSTREAM};
+use crate::derived::{
+    DerivedLayer, DerivedRuns, Slot, INPUT, OUTPUT, PRE_ACTIVATION, UPSTREAM, WEIGHTS,
+};
 use crate::error::NnError;
 use crate::kernels::{col, col_mut, gemm, row_sums};
 use crate::network::{Dense, Gradients, Network, Tape};
@@ -81,10 +83,12 @@ impl Backward {
             .derived
             .take()
             .unwrap_or_else(|| DerivedRuns::new(count));
+        // dL/dA of the layer above, moved out of that layer's outputs until it is read.
         let mut upstream: Option<Mat<T>> = None;
         let mut result = Ok(());
         for k in (0..count).rev() {
             let layer = &self.derived[k];
+            let weights = network.layers[k].weights.as_ref();
             let output_of = |j: usize| {
                 if network.layers[j].activation == Activation::Identity {
                     Slot::PreActivation(j)
@@ -92,44 +96,46 @@ impl Backward {
                     Slot::Activation(j)
                 }
             };
-            let mut slots: Vec<(&'static str, Slot)> = layer
+            let mut inputs: Vec<(&str, MatRef<'_, T>)> = layer
                 .reads
                 .iter()
-                .filter_map(|&name| match name {
-                    INPUT if k == 0 => Some((name, Slot::Input)),
-                    INPUT => Some((name, output_of(k - 1))),
-                    OUTPUT => Some((name, output_of(k))),
-                    PRE_ACTIVATION => Some((name, Slot::PreActivation(k))),
-                    _ => None,
+                .filter_map(|&name| {
+                    let value = match name {
+                        WEIGHTS => weights,
+                        INPUT if k == 0 => tape.view(Slot::Input, n),
+                        INPUT => tape.view(output_of(k - 1), n),
+                        OUTPUT => tape.view(output_of(k), n),
+                        PRE_ACTIVATION => tape.view(Slot::PreActivation(k), n),
+                        _ => return None,
+                    };
+                    Some((name, value))
                 })
                 .collect();
-            if upstream.is_none() {
-                slots.push((UPSTREAM, Slot::LossGradient(count - 1)));
-            }
-            let mut inputs: Vec<(&'static str, Mat<T>)> = slots
-                .iter()
-                .map(|&(name, slot)| (name, tape.take(slot, n)))
-                .collect();
-            let run = runs.run(
-                k,
-                layer,
-                network.layers[k].weights.as_ref(),
-                &mut inputs,
-                upstream.take(),
-            );
-            for ((_, slot), (_, value)) in slots.into_iter().zip(inputs) {
-                tape.give_back(slot, value);
-            }
-            let mut out = match run {
-                Ok(out) => out.into_iter(),
+            inputs.push((
+                UPSTREAM,
+                match &upstream {
+                    Some(g) => g.as_ref(),
+                    None => tape.view(Slot::LossGradient(count - 1), n),
+                },
+            ));
+            let out = match runs.run(k, layer, weights, &inputs) {
+                Ok(out) => out,
                 Err(e) => {
                     result = Err(e);
                     break;
                 }
             };
-            grads.weights[k] = out.next().expect("a plan root for dL/dW");
-            grads.biases[k] = out.next().expect("a plan root for dL/db");
-            upstream = out.next();
+            // The gradients' previous buffers go back to the plan, to be written next step.
+            std::mem::swap(&mut grads.weights[k], &mut out[0]);
+            std::mem::swap(&mut grads.biases[k], &mut out[1]);
+            let below = out.get_mut(2).map(|a| std::mem::replace(a, Mat::new()));
+            if let (Some(g), Some(slot)) = (upstream.take(), runs.output_mut(k + 1, 2)) {
+                *slot = g;
+            }
+            upstream = below;
+        }
+        if let (Some(g), Some(slot)) = (upstream, runs.output_mut(0, 2)) {
+            *slot = g;
         }
         tape.derived = Some(runs);
         result

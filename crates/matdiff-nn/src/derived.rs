@@ -139,11 +139,13 @@ fn reads_variable(pool: &ExprPool, roots: &[ExprId], name: &str) -> bool {
     false
 }
 
-/// The compiled plans of one network (per layer and batch size) and their input values.
+/// The compiled plans of one network (per layer and batch size) and their outputs, reused from
+/// one step to the next.
 #[derive(Debug)]
 pub(crate) struct DerivedRuns<T: Real> {
     plans: Vec<HashMap<usize, Plan<T>>>,
-    values: Vec<Values<T>>,
+    /// Per layer, the last run's `[dW, db]` or `[dW, db, dA]`.
+    outputs: Vec<Vec<Mat<T>>>,
 }
 
 /// Where a value a layer's plan reads lives in the tape of the forward pass.
@@ -163,52 +165,32 @@ impl<T: Real> DerivedRuns<T> {
     pub(crate) fn new(layers: usize) -> Self {
         DerivedRuns {
             plans: (0..layers).map(|_| HashMap::new()).collect(),
-            values: (0..layers).map(|_| Values::new()).collect(),
+            outputs: (0..layers).map(|_| Vec::new()).collect(),
         }
     }
 
-    /// Runs layer `k`'s plan on the given values and weights; returns `[dW, db]` or
-    /// `[dW, db, dA]`. The values are moved into the plan's inputs and handed back in `values`.
+    /// Runs layer `k`'s plan on borrowed inputs (by name: the weights, the tape's buffers, the
+    /// upstream gradient) into its outputs `[dW, db]` or `[dW, db, dA]`, which it returns. The
+    /// plan for a new batch size is compiled on first use; `weights` sizes its threads.
     pub(crate) fn run(
         &mut self,
         k: usize,
         layer: &DerivedLayer,
         weights: MatRef<'_, T>,
-        inputs: &mut [(&'static str, Mat<T>)],
-        upstream: Option<Mat<T>>,
-    ) -> Result<Vec<Mat<T>>, NnError> {
-        let values = &mut self.values[k];
-        if layer.reads.contains(&WEIGHTS) {
-            set(values, WEIGHTS, weights);
-        }
-        for (name, value) in inputs.iter_mut() {
-            values.insert(*name, std::mem::replace(value, Mat::new()));
-        }
-        if let Some(g) = upstream {
-            values.insert(UPSTREAM, g);
-        }
-        let result = self.run_plan(k, layer, weights);
-        let values = &mut self.values[k];
-        for (name, value) in inputs.iter_mut() {
-            if let Some(m) = values.get_mut(name) {
-                std::mem::swap(m, value);
-            }
-        }
-        result
-    }
-
-    fn run_plan(
-        &mut self,
-        k: usize,
-        layer: &DerivedLayer,
-        weights: MatRef<'_, T>,
-    ) -> Result<Vec<Mat<T>>, NnError> {
-        let values = &self.values[k];
-        let n = values.get(UPSTREAM).map_or(0, |g| g.ncols());
+        inputs: &[(&str, MatRef<'_, T>)],
+    ) -> Result<&mut Vec<Mat<T>>, NnError> {
+        let n = inputs
+            .iter()
+            .find(|(name, _)| *name == UPSTREAM)
+            .map_or(0, |(_, g)| g.ncols());
         let plan = match self.plans[k].entry(n) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                let sizes = Sizes::from_values(&layer.pool, values)?;
+                let mut values = Values::new();
+                for (name, value) in inputs {
+                    values.insert(*name, value.to_owned());
+                }
+                let sizes = Sizes::from_values(&layer.pool, &values)?;
                 let (m, kk) = (weights.nrows(), weights.ncols());
                 let threads = if par_for(m, n, kk) == faer::Par::Seq {
                     1
@@ -224,13 +206,12 @@ impl<T: Real> DerivedRuns<T> {
                 )?)
             }
         };
-        Ok(plan.run(values)?)
+        plan.run_into(inputs, &mut self.outputs[k])?;
+        Ok(&mut self.outputs[k])
     }
-}
 
-fn set<T: Real>(values: &mut Values<T>, name: &str, value: MatRef<'_, T>) {
-    match values.get_mut(name) {
-        Some(m) if m.shape() == value.shape() => m.copy_from(value),
-        _ => values.insert(name, value.to_owned()),
+    /// Layer `k`'s output buffer `i`, to hand a matrix back for reuse.
+    pub(crate) fn output_mut(&mut self, k: usize, i: usize) -> Option<&mut Mat<T>> {
+        self.outputs.get_mut(k)?.get_mut(i)
     }
 }

@@ -530,32 +530,15 @@ impl<T: Real> Tape<T> {
         Ok(score)
     }
 
-    fn slot(&mut self, slot: Slot) -> &mut Mat<T> {
-        match slot {
-            Slot::Input => &mut self.x,
-            Slot::PreActivation(k) => &mut self.z[k],
-            Slot::Activation(k) => &mut self.a[k],
-            Slot::LossGradient(k) => &mut self.dz[k],
-        }
-    }
-
-    /// The first `n` columns of a buffer as a matrix of exactly `n` columns: the buffer itself
-    /// when it has `n` columns (moved out until [`Tape::give_back`]), else a copy.
-    pub(crate) fn take(&mut self, slot: Slot, n: usize) -> Mat<T> {
-        let buffer = self.slot(slot);
-        if buffer.ncols() == n {
-            std::mem::replace(buffer, Mat::new())
-        } else {
-            buffer.as_ref().subcols(0, n).to_owned()
-        }
-    }
-
-    /// Returns a buffer taken by [`Tape::take`] (a copy is dropped).
-    pub(crate) fn give_back(&mut self, slot: Slot, value: Mat<T>) {
-        let buffer = self.slot(slot);
-        if buffer.ncols() == 0 && buffer.nrows() == 0 {
-            *buffer = value;
-        }
+    /// The first `n` columns of a buffer.
+    pub(crate) fn view(&self, slot: Slot, n: usize) -> MatRef<'_, T> {
+        let buffer = match slot {
+            Slot::Input => &self.x,
+            Slot::PreActivation(k) => &self.z[k],
+            Slot::Activation(k) => &self.a[k],
+            Slot::LossGradient(k) => &self.dz[k],
+        };
+        buffer.as_ref().subcols(0, n)
     }
 
     /// Forward pass and the loss's score (its gradient lands in the last `dZ`) for `n` examples.
