@@ -1209,7 +1209,7 @@ impl<'p> Simplifier<'p> {
     /// terms.
     pub fn expand(&mut self, id: ExprId) -> Result<Option<ExprId>, ExprError> {
         let c = self.canon(id)?;
-        let terms = match self.expand_terms(c, 64)? {
+        let terms = match self.expand_terms(c, None)? {
             Some(t) => t,
             None => return Ok(None),
         };
@@ -1218,67 +1218,6 @@ impl<'p> Simplifier<'p> {
             return Ok(Some(self.zero(shape)?));
         }
         Ok(Some(self.add(&terms)?))
-    }
-
-    fn expand_terms(&mut self, id: ExprId, limit: usize) -> Result<Option<Vec<ExprId>>, ExprError> {
-        if self.opaque.contains(&id) {
-            return Ok(Some(vec![id]));
-        }
-        match self.pool.node(id).clone() {
-            Node::Add(xs) => {
-                let shape = self.shape(id);
-                let mut out = Vec::new();
-                for x in xs.iter() {
-                    let Some(mut t) = self.expand_terms(*x, limit)? else {
-                        return Ok(None);
-                    };
-                    if self.is_scalar(*x) && !shape.is_scalar() {
-                        // A broadcast scalar is a multiple of the all-ones matrix.
-                        let ones = self.all_ones(shape)?;
-                        t = t
-                            .into_iter()
-                            .map(|s| self.mul(&[s, ones]))
-                            .collect::<Result<_, _>>()?;
-                    }
-                    out.extend(t);
-                    if out.len() > limit {
-                        return Ok(None);
-                    }
-                }
-                Ok(Some(out))
-            }
-            Node::Neg(x) => {
-                let Some(t) = self.expand_terms(x, limit)? else {
-                    return Ok(None);
-                };
-                Ok(Some(
-                    t.into_iter()
-                        .map(|t| self.neg(t))
-                        .collect::<Result<_, _>>()?,
-                ))
-            }
-            Node::Mul(xs) => {
-                let mut acc: Vec<Vec<ExprId>> = vec![Vec::new()];
-                for x in xs.iter() {
-                    let Some(t) = self.expand_terms(*x, limit)? else {
-                        return Ok(None);
-                    };
-                    if acc.len() * t.len() > limit {
-                        return Ok(None);
-                    }
-                    acc = acc
-                        .iter()
-                        .flat_map(|a| t.iter().map(move |&f| [a.as_slice(), &[f]].concat()))
-                        .collect();
-                }
-                Ok(Some(
-                    acc.iter()
-                        .map(|fs| self.mul(fs))
-                        .collect::<Result<_, _>>()?,
-                ))
-            }
-            _ => Ok(Some(vec![id])),
-        }
     }
 
     /// The shorter of `id` (canonical) and its element-wise expansion, with the rules the
@@ -1308,7 +1247,7 @@ impl<'p> Simplifier<'p> {
             return Ok(None);
         }
         let mut rules = Vec::new();
-        let Some(terms) = self.elementwise_terms(id, &mut rules)? else {
+        let Some(terms) = self.expand_terms(id, Some(&mut rules))? else {
             return Ok(None);
         };
         // Positive terms first: s - y rather than -y + s.
@@ -1356,11 +1295,13 @@ impl<'p> Simplifier<'p> {
         false
     }
 
-    /// The terms of the element-wise expansion of `id`; `None` beyond 64 terms.
-    fn elementwise_terms(
+    /// The terms of `id` with products distributed over sums; with `rules`, element-wise
+    /// products and quotients too, after cancelling (the rules used are added). `None` beyond
+    /// 64 terms.
+    fn expand_terms(
         &mut self,
         id: ExprId,
-        rules: &mut Vec<&'static str>,
+        mut rules: Option<&mut Vec<&'static str>>,
     ) -> Result<Option<Vec<ExprId>>, ExprError> {
         const LIMIT: usize = 64;
         if self.opaque.contains(&id) {
@@ -1371,7 +1312,7 @@ impl<'p> Simplifier<'p> {
                 let shape = self.shape(id);
                 let mut out = Vec::new();
                 for &x in xs.iter() {
-                    let Some(mut t) = self.elementwise_terms(x, rules)? else {
+                    let Some(mut t) = self.expand_terms(x, rules.as_deref_mut())? else {
                         return Ok(None);
                     };
                     if self.is_scalar(x) && !shape.is_scalar() {
@@ -1389,7 +1330,7 @@ impl<'p> Simplifier<'p> {
                 Ok(Some(out))
             }
             Node::Neg(x) => Ok(self
-                .elementwise_terms(x, rules)?
+                .expand_terms(x, rules)?
                 .map(|t| {
                     t.into_iter()
                         .map(|t| self.neg(t))
@@ -1399,7 +1340,7 @@ impl<'p> Simplifier<'p> {
             Node::Mul(xs) => {
                 let mut acc: Vec<Vec<ExprId>> = vec![Vec::new()];
                 for &x in xs.iter() {
-                    let Some(t) = self.elementwise_terms(x, rules)? else {
+                    let Some(t) = self.expand_terms(x, rules.as_deref_mut())? else {
                         return Ok(None);
                     };
                     if acc.len() * t.len() > LIMIT {
@@ -1416,11 +1357,14 @@ impl<'p> Simplifier<'p> {
                         .collect::<Result<_, _>>()?,
                 ))
             }
-            Node::Hadamard(_) | Node::HDiv(_) | Node::Apply { order: 1, .. } => {
-                let (mut nums, mut dens) = (Vec::new(), Vec::new());
-                self.elementwise_factors(id, 1, &mut nums, &mut dens, rules)?;
-                self.distribute(nums, dens, rules)
-            }
+            Node::Hadamard(_) | Node::HDiv(_) | Node::Apply { order: 1, .. } => match rules {
+                Some(rules) => {
+                    let (mut nums, mut dens) = (Vec::new(), Vec::new());
+                    self.elementwise_factors(id, 1, &mut nums, &mut dens, rules)?;
+                    self.distribute(nums, dens, rules)
+                }
+                None => Ok(Some(vec![id])),
+            },
             _ => Ok(Some(vec![id])),
         }
     }
@@ -1539,7 +1483,7 @@ impl<'p> Simplifier<'p> {
             return Ok(Some(vec![self.hadamard(&nums, &dens)?]));
         };
         let sum = nums.remove(i);
-        let Some(terms) = self.elementwise_terms(sum, rules)? else {
+        let Some(terms) = self.expand_terms(sum, Some(rules))? else {
             return Ok(None);
         };
         let mut out = Vec::new();
