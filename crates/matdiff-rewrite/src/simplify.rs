@@ -115,13 +115,40 @@ impl<'p> Simplifier<'p> {
                 self.inv(a)?
             }
             Node::Diag(a) => {
-                let a = self.canon(a)?;
-                self.pool.intern(Node::Diag(a))?
+                let mut a = self.canon(a)?;
+                // A square matrix and its transpose have the same diagonal: diag(A') is diag(A).
+                if self.shape(a).is_square() && !self.shape(a).is_scalar() {
+                    let t = self.transpose(a)?;
+                    if self.transposes(t) < self.transposes(a) {
+                        a = t;
+                    }
+                }
+                match *self.pool.node(a) {
+                    // diag(ones) is the identity.
+                    Node::Ones(n) => self.pool.intern(Node::Identity(n))?,
+                    _ => self.pool.intern(Node::Diag(a))?,
+                }
             }
         };
         self.memo.insert(id, r);
         self.memo.insert(r, r);
         Ok(r)
+    }
+
+    /// The number of distinct transposed nodes in `id`.
+    fn transposes(&self, id: ExprId) -> usize {
+        let mut stack = vec![id];
+        let mut seen = HashSet::new();
+        let mut n = 0;
+        while let Some(x) = stack.pop() {
+            if !seen.insert(x) {
+                continue;
+            }
+            let node = self.pool.node(x);
+            n += usize::from(matches!(node, Node::Transpose(_)));
+            stack.extend(node.children().iter().copied());
+        }
+        n
     }
 
     fn canon_all(&mut self, xs: &[ExprId]) -> Result<Vec<ExprId>, ExprError> {
@@ -1618,6 +1645,14 @@ mod tests {
         assert_eq!(simplified("x'*x"), "x'*x");
         assert_eq!(simplified("a'*ones"), "a'*ones");
         assert_eq!(simplified("(y .* t)'*t"), "(t .* y)'*t");
+    }
+
+    #[test]
+    fn a_diagonal_is_read_with_the_fewest_transposes() {
+        assert_eq!(simplified("diag(A')"), "diag(A)");
+        assert_eq!(simplified("diag(B'*A')"), "diag(A*B)");
+        assert_eq!(simplified("diag(x)'"), "diag(x)");
+        assert_eq!(simplified("diag(ones)"), "I");
     }
 
     #[test]
