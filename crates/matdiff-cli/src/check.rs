@@ -134,6 +134,28 @@ pub(crate) fn run(args: Args) -> Outcome {
         Some(path) => format!("at {}", path.display()),
         None => format!("at random values (seed {})", args.seed),
     };
+    // Without a finite reference there is nothing to compare with: say why rather than
+    // reporting a mismatch.
+    let finite = |m: &matdiff_faer::Mat<f64>| m.col_iter().all(|c| c.iter().all(|v| v.is_finite()));
+    if !report.scale.is_finite() || !finite(&report.complex_step) {
+        let what = if report.scale.is_finite() {
+            "its complex-step gradient"
+        } else {
+            "the function"
+        };
+        let tried = if args.at.is_some() {
+            String::new()
+        } else {
+            " (and at every redraw)".to_string()
+        };
+        return Err(Failed::new(
+            format!(
+                "error: {what} is not finite {source}{tried}: it overflows there, or a function \
+                 is evaluated outside its domain; give values with --at"
+            ),
+            json,
+        ));
+    }
     let out = match args.common.format {
         Format::Json => {
             let v = json!({

@@ -203,6 +203,22 @@ fn check_compares_with_the_complex_step() {
             );
         }
     }
+    // A function outside its domain, or one that overflows at every draw, has no reference
+    // gradient: a clear error, not a mismatch.
+    check(
+        &["check", "sum(sqrt(-exp(X)))", "--wrt", "X"],
+        2,
+        &["square root of a negative entry"],
+    );
+    check(
+        &["check", "sum(exp(exp(exp(X + 10))))", "--wrt", "X"],
+        2,
+        &[
+            "the function is not finite at random values (seed 0)",
+            "overflows",
+            "--at",
+        ],
+    );
     // An abstract function has no numeric definition: a clear error.
     check(
         &["check", "sum(g(X))", "--wrt", "X"],
