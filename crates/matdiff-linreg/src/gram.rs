@@ -169,8 +169,12 @@ pub struct GramAccumulator {
     features: usize,
     rows: usize,
     weight: f64,
-    /// Weighted means of the features, then of the target.
-    mean: Vec<f64>,
+    /// Per column (the features, then the target), a fixed value near the data, set by the first
+    /// rows: means are kept as offsets from it, so that data far from zero (at 1e7 with unit
+    /// spread, say) keeps the digits of its spread in the merges.
+    origin: Vec<f64>,
+    /// Weighted means minus `origin`.
+    offset: Vec<f64>,
     /// Lower triangle of `sum w (z - mean)(z - mean)'`, `z = [x, y]`.
     scatter: Mat<f64>,
     /// Scratch: one shifted, weighted block.
@@ -187,7 +191,8 @@ impl GramAccumulator {
             features,
             rows: 0,
             weight: 0.0,
-            mean: vec![0.0; columns],
+            origin: vec![0.0; columns],
+            offset: vec![0.0; columns],
             scatter: Mat::zeros(columns, columns),
             buffer: Mat::zeros(0, 0),
             part: Mat::zeros(columns, columns),
@@ -229,7 +234,14 @@ impl GramAccumulator {
                 ),
             });
         }
-        self.combine(other.weight, &other.mean, Some(other.scatter.as_ref()));
+        if self.weight == 0.0 {
+            self.origin.clone_from(&other.origin);
+        }
+        // The other's means from this origin: origins are close, so their difference is exact.
+        let mean: Vec<f64> = (0..=self.features)
+            .map(|j| (other.origin[j] - self.origin[j]) + other.offset[j])
+            .collect();
+        self.combine(other.weight, &mean, Some(other.scatter.as_ref()));
         self.rows += other.rows;
         Ok(())
     }
@@ -248,8 +260,13 @@ impl GramAccumulator {
         self.weight
     }
 
-    pub(crate) fn mean(&self) -> &[f64] {
-        &self.mean
+    /// The weighted means of the features, then of the target.
+    pub(crate) fn mean(&self) -> Vec<f64> {
+        self.origin
+            .iter()
+            .zip(&self.offset)
+            .map(|(o, m)| o + m)
+            .collect()
     }
 
     pub(crate) fn scatter(&self) -> MatRef<'_, f64> {
@@ -307,10 +324,12 @@ impl GramAccumulator {
             let variance = (0..=d)
                 .map(|j| self.scatter[(j, j)] / self.weight)
                 .collect();
-            (self.mean.clone(), variance)
+            (self.mean(), variance)
         } else {
             let w = w.map(|w| contiguous(w.subrows(0, block)));
-            block_moments(x.subrows(0, block), y.subrows(0, block), w.as_deref())
+            let moments = block_moments(x.subrows(0, block), y.subrows(0, block), w.as_deref());
+            self.origin.clone_from(&moments.0);
+            moments
         };
         let in_place = w.is_none() && near_origin(&shift[..d], &spread[..d]);
         if in_place {
@@ -371,7 +390,11 @@ impl GramAccumulator {
                 self.part[(i, j)] -= part_weight * offset[i] * offset[j];
             }
         }
-        let mean: Vec<f64> = offset.iter().zip(&shift).map(|(o, s)| s + o).collect();
+        // The part's means from the origin; the shift is close to the origin (or zero), so
+        // `shift - origin` is exact.
+        let mean: Vec<f64> = (0..=d)
+            .map(|j| (shift[j] - self.origin[j]) + offset[j])
+            .collect();
         let part = std::mem::replace(&mut self.part, Mat::new());
         self.combine(part_weight, &mean, Some(part.as_ref()));
         self.part = part;
@@ -452,8 +475,8 @@ impl GramAccumulator {
         sums[d] += target_sum;
     }
 
-    /// Merges a part of weight `weight`, means `mean` and scatter `scatter` (lower triangle; `None`
-    /// when it was already added in place) by Chan's formula.
+    /// Merges a part of weight `weight`, means `mean` (as offsets from the origin) and scatter
+    /// `scatter` (lower triangle; `None` when it was already added in place) by Chan's formula.
     fn combine(&mut self, weight: f64, mean: &[f64], scatter: Option<MatRef<'_, f64>>) {
         if weight == 0.0 {
             return;
@@ -461,7 +484,7 @@ impl GramAccumulator {
         let columns = self.features + 1;
         let total = self.weight + weight;
         let factor = self.weight * weight / total;
-        let delta: Vec<f64> = mean.iter().zip(&self.mean).map(|(b, a)| b - a).collect();
+        let delta: Vec<f64> = mean.iter().zip(&self.offset).map(|(b, a)| b - a).collect();
         for j in 0..columns {
             for i in j..columns {
                 let mut v = self.scatter[(i, j)] + factor * delta[i] * delta[j];
@@ -471,7 +494,7 @@ impl GramAccumulator {
                 self.scatter[(i, j)] = v;
             }
         }
-        for (m, d) in self.mean.iter_mut().zip(&delta) {
+        for (m, d) in self.offset.iter_mut().zip(&delta) {
             *m += d * weight / total;
         }
         self.weight = total;

@@ -38,6 +38,7 @@ pub(crate) fn solve(acc: &GramAccumulator, options: &Options) -> Result<Fit, Fit
     let rows = acc.rows();
     check_rows(rows, d, options)?;
     let (w, mean, scatter) = (acc.weight(), acc.mean(), acc.scatter());
+    let mean = &mean[..];
     if w == 0.0 {
         return Err(FitError::Empty {
             what: "all sample weights are zero",
