@@ -70,8 +70,10 @@ pub(crate) struct AstBinding {
 
 /// The words that cannot name a variable.
 pub(crate) fn is_reserved(name: &str) -> bool {
-    matches!(name, "I" | "eye" | "ones" | "where" | "inv" | "diag")
-        || Func::from_name(name).is_some()
+    matches!(
+        name,
+        "I" | "eye" | "ones" | "where" | "inv" | "diag" | "trace" | "inverse"
+    ) || Func::from_name(name).is_some()
         || Reduce::from_name(name).is_some()
 }
 
@@ -561,7 +563,10 @@ impl Parser {
             Some(Callee::Elementwise(f))
         } else if let Some(r) = Reduce::from_name(&name) {
             Some(Callee::Reduce(r))
-        } else if name == "inv" {
+        } else if name == "trace" {
+            // MATLAB's and NumPy's spelling.
+            Some(Callee::Reduce(Reduce::Trace))
+        } else if name == "inv" || name == "inverse" {
             Some(Callee::Inv)
         } else if name == "diag" {
             Some(Callee::Diag)
@@ -576,6 +581,10 @@ impl Parser {
         let is_call = *self.peek_at(quotes) == Tok::LParen;
         match (&name[..], callee, is_call) {
             ("where", _, _) => Err(ParseError::new("expected an expression, found 'where'", span)),
+            ("norm", None, true) => Err(ParseError::new(
+                "'norm' is ambiguous: write norm2 (Euclidean norm of a vector, Frobenius norm of a matrix) or norm1",
+                span,
+            )),
             ("I" | "eye", _, false) => self.make(AstKind::Eye(None), span),
             ("ones", _, false) => self.make(AstKind::Ones(None), span),
             ("I" | "eye" | "ones", _, true) => Err(ParseError::new(

@@ -117,6 +117,8 @@ fn cases() -> Vec<Case> {
             &[],
             "'sigmoid' is a function and needs an argument",
         ),
+        case("norm(x)", &[], "'norm' is ambiguous: write norm2"),
+        case("trace", &[], "'trace' is a function and needs an argument"),
         case("tr(X, Y)", &[], "'tr' takes one argument"),
         case("tr()", &[], "'tr' needs an argument"),
         case("exp'''(X)", &[], "derivatives of order above 2"),

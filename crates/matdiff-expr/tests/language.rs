@@ -248,6 +248,12 @@ fn functions() {
             "det(X)",
             r"det(X) | det(X) | \det\left(X\right) | scalar | X: m x m",
         ),
+        // MATLAB's and NumPy's spellings.
+        (
+            "trace(A*B)",
+            r"tr(A*B) | tr(A·B) | \operatorname{tr}\left(A B\right) | scalar | A: m x n, B: n x m",
+        ),
+        ("inverse(X)", r"inv(X) | X⁻¹ | X^{-1} | m x m | X: m x m"),
         (
             "logdet(X)",
             r"logdet(X) | log det(X) | \log\det\left(X\right) | scalar | X: m x m",
