@@ -232,6 +232,13 @@ impl<'p> Simplifier<'p> {
         if k == 1.0 {
             return Ok(s);
         }
+        if k == 0.5 {
+            return self.pool.intern(Node::Apply {
+                fun: Fun::Builtin(Func::Sqrt),
+                order: 0,
+                arg: s,
+            });
+        }
         let k = self.num(k);
         self.pool.intern(Node::Pow([s, k]))
     }
@@ -404,7 +411,38 @@ impl<'p> Simplifier<'p> {
                 }
                 Ok(t)
             }
-            _ => self.factor_sum(terms, shape),
+            _ => {
+                // A positive term leads: I - A rather than -A + I.
+                if terms[0].0 < 0.0 {
+                    if let Some(i) = terms.iter().position(|t| t.0 > 0.0) {
+                        let first = terms.remove(i);
+                        terms.insert(0, first);
+                    }
+                }
+                // A number common to every term comes out: 0.5*A + 0.5*A' is 0.5*(A + A'), and
+                // -2*A - 2*B is -2*(A + B); not where every term is a product that takes the
+                // number in for free (2*X'*r + 2*lambda*w stays), unless all are negative.
+                let same_sign = terms.iter().all(|t| t.0.signum() == terms[0].0.signum());
+                let k = if same_sign {
+                    terms[0].0
+                } else {
+                    terms[0].0.abs()
+                };
+                let absorbs = |s: &Self, core: ExprId| match s.pool.node(core) {
+                    Node::Mul(_) => true,
+                    Node::Div([a, _]) => matches!(s.pool.node(*a), Node::Mul(_)),
+                    _ => false,
+                };
+                if k.abs() != 1.0
+                    && terms.iter().all(|t| t.0.abs() == k.abs() && t.1.is_some())
+                    && (k < 0.0 || !terms.iter().all(|t| absorbs(self, t.1.expect("a core"))))
+                {
+                    let unit = terms.iter().map(|&(c, core)| (c / k, core)).collect();
+                    let sum = self.factor_sum(unit, shape)?;
+                    return self.scale(k, sum);
+                }
+                self.factor_sum(terms, shape)
+            }
         }
     }
 
@@ -633,6 +671,12 @@ impl<'p> Simplifier<'p> {
                         let k = self.num_of(k).expect("a number");
                         stack.push((b, e * k));
                     }
+                    // sqrt(s) is s^0.5, so that det(X)/sqrt(det(X)) is sqrt(det(X)).
+                    Node::Apply {
+                        fun: Fun::Builtin(Func::Sqrt),
+                        order: 0,
+                        arg,
+                    } if !opaque => stack.push((arg, e * 0.5)),
                     _ => match scalars.iter_mut().find(|s| s.0 == x) {
                         Some(s) => s.1 += e,
                         None => scalars.push((x, e)),
@@ -1645,6 +1689,21 @@ mod tests {
         assert_eq!(simplified("x'*x"), "x'*x");
         assert_eq!(simplified("a'*ones"), "a'*ones");
         assert_eq!(simplified("(y .* t)'*t"), "(t .* y)'*t");
+    }
+
+    #[test]
+    fn sums_lead_with_a_positive_term_and_share_their_number() {
+        assert_eq!(simplified("-A + I"), "I - A");
+        assert_eq!(simplified("0.5*A + 0.5*A'"), "0.5*(A + A')");
+        assert_eq!(simplified("-2*A*B - 2*C*D"), "-2*(A*B + C*D)");
+        // Products take the number in for free: no parentheses added.
+        assert_eq!(simplified("2*A*B + 2*C*D"), "2*A*B + 2*C*D");
+    }
+
+    #[test]
+    fn square_roots_of_scalars_are_half_powers() {
+        assert_eq!(simplified("det(X)/sqrt(det(X))"), "sqrt(det(X))");
+        assert_eq!(simplified("x/(x'*x)^0.5"), "x/sqrt(x'*x)");
     }
 
     #[test]
