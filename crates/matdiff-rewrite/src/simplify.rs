@@ -433,7 +433,7 @@ impl<'p> Simplifier<'p> {
                     Node::Div([a, _]) => matches!(s.pool.node(*a), Node::Mul(_)),
                     _ => false,
                 };
-                if k.abs() != 1.0
+                if (k.abs() != 1.0 || k == -1.0)
                     && terms.iter().all(|t| t.0.abs() == k.abs() && t.1.is_some())
                     && (k < 0.0 || !terms.iter().all(|t| absorbs(self, t.1.expect("a core"))))
                 {
@@ -1696,6 +1696,7 @@ mod tests {
         assert_eq!(simplified("-A + I"), "I - A");
         assert_eq!(simplified("0.5*A + 0.5*A'"), "0.5*(A + A')");
         assert_eq!(simplified("-2*A*B - 2*C*D"), "-2*(A*B + C*D)");
+        assert_eq!(simplified("B*(-A - A')*C"), "-B*(A + A')*C");
         // Products take the number in for free: no parentheses added.
         assert_eq!(simplified("2*A*B + 2*C*D"), "2*A*B + 2*C*D");
     }
