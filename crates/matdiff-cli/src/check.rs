@@ -104,18 +104,25 @@ pub(crate) fn run(args: Args) -> Outcome {
         let mut plan = Plan::<f64>::compile(&pool, &[d.gradient], &sizes)?;
         Ok(r.with_symbolic(plan.run(values)?.remove(0)))
     };
+    // Random draws tried, and the one used: the first that the references agree on, else the
+    // first.
+    let (mut draws, mut used) = (0, 1);
     let report = match &args.at {
         Some(_) => check_at(&given).map_err(fail)?,
         None => {
             // Random values where the two numeric references agree: elsewhere (X'*X singular
             // for a wide X, say) the point itself is ill-conditioned, so another draw is taken.
             let mut accepted = None;
-            let values = random_values_where(&pool, d.function, args.seed, |v| match check_at(v) {
-                Ok(r) if r.max_error_references() <= FD_TOLERANCE => {
-                    accepted = Some(r);
-                    true
+            let values = random_values_where(&pool, d.function, args.seed, |v| {
+                draws += 1;
+                match check_at(v) {
+                    Ok(r) if r.max_error_references() <= FD_TOLERANCE => {
+                        accepted = Some(r);
+                        used = draws;
+                        true
+                    }
+                    _ => false,
                 }
-                _ => false,
             });
             match accepted {
                 Some(r) => r,
@@ -132,6 +139,10 @@ pub(crate) fn run(args: Args) -> Outcome {
     let gradient = d.gradient_text(&pool, Style::Plain);
     let source = match &args.at {
         Some(path) => format!("at {}", path.display()),
+        None if used > 1 => format!(
+            "at random values (seed {}, draw {used}: sizes or values redrawn where the numeric references disagreed)",
+            args.seed
+        ),
         None => format!("at random values (seed {})", args.seed),
     };
     // Without a finite reference there is nothing to compare with: say why rather than
@@ -143,7 +154,7 @@ pub(crate) fn run(args: Args) -> Outcome {
         } else {
             "the function"
         };
-        let tried = if args.at.is_some() {
+        let tried = if args.at.is_some() || draws <= 1 {
             String::new()
         } else {
             " (and at every redraw)".to_string()

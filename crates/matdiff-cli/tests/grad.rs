@@ -194,6 +194,11 @@ fn check_compares_with_the_complex_step() {
     assert!(v["max_relative_error_complex_step"].as_f64().unwrap() < 1e-12);
     // Random values suit the expression: X taller than wide where X'*X must be invertible; a
     // gradient that is zero (a constant function) is judged against the function's scale.
+    check(
+        &["check", "logdet(X'*X)", "--wrt", "X"],
+        0,
+        &["at random values (seed 0, draw 2: sizes or values redrawn"],
+    );
     for expr in ["logdet(X'*X)", "det(X'*A*X)", "tr(X*inv(X'*X)*X')"] {
         for seed in ["0", "1", "2"] {
             check(
