@@ -426,6 +426,20 @@ fn sized<T: Scalar>(dst: &mut Mat<T>, rows: usize, cols: usize) {
     }
 }
 
+/// The sum of a slice in eight interleaved partial sums, so that it vectorises.
+fn sum_slice<T: Scalar>(xs: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..8 {
+            acc[k] += c[k];
+        }
+    }
+    rest.iter()
+        .fold(acc.iter().fold(T::zero(), |s, &a| s + a), |s, &x| s + x)
+}
+
 fn scale<T: Scalar>(mut dst: MatMut<'_, T>, alpha: T) {
     if alpha != T::one() {
         for j in 0..dst.ncols() {
@@ -497,10 +511,10 @@ pub(crate) fn run_instr<T: Scalar>(
             sized(dst, 1, s.ncols());
             let a = cx.alpha(alpha);
             for j in 0..s.ncols() {
-                let mut acc = T::zero();
-                for i in 0..s.nrows() {
-                    acc += s[(i, j)];
-                }
+                let acc = match s.col(j).try_as_col_major() {
+                    Some(c) => sum_slice(c.as_slice()),
+                    None => (0..s.nrows()).fold(T::zero(), |acc, i| acc + s[(i, j)]),
+                };
                 dst[(0, j)] = a * acc;
             }
         }
@@ -508,10 +522,25 @@ pub(crate) fn run_instr<T: Scalar>(
             let s = cx.view(*src);
             sized(dst, s.nrows(), 1);
             dst.as_mut().fill(T::zero());
+            let out = dst
+                .as_mut()
+                .col_mut(0)
+                .try_as_col_major_mut()
+                .expect("a fresh column is contiguous")
+                .as_slice_mut();
             for j in 0..s.ncols() {
-                for i in 0..s.nrows() {
-                    let v = s[(i, j)];
-                    dst[(i, 0)] += v;
+                match s.col(j).try_as_col_major() {
+                    // Contiguous columns are added as slices, which vectorises.
+                    Some(c) => {
+                        for (o, &v) in out.iter_mut().zip(c.as_slice()) {
+                            *o += v;
+                        }
+                    }
+                    None => {
+                        for (i, o) in out.iter_mut().enumerate() {
+                            *o += s[(i, j)];
+                        }
+                    }
                 }
             }
             scale(dst.as_mut(), cx.alpha(alpha));

@@ -113,6 +113,11 @@ const EXPRESSIONS: &[&str] = &[
     "A + a*ones' + 2*ones*b' - alpha*a*b'",
     "(A + a*ones')*ones + A*diag(v)*ones",
     "ones'*(A .* D)*B + b'*B",
+    // Row and column sums of contiguous and of transposed (strided) operands.
+    "A'*ones",
+    "ones'*A'",
+    "(A*B)'*ones + 0*c",
+    "ones'*(A*B)' + ones'*(A*B)'",
     "diag(S*T) + diag(S .* T) + diag(S)*2",
     "diag(v)*S*diag(v) + S .* I - inv(S)'",
     "inv(S)*T*inv(S) - S^-2*T + S^2*inv(S)",
