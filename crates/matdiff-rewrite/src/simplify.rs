@@ -1673,46 +1673,40 @@ mod tests {
         pool.plain(s)
     }
 
-    #[test]
-    fn terms_over_one_divisor_share_it() {
-        assert_eq!(simplified("A*x/(x'*x) + B*x/(x'*x)"), "(A + B)*x/(x'*x)");
-        assert_eq!(simplified("2*A/mu + 3*B/mu - C"), "(2*A + 3*B)/mu - C");
-        // Different divisors stay apart.
-        assert_eq!(simplified("a/(b'*x) - x/(b'*x)^2"), "a/(b'*x) - x/(b'*x)^2");
-    }
+    /// (input, simplified) for the rules of the canonical form, grouped by rule.
+    const CASES: &[(&str, &str)] = &[
+        // Terms over one scalar divisor share it; different divisors stay apart.
+        ("A*x/(x'*x) + B*x/(x'*x)", "(A + B)*x/(x'*x)"),
+        ("2*A/mu + 3*B/mu - C", "(2*A + 3*B)/mu - C"),
+        ("a/(b'*x) - x/(b'*x)^2", "a/(b'*x) - x/(b'*x)^2"),
+        // Inner products whose element-wise product cancels are sums; others stay.
+        ("(y ./ t)'*t", "sum(y)"),
+        ("t'*(y ./ t)", "sum(y)"),
+        ("x'*x", "x'*x"),
+        ("a'*ones", "a'*ones"),
+        ("(y .* t)'*t", "(t .* y)'*t"),
+        // Sums lead with a positive term and share their number, unless every term is a
+        // product that takes the number in for free.
+        ("-A + I", "I - A"),
+        ("0.5*A + 0.5*A'", "0.5*(A + A')"),
+        ("-2*A*B - 2*C*D", "-2*(A*B + C*D)"),
+        ("B*(-A - A')*C", "-B*(A + A')*C"),
+        ("2*A*B + 2*C*D", "2*A*B + 2*C*D"),
+        // Square roots of scalars are half powers.
+        ("det(X)/sqrt(det(X))", "sqrt(det(X))"),
+        ("x/(x'*x)^0.5", "x/sqrt(x'*x)"),
+        // A diagonal is read with the fewest transposes; diag(ones) is I.
+        ("diag(A')", "diag(A)"),
+        ("diag(B'*A')", "diag(A*B)"),
+        ("diag(x)'", "diag(x)"),
+        ("diag(ones)", "I"),
+    ];
 
     #[test]
-    fn inner_products_whose_quotient_cancels_are_sums() {
-        assert_eq!(simplified("(y ./ t)'*t"), "sum(y)");
-        assert_eq!(simplified("t'*(y ./ t)"), "sum(y)");
-        // Nothing cancels: x'*x, a'*ones and (y .* t)'*t stay inner products.
-        assert_eq!(simplified("x'*x"), "x'*x");
-        assert_eq!(simplified("a'*ones"), "a'*ones");
-        assert_eq!(simplified("(y .* t)'*t"), "(t .* y)'*t");
-    }
-
-    #[test]
-    fn sums_lead_with_a_positive_term_and_share_their_number() {
-        assert_eq!(simplified("-A + I"), "I - A");
-        assert_eq!(simplified("0.5*A + 0.5*A'"), "0.5*(A + A')");
-        assert_eq!(simplified("-2*A*B - 2*C*D"), "-2*(A*B + C*D)");
-        assert_eq!(simplified("B*(-A - A')*C"), "-B*(A + A')*C");
-        // Products take the number in for free: no parentheses added.
-        assert_eq!(simplified("2*A*B + 2*C*D"), "2*A*B + 2*C*D");
-    }
-
-    #[test]
-    fn square_roots_of_scalars_are_half_powers() {
-        assert_eq!(simplified("det(X)/sqrt(det(X))"), "sqrt(det(X))");
-        assert_eq!(simplified("x/(x'*x)^0.5"), "x/sqrt(x'*x)");
-    }
-
-    #[test]
-    fn a_diagonal_is_read_with_the_fewest_transposes() {
-        assert_eq!(simplified("diag(A')"), "diag(A)");
-        assert_eq!(simplified("diag(B'*A')"), "diag(A*B)");
-        assert_eq!(simplified("diag(x)'"), "diag(x)");
-        assert_eq!(simplified("diag(ones)"), "I");
+    fn canonical_forms() {
+        for &(input, expected) in CASES {
+            assert_eq!(simplified(input), expected, "{input}");
+        }
     }
 
     #[test]
