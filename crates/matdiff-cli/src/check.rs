@@ -1,7 +1,7 @@
 //! `matdiff check EXPR --wrt NAME`: the derived gradient against the complex step and central
 //! differences, at given or random values.
 
-use matdiff_expr::{ExprPool, Node, Style};
+use matdiff_expr::{Node, Style};
 use matdiff_faer::{
     check_gradient, random_values_where, CheckOptions, EvalError, GradientCheck, Plan, Sizes,
     Values,
@@ -42,7 +42,7 @@ pub(crate) struct Args {
 pub(crate) fn run(args: Args) -> Outcome {
     let json = args.common.json();
     let fail = |e: matdiff_faer::EvalError| Failed::new(format!("error: {e}"), json);
-    let mut pool = ExprPool::new();
+    let mut pool = crate::common::pool();
     let (decls, given) = match &args.at {
         Some(path) => crate::values::read_decls(path, json)?,
         None => (Vec::new(), matdiff_faer::Values::new()),

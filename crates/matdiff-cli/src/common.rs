@@ -106,3 +106,14 @@ fn render_decl(e: &ParseError, text: &str) -> String {
     let rendered = e.render(text);
     rendered.replacen("error: ", "error: in --let: ", 1)
 }
+
+/// A pool for the CLI's work, which runs on a 512 MiB stack (see `main`): expressions may nest
+/// 2,048 levels and grow 8,192 high (a network of about 2,000 layers written with `where`),
+/// beyond the library's defaults for ordinary stacks.
+pub(crate) fn pool() -> matdiff_expr::ExprPool {
+    matdiff_expr::ExprPool::with_limits(matdiff_expr::Limits {
+        max_nesting: 2048,
+        max_height: 8192,
+        ..matdiff_expr::Limits::default()
+    })
+}

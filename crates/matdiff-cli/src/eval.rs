@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use matdiff_expr::ExprPool;
 use matdiff_faer::{EvalError, Mat, Options, Plan, Sizes};
 
 use crate::common::{Common, Failed, Format, Outcome};
@@ -27,7 +26,7 @@ pub(crate) struct Args {
 pub(crate) fn run(args: Args) -> Outcome {
     let json = args.common.json();
     let (decls, values) = crate::values::read_decls(&args.at, json)?;
-    let mut pool = ExprPool::new();
+    let mut pool = crate::common::pool();
     let e = args.common.parse(&mut pool, &args.expr, &decls)?;
     let fail = |e: EvalError| Failed::new(format!("error: {e}"), json);
     let sizes = Sizes::from_values(&pool, &values).map_err(fail)?;

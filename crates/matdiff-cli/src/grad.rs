@@ -59,7 +59,7 @@ pub(crate) fn derive_parsed(
 
 pub(crate) fn run(args: Args) -> Outcome {
     let json = args.common.json();
-    let mut pool = ExprPool::new();
+    let mut pool = crate::common::pool();
     let extra = match &args.at {
         Some(path) => crate::values::read_decls(path, json)?,
         None => (Vec::new(), matdiff_faer::Values::new()),

@@ -33,7 +33,7 @@ impl Variable {
 }
 
 pub(crate) fn run(args: Args) -> Outcome {
-    let mut pool = ExprPool::new();
+    let mut pool = crate::common::pool();
     let e = args.common.parse(&mut pool, &args.expr, &[])?;
     let print = |style| pool.printer(style).with_bindings(&e.bindings).print(e.root);
     let vars = variables(&pool, &e);

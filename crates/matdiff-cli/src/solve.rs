@@ -1,6 +1,6 @@
 //! `matdiff solve EXPR --wrt NAME`: the stationary point where the gradient is affine in NAME.
 
-use matdiff_expr::{ExprPool, Style};
+use matdiff_expr::Style;
 use matdiff_rewrite::stationary;
 use serde_json::json;
 
@@ -24,7 +24,7 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: Args) -> Outcome {
     let json = args.common.json();
-    let mut pool = ExprPool::new();
+    let mut pool = crate::common::pool();
     let e = args.common.parse(&mut pool, &args.expr, &[])?;
     let d = crate::grad::derive_parsed(&mut pool, &e, &args.common, &args.wrt, None)?;
     let s =

@@ -276,3 +276,30 @@ fn solve_gives_the_normal_equation() {
         &["not affine"],
     );
 }
+
+/// A 300-layer network written with `where` (beyond the library's default height of 512): the
+/// derivation goes through one stage per layer and the gradient agrees with the complex step.
+#[test]
+fn deep_networks_derive_and_check() {
+    let layers = 300;
+    let defs: Vec<String> = (1..=layers)
+        .map(|i| {
+            let below = if i == 1 {
+                "X".to_string()
+            } else {
+                format!("H{}", i - 1)
+            };
+            format!("H{i} = tanh(W{i}*{below})")
+        })
+        .collect();
+    let expr = format!("sum(H{layers}) where {}", defs.join(", "));
+    check(
+        &["check", &expr, "--wrt", "W1"],
+        0,
+        &["ok: the derived gradient agrees"],
+    );
+    let (code, stdout, stderr) = matdiff(&["grad", &expr, "--wrt", "W150", "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(v["gradient"].as_str().unwrap().contains("tanh'(W150*H149)"));
+}

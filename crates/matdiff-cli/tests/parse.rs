@@ -227,7 +227,7 @@ fn errors() {
     let (code, stdout, stderr) = parse(&[&deep]);
     assert_eq!((code, stdout.as_str()), (2, ""));
     assert!(
-        stderr.starts_with("error: the expression nests deeper than 256 levels\n"),
+        stderr.starts_with("error: the expression nests deeper than 2048 levels\n"),
         "{stderr}"
     );
 }

@@ -67,4 +67,15 @@ impl ExprPool {
     pub fn plain(&self, id: ExprId) -> String {
         Printer::new(self, Style::Plain).print(id)
     }
+
+    /// The first `max_len` bytes of the plain form, in time bounded by `max_len`.
+    ///
+    /// ```
+    /// let mut pool = matdiff_expr::ExprPool::new();
+    /// let e = pool.parse("exp(A*B) + C").unwrap().root;
+    /// assert_eq!(pool.plain_prefix(e, 6), "exp(A*");
+    /// ```
+    pub fn plain_prefix(&self, id: ExprId, max_len: usize) -> String {
+        Printer::new(self, Style::Plain).print_prefix(id, max_len)
+    }
 }

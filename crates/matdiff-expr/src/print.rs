@@ -45,6 +45,8 @@ pub struct Printer<'a> {
     names: HashMap<ExprId, String>,
     order: Vec<(String, ExprId)>,
     renames: HashMap<Symbol, String>,
+    /// Writing stops once the output is this long (see [`Printer::print_prefix`]).
+    limit: usize,
 }
 
 impl<'a> Printer<'a> {
@@ -56,7 +58,25 @@ impl<'a> Printer<'a> {
             names: HashMap::new(),
             order: Vec::new(),
             renames: HashMap::new(),
+            limit: usize::MAX,
         }
+    }
+
+    /// The first `max_len` bytes (or fewer, at a character boundary) of the expression alone,
+    /// in time proportional to `max_len` rather than to the expression: a cheap sort key.
+    pub fn print_prefix(mut self, id: ExprId, max_len: usize) -> String {
+        self.limit = max_len;
+        let mut out = String::new();
+        // Writing fails once the limit is reached; what was written is the prefix.
+        let _ = self.write_top(&mut out, id, None);
+        if out.len() > max_len {
+            let mut end = max_len;
+            while !out.is_char_boundary(end) {
+                end -= 1;
+            }
+            out.truncate(end);
+        }
+        out
     }
 
     /// Prints these variables with the given text instead of their names (the text is used as
@@ -150,6 +170,9 @@ impl<'a> Printer<'a> {
         need: Prec,
         defining: Option<ExprId>,
     ) -> fmt::Result {
+        if out.len() >= self.limit {
+            return Err(fmt::Error);
+        }
         if defining != Some(id) {
             if let Some(name) = self.names.get(&id) {
                 return out.write_str(&self.name(name));

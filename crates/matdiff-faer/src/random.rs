@@ -18,8 +18,8 @@ const WELL_CONDITIONED: u8 = 2;
 ///   for square variables under `inv`, `det`, `logdet` or a negative power;
 /// - symmetric for variables declared symmetric (then positive definite when also dominant).
 ///
-/// Symbolic dimensions get distinct sizes (3, 4, 5, ... in the order of the pool), so that shape
-/// mistakes show; declared sizes are kept.
+/// Symbolic dimensions get distinct sizes (3, 4, ..., 8 in the order of the pool, then 3 again),
+/// so that shape mistakes show; declared sizes are kept.
 ///
 /// ```
 /// use matdiff_expr::ExprPool;
@@ -151,7 +151,9 @@ fn draw(pool: &ExprPool, root: ExprId, seed: u64, order: Order) -> Values<f64> {
     }
     dims.sort_unstable();
     dims.dedup();
-    let mut sizes: Vec<usize> = (3..3 + dims.len()).collect();
+    // 3 to 8, then again: neighbouring dimensions differ, and a network of many layers stays
+    // small enough to evaluate many times.
+    let mut sizes: Vec<usize> = (0..dims.len()).map(|i| 3 + i % 6).collect();
     match order {
         Order::Pool => {}
         Order::Reversed => sizes.reverse(),

@@ -717,7 +717,7 @@ impl<'p> Simplifier<'p> {
             return self.zero(shape);
         }
         scalars.retain(|s| s.1 != 0.0);
-        let keys: Vec<(u8, String)> = scalars.iter().map(|s| self.sort_key(s.0)).collect();
+        let keys: Vec<(u8, String, ExprId)> = scalars.iter().map(|s| self.sort_key(s.0)).collect();
         let mut idx: Vec<usize> = (0..scalars.len()).collect();
         idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
         let mut factors: Vec<ExprId> = Vec::new();
@@ -896,7 +896,9 @@ impl<'p> Simplifier<'p> {
     }
 
     /// Order of scalar factors and of element-wise factors: names first, then by text.
-    fn sort_key(&self, id: ExprId) -> (u8, String) {
+    /// The order of factors in a canonical product: rank, then the start of the plain form (in
+    /// time bounded by its length, so deep expressions sort in linear time), then the id.
+    fn sort_key(&self, id: ExprId) -> (u8, String, ExprId) {
         let rank = match self.pool.node(id) {
             Node::Num(_) => 0,
             Node::Var(_) => 1,
@@ -904,7 +906,7 @@ impl<'p> Simplifier<'p> {
             Node::Pow(_) => 3,
             _ => 4,
         };
-        (rank, self.pool.plain(id))
+        (rank, self.pool.plain_prefix(id, 96), id)
     }
 
     /// A Hadamard product `nums ./ dens`, canonical: scalars pulled out in front, all-ones
@@ -972,7 +974,7 @@ impl<'p> Simplifier<'p> {
         }
         self.fold_sigmoid(&mut num)?;
         num.retain(|f| f.1 != 0.0);
-        let keys: Vec<(u8, String)> = num.iter().map(|f| self.sort_key(f.0)).collect();
+        let keys: Vec<(u8, String, ExprId)> = num.iter().map(|f| self.sort_key(f.0)).collect();
         let mut idx: Vec<usize> = (0..num.len()).collect();
         idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
         let mut top = Vec::new();
