@@ -8,7 +8,7 @@ use matdiff_faer::{
 };
 use serde_json::json;
 
-use crate::common::{Common, Failed, Format, Outcome};
+use crate::common::{Common, Failed, Format, Outcome, Target};
 
 /// Largest accepted relative error of the derived gradient against the complex step (which is
 /// exact to rounding).
@@ -20,12 +20,8 @@ const FD_TOLERANCE: f64 = 1e-6;
 /// Arguments of `matdiff check`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// The scalar expression (it may begin with '-').
-    #[arg(allow_hyphen_values = true)]
-    expr: String,
-    /// The variable.
-    #[arg(long, value_name = "NAME")]
-    wrt: String,
+    #[command(flatten)]
+    target: Target,
     /// Values of the variables (a JSON object); random values respecting domains otherwise.
     #[arg(long, value_name = "VALUES.json")]
     at: Option<std::path::PathBuf>,
@@ -50,18 +46,18 @@ pub(crate) fn run(args: Args) -> Outcome {
     let d = crate::grad::derive_cli(
         &mut pool,
         &args.common,
-        &args.expr,
-        &args.wrt,
+        &args.target.expr,
+        &args.target.wrt,
         args.upstream.as_deref(),
         &decls,
     )?;
     let options = CheckOptions::default();
     // A symmetric variable cannot be perturbed one entry at a time. Its gradient (G + G')/2 is
     // the plain gradient of f((S + S')/2) in an unconstrained S, at S = X.
-    let free = format!("{}__free", args.wrt);
+    let free = format!("{}__free", args.target.wrt);
     let symmetric = if d.symmetric {
         let x = pool
-            .var(&args.wrt)
+            .var(&args.target.wrt)
             .map_err(|e| Failed::new(format!("error: {e}"), json))?;
         let shape = pool.shape(x);
         let built = (|| {
@@ -85,7 +81,7 @@ pub(crate) fn run(args: Args) -> Outcome {
             return check_gradient(
                 &pool,
                 d.function,
-                &args.wrt,
+                &args.target.wrt,
                 Some(d.gradient),
                 values,
                 &options,
@@ -95,7 +91,7 @@ pub(crate) fn run(args: Args) -> Outcome {
         at.insert(
             free.clone(),
             values
-                .get(&args.wrt)
+                .get(&args.target.wrt)
                 .expect("a value for the variable")
                 .clone(),
         );
@@ -170,7 +166,7 @@ pub(crate) fn run(args: Args) -> Outcome {
     let out = match args.common.format {
         Format::Json => {
             let v = json!({
-                "wrt": args.wrt,
+                "wrt": args.target.wrt,
                 "gradient": gradient,
                 "values": source,
                 "max_relative_error_complex_step": vs_cs,

@@ -117,3 +117,14 @@ pub(crate) fn pool() -> matdiff_expr::ExprPool {
         ..matdiff_expr::Limits::default()
     })
 }
+
+/// The expression and the variable of `grad`, `check` and `solve`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Target {
+    /// The scalar expression (it may begin with '-').
+    #[arg(allow_hyphen_values = true)]
+    pub(crate) expr: String,
+    /// The variable to differentiate with respect to.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) wrt: String,
+}

@@ -4,17 +4,13 @@ use matdiff_expr::{ExprPool, Style};
 use matdiff_rewrite::{derive, rule, Derivation, DeriveOptions};
 use serde_json::{json, Value};
 
-use crate::common::{Common, Failed, Format, Outcome};
+use crate::common::{Common, Failed, Format, Outcome, Target};
 
 /// Arguments of `matdiff grad`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// The scalar expression (it may begin with '-').
-    #[arg(allow_hyphen_values = true)]
-    expr: String,
-    /// The variable to differentiate with respect to.
-    #[arg(long, value_name = "NAME")]
-    wrt: String,
+    #[command(flatten)]
+    target: Target,
     /// Show the derivation step by step, with the rule applied at each step.
     #[arg(long)]
     steps: bool,
@@ -67,8 +63,8 @@ pub(crate) fn run(args: Args) -> Outcome {
     let d = derive_cli(
         &mut pool,
         &args.common,
-        &args.expr,
-        &args.wrt,
+        &args.target.expr,
+        &args.target.wrt,
         args.upstream.as_deref(),
         &extra.0,
     )?;
@@ -81,7 +77,7 @@ pub(crate) fn run(args: Args) -> Outcome {
     let note = d.symmetric.then(|| {
         format!(
             "{} is declared symmetric: this is the symmetric gradient (G + G')/2",
-            args.wrt
+            args.target.wrt
         )
     });
     let out = match args.common.format {
@@ -100,7 +96,7 @@ pub(crate) fn run(args: Args) -> Outcome {
                 })
                 .collect();
             let mut v = json!({
-                "wrt": args.wrt,
+                "wrt": args.target.wrt,
                 "function": d.printer(&pool, Style::Plain).print(d.function),
                 "gradient": d.gradient_text(&pool, Style::Plain),
                 "unicode": d.gradient_text(&pool, Style::Unicode),
@@ -129,12 +125,12 @@ pub(crate) fn run(args: Args) -> Outcome {
                     out.push_str(&format!(
                         "Gradient of $f = {}$ with respect to ${}$:\n\n",
                         d.printer(&pool, Style::Latex).print(d.function),
-                        args.wrt
+                        args.target.wrt
                     ));
                     out.push_str(&d.markdown(&pool));
                     out.push_str(&format!(
                         "\n$$\\frac{{\\partial f}}{{\\partial {}}} = {}$$\n",
-                        args.wrt,
+                        args.target.wrt,
                         d.gradient_text(&pool, Style::Latex)
                     ));
                 }

@@ -4,17 +4,13 @@ use matdiff_expr::Style;
 use matdiff_rewrite::stationary;
 use serde_json::json;
 
-use crate::common::{Common, Failed, Format, Outcome};
+use crate::common::{Common, Failed, Format, Outcome, Target};
 
 /// Arguments of `matdiff solve`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// The scalar expression (it may begin with '-').
-    #[arg(allow_hyphen_values = true)]
-    expr: String,
-    /// The variable to solve for.
-    #[arg(long, value_name = "NAME")]
-    wrt: String,
+    #[command(flatten)]
+    target: Target,
     /// Show the derivation of the gradient step by step.
     #[arg(long)]
     steps: bool,
@@ -25,11 +21,11 @@ pub(crate) struct Args {
 pub(crate) fn run(args: Args) -> Outcome {
     let json = args.common.json();
     let mut pool = crate::common::pool();
-    let e = args.common.parse(&mut pool, &args.expr, &[])?;
-    let d = crate::grad::derive_parsed(&mut pool, &e, &args.common, &args.wrt, None)?;
+    let e = args.common.parse(&mut pool, &args.target.expr, &[])?;
+    let d = crate::grad::derive_parsed(&mut pool, &e, &args.common, &args.target.wrt, None)?;
     let s =
         stationary(&mut pool, &e, &d).map_err(|err| Failed::new(format!("error: {err}"), json))?;
-    let wrt = &args.wrt;
+    let wrt = &args.target.wrt;
     let text = |style| {
         let p = pool.printer(style).with_bindings(&e.bindings);
         (
