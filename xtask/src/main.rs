@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 mod bench;
 mod check_derivations;
 mod docs;
+mod test;
 
 /// Reading and checking the derivation catalog, shared with the catalog's test.
 #[path = "../../crates/matdiff-rewrite/tests/derivations/catalog.rs"]
@@ -17,6 +18,10 @@ mod docs;
 mod catalog;
 
 const TASKS: &[(&str, &str)] = &[
+    (
+        "test",
+        "every test: cargo test, the derivation catalog, the docs check (what CI runs)",
+    ),
     (
         "check-derivations",
         "derive every catalog entry, compare with its snapshot, check it numerically",
@@ -42,6 +47,7 @@ fn main() -> Result<()> {
     };
     let rest = &args[1..];
     match task.as_str() {
+        "test" => test::run(rest),
         "check-derivations" => check_derivations::run(rest),
         "docs" => docs::run(rest),
         "bench" => bench::run(rest),
