@@ -294,6 +294,9 @@ impl<'p> Inference<'p> {
                 if *callee == Callee::Abstract {
                     self.use_function(name, name_span)?;
                 }
+                if let Callee::Sized { ones } = *callee {
+                    return self.infer_sized(ones, arg);
+                }
                 let s = self.infer(arg)?;
                 self.infer_call(*callee, name, name_span, s)
             }
@@ -503,6 +506,11 @@ impl<'p> Inference<'p> {
                 }
                 Ok(s)
             }
+            Callee::Size { .. } => {
+                let one = self.dims.known(1);
+                Ok((one, one))
+            }
+            Callee::Sized { .. } => unreachable!("inferred by infer_sized"),
             Callee::Diag => {
                 if self.dims.is_one(s.1) {
                     Ok((s.0, s.0))
@@ -517,6 +525,35 @@ impl<'p> Inference<'p> {
                 }
             }
         }
+    }
+
+    /// `ones(N)` or `eye(N)`: the size is a whole number or `rows(E)`/`cols(E)`.
+    fn infer_sized(&mut self, ones: bool, size: &mut Ast) -> Result<TShape, ParseError> {
+        let d = match &mut size.kind {
+            AstKind::Num(_) => match integer_literal(size) {
+                Some(k) if k >= 1 => self.dims.known(k as u64),
+                _ => return Err(self.err(SIZE_MESSAGE.into(), size.span.clone())),
+            },
+            AstKind::Call {
+                callee: Callee::Size { cols },
+                arg,
+                ..
+            } => {
+                let cols = *cols;
+                let s = self.infer(arg)?;
+                if cols {
+                    s.1
+                } else {
+                    s.0
+                }
+            }
+            _ => return Err(self.err(SIZE_MESSAGE.into(), size.span.clone())),
+        };
+        Ok(if ones {
+            (d, self.dims.known(1))
+        } else {
+            (d, d)
+        })
     }
 
     /// Infers the bindings in dependency order, then the root.
@@ -702,6 +739,34 @@ impl<'p> Inference<'p> {
                     BinOp::HPow => Node::HPow(ab),
                 }
             }
+            AstKind::Call {
+                callee: Callee::Sized { ones },
+                arg,
+                ..
+            } => {
+                let d = self.lowered_size(arg, env, resolved)?;
+                if d == Dim::ONE {
+                    Node::Num(Num::new(1.0).expect("finite"))
+                } else if *ones {
+                    Node::Ones(d)
+                } else {
+                    Node::Identity(d)
+                }
+            }
+            AstKind::Call {
+                callee: Callee::Size { .. },
+                ..
+            } => {
+                let d = self.lowered_size(ast, env, resolved)?;
+                if d == Dim::ONE {
+                    Node::Num(Num::new(1.0).expect("finite"))
+                } else {
+                    // The count of a dimension is the product ones'*ones.
+                    let ones = self.intern_at(Node::Ones(d), ast)?;
+                    let row = self.intern_at(Node::Transpose(ones), ast)?;
+                    Node::Mul(vec![row, ones].into())
+                }
+            }
             AstKind::Call { arg, .. } => {
                 let arg = self.lower(arg, env, resolved)?;
                 self.call_node(ast, arg)
@@ -761,6 +826,32 @@ impl<'p> Inference<'p> {
             Callee::Reduce(r) => Node::Reduce(*r, arg),
             Callee::Inv => Node::Inv(arg),
             Callee::Diag => Node::Diag(arg),
+            Callee::Size { .. } | Callee::Sized { .. } => unreachable!("lowered by lower"),
+        }
+    }
+
+    /// The dimension a size names: a whole number, or `rows(E)`/`cols(E)` (E is lowered for its
+    /// shape only).
+    fn lowered_size(
+        &mut self,
+        size: &Ast,
+        env: &HashMap<String, ExprId>,
+        resolved: &mut HashMap<u32, Dim>,
+    ) -> Result<Dim, ParseError> {
+        match &size.kind {
+            AstKind::Call {
+                callee: Callee::Size { cols },
+                arg,
+                ..
+            } => {
+                let e = self.lower(arg, env, resolved)?;
+                let shape = self.pool.shape(e);
+                Ok(if *cols { shape.cols } else { shape.rows })
+            }
+            _ => {
+                let k = integer_literal(size).expect("checked by inference");
+                Ok(Dim::Known(k as u64))
+            }
         }
     }
 
@@ -778,6 +869,9 @@ impl<'p> Inference<'p> {
         })
     }
 }
+
+const SIZE_MESSAGE: &str =
+    "a size is a whole number, rows(E) or cols(E): ones(3), eye(rows(A)), ones(cols(X))";
 
 fn integer_literal(ast: &Ast) -> Option<i64> {
     match &ast.kind {

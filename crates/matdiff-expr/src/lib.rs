@@ -27,6 +27,7 @@ mod node;
 mod parser;
 mod pool;
 mod print;
+mod sizes;
 
 pub use decl::{Decl, DeclDim, DeclShape};
 pub use error::{ExprError, ParseError};

@@ -36,6 +36,15 @@ pub(crate) enum Callee {
     Reduce(Reduce),
     Inv,
     Diag,
+    /// `rows(E)` or `cols(E)` (`cols: true`): a size, as a scalar.
+    Size {
+        cols: bool,
+    },
+    /// `ones(N)` or `eye(N)` (`ones: false`) with an explicit size `N`: a whole number, or
+    /// `rows(E)` or `cols(E)`.
+    Sized {
+        ones: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -72,7 +81,7 @@ pub(crate) struct AstBinding {
 pub(crate) fn is_reserved(name: &str) -> bool {
     matches!(
         name,
-        "I" | "eye" | "ones" | "where" | "inv" | "diag" | "trace" | "inverse"
+        "I" | "eye" | "ones" | "where" | "inv" | "diag" | "trace" | "inverse" | "rows" | "cols"
     ) || Func::from_name(name).is_some()
         || Reduce::from_name(name).is_some()
 }
@@ -570,6 +579,14 @@ impl Parser {
             Some(Callee::Inv)
         } else if name == "diag" {
             Some(Callee::Diag)
+        } else if name == "rows" || name == "cols" {
+            Some(Callee::Size {
+                cols: name == "cols",
+            })
+        } else if name == "ones" || name == "eye" || name == "I" {
+            Some(Callee::Sized {
+                ones: name == "ones",
+            })
         } else {
             None
         };
@@ -587,10 +604,6 @@ impl Parser {
             )),
             ("I" | "eye", _, false) => self.make(AstKind::Eye(None), span),
             ("ones", _, false) => self.make(AstKind::Ones(None), span),
-            ("I" | "eye" | "ones", _, true) => Err(ParseError::new(
-                format!("'{name}' takes no argument: its size is inferred from the expression"),
-                span,
-            )),
             (_, Some(_), false) if quotes > 0 => Err(ParseError::new(
                 format!("cannot transpose the function name '{name}': write {name}(X)' to transpose its value"),
                 span.start..self.toks[self.pos + quotes - 1].1.end,

@@ -1,9 +1,10 @@
 //! Printers: plain (the input syntax, re-parseable), Unicode and LaTeX, with minimal parentheses.
 
-use std::collections::HashMap;
+use std::cell::OnceCell;
+use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write};
 
-use crate::node::{ExprId, Fun, Func, Node, Num, Reduce, Symbol};
+use crate::node::{Dim, DimVar, ExprId, Fun, Func, Node, Num, Reduce, Symbol};
 use crate::pool::ExprPool;
 
 /// How to print.
@@ -47,6 +48,10 @@ pub struct Printer<'a> {
     renames: HashMap<Symbol, String>,
     /// Writing stops once the output is this long (see [`Printer::print_prefix`]).
     limit: usize,
+    /// `ones` and `I` written with their size (see [`Printer::with_explicit_sizes`]).
+    sized: HashSet<ExprId>,
+    /// `rows(A)` or `cols(A)` for each symbolic dimension of a variable, made when first needed.
+    dim_names: OnceCell<HashMap<DimVar, String>>,
 }
 
 impl<'a> Printer<'a> {
@@ -59,7 +64,81 @@ impl<'a> Printer<'a> {
             order: Vec::new(),
             renames: HashMap::new(),
             limit: usize::MAX,
+            sized: HashSet::new(),
+            dim_names: OnceCell::new(),
         }
+    }
+
+    /// In the plain style, writes each `ones` and `I` of `root` whose size nothing else in the
+    /// expression fixes with that size (`ones(rows(A))`, `eye(3)`), so that the text evaluates
+    /// on its own: the derivative of `sum(alpha + A)` with respect to `alpha` is
+    /// `rows(A)*cols(A)`, that of `tr(X)` with respect to `X` is `eye(rows(X))`.
+    ///
+    /// ```
+    /// use matdiff_expr::{ExprPool, Printer, Style};
+    /// let mut pool = ExprPool::new();
+    /// let e = pool.parse("sum(ones*ones') + 0*x'*x").unwrap();
+    /// let p = Printer::new(&pool, Style::Plain).with_explicit_sizes(e.root);
+    /// assert_eq!(p.print(e.root), "sum(ones*ones') + 0*x'*x");
+    /// let g = pool.parse("2*(1 + sum(y))*ones(rows(y))").unwrap();
+    /// let p = Printer::new(&pool, Style::Plain).with_explicit_sizes(g.root);
+    /// assert_eq!(p.print(g.root), "2*(1 + sum(y))*ones(rows(y))");
+    /// assert_eq!(pool.plain(g.root), "2*(1 + sum(y))*ones");
+    /// ```
+    pub fn with_explicit_sizes(mut self, root: ExprId) -> Printer<'a> {
+        if self.style == Style::Plain {
+            self.sized = crate::sizes::unsized_constants(self.pool, root);
+        }
+        self
+    }
+
+    /// `rows(A)` or `cols(A)` after the first variable (in the order they were made) of that
+    /// size, or a number; `None` when no variable has it.
+    fn dim_text(&self, d: Dim) -> Option<String> {
+        let v = match d {
+            Dim::Known(k) => return Some(k.to_string()),
+            Dim::Sym(v) => v,
+        };
+        let names = self.dim_names.get_or_init(|| {
+            let mut vars = self.pool.vars();
+            vars.sort_by_key(|v| v.0);
+            let mut names = HashMap::new();
+            for (sym, info) in vars {
+                let name = self.pool.name(sym);
+                let plain = name.chars().next().is_some_and(char::is_alphabetic)
+                    && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+                if !plain {
+                    continue;
+                }
+                for (dim, word) in [(info.shape.rows, "rows"), (info.shape.cols, "cols")] {
+                    if let Dim::Sym(v) = dim {
+                        names.entry(v).or_insert_with(|| format!("{word}({name})"));
+                    }
+                }
+            }
+            names
+        });
+        names.get(&v).cloned()
+    }
+
+    /// The size a pair of product factors `ones'*ones` counts, as `rows(A)`, when it has a
+    /// name.
+    fn count_text(&self, a: ExprId, b: ExprId) -> Option<String> {
+        let (Node::Transpose(t), Node::Ones(d)) = (self.pool.node(a), self.pool.node(b)) else {
+            return None;
+        };
+        if *t != b || self.is_named(a) || self.is_named(b) || *d == Dim::ONE {
+            return None;
+        }
+        let Dim::Sym(_) = d else { return None };
+        let text = self.dim_text(*d)?;
+        Some(match self.style {
+            Style::Latex => match text.split_once('(') {
+                Some((word, rest)) => format!("\\operatorname{{{word}}}({rest}"),
+                None => text,
+            },
+            _ => text,
+        })
     }
 
     /// The first `max_len` bytes (or fewer, at a character boundary) of the expression alone,
@@ -288,6 +367,17 @@ impl<'a> Printer<'a> {
                 None => out.write_str(&self.name(pool.name(*s))),
             },
             Node::Num(n) => self.write_num(out, *n),
+            Node::Identity(d) | Node::Ones(d) if self.sized.contains(&id) => {
+                let word = if matches!(pool.node(id), Node::Ones(_)) {
+                    "ones"
+                } else {
+                    "eye"
+                };
+                match self.dim_text(*d) {
+                    Some(size) => write!(out, "{word}({size})"),
+                    None => out.write_str(if word == "ones" { "ones" } else { "I" }),
+                }
+            }
             Node::Identity(_) => out.write_str(match st {
                 Style::Plain => "I",
                 Style::Unicode => "I",
@@ -324,7 +414,12 @@ impl<'a> Printer<'a> {
                 Ok(())
             }
             Node::Mul(xs) => {
+                let mut skip = false;
                 for (k, &x) in xs.iter().enumerate() {
+                    if std::mem::take(&mut skip) {
+                        continue;
+                    }
+                    let count = xs.get(k + 1).and_then(|&next| self.count_text(x, next));
                     if k > 0 {
                         out.write_str(match st {
                             Style::Plain => "*",
@@ -347,7 +442,11 @@ impl<'a> Printer<'a> {
                         && matches!(pool.node(x), Node::Mul(_))
                         && pool.shape(x).is_scalar()
                         && !pool.shape(id).is_scalar();
-                    if scalar_head {
+                    if let Some(count) = count {
+                        // ones'*ones is the number of entries of a dimension: rows(A).
+                        out.write_str(&count)?;
+                        skip = true;
+                    } else if scalar_head {
                         self.write_paren(out, x)?;
                     } else {
                         self.write_factor(out, x, true, k == 0)?;

@@ -123,7 +123,22 @@ fn cases() -> Vec<Case> {
         case("tr()", &[], "'tr' needs an argument"),
         case("exp'''(X)", &[], "derivatives of order above 2"),
         case("tr'(X)", &[], "'tr' is not an element-wise function"),
-        case("eye(3)", &[], "'eye' takes no argument"),
+        case(
+            "eye(x)",
+            &[],
+            "a size is a whole number, rows(E) or cols(E)",
+        ),
+        case(
+            "ones(0)",
+            &[],
+            "a size is a whole number, rows(E) or cols(E)",
+        ),
+        case(
+            "ones(2.5)",
+            &[],
+            "a size is a whole number, rows(E) or cols(E)",
+        ),
+        case("rows", &[], "'rows' is a function and needs an argument"),
         case("where", &[], "expected an expression, found 'where'"),
         // Shapes.
         case(

@@ -383,6 +383,32 @@ fn broadcasting() {
     }
 }
 
+/// Sizes: `rows(E)` and `cols(E)` count (as `ones'*ones`), `ones(N)` and `eye(N)` take an
+/// explicit size, so that a constant nothing else sizes can say how large it is.
+#[test]
+fn sizes() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "rows(A)*cols(A)",
+            r"rows(A)*cols(A) | rows(A)·cols(A) | \operatorname{rows}(A) \operatorname{cols}(A) | scalar | A: m x n",
+        ),
+        (
+            "sum(ones(rows(A))*ones(cols(A))')",
+            r"sum(ones*ones') | sum(𝟏·𝟏ᵀ) | \operatorname{sum}\left(\mathbf{1} \mathbf{1}^T\right) | scalar | A: m x n",
+        ),
+        (
+            "eye(rows(X)) + X",
+            r"I + X | I + X | I + X | m x m | X: m x m",
+        ),
+        ("2*ones(3)", r"2*ones | 2·𝟏 | 2 \mathbf{1} | 3 x 1 | "),
+        ("rows(x')", r"1 | 1 | 1 | scalar | x: m x 1"),
+        ("eye(1) + 2", r"1 + 2 | 1 + 2 | 1 + 2 | scalar | "),
+    ];
+    for (input, expected) in cases {
+        check(input, &[], expected);
+    }
+}
+
 #[test]
 fn where_bindings() {
     let cases: &[(&str, &str)] = &[

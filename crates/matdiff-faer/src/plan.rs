@@ -639,9 +639,11 @@ impl<'a, T: Scalar> Compiler<'a, T> {
 
     fn expand(&mut self, id: ExprId, t: bool, top: bool, absorb: bool, e: &mut Expansion) {
         if !top && self.scalar_shaped(id) {
-            match self.pool.node(id) {
+            // A 1x1 factor is its own transpose: `2'` is the number 2.
+            let (base, _) = self.strip(id, t);
+            match self.pool.node(base) {
                 Node::Num(v) => e.c *= v.get(),
-                _ => e.scalars.push(id),
+                _ => e.scalars.push(base),
             }
             return;
         }
@@ -1598,8 +1600,12 @@ impl<'a, T: Scalar> Compiler<'a, T> {
             };
         }
         let s = order.split[i][j];
+        let before = self.chain_scale;
         let l = self.emit_range(facs, order, i, s, None);
         let r = self.emit_range(facs, order, s + 1, j, None);
+        // Reused products inside this range carry their own numbers: `l*r` is the true product
+        // divided by `within`.
+        let within = self.chain_scale / before;
         let (dst, alpha) = match out {
             Some((d, mut alpha)) => {
                 alpha.c *= std::mem::replace(&mut self.chain_scale, 1.0);
@@ -1607,9 +1613,11 @@ impl<'a, T: Scalar> Compiler<'a, T> {
             }
             None => (self.new_slot((facs[i].rows, facs[j].cols)), Alpha::one()),
         };
-        let reusable = alpha.scalars.is_empty() && alpha.c != 0.0 && alpha.c.is_finite();
+        // `dst` will hold `alpha.c / within` times the true product of the range.
+        let c = alpha.c / within;
+        let reusable = alpha.scalars.is_empty() && c != 0.0 && c.is_finite();
         if let (Some(key), true) = (Self::range_key(facs, i, j), reusable) {
-            self.products.entry(key).or_insert((dst, alpha.c));
+            self.products.entry(key).or_insert((dst, c));
         }
         self.combine(
             facs,

@@ -1,7 +1,7 @@
 //! (a) The differential: `d(e)` by the rules D1-D19, linear in the differentials of the variable
 //! and of the named subexpressions the derivation goes through.
 
-use matdiff_expr::{ExprId, Fun, Node, Reduce};
+use matdiff_expr::{ExprId, Fun, Func, Node, Reduce};
 
 use crate::derive::Engine;
 use crate::error::DeriveError;
@@ -178,9 +178,17 @@ impl Engine<'_> {
                 }
             }
             Node::Apply { fun, order, arg } => {
-                let Some(da) = self.d(arg)? else {
+                if self.d(arg)?.is_none() {
                     return Ok(None);
-                };
+                }
+                // f''(z) is differentiated in a closed form with f and f' (tanh''(z) is
+                // -2*tanh(z) .* tanh'(z)), so the third derivative is never needed.
+                if let (Fun::Builtin(f), 2) = (fun, order) {
+                    if let Some(form) = self.second_derivative(f, arg)? {
+                        return self.d(form);
+                    }
+                }
+                let da = self.d(arg)?.expect("checked above");
                 let deriv = self.derivative_of(id, fun, order, arg)?;
                 if scalar(self, arg) {
                     self.use_rule("D11");
@@ -346,6 +354,55 @@ impl Engine<'_> {
         }
         let k = self.s.pool.num(k as f64);
         self.raw(Node::Pow([base, k]))
+    }
+
+    /// `f''(arg)` written with `f(arg)` and `f'(arg)`, for the functions whose second
+    /// derivative is such a closed form.
+    fn second_derivative(&mut self, f: Func, z: ExprId) -> R {
+        let call = |e: &mut Self, order: u8| {
+            e.raw(Node::Apply {
+                fun: Fun::Builtin(f),
+                order,
+                arg: z,
+            })
+        };
+        let num = |e: &mut Self, v: f64| e.s.pool.num(v);
+        Ok(Some(match f {
+            // sigmoid'' = sigmoid' .* (1 - 2*sigmoid)
+            Func::Sigmoid => {
+                let (s, ds, one, two) = (
+                    call(self, 0)?,
+                    call(self, 1)?,
+                    num(self, 1.0),
+                    num(self, 2.0),
+                );
+                let twice = self.raw(Node::Mul(vec![two, s].into()))?;
+                let minus = self.raw(Node::Neg(twice))?;
+                let rest = self.raw(Node::Add(vec![one, minus].into()))?;
+                self.raw(Node::Hadamard(vec![ds, rest].into()))?
+            }
+            // tanh'' = -2*tanh .* tanh', tan'' = 2*tan .* tan'
+            Func::Tanh | Func::Tan => {
+                let (t, dt) = (call(self, 0)?, call(self, 1)?);
+                let two = num(self, if f == Func::Tanh { -2.0 } else { 2.0 });
+                let scaled = self.raw(Node::Mul(vec![two, t].into()))?;
+                self.raw(Node::Hadamard(vec![scaled, dt].into()))?
+            }
+            // sqrt'' = -0.25 * z.^(-1.5)
+            Func::Sqrt => {
+                let (k, e) = (num(self, -0.25), num(self, -1.5));
+                let p = self.raw(Node::HPow([z, e]))?;
+                self.raw(Node::Mul(vec![k, p].into()))?
+            }
+            // exp, log, sin, cos and softplus: the simplifier's own closed forms.
+            Func::Exp | Func::Log | Func::Sin | Func::Cos | Func::Softplus => {
+                self.s.apply(Fun::Builtin(f), 2, z)?
+            }
+            // relu'' and abs'' are zero wherever they are defined.
+            Func::Relu | Func::Abs => num(self, 0.0),
+            #[allow(unreachable_patterns)]
+            _ => return Ok(None),
+        }))
     }
 
     /// `f'(arg)` (or the next order) for an element-wise function: a registered derivative, or

@@ -32,10 +32,14 @@ impl Derivation {
             .with_renames(renames)
     }
 
-    /// The gradient in plain syntax, with its `where` bindings: re-parseable.
+    /// The gradient with its `where` bindings; in the plain style re-parseable, and every `ones`
+    /// or `I` whose size nothing else fixes is written with it (`ones(rows(A))`), so the text
+    /// evaluates on its own.
     pub fn gradient_text(&self, pool: &ExprPool, style: Style) -> String {
         let names: Vec<(String, matdiff_expr::ExprId)> = self.bindings.clone();
-        let p = Printer::new(pool, style).with_bindings(&names);
+        let p = Printer::new(pool, style)
+            .with_bindings(&names)
+            .with_explicit_sizes(self.gradient);
         p.print(self.gradient)
     }
 

@@ -483,7 +483,7 @@ impl<'p> Simplifier<'p> {
                         self.without_end(terms[i].1.expect("grouped terms have cores"), f, last)
                     })
                     .collect::<Result<_, _>>()?;
-                let scalar_rest = |s: &Self, r: &[ExprId]| r.iter().all(|&x| s.is_scalar(x));
+                let scalar_rest = |s: &Self, r: &[ExprId]| s.product_is_scalar(r);
                 let all_scalar = rests.iter().all(|r| scalar_rest(self, r));
                 let padded = !all_scalar && rests.iter().any(|r| scalar_rest(self, r));
                 let quotient = members
@@ -502,7 +502,7 @@ impl<'p> Simplifier<'p> {
             let mut inner = Vec::new();
             for (&i, rest) in members.iter().zip(rests) {
                 let mut factors = rest;
-                if !all_scalar && factors.iter().all(|&x| self.is_scalar(x)) {
+                if !all_scalar && self.product_is_scalar(&factors) {
                     factors.push(self.pool.intern(Node::Identity(eye_dim))?);
                 }
                 let num = self.num(terms[i].0);
@@ -573,6 +573,27 @@ impl<'p> Simplifier<'p> {
         let inverse = self.pow_scalar(shared, -1.0)?;
         out.insert(0, self.mul(&[numerator, inverse])?);
         self.add(&out).map(Some)
+    }
+
+    /// Whether the product of `factors` is 1x1 (a scalar, or a chain such as `y'*A*x`); an
+    /// empty product is the number 1.
+    fn product_is_scalar(&self, factors: &[ExprId]) -> bool {
+        let mut shape = Shape::SCALAR;
+        for &x in factors {
+            let s = self.shape(x);
+            if s.is_scalar() {
+                continue;
+            }
+            shape = if shape.is_scalar() {
+                s
+            } else {
+                match matdiff_expr::mul_shape(shape, s) {
+                    Some(p) => p,
+                    None => return false,
+                }
+            };
+        }
+        shape.is_scalar()
     }
 
     /// The last (or first) non-scalar factor of a product, or the node itself when it is a
@@ -1052,14 +1073,21 @@ impl<'p> Simplifier<'p> {
         Ok(())
     }
 
+    /// The all-ones value of a shape: `1`, `ones`, `ones'` or `ones*ones'`.
     fn all_ones(&mut self, shape: Shape) -> R {
-        let ones = self.pool.intern(Node::Ones(shape.rows))?;
-        if shape.cols == Dim::ONE {
-            return Ok(ones);
+        let mut factors = Vec::with_capacity(2);
+        if shape.rows != Dim::ONE {
+            factors.push(self.pool.intern(Node::Ones(shape.rows))?);
         }
-        let cols = self.pool.intern(Node::Ones(shape.cols))?;
-        let t = self.pool.intern(Node::Transpose(cols))?;
-        self.pool.intern(Node::Mul(vec![ones, t].into()))
+        if shape.cols != Dim::ONE {
+            let cols = self.pool.intern(Node::Ones(shape.cols))?;
+            factors.push(self.pool.intern(Node::Transpose(cols))?);
+        }
+        match factors[..] {
+            [] => Ok(self.num(1.0)),
+            [one] => Ok(one),
+            _ => self.pool.intern(Node::Mul(factors.into())),
+        }
     }
 
     /// `a ./ b`, canonical.
@@ -1200,14 +1228,25 @@ impl<'p> Simplifier<'p> {
                 Reduce::Norm1 | Reduce::Norm2 => self.apply(Fun::Builtin(Func::Abs), 0, a),
             };
         }
+        let shape = self.shape(a);
         match (r, self.pool.node(a).clone()) {
             (Reduce::Trace | Reduce::Sum, Node::Add(xs)) => {
-                let parts = xs
-                    .iter()
-                    .map(|&x| self.reduce(r, x))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let mut parts = Vec::with_capacity(xs.len());
+                for &x in xs.iter() {
+                    let part = self.reduce(r, x)?;
+                    parts.push(if self.is_scalar(x) {
+                        // A broadcast scalar stands in every entry: sum(c + E) = c*m*n + sum(E),
+                        // tr(c + E) = c*n + tr(E).
+                        let n = self.entries(r, shape)?;
+                        self.mul(&[part, n])?
+                    } else {
+                        part
+                    });
+                }
                 self.add(&parts)
             }
+            (Reduce::Trace | Reduce::Sum, Node::Identity(d)) => self.count(d),
+            (Reduce::Sum, _) if self.is_all_ones(a) => self.entries(r, shape),
             (Reduce::Trace | Reduce::Sum, Node::Neg(x)) => {
                 let t = self.reduce(r, x)?;
                 self.neg(t)
@@ -1247,6 +1286,28 @@ impl<'p> Simplifier<'p> {
             }
             _ => self.pool.intern(Node::Reduce(r, a)),
         }
+    }
+
+    /// The number of entries along a dimension: a number when it is known, else `ones'*ones`
+    /// (printed `rows(A)` or `cols(A)` after a variable of that size).
+    pub fn count(&mut self, d: Dim) -> R {
+        if let Dim::Known(k) = d {
+            return Ok(self.num(k as f64));
+        }
+        let ones = self.pool.intern(Node::Ones(d))?;
+        let row = self.pool.intern(Node::Transpose(ones))?;
+        self.pool.intern(Node::Mul(vec![row, ones].into()))
+    }
+
+    /// The number of terms a reduction adds for a broadcast scalar: every entry of `shape` for
+    /// `sum`, every diagonal entry for `tr`.
+    fn entries(&mut self, r: Reduce, shape: Shape) -> R {
+        let rows = self.count(shape.rows)?;
+        if r == Reduce::Trace {
+            return Ok(rows);
+        }
+        let cols = self.count(shape.cols)?;
+        self.mul(&[rows, cols])
     }
 
     /// `inv(a)`, canonical.
@@ -1434,7 +1495,8 @@ impl<'p> Simplifier<'p> {
                 Some(rules) => {
                     let (mut nums, mut dens) = (Vec::new(), Vec::new());
                     self.elementwise_factors(id, 1, &mut nums, &mut dens, rules)?;
-                    self.distribute(nums, dens, rules)
+                    let shape = self.shape(id);
+                    self.distribute(nums, dens, shape, rules)
                 }
                 None => Ok(Some(vec![id])),
             },
@@ -1524,12 +1586,13 @@ impl<'p> Simplifier<'p> {
         Ok(())
     }
 
-    /// The terms of `nums ./ dens` (element-wise): common factors cancelled, then the first sum
-    /// among `nums` (one with a quotient in it, if any) distributed, and so on.
+    /// The terms of `nums ./ dens` (element-wise, of `shape`): common factors cancelled, then the
+    /// first sum among `nums` (one with a quotient in it, if any) distributed, and so on.
     fn distribute(
         &mut self,
         mut nums: Vec<ExprId>,
         mut dens: Vec<ExprId>,
+        shape: Shape,
         rules: &mut Vec<&'static str>,
     ) -> Result<Option<Vec<ExprId>>, ExprError> {
         dens.retain(|d| match nums.iter().position(|n| n == d) {
@@ -1553,7 +1616,13 @@ impl<'p> Simplifier<'p> {
             .position(|&x| is_sum(self, x) && has_quotient(self, x))
             .or_else(|| nums.iter().position(|&x| is_sum(self, x)));
         let Some(i) = pick else {
-            return Ok(Some(vec![self.hadamard(&nums, &dens)?]));
+            // What is left may be scalars only (`C ./ C` is 1): it keeps the shape.
+            let mut term = self.hadamard(&nums, &dens)?;
+            if self.is_scalar(term) && !shape.is_scalar() {
+                let ones = self.all_ones(shape)?;
+                term = self.mul(&[term, ones])?;
+            }
+            return Ok(Some(vec![term]));
         };
         let sum = nums.remove(i);
         let Some(terms) = self.expand_terms(sum, Some(rules))? else {
@@ -1563,7 +1632,7 @@ impl<'p> Simplifier<'p> {
         for t in terms {
             let (mut n, mut d) = (nums.clone(), dens.clone());
             self.elementwise_factors(t, 1, &mut n, &mut d, rules)?;
-            let Some(ts) = self.distribute(n, d, rules)? else {
+            let Some(ts) = self.distribute(n, d, shape, rules)? else {
                 return Ok(None);
             };
             out.extend(ts);
