@@ -324,9 +324,13 @@ impl ExprPool {
     }
 
     /// Interns a node: checks its shape, deduplicates it and returns its id. This is the only
-    /// way to make a node. `-c` for a number `c` is folded into the number `-c`.
+    /// way to make a node. `-c` for a number `c` is folded into the number `-c`; `ones` and `I`
+    /// of size 1 are the number 1.
     pub fn intern(&mut self, node: Node) -> Result<ExprId, ExprError> {
         let node = match node {
+            Node::Ones(Dim::ONE) | Node::Identity(Dim::ONE) => {
+                Node::Num(Num::new(1.0).expect("finite"))
+            }
             Node::Neg(a) => match self.nodes[a.index()] {
                 Node::Num(n) => Node::Num(Num::new(-n.get()).expect("finite")),
                 _ => Node::Neg(a),

@@ -87,7 +87,7 @@ impl<'a> Printer<'a> {
     /// ```
     pub fn with_explicit_sizes(mut self, root: ExprId) -> Printer<'a> {
         if self.style == Style::Plain {
-            self.sized = crate::sizes::unsized_constants(self.pool, root);
+            self.sized = crate::sizes::unsized_constants(self.pool, root, &self.names);
         }
         self
     }

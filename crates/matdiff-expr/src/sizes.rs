@@ -10,98 +10,129 @@ use std::collections::{HashMap, HashSet};
 use crate::node::{Dim, ExprId, Node, Reduce};
 use crate::pool::ExprPool;
 
-/// The `ones` and `I` nodes under `root` whose size no variable fixes through the shape rules of
-/// the expression (products, sums, element-wise operations, square arguments).
-pub(crate) fn unsized_constants(pool: &ExprPool, root: ExprId) -> HashSet<ExprId> {
-    let nodes = reachable(pool, root);
-    let index: HashMap<ExprId, usize> = nodes.iter().enumerate().map(|(i, &id)| (id, i)).collect();
-    // Two slots per node, its rows (2i) and its columns (2i + 1).
-    let mut uf = UnionFind::new(2 * nodes.len());
-    let rows = |id: ExprId| 2 * index[&id];
-    let cols = |id: ExprId| 2 * index[&id] + 1;
+/// The `ones` and `I` nodes under `root` of which some occurrence (as printed: the nodes in
+/// `named` print as their names, defined once) has a size that no variable fixes through the
+/// shape rules of the expression (products, sums, element-wise operations, square arguments).
+pub(crate) fn unsized_constants(
+    pool: &ExprPool,
+    root: ExprId,
+    named: &HashMap<ExprId, String>,
+) -> HashSet<ExprId> {
+    let mut occ: Vec<ExprId> = Vec::new();
+    let mut uf = UnionFind::default();
+    let mut definitions: HashMap<ExprId, usize> = HashMap::new();
+    let mut stack = vec![new_occurrence(&mut occ, &mut uf, root)];
+    if named.contains_key(&root) {
+        definitions.insert(root, stack[0]);
+    }
     let scalar = |id: ExprId| pool.shape(id).is_scalar();
-    for &id in &nodes {
+    while let Some(o) = stack.pop() {
+        let id = occ[o];
+        // Each child is an occurrence of its own, or the one definition of a named node.
+        let mut kids = Vec::new();
+        for &c in pool.node(id).children() {
+            let k = if named.contains_key(&c) {
+                match definitions.get(&c) {
+                    Some(&k) => k,
+                    None => {
+                        let k = new_occurrence(&mut occ, &mut uf, c);
+                        definitions.insert(c, k);
+                        stack.push(k);
+                        k
+                    }
+                }
+            } else {
+                let k = new_occurrence(&mut occ, &mut uf, c);
+                stack.push(k);
+                k
+            };
+            kids.push(k);
+        }
+        let (rows, cols) = (2 * o, 2 * o + 1);
         let shape = pool.shape(id);
         if shape.rows == Dim::ONE {
-            uf.fix(rows(id));
+            uf.fix(rows);
         }
         if shape.cols == Dim::ONE {
-            uf.fix(cols(id));
+            uf.fix(cols);
         }
-        let same = |uf: &mut UnionFind, a: ExprId| {
-            uf.union(rows(id), rows(a));
-            uf.union(cols(id), cols(a));
+        let same = |uf: &mut UnionFind, k: usize| {
+            uf.union(rows, 2 * k);
+            uf.union(cols, 2 * k + 1);
         };
+        let children = pool.node(id).children();
         match pool.node(id) {
-            Node::Var(_) | Node::Num(_) | Node::Ones(_) => {
-                if matches!(pool.node(id), Node::Var(_)) {
-                    uf.fix(rows(id));
-                    uf.fix(cols(id));
-                }
+            Node::Var(_) => {
+                uf.fix(rows);
+                uf.fix(cols);
             }
-            Node::Identity(_) => uf.union(rows(id), cols(id)),
-            Node::Transpose(a) => {
-                uf.union(rows(id), cols(*a));
-                uf.union(cols(id), rows(*a));
+            Node::Num(_) | Node::Ones(_) => {}
+            Node::Identity(_) => uf.union(rows, cols),
+            Node::Transpose(_) => {
+                uf.union(rows, 2 * kids[0] + 1);
+                uf.union(cols, 2 * kids[0]);
             }
-            Node::Neg(a) | Node::Apply { arg: a, .. } | Node::Div([a, _]) => same(&mut uf, *a),
-            Node::Pow([a, _]) | Node::HPow([a, _]) => same(&mut uf, *a),
-            Node::Inv(a) => {
-                same(&mut uf, *a);
-                uf.union(rows(id), cols(id));
+            Node::Neg(_) | Node::Apply { .. } | Node::Div(_) | Node::Pow(_) | Node::HPow(_) => {
+                same(&mut uf, kids[0])
             }
-            Node::Add(xs) | Node::Hadamard(xs) => {
+            Node::Inv(_) => {
+                same(&mut uf, kids[0]);
+                uf.union(rows, cols);
+            }
+            Node::Add(_) | Node::Hadamard(_) | Node::HDiv(_) => {
                 // Scalars broadcast; every other operand has the shape of the result.
-                for &x in xs.iter().filter(|&&x| !scalar(x)) {
-                    same(&mut uf, x);
-                }
-            }
-            Node::HDiv([a, b]) => {
-                for x in [*a, *b].into_iter().filter(|&x| !scalar(x)) {
-                    same(&mut uf, x);
-                }
-            }
-            Node::Mul(xs) => {
-                // A chain links neighbours; a part that multiplies out to 1x1 scales what follows.
-                let mut run: Option<(ExprId, ExprId)> = None;
-                for &x in xs.iter().filter(|&&x| !scalar(x)) {
-                    run = match run {
-                        Some((first, last)) if !chain_is_scalar(pool, first, last) => {
-                            uf.union(cols(last), rows(x));
-                            Some((first, x))
-                        }
-                        _ => Some((x, x)),
-                    };
-                }
-                if let Some((first, last)) = run {
-                    if !shape.is_scalar() {
-                        uf.union(rows(id), rows(first));
-                        uf.union(cols(id), cols(last));
+                for (&c, &k) in children.iter().zip(&kids) {
+                    if !scalar(c) {
+                        same(&mut uf, k);
                     }
                 }
             }
-            Node::Reduce(r, a) => {
+            Node::Mul(_) => {
+                // A chain links neighbours; a part that multiplies out to 1x1 scales what follows.
+                let mut run: Option<(ExprId, usize, usize)> = None;
+                for (&c, &k) in children.iter().zip(&kids) {
+                    if scalar(c) {
+                        continue;
+                    }
+                    run = match run {
+                        Some((first, f, last)) if !chain_is_scalar(pool, first, occ[last]) => {
+                            uf.union(2 * last + 1, 2 * k);
+                            Some((first, f, k))
+                        }
+                        _ => Some((c, k, k)),
+                    };
+                }
+                if let (Some((_, f, last)), false) = (run, shape.is_scalar()) {
+                    uf.union(rows, 2 * f);
+                    uf.union(cols, 2 * last + 1);
+                }
+            }
+            Node::Reduce(r, _) => {
                 if matches!(r, Reduce::Trace | Reduce::Det | Reduce::LogDet) {
-                    uf.union(rows(*a), cols(*a));
+                    uf.union(2 * kids[0], 2 * kids[0] + 1);
                 }
             }
             Node::Diag(a) => {
+                uf.union(rows, 2 * kids[0]);
                 if pool.shape(*a).cols == Dim::ONE {
-                    uf.union(rows(id), cols(id));
-                    uf.union(rows(id), rows(*a));
+                    uf.union(rows, cols);
                 } else {
-                    uf.union(rows(*a), cols(*a));
-                    uf.union(rows(id), rows(*a));
+                    uf.union(2 * kids[0], 2 * kids[0] + 1);
                 }
             }
         }
     }
-    nodes
-        .iter()
-        .copied()
-        .filter(|&id| matches!(pool.node(id), Node::Ones(_) | Node::Identity(_)))
-        .filter(|&id| !uf.is_fixed(rows(id)))
+    (0..occ.len())
+        .filter(|&o| matches!(pool.node(occ[o]), Node::Ones(_) | Node::Identity(_)))
+        .filter(|&o| !uf.is_fixed(2 * o))
+        .map(|o| occ[o])
         .collect()
+}
+
+fn new_occurrence(occ: &mut Vec<ExprId>, uf: &mut UnionFind, id: ExprId) -> usize {
+    occ.push(id);
+    uf.grow(2 * occ.len());
+    occ.len() - 1
 }
 
 /// Whether the product of a run of factors, from `first` to `last`, is 1x1.
@@ -109,31 +140,18 @@ fn chain_is_scalar(pool: &ExprPool, first: ExprId, last: ExprId) -> bool {
     pool.shape(first).rows == Dim::ONE && pool.shape(last).cols == Dim::ONE
 }
 
-/// The nodes under `root`, each once.
-fn reachable(pool: &ExprPool, root: ExprId) -> Vec<ExprId> {
-    let mut seen = HashSet::new();
-    let mut stack = vec![root];
-    let mut out = Vec::new();
-    while let Some(id) = stack.pop() {
-        if seen.insert(id) {
-            out.push(id);
-            stack.extend(pool.node(id).children().iter().copied());
-        }
-    }
-    out
-}
-
 /// Union-find over slots, with a flag per class: fixed by a variable or by the language.
+#[derive(Default)]
 struct UnionFind {
     parent: Vec<usize>,
     fixed: Vec<bool>,
 }
 
 impl UnionFind {
-    fn new(n: usize) -> UnionFind {
-        UnionFind {
-            parent: (0..n).collect(),
-            fixed: vec![false; n],
+    fn grow(&mut self, n: usize) {
+        while self.parent.len() < n {
+            self.parent.push(self.parent.len());
+            self.fixed.push(false);
         }
     }
 
@@ -171,7 +189,7 @@ mod tests {
     fn free(text: &str) -> Vec<String> {
         let mut pool = ExprPool::new();
         let root = pool.parse(text).unwrap().root;
-        let mut out: Vec<String> = super::unsized_constants(&pool, root)
+        let mut out: Vec<String> = super::unsized_constants(&pool, root, &Default::default())
             .into_iter()
             .map(|id| pool.plain(id))
             .collect();
@@ -199,5 +217,15 @@ mod tests {
         assert_eq!(free("tr(I) + x'*x"), ["I"]);
         // A 1x1 part of a chain does not link what is on either side of it.
         assert_eq!(free("y'*y*ones"), ["ones"]);
+        // With known sizes both I are one node, sized by S in one place and by nothing in the
+        // other.
+        let mut pool = ExprPool::new();
+        let decl = crate::Decl::sized("S", 3, 3);
+        let root = pool
+            .parse_with("sum(diag(tr(S + I)*I))", &[decl])
+            .unwrap()
+            .root;
+        let found = super::unsized_constants(&pool, root, &Default::default());
+        assert_eq!(found.len(), 1);
     }
 }

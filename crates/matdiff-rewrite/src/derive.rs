@@ -379,19 +379,8 @@ fn fresh_name(pool: &ExprPool, base: &str, shape: Shape) -> String {
 }
 
 impl Engine<'_> {
-    /// Whether `id` depends on the variable; for a node made during the derivation (a closed
-    /// form such as that of `tanh''`), whether one of its children does.
     pub(crate) fn depends(&self, id: ExprId) -> bool {
-        match self.depends.get(id.index()) {
-            Some(&d) => d,
-            None => self
-                .s
-                .pool
-                .node(id)
-                .children()
-                .iter()
-                .any(|&c| self.depends(c)),
-        }
+        self.depends.get(id.index()).copied().unwrap_or(false)
     }
 
     /// Whether `id` mentions a named subexpression that depends on the variable.

@@ -178,17 +178,9 @@ impl Engine<'_> {
                 }
             }
             Node::Apply { fun, order, arg } => {
-                if self.d(arg)?.is_none() {
+                let Some(da) = self.d(arg)? else {
                     return Ok(None);
-                }
-                // f''(z) is differentiated in a closed form with f and f' (tanh''(z) is
-                // -2*tanh(z) .* tanh'(z)), so the third derivative is never needed.
-                if let (Fun::Builtin(f), 2) = (fun, order) {
-                    if let Some(form) = self.second_derivative(f, arg)? {
-                        return self.d(form);
-                    }
-                }
-                let da = self.d(arg)?.expect("checked above");
+                };
                 let deriv = self.derivative_of(id, fun, order, arg)?;
                 if scalar(self, arg) {
                     self.use_rule("D11");
@@ -356,9 +348,11 @@ impl Engine<'_> {
         self.raw(Node::Pow([base, k]))
     }
 
-    /// `f''(arg)` written with `f(arg)` and `f'(arg)`, for the functions whose second
-    /// derivative is such a closed form.
-    fn second_derivative(&mut self, f: Func, z: ExprId) -> R {
+    /// `f'''(z)` written with `f`, `f'` and `f''` of `z` (`tanh'''(z)` is
+    /// `-2*(tanh'(z).^2 + tanh(z) .* tanh''(z))`), for the built-in functions: the derivative of
+    /// the language's highest order. Only values appear in it, so no differential flows
+    /// through it.
+    fn third_derivative(&mut self, f: Func, z: ExprId) -> R {
         let call = |e: &mut Self, order: u8| {
             e.raw(Node::Apply {
                 fun: Fun::Builtin(f),
@@ -368,37 +362,54 @@ impl Engine<'_> {
         };
         let num = |e: &mut Self, v: f64| e.s.pool.num(v);
         Ok(Some(match f {
-            // sigmoid'' = sigmoid' .* (1 - 2*sigmoid)
+            // sigmoid''' = sigmoid' .* (1 - 6*sigmoid')
             Func::Sigmoid => {
-                let (s, ds, one, two) = (
-                    call(self, 0)?,
-                    call(self, 1)?,
-                    num(self, 1.0),
-                    num(self, 2.0),
-                );
-                let twice = self.raw(Node::Mul(vec![two, s].into()))?;
-                let minus = self.raw(Node::Neg(twice))?;
-                let rest = self.raw(Node::Add(vec![one, minus].into()))?;
+                let (ds, one, six) = (call(self, 1)?, num(self, 1.0), num(self, -6.0));
+                let scaled = self.raw(Node::Mul(vec![six, ds].into()))?;
+                let rest = self.raw(Node::Add(vec![one, scaled].into()))?;
                 self.raw(Node::Hadamard(vec![ds, rest].into()))?
             }
-            // tanh'' = -2*tanh .* tanh', tan'' = 2*tan .* tan'
+            // tanh''' = -2*(tanh'.^2 + tanh .* tanh''), tan''' = 2*(tan'.^2 + tan .* tan'')
             Func::Tanh | Func::Tan => {
-                let (t, dt) = (call(self, 0)?, call(self, 1)?);
-                let two = num(self, if f == Func::Tanh { -2.0 } else { 2.0 });
-                let scaled = self.raw(Node::Mul(vec![two, t].into()))?;
-                self.raw(Node::Hadamard(vec![scaled, dt].into()))?
+                let (t, dt, ddt) = (call(self, 0)?, call(self, 1)?, call(self, 2)?);
+                let two = num(self, 2.0);
+                let sq = self.raw(Node::HPow([dt, two]))?;
+                let prod = self.raw(Node::Hadamard(vec![t, ddt].into()))?;
+                let sum = self.raw(Node::Add(vec![sq, prod].into()))?;
+                let k = num(self, if f == Func::Tanh { -2.0 } else { 2.0 });
+                self.raw(Node::Mul(vec![k, sum].into()))?
             }
-            // sqrt'' = -0.25 * z.^(-1.5)
-            Func::Sqrt => {
-                let (k, e) = (num(self, -0.25), num(self, -1.5));
+            // sqrt''' = 0.375 * z.^(-2.5), log''' = 2 * z.^(-3)
+            Func::Sqrt | Func::Log => {
+                let (k, e) = if f == Func::Sqrt {
+                    (num(self, 0.375), num(self, -2.5))
+                } else {
+                    (num(self, 2.0), num(self, -3.0))
+                };
                 let p = self.raw(Node::HPow([z, e]))?;
                 self.raw(Node::Mul(vec![k, p].into()))?
             }
-            // exp, log, sin, cos and softplus: the simplifier's own closed forms.
-            Func::Exp | Func::Log | Func::Sin | Func::Cos | Func::Softplus => {
-                self.s.apply(Fun::Builtin(f), 2, z)?
+            Func::Exp => call(self, 0)?,
+            // sin''' = -cos, cos''' = sin
+            Func::Sin | Func::Cos => {
+                let other = self.raw(Node::Apply {
+                    fun: Fun::Builtin(if f == Func::Sin { Func::Cos } else { Func::Sin }),
+                    order: 0,
+                    arg: z,
+                })?;
+                if f == Func::Sin {
+                    self.raw(Node::Neg(other))?
+                } else {
+                    other
+                }
             }
-            // relu'' and abs'' are zero wherever they are defined.
+            // softplus''' = sigmoid''
+            Func::Softplus => self.raw(Node::Apply {
+                fun: Fun::Builtin(Func::Sigmoid),
+                order: 2,
+                arg: z,
+            })?,
+            // relu''' and abs''' are zero wherever they are defined.
             Func::Relu | Func::Abs => num(self, 0.0),
             #[allow(unreachable_patterns)]
             _ => return Ok(None),
@@ -418,6 +429,11 @@ impl Engine<'_> {
             let name = self.s.pool.name(sym).to_string();
             if let Some(template) = self.functions.derivative(&name).map(str::to_string) {
                 return self.instantiate(&name, &template, arg);
+            }
+        }
+        if let (Fun::Builtin(f), 2) = (fun, order) {
+            if let Some(third) = self.third_derivative(f, arg)? {
+                return Ok(third);
             }
         }
         if order >= 2 {

@@ -361,12 +361,27 @@ impl<'p> Simplifier<'p> {
     }
 
     /// A sum, canonical: nested sums flattened, like terms collected, common factors pulled out.
+    /// Scalars broadcast into a matrix sum keep its shape when the matrix terms cancel.
     pub fn add(&mut self, xs: &[ExprId]) -> R {
-        let shape = xs
-            .iter()
+        let sum = self.add_terms(xs)?;
+        let shape = self.shape_of_sum(xs);
+        if self.is_scalar(sum) && !shape.is_scalar() {
+            let ones = self.all_ones(shape)?;
+            return self.mul(&[sum, ones]);
+        }
+        Ok(sum)
+    }
+
+    /// The shape of a sum: that of its first non-scalar term.
+    fn shape_of_sum(&self, xs: &[ExprId]) -> Shape {
+        xs.iter()
             .map(|&x| self.shape(x))
             .find(|s| !s.is_scalar())
-            .unwrap_or(Shape::SCALAR);
+            .unwrap_or(Shape::SCALAR)
+    }
+
+    fn add_terms(&mut self, xs: &[ExprId]) -> R {
+        let shape = self.shape_of_sum(xs);
         let mut order: Vec<Option<ExprId>> = Vec::new();
         let mut coefs: HashMap<Option<ExprId>, f64> = HashMap::default();
         let mut stack: Vec<(f64, ExprId)> = xs.iter().rev().map(|&x| (1.0, x)).collect();
@@ -403,13 +418,7 @@ impl<'p> Simplifier<'p> {
             0 => self.zero(shape),
             1 => {
                 let (c, core) = terms[0];
-                // A lone broadcast scalar keeps the shape of the sum.
-                let t = self.build_term(c, core, shape)?;
-                if self.is_scalar(t) && !shape.is_scalar() {
-                    let ones = self.all_ones(shape)?;
-                    return self.mul(&[t, ones]);
-                }
-                Ok(t)
+                self.build_term(c, core, shape)
             }
             _ => {
                 // A positive term leads: I - A rather than -A + I.
@@ -1746,6 +1755,9 @@ mod tests {
 
     /// (input, simplified) for the rules of the canonical form, grouped by rule.
     const CASES: &[(&str, &str)] = &[
+        // Scalars broadcast into a sum whose matrix terms cancel keep its shape.
+        ("(b - b) - (u'*x + 3)", "(-u'*x - 3)*ones"),
+        ("(B - B) + alpha + 1", "(alpha + 1)*ones*ones'"),
         // Terms over one scalar divisor share it; different divisors stay apart.
         ("A*x/(x'*x) + B*x/(x'*x)", "(A + B)*x/(x'*x)"),
         ("2*A/mu + 3*B/mu - C", "(2*A + 3*B)/mu - C"),

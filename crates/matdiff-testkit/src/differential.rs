@@ -1,0 +1,235 @@
+//! The differential fuzzer: for each drawn expression, what `matdiff grad --at` reports (the
+//! value and the gradient value), and the printed gradient parsed again and evaluated (as
+//! `matdiff eval` would), against the complex step through the naive evaluator of the original
+//! expression.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use matdiff_expr::{Decl, ExprPool, Style};
+use matdiff_faer::{Mat, Plan, Sizes, Values};
+use matdiff_rewrite::{derive, DeriveOptions};
+use num_complex::Complex64 as C;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::generate::{draw, VARIABLES};
+use crate::naive::{self, Cm};
+
+/// Relative tolerance of every comparison: the reference is exact to rounding, and so should
+/// be the derived gradient on these small, well-conditioned inputs.
+pub const TOLERANCE: f64 = 1e-8;
+
+/// A case where matdiff disagrees with the reference, or refuses what it should do.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// The seed that draws the case again.
+    pub seed: u64,
+    /// The expression.
+    pub text: String,
+    /// The variable.
+    pub wrt: String,
+    /// What went wrong.
+    pub what: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "seed {}: grad {:?} --wrt {}: {}",
+            self.seed, self.text, self.wrt, self.what
+        )
+    }
+}
+
+/// The outcome of a run.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Cases drawn.
+    pub cases: usize,
+    /// Cases the reference could evaluate, all of them checked.
+    pub checked: usize,
+    /// Cases drawn outside a domain or too ill-conditioned for the reference (not checked).
+    pub refused_by_reference: usize,
+    /// The disagreements, at most 20 kept.
+    pub failures: Vec<Failure>,
+    /// How many disagreements there were.
+    pub failed: usize,
+}
+
+/// Runs `cases` cases from the seeds `first_seed..`.
+pub fn run(first_seed: u64, cases: usize) -> Report {
+    let mut report = Report::default();
+    for seed in first_seed..first_seed + cases as u64 {
+        report.cases += 1;
+        match check_case(seed) {
+            Ok(true) => report.checked += 1,
+            Ok(false) => report.refused_by_reference += 1,
+            Err(f) => {
+                report.failed += 1;
+                if report.failures.len() < 20 {
+                    report.failures.push(f);
+                }
+            }
+        }
+    }
+    report
+}
+
+/// The values of a case: entries between -1.5 and 1.5.
+fn values_for(seed: u64) -> (Values<f64>, HashMap<String, Cm>) {
+    let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed_0f_7a1e_5);
+    let mut real = Values::new();
+    let mut complex = HashMap::new();
+    for &(name, r, c) in VARIABLES {
+        let m = Mat::from_fn(r, c, |_, _| rng.random_range(-1.5..1.5));
+        complex.insert(
+            name.to_string(),
+            Cm::from_fn(r, c, |i, j| C::new(m[(i, j)], 0.0)),
+        );
+        real.insert(name, m);
+    }
+    (real, complex)
+}
+
+fn decls() -> Vec<Decl> {
+    VARIABLES
+        .iter()
+        .map(|&(n, r, c)| Decl::sized(n, r as u64, c as u64))
+        .collect()
+}
+
+/// The value and the complex-step gradient of the original expression; `None` when the
+/// reference refuses the values.
+fn reference(text: &str, wrt: &str, values: &HashMap<String, Cm>) -> Option<(f64, Mat<f64>)> {
+    let mut pool = ExprPool::new();
+    let e = pool.parse_with(text, &decls()).ok()?;
+    let f = naive::eval(&pool, e.root, values).ok()?;
+    let x = &values[wrt];
+    let h = 1e-20;
+    let mut g = Mat::zeros(x.rows, x.cols);
+    for i in 0..x.rows {
+        for j in 0..x.cols {
+            let mut v = values.clone();
+            let m = v.get_mut(wrt).expect("the variable has a value");
+            m.data[i * x.cols + j] += C::new(0.0, h);
+            let fx = naive::eval(&pool, e.root, &v).ok()?;
+            g[(i, j)] = fx.data[0].im / h;
+        }
+    }
+    let value = f.data[0].re;
+    (value.is_finite() && g.col_iter().all(|c| c.iter().all(|v| v.is_finite())))
+        .then_some((value, g))
+}
+
+/// Checks one case: `Ok(false)` when the reference refuses its values.
+pub fn check_case(seed: u64) -> Result<bool, Failure> {
+    let drawn = draw(seed);
+    let fail = |what: String| Failure {
+        seed,
+        text: drawn.text.clone(),
+        wrt: drawn.wrt.clone(),
+        what,
+    };
+    let (values, complex) = values_for(seed);
+    let Some((f0, g0)) = reference(&drawn.text, &drawn.wrt, &complex) else {
+        return Ok(false);
+    };
+    let scale = g0
+        .col_iter()
+        .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
+        .fold(1e-6 * (1.0 + f0.abs()), |m, v| m.max(v.abs()));
+    let compare = |what: &str, g: &Mat<f64>| -> Result<(), Failure> {
+        if (g.nrows(), g.ncols()) != (g0.nrows(), g0.ncols()) {
+            return Err(fail(format!(
+                "{what} is {}x{}, the variable {}x{}",
+                g.nrows(),
+                g.ncols(),
+                g0.nrows(),
+                g0.ncols()
+            )));
+        }
+        let mut worst = 0.0f64;
+        for j in 0..g.ncols() {
+            for i in 0..g.nrows() {
+                worst = worst.max((g[(i, j)] - g0[(i, j)]).abs() / scale);
+            }
+        }
+        if worst > TOLERANCE || worst.is_nan() {
+            return Err(fail(format!(
+                "{what} {:?} differs from the complex step {:?} (relative error {worst:.1e})",
+                rows(g),
+                rows(&g0)
+            )));
+        }
+        Ok(())
+    };
+
+    // `matdiff grad EXPR --wrt X --at VALUES.json`: sizes declared from the values.
+    let mut pool = ExprPool::new();
+    let e = pool
+        .parse_with(&drawn.text, &decls())
+        .map_err(|e| fail(format!("does not parse: {}", e.render(&drawn.text))))?;
+    let d = derive(&mut pool, &e, &drawn.wrt, &DeriveOptions::default())
+        .map_err(|e| fail(format!("grad refuses: {e}")))?;
+    let out = evaluate(&pool, &[d.function, d.gradient], &values)
+        .map_err(|e| fail(format!("grad --at cannot evaluate: {e}")))?;
+    let v = out[0][(0, 0)];
+    if (v - f0).abs() > TOLERANCE * (1.0 + f0.abs()) || v.is_nan() {
+        return Err(fail(format!("value {v} differs from {f0}")));
+    }
+    compare("gradient_value", &out[1])?;
+    let printed_at = d.gradient_text(&pool, Style::Plain);
+    compare_printed(&printed_at, &values)
+        .map_err(|e| fail(format!("printed with --at: {e}")))
+        .and_then(|g| compare(&format!("eval of the printed {printed_at:?}"), &g))?;
+
+    // `matdiff grad EXPR --wrt X`, then `matdiff eval GRADIENT --at VALUES.json`.
+    let mut pool = ExprPool::new();
+    // Only the scalars need declaring: the other names have the default shapes of the language.
+    let scalars: Vec<Decl> = VARIABLES
+        .iter()
+        .filter(|v| (v.1, v.2) == (1, 1))
+        .map(|v| Decl::parse(&format!("{}: scalar", v.0)).expect("a declaration"))
+        .collect();
+    let e = pool.parse_with(&drawn.text, &scalars).map_err(|e| {
+        fail(format!(
+            "does not parse without sizes: {}",
+            e.render(&drawn.text)
+        ))
+    })?;
+    let d = derive(&mut pool, &e, &drawn.wrt, &DeriveOptions::default())
+        .map_err(|e| fail(format!("grad (symbolic sizes) refuses: {e}")))?;
+    let printed = d.gradient_text(&pool, Style::Plain);
+    let g = compare_printed(&printed, &values).map_err(|e| fail(format!("printed: {e}")))?;
+    compare(&format!("eval of the printed {printed:?}"), &g)?;
+    Ok(true)
+}
+
+/// Parses printed text as `matdiff eval` does (sizes from the values) and evaluates it.
+fn compare_printed(text: &str, values: &Values<f64>) -> Result<Mat<f64>, String> {
+    let mut pool = ExprPool::new();
+    let e = pool
+        .parse_with(text, &decls())
+        .map_err(|e| format!("{text:?} does not parse: {}", e.render(text)))?;
+    let mut out =
+        evaluate(&pool, &[e.root], values).map_err(|e| format!("eval of {text:?}: {e}"))?;
+    Ok(out.remove(0))
+}
+
+fn evaluate(
+    pool: &ExprPool,
+    roots: &[matdiff_expr::ExprId],
+    values: &Values<f64>,
+) -> Result<Vec<Mat<f64>>, matdiff_faer::EvalError> {
+    let sizes = Sizes::from_values(pool, values)?;
+    let mut plan = Plan::<f64>::compile(pool, roots, &sizes)?;
+    plan.run(values)
+}
+
+fn rows(m: &Mat<f64>) -> Vec<Vec<f64>> {
+    (0..m.nrows())
+        .map(|i| (0..m.ncols()).map(|j| m[(i, j)]).collect())
+        .collect()
+}
