@@ -31,6 +31,10 @@ const TASKS: &[(&str, &str)] = &[
         "regenerate docs/method.md from the rule catalog (--check: fail if out of date)",
     ),
     (
+        "fuzz-differential",
+        "N random expressions (default 1,000,000) against the complex step, in release mode",
+    ),
+    (
         "bench",
         "run the criterion benches and write target/bench-summary.md",
     ),
@@ -51,6 +55,19 @@ fn main() -> Result<()> {
         "check-derivations" => check_derivations::run(rest),
         "docs" => docs::run(rest),
         "bench" => bench::run(rest),
+        "fuzz-differential" => {
+            let cases = rest.first().map_or("1000000", String::as_str);
+            cargo(&[
+                "run",
+                "--release",
+                "-p",
+                "matdiff-testkit",
+                "--example",
+                "fuzz_differential",
+                "--",
+                cases,
+            ])
+        }
         other => bail!("unknown task '{other}'; run `cargo xtask` for the list"),
     }
 }

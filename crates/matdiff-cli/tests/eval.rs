@@ -136,3 +136,20 @@ fn numeric_failures_name_the_node() {
         "error: log of a non-positive entry (-2) in log(x)"
     );
 }
+
+/// Issue 17: repeated product chains with numbers, and a transposed number in a chain.
+#[test]
+fn repeated_chains_and_transposed_numbers() {
+    let values = r#"{"A": [[1, 2], [3, 4]], "y": [1, 2]}"#;
+    // 2*A^2 + 3*A^3, with A^2 = [[7, 10], [15, 22]] and A^3 = [[37, 54], [81, 118]].
+    let (code, out, err) = eval("2*A*A + A*A*A + 2*A*A*A", values, &["--format", "json"]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let want = [
+        [2.0 * 7.0 + 3.0 * 37.0, 2.0 * 10.0 + 3.0 * 54.0],
+        [2.0 * 15.0 + 3.0 * 81.0, 2.0 * 22.0 + 3.0 * 118.0],
+    ];
+    assert_eq!(v["value"], serde_json::json!(want));
+    let (code, out, err) = eval("2'*y'*y", values, &[]);
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "10\n", ""));
+}

@@ -232,6 +232,66 @@ fn check_compares_with_the_complex_step() {
     );
 }
 
+/// Issue 17: where central differences cannot follow (a saturated tanh at values given with
+/// --at) the complex step decides; a function that is zero to rounding has a zero gradient.
+#[test]
+fn check_trusts_the_complex_step_where_the_references_disagree() {
+    let dir = std::env::temp_dir().join(format!("matdiff-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let at = dir.join("saturated.json");
+    std::fs::write(&at, r#"{"alpha": 9}"#).unwrap();
+    let at = at.to_str().unwrap();
+    check(
+        &["check", "tanh(alpha)", "--wrt", "alpha", "--at", at],
+        0,
+        &[
+            "note: central differences disagree with the complex step",
+            "ok: the derived gradient agrees",
+        ],
+    );
+    let (code, stdout, _) = matdiff(&[
+        "check",
+        "tanh(alpha)",
+        "--wrt",
+        "alpha",
+        "--at",
+        at,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (v["ok"].clone(), v["references_agree"].clone()),
+        (true.into(), false.into())
+    );
+    // sum(W*C') and sum(C*W') are equal: the function is zero to rounding, and so is its
+    // gradient (it was reported as a mismatch of relative error 1).
+    check(
+        &["check", "sum(W*C' - C*W')", "--wrt", "W", "--let", "C: 3x2"],
+        0,
+        &["gradient: 0*", "ok: the derived gradient agrees"],
+    );
+}
+
+/// Issue 17: printed gradients evaluate on their own; sizes nothing else fixes are written.
+#[test]
+fn printed_gradients_carry_the_sizes_nothing_else_fixes() {
+    check(
+        &["grad", "sum(alpha + A)", "--wrt", "alpha"],
+        0,
+        &["rows(A)", "cols(A)"],
+    );
+    check(&["grad", "tr(X)", "--wrt", "X"], 0, &["eye(rows(X))"]);
+    check(
+        &["grad", "sum(1 + y)^2", "--wrt", "y"],
+        0,
+        &["2*(rows(y) + sum(y))*ones(rows(y))"],
+    );
+    check(&["grad", "sum(tanh''(y))", "--wrt", "y"], 0, &["tanh"]);
+    check(&["grad", "y'*((C + 1) ./ C)*b", "--wrt", "b"], 0, &["C"]);
+}
+
 #[test]
 fn solve_gives_the_normal_equation() {
     check(

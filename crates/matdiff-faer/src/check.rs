@@ -39,6 +39,8 @@ pub struct GradientCheck {
     /// 1e-12 of it is zero to rounding (`tr(X*inv(X'*X)*X')` is constant), and its errors are
     /// then measured against 1e-4 of it rather than against the rounding noise itself.
     pub scale: f64,
+    /// The largest entry of the variable in magnitude.
+    pub largest_input: f64,
 }
 
 impl GradientCheck {
@@ -68,10 +70,15 @@ impl GradientCheck {
     }
 
     /// The error floor: 1e-4 of the scale when the gradient is zero to rounding, else none.
+    /// A function that is itself zero to rounding (`sum(W*C' - C*W')`) has no scale of its
+    /// own: its gradient is measured against that of a function of order one at these inputs.
     fn zero_floor(&self) -> f64 {
         let largest = max_entry(&self.complex_step.as_ref().map(|v| v.abs()));
-        if self.scale.is_finite() && largest <= 1e-12 * self.scale {
-            1e-4 * self.scale
+        let scale = self
+            .scale
+            .max(1.0 / self.largest_input.max(f64::MIN_POSITIVE));
+        if scale.is_finite() && largest <= 1e-12 * scale {
+            1e-4 * scale
         } else {
             0.0
         }
@@ -249,6 +256,7 @@ pub fn check_gradient(
         complex_step: cs,
         finite_difference: fd,
         scale: value[(0, 0)].abs() / largest_x,
+        largest_input: largest_x,
     };
     let Some(g) = gradient else {
         let max_fd = max_entry(&check.errors);

@@ -78,34 +78,40 @@ pub fn run(first_seed: u64, cases: usize) -> Report {
 }
 
 /// The values of a case: entries between -1.5 and 1.5.
-fn values_for(seed: u64) -> (Values<f64>, HashMap<String, Cm>) {
-    let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed_0f_7a1e_5);
-    let mut real = Values::new();
-    let mut complex = HashMap::new();
+fn values_for(seed: u64) -> Values<f64> {
+    let mut rng = SmallRng::seed_from_u64(seed ^ 0x05ee_d0f7_a1e5);
+    let mut values = Values::new();
     for &(name, r, c) in VARIABLES {
-        let m = Mat::from_fn(r, c, |_, _| rng.random_range(-1.5..1.5));
-        complex.insert(
-            name.to_string(),
-            Cm::from_fn(r, c, |i, j| C::new(m[(i, j)], 0.0)),
-        );
-        real.insert(name, m);
+        values.insert(name, Mat::from_fn(r, c, |_, _| rng.random_range(-1.5..1.5)));
     }
-    (real, complex)
+    values
 }
 
-fn decls() -> Vec<Decl> {
-    VARIABLES
+/// Declarations of the sizes the values fix, as `matdiff grad --at` makes them.
+fn sized(values: &Values<f64>) -> Vec<Decl> {
+    values
         .iter()
-        .map(|&(n, r, c)| Decl::sized(n, r as u64, c as u64))
+        .map(|(n, m)| Decl::sized(n, m.nrows() as u64, m.ncols() as u64))
         .collect()
 }
 
 /// The value and the complex-step gradient of the original expression; `None` when the
 /// reference refuses the values.
-fn reference(text: &str, wrt: &str, values: &HashMap<String, Cm>) -> Option<(f64, Mat<f64>)> {
+fn reference(text: &str, wrt: &str, values: &Values<f64>) -> Option<(f64, Mat<f64>)> {
+    let values: HashMap<String, Cm> = values
+        .iter()
+        .map(|(n, m)| {
+            let c = Cm::from_fn(m.nrows(), m.ncols(), |i, j| C::new(m[(i, j)], 0.0));
+            (n.to_string(), c)
+        })
+        .collect();
     let mut pool = ExprPool::new();
-    let e = pool.parse_with(text, &decls()).ok()?;
-    let f = naive::eval(&pool, e.root, values).ok()?;
+    let decls: Vec<Decl> = values
+        .iter()
+        .map(|(n, m)| Decl::sized(n, m.rows as u64, m.cols as u64))
+        .collect();
+    let e = pool.parse_with(text, &decls).ok()?;
+    let f = naive::eval(&pool, e.root, &values).ok()?;
     let x = &values[wrt];
     let h = 1e-20;
     let mut g = Mat::zeros(x.rows, x.cols);
@@ -123,32 +129,38 @@ fn reference(text: &str, wrt: &str, values: &HashMap<String, Cm>) -> Option<(f64
         .then_some((value, g))
 }
 
-/// Checks one case: `Ok(false)` when the reference refuses its values.
+/// Checks one drawn case: `Ok(false)` when the reference refuses its values.
 pub fn check_case(seed: u64) -> Result<bool, Failure> {
     let drawn = draw(seed);
-    let fail = |what: String| Failure {
+    check_expression(&drawn.text, &drawn.wrt, &values_for(seed)).map_err(|what| Failure {
         seed,
         text: drawn.text.clone(),
         wrt: drawn.wrt.clone(),
         what,
-    };
-    let (values, complex) = values_for(seed);
-    let Some((f0, g0)) = reference(&drawn.text, &drawn.wrt, &complex) else {
+    })
+}
+
+/// Checks the scalar expression `text` by `wrt` at `values` (every variable, which fix the
+/// sizes) as a user of the command line would see it: the value and gradient value of `grad
+/// --at`, and the printed gradient of `grad` (with and without the sizes) evaluated by `eval`.
+/// `Ok(false)` when the reference refuses the values (outside a domain, ill-conditioned).
+pub fn check_expression(text: &str, wrt: &str, values: &Values<f64>) -> Result<bool, String> {
+    let Some((f0, g0)) = reference(text, wrt, values) else {
         return Ok(false);
     };
     let scale = g0
         .col_iter()
         .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
         .fold(1e-6 * (1.0 + f0.abs()), |m, v| m.max(v.abs()));
-    let compare = |what: &str, g: &Mat<f64>| -> Result<(), Failure> {
+    let compare = |what: &str, g: &Mat<f64>| -> Result<(), String> {
         if (g.nrows(), g.ncols()) != (g0.nrows(), g0.ncols()) {
-            return Err(fail(format!(
+            return Err(format!(
                 "{what} is {}x{}, the variable {}x{}",
                 g.nrows(),
                 g.ncols(),
                 g0.nrows(),
                 g0.ncols()
-            )));
+            ));
         }
         let mut worst = 0.0f64;
         for j in 0..g.ncols() {
@@ -157,11 +169,11 @@ pub fn check_case(seed: u64) -> Result<bool, Failure> {
             }
         }
         if worst > TOLERANCE || worst.is_nan() {
-            return Err(fail(format!(
+            return Err(format!(
                 "{what} {:?} differs from the complex step {:?} (relative error {worst:.1e})",
                 rows(g),
                 rows(&g0)
-            )));
+            ));
         }
         Ok(())
     };
@@ -169,49 +181,45 @@ pub fn check_case(seed: u64) -> Result<bool, Failure> {
     // `matdiff grad EXPR --wrt X --at VALUES.json`: sizes declared from the values.
     let mut pool = ExprPool::new();
     let e = pool
-        .parse_with(&drawn.text, &decls())
-        .map_err(|e| fail(format!("does not parse: {}", e.render(&drawn.text))))?;
-    let d = derive(&mut pool, &e, &drawn.wrt, &DeriveOptions::default())
-        .map_err(|e| fail(format!("grad refuses: {e}")))?;
-    let out = evaluate(&pool, &[d.function, d.gradient], &values)
-        .map_err(|e| fail(format!("grad --at cannot evaluate: {e}")))?;
+        .parse_with(text, &sized(values))
+        .map_err(|e| format!("does not parse: {}", e.render(text)))?;
+    let d = derive(&mut pool, &e, wrt, &DeriveOptions::default())
+        .map_err(|e| format!("grad refuses: {e}"))?;
+    let out = evaluate(&pool, &[d.function, d.gradient], values)
+        .map_err(|e| format!("grad --at cannot evaluate: {e}"))?;
     let v = out[0][(0, 0)];
     if (v - f0).abs() > TOLERANCE * (1.0 + f0.abs()) || v.is_nan() {
-        return Err(fail(format!("value {v} differs from {f0}")));
+        return Err(format!("value {v} differs from {f0}"));
     }
     compare("gradient_value", &out[1])?;
     let printed_at = d.gradient_text(&pool, Style::Plain);
-    compare_printed(&printed_at, &values)
-        .map_err(|e| fail(format!("printed with --at: {e}")))
-        .and_then(|g| compare(&format!("eval of the printed {printed_at:?}"), &g))?;
+    let g = evaluate_printed(&printed_at, values).map_err(|e| format!("printed with --at: {e}"))?;
+    compare(&format!("eval of the printed {printed_at:?}"), &g)?;
 
-    // `matdiff grad EXPR --wrt X`, then `matdiff eval GRADIENT --at VALUES.json`.
-    let mut pool = ExprPool::new();
-    // Only the scalars need declaring: the other names have the default shapes of the language.
-    let scalars: Vec<Decl> = VARIABLES
+    // `matdiff grad EXPR --wrt X`, then `matdiff eval GRADIENT --at VALUES.json`. Only the
+    // scalars need declaring: the other names have the default shapes of the language.
+    let scalars: Vec<Decl> = values
         .iter()
-        .filter(|v| (v.1, v.2) == (1, 1))
-        .map(|v| Decl::parse(&format!("{}: scalar", v.0)).expect("a declaration"))
+        .filter(|(_, m)| (m.nrows(), m.ncols()) == (1, 1))
+        .map(|(n, _)| Decl::parse(&format!("{n}: scalar")).expect("a declaration"))
         .collect();
-    let e = pool.parse_with(&drawn.text, &scalars).map_err(|e| {
-        fail(format!(
-            "does not parse without sizes: {}",
-            e.render(&drawn.text)
-        ))
-    })?;
-    let d = derive(&mut pool, &e, &drawn.wrt, &DeriveOptions::default())
-        .map_err(|e| fail(format!("grad (symbolic sizes) refuses: {e}")))?;
+    let mut pool = ExprPool::new();
+    let e = pool
+        .parse_with(text, &scalars)
+        .map_err(|e| format!("does not parse without sizes: {}", e.render(text)))?;
+    let d = derive(&mut pool, &e, wrt, &DeriveOptions::default())
+        .map_err(|e| format!("grad (symbolic sizes) refuses: {e}"))?;
     let printed = d.gradient_text(&pool, Style::Plain);
-    let g = compare_printed(&printed, &values).map_err(|e| fail(format!("printed: {e}")))?;
+    let g = evaluate_printed(&printed, values).map_err(|e| format!("printed: {e}"))?;
     compare(&format!("eval of the printed {printed:?}"), &g)?;
     Ok(true)
 }
 
 /// Parses printed text as `matdiff eval` does (sizes from the values) and evaluates it.
-fn compare_printed(text: &str, values: &Values<f64>) -> Result<Mat<f64>, String> {
+fn evaluate_printed(text: &str, values: &Values<f64>) -> Result<Mat<f64>, String> {
     let mut pool = ExprPool::new();
     let e = pool
-        .parse_with(text, &decls())
+        .parse_with(text, &sized(values))
         .map_err(|e| format!("{text:?} does not parse: {}", e.render(text)))?;
     let mut out =
         evaluate(&pool, &[e.root], values).map_err(|e| format!("eval of {text:?}: {e}"))?;

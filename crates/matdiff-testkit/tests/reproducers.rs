@@ -1,0 +1,72 @@
+//! The wrong answers of issue 17, each checked as the fuzzer checks a drawn case: the value and
+//! gradient value of `grad --at`, and the printed gradient evaluated again, against the complex
+//! step through the naive evaluator, at the issue's values.
+
+use matdiff_faer::{Mat, Values};
+use matdiff_testkit::differential::check_expression;
+
+/// The values of the issue: `A` 2x2, `C` 2x3, `W` 2x2, `y` of 2, `b`, `u`, `x` of 3, scalars.
+fn values() -> Values<f64> {
+    let m = |r: usize, c: usize, v: &[f64]| Mat::from_fn(r, c, |i, j| v[i * c + j]);
+    Values::new()
+        .with("A", m(2, 2, &[1.0, 2.0, 3.0, 4.0]))
+        .with("C", m(2, 3, &[1.0, 2.0, 5.0, 3.0, 4.0, 1.0]))
+        .with("W", m(2, 2, &[0.1, 0.2, 0.3, -0.1]))
+        .with("y", m(2, 1, &[1.0, 2.0]))
+        .with("b", m(3, 1, &[1.0, 2.0, 3.0]))
+        .with("u", m(3, 1, &[1.0, -1.0, 2.0]))
+        .with("x", m(3, 1, &[1.0, 2.0, 3.0]))
+        .with("alpha", m(1, 1, &[0.5]))
+        .with("c", m(1, 1, &[0.5]))
+}
+
+#[test]
+fn the_reproducers_of_issue_17_agree_with_the_complex_step() {
+    let cases = [
+        // sum or tr of scalar + matrix kept the entry count out of the gradient.
+        ("sum(1 + y)^2", "y"),
+        ("norm2(alpha + A)", "alpha"),
+        ("tr(1 + A)^2", "A"),
+        ("sum(alpha + A)", "alpha"),
+        ("sum(c + C)^2", "C"),
+        // Repeated product chains with number coefficients.
+        ("tr(2*A*A + A*A*A + 2*A*A*A)", "A"),
+        ("norm2(inv(Y*Y')*Y) where Y = 2*W", "W"),
+        // A 1x1 product counted as a matrix when factoring.
+        ("y'*y*(ones'*A*ones)", "y"),
+        ("(y'*y)*(u'*u)", "u"),
+        ("sum(exp(W*A') + log(exp(W*A')))", "W"),
+        // A transposed number in a chain.
+        ("2'*y'*y", "y"),
+        ("y'*y*2'", "y"),
+        // Valid input that was refused.
+        ("sum(tanh''(y))", "y"),
+        (
+            "sum(sigmoid''(W*y)) + sum(Y .* Y) where Y = sigmoid''(A) .* sigmoid(A)",
+            "A",
+        ),
+        ("y'*((C + 1) ./ C)*b", "b"),
+        ("(tr(diag(x) + I) + u - u)'*diag(S)", "x"),
+        ("(tr(diag(x) + I) + u - u)'*diag(S)", "S"),
+        // Printed gradients that did not evaluate on their own.
+        ("a'*(x ./ x)", "x"),
+        ("sum(A*W' - W*A')", "W"),
+        ("tr(A)", "A"),
+        ("sum(A)", "A"),
+    ];
+    let mut values = values();
+    values.insert("a", Mat::from_fn(3, 1, |i, _| [0.5, -1.0, 2.0][i]));
+    values.insert(
+        "S",
+        Mat::from_fn(3, 3, |i, j| [1.0, 2.0, 0.5][i] - j as f64),
+    );
+    let mut failures = Vec::new();
+    for (text, wrt) in cases {
+        match check_expression(text, wrt, &values) {
+            Ok(true) => {}
+            Ok(false) => failures.push(format!("{text}: the reference refuses the values")),
+            Err(e) => failures.push(format!("{text} wrt {wrt}: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
