@@ -51,6 +51,18 @@ pub(crate) fn run(args: Args) -> Outcome {
         args.upstream.as_deref(),
         &decls,
     )?;
+    if d.absent {
+        // Nothing depends on the variable: the zero gradient is exact, there is nothing to compare.
+        let note = crate::grad::absent_note(&args.target.wrt);
+        return Ok(if json {
+            format!(
+                "{:#}\n",
+                serde_json::json!({ "wrt": args.target.wrt, "gradient": d.gradient_text(&pool, matdiff_expr::Style::Plain), "note": note })
+            )
+        } else {
+            format!("note: {note}; nothing to check\n")
+        });
+    }
     let options = CheckOptions::default();
     // A symmetric variable cannot be perturbed one entry at a time. Its gradient (G + G')/2 is
     // the plain gradient of f((S + S')/2) in an unconstrained S, at S = X.

@@ -74,12 +74,16 @@ pub(crate) fn run(args: Args) -> Outcome {
         )?),
         None => None,
     };
-    let note = d.symmetric.then(|| {
-        format!(
-            "{} is declared symmetric: this is the symmetric gradient (G + G')/2",
-            args.target.wrt
-        )
-    });
+    let note = if d.absent {
+        Some(absent_note(&args.target.wrt))
+    } else {
+        d.symmetric.then(|| {
+            format!(
+                "{} is declared symmetric: this is the symmetric gradient (G + G')/2",
+                args.target.wrt
+            )
+        })
+    };
     let out = match args.common.format {
         Format::Json => {
             let steps: Vec<Value> = d
@@ -157,4 +161,9 @@ pub(crate) fn run(args: Args) -> Outcome {
         }
     };
     Ok(out)
+}
+
+/// The note for a variable that does not occur in the expression.
+pub(crate) fn absent_note(wrt: &str) -> String {
+    format!("'{wrt}' does not occur in the expression: its gradient is zero")
 }

@@ -8,7 +8,8 @@ use crate::common::{Common, Format, Outcome};
 /// Arguments of `matdiff parse`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// The expression (it may begin with '-', as in "-2*X").
+    /// The expression (it may begin with '-', as in "-2*X"); '-' reads it from standard input, '@path'
+    /// from a file.
     #[arg(allow_hyphen_values = true)]
     expr: String,
     #[command(flatten)]

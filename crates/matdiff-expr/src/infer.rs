@@ -537,6 +537,18 @@ impl<'p> Inference<'p> {
     /// Applies a declaration: the declared shape becomes the variable's shape, or is unified with
     /// the shape it already has.
     pub(crate) fn apply_decl(&mut self, decl: &Decl) -> Result<(), ParseError> {
+        if decl.function {
+            for (name, span) in &decl.names {
+                if is_reserved(name) {
+                    return Err(self.err(
+                        format!("'{name}' is a reserved word and cannot be declared"),
+                        span.clone(),
+                    ));
+                }
+                self.use_function(name, span)?;
+            }
+            return Ok(());
+        }
         for (name, span) in &decl.names {
             let declared = match decl.shape.clone() {
                 DeclShape::Scalar => Some((self.dims.known(1), self.dims.known(1))),

@@ -306,6 +306,11 @@ impl ExprPool {
         Ok(s)
     }
 
+    /// The names of the abstract functions.
+    pub(crate) fn function_names(&self) -> impl Iterator<Item = String> + '_ {
+        self.functions.keys().map(|&s| self.name(s).to_string())
+    }
+
     /// Whether a symbol names an abstract function.
     pub fn is_function(&self, symbol: Symbol) -> bool {
         self.functions.contains_key(&symbol)

@@ -15,13 +15,14 @@ use crate::simplify::Simplifier;
 /// new element-wise functions (the numeric side registers with `matdiff-faer`).
 ///
 /// ```
-/// use matdiff_expr::ExprPool;
+/// use matdiff_expr::{Decl, ExprPool};
 /// use matdiff_rewrite::{derive, DeriveOptions, Functions};
 /// let mut functions = Functions::new();
 /// functions.register("softsign", "1 ./ (1 + abs(x)).^2");
 /// let options = DeriveOptions { functions, ..DeriveOptions::default() };
 /// let mut pool = ExprPool::new();
-/// let e = pool.parse("sum(softsign(W*x))").unwrap();
+/// let declared = Decl::parse("softsign: function").unwrap();
+/// let e = pool.parse_with("sum(softsign(W*x))", &[declared]).unwrap();
 /// let d = derive(&mut pool, &e, "x", &options).unwrap();
 /// assert_eq!(pool.plain(d.gradient), "W'*(1 ./ (1 + abs(W*x)).^2)");
 /// ```
@@ -111,6 +112,8 @@ pub struct Derivation {
     pub definitions: Vec<(Symbol, ExprId)>,
     /// Whether the variable is symmetric and the gradient is the symmetric `(G + G')/2`.
     pub symmetric: bool,
+    /// Whether the variable does not occur in the function: its gradient is zero.
+    pub absent: bool,
 }
 
 pub(crate) struct Boundary {
@@ -162,12 +165,27 @@ pub fn derive(
         Some(g) => upstream_function(pool, expr.root, g)?,
     };
     // The variable first: asking for a function or a binding is the clearer mistake to report.
-    wrt_variable(pool, expr, root, wrt)?;
+    let absent = match wrt_variable(pool, expr, root, wrt) {
+        Ok(_) => false,
+        Err(DeriveError::NotInExpression { .. }) => true,
+        Err(DeriveError::NotAVariable { hint, .. }) if hint.is_empty() => {
+            // A name the pool has never seen: a variable of the default shape of its name.
+            pool.parse(wrt).map_err(|_| DeriveError::NotAVariable {
+                name: wrt.to_string(),
+                hint,
+            })?;
+            true
+        }
+        Err(e) => return Err(e),
+    };
     let shape = pool.shape(root);
     if !shape.is_scalar() {
         return Err(DeriveError::NotScalar {
             shape: pool.shape_str(shape),
         });
+    }
+    if absent {
+        return absent_variable(pool, root, wrt);
     }
     let (mut engine, symmetric, differential) =
         setup(pool, root, expr, &mut bindings, wrt, &options.functions)?;
@@ -199,6 +217,50 @@ pub fn derive(
         differential,
         definitions,
         symmetric,
+        absent: false,
+    })
+}
+
+/// The derivation with respect to a variable that does not occur: `df = 0` (D9), so the
+/// gradient is the zero of the variable's shape (C).
+fn absent_variable(
+    pool: &mut ExprPool,
+    root: ExprId,
+    wrt: &str,
+) -> Result<Derivation, DeriveError> {
+    let sym = pool.symbol(wrt);
+    let info = pool
+        .var_info(sym)
+        .ok_or_else(|| DeriveError::NotAVariable {
+            name: wrt.to_string(),
+            hint: String::new(),
+        })?;
+    let dx_name = fresh_name(pool, &format!("d{wrt}"), info.shape);
+    let differential = pool.declare_var(&dx_name, info.shape, false)?;
+    let zero = pool.num(0.0);
+    let gradient = Simplifier::new(pool).zero(info.shape)?;
+    let step = |kind, lhs: &str, expr, rules: &[&'static str]| Step {
+        kind,
+        lhs: lhs.to_string(),
+        expr,
+        rules: rules.to_vec(),
+        continues: false,
+    };
+    Ok(Derivation {
+        function: root,
+        wrt: wrt.to_string(),
+        gradient,
+        bindings: Vec::new(),
+        names: Vec::new(),
+        steps: vec![
+            step(StepKind::Function, "f", root, &[]),
+            step(StepKind::Differential, "df", zero, &["D9"]),
+            step(StepKind::Gradient, &format!("∂f/∂{wrt}"), gradient, &["C"]),
+        ],
+        differential,
+        definitions: Vec::new(),
+        symmetric: false,
+        absent: true,
     })
 }
 
@@ -435,6 +497,7 @@ impl Engine<'_> {
                 Some(dim(self.s.pool, shape.cols)),
             ),
             symmetric: false,
+            function: false,
         };
         let text = replace_word(template, "x", &placeholder);
         let parsed =
