@@ -226,3 +226,39 @@ fn a_variable_that_does_not_occur_has_a_zero_gradient() {
     assert_eq!(v["gradient"], "0*ones");
     assert!(v["note"].as_str().unwrap().contains("does not occur"));
 }
+
+#[test]
+fn new_functions_differentiate_and_refuse_values_outside_their_domains() {
+    check(
+        &["grad", "sum(arcsin(W*x))", "--wrt", "x"],
+        "",
+        0,
+        &["W'*(1 ./ sqrt(1 - (W*x).^2))"],
+    );
+    for f in [
+        "sign", "arcsin", "arccos", "arctan", "sinh", "cosh", "log1p", "expm1",
+    ] {
+        // The random values of `check` respect the domains (small under arcsin, arccos, log1p).
+        let e = format!("sum({f}(W*x))");
+        check(
+            &["check", &e, "--wrt", "W"],
+            "",
+            0,
+            &["ok: the derived gradient agrees"],
+        );
+    }
+    let values = file("outside.json", r#"{"x": [0.5, 2]}"#);
+    let values = values.to_str().unwrap();
+    check(
+        &["eval", "sum(arcsin(x))", "--at", values],
+        "",
+        2,
+        &["arcsin of an entry outside [-1, 1] (2) in arcsin(x)"],
+    );
+    check(
+        &["eval", "sum(log1p(-x))", "--at", values],
+        "",
+        2,
+        &["log1p of an entry not above -1 (-2) in log1p(-x)"],
+    );
+}

@@ -10,9 +10,11 @@ pub struct Builtin {
     pub call: &'static str,
     /// What it means, in a few words.
     pub meaning: &'static str,
-    /// Its derivative or differential, in the expression language (element-wise `f'(x)`, or the
-    /// differential rule with its catalog id).
+    /// Its derivative `f'(x)` (element-wise functions) or its differential, in the expression
+    /// language (or in words, after `f'(x):`).
     pub derivative: &'static str,
+    /// The id of the catalog rule that differentiates it (`matdiff_rewrite::RULES`).
+    pub rule: &'static str,
 }
 
 /// Every built-in function, in the order of the README table.
@@ -21,121 +23,35 @@ pub struct Builtin {
 /// let tr = matdiff_expr::builtin("tr").unwrap();
 /// assert_eq!(tr.call, "tr(X)");
 /// ```
+#[rustfmt::skip]
 pub const BUILTINS: &[Builtin] = &[
-    Builtin {
-        name: "exp",
-        call: "exp(X)",
-        meaning: "exponential, element-wise",
-        derivative: "exp(x)",
-    },
-    Builtin {
-        name: "log",
-        call: "log(X)",
-        meaning: "natural logarithm, element-wise",
-        derivative: "1 ./ x",
-    },
-    Builtin {
-        name: "sin",
-        call: "sin(X)",
-        meaning: "sine, element-wise",
-        derivative: "cos(x)",
-    },
-    Builtin {
-        name: "cos",
-        call: "cos(X)",
-        meaning: "cosine, element-wise",
-        derivative: "-sin(x)",
-    },
-    Builtin {
-        name: "tan",
-        call: "tan(X)",
-        meaning: "tangent, element-wise",
-        derivative: "1 + tan(x).^2",
-    },
-    Builtin {
-        name: "tanh",
-        call: "tanh(X)",
-        meaning: "hyperbolic tangent, element-wise",
-        derivative: "1 - tanh(x).^2",
-    },
-    Builtin {
-        name: "sigmoid",
-        call: "sigmoid(X)",
-        meaning: "logistic function 1 ./ (1 + exp(-x)), element-wise",
-        derivative: "sigmoid(x) .* (1 - sigmoid(x))",
-    },
-    Builtin {
-        name: "relu",
-        call: "relu(X)",
-        meaning: "max(x, 0), element-wise",
-        derivative: "relu'(x): 1 where x > 0, else 0 (0 at x = 0)",
-    },
-    Builtin {
-        name: "softplus",
-        call: "softplus(X)",
-        meaning: "log(1 + exp(x)), element-wise",
-        derivative: "sigmoid(x)",
-    },
-    Builtin {
-        name: "sqrt",
-        call: "sqrt(X)",
-        meaning: "square root, element-wise",
-        derivative: "0.5 ./ sqrt(x)",
-    },
-    Builtin {
-        name: "abs",
-        call: "abs(X)",
-        meaning: "absolute value, element-wise",
-        derivative: "abs'(x): sign(x) (0 at x = 0)",
-    },
-    Builtin {
-        name: "tr",
-        call: "tr(X)",
-        meaning: "trace of a square matrix (also 'trace')",
-        derivative: "d tr(X) = tr(dX) (D4)",
-    },
-    Builtin {
-        name: "det",
-        call: "det(X)",
-        meaning: "determinant of a square matrix",
-        derivative: "d det(X) = det(X)*tr(inv(X)*dX) (D6)",
-    },
-    Builtin {
-        name: "logdet",
-        call: "logdet(X)",
-        meaning: "log of the determinant (positive) of a square matrix",
-        derivative: "d logdet(X) = tr(inv(X)*dX) (D10)",
-    },
-    Builtin {
-        name: "sum",
-        call: "sum(X)",
-        meaning: "sum of all entries",
-        derivative: "d sum(X) = sum(dX) (D14)",
-    },
-    Builtin {
-        name: "norm1",
-        call: "norm1(X)",
-        meaning: "sum of the absolute values of all entries",
-        derivative: "d norm1(X) = sum(abs'(X) .* dX) (D15)",
-    },
-    Builtin {
-        name: "norm2",
-        call: "norm2(X)",
-        meaning: "Euclidean norm of a vector, Frobenius norm of a matrix",
-        derivative: "d norm2(X) = tr(X'*dX)/norm2(X) (D16)",
-    },
-    Builtin {
-        name: "inv",
-        call: "inv(X)",
-        meaning: "inverse of a square matrix (also 'inverse')",
-        derivative: "d inv(X) = -inv(X)*dX*inv(X) (D5)",
-    },
-    Builtin {
-        name: "diag",
-        call: "diag(X)",
-        meaning: "a vector to its diagonal matrix; a square matrix to its diagonal",
-        derivative: "d diag(X) = diag(dX) (D17)",
-    },
+    Builtin { name: "exp", call: "exp(X)", meaning: "exponential, element-wise", derivative: "exp(x)", rule: "D8" },
+    Builtin { name: "log", call: "log(X)", meaning: "natural logarithm, element-wise", derivative: "1 ./ x", rule: "D8" },
+    Builtin { name: "sin", call: "sin(X)", meaning: "sine, element-wise", derivative: "cos(x)", rule: "D8" },
+    Builtin { name: "cos", call: "cos(X)", meaning: "cosine, element-wise", derivative: "-sin(x)", rule: "D8" },
+    Builtin { name: "tan", call: "tan(X)", meaning: "tangent, element-wise", derivative: "1 + tan(x).^2", rule: "D8" },
+    Builtin { name: "tanh", call: "tanh(X)", meaning: "hyperbolic tangent, element-wise", derivative: "1 - tanh(x).^2", rule: "F4" },
+    Builtin { name: "sigmoid", call: "sigmoid(X)", meaning: "logistic function 1 ./ (1 + exp(-x)), element-wise", derivative: "sigmoid(x) .* (1 - sigmoid(x))", rule: "F3" },
+    Builtin { name: "relu", call: "relu(X)", meaning: "max(x, 0), element-wise", derivative: "relu'(x): 1 where x > 0, else 0 (0 at x = 0)", rule: "D8" },
+    Builtin { name: "softplus", call: "softplus(X)", meaning: "log(1 + exp(x)), element-wise", derivative: "sigmoid(x)", rule: "D8" },
+    Builtin { name: "sqrt", call: "sqrt(X)", meaning: "square root, element-wise", derivative: "0.5 ./ sqrt(x)", rule: "D8" },
+    Builtin { name: "abs", call: "abs(X)", meaning: "absolute value, element-wise", derivative: "abs'(x): sign(x) (0 at x = 0)", rule: "D8" },
+    Builtin { name: "sign", call: "sign(X)", meaning: "-1, 0 or 1 by the sign, element-wise", derivative: "sign'(x): 0 (also at 0, a subgradient, as JAX and PyTorch choose)", rule: "F5" },
+    Builtin { name: "arcsin", call: "arcsin(X)", meaning: "inverse sine on [-1, 1], element-wise", derivative: "1 ./ sqrt(1 - x.^2)", rule: "F6" },
+    Builtin { name: "arccos", call: "arccos(X)", meaning: "inverse cosine on [-1, 1], element-wise", derivative: "-1 ./ sqrt(1 - x.^2)", rule: "F7" },
+    Builtin { name: "arctan", call: "arctan(X)", meaning: "inverse tangent, element-wise", derivative: "1 ./ (1 + x.^2)", rule: "F8" },
+    Builtin { name: "sinh", call: "sinh(X)", meaning: "hyperbolic sine, element-wise", derivative: "cosh(x)", rule: "F9" },
+    Builtin { name: "cosh", call: "cosh(X)", meaning: "hyperbolic cosine, element-wise", derivative: "sinh(x)", rule: "F10" },
+    Builtin { name: "log1p", call: "log1p(X)", meaning: "log(1 + x), accurate for small x, element-wise", derivative: "1 ./ (1 + x)", rule: "F11" },
+    Builtin { name: "expm1", call: "expm1(X)", meaning: "exp(x) - 1, accurate for small x, element-wise", derivative: "exp(x)", rule: "F12" },
+    Builtin { name: "tr", call: "tr(X)", meaning: "trace of a square matrix (also 'trace')", derivative: "d tr(X) = tr(dX)", rule: "D4" },
+    Builtin { name: "det", call: "det(X)", meaning: "determinant of a square matrix", derivative: "d det(X) = det(X)*tr(inv(X)*dX)", rule: "D6" },
+    Builtin { name: "logdet", call: "logdet(X)", meaning: "log of the determinant (positive) of a square matrix", derivative: "d logdet(X) = tr(inv(X)*dX)", rule: "D10" },
+    Builtin { name: "sum", call: "sum(X)", meaning: "sum of all entries", derivative: "d sum(X) = sum(dX)", rule: "D14" },
+    Builtin { name: "norm1", call: "norm1(X)", meaning: "sum of the absolute values of all entries", derivative: "d norm1(X) = sum(abs'(X) .* dX)", rule: "D15" },
+    Builtin { name: "norm2", call: "norm2(X)", meaning: "Euclidean norm of a vector, Frobenius norm of a matrix", derivative: "d norm2(X) = tr(X'*dX)/norm2(X)", rule: "D16" },
+    Builtin { name: "inv", call: "inv(X)", meaning: "inverse of a square matrix (also 'inverse')", derivative: "d inv(X) = -inv(X)*dX*inv(X)", rule: "D5" },
+    Builtin { name: "diag", call: "diag(X)", meaning: "a vector to its diagonal matrix; a square matrix to its diagonal", derivative: "d diag(X) = diag(dX)", rule: "D17" },
 ];
 
 /// Names the language reserves for functions it does not have yet: refused with a clear
@@ -143,14 +59,6 @@ pub const BUILTINS: &[Builtin] = &[
 pub const NOT_YET: &[(&str, &str)] = &[
     ("softmax", "softmax(x)"),
     ("logsumexp", "logsumexp(x)"),
-    ("sign", "sign(X)"),
-    ("arcsin", "arcsin(X)"),
-    ("arccos", "arccos(X)"),
-    ("arctan", "arctan(X)"),
-    ("sinh", "sinh(X)"),
-    ("cosh", "cosh(X)"),
-    ("log1p", "log1p(X)"),
-    ("expm1", "expm1(X)"),
     ("maximum", "maximum(X, Y)"),
     ("minimum", "minimum(X, Y)"),
     ("max", "max(x)"),

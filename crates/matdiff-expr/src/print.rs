@@ -662,5 +662,13 @@ fn latex_func(f: Func) -> &'static str {
         Func::Softplus => "\\operatorname{softplus}",
         Func::Sqrt => "\\operatorname{sqrt}",
         Func::Abs => "\\operatorname{abs}",
+        Func::Sign => "\\operatorname{sign}",
+        Func::Arcsin => "\\arcsin",
+        Func::Arccos => "\\arccos",
+        Func::Arctan => "\\arctan",
+        Func::Sinh => "\\sinh",
+        Func::Cosh => "\\cosh",
+        Func::Log1p => "\\operatorname{log1p}",
+        Func::Expm1 => "\\operatorname{expm1}",
     }
 }

@@ -1046,6 +1046,21 @@ fn run_chunk<T: Scalar>(
                         });
                     }
                 }
+                let outside: Option<(&'static str, OutsideDomain)> = match f {
+                    Func::Arcsin => Some(("arcsin of an entry outside [-1, 1]", |v| v.abs() > 1.0)),
+                    Func::Arccos => Some(("arccos of an entry outside [-1, 1]", |v| v.abs() > 1.0)),
+                    Func::Log1p => Some(("log1p of an entry not above -1", |v| v <= -1.0)),
+                    _ => None,
+                };
+                if let Some((what, bad)) = outside {
+                    if let Some(v) = x.iter().find(|v| bad(v.re())) {
+                        return Err(EvalError::Domain {
+                            what,
+                            value: v.re(),
+                            node: cx.desc(*node),
+                        });
+                    }
+                }
                 match (f, order) {
                     (Func::Exp, _) => map1(x, out, |v| v.exp()),
                     (Func::Log, 0) => map1(x, out, |v| v.ln()),
@@ -1066,6 +1081,9 @@ fn run_chunk<T: Scalar>(
     }
     Ok(())
 }
+
+/// Whether a real part is outside a function's domain.
+type OutsideDomain = fn(f64) -> bool;
 
 fn run_kernel<T: Scalar>(
     k: &Kernel<T>,

@@ -11,9 +11,11 @@ use crate::values::Values;
 
 const POSITIVE: u8 = 1;
 const WELL_CONDITIONED: u8 = 2;
+const SMALL: u8 = 4;
 
 /// Seeded random values for every variable of `root`: entries in [-1, 1], except
 /// - in [0.5, 1.5] where `log`, `sqrt`, `./`, `/` or a fractional power needs them positive;
+/// - ten times smaller under `arcsin`, `arccos` and `log1p` (whose domains are bounded);
 /// - diagonally dominant with a positive diagonal (so invertible, with a positive determinant)
 ///   for square variables under `inv`, `det`, `logdet` or a negative power;
 /// - symmetric for variables declared symmetric (then positive definite when also dominant).
@@ -106,6 +108,7 @@ fn draw(pool: &ExprPool, root: ExprId, seed: u64, order: Order) -> Values<f64> {
             Node::Apply { fun, arg, .. } => {
                 let c = match fun {
                     Fun::Builtin(Func::Log | Func::Sqrt) => POSITIVE,
+                    Fun::Builtin(Func::Arcsin | Func::Arccos | Func::Log1p) => SMALL,
                     _ => 0,
                 };
                 stack.push((*arg, c));
@@ -130,7 +133,7 @@ fn draw(pool: &ExprPool, root: ExprId, seed: u64, order: Order) -> Values<f64> {
             Node::Inv(a) => stack.push((*a, pass | WELL_CONDITIONED)),
             Node::Reduce(Reduce::Det | Reduce::LogDet, a) => stack.push((*a, WELL_CONDITIONED)),
             Node::Reduce(_, a) | Node::Transpose(a) | Node::Diag(a) => stack.push((*a, pass)),
-            Node::Neg(a) => stack.push((*a, pass & WELL_CONDITIONED)),
+            Node::Neg(a) => stack.push((*a, pass & (WELL_CONDITIONED | SMALL))),
             Node::Add(xs) | Node::Mul(xs) | Node::Hadamard(xs) => {
                 for &x in xs.iter() {
                     stack.push((x, pass));
@@ -177,13 +180,16 @@ fn draw(pool: &ExprPool, root: ExprId, seed: u64, order: Order) -> Values<f64> {
         let need = needs[&s];
         let (r, c) = (size(info.shape.rows), size(info.shape.cols));
         let positive = need & POSITIVE != 0;
+        // Under arcsin, arccos and log1p: small, so that sums of products stay inside (-1, 1).
+        let scale = if need & SMALL != 0 { 0.1 } else { 1.0 };
         let dominant = need & WELL_CONDITIONED != 0 && r == c && r > 1;
         let mut m = Mat::from_fn(r, c, |_, _| {
-            if positive {
-                rng.random_range(0.5..1.5)
-            } else {
-                rng.random_range(-1.0..1.0)
-            }
+            scale
+                * if positive {
+                    rng.random_range(0.5..1.5)
+                } else {
+                    rng.random_range(-1.0..1.0)
+                }
         });
         if dominant {
             for j in 0..c {

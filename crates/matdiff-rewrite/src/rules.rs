@@ -63,6 +63,14 @@ rules! {
     "F2", "sigmoid", "exp(z) ./ (1 + exp(z)) = sigmoid(z)", r"\frac{e^{z}}{1 + e^{z}} = \sigma(z)";
     "F3", "sigmoid derivative", "sigmoid'(z) = sigmoid(z) .* (1 - sigmoid(z))", r"\sigma'(z) = \sigma(z) \odot (1 - \sigma(z))";
     "F4", "tanh derivative", "tanh'(z) = 1 - tanh(z).^2", r"\tanh'(z) = 1 - \tanh^{\circ 2}(z)";
+    "F5", "sign derivative", "sign'(x) = 0 (also at 0, a subgradient)", r"\operatorname{sign}'(x) = 0";
+    "F6", "arcsin derivative", "arcsin'(x) = 1 ./ sqrt(1 - x.^2)", r"\arcsin'(x) = 1 \oslash \sqrt{1 - x^{\circ 2}}";
+    "F7", "arccos derivative", "arccos'(x) = -1 ./ sqrt(1 - x.^2)", r"\arccos'(x) = -1 \oslash \sqrt{1 - x^{\circ 2}}";
+    "F8", "arctan derivative", "arctan'(x) = 1 ./ (1 + x.^2)", r"\arctan'(x) = 1 \oslash (1 + x^{\circ 2})";
+    "F9", "sinh derivative", "sinh'(x) = cosh(x), sinh''(x) = sinh(x)", r"\sinh'(x) = \cosh(x)";
+    "F10", "cosh derivative", "cosh'(x) = sinh(x), cosh''(x) = cosh(x)", r"\cosh'(x) = \sinh(x)";
+    "F11", "log1p derivative", "log1p'(x) = 1 ./ (1 + x)", r"\operatorname{log1p}'(x) = 1 \oslash (1 + x)";
+    "F12", "expm1 derivative", "expm1'(x) = expm1''(x) = exp(x)", r"\operatorname{expm1}'(x) = e^{x}";
     "S", "symmetric gradient", "X symmetric: df/dX = (G + G')/2", r"X = X^T \Rightarrow \frac{\partial f}{\partial X} = \tfrac{1}{2}(G + G^T)";
     "B", "substitution", "names replaced by what they stand for", r"\text{substitution}";
 }
@@ -74,4 +82,14 @@ rules! {
 /// ```
 pub fn rule(id: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_builtin_function_names_a_rule_of_the_catalog() {
+        for b in matdiff_expr::BUILTINS {
+            assert!(super::rule(b.rule).is_some(), "{}: {}", b.name, b.rule);
+        }
+    }
 }

@@ -1124,6 +1124,9 @@ impl<'p> Simplifier<'p> {
         let Fun::Builtin(f) = fun else {
             return self.pool.intern(Node::Apply { fun, order, arg });
         };
+        if let Some(d) = self.written_derivative(f, order, arg)? {
+            return Ok(d);
+        }
         let call = |s: &mut Self, f: Func, order: u8| {
             s.pool.intern(Node::Apply {
                 fun: Fun::Builtin(f),

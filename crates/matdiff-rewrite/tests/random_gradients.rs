@@ -89,13 +89,16 @@ impl Gen {
             10 => {
                 let f = self.pick(&[
                     "sigmoid", "tanh", "sin", "cos", "softplus", "exp", "relu", "abs", "tanh'",
-                    "sigmoid'",
+                    "sigmoid'", "sign", "arctan", "sinh", "cosh", "expm1", "arcsin", "arccos",
+                    "log1p",
                 ]);
                 let arg = self.mat(r, c, d);
-                if f == "exp" {
-                    format!("exp(tanh({arg}))")
-                } else {
-                    format!("{f}({arg})")
+                match f {
+                    // Bounded arguments: no overflow, inside the domains.
+                    "exp" | "sinh" | "cosh" | "expm1" => format!("{f}(tanh({arg}))"),
+                    "arcsin" | "arccos" => format!("{f}(sigmoid({arg}))"),
+                    "log1p" => format!("log1p({})", self.positive(r, c, d)),
+                    _ => format!("{f}({arg})"),
                 }
             }
             11 => {

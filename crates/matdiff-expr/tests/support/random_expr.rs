@@ -244,14 +244,15 @@ impl Gen {
                 11 => {
                     let f = self.rng.pick(&[
                         "exp", "log", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "softplus",
-                        "sqrt", "abs", "σ", "g", "h",
+                        "sqrt", "abs", "σ", "g", "h", "sign", "arcsin", "arccos", "arctan", "sinh",
+                        "cosh", "log1p", "expm1",
                     ]);
                     format!("{f}({})", self.expr(s, b))
                 }
                 12 => {
-                    let f = self
-                        .rng
-                        .pick(&["g'", "h''", "sigmoid'", "tanh'", "relu'", "exp''"]);
+                    let f = self.rng.pick(&[
+                        "g'", "h''", "sigmoid'", "tanh'", "relu'", "exp''", "arcsin'", "cosh''",
+                    ]);
                     format!("{f}({})", self.expr(s, b))
                 }
                 13 if square => {
