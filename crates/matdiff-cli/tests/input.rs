@@ -140,11 +140,30 @@ fn unknown_names_are_errors_with_suggestions() {
             "^^^^^^",
         ],
     );
+    // The real softmax: not element-wise (the answer the issue expects, numerically checked).
     check(
         &["grad", "softmax(x)'*y", "--wrt", "x"],
         "",
+        0,
+        &["y .* softmax(x) - ((y .* softmax(x))'*ones)*softmax(x)\n"],
+    );
+    check(
+        &["check", "softmax(x)'*y", "--wrt", "x"],
+        "",
+        0,
+        &["ok: the derived gradient agrees"],
+    );
+    check(
+        &["grad", "logsumexp(W*x) - y'*W*x", "--wrt", "W"],
+        "",
+        0,
+        &["(softmax(W*x) - y)*x'\n"],
+    );
+    check(
+        &["grad", "sum(softmax(X))", "--wrt", "X"],
+        "",
         2,
-        &["'softmax' is not built in yet"],
+        &["'softmax' takes a vector, got m x n"],
     );
     check(
         &["grad", "sum(kron(A, B))", "--wrt", "A"],

@@ -44,6 +44,8 @@ pub const BUILTINS: &[Builtin] = &[
     Builtin { name: "cosh", call: "cosh(X)", meaning: "hyperbolic cosine, element-wise", derivative: "sinh(x)", rule: "F10" },
     Builtin { name: "log1p", call: "log1p(X)", meaning: "log(1 + x), accurate for small x, element-wise", derivative: "1 ./ (1 + x)", rule: "F11" },
     Builtin { name: "expm1", call: "expm1(X)", meaning: "exp(x) - 1, accurate for small x, element-wise", derivative: "exp(x)", rule: "F12" },
+    Builtin { name: "softmax", call: "softmax(x)", meaning: "exp(x - logsumexp(x)) of a vector (not element-wise: its Jacobian is diag(s) - s*s'); one per column of a matrix is not built in yet", derivative: "d softmax(x) = softmax(x) .* (dx - softmax(x)'*dx)", rule: "D20" },
+    Builtin { name: "logsumexp", call: "logsumexp(x)", meaning: "log(sum(exp(x))) of a vector, evaluated with the maximum shifted out", derivative: "d logsumexp(x) = softmax(x)'*dx", rule: "D20" },
     Builtin { name: "tr", call: "tr(X)", meaning: "trace of a square matrix (also 'trace')", derivative: "d tr(X) = tr(dX)", rule: "D4" },
     Builtin { name: "det", call: "det(X)", meaning: "determinant of a square matrix", derivative: "d det(X) = det(X)*tr(inv(X)*dX)", rule: "D6" },
     Builtin { name: "logdet", call: "logdet(X)", meaning: "log of the determinant (positive) of a square matrix", derivative: "d logdet(X) = tr(inv(X)*dX)", rule: "D10" },
@@ -57,8 +59,6 @@ pub const BUILTINS: &[Builtin] = &[
 /// Names the language reserves for functions it does not have yet: refused with a clear
 /// message rather than read as abstract functions.
 pub const NOT_YET: &[(&str, &str)] = &[
-    ("softmax", "softmax(x)"),
-    ("logsumexp", "logsumexp(x)"),
     ("maximum", "maximum(X, Y)"),
     ("minimum", "minimum(X, Y)"),
     ("max", "max(x)"),

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use crate::decl::{Decl, DeclDim, DeclShape};
-use crate::error::ParseError;
-use crate::node::{Dim, DimVar, ExprId, Fun, Node, Num, Shape};
+use crate::error::{ExprError, ParseError};
+use crate::node::{Dim, DimVar, ExprId, Fun, Func, Node, Num, Reduce, Shape};
 use crate::parser::{is_reserved, Ast, AstBinding, AstKind, BinOp, Callee, NaryOp};
 use crate::pool::ExprPool;
 
@@ -474,7 +474,20 @@ impl<'p> Inference<'p> {
         let name_span = name_span.clone();
         match callee {
             Callee::Elementwise(_) | Callee::Abstract => Ok(s),
-            Callee::Reduce(r) => {
+            Callee::Reduce(r) | Callee::Softmax(r) => {
+                if r == Reduce::LogSumExp && !self.dims.is_one(s.0) && !self.dims.is_one(s.1) {
+                    let m = self.shape_msg(&[s]);
+                    return Err(self.err(
+                        format!(
+                            "'{name}' takes a vector, got {}: one {name} per column of a matrix is not built in yet",
+                            m[0]
+                        ),
+                        name_span,
+                    ));
+                }
+                if matches!(callee, Callee::Softmax(_)) {
+                    return Ok(s);
+                }
                 if r.needs_square() && !self.dims.unify(s.0, s.1) {
                     let m = self.shape_msg(&[s]);
                     let kind = if self.dims.is_one(s.1) {
@@ -716,7 +729,7 @@ impl<'p> Inference<'p> {
             }
             AstKind::Call { arg, .. } => {
                 let arg = self.lower(arg, env, resolved)?;
-                self.call_node(ast, arg)
+                self.call_node(ast, arg)?
             }
             _ => match self.leaf_node(ast, env, resolved) {
                 Ok(node) => node,
@@ -749,17 +762,18 @@ impl<'p> Inference<'p> {
     }
 
     #[inline(never)]
-    fn call_node(&mut self, ast: &Ast, arg: ExprId) -> Node {
+    fn call_node(&mut self, ast: &Ast, arg: ExprId) -> Result<Node, ParseError> {
         let AstKind::Call {
             callee,
             name,
             order,
+            name_span,
             ..
         } = &ast.kind
         else {
             unreachable!("a call")
         };
-        match callee {
+        Ok(match callee {
             Callee::Elementwise(f) => Node::Apply {
                 fun: Fun::Builtin(*f),
                 order: *order,
@@ -771,9 +785,27 @@ impl<'p> Inference<'p> {
                 arg,
             },
             Callee::Reduce(r) => Node::Reduce(*r, arg),
+            Callee::Softmax(_) => {
+                return self
+                    .softmax(arg)
+                    .map_err(|e| ParseError::new(e.to_string(), name_span.clone()))
+            }
             Callee::Inv => Node::Inv(arg),
             Callee::Diag => Node::Diag(arg),
-        }
+        })
+    }
+
+    /// `softmax(x)`, written `exp(x - logsumexp(x))`: stable, as `logsumexp` is evaluated with
+    /// the maximum shifted out; printed back as `softmax(x)`.
+    fn softmax(&mut self, x: ExprId) -> Result<Node, ExprError> {
+        let lse = self.pool.intern(Node::Reduce(Reduce::LogSumExp, x))?;
+        let neg = self.pool.intern(Node::Neg(lse))?;
+        let shifted = self.pool.intern(Node::Add(vec![x, neg].into()))?;
+        Ok(Node::Apply {
+            fun: Fun::Builtin(Func::Exp),
+            order: 0,
+            arg: shifted,
+        })
     }
 
     /// Interns a node, an error pointing at the operator of its tree.

@@ -36,7 +36,7 @@ pub use fxhash::{FxHashMap, FxHashSet, FxHasher};
 pub use infer::Expr;
 pub use node::{Dim, DimVar, ExprId, Fun, Func, Node, Num, Reduce, Shape, Symbol};
 pub use pool::{mul_shape, ExprPool, Limits, VarInfo};
-pub use print::{Printer, Style};
+pub use print::{softmax_argument, Printer, Style};
 
 impl ExprPool {
     /// Parses an expression of the language into this pool, inferring every shape.

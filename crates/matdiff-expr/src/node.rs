@@ -266,17 +266,20 @@ pub enum Reduce {
     Norm1,
     /// `norm2`, the Euclidean norm of a vector, Frobenius norm of a matrix.
     Norm2,
+    /// `logsumexp`, `log(sum(exp(x)))` of a vector, evaluated with the maximum shifted out.
+    LogSumExp,
 }
 
 impl Reduce {
     /// Every reduction.
-    pub const ALL: [Reduce; 6] = [
+    pub const ALL: [Reduce; 7] = [
         Reduce::Trace,
         Reduce::Det,
         Reduce::LogDet,
         Reduce::Sum,
         Reduce::Norm1,
         Reduce::Norm2,
+        Reduce::LogSumExp,
     ];
 
     /// The name in the expression language.
@@ -288,6 +291,7 @@ impl Reduce {
             Reduce::Sum => "sum",
             Reduce::Norm1 => "norm1",
             Reduce::Norm2 => "norm2",
+            Reduce::LogSumExp => "logsumexp",
         }
     }
 

@@ -36,6 +36,8 @@ pub(crate) enum Callee {
     Elementwise(Func),
     Abstract,
     Reduce(Reduce),
+    /// `softmax`, lowered as `exp(x - logsumexp(x))` (the reduction is `LogSumExp`).
+    Softmax(Reduce),
     Inv,
     Diag,
 }
@@ -74,7 +76,7 @@ pub(crate) struct AstBinding {
 pub(crate) fn is_reserved(name: &str) -> bool {
     matches!(
         name,
-        "I" | "eye" | "ones" | "where" | "inv" | "diag" | "trace" | "inverse"
+        "I" | "eye" | "ones" | "where" | "inv" | "diag" | "trace" | "inverse" | "softmax"
     ) || Func::from_name(name).is_some()
         || Reduce::from_name(name).is_some()
 }
@@ -593,6 +595,8 @@ impl Parser {
         } else if name == "trace" {
             // MATLAB's and NumPy's spelling.
             Some(Callee::Reduce(Reduce::Trace))
+        } else if name == "softmax" {
+            Some(Callee::Softmax(Reduce::LogSumExp))
         } else if name == "inv" || name == "inverse" {
             Some(Callee::Inv)
         } else if name == "diag" {

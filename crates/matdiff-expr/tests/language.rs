@@ -459,6 +459,12 @@ fn default_shapes() {
 #[test]
 fn declarations() {
     let cases: &[(&str, &[&str], &str)] = &[
+        // softmax is exp(x - logsumexp(x)), printed back as softmax.
+        (
+            "softmax(W*x)'*y + logsumexp(x)",
+            &[],
+            r"softmax(W*x)'*y + logsumexp(x) | softmax(W·x)ᵀ·y + logsumexp(x) | \operatorname{softmax}\left(W x\right)^T y + \operatorname{logsumexp}\left(x\right) | scalar | W: m x n, x: n x 1, y: m x 1",
+        ),
         // A declared abstract function of any name; one-letter ones need no declaration.
         (
             "sum(act(W*x))",

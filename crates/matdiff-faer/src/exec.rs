@@ -850,11 +850,14 @@ fn vec_at<T: Scalar>(v: MatRef<'_, T>, k: usize) -> T {
     }
 }
 
-/// A running `sum`, `norm1` or `norm2` (scaled sum of squares, so no overflow).
+/// A running `sum`, `norm1`, `norm2` (scaled sum of squares, so no overflow) or `logsumexp`
+/// (a sum of `exp(x - max)`, rescaled when the maximum grows, so no overflow either).
 pub(crate) struct Reducer<T> {
     kind: Reduce,
     acc: T,
     scale: f64,
+    /// For `logsumexp`: the entry of the largest real part so far.
+    max: Option<T>,
 }
 
 impl<T: Scalar> Reducer<T> {
@@ -863,6 +866,7 @@ impl<T: Scalar> Reducer<T> {
             kind,
             acc: T::zero(),
             scale: 0.0,
+            max: None,
         }
     }
 
@@ -882,6 +886,17 @@ impl<T: Scalar> Reducer<T> {
                     self.acc += y * y;
                 }
             }
+            Reduce::LogSumExp => match self.max {
+                Some(m) if x.re() <= m.re() => self.acc += (x - m).exp(),
+                Some(m) => {
+                    self.acc = self.acc * (m - x).exp() + T::one();
+                    self.max = Some(x);
+                }
+                None => {
+                    self.acc = T::one();
+                    self.max = Some(x);
+                }
+            },
             _ => self.acc += x,
         }
     }
@@ -889,6 +904,10 @@ impl<T: Scalar> Reducer<T> {
     pub(crate) fn finish(self) -> T {
         match self.kind {
             Reduce::Norm2 => self.acc.sqrt() * T::from_f64(self.scale),
+            Reduce::LogSumExp => match self.max {
+                Some(m) => m + self.acc.ln(),
+                None => T::from_f64(f64::NEG_INFINITY),
+            },
             _ => self.acc,
         }
     }

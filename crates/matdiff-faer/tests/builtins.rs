@@ -56,3 +56,25 @@ fn the_written_derivatives_agree_with_the_backend() {
         "element-wise functions with a written derivative"
     );
 }
+
+#[test]
+fn logsumexp_and_softmax_are_stable_for_large_entries() {
+    let x = Mat::from_fn(3, 1, |i, _| [1000.0, 1001.0, -1000.0][i]);
+    let lse = eval("logsumexp(x)", &x)[(0, 0)];
+    let want = 1001.0 + (-1.0f64).exp().ln_1p();
+    assert!((lse - want).abs() <= 1e-15 * want, "{lse} against {want}");
+    let s = eval("softmax(x)", &x);
+    let e = (-1.0f64).exp();
+    for (i, want) in [e / (1.0 + e), 1.0 / (1.0 + e), 0.0]
+        .into_iter()
+        .enumerate()
+    {
+        assert!(
+            (s[(i, 0)] - want).abs() <= 1e-13,
+            "softmax {i}: {}",
+            s[(i, 0)]
+        );
+    }
+    let small = Mat::from_fn(3, 1, |i, _| [-1000.0, -1001.0, -1002.0][i]);
+    assert!(eval("logsumexp(x)", &small)[(0, 0)].is_finite());
+}

@@ -232,6 +232,18 @@ impl Engine<'_> {
                         let inner = self.inner_product(a, da, vector)?;
                         self.raw(Node::Div([inner, id]))?
                     }
+                    Reduce::LogSumExp => {
+                        // d logsumexp(x) = softmax(x)'*dx, softmax(x) = exp(x - logsumexp(x)).
+                        self.use_rule("D20");
+                        let neg = self.raw(Node::Neg(id))?;
+                        let shifted = self.raw(Node::Add(vec![a, neg].into()))?;
+                        let softmax = self.raw(Node::Apply {
+                            fun: Fun::Builtin(matdiff_expr::Func::Exp),
+                            order: 0,
+                            arg: shifted,
+                        })?;
+                        self.inner_product(softmax, da, true)?
+                    }
                 }))
             }
             Node::Inv(a) => {

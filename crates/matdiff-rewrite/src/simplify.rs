@@ -1198,7 +1198,7 @@ impl<'p> Simplifier<'p> {
         }
         if self.is_scalar(a) {
             return match r {
-                Reduce::Trace | Reduce::Det | Reduce::Sum => Ok(a),
+                Reduce::Trace | Reduce::Det | Reduce::Sum | Reduce::LogSumExp => Ok(a),
                 Reduce::LogDet => self.apply(Fun::Builtin(Func::Log), 0, a),
                 Reduce::Norm1 | Reduce::Norm2 => self.apply(Fun::Builtin(Func::Abs), 0, a),
             };

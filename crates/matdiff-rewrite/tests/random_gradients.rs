@@ -141,7 +141,9 @@ impl Gen {
         }
         let d = depth - 1;
         let (r, c) = (self.size(), self.size());
-        match self.rng.random_range(0..14) {
+        match self.rng.random_range(0..16) {
+            14 => format!("logsumexp({})", self.mat(r, 1, d)),
+            15 => format!("softmax({})'*{}", self.mat(r, 1, d), self.paren(r, 1, d)),
             0 => format!("tr({})", self.mat(r, r, d)),
             1 => format!("sum({})", self.mat(r, c, d)),
             2 => format!("norm2({})^2", self.mat(r, c, d)),
