@@ -281,3 +281,39 @@ fn new_functions_differentiate_and_refuse_values_outside_their_domains() {
         &["log1p of an entry not above -1 (-2) in log1p(-x)"],
     );
 }
+
+#[test]
+fn logabsdet_at_a_negative_determinant() {
+    // det X = -1: log|det X| = 0, gradient inv(X)' = X for this permutation.
+    let values = file("negative.json", r#"{"X": [[0, 1], [1, 0]]}"#);
+    let values = values.to_str().unwrap();
+    check(
+        &["grad", "logabsdet(X)", "--wrt", "X", "--at", values],
+        "",
+        0,
+        &[
+            "inv(X)'\n",
+            "value: 0",
+            "gradient value: [[0.0,1.0],[1.0,0.0]]",
+        ],
+    );
+    check(
+        &["check", "logabsdet(X)", "--wrt", "X", "--at", values],
+        "",
+        0,
+        &["ok: the derived gradient agrees"],
+    );
+    check(
+        &["check", "logdet(X)", "--wrt", "X", "--at", values],
+        "",
+        2,
+        &["determinant"],
+    );
+    let singular = file("singular.json", r#"{"X": [[1, 1], [1, 1]]}"#);
+    check(
+        &["eval", "logabsdet(X)", "--at", singular.to_str().unwrap()],
+        "",
+        2,
+        &["singular matrix in logabsdet(X)"],
+    );
+}

@@ -49,6 +49,7 @@ pub const BUILTINS: &[Builtin] = &[
     Builtin { name: "tr", call: "tr(X)", meaning: "trace of a square matrix (also 'trace')", derivative: "d tr(X) = tr(dX)", rule: "D4" },
     Builtin { name: "det", call: "det(X)", meaning: "determinant of a square matrix", derivative: "d det(X) = det(X)*tr(inv(X)*dX)", rule: "D6" },
     Builtin { name: "logdet", call: "logdet(X)", meaning: "log of the determinant (positive) of a square matrix", derivative: "d logdet(X) = tr(inv(X)*dX)", rule: "D10" },
+    Builtin { name: "logabsdet", call: "logabsdet(X)", meaning: "log|det X| of a non-singular square matrix (any sign of the determinant)", derivative: "d logabsdet(X) = tr(inv(X)*dX)", rule: "D21" },
     Builtin { name: "sum", call: "sum(X)", meaning: "sum of all entries", derivative: "d sum(X) = sum(dX)", rule: "D14" },
     Builtin { name: "norm1", call: "norm1(X)", meaning: "sum of the absolute values of all entries", derivative: "d norm1(X) = sum(abs'(X) .* dX)", rule: "D15" },
     Builtin { name: "norm2", call: "norm2(X)", meaning: "Euclidean norm of a vector, Frobenius norm of a matrix", derivative: "d norm2(X) = tr(X'*dX)/norm2(X)", rule: "D16" },
@@ -63,7 +64,6 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("minimum", "minimum(X, Y)"),
     ("max", "max(x)"),
     ("min", "min(x)"),
-    ("logabsdet", "logabsdet(X)"),
     ("kron", "kron(A, B)"),
     ("vec", "vec(X)"),
 ];

@@ -268,11 +268,13 @@ pub enum Reduce {
     Norm2,
     /// `logsumexp`, `log(sum(exp(x)))` of a vector, evaluated with the maximum shifted out.
     LogSumExp,
+    /// `logabsdet`, `log|det X|` of a non-singular square matrix.
+    LogAbsDet,
 }
 
 impl Reduce {
     /// Every reduction.
-    pub const ALL: [Reduce; 7] = [
+    pub const ALL: [Reduce; 8] = [
         Reduce::Trace,
         Reduce::Det,
         Reduce::LogDet,
@@ -280,6 +282,7 @@ impl Reduce {
         Reduce::Norm1,
         Reduce::Norm2,
         Reduce::LogSumExp,
+        Reduce::LogAbsDet,
     ];
 
     /// The name in the expression language.
@@ -292,6 +295,7 @@ impl Reduce {
             Reduce::Norm1 => "norm1",
             Reduce::Norm2 => "norm2",
             Reduce::LogSumExp => "logsumexp",
+            Reduce::LogAbsDet => "logabsdet",
         }
     }
 
@@ -302,7 +306,10 @@ impl Reduce {
 
     /// Whether the argument must be square.
     pub fn needs_square(self) -> bool {
-        matches!(self, Reduce::Trace | Reduce::Det | Reduce::LogDet)
+        matches!(
+            self,
+            Reduce::Trace | Reduce::Det | Reduce::LogDet | Reduce::LogAbsDet
+        )
     }
 }
 

@@ -459,6 +459,7 @@ impl<'a> Printer<'a> {
                         Reduce::LogDet => "\\log\\det",
                         Reduce::Sum => "\\operatorname{sum}",
                         Reduce::LogSumExp => "\\operatorname{logsumexp}",
+                        Reduce::LogAbsDet => "\\operatorname{logabsdet}",
                         Reduce::Norm1 | Reduce::Norm2 => unreachable!("handled above"),
                     };
                     write!(out, "{name}\\left(")?;

@@ -666,6 +666,9 @@ pub(crate) fn run_instr<T: Scalar>(
                 Reduce::LogDet => logdet(m).ok_or_else(|| EvalError::NonPositiveDeterminant {
                     node: cx.desc(*node),
                 })?,
+                Reduce::LogAbsDet => logabsdet(m).ok_or_else(|| EvalError::Singular {
+                    node: cx.desc(*node),
+                })?,
                 Reduce::Trace => {
                     let mut acc = T::zero();
                     for i in 0..m.nrows() {
@@ -799,6 +802,21 @@ pub(crate) fn det<T: Scalar>(m: MatRef<'_, T>) -> T {
         d *= u[(i, i)];
     }
     d
+}
+
+/// `log|det|` by LU, each pivot's real-part sign taken out (analytic for the complex step);
+/// `None` when the matrix is singular.
+pub(crate) fn logabsdet<T: Scalar>(m: MatRef<'_, T>) -> Option<T> {
+    let lu = PartialPivLu::new(m);
+    let u = lu.U();
+    if is_singular(u) {
+        return None;
+    }
+    let mut acc = T::zero();
+    for i in 0..u.nrows() {
+        acc += u[(i, i)].abs_analytic().ln();
+    }
+    Some(acc)
 }
 
 /// `log det`: Cholesky for a real symmetric positive definite matrix, else LU with the sign of

@@ -131,7 +131,9 @@ fn draw(pool: &ExprPool, root: ExprId, seed: u64, order: Order) -> Values<f64> {
                 stack.push((*b, pass | POSITIVE));
             }
             Node::Inv(a) => stack.push((*a, pass | WELL_CONDITIONED)),
-            Node::Reduce(Reduce::Det | Reduce::LogDet, a) => stack.push((*a, WELL_CONDITIONED)),
+            Node::Reduce(Reduce::Det | Reduce::LogDet | Reduce::LogAbsDet, a) => {
+                stack.push((*a, WELL_CONDITIONED))
+            }
             Node::Reduce(_, a) | Node::Transpose(a) | Node::Diag(a) => stack.push((*a, pass)),
             Node::Neg(a) => stack.push((*a, pass & (WELL_CONDITIONED | SMALL))),
             Node::Add(xs) | Node::Mul(xs) | Node::Hadamard(xs) => {

@@ -81,6 +81,7 @@ fn naive(pool: &ExprPool, id: ExprId, v: &Values<f64>, sizes: &Sizes) -> Mat<f64
                 Reduce::Sum => m.sum(),
                 Reduce::Norm1 => map(&m, f64::abs).sum(),
                 Reduce::Norm2 => m.norm_l2(),
+                Reduce::LogAbsDet => m.determinant().abs().ln(),
                 Reduce::LogSumExp => map(&m, f64::exp).sum().ln(),
             })
         }

@@ -211,8 +211,8 @@ impl Engine<'_> {
                         let t = self.raw(Node::Reduce(Reduce::Trace, p))?;
                         self.raw(Node::Mul(vec![id, t].into()))?
                     }
-                    Reduce::LogDet => {
-                        self.use_rule("D10");
+                    Reduce::LogDet | Reduce::LogAbsDet => {
+                        self.use_rule(if r == Reduce::LogDet { "D10" } else { "D21" });
                         let inv = self.raw(Node::Inv(a))?;
                         let p = self.raw(Node::Mul(vec![inv, da].into()))?;
                         self.raw(Node::Reduce(Reduce::Trace, p))?

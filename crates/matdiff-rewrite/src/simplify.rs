@@ -1200,6 +1200,10 @@ impl<'p> Simplifier<'p> {
             return match r {
                 Reduce::Trace | Reduce::Det | Reduce::Sum | Reduce::LogSumExp => Ok(a),
                 Reduce::LogDet => self.apply(Fun::Builtin(Func::Log), 0, a),
+                Reduce::LogAbsDet => {
+                    let abs = self.apply(Fun::Builtin(Func::Abs), 0, a)?;
+                    self.apply(Fun::Builtin(Func::Log), 0, abs)
+                }
                 Reduce::Norm1 | Reduce::Norm2 => self.apply(Fun::Builtin(Func::Abs), 0, a),
             };
         }

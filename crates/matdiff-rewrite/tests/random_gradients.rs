@@ -151,7 +151,7 @@ impl Gen {
             4 => format!("norm1({})", self.mat(r, c, d)),
             5 => {
                 let g = self.paren(c, r, d);
-                let f = self.pick(&["det", "logdet"]);
+                let f = self.pick(&["det", "logdet", "logabsdet"]);
                 format!("{f}({g}'*{g} + I)")
             }
             6 => format!(

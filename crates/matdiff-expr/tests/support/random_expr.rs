@@ -261,7 +261,7 @@ impl Gen {
                 }
                 13 if scalar => format!("{}^{}", self.sub(s, b / 2), self.sub(s, b / 2)),
                 14 if scalar => {
-                    let f = self.rng.pick(&["tr", "det", "logdet"]);
+                    let f = self.rng.pick(&["tr", "det", "logdet", "logabsdet"]);
                     let k = self.dim();
                     format!("{f}({})", self.expr((k, k), b))
                 }
