@@ -317,3 +317,27 @@ fn logabsdet_at_a_negative_determinant() {
         &["singular matrix in logabsdet(X)"],
     );
 }
+
+#[test]
+fn max_and_min_share_the_gradient_evenly_at_ties() {
+    let values = file("ties.json", r#"{"x": [1, 3, 3, 2]}"#);
+    let values = values.to_str().unwrap();
+    check(
+        &["grad", "max(x)", "--wrt", "x", "--at", values],
+        "",
+        0,
+        &["value: 3", "gradient value: [0.0,0.5,0.5,0.0]"],
+    );
+    check(
+        &["grad", "min(x)", "--wrt", "x", "--at", values],
+        "",
+        0,
+        &["value: 1", "gradient value: [1.0,0.0,0.0,0.0]"],
+    );
+    check(
+        &["check", "max(A*x)^2", "--wrt", "x"],
+        "",
+        0,
+        &["ok: the derived gradient agrees"],
+    );
+}

@@ -50,6 +50,8 @@ pub const BUILTINS: &[Builtin] = &[
     Builtin { name: "det", call: "det(X)", meaning: "determinant of a square matrix", derivative: "d det(X) = det(X)*tr(inv(X)*dX)", rule: "D6" },
     Builtin { name: "logdet", call: "logdet(X)", meaning: "log of the determinant (positive) of a square matrix", derivative: "d logdet(X) = tr(inv(X)*dX)", rule: "D10" },
     Builtin { name: "logabsdet", call: "logabsdet(X)", meaning: "log|det X| of a non-singular square matrix (any sign of the determinant)", derivative: "d logabsdet(X) = tr(inv(X)*dX)", rule: "D21" },
+    Builtin { name: "max", call: "max(X)", meaning: "the largest entry; at ties the gradient is split evenly among the largest entries (as JAX)", derivative: "d max(X) = sum(W .* dX), W = (1 - sign(max(X) - X)) / sum(1 - sign(max(X) - X))", rule: "D22" },
+    Builtin { name: "min", call: "min(X)", meaning: "the smallest entry; at ties the gradient is split evenly among the smallest entries (as JAX)", derivative: "d min(X) = sum(W .* dX), W = (1 - sign(X - min(X))) / sum(1 - sign(X - min(X)))", rule: "D22" },
     Builtin { name: "sum", call: "sum(X)", meaning: "sum of all entries", derivative: "d sum(X) = sum(dX)", rule: "D14" },
     Builtin { name: "norm1", call: "norm1(X)", meaning: "sum of the absolute values of all entries", derivative: "d norm1(X) = sum(abs'(X) .* dX)", rule: "D15" },
     Builtin { name: "norm2", call: "norm2(X)", meaning: "Euclidean norm of a vector, Frobenius norm of a matrix", derivative: "d norm2(X) = tr(X'*dX)/norm2(X)", rule: "D16" },
@@ -62,8 +64,6 @@ pub const BUILTINS: &[Builtin] = &[
 pub const NOT_YET: &[(&str, &str)] = &[
     ("maximum", "maximum(X, Y)"),
     ("minimum", "minimum(X, Y)"),
-    ("max", "max(x)"),
-    ("min", "min(x)"),
     ("kron", "kron(A, B)"),
     ("vec", "vec(X)"),
 ];

@@ -270,11 +270,15 @@ pub enum Reduce {
     LogSumExp,
     /// `logabsdet`, `log|det X|` of a non-singular square matrix.
     LogAbsDet,
+    /// `max`, the largest entry.
+    Max,
+    /// `min`, the smallest entry.
+    Min,
 }
 
 impl Reduce {
     /// Every reduction.
-    pub const ALL: [Reduce; 8] = [
+    pub const ALL: [Reduce; 10] = [
         Reduce::Trace,
         Reduce::Det,
         Reduce::LogDet,
@@ -283,6 +287,8 @@ impl Reduce {
         Reduce::Norm2,
         Reduce::LogSumExp,
         Reduce::LogAbsDet,
+        Reduce::Max,
+        Reduce::Min,
     ];
 
     /// The name in the expression language.
@@ -296,6 +302,8 @@ impl Reduce {
             Reduce::Norm2 => "norm2",
             Reduce::LogSumExp => "logsumexp",
             Reduce::LogAbsDet => "logabsdet",
+            Reduce::Max => "max",
+            Reduce::Min => "min",
         }
     }
 

@@ -460,6 +460,8 @@ impl<'a> Printer<'a> {
                         Reduce::Sum => "\\operatorname{sum}",
                         Reduce::LogSumExp => "\\operatorname{logsumexp}",
                         Reduce::LogAbsDet => "\\operatorname{logabsdet}",
+                        Reduce::Max => "\\max",
+                        Reduce::Min => "\\min",
                         Reduce::Norm1 | Reduce::Norm2 => unreachable!("handled above"),
                     };
                     write!(out, "{name}\\left(")?;

@@ -904,6 +904,17 @@ impl<T: Scalar> Reducer<T> {
                     self.acc += y * y;
                 }
             }
+            Reduce::Max | Reduce::Min => {
+                // The entry itself (not its real part), so the complex step sees the argmax.
+                let better = match self.max {
+                    None => true,
+                    Some(m) if self.kind == Reduce::Max => x.re() > m.re() || x.re().is_nan(),
+                    Some(m) => x.re() < m.re() || x.re().is_nan(),
+                };
+                if better {
+                    self.max = Some(x);
+                }
+            }
             Reduce::LogSumExp => match self.max {
                 Some(m) if x.re() <= m.re() => self.acc += (x - m).exp(),
                 Some(m) => {
@@ -922,6 +933,7 @@ impl<T: Scalar> Reducer<T> {
     pub(crate) fn finish(self) -> T {
         match self.kind {
             Reduce::Norm2 => self.acc.sqrt() * T::from_f64(self.scale),
+            Reduce::Max | Reduce::Min => self.max.unwrap_or(T::from_f64(f64::NAN)),
             Reduce::LogSumExp => match self.max {
                 Some(m) => m + self.acc.ln(),
                 None => T::from_f64(f64::NEG_INFINITY),

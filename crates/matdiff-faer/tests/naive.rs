@@ -82,6 +82,8 @@ fn naive(pool: &ExprPool, id: ExprId, v: &Values<f64>, sizes: &Sizes) -> Mat<f64
                 Reduce::Norm1 => map(&m, f64::abs).sum(),
                 Reduce::Norm2 => m.norm_l2(),
                 Reduce::LogAbsDet => m.determinant().abs().ln(),
+                Reduce::Max => map(&m, |x| x).max().expect("entries"),
+                Reduce::Min => map(&m, |x| x).min().expect("entries"),
                 Reduce::LogSumExp => map(&m, f64::exp).sum().ln(),
             })
         }

@@ -232,6 +232,48 @@ impl Engine<'_> {
                         let inner = self.inner_product(a, da, vector)?;
                         self.raw(Node::Div([inner, id]))?
                     }
+                    Reduce::Max | Reduce::Min => {
+                        // The indicator of the extreme entries (sign(max(X) - X) is 0 exactly
+                        // there), shared evenly at ties.
+                        self.use_rule("D22");
+                        let neg_a = self.raw(Node::Neg(a))?;
+                        let gap = if r == Reduce::Max {
+                            self.raw(Node::Add(vec![id, neg_a].into()))?
+                        } else {
+                            let neg_m = self.raw(Node::Neg(id))?;
+                            self.raw(Node::Add(vec![a, neg_m].into()))?
+                        };
+                        let sign = self.raw(Node::Apply {
+                            fun: Fun::Builtin(matdiff_expr::Func::Sign),
+                            order: 0,
+                            arg: gap,
+                        })?;
+                        // All ones of the shape of X, written out (not a broadcast 1): the
+                        // count of extreme entries is then sum(ones - sign(...)).
+                        let shape = self.s.pool.shape(a);
+                        let mut ones = Vec::new();
+                        for (d, transposed) in [(shape.rows, false), (shape.cols, true)] {
+                            if d != matdiff_expr::Dim::ONE {
+                                let o = self.raw(Node::Ones(d))?;
+                                ones.push(if transposed {
+                                    self.raw(Node::Transpose(o))?
+                                } else {
+                                    o
+                                });
+                            }
+                        }
+                        let one = match ones.len() {
+                            0 => self.s.pool.num(1.0),
+                            1 => ones[0],
+                            _ => self.raw(Node::Mul(ones.into()))?,
+                        };
+                        let neg_sign = self.raw(Node::Neg(sign))?;
+                        let ind = self.raw(Node::Add(vec![one, neg_sign].into()))?;
+                        let count = self.raw(Node::Reduce(Reduce::Sum, ind))?;
+                        let w = self.raw(Node::Div([ind, count]))?;
+                        let h = self.raw(Node::Hadamard(vec![w, da].into()))?;
+                        self.raw(Node::Reduce(Reduce::Sum, h))?
+                    }
                     Reduce::LogSumExp => {
                         // d logsumexp(x) = softmax(x)'*dx, softmax(x) = exp(x - logsumexp(x)).
                         self.use_rule("D20");

@@ -1198,7 +1198,12 @@ impl<'p> Simplifier<'p> {
         }
         if self.is_scalar(a) {
             return match r {
-                Reduce::Trace | Reduce::Det | Reduce::Sum | Reduce::LogSumExp => Ok(a),
+                Reduce::Trace
+                | Reduce::Det
+                | Reduce::Sum
+                | Reduce::LogSumExp
+                | Reduce::Max
+                | Reduce::Min => Ok(a),
                 Reduce::LogDet => self.apply(Fun::Builtin(Func::Log), 0, a),
                 Reduce::LogAbsDet => {
                     let abs = self.apply(Fun::Builtin(Func::Abs), 0, a)?;

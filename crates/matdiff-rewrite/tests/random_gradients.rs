@@ -141,7 +141,13 @@ impl Gen {
         }
         let d = depth - 1;
         let (r, c) = (self.size(), self.size());
-        match self.rng.random_range(0..16) {
+        match self.rng.random_range(0..17) {
+            16 => {
+                // Plus a variable, so that no structure (a symmetric matrix) makes a tie, where
+                // max and min have no derivative to compare with.
+                let f = self.pick(&["max", "min"]);
+                format!("{f}({} + {})", self.mat(r, c, d), self.leaf(r, c))
+            }
             14 => format!("logsumexp({})", self.mat(r, 1, d)),
             15 => format!("softmax({})'*{}", self.mat(r, 1, d), self.paren(r, 1, d)),
             0 => format!("tr({})", self.mat(r, r, d)),

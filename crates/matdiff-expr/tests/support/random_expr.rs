@@ -266,7 +266,7 @@ impl Gen {
                     format!("{f}({})", self.expr((k, k), b))
                 }
                 15 if scalar => {
-                    let f = self.rng.pick(&["sum", "norm1", "norm2"]);
+                    let f = self.rng.pick(&["sum", "norm1", "norm2", "max", "min"]);
                     let t = self.shape();
                     format!("{f}({})", self.expr(t, b))
                 }
