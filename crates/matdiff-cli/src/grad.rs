@@ -76,11 +76,25 @@ pub(crate) fn run(args: Args) -> Outcome {
     };
     let note = if d.absent {
         Some(absent_note(&args.target.wrt))
+    } else if d.diagonal {
+        Some(format!(
+            "{} is declared diagonal: this is the diagonal part I .* G of the gradient",
+            args.target.wrt
+        ))
     } else {
         d.symmetric.then(|| {
+            let spd = pool
+                .find_symbol(&args.target.wrt)
+                .and_then(|s| pool.var_info(s))
+                .is_some_and(|i| i.structure == matdiff_expr::Structure::Spd);
             format!(
-                "{} is declared symmetric: this is the symmetric gradient (G + G')/2",
-                args.target.wrt
+                "{} is declared {}: this is the symmetric gradient (G + G')/2",
+                args.target.wrt,
+                if spd {
+                    "spd (symmetric positive definite)"
+                } else {
+                    "symmetric"
+                }
             )
         })
     };

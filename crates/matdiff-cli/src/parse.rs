@@ -21,14 +21,15 @@ struct Variable {
     name: String,
     shape: String,
     symmetric: bool,
+    structure: matdiff_expr::Structure,
 }
 
 impl Variable {
     fn describe(&self) -> String {
-        if self.symmetric {
-            format!("{}, symmetric", self.shape)
-        } else {
-            self.shape.clone()
+        match (self.structure, self.symmetric) {
+            (matdiff_expr::Structure::General, true) => format!("{}, symmetric", self.shape),
+            (matdiff_expr::Structure::General, false) => self.shape.clone(),
+            (s, _) => format!("{}, {}", self.shape, s.name()),
         }
     }
 }
@@ -56,7 +57,10 @@ pub(crate) fn run(args: Args) -> Outcome {
             let vars: Map<String, Value> = vars
                 .iter()
                 .map(|v| {
-                    let value = json!({ "shape": v.shape, "symmetric": v.symmetric });
+                    let mut value = json!({ "shape": v.shape, "symmetric": v.symmetric });
+                    if v.structure != matdiff_expr::Structure::General {
+                        value["structure"] = json!(v.structure.name());
+                    }
                     (v.name.clone(), value)
                 })
                 .collect();
@@ -105,6 +109,7 @@ fn variables(pool: &ExprPool, e: &Expr) -> Vec<Variable> {
                 name: pool.name(*s).to_string(),
                 shape: pool.shape_str(info.shape),
                 symmetric: info.symmetric,
+                structure: info.structure,
             });
         }
         stack.extend_from_slice(node.children());

@@ -184,10 +184,16 @@ fn unknown_names_are_errors_with_suggestions() {
         &["matdiff has no indexing"],
     );
     check(
+        &["grad", "tr(X)", "--wrt", "X", "--let", "X: lower"],
+        "",
+        2,
+        &["'lower' is not supported yet", "diagonal, spd, function"],
+    );
+    check(
         &["grad", "tr(X)", "--wrt", "X", "--let", "X: diagnal"],
         "",
         2,
-        &["unknown word 'diagnal'", "symmetric, function"],
+        &["unknown word 'diagnal'", "spd, function"],
     );
     // Declared, any name is an abstract element-wise function.
     check(
@@ -339,5 +345,63 @@ fn max_and_min_share_the_gradient_evenly_at_ties() {
         "",
         0,
         &["ok: the derived gradient agrees"],
+    );
+}
+
+#[test]
+fn structured_variables_have_gradients_in_their_structure() {
+    check(
+        &["grad", "tr(A*X)", "--wrt", "X", "--let", "X: diagonal"],
+        "",
+        0,
+        &[
+            "(A .* I)'\n",
+            "note: X is declared diagonal: this is the diagonal part I .* G",
+        ],
+    );
+    check(
+        &[
+            "check",
+            "a'*D*D*b + sum(exp(D))",
+            "--wrt",
+            "D",
+            "--let",
+            "D: diagonal",
+        ],
+        "",
+        0,
+        &["ok: the derived gradient agrees"],
+    );
+    check(
+        &[
+            "grad",
+            "logdet(S) + y'*inv(S)*y",
+            "--wrt",
+            "S",
+            "--let",
+            "S: spd",
+        ],
+        "",
+        0,
+        &["note: S is declared spd (symmetric positive definite): this is the symmetric gradient"],
+    );
+    check(
+        &["check", "tr(inv(S)*A)", "--wrt", "S", "--let", "S: spd"],
+        "",
+        0,
+        &["ok: the derived gradient agrees"],
+    );
+    check(
+        &[
+            "parse",
+            "tr(D*S)",
+            "--let",
+            "D: diagonal",
+            "--let",
+            "S: spd",
+        ],
+        "",
+        0,
+        &["D: m x m, diagonal", "S: m x m, spd"],
     );
 }

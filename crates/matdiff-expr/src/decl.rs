@@ -3,6 +3,7 @@
 use std::ops::Range;
 
 use crate::error::ParseError;
+use crate::pool::Structure;
 
 /// A declared dimension: a number or a symbolic name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,13 +46,23 @@ pub struct Decl {
     pub symmetric: bool,
     /// Declared an abstract element-wise function (`act: function`), not a variable.
     pub function: bool,
+    /// A structure (`diagonal`, `spd`), which implies square.
+    pub structure: Structure,
 }
 
 /// The words a declaration knows after the colon, besides sizes.
-pub const DECL_WORDS: &[&str] = &["scalar", "vector", "matrix", "symmetric", "function"];
+pub const DECL_WORDS: &[&str] = &[
+    "scalar",
+    "vector",
+    "matrix",
+    "symmetric",
+    "diagonal",
+    "spd",
+    "function",
+];
 
 /// Structures the language reserves but does not have yet.
-const NOT_YET_WORDS: &[&str] = &["diagonal", "lower", "upper", "spd", "integer"];
+const NOT_YET_WORDS: &[&str] = &["lower", "upper", "integer"];
 
 impl Decl {
     /// A declaration of a concrete shape (for sizes that come from values).
@@ -61,6 +72,7 @@ impl Decl {
             shape: DeclShape::Matrix(Some(DeclDim::Known(rows)), Some(DeclDim::Known(cols))),
             symmetric: false,
             function: false,
+            structure: Structure::General,
         }
     }
 
@@ -153,6 +165,7 @@ impl Decl {
         let mut shape = DeclShape::Default;
         let mut symmetric = false;
         let mut function = false;
+        let mut structure = Structure::General;
         let mut k = 0;
         let set = |shape: &mut DeclShape, new: DeclShape, span: &Range<usize>| {
             if *shape != DeclShape::Default {
@@ -172,6 +185,11 @@ impl Decl {
                 "matrix" => set(&mut shape, DeclShape::Matrix(None, None), span)?,
                 "symmetric" | "sym" => symmetric = true,
                 "function" => function = true,
+                "diagonal" | "diag" => structure = Structure::Diagonal,
+                "spd" => {
+                    structure = Structure::Spd;
+                    symmetric = true;
+                }
                 w if NOT_YET_WORDS.contains(&w) => {
                     return Err(ParseError::new(
                         format!(
@@ -209,15 +227,17 @@ impl Decl {
             }
             k += 1;
         }
-        if function && (symmetric || shape != DeclShape::Default) {
+        if function && (symmetric || structure != Structure::General || shape != DeclShape::Default)
+        {
             return Err(ParseError::new(
                 "a function has no shape: declare it alone ('act: function')",
                 colon + 1..text.len(),
             ));
         }
-        if shape == DeclShape::Default && !symmetric && !function {
+        if shape == DeclShape::Default && !symmetric && !function && structure == Structure::General
+        {
             return Err(ParseError::new(
-                "expected a shape or an assumption after ':' (scalar, vector, matrix, 3x4, m x n, symmetric, function)",
+                "expected a shape or an assumption after ':' (scalar, vector, matrix, 3x4, m x n, symmetric, diagonal, spd, function)",
                 text.len()..text.len(),
             ));
         }
@@ -226,6 +246,7 @@ impl Decl {
             shape,
             symmetric,
             function,
+            structure,
         })
     }
 }

@@ -7,7 +7,7 @@ use crate::decl::{Decl, DeclDim, DeclShape};
 use crate::error::{ExprError, ParseError};
 use crate::node::{Dim, DimVar, ExprId, Fun, Func, Node, Num, Reduce, Shape};
 use crate::parser::{is_reserved, Ast, AstBinding, AstKind, BinOp, Callee, NaryOp};
-use crate::pool::ExprPool;
+use crate::pool::{ExprPool, Structure};
 
 /// A parsed expression: its root and the names of its `where` bindings (in the order written).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -185,6 +185,8 @@ pub(crate) struct Inference<'p> {
     functions: HashMap<String, Range<usize>>,
     bindings: HashMap<String, TShape>,
     symmetric: Vec<String>,
+    /// Declared structures (`diagonal`, `spd`), applied once the variables are in the pool.
+    structures: Vec<(String, Structure, Range<usize>)>,
     /// The dimension of every `I` and `ones` that no variable constrains, once there is one.
     free_dim: Option<Dim>,
 }
@@ -199,6 +201,7 @@ impl<'p> Inference<'p> {
             functions: HashMap::new(),
             bindings: HashMap::new(),
             symmetric: Vec::new(),
+            structures: Vec::new(),
             free_dim: None,
         }
     }
@@ -599,6 +602,21 @@ impl<'p> Inference<'p> {
                     s
                 }
             };
+            if decl.structure != Structure::General {
+                if !self.dims.unify(shape.0, shape.1) {
+                    let m = self.shape_msg(&[shape]);
+                    return Err(self.err(
+                        format!(
+                            "'{name}' is declared {} but has shape {}",
+                            decl.structure.name(),
+                            m[0]
+                        ),
+                        span.clone(),
+                    ));
+                }
+                self.structures
+                    .push((name.clone(), decl.structure, span.clone()));
+            }
             if decl.symmetric {
                 if !self.dims.unify(shape.0, shape.1) {
                     let m = self.shape_msg(&[shape]);
@@ -643,6 +661,11 @@ impl<'p> Inference<'p> {
             self.pool
                 .declare_var(name, shape, sym)
                 .map_err(|e| ParseError::new(e.to_string(), span.clone()))?;
+        }
+        for (name, structure, span) in std::mem::take(&mut self.structures) {
+            self.pool
+                .declare_structure(&name, structure)
+                .map_err(|e| ParseError::new(e.to_string(), span))?;
         }
         let functions = std::mem::take(&mut self.functions);
         let mut names: Vec<_> = functions.into_iter().collect();

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use faer::Mat;
-use matdiff_expr::{Dim, ExprId, ExprPool, Fun, Func, Node, Reduce, Symbol};
+use matdiff_expr::{Dim, ExprId, ExprPool, Fun, Func, Node, Reduce, Structure, Symbol};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -18,7 +18,8 @@ const SMALL: u8 = 4;
 /// - ten times smaller under `arcsin`, `arccos` and `log1p` (whose domains are bounded);
 /// - diagonally dominant with a positive diagonal (so invertible, with a positive determinant)
 ///   for square variables under `inv`, `det`, `logdet` or a negative power;
-/// - symmetric for variables declared symmetric (then positive definite when also dominant).
+/// - symmetric for variables declared symmetric (then positive definite when also dominant);
+///   symmetric and dominant (so positive definite) for `spd`; diagonal for `diagonal`.
 ///
 /// Symbolic dimensions get distinct sizes (3, 4, ..., 8 in the order of the pool, then 3 again),
 /// so that shape mistakes show; declared sizes are kept.
@@ -184,7 +185,8 @@ fn draw(pool: &ExprPool, root: ExprId, seed: u64, order: Order) -> Values<f64> {
         let positive = need & POSITIVE != 0;
         // Under arcsin, arccos and log1p: small, so that sums of products stay inside (-1, 1).
         let scale = if need & SMALL != 0 { 0.1 } else { 1.0 };
-        let dominant = need & WELL_CONDITIONED != 0 && r == c && r > 1;
+        let spd = info.structure == Structure::Spd;
+        let dominant = (spd || need & WELL_CONDITIONED != 0) && r == c && r > 1;
         let mut m = Mat::from_fn(r, c, |_, _| {
             scale
                 * if positive {
@@ -209,6 +211,9 @@ fn draw(pool: &ExprPool, root: ExprId, seed: u64, order: Order) -> Values<f64> {
         if info.symmetric {
             let t = m.clone();
             m = Mat::from_fn(r, c, |i, j| 0.5 * (t[(i, j)] + t[(j, i)]));
+        }
+        if info.structure == Structure::Diagonal {
+            m = Mat::from_fn(r, c, |i, j| if i == j { m[(i, j)] } else { 0.0 });
         }
         values.insert(name, m);
     }

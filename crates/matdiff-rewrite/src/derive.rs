@@ -114,6 +114,8 @@ pub struct Derivation {
     pub symmetric: bool,
     /// Whether the variable does not occur in the function: its gradient is zero.
     pub absent: bool,
+    /// Whether the variable is diagonal and the gradient is its diagonal part `I .* G`.
+    pub diagonal: bool,
 }
 
 pub(crate) struct Boundary {
@@ -218,6 +220,10 @@ pub fn derive(
         definitions,
         symmetric,
         absent: false,
+        diagonal: pool
+            .find_symbol(wrt)
+            .and_then(|s| pool.var_info(s))
+            .is_some_and(|i| i.structure == matdiff_expr::Structure::Diagonal),
     })
 }
 
@@ -261,6 +267,7 @@ fn absent_variable(
         definitions: Vec::new(),
         symmetric: false,
         absent: true,
+        diagonal: false,
     })
 }
 
@@ -498,6 +505,7 @@ impl Engine<'_> {
             ),
             symmetric: false,
             function: false,
+            structure: matdiff_expr::Structure::General,
         };
         let text = replace_word(template, "x", &placeholder);
         let parsed =
@@ -713,8 +721,23 @@ impl Engine<'_> {
             let shown = self.s.present(full)?;
             if shown != shown_full {
                 shown_full = shown;
-                self.push(StepKind::Gradient, &gname, shown_full, vec!["S"], true);
+                // A projection, not an equal form: a new line (the steps check compares
+                // continued lines by value).
+                self.push(StepKind::Gradient, &gname, shown_full, vec!["S"], false);
             }
+        }
+        // A diagonal variable: the gradient is the diagonal part (a projection, so a new line).
+        let diagonal = self
+            .s
+            .pool
+            .find_symbol(wrt)
+            .and_then(|s| self.s.pool.var_info(s));
+        if let Some(info) = diagonal.filter(|i| i.structure == matdiff_expr::Structure::Diagonal) {
+            let eye = self.s.pool.intern(Node::Identity(info.shape.rows))?;
+            let h = self.s.hadamard(&[eye, full], &[])?;
+            full = self.s.canon(h)?;
+            shown_full = self.s.present(full)?;
+            self.push(StepKind::Gradient, &gname, shown_full, vec!["S2"], false);
         }
         // Definitions: differentials from the innermost name out, then the gradients of names.
         dvar_defs.sort_by_key(|d| d.0);

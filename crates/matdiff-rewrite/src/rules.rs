@@ -75,6 +75,7 @@ rules! {
     "F11", "log1p derivative", "log1p'(x) = 1 ./ (1 + x)", r"\operatorname{log1p}'(x) = 1 \oslash (1 + x)";
     "F12", "expm1 derivative", "expm1'(x) = expm1''(x) = exp(x)", r"\operatorname{expm1}'(x) = e^{x}";
     "S", "symmetric gradient", "X symmetric: df/dX = (G + G')/2", r"X = X^T \Rightarrow \frac{\partial f}{\partial X} = \tfrac{1}{2}(G + G^T)";
+    "S2", "diagonal gradient", "X diagonal: df/dX = I .* G", r"X = \operatorname{diag}(x) \Rightarrow \frac{\partial f}{\partial X} = I \odot G";
     "B", "substitution", "names replaced by what they stand for", r"\text{substitution}";
 }
 
