@@ -1,11 +1,12 @@
 //! Property test: random well-shaped expressions over the whole language (every operator and
 //! function, nested, non-square sizes, scalar, vector and matrix variables); the derived gradient
-//! equals the complex-step gradient to 1e-9 relative.
+//! equals the complex-step gradient to 1e-9 relative. The 3x3 variable `A` is declared diagonal
+//! or symmetric positive definite for some seeds (the gradient then lives in the structure).
 
 mod common;
 
 use common::{complex_step, random_values, relative_error};
-use matdiff_expr::{Decl, ExprPool, Node};
+use matdiff_expr::{Decl, ExprPool, Node, Structure};
 use matdiff_faer::{Complex, Functions, Mat};
 use matdiff_rewrite::{derive, DeriveOptions};
 use proptest::prelude::*;
@@ -177,9 +178,22 @@ impl Gen {
     }
 }
 
-fn decls() -> Vec<Decl> {
+/// The declarations; `A` (3x3) is general, diagonal or symmetric positive definite by `seed`.
+fn decls(seed: u64) -> Vec<Decl> {
+    let structure = match seed % 4 {
+        1 => Structure::Diagonal,
+        2 => Structure::Spd,
+        _ => Structure::General,
+    };
     VARS.iter()
-        .map(|(n, r, c)| Decl::sized(n, *r as u64, *c as u64))
+        .map(|(n, r, c)| {
+            let mut d = Decl::sized(n, *r as u64, *c as u64);
+            if *n == "A" {
+                d.structure = structure;
+                d.symmetric = structure == Structure::Spd;
+            }
+            d
+        })
         .collect()
 }
 
@@ -193,7 +207,7 @@ fn check_seed(seed: u64) -> Result<(), String> {
     let src = g.scalar(depth);
     let mut pool = ExprPool::new();
     let e = pool
-        .parse_with(&src, &decls())
+        .parse_with(&src, &decls(seed))
         .map_err(|err| format!("{src}: does not parse: {}", err.render(&src)))?;
     // Variables that occur in the expression.
     let mut names: Vec<String> = pool
