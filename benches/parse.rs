@@ -99,6 +99,52 @@ fn long(c: &mut Criterion) {
     group.finish();
 }
 
+/// Inputs longer than a command line may be (given as a file or on standard input): a sum of
+/// 30,000 and 300,000 distinct terms, and a network of 200 and 2,000 layers written with
+/// `where` over lines with comments, as in a file. 10x the input should take 10x the time.
+fn huge(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parse_huge");
+    group.sample_size(10);
+    for n in [30_000, 300_000] {
+        let src = (0..n)
+            .map(|k| format!("a{k}'*x"))
+            .collect::<Vec<_>>()
+            .join(" + ");
+        group.throughput(Throughput::Bytes(src.len() as u64));
+        group.bench_with_input(BenchmarkId::new("sum_of_terms", n), &src, |b, src| {
+            b.iter(|| parse_big(black_box(src)))
+        });
+    }
+    for n in [200, 2_000] {
+        let mut src = format!("sum(h{n})\nwhere\n  h1 = tanh(W1*x),  # the first layer\n");
+        for k in 2..=n {
+            let comma = if k < n { "," } else { "" };
+            src.push_str(&format!(
+                "  h{k} = tanh(W{k}*h{}){comma}  # layer {k}\n",
+                k - 1
+            ));
+        }
+        group.throughput(Throughput::Bytes(src.len() as u64));
+        group.bench_with_input(BenchmarkId::new("network_layers", n), &src, |b, src| {
+            b.iter(|| parse_big(black_box(src)))
+        });
+    }
+    group.finish();
+}
+
+/// Parses with the limits of the command line (64 MiB of input, 8,192 high).
+fn parse_big(src: &str) -> usize {
+    let mut pool = ExprPool::with_limits(matdiff_expr::Limits {
+        max_input_bytes: 64 << 20,
+        max_nesting: 2048,
+        max_height: 8192,
+        ..matdiff_expr::Limits::default()
+    });
+    let e = pool.parse(src).expect("the bench inputs parse");
+    black_box(e.root);
+    pool.len()
+}
+
 fn hostile(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse_hostile");
     group.sample_size(10);
@@ -120,5 +166,5 @@ fn hostile(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, generated, seed, long, hostile);
+criterion_group!(benches, generated, seed, long, huge, hostile);
 criterion_main!(benches);

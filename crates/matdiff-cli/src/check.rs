@@ -51,11 +51,24 @@ pub(crate) fn run(args: Args) -> Outcome {
         args.upstream.as_deref(),
         &decls,
     )?;
+    if d.absent {
+        // Nothing depends on the variable: the zero gradient is exact, there is nothing to compare.
+        let note = crate::grad::absent_note(&args.target.wrt);
+        return Ok(if json {
+            format!(
+                "{:#}\n",
+                serde_json::json!({ "wrt": args.target.wrt, "gradient": d.gradient_text(&pool, matdiff_expr::Style::Plain), "note": note })
+            )
+        } else {
+            format!("note: {note}; nothing to check\n")
+        });
+    }
     let options = CheckOptions::default();
     // A symmetric variable cannot be perturbed one entry at a time. Its gradient (G + G')/2 is
     // the plain gradient of f((S + S')/2) in an unconstrained S, at S = X.
     let free = format!("{}__free", args.target.wrt);
-    let symmetric = if d.symmetric {
+    // A diagonal one likewise: its gradient I .* G is the plain gradient of f(I .* S).
+    let symmetric = if d.symmetric || d.diagonal {
         let x = pool
             .var(&args.target.wrt)
             .map_err(|e| Failed::new(format!("error: {e}"), json))?;
@@ -63,10 +76,15 @@ pub(crate) fn run(args: Args) -> Outcome {
         let built = (|| {
             pool.declare_var(&free, shape, false)?;
             let s = pool.var(&free)?;
-            let st = pool.intern(Node::Transpose(s))?;
-            let sum = pool.intern(Node::Add(vec![s, st].into()))?;
-            let half = pool.num(2.0);
-            let sym = pool.intern(Node::Div([sum, half]))?;
+            let sym = if d.diagonal {
+                let eye = pool.intern(Node::Identity(shape.rows))?;
+                pool.intern(Node::Hadamard(vec![eye, s].into()))?
+            } else {
+                let st = pool.intern(Node::Transpose(s))?;
+                let sum = pool.intern(Node::Add(vec![s, st].into()))?;
+                let half = pool.num(2.0);
+                pool.intern(Node::Div([sum, half]))?
+            };
             let mut map = std::collections::HashMap::new();
             map.insert(x, sym);
             matdiff_rewrite::substitute(&mut pool, d.function, &map)

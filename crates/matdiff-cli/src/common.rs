@@ -88,6 +88,8 @@ impl Common {
         src: &str,
         extra: &[Decl],
     ) -> Result<Expr, Failed> {
+        let text = read_source(src).map_err(|m| Failed::new(m, self.json()))?;
+        let src = text.as_str();
         let mut decls = self.decls()?;
         let given = decls.len();
         decls.extend_from_slice(extra);
@@ -102,6 +104,21 @@ impl Common {
     }
 }
 
+/// The text of EXPR: `-` is standard input, `@path` the contents of a file, anything else itself.
+pub(crate) fn read_source(arg: &str) -> Result<String, String> {
+    if arg == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| format!("error: cannot read the expression from standard input: {e}"))?;
+        Ok(text)
+    } else if let Some(path) = arg.strip_prefix('@') {
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("error: cannot read the expression from '{path}': {e}"))
+    } else {
+        Ok(arg.to_string())
+    }
+}
+
 fn render_decl(e: &ParseError, text: &str) -> String {
     let rendered = e.render(text);
     rendered.replacen("error: ", "error: in --let: ", 1)
@@ -109,9 +126,11 @@ fn render_decl(e: &ParseError, text: &str) -> String {
 
 /// A pool for the CLI's work, which runs on a 512 MiB stack (see `main`): expressions may nest
 /// 2,048 levels and grow 8,192 high (a network of about 2,000 layers written with `where`),
-/// beyond the library's defaults for ordinary stacks.
+/// beyond the library's defaults for ordinary stacks, and be 64 MiB long (from a file or
+/// standard input).
 pub(crate) fn pool() -> matdiff_expr::ExprPool {
     matdiff_expr::ExprPool::with_limits(matdiff_expr::Limits {
+        max_input_bytes: 64 << 20,
         max_nesting: 2048,
         max_height: 8192,
         ..matdiff_expr::Limits::default()
@@ -121,7 +140,8 @@ pub(crate) fn pool() -> matdiff_expr::ExprPool {
 /// The expression and the variable of `grad`, `check` and `solve`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct Target {
-    /// The scalar expression (it may begin with '-').
+    /// The scalar expression (it may begin with '-'); '-' reads it from standard input, '@path'
+    /// from a file.
     #[arg(allow_hyphen_values = true)]
     pub(crate) expr: String,
     /// The variable to differentiate with respect to.

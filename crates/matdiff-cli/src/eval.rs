@@ -9,7 +9,8 @@ use crate::common::{Common, Failed, Format, Outcome};
 /// Arguments of `matdiff eval`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// The expression (it may begin with '-').
+    /// The expression (it may begin with '-'); '-' reads it from standard input, '@path'
+    /// from a file.
     #[arg(allow_hyphen_values = true)]
     expr: String,
     /// VALUES.json: one object mapping each variable to a number, a flat array (column vector)

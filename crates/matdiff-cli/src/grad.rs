@@ -74,12 +74,30 @@ pub(crate) fn run(args: Args) -> Outcome {
         )?),
         None => None,
     };
-    let note = d.symmetric.then(|| {
-        format!(
-            "{} is declared symmetric: this is the symmetric gradient (G + G')/2",
+    let note = if d.absent {
+        Some(absent_note(&args.target.wrt))
+    } else if d.diagonal {
+        Some(format!(
+            "{} is declared diagonal: this is the diagonal part I .* G of the gradient",
             args.target.wrt
-        )
-    });
+        ))
+    } else {
+        d.symmetric.then(|| {
+            let spd = pool
+                .find_symbol(&args.target.wrt)
+                .and_then(|s| pool.var_info(s))
+                .is_some_and(|i| i.structure == matdiff_expr::Structure::Spd);
+            format!(
+                "{} is declared {}: this is the symmetric gradient (G + G')/2",
+                args.target.wrt,
+                if spd {
+                    "spd (symmetric positive definite)"
+                } else {
+                    "symmetric"
+                }
+            )
+        })
+    };
     let out = match args.common.format {
         Format::Json => {
             let steps: Vec<Value> = d
@@ -157,4 +175,9 @@ pub(crate) fn run(args: Args) -> Outcome {
         }
     };
     Ok(out)
+}
+
+/// The note for a variable that does not occur in the expression.
+pub(crate) fn absent_note(wrt: &str) -> String {
+    format!("'{wrt}' does not occur in the expression: its gradient is zero")
 }

@@ -67,11 +67,11 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(text) => {
-            print!("{text}");
+            write_stdout(&text);
             ExitCode::SUCCESS
         }
         Err(failed) if failed.stdout => {
-            print!("{}", failed.message);
+            write_stdout(&failed.message);
             ExitCode::from(failed.code)
         }
         Err(failed) => {
@@ -82,4 +82,11 @@ fn main() -> ExitCode {
             ExitCode::from(failed.code)
         }
     }
+}
+
+/// Writes to standard output; a reader that closed the pipe early (`| head`) is not an error.
+fn write_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }

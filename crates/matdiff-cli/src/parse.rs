@@ -8,7 +8,8 @@ use crate::common::{Common, Format, Outcome};
 /// Arguments of `matdiff parse`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// The expression (it may begin with '-', as in "-2*X").
+    /// The expression (it may begin with '-', as in "-2*X"); '-' reads it from standard input, '@path'
+    /// from a file.
     #[arg(allow_hyphen_values = true)]
     expr: String,
     #[command(flatten)]
@@ -20,14 +21,15 @@ struct Variable {
     name: String,
     shape: String,
     symmetric: bool,
+    structure: matdiff_expr::Structure,
 }
 
 impl Variable {
     fn describe(&self) -> String {
-        if self.symmetric {
-            format!("{}, symmetric", self.shape)
-        } else {
-            self.shape.clone()
+        match (self.structure, self.symmetric) {
+            (matdiff_expr::Structure::General, true) => format!("{}, symmetric", self.shape),
+            (matdiff_expr::Structure::General, false) => self.shape.clone(),
+            (s, _) => format!("{}, {}", self.shape, s.name()),
         }
     }
 }
@@ -55,7 +57,10 @@ pub(crate) fn run(args: Args) -> Outcome {
             let vars: Map<String, Value> = vars
                 .iter()
                 .map(|v| {
-                    let value = json!({ "shape": v.shape, "symmetric": v.symmetric });
+                    let mut value = json!({ "shape": v.shape, "symmetric": v.symmetric });
+                    if v.structure != matdiff_expr::Structure::General {
+                        value["structure"] = json!(v.structure.name());
+                    }
                     (v.name.clone(), value)
                 })
                 .collect();
@@ -104,6 +109,7 @@ fn variables(pool: &ExprPool, e: &Expr) -> Vec<Variable> {
                 name: pool.name(*s).to_string(),
                 shape: pool.shape_str(info.shape),
                 symmetric: info.symmetric,
+                structure: info.structure,
             });
         }
         stack.extend_from_slice(node.children());

@@ -23,6 +23,15 @@ pub(crate) fn run(args: Args) -> Outcome {
     let mut pool = crate::common::pool();
     let e = args.common.parse(&mut pool, &args.target.expr, &[])?;
     let d = crate::grad::derive_parsed(&mut pool, &e, &args.common, &args.target.wrt, None)?;
+    if d.absent {
+        return Err(Failed::new(
+            format!(
+                "error: nothing to solve: {}, for every value",
+                crate::grad::absent_note(&args.target.wrt)
+            ),
+            json,
+        ));
+    }
     let s =
         stationary(&mut pool, &e, &d).map_err(|err| Failed::new(format!("error: {err}"), json))?;
     let wrt = &args.target.wrt;

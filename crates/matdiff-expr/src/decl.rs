@@ -3,6 +3,7 @@
 use std::ops::Range;
 
 use crate::error::ParseError;
+use crate::pool::Structure;
 
 /// A declared dimension: a number or a symbolic name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +34,7 @@ pub enum DeclShape {
 /// let d = Decl::parse("X: 3x4").unwrap();
 /// assert_eq!(d.shape, DeclShape::Matrix(Some(DeclDim::Known(3)), Some(DeclDim::Known(4))));
 /// assert!(Decl::parse("M: n x n symmetric").unwrap().symmetric);
+/// assert!(Decl::parse("act: function").unwrap().function);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decl {
@@ -42,7 +44,25 @@ pub struct Decl {
     pub shape: DeclShape,
     /// Declared symmetric (implies square).
     pub symmetric: bool,
+    /// Declared an abstract element-wise function (`act: function`), not a variable.
+    pub function: bool,
+    /// A structure (`diagonal`, `spd`), which implies square.
+    pub structure: Structure,
 }
+
+/// The words a declaration knows after the colon, besides sizes.
+pub const DECL_WORDS: &[&str] = &[
+    "scalar",
+    "vector",
+    "matrix",
+    "symmetric",
+    "diagonal",
+    "spd",
+    "function",
+];
+
+/// Structures the language reserves but does not have yet.
+const NOT_YET_WORDS: &[&str] = &["lower", "upper", "integer"];
 
 impl Decl {
     /// A declaration of a concrete shape (for sizes that come from values).
@@ -51,6 +71,8 @@ impl Decl {
             names: vec![(name.to_string(), 0..0)],
             shape: DeclShape::Matrix(Some(DeclDim::Known(rows)), Some(DeclDim::Known(cols))),
             symmetric: false,
+            function: false,
+            structure: Structure::General,
         }
     }
 
@@ -142,6 +164,8 @@ impl Decl {
         }
         let mut shape = DeclShape::Default;
         let mut symmetric = false;
+        let mut function = false;
+        let mut structure = Structure::General;
         let mut k = 0;
         let set = |shape: &mut DeclShape, new: DeclShape, span: &Range<usize>| {
             if *shape != DeclShape::Default {
@@ -160,6 +184,30 @@ impl Decl {
                 "vector" => set(&mut shape, DeclShape::Vector(None), span)?,
                 "matrix" => set(&mut shape, DeclShape::Matrix(None, None), span)?,
                 "symmetric" | "sym" => symmetric = true,
+                "function" => function = true,
+                "diagonal" | "diag" => structure = Structure::Diagonal,
+                "spd" => {
+                    structure = Structure::Spd;
+                    symmetric = true;
+                }
+                w if NOT_YET_WORDS.contains(&w) => {
+                    return Err(ParseError::new(
+                        format!(
+                            "'{w}' is not supported yet: the known words are {}",
+                            DECL_WORDS.join(", ")
+                        ),
+                        span.clone(),
+                    ))
+                }
+                w if !is_dim_word(w) && words.get(k + 1).is_none_or(|n| n.0 != "x") => {
+                    return Err(ParseError::new(
+                        format!(
+                            "unknown word '{w}' in a declaration: expected a size (3, n, 3x4, m x n) or one of {}",
+                            DECL_WORDS.join(", ")
+                        ),
+                        span.clone(),
+                    ))
+                }
                 _ => {
                     let rows = dim(w, span)?;
                     if words.get(k + 1).is_some_and(|w| w.0 == "x") {
@@ -179,9 +227,17 @@ impl Decl {
             }
             k += 1;
         }
-        if shape == DeclShape::Default && !symmetric {
+        if function && (symmetric || structure != Structure::General || shape != DeclShape::Default)
+        {
             return Err(ParseError::new(
-                "expected a shape or an assumption after ':' (scalar, vector, matrix, 3x4, m x n, symmetric)",
+                "a function has no shape: declare it alone ('act: function')",
+                colon + 1..text.len(),
+            ));
+        }
+        if shape == DeclShape::Default && !symmetric && !function && structure == Structure::General
+        {
+            return Err(ParseError::new(
+                "expected a shape or an assumption after ':' (scalar, vector, matrix, 3x4, m x n, symmetric, diagonal, spd, function)",
                 text.len()..text.len(),
             ));
         }
@@ -189,8 +245,18 @@ impl Decl {
             names,
             shape,
             symmetric,
+            function,
+            structure,
         })
     }
+}
+
+/// Whether a word alone is a size: a number, or a short dimension name (`n`, `n1`, `n_2`).
+fn is_dim_word(w: &str) -> bool {
+    let mut chars = w.chars();
+    let first = chars.next().unwrap_or(' ');
+    first.is_ascii_digit() && w.bytes().all(|b| b.is_ascii_digit())
+        || first.is_alphabetic() && chars.all(|c| c.is_ascii_digit() || c == '_')
 }
 
 fn is_name(s: &str) -> bool {

@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use crate::decl::{Decl, DeclDim, DeclShape};
-use crate::error::ParseError;
-use crate::node::{Dim, DimVar, ExprId, Fun, Node, Num, Shape};
+use crate::error::{ExprError, ParseError};
+use crate::node::{Dim, DimVar, ExprId, Fun, Func, Node, Num, Reduce, Shape};
 use crate::parser::{is_reserved, Ast, AstBinding, AstKind, BinOp, Callee, NaryOp};
-use crate::pool::ExprPool;
+use crate::pool::{ExprPool, Structure};
 
 /// A parsed expression: its root and the names of its `where` bindings (in the order written).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -185,6 +185,8 @@ pub(crate) struct Inference<'p> {
     functions: HashMap<String, Range<usize>>,
     bindings: HashMap<String, TShape>,
     symmetric: Vec<String>,
+    /// Declared structures (`diagonal`, `spd`), applied once the variables are in the pool.
+    structures: Vec<(String, Structure, Range<usize>)>,
     /// The dimension of every `I` and `ones` that no variable constrains, once there is one.
     free_dim: Option<Dim>,
 }
@@ -199,6 +201,7 @@ impl<'p> Inference<'p> {
             functions: HashMap::new(),
             bindings: HashMap::new(),
             symmetric: Vec::new(),
+            structures: Vec::new(),
             free_dim: None,
         }
     }
@@ -477,7 +480,20 @@ impl<'p> Inference<'p> {
         let name_span = name_span.clone();
         match callee {
             Callee::Elementwise(_) | Callee::Abstract => Ok(s),
-            Callee::Reduce(r) => {
+            Callee::Reduce(r) | Callee::Softmax(r) => {
+                if r == Reduce::LogSumExp && !self.dims.is_one(s.0) && !self.dims.is_one(s.1) {
+                    let m = self.shape_msg(&[s]);
+                    return Err(self.err(
+                        format!(
+                            "'{name}' takes a vector, got {}: one {name} per column of a matrix is not built in yet",
+                            m[0]
+                        ),
+                        name_span,
+                    ));
+                }
+                if matches!(callee, Callee::Softmax(_)) {
+                    return Ok(s);
+                }
                 if r.needs_square() && !self.dims.unify(s.0, s.1) {
                     let m = self.shape_msg(&[s]);
                     let kind = if self.dims.is_one(s.1) {
@@ -574,6 +590,18 @@ impl<'p> Inference<'p> {
     /// Applies a declaration: the declared shape becomes the variable's shape, or is unified with
     /// the shape it already has.
     pub(crate) fn apply_decl(&mut self, decl: &Decl) -> Result<(), ParseError> {
+        if decl.function {
+            for (name, span) in &decl.names {
+                if is_reserved(name) {
+                    return Err(self.err(
+                        format!("'{name}' is a reserved word and cannot be declared"),
+                        span.clone(),
+                    ));
+                }
+                self.use_function(name, span)?;
+            }
+            return Ok(());
+        }
         for (name, span) in &decl.names {
             let declared = match decl.shape.clone() {
                 DeclShape::Scalar => Some((self.dims.known(1), self.dims.known(1))),
@@ -611,6 +639,21 @@ impl<'p> Inference<'p> {
                     s
                 }
             };
+            if decl.structure != Structure::General {
+                if !self.dims.unify(shape.0, shape.1) {
+                    let m = self.shape_msg(&[shape]);
+                    return Err(self.err(
+                        format!(
+                            "'{name}' is declared {} but has shape {}",
+                            decl.structure.name(),
+                            m[0]
+                        ),
+                        span.clone(),
+                    ));
+                }
+                self.structures
+                    .push((name.clone(), decl.structure, span.clone()));
+            }
             if decl.symmetric {
                 if !self.dims.unify(shape.0, shape.1) {
                     let m = self.shape_msg(&[shape]);
@@ -655,6 +698,11 @@ impl<'p> Inference<'p> {
             self.pool
                 .declare_var(name, shape, sym)
                 .map_err(|e| ParseError::new(e.to_string(), span.clone()))?;
+        }
+        for (name, structure, span) in std::mem::take(&mut self.structures) {
+            self.pool
+                .declare_structure(&name, structure)
+                .map_err(|e| ParseError::new(e.to_string(), span))?;
         }
         let functions = std::mem::take(&mut self.functions);
         let mut names: Vec<_> = functions.into_iter().collect();
@@ -769,7 +817,7 @@ impl<'p> Inference<'p> {
             }
             AstKind::Call { arg, .. } => {
                 let arg = self.lower(arg, env, resolved)?;
-                self.call_node(ast, arg)
+                self.call_node(ast, arg)?
             }
             _ => match self.leaf_node(ast, env, resolved) {
                 Ok(node) => node,
@@ -802,17 +850,18 @@ impl<'p> Inference<'p> {
     }
 
     #[inline(never)]
-    fn call_node(&mut self, ast: &Ast, arg: ExprId) -> Node {
+    fn call_node(&mut self, ast: &Ast, arg: ExprId) -> Result<Node, ParseError> {
         let AstKind::Call {
             callee,
             name,
             order,
+            name_span,
             ..
         } = &ast.kind
         else {
             unreachable!("a call")
         };
-        match callee {
+        Ok(match callee {
             Callee::Elementwise(f) => Node::Apply {
                 fun: Fun::Builtin(*f),
                 order: *order,
@@ -824,10 +873,15 @@ impl<'p> Inference<'p> {
                 arg,
             },
             Callee::Reduce(r) => Node::Reduce(*r, arg),
+            Callee::Softmax(_) => {
+                return self
+                    .softmax(arg)
+                    .map_err(|e| ParseError::new(e.to_string(), name_span.clone()))
+            }
             Callee::Inv => Node::Inv(arg),
             Callee::Diag => Node::Diag(arg),
             Callee::Size { .. } | Callee::Sized { .. } => unreachable!("lowered by lower"),
-        }
+        })
     }
 
     /// The dimension a size names: a whole number, or `rows(E)`/`cols(E)` (E is lowered for its
@@ -853,6 +907,19 @@ impl<'p> Inference<'p> {
                 Ok(Dim::Known(k as u64))
             }
         }
+    }
+
+    /// `softmax(x)`, written `exp(x - logsumexp(x))`: stable, as `logsumexp` is evaluated with
+    /// the maximum shifted out; printed back as `softmax(x)`.
+    fn softmax(&mut self, x: ExprId) -> Result<Node, ExprError> {
+        let lse = self.pool.intern(Node::Reduce(Reduce::LogSumExp, x))?;
+        let neg = self.pool.intern(Node::Neg(lse))?;
+        let shifted = self.pool.intern(Node::Add(vec![x, neg].into()))?;
+        Ok(Node::Apply {
+            fun: Fun::Builtin(Func::Exp),
+            order: 0,
+            arg: shifted,
+        })
     }
 
     /// Interns a node, an error pointing at the operator of its tree.

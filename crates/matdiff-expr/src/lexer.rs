@@ -68,6 +68,11 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
                 i += len;
                 continue;
             }
+            '#' => {
+                // A comment runs to the end of the line.
+                i = src[i..].find('\n').map_or(src.len(), |k| i + k + 1);
+                continue;
+            }
             '0'..='9' => {
                 let end = scan_number(bytes, i);
                 let text = &src[i..end];

@@ -20,6 +20,7 @@
 
 mod decl;
 mod error;
+mod functions;
 mod fxhash;
 mod infer;
 mod lexer;
@@ -29,13 +30,14 @@ mod pool;
 mod print;
 mod sizes;
 
-pub use decl::{Decl, DeclDim, DeclShape};
+pub use decl::{Decl, DeclDim, DeclShape, DECL_WORDS};
 pub use error::{ExprError, ParseError};
+pub use functions::{builtin, is_abstract_function_name, Builtin, BUILTINS, NOT_YET};
 pub use fxhash::{FxHashMap, FxHashSet, FxHasher};
 pub use infer::Expr;
 pub use node::{Dim, DimVar, ExprId, Fun, Func, Node, Num, Reduce, Shape, Symbol};
-pub use pool::{mul_shape, ExprPool, Limits, VarInfo};
-pub use print::{Printer, Style};
+pub use pool::{mul_shape, ExprPool, Limits, Structure, VarInfo};
+pub use print::{softmax_argument, Printer, Style};
 
 impl ExprPool {
     /// Parses an expression of the language into this pool, inferring every shape.
@@ -49,7 +51,13 @@ impl ExprPool {
     /// Parses with declarations (`--let`). An error in a declaration has `decl` set to its index
     /// and a span into its text.
     pub fn parse_with(&mut self, src: &str, decls: &[Decl]) -> Result<Expr, ParseError> {
-        let mut parser = parser::Parser::new(src, self.limits())?;
+        let declared = decls
+            .iter()
+            .filter(|d| d.function)
+            .flat_map(|d| d.names.iter().map(|n| n.0.clone()))
+            .chain(self.function_names())
+            .collect();
+        let mut parser = parser::Parser::new(src, self.limits(), declared)?;
         let (mut root, mut bindings) = parser.parse_top()?;
         let mut inference = infer::Inference::new(self);
         for (k, decl) in decls.iter().enumerate() {

@@ -169,11 +169,27 @@ pub enum Func {
     Sqrt,
     /// `abs`
     Abs,
+    /// `sign`: -1, 0 or 1 (its derivative is 0, also at 0, as JAX and PyTorch choose)
+    Sign,
+    /// `arcsin`, on [-1, 1]
+    Arcsin,
+    /// `arccos`, on [-1, 1]
+    Arccos,
+    /// `arctan`
+    Arctan,
+    /// `sinh`
+    Sinh,
+    /// `cosh`
+    Cosh,
+    /// `log1p`, `log(1 + x)` accurate for small `x`
+    Log1p,
+    /// `expm1`, `exp(x) - 1` accurate for small `x`
+    Expm1,
 }
 
 impl Func {
     /// Every built-in element-wise function.
-    pub const ALL: [Func; 11] = [
+    pub const ALL: [Func; 19] = [
         Func::Exp,
         Func::Log,
         Func::Sin,
@@ -185,6 +201,14 @@ impl Func {
         Func::Softplus,
         Func::Sqrt,
         Func::Abs,
+        Func::Sign,
+        Func::Arcsin,
+        Func::Arccos,
+        Func::Arctan,
+        Func::Sinh,
+        Func::Cosh,
+        Func::Log1p,
+        Func::Expm1,
     ];
 
     /// The name in the expression language.
@@ -201,6 +225,14 @@ impl Func {
             Func::Softplus => "softplus",
             Func::Sqrt => "sqrt",
             Func::Abs => "abs",
+            Func::Sign => "sign",
+            Func::Arcsin => "arcsin",
+            Func::Arccos => "arccos",
+            Func::Arctan => "arctan",
+            Func::Sinh => "sinh",
+            Func::Cosh => "cosh",
+            Func::Log1p => "log1p",
+            Func::Expm1 => "expm1",
         }
     }
 
@@ -234,17 +266,29 @@ pub enum Reduce {
     Norm1,
     /// `norm2`, the Euclidean norm of a vector, Frobenius norm of a matrix.
     Norm2,
+    /// `logsumexp`, `log(sum(exp(x)))` of a vector, evaluated with the maximum shifted out.
+    LogSumExp,
+    /// `logabsdet`, `log|det X|` of a non-singular square matrix.
+    LogAbsDet,
+    /// `max`, the largest entry.
+    Max,
+    /// `min`, the smallest entry.
+    Min,
 }
 
 impl Reduce {
     /// Every reduction.
-    pub const ALL: [Reduce; 6] = [
+    pub const ALL: [Reduce; 10] = [
         Reduce::Trace,
         Reduce::Det,
         Reduce::LogDet,
         Reduce::Sum,
         Reduce::Norm1,
         Reduce::Norm2,
+        Reduce::LogSumExp,
+        Reduce::LogAbsDet,
+        Reduce::Max,
+        Reduce::Min,
     ];
 
     /// The name in the expression language.
@@ -256,6 +300,10 @@ impl Reduce {
             Reduce::Sum => "sum",
             Reduce::Norm1 => "norm1",
             Reduce::Norm2 => "norm2",
+            Reduce::LogSumExp => "logsumexp",
+            Reduce::LogAbsDet => "logabsdet",
+            Reduce::Max => "max",
+            Reduce::Min => "min",
         }
     }
 
@@ -266,7 +314,10 @@ impl Reduce {
 
     /// Whether the argument must be square.
     pub fn needs_square(self) -> bool {
-        matches!(self, Reduce::Trace | Reduce::Det | Reduce::LogDet)
+        matches!(
+            self,
+            Reduce::Trace | Reduce::Det | Reduce::LogDet | Reduce::LogAbsDet
+        )
     }
 }
 

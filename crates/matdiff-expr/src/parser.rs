@@ -1,8 +1,10 @@
 //! Source text to a private syntax tree with spans (recursive descent with a nesting bound).
 
+use std::collections::HashSet;
 use std::ops::Range;
 
 use crate::error::ParseError;
+use crate::functions::{builtin, is_abstract_function_name, not_yet, unknown_message};
 use crate::lexer::{lex, Tok, Token};
 use crate::node::{Func, Reduce};
 use crate::pool::Limits;
@@ -34,6 +36,8 @@ pub(crate) enum Callee {
     Elementwise(Func),
     Abstract,
     Reduce(Reduce),
+    /// `softmax`, lowered as `exp(x - logsumexp(x))` (the reduction is `LogSumExp`).
+    Softmax(Reduce),
     Inv,
     Diag,
     /// `rows(E)` or `cols(E)` (`cols: true`): a size, as a scalar.
@@ -81,7 +85,16 @@ pub(crate) struct AstBinding {
 pub(crate) fn is_reserved(name: &str) -> bool {
     matches!(
         name,
-        "I" | "eye" | "ones" | "where" | "inv" | "diag" | "trace" | "inverse" | "rows" | "cols"
+        "I" | "eye"
+            | "ones"
+            | "where"
+            | "inv"
+            | "diag"
+            | "trace"
+            | "inverse"
+            | "rows"
+            | "cols"
+            | "softmax"
     ) || Func::from_name(name).is_some()
         || Reduce::from_name(name).is_some()
 }
@@ -101,10 +114,16 @@ pub(crate) struct Parser {
     groups: Vec<Option<Result<Ast, ParseError>>>,
     /// The number of each `(` among the `(`s, by token index.
     slot: Vec<u32>,
+    /// Names declared as abstract functions (`--let 'act: function'`, or known to the pool).
+    declared: HashSet<String>,
 }
 
 impl Parser {
-    pub(crate) fn new(src: &str, limits: Limits) -> Result<Parser, ParseError> {
+    pub(crate) fn new(
+        src: &str,
+        limits: Limits,
+        declared: HashSet<String>,
+    ) -> Result<Parser, ParseError> {
         if src.len() > limits.max_input_bytes {
             return Err(ParseError::new(
                 format!(
@@ -122,6 +141,7 @@ impl Parser {
             partner: Vec::new(),
             groups: Vec::new(),
             slot: Vec::new(),
+            declared,
         };
         parser.parse_groups();
         parser.pos = 0;
@@ -503,10 +523,7 @@ impl Parser {
         let mut e = self.expr()?;
         if let Some(name) = &callee {
             if *self.peek() == Tok::Comma {
-                return Err(ParseError::new(
-                    format!("'{name}' takes one argument"),
-                    self.span(),
-                ));
+                return Err(ParseError::new(self.arity_message(name), self.span()));
             }
         }
         let close = self.close_paren(&open_span)?;
@@ -514,6 +531,27 @@ impl Parser {
             e.span = open_span.start..close.end;
         }
         Ok(e)
+    }
+
+    /// Why `name(A, B, ...)` is wrong: the function's real signature.
+    fn arity_message(&self, name: &str) -> String {
+        if let Some(b) = builtin(name) {
+            format!("'{name}' takes one argument: {}, {}", b.call, b.meaning)
+        } else if let Some(call) = not_yet(name) {
+            not_yet_message(name, call)
+        } else if self.is_abstract(name) {
+            format!(
+                "'{name}' is an abstract element-wise function and takes one argument; \
+                 matdiff has no indexing (an entry of X is e_i'*X*e_j)"
+            )
+        } else {
+            unknown_message(name)
+        }
+    }
+
+    /// Whether a name applied like a function is an abstract function: one letter, or declared.
+    fn is_abstract(&self, name: &str) -> bool {
+        is_abstract_function_name(name) || self.declared.contains(name)
     }
 
     /// The name of the function whose argument list opens at token `open`, if it is one (`f(`,
@@ -575,6 +613,8 @@ impl Parser {
         } else if name == "trace" {
             // MATLAB's and NumPy's spelling.
             Some(Callee::Reduce(Reduce::Trace))
+        } else if name == "softmax" {
+            Some(Callee::Softmax(Reduce::LogSumExp))
         } else if name == "inv" || name == "inverse" {
             Some(Callee::Inv)
         } else if name == "diag" {
@@ -613,6 +653,13 @@ impl Parser {
                 span,
             )),
             (_, None, false) => self.make(AstKind::Name(name), span),
+            (_, None, true) if !self.is_abstract(&name) => Err(ParseError::new(
+                match not_yet(&name) {
+                    Some(call) => not_yet_message(&name, call),
+                    None => unknown_message(&name),
+                },
+                span,
+            )),
             (_, callee, true) => {
                 let callee = callee.unwrap_or(Callee::Abstract);
                 if quotes > 0 && !matches!(callee, Callee::Elementwise(_) | Callee::Abstract) {
@@ -651,4 +698,12 @@ impl Parser {
         };
         self.make(kind, span)
     }
+}
+
+/// The message for a function the language reserves but does not have yet.
+fn not_yet_message(name: &str, call: &str) -> String {
+    format!(
+        "'{name}' is not built in yet ({call}): matdiff refuses it rather than guess; \
+         declare --let '{name}: function' to use an abstract element-wise function of that name"
+    )
 }

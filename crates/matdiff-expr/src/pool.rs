@@ -45,8 +45,33 @@ impl Default for Limits {
 pub struct VarInfo {
     /// Its shape.
     pub shape: Shape,
-    /// Declared symmetric (`--let 'M: symmetric'`).
+    /// Declared symmetric (`--let 'M: symmetric'`, or `spd`).
     pub symmetric: bool,
+    /// A structure beyond symmetry (`diagonal`, `spd`).
+    pub structure: Structure,
+}
+
+/// The structure of a square variable, beyond symmetry: its gradient lives in the structure.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Structure {
+    /// No structure.
+    #[default]
+    General,
+    /// Diagonal (`--let 'D: diagonal'`): the gradient is `I .* G`.
+    Diagonal,
+    /// Symmetric positive definite (`--let 'S: spd'`): symmetric, drawn positive definite.
+    Spd,
+}
+
+impl Structure {
+    /// The word of a declaration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Structure::General => "general",
+            Structure::Diagonal => "diagonal",
+            Structure::Spd => "spd",
+        }
+    }
 }
 
 /// An arena of expression nodes with hash-consing: an identical subexpression is one node, so
@@ -276,10 +301,37 @@ impl ExprPool {
                 Ok(s)
             }
             None => {
-                self.vars.insert(s, VarInfo { shape, symmetric });
+                self.vars.insert(
+                    s,
+                    VarInfo {
+                        shape,
+                        symmetric,
+                        structure: Structure::General,
+                    },
+                );
                 Ok(s)
             }
         }
+    }
+
+    /// Gives a declared square variable a structure (`diagonal`; `spd`, which is also symmetric).
+    pub fn declare_structure(&mut self, name: &str, structure: Structure) -> Result<(), ExprError> {
+        let s = self.symbol(name);
+        let Some(info) = self.vars.get(&s).copied() else {
+            return Err(ExprError::UnknownVariable {
+                name: name.to_string(),
+            });
+        };
+        if !info.shape.is_square() {
+            return Err(ExprError::NotSquare {
+                what: format!("{} {name}", structure.name()),
+                shape: self.shape_str(info.shape),
+            });
+        }
+        let v = self.vars.get_mut(&s).expect("present");
+        v.structure = structure;
+        v.symmetric |= structure == Structure::Spd;
+        Ok(())
     }
 
     /// What the pool knows of a variable.
@@ -304,6 +356,11 @@ impl ExprPool {
         }
         self.functions.insert(s, ());
         Ok(s)
+    }
+
+    /// The names of the abstract functions.
+    pub(crate) fn function_names(&self) -> impl Iterator<Item = String> + '_ {
+        self.functions.keys().map(|&s| self.name(s).to_string())
     }
 
     /// Whether a symbol names an abstract function.

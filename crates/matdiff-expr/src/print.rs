@@ -504,6 +504,15 @@ impl<'a> Printer<'a> {
                     Style::Latex => "^T",
                 })
             }
+            Node::Apply { .. } if softmax_argument(pool, id).is_some() => {
+                let x = softmax_argument(pool, id).expect("checked");
+                out.write_str(match st {
+                    Style::Latex => "\\operatorname{softmax}\\left(",
+                    _ => "softmax(",
+                })?;
+                self.write(out, x, Prec::Sum, None)?;
+                out.write_str(self.close())
+            }
             Node::Apply { fun, order, arg } => {
                 let ticks = "'".repeat(*order as usize);
                 match st {
@@ -548,6 +557,10 @@ impl<'a> Printer<'a> {
                         Reduce::Det => "\\det",
                         Reduce::LogDet => "\\log\\det",
                         Reduce::Sum => "\\operatorname{sum}",
+                        Reduce::LogSumExp => "\\operatorname{logsumexp}",
+                        Reduce::LogAbsDet => "\\operatorname{logabsdet}",
+                        Reduce::Max => "\\max",
+                        Reduce::Min => "\\min",
                         Reduce::Norm1 | Reduce::Norm2 => unreachable!("handled above"),
                     };
                     write!(out, "{name}\\left(")?;
@@ -761,5 +774,54 @@ fn latex_func(f: Func) -> &'static str {
         Func::Softplus => "\\operatorname{softplus}",
         Func::Sqrt => "\\operatorname{sqrt}",
         Func::Abs => "\\operatorname{abs}",
+        Func::Sign => "\\operatorname{sign}",
+        Func::Arcsin => "\\arcsin",
+        Func::Arccos => "\\arccos",
+        Func::Arctan => "\\arctan",
+        Func::Sinh => "\\sinh",
+        Func::Cosh => "\\cosh",
+        Func::Log1p => "\\operatorname{log1p}",
+        Func::Expm1 => "\\operatorname{expm1}",
+    }
+}
+
+/// The `x` of `softmax(x)`, written `exp(x - logsumexp(x))` (the minus as `Neg` or as `-1*`).
+///
+/// ```
+/// let mut pool = matdiff_expr::ExprPool::new();
+/// let e = pool.parse("softmax(x)'*y").unwrap();
+/// assert_eq!(pool.plain(e.root), "softmax(x)'*y");
+/// ```
+pub fn softmax_argument(pool: &ExprPool, id: ExprId) -> Option<ExprId> {
+    let Node::Apply {
+        fun: Fun::Builtin(Func::Exp),
+        order: 0,
+        arg,
+    } = pool.node(id)
+    else {
+        return None;
+    };
+    let Node::Add(xs) = pool.node(*arg) else {
+        return None;
+    };
+    let lse_of = |n: ExprId| {
+        let r = match pool.node(n) {
+            Node::Neg(r) => *r,
+            Node::Mul(fs)
+                if fs.len() == 2 && matches!(pool.node(fs[0]), Node::Num(c) if c.get() == -1.0) =>
+            {
+                fs[1]
+            }
+            _ => return None,
+        };
+        match pool.node(r) {
+            Node::Reduce(Reduce::LogSumExp, x) => Some(*x),
+            _ => None,
+        }
+    };
+    match xs[..] {
+        [a, b] if lse_of(b) == Some(a) => Some(a),
+        [a, b] if lse_of(a) == Some(b) => Some(b),
+        _ => None,
     }
 }

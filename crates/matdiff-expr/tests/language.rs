@@ -412,6 +412,11 @@ fn sizes() {
 #[test]
 fn where_bindings() {
     let cases: &[(&str, &str)] = &[
+        // As in a file: bindings over several lines, with comments.
+        (
+            "# the warm-up\ntr(Y'*M*Y)  # the loss\nwhere\n  Y = sigmoid(W*X),  # a layer\n  M = A + A'\n",
+            r"tr(Y'*M*Y) where Y = sigmoid(W*X), M = A + A' | tr(Yᵀ·M·Y) where Y = σ(W·X), M = A + Aᵀ | \operatorname{tr}\left(Y^T M Y\right) \quad \text{where} \quad Y = \sigma\left(W X\right),\; M = A + A^T | scalar | A: m x m, W: m x n, X: n x p",
+        ),
         (
             "tr(Y'*M*Y) where Y = sigmoid(W*X)",
             r"tr(Y'*M*Y) where Y = sigmoid(W*X) | tr(Yᵀ·M·Y) where Y = σ(W·X) | \operatorname{tr}\left(Y^T M Y\right) \quad \text{where} \quad Y = \sigma\left(W X\right) | scalar | M: m x m, W: m x n, X: n x p",
@@ -480,6 +485,23 @@ fn default_shapes() {
 #[test]
 fn declarations() {
     let cases: &[(&str, &[&str], &str)] = &[
+        // softmax is exp(x - logsumexp(x)), printed back as softmax.
+        (
+            "softmax(W*x)'*y + logsumexp(x)",
+            &[],
+            r"softmax(W*x)'*y + logsumexp(x) | softmax(W·x)ᵀ·y + logsumexp(x) | \operatorname{softmax}\left(W x\right)^T y + \operatorname{logsumexp}\left(x\right) | scalar | W: m x n, x: n x 1, y: m x 1",
+        ),
+        // A declared abstract function of any name; one-letter ones need no declaration.
+        (
+            "sum(act(W*x))",
+            &["act: function"],
+            r"sum(act(W*x)) | sum(act(W·x)) | \operatorname{sum}\left(\mathit{act}\left(W x\right)\right) | scalar | W: m x n, x: n x 1",
+        ),
+        (
+            "sum(φ(W*x) + g'(x))",
+            &["W: n x n"],
+            r"sum(φ(W*x) + g'(x)) | sum(φ(W·x) + g′(x)) | \operatorname{sum}\left(\phi\left(W x\right) + g'\left(x\right)\right) | scalar | W: n x n, x: n x 1",
+        ),
         (
             "X*y",
             &["X: 3x4"],

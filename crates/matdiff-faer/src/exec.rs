@@ -666,6 +666,9 @@ pub(crate) fn run_instr<T: Scalar>(
                 Reduce::LogDet => logdet(m).ok_or_else(|| EvalError::NonPositiveDeterminant {
                     node: cx.desc(*node),
                 })?,
+                Reduce::LogAbsDet => logabsdet(m).ok_or_else(|| EvalError::Singular {
+                    node: cx.desc(*node),
+                })?,
                 Reduce::Trace => {
                     let mut acc = T::zero();
                     for i in 0..m.nrows() {
@@ -801,6 +804,21 @@ pub(crate) fn det<T: Scalar>(m: MatRef<'_, T>) -> T {
     d
 }
 
+/// `log|det|` by LU, each pivot's real-part sign taken out (analytic for the complex step);
+/// `None` when the matrix is singular.
+pub(crate) fn logabsdet<T: Scalar>(m: MatRef<'_, T>) -> Option<T> {
+    let lu = PartialPivLu::new(m);
+    let u = lu.U();
+    if is_singular(u) {
+        return None;
+    }
+    let mut acc = T::zero();
+    for i in 0..u.nrows() {
+        acc += u[(i, i)].abs_analytic().ln();
+    }
+    Some(acc)
+}
+
 /// `log det`: Cholesky for a real symmetric positive definite matrix, else LU with the sign of
 /// each pivot's real part taken out (so the complex step stays analytic). `None` when the
 /// determinant is not positive.
@@ -850,11 +868,14 @@ fn vec_at<T: Scalar>(v: MatRef<'_, T>, k: usize) -> T {
     }
 }
 
-/// A running `sum`, `norm1` or `norm2` (scaled sum of squares, so no overflow).
+/// A running `sum`, `norm1`, `norm2` (scaled sum of squares, so no overflow) or `logsumexp`
+/// (a sum of `exp(x - max)`, rescaled when the maximum grows, so no overflow either).
 pub(crate) struct Reducer<T> {
     kind: Reduce,
     acc: T,
     scale: f64,
+    /// For `logsumexp`: the entry of the largest real part so far.
+    max: Option<T>,
 }
 
 impl<T: Scalar> Reducer<T> {
@@ -863,6 +884,7 @@ impl<T: Scalar> Reducer<T> {
             kind,
             acc: T::zero(),
             scale: 0.0,
+            max: None,
         }
     }
 
@@ -882,6 +904,28 @@ impl<T: Scalar> Reducer<T> {
                     self.acc += y * y;
                 }
             }
+            Reduce::Max | Reduce::Min => {
+                // The entry itself (not its real part), so the complex step sees the argmax.
+                let better = match self.max {
+                    None => true,
+                    Some(m) if self.kind == Reduce::Max => x.re() > m.re() || x.re().is_nan(),
+                    Some(m) => x.re() < m.re() || x.re().is_nan(),
+                };
+                if better {
+                    self.max = Some(x);
+                }
+            }
+            Reduce::LogSumExp => match self.max {
+                Some(m) if x.re() <= m.re() => self.acc += (x - m).exp(),
+                Some(m) => {
+                    self.acc = self.acc * (m - x).exp() + T::one();
+                    self.max = Some(x);
+                }
+                None => {
+                    self.acc = T::one();
+                    self.max = Some(x);
+                }
+            },
             _ => self.acc += x,
         }
     }
@@ -889,6 +933,11 @@ impl<T: Scalar> Reducer<T> {
     pub(crate) fn finish(self) -> T {
         match self.kind {
             Reduce::Norm2 => self.acc.sqrt() * T::from_f64(self.scale),
+            Reduce::Max | Reduce::Min => self.max.unwrap_or(T::from_f64(f64::NAN)),
+            Reduce::LogSumExp => match self.max {
+                Some(m) => m + self.acc.ln(),
+                None => T::from_f64(f64::NEG_INFINITY),
+            },
             _ => self.acc,
         }
     }
@@ -1046,6 +1095,21 @@ fn run_chunk<T: Scalar>(
                         });
                     }
                 }
+                let outside: Option<(&'static str, OutsideDomain)> = match f {
+                    Func::Arcsin => Some(("arcsin of an entry outside [-1, 1]", |v| v.abs() > 1.0)),
+                    Func::Arccos => Some(("arccos of an entry outside [-1, 1]", |v| v.abs() > 1.0)),
+                    Func::Log1p => Some(("log1p of an entry not above -1", |v| v <= -1.0)),
+                    _ => None,
+                };
+                if let Some((what, bad)) = outside {
+                    if let Some(v) = x.iter().find(|v| bad(v.re())) {
+                        return Err(EvalError::Domain {
+                            what,
+                            value: v.re(),
+                            node: cx.desc(*node),
+                        });
+                    }
+                }
                 match (f, order) {
                     (Func::Exp, _) => map1(x, out, |v| v.exp()),
                     (Func::Log, 0) => map1(x, out, |v| v.ln()),
@@ -1066,6 +1130,9 @@ fn run_chunk<T: Scalar>(
     }
     Ok(())
 }
+
+/// Whether a real part is outside a function's domain.
+type OutsideDomain = fn(f64) -> bool;
 
 fn run_kernel<T: Scalar>(
     k: &Kernel<T>,

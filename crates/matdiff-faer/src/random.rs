@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use faer::Mat;
-use matdiff_expr::{Dim, ExprId, ExprPool, Fun, Func, Node, Reduce, Symbol};
+use matdiff_expr::{Dim, ExprId, ExprPool, Fun, Func, Node, Reduce, Structure, Symbol};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -11,12 +11,15 @@ use crate::values::Values;
 
 const POSITIVE: u8 = 1;
 const WELL_CONDITIONED: u8 = 2;
+const SMALL: u8 = 4;
 
 /// Seeded random values for every variable of `root`: entries in [-1, 1], except
 /// - in [0.5, 1.5] where `log`, `sqrt`, `./`, `/` or a fractional power needs them positive;
+/// - ten times smaller under `arcsin`, `arccos` and `log1p` (whose domains are bounded);
 /// - diagonally dominant with a positive diagonal (so invertible, with a positive determinant)
 ///   for square variables under `inv`, `det`, `logdet` or a negative power;
-/// - symmetric for variables declared symmetric (then positive definite when also dominant).
+/// - symmetric for variables declared symmetric (then positive definite when also dominant);
+///   symmetric and dominant (so positive definite) for `spd`; diagonal for `diagonal`.
 ///
 /// Symbolic dimensions get distinct sizes (3, 4, ..., 8 in the order of the pool, then 3 again),
 /// so that shape mistakes show; declared sizes are kept.
@@ -106,6 +109,7 @@ fn draw(pool: &ExprPool, root: ExprId, seed: u64, order: Order) -> Values<f64> {
             Node::Apply { fun, arg, .. } => {
                 let c = match fun {
                     Fun::Builtin(Func::Log | Func::Sqrt) => POSITIVE,
+                    Fun::Builtin(Func::Arcsin | Func::Arccos | Func::Log1p) => SMALL,
                     _ => 0,
                 };
                 stack.push((*arg, c));
@@ -128,9 +132,11 @@ fn draw(pool: &ExprPool, root: ExprId, seed: u64, order: Order) -> Values<f64> {
                 stack.push((*b, pass | POSITIVE));
             }
             Node::Inv(a) => stack.push((*a, pass | WELL_CONDITIONED)),
-            Node::Reduce(Reduce::Det | Reduce::LogDet, a) => stack.push((*a, WELL_CONDITIONED)),
+            Node::Reduce(Reduce::Det | Reduce::LogDet | Reduce::LogAbsDet, a) => {
+                stack.push((*a, WELL_CONDITIONED))
+            }
             Node::Reduce(_, a) | Node::Transpose(a) | Node::Diag(a) => stack.push((*a, pass)),
-            Node::Neg(a) => stack.push((*a, pass & WELL_CONDITIONED)),
+            Node::Neg(a) => stack.push((*a, pass & (WELL_CONDITIONED | SMALL))),
             Node::Add(xs) | Node::Mul(xs) | Node::Hadamard(xs) => {
                 for &x in xs.iter() {
                     stack.push((x, pass));
@@ -177,13 +183,17 @@ fn draw(pool: &ExprPool, root: ExprId, seed: u64, order: Order) -> Values<f64> {
         let need = needs[&s];
         let (r, c) = (size(info.shape.rows), size(info.shape.cols));
         let positive = need & POSITIVE != 0;
-        let dominant = need & WELL_CONDITIONED != 0 && r == c && r > 1;
+        // Under arcsin, arccos and log1p: small, so that sums of products stay inside (-1, 1).
+        let scale = if need & SMALL != 0 { 0.1 } else { 1.0 };
+        let spd = info.structure == Structure::Spd;
+        let dominant = (spd || need & WELL_CONDITIONED != 0) && r == c && r > 1;
         let mut m = Mat::from_fn(r, c, |_, _| {
-            if positive {
-                rng.random_range(0.5..1.5)
-            } else {
-                rng.random_range(-1.0..1.0)
-            }
+            scale
+                * if positive {
+                    rng.random_range(0.5..1.5)
+                } else {
+                    rng.random_range(-1.0..1.0)
+                }
         });
         if dominant {
             for j in 0..c {
@@ -201,6 +211,9 @@ fn draw(pool: &ExprPool, root: ExprId, seed: u64, order: Order) -> Values<f64> {
         if info.symmetric {
             let t = m.clone();
             m = Mat::from_fn(r, c, |i, j| 0.5 * (t[(i, j)] + t[(j, i)]));
+        }
+        if info.structure == Structure::Diagonal {
+            m = Mat::from_fn(r, c, |i, j| if i == j { m[(i, j)] } else { 0.0 });
         }
         values.insert(name, m);
     }

@@ -94,6 +94,12 @@ pub fn check_steps(
     if symmetric && rows == cols {
         d = Mat::from_fn(rows, cols, |i, j| (d[(i, j)] + d[(j, i)]) / 2.0);
     }
+    if pool
+        .var_info(x)
+        .is_some_and(|i| i.structure == matdiff_expr::Structure::Diagonal)
+    {
+        d = Mat::from_fn(rows, cols, |i, j| if i == j { d[(i, j)] } else { 0.0 });
+    }
     let mut values = values.clone();
     values.insert(pool.name(dx), d);
     for &(symbol, expr) in definitions {

@@ -81,6 +81,10 @@ fn naive(pool: &ExprPool, id: ExprId, v: &Values<f64>, sizes: &Sizes) -> Mat<f64
                 Reduce::Sum => m.sum(),
                 Reduce::Norm1 => map(&m, f64::abs).sum(),
                 Reduce::Norm2 => m.norm_l2(),
+                Reduce::LogAbsDet => m.determinant().abs().ln(),
+                Reduce::Max => map(&m, |x| x).max().expect("entries"),
+                Reduce::Min => map(&m, |x| x).min().expect("entries"),
+                Reduce::LogSumExp => map(&m, f64::exp).sum().ln(),
             })
         }
         Node::Inv(a) => ev(*a).partial_piv_lu().inverse(),

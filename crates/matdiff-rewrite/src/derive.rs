@@ -15,13 +15,14 @@ use crate::simplify::Simplifier;
 /// new element-wise functions (the numeric side registers with `matdiff-faer`).
 ///
 /// ```
-/// use matdiff_expr::ExprPool;
+/// use matdiff_expr::{Decl, ExprPool};
 /// use matdiff_rewrite::{derive, DeriveOptions, Functions};
 /// let mut functions = Functions::new();
 /// functions.register("softsign", "1 ./ (1 + abs(x)).^2");
 /// let options = DeriveOptions { functions, ..DeriveOptions::default() };
 /// let mut pool = ExprPool::new();
-/// let e = pool.parse("sum(softsign(W*x))").unwrap();
+/// let declared = Decl::parse("softsign: function").unwrap();
+/// let e = pool.parse_with("sum(softsign(W*x))", &[declared]).unwrap();
 /// let d = derive(&mut pool, &e, "x", &options).unwrap();
 /// assert_eq!(pool.plain(d.gradient), "W'*(1 ./ (1 + abs(W*x)).^2)");
 /// ```
@@ -111,6 +112,10 @@ pub struct Derivation {
     pub definitions: Vec<(Symbol, ExprId)>,
     /// Whether the variable is symmetric and the gradient is the symmetric `(G + G')/2`.
     pub symmetric: bool,
+    /// Whether the variable does not occur in the function: its gradient is zero.
+    pub absent: bool,
+    /// Whether the variable is diagonal and the gradient is its diagonal part `I .* G`.
+    pub diagonal: bool,
 }
 
 pub(crate) struct Boundary {
@@ -162,12 +167,27 @@ pub fn derive(
         Some(g) => upstream_function(pool, expr.root, g)?,
     };
     // The variable first: asking for a function or a binding is the clearer mistake to report.
-    wrt_variable(pool, expr, root, wrt)?;
+    let absent = match wrt_variable(pool, expr, root, wrt) {
+        Ok(_) => false,
+        Err(DeriveError::NotInExpression { .. }) => true,
+        Err(DeriveError::NotAVariable { hint, .. }) if hint.is_empty() => {
+            // A name the pool has never seen: a variable of the default shape of its name.
+            pool.parse(wrt).map_err(|_| DeriveError::NotAVariable {
+                name: wrt.to_string(),
+                hint,
+            })?;
+            true
+        }
+        Err(e) => return Err(e),
+    };
     let shape = pool.shape(root);
     if !shape.is_scalar() {
         return Err(DeriveError::NotScalar {
             shape: pool.shape_str(shape),
         });
+    }
+    if absent {
+        return absent_variable(pool, root, wrt);
     }
     let (mut engine, symmetric, differential) =
         setup(pool, root, expr, &mut bindings, wrt, &options.functions)?;
@@ -199,6 +219,55 @@ pub fn derive(
         differential,
         definitions,
         symmetric,
+        absent: false,
+        diagonal: pool
+            .find_symbol(wrt)
+            .and_then(|s| pool.var_info(s))
+            .is_some_and(|i| i.structure == matdiff_expr::Structure::Diagonal),
+    })
+}
+
+/// The derivation with respect to a variable that does not occur: `df = 0` (D9), so the
+/// gradient is the zero of the variable's shape (C).
+fn absent_variable(
+    pool: &mut ExprPool,
+    root: ExprId,
+    wrt: &str,
+) -> Result<Derivation, DeriveError> {
+    let sym = pool.symbol(wrt);
+    let info = pool
+        .var_info(sym)
+        .ok_or_else(|| DeriveError::NotAVariable {
+            name: wrt.to_string(),
+            hint: String::new(),
+        })?;
+    let dx_name = fresh_name(pool, &format!("d{wrt}"), info.shape);
+    let differential = pool.declare_var(&dx_name, info.shape, false)?;
+    let zero = pool.num(0.0);
+    let gradient = Simplifier::new(pool).zero(info.shape)?;
+    let step = |kind, lhs: &str, expr, rules: &[&'static str]| Step {
+        kind,
+        lhs: lhs.to_string(),
+        expr,
+        rules: rules.to_vec(),
+        continues: false,
+    };
+    Ok(Derivation {
+        function: root,
+        wrt: wrt.to_string(),
+        gradient,
+        bindings: Vec::new(),
+        names: Vec::new(),
+        steps: vec![
+            step(StepKind::Function, "f", root, &[]),
+            step(StepKind::Differential, "df", zero, &["D9"]),
+            step(StepKind::Gradient, &format!("∂f/∂{wrt}"), gradient, &["C"]),
+        ],
+        differential,
+        definitions: Vec::new(),
+        symmetric: false,
+        absent: true,
+        diagonal: false,
     })
 }
 
@@ -251,6 +320,15 @@ pub(crate) fn setup<'p>(
             boundary_ids.push((*id, name.clone()));
         }
     }
+    // The argument of max or min is named too: its gradient compares max(Y) with Y entry by
+    // entry, which must see the very same values (Y rewritten into another form would round
+    // differently and miss the extreme entry).
+    let mut extreme_arg = vec![false; root.index() + 1];
+    for &id in &ids {
+        if let Node::Reduce(Reduce::Max | Reduce::Min, a) = pool.node(id) {
+            extreme_arg[a.index()] = reachable[id.index()];
+        }
+    }
     let mut auto = 0;
     for &id in &ids {
         let i = id.index();
@@ -261,7 +339,7 @@ pub(crate) fn setup<'p>(
         };
         if reachable[i]
             && depends[i]
-            && uses[i] >= 2
+            && (uses[i] >= 2 || extreme_arg[i])
             && !trivial
             && !boundary_ids.iter().any(|b| b.0 == id)
         {
@@ -435,6 +513,8 @@ impl Engine<'_> {
                 Some(dim(self.s.pool, shape.cols)),
             ),
             symmetric: false,
+            function: false,
+            structure: matdiff_expr::Structure::General,
         };
         let text = replace_word(template, "x", &placeholder);
         let parsed =
@@ -650,8 +730,23 @@ impl Engine<'_> {
             let shown = self.s.present(full)?;
             if shown != shown_full {
                 shown_full = shown;
-                self.push(StepKind::Gradient, &gname, shown_full, vec!["S"], true);
+                // A projection, not an equal form: a new line (the steps check compares
+                // continued lines by value).
+                self.push(StepKind::Gradient, &gname, shown_full, vec!["S"], false);
             }
+        }
+        // A diagonal variable: the gradient is the diagonal part (a projection, so a new line).
+        let diagonal = self
+            .s
+            .pool
+            .find_symbol(wrt)
+            .and_then(|s| self.s.pool.var_info(s));
+        if let Some(info) = diagonal.filter(|i| i.structure == matdiff_expr::Structure::Diagonal) {
+            let eye = self.s.pool.intern(Node::Identity(info.shape.rows))?;
+            let h = self.s.hadamard(&[eye, full], &[])?;
+            full = self.s.canon(h)?;
+            shown_full = self.s.present(full)?;
+            self.push(StepKind::Gradient, &gname, shown_full, vec!["S2"], false);
         }
         // Definitions: differentials from the innermost name out, then the gradients of names.
         dvar_defs.sort_by_key(|d| d.0);

@@ -211,8 +211,8 @@ impl Engine<'_> {
                         let t = self.raw(Node::Reduce(Reduce::Trace, p))?;
                         self.raw(Node::Mul(vec![id, t].into()))?
                     }
-                    Reduce::LogDet => {
-                        self.use_rule("D10");
+                    Reduce::LogDet | Reduce::LogAbsDet => {
+                        self.use_rule(if r == Reduce::LogDet { "D10" } else { "D21" });
                         let inv = self.raw(Node::Inv(a))?;
                         let p = self.raw(Node::Mul(vec![inv, da].into()))?;
                         self.raw(Node::Reduce(Reduce::Trace, p))?
@@ -231,6 +231,64 @@ impl Engine<'_> {
                         self.use_rule("D16");
                         let inner = self.inner_product(a, da, vector)?;
                         self.raw(Node::Div([inner, id]))?
+                    }
+                    Reduce::Max | Reduce::Min => {
+                        // The indicator of the extreme entries (sign(max(X) - X) is 0 exactly
+                        // there), shared evenly at ties.
+                        // The gap max(X) - X (min(X) - X) keeps X whole, never spliced into
+                        // a sum of its terms: computed from one value of X it is exactly 0 at
+                        // the extreme entries and of one sign elsewhere (the derivation names
+                        // X when it is not a variable, for the same reason).
+                        self.use_rule("D22");
+                        let neg_a = self.raw(Node::Neg(a))?;
+                        let gap = self.raw(Node::Add(vec![id, neg_a].into()))?;
+                        let sign = self.raw(Node::Apply {
+                            fun: Fun::Builtin(matdiff_expr::Func::Sign),
+                            order: 0,
+                            arg: gap,
+                        })?;
+                        // All ones of the shape of X, written out (not a broadcast 1): the
+                        // count of extreme entries is then sum(ones - sign(...)).
+                        let shape = self.s.pool.shape(a);
+                        let mut ones = Vec::new();
+                        for (d, transposed) in [(shape.rows, false), (shape.cols, true)] {
+                            if d != matdiff_expr::Dim::ONE {
+                                let o = self.raw(Node::Ones(d))?;
+                                ones.push(if transposed {
+                                    self.raw(Node::Transpose(o))?
+                                } else {
+                                    o
+                                });
+                            }
+                        }
+                        let one = match ones.len() {
+                            0 => self.s.pool.num(1.0),
+                            1 => ones[0],
+                            _ => self.raw(Node::Mul(ones.into()))?,
+                        };
+                        // 1 - sign(max(X) - X), 1 + sign(min(X) - X): 1 at the extreme entries.
+                        let signed = if r == Reduce::Max {
+                            self.raw(Node::Neg(sign))?
+                        } else {
+                            sign
+                        };
+                        let ind = self.raw(Node::Add(vec![one, signed].into()))?;
+                        let count = self.raw(Node::Reduce(Reduce::Sum, ind))?;
+                        let w = self.raw(Node::Div([ind, count]))?;
+                        let h = self.raw(Node::Hadamard(vec![w, da].into()))?;
+                        self.raw(Node::Reduce(Reduce::Sum, h))?
+                    }
+                    Reduce::LogSumExp => {
+                        // d logsumexp(x) = softmax(x)'*dx, softmax(x) = exp(x - logsumexp(x)).
+                        self.use_rule("D20");
+                        let neg = self.raw(Node::Neg(id))?;
+                        let shifted = self.raw(Node::Add(vec![a, neg].into()))?;
+                        let softmax = self.raw(Node::Apply {
+                            fun: Fun::Builtin(matdiff_expr::Func::Exp),
+                            order: 0,
+                            arg: shifted,
+                        })?;
+                        self.inner_product(softmax, da, true)?
                     }
                 }))
             }
@@ -409,8 +467,60 @@ impl Engine<'_> {
                 order: 2,
                 arg: z,
             })?,
-            // relu''' and abs''' are zero wherever they are defined.
-            Func::Relu | Func::Abs => num(self, 0.0),
+            // relu''', abs''' and sign''' are zero wherever they are defined.
+            Func::Relu | Func::Abs | Func::Sign => num(self, 0.0),
+            // sinh''' = cosh, cosh''' = sinh, expm1''' = exp
+            Func::Sinh | Func::Cosh | Func::Expm1 => {
+                let g = match f {
+                    Func::Sinh => Func::Cosh,
+                    Func::Cosh => Func::Sinh,
+                    _ => Func::Exp,
+                };
+                self.raw(Node::Apply {
+                    fun: Fun::Builtin(g),
+                    order: 0,
+                    arg: z,
+                })?
+            }
+            // log1p''' = 2*(1 + z).^(-3)
+            Func::Log1p => {
+                let (one, k, e) = (num(self, 1.0), num(self, 2.0), num(self, -3.0));
+                let base = self.raw(Node::Add(vec![one, z].into()))?;
+                let p = self.raw(Node::HPow([base, e]))?;
+                self.raw(Node::Mul(vec![k, p].into()))?
+            }
+            // arctan''' = (6*z.^2 - 2) ./ (1 + z.^2).^3
+            Func::Arctan => {
+                let (one, two, three, six) = (
+                    num(self, 1.0),
+                    num(self, 2.0),
+                    num(self, 3.0),
+                    num(self, 6.0),
+                );
+                let sq = self.raw(Node::HPow([z, two]))?;
+                let six_sq = self.raw(Node::Mul(vec![six, sq].into()))?;
+                let minus_two = num(self, -2.0);
+                let top = self.raw(Node::Add(vec![six_sq, minus_two].into()))?;
+                let base = self.raw(Node::Add(vec![one, sq].into()))?;
+                let bottom = self.raw(Node::HPow([base, three]))?;
+                self.raw(Node::HDiv([top, bottom]))?
+            }
+            // arcsin''' = (1 + 2*z.^2) ./ (1 - z.^2).^2.5, arccos''' its negative
+            Func::Arcsin | Func::Arccos => {
+                let (one, two, power) = (num(self, 1.0), num(self, 2.0), num(self, 2.5));
+                let sq = self.raw(Node::HPow([z, two]))?;
+                let two_sq = self.raw(Node::Mul(vec![two, sq].into()))?;
+                let top = self.raw(Node::Add(vec![one, two_sq].into()))?;
+                let minus_sq = self.raw(Node::Neg(sq))?;
+                let base = self.raw(Node::Add(vec![one, minus_sq].into()))?;
+                let bottom = self.raw(Node::HPow([base, power]))?;
+                let q = self.raw(Node::HDiv([top, bottom]))?;
+                if f == Func::Arcsin {
+                    q
+                } else {
+                    self.raw(Node::Neg(q))?
+                }
+            }
             #[allow(unreachable_patterns)]
             _ => return Ok(None),
         }))

@@ -18,6 +18,7 @@ pub use simplify::Simplifier;
 mod derive;
 mod diff;
 mod display;
+mod elementwise;
 mod solve;
 
 pub use derive::{derive, substitute, Derivation, DeriveOptions, Functions, Step, StepKind};

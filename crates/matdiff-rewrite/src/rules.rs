@@ -43,6 +43,9 @@ rules! {
     "D16", "2-norm", "d norm2(X) = tr(X'*dX)/norm2(X), d norm2(X)^2 = 2*tr(X'*dX)", r"\mathrm{d}\|X\|_2 = \frac{\operatorname{tr}(X^T\mathrm{d}X)}{\|X\|_2},\ \mathrm{d}\|X\|_2^2 = 2\operatorname{tr}(X^T\mathrm{d}X)";
     "D17", "diag", "d diag(X) = diag(dX)", r"\mathrm{d}\operatorname{diag}(X) = \operatorname{diag}(\mathrm{d}X)";
     "D18", "matrix power", "d(X^k) = sum of X^i*dX*X^(k-1-i)", r"\mathrm{d}X^k = \textstyle\sum_{i=0}^{k-1} X^i\,\mathrm{d}X\,X^{k-1-i}";
+    "D20", "log-sum-exp", "d logsumexp(x) = softmax(x)'*dx with softmax(x) = exp(x - logsumexp(x)), so d softmax(x) = softmax(x) .* (dx - softmax(x)'*dx)", r"\mathrm{d}\operatorname{lse}(x) = s^T\mathrm{d}x,\ s = \operatorname{softmax}(x) = e^{x - \operatorname{lse}(x)}";
+    "D21", "log-abs-determinant", "d logabsdet(X) = tr(inv(X)*dX) at any non-singular X", r"\mathrm{d}\log|\det X| = \operatorname{tr}(X^{-1}\mathrm{d}X)";
+    "D22", "maximum and minimum entry", "d max(X) = sum(W .* dX) with W = (1 - sign(max(X) - X))/sum(1 - sign(max(X) - X)), the indicator of the largest entries shared evenly at ties; min alike", r"\mathrm{d}\max(X) = \operatorname{sum}(W \odot \mathrm{d}X),\ W = \frac{1 - \operatorname{sign}(\max(X) - X)}{\operatorname{sum}(1 - \operatorname{sign}(\max(X) - X))}";
     "D19", "division by a scalar", "d(X/s) = dX/s - X*ds/s^2", r"\mathrm{d}(X/s) = \mathrm{d}X/s - X\,\mathrm{d}s/s^2";
     // Trace tricks (seed 2.3).
     "T1", "scalar as trace", "a = tr(a) for a scalar a", r"a = \operatorname{tr}(a)";
@@ -63,7 +66,16 @@ rules! {
     "F2", "sigmoid", "exp(z) ./ (1 + exp(z)) = sigmoid(z)", r"\frac{e^{z}}{1 + e^{z}} = \sigma(z)";
     "F3", "sigmoid derivative", "sigmoid'(z) = sigmoid(z) .* (1 - sigmoid(z))", r"\sigma'(z) = \sigma(z) \odot (1 - \sigma(z))";
     "F4", "tanh derivative", "tanh'(z) = 1 - tanh(z).^2", r"\tanh'(z) = 1 - \tanh^{\circ 2}(z)";
+    "F5", "sign derivative", "sign'(x) = 0 (also at 0, a subgradient)", r"\operatorname{sign}'(x) = 0";
+    "F6", "arcsin derivative", "arcsin'(x) = 1 ./ sqrt(1 - x.^2)", r"\arcsin'(x) = 1 \oslash \sqrt{1 - x^{\circ 2}}";
+    "F7", "arccos derivative", "arccos'(x) = -1 ./ sqrt(1 - x.^2)", r"\arccos'(x) = -1 \oslash \sqrt{1 - x^{\circ 2}}";
+    "F8", "arctan derivative", "arctan'(x) = 1 ./ (1 + x.^2)", r"\arctan'(x) = 1 \oslash (1 + x^{\circ 2})";
+    "F9", "sinh derivative", "sinh'(x) = cosh(x), sinh''(x) = sinh(x)", r"\sinh'(x) = \cosh(x)";
+    "F10", "cosh derivative", "cosh'(x) = sinh(x), cosh''(x) = cosh(x)", r"\cosh'(x) = \sinh(x)";
+    "F11", "log1p derivative", "log1p'(x) = 1 ./ (1 + x)", r"\operatorname{log1p}'(x) = 1 \oslash (1 + x)";
+    "F12", "expm1 derivative", "expm1'(x) = expm1''(x) = exp(x)", r"\operatorname{expm1}'(x) = e^{x}";
     "S", "symmetric gradient", "X symmetric: df/dX = (G + G')/2", r"X = X^T \Rightarrow \frac{\partial f}{\partial X} = \tfrac{1}{2}(G + G^T)";
+    "S2", "diagonal gradient", "X diagonal: df/dX = I .* G", r"X = \operatorname{diag}(x) \Rightarrow \frac{\partial f}{\partial X} = I \odot G";
     "B", "substitution", "names replaced by what they stand for", r"\text{substitution}";
 }
 
@@ -74,4 +86,14 @@ rules! {
 /// ```
 pub fn rule(id: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_builtin_function_names_a_rule_of_the_catalog() {
+        for b in matdiff_expr::BUILTINS {
+            assert!(super::rule(b.rule).is_some(), "{}: {}", b.name, b.rule);
+        }
+    }
 }

@@ -1161,6 +1161,9 @@ impl<'p> Simplifier<'p> {
         let Fun::Builtin(f) = fun else {
             return self.pool.intern(Node::Apply { fun, order, arg });
         };
+        if let Some(d) = self.written_derivative(f, order, arg)? {
+            return Ok(d);
+        }
         let call = |s: &mut Self, f: Func, order: u8| {
             s.pool.intern(Node::Apply {
                 fun: Fun::Builtin(f),
@@ -1232,8 +1235,17 @@ impl<'p> Simplifier<'p> {
         }
         if self.is_scalar(a) {
             return match r {
-                Reduce::Trace | Reduce::Det | Reduce::Sum => Ok(a),
+                Reduce::Trace
+                | Reduce::Det
+                | Reduce::Sum
+                | Reduce::LogSumExp
+                | Reduce::Max
+                | Reduce::Min => Ok(a),
                 Reduce::LogDet => self.apply(Fun::Builtin(Func::Log), 0, a),
+                Reduce::LogAbsDet => {
+                    let abs = self.apply(Fun::Builtin(Func::Abs), 0, a)?;
+                    self.apply(Fun::Builtin(Func::Log), 0, abs)
+                }
                 Reduce::Norm1 | Reduce::Norm2 => self.apply(Fun::Builtin(Func::Abs), 0, a),
             };
         }

@@ -32,7 +32,9 @@ fn check(src: &str, wrt: &str, expected: &str) {
         ..DeriveOptions::default()
     };
     let mut pool = ExprPool::new();
-    let e = pool.parse(src).unwrap();
+    // A name of more than one letter is an abstract function once declared.
+    let declared = matdiff_expr::Decl::parse("softsign: function").unwrap();
+    let e = pool.parse_with(src, &[declared]).unwrap();
     let d = derive(&mut pool, &e, wrt, &options).unwrap();
     assert_eq!(
         d.gradient_text(&pool, matdiff_expr::Style::Plain),

@@ -1,11 +1,12 @@
 //! Property test: random well-shaped expressions over the whole language (every operator and
 //! function, nested, non-square sizes, scalar, vector and matrix variables); the derived gradient
-//! equals the complex-step gradient to 1e-9 relative.
+//! equals the complex-step gradient to 1e-9 relative. The 3x3 variable `A` is declared diagonal
+//! or symmetric positive definite for some seeds (the gradient then lives in the structure).
 
 mod common;
 
 use common::{complex_step, random_values, relative_error};
-use matdiff_expr::{Decl, ExprPool, Node};
+use matdiff_expr::{Decl, ExprPool, Node, Structure};
 use matdiff_faer::{Complex, Functions, Mat};
 use matdiff_rewrite::{derive, DeriveOptions};
 use proptest::prelude::*;
@@ -89,13 +90,16 @@ impl Gen {
             10 => {
                 let f = self.pick(&[
                     "sigmoid", "tanh", "sin", "cos", "softplus", "exp", "relu", "abs", "tanh'",
-                    "sigmoid'",
+                    "sigmoid'", "sign", "arctan", "sinh", "cosh", "expm1", "arcsin", "arccos",
+                    "log1p",
                 ]);
                 let arg = self.mat(r, c, d);
-                if f == "exp" {
-                    format!("exp(tanh({arg}))")
-                } else {
-                    format!("{f}({arg})")
+                match f {
+                    // Bounded arguments: no overflow, inside the domains.
+                    "exp" | "sinh" | "cosh" | "expm1" => format!("{f}(tanh({arg}))"),
+                    "arcsin" | "arccos" => format!("{f}(sigmoid({arg}))"),
+                    "log1p" => format!("log1p({})", self.positive(r, c, d)),
+                    _ => format!("{f}({arg})"),
                 }
             }
             11 => {
@@ -138,7 +142,15 @@ impl Gen {
         }
         let d = depth - 1;
         let (r, c) = (self.size(), self.size());
-        match self.rng.random_range(0..14) {
+        match self.rng.random_range(0..17) {
+            16 => {
+                // Plus a variable, so that no structure (a symmetric matrix) makes a tie, where
+                // max and min have no derivative to compare with.
+                let f = self.pick(&["max", "min"]);
+                format!("{f}({} + {})", self.mat(r, c, d), self.leaf(r, c))
+            }
+            14 => format!("logsumexp({})", self.mat(r, 1, d)),
+            15 => format!("softmax({})'*{}", self.mat(r, 1, d), self.paren(r, 1, d)),
             0 => format!("tr({})", self.mat(r, r, d)),
             1 => format!("sum({})", self.mat(r, c, d)),
             2 => format!("norm2({})^2", self.mat(r, c, d)),
@@ -146,7 +158,7 @@ impl Gen {
             4 => format!("norm1({})", self.mat(r, c, d)),
             5 => {
                 let g = self.paren(c, r, d);
-                let f = self.pick(&["det", "logdet"]);
+                let f = self.pick(&["det", "logdet", "logabsdet"]);
                 format!("{f}({g}'*{g} + I)")
             }
             6 => format!(
@@ -166,9 +178,22 @@ impl Gen {
     }
 }
 
-fn decls() -> Vec<Decl> {
+/// The declarations; `A` (3x3) is general, diagonal or symmetric positive definite by `seed`.
+fn decls(seed: u64) -> Vec<Decl> {
+    let structure = match seed % 4 {
+        1 => Structure::Diagonal,
+        2 => Structure::Spd,
+        _ => Structure::General,
+    };
     VARS.iter()
-        .map(|(n, r, c)| Decl::sized(n, *r as u64, *c as u64))
+        .map(|(n, r, c)| {
+            let mut d = Decl::sized(n, *r as u64, *c as u64);
+            if *n == "A" {
+                d.structure = structure;
+                d.symmetric = structure == Structure::Spd;
+            }
+            d
+        })
         .collect()
 }
 
@@ -182,7 +207,7 @@ fn check_seed(seed: u64) -> Result<(), String> {
     let src = g.scalar(depth);
     let mut pool = ExprPool::new();
     let e = pool
-        .parse_with(&src, &decls())
+        .parse_with(&src, &decls(seed))
         .map_err(|err| format!("{src}: does not parse: {}", err.render(&src)))?;
     // Variables that occur in the expression.
     let mut names: Vec<String> = pool

@@ -148,10 +148,20 @@ pub fn check_expression(text: &str, wrt: &str, values: &Values<f64>) -> Result<b
     let Some((f0, g0)) = reference(text, wrt, values) else {
         return Ok(false);
     };
+    // Errors are relative to the largest gradient entry, and at least to 1e-4 of |f| per unit
+    // of the variable: a gradient that is zero, or all but zero (a saturated softmax), is
+    // compared with rounding noise at the scale of the function rather than with itself.
+    let largest_x = values.get(wrt).map_or(0.0, |x| {
+        x.col_iter()
+            .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
+            .fold(0.0, |m: f64, v| m.max(v.abs()))
+    });
     let scale = g0
         .col_iter()
         .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
-        .fold(1e-6 * (1.0 + f0.abs()), |m, v| m.max(v.abs()));
+        .fold(1e-4 * (1.0 + f0.abs()) / (1.0 + largest_x), |m, v| {
+            m.max(v.abs())
+        });
     let compare = |what: &str, g: &Mat<f64>| -> Result<(), String> {
         if (g.nrows(), g.ncols()) != (g0.nrows(), g0.ncols()) {
             return Err(format!(

@@ -219,12 +219,26 @@ impl Generator {
                         "cos'",
                         "exp''",
                         "softplus'",
+                        "arctan",
+                        "arctan''",
+                        "sinh",
+                        "cosh''",
+                        "expm1",
+                        "expm1'",
+                        "arcsin",
+                        "arccos''",
+                        "log1p",
+                        "log1p''",
+                        "sign",
                     ]);
                     let arg = self.expr(r, c, d.min(2));
-                    if f.starts_with("exp") {
-                        format!("{f}(0.5*tanh({arg}))")
-                    } else {
-                        format!("{f}({arg})")
+                    match f.trim_end_matches('\'') {
+                        // Arguments kept inside the domain (and exp, sinh, cosh small).
+                        "exp" | "sinh" | "cosh" | "expm1" | "arcsin" | "arccos" => {
+                            format!("{f}(0.5*tanh({arg}))")
+                        }
+                        "log1p" => format!("{f}(({arg}).^2)"),
+                        _ => format!("{f}({arg})"),
                     }
                 }
                 8 => format!("({})'", self.expr(c, r, d)),
@@ -283,7 +297,17 @@ impl Generator {
         } else {
             self.expr(r, c, d)
         };
-        match self.rng.random_range(0..6) {
+        match self.rng.random_range(0..10) {
+            6 => format!("logsumexp({})", self.expr(k, 1, d)),
+            7 => {
+                let (v, w) = (self.expr(k, 1, d), self.expr(k, 1, d.min(1)));
+                format!("softmax({v})'*{}", atom(w))
+            }
+            8 => format!("{}({inner})", self.pick(&["max", "min"])),
+            9 => format!(
+                "logabsdet({})",
+                atom(self.expr(k.min(3), k.min(3), d.min(2)))
+            ),
             0 => format!("sum({inner})"),
             1 => format!("norm2({inner})"),
             2 => {

@@ -271,6 +271,24 @@ impl Evaluator<'_> {
                         d.ln()
                     }
                     Reduce::Norm1 => a.data.iter().map(|&z| abs(z)).sum(),
+                    Reduce::LogSumExp => a.data.iter().map(|z| z.exp()).sum::<C>().ln(),
+                    Reduce::LogAbsDet => {
+                        let d = determinant(&a)?;
+                        abs(d).ln()
+                    }
+                    Reduce::Max | Reduce::Min => {
+                        let key = |z: &&C| if r == Reduce::Max { z.re } else { -z.re };
+                        let mut sorted: Vec<&C> = a.data.iter().collect();
+                        sorted.sort_by(|p, q| key(q).total_cmp(&key(p)));
+                        let (first, second) =
+                            (sorted[0].re, sorted.get(1).map_or(f64::NAN, |z| z.re));
+                        if (first - second).abs() <= 1e-9 * (1.0 + first.abs()) {
+                            // A tie (a symmetric matrix has them) or all but one: the
+                            // derivative is a convention there, not a reference.
+                            return Err(Refused::Domain);
+                        }
+                        *sorted[0]
+                    }
                     Reduce::Norm2 => {
                         let s: C = a.data.iter().map(|&z| z * z).sum();
                         if s.re <= 0.0 {
@@ -285,7 +303,13 @@ impl Evaluator<'_> {
                     return Err(Refused::Unsupported("an abstract function".into()));
                 };
                 let a = self.eval(arg)?;
-                if matches!(f, Func::Log | Func::Sqrt) && a.data.iter().any(|z| z.re <= 0.0) {
+                let outside = |z: &C| match f {
+                    Func::Log | Func::Sqrt => z.re <= 0.0,
+                    Func::Log1p => z.re <= -1.0,
+                    Func::Arcsin | Func::Arccos => z.re.abs() >= 1.0,
+                    _ => false,
+                };
+                if a.data.iter().any(outside) {
                     return Err(Refused::Domain);
                 }
                 let data = a
@@ -345,6 +369,40 @@ fn elementwise(f: Func, order: u8, z: C) -> Option<C> {
         (Func::Abs, 0) => abs(z),
         (Func::Abs, 1) => C::new(if z.re < 0.0 { -1.0 } else { 1.0 }, 0.0),
         (Func::Relu | Func::Abs, 2) => C::new(0.0, 0.0),
+        (Func::Sign, 0) if z.re == 0.0 => C::new(0.0, 0.0),
+        (Func::Sign, 0) => C::new(z.re.signum(), 0.0),
+        (Func::Sign, _) => C::new(0.0, 0.0),
+        // The inverse trigonometric functions by their first-order expansion: num-complex
+        // computes them through logarithms, which lose the tiny imaginary part of a complex
+        // step. For the step, the expansion is exact (the second order is below 1e-40).
+        (Func::Arcsin, 0) => C::new(z.re.asin(), z.im / (1.0 - z.re * z.re).sqrt()),
+        (Func::Arccos, 0) => C::new(z.re.acos(), -z.im / (1.0 - z.re * z.re).sqrt()),
+        (Func::Arcsin | Func::Arccos, 1) => {
+            let d = one / (one - z * z).sqrt();
+            if f == Func::Arcsin {
+                d
+            } else {
+                -d
+            }
+        }
+        (Func::Arcsin | Func::Arccos, 2) => {
+            let d = z / (one - z * z).powf(1.5);
+            if f == Func::Arcsin {
+                d
+            } else {
+                -d
+            }
+        }
+        (Func::Arctan, 0) => C::new(z.re.atan(), z.im / (1.0 + z.re * z.re)),
+        (Func::Arctan, 1) => one / (one + z * z),
+        (Func::Arctan, 2) => -2.0 * z / ((one + z * z) * (one + z * z)),
+        (Func::Sinh, 0) | (Func::Cosh, 1) | (Func::Sinh, 2) => z.sinh(),
+        (Func::Cosh, 0) | (Func::Sinh, 1) | (Func::Cosh, 2) => z.cosh(),
+        (Func::Log1p, 0) => (one + z).ln(),
+        (Func::Log1p, 1) => one / (one + z),
+        (Func::Log1p, 2) => -one / ((one + z) * (one + z)),
+        (Func::Expm1, 0) => z.exp() - one,
+        (Func::Expm1, _) => z.exp(),
         (Func::Sqrt, 0) => z.sqrt(),
         (Func::Sqrt, 1) => 0.5 / z.sqrt(),
         (Func::Sqrt, 2) => -0.25 / (z * z.sqrt()),

@@ -244,14 +244,15 @@ impl Gen {
                 11 => {
                     let f = self.rng.pick(&[
                         "exp", "log", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "softplus",
-                        "sqrt", "abs", "σ", "g", "h",
+                        "sqrt", "abs", "σ", "g", "h", "sign", "arcsin", "arccos", "arctan", "sinh",
+                        "cosh", "log1p", "expm1",
                     ]);
                     format!("{f}({})", self.expr(s, b))
                 }
                 12 => {
-                    let f = self
-                        .rng
-                        .pick(&["g'", "h''", "sigmoid'", "tanh'", "relu'", "exp''"]);
+                    let f = self.rng.pick(&[
+                        "g'", "h''", "sigmoid'", "tanh'", "relu'", "exp''", "arcsin'", "cosh''",
+                    ]);
                     format!("{f}({})", self.expr(s, b))
                 }
                 13 if square => {
@@ -260,12 +261,12 @@ impl Gen {
                 }
                 13 if scalar => format!("{}^{}", self.sub(s, b / 2), self.sub(s, b / 2)),
                 14 if scalar => {
-                    let f = self.rng.pick(&["tr", "det", "logdet"]);
+                    let f = self.rng.pick(&["tr", "det", "logdet", "logabsdet"]);
                     let k = self.dim();
                     format!("{f}({})", self.expr((k, k), b))
                 }
                 15 if scalar => {
-                    let f = self.rng.pick(&["sum", "norm1", "norm2"]);
+                    let f = self.rng.pick(&["sum", "norm1", "norm2", "max", "min"]);
                     let t = self.shape();
                     format!("{f}({})", self.expr(t, b))
                 }

@@ -40,6 +40,13 @@ pub(crate) fn random_values(
                         + if i == j { 1.0 } else { 0.0 }
                 });
             }
+            if info.structure == matdiff_expr::Structure::Diagonal {
+                m = Mat::from_fn(
+                    r,
+                    c,
+                    |i, j| if i == j { 1.0 + 0.5 * m[(i, j)] } else { 0.0 },
+                );
+            }
             values.insert(pool.name(*s).to_string(), m);
         }
         stack.extend_from_slice(pool.node(id).children());
@@ -62,11 +69,19 @@ pub(crate) fn complex_step(
         .find_symbol(var)
         .and_then(|s| pool.var_info(s))
         .is_some_and(|i| i.symmetric);
+    let diagonal = pool
+        .find_symbol(var)
+        .and_then(|s| pool.var_info(s))
+        .is_some_and(|i| i.structure == matdiff_expr::Structure::Diagonal);
     let sizes = Sizes::from_values(pool, &base).expect("sizes");
     let options = matdiff_faer::Options::new().functions(functions);
     let mut plan = matdiff_faer::Plan::<Complex<f64>>::compile_with(pool, &[f], &sizes, &options)
         .expect("a plan");
     Mat::from_fn(x.nrows(), x.ncols(), |i, j| {
+        if diagonal && i != j {
+            // A diagonal variable has no off-diagonal entries to move.
+            return 0.0;
+        }
         let mut v = base.clone();
         let m = v.get_mut(var).expect("present");
         m[(i, j)].im += h;

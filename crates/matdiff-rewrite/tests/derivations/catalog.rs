@@ -284,6 +284,9 @@ fn numeric_checks(
         (h ^ b as u64).wrapping_mul(0x100000001b3)
     });
     let symmetric = pool.var_info(wrt).is_some_and(|i| i.symmetric);
+    let diagonal = pool
+        .var_info(wrt)
+        .is_some_and(|i| i.structure == matdiff_expr::Structure::Diagonal);
     let positive: BTreeSet<&str> = entry.positive.iter().map(String::as_str).collect();
     for draw in 0..DRAWS {
         let mut rng = StdRng::seed_from_u64(seed.wrapping_add(draw));
@@ -300,7 +303,7 @@ fn numeric_checks(
             let info = pool.var_info(s).expect("a variable");
             let (r, c) = sizes.shape(pool, info.shape).map_err(|e| e.to_string())?;
             let name = pool.name(s);
-            let value = random_value(
+            let mut value = random_value(
                 &mut rng,
                 r,
                 c,
@@ -308,6 +311,9 @@ fn numeric_checks(
                 info.symmetric,
                 positive.contains(name),
             );
+            if info.structure == matdiff_expr::Structure::Diagonal {
+                value = Mat::from_fn(r, c, |i, j| if i == j { value[(i, j)] } else { 0.0 });
+            }
             values.insert(name, value);
         }
         let mut sizes = Sizes::from_values(pool, &values).map_err(|e| e.to_string())?;
@@ -335,9 +341,18 @@ fn numeric_checks(
             &values,
             &sizes,
             &options_c64,
-            symmetric,
+            pool.var_info(wrt).expect("a variable"),
         )
         .map_err(|e| at("complex step", e))?;
+        if diagonal {
+            lit = Mat::from_fn(lit.nrows(), lit.ncols(), |i, j| {
+                if i == j {
+                    lit[(i, j)]
+                } else {
+                    0.0
+                }
+            });
+        }
         if symmetric {
             lit = Mat::from_fn(lit.nrows(), lit.ncols(), |i, j| {
                 (lit[(i, j)] + lit[(j, i)]) / 2.0
@@ -478,7 +493,8 @@ fn random_value(
 }
 
 /// The gradient of the scalar `f` with respect to `x` by the complex step, entry by entry; for a
-/// symmetric `x` the symmetric gradient (off-diagonal entries perturbed in pairs).
+/// symmetric `x` the symmetric gradient (off-diagonal entries perturbed in pairs), for a
+/// diagonal one the diagonal (off-diagonal entries zero).
 fn complex_step(
     pool: &ExprPool,
     f: ExprId,
@@ -486,8 +502,10 @@ fn complex_step(
     values: &Values<f64>,
     sizes: &Sizes,
     options: &Options<Complex<f64>>,
-    symmetric: bool,
+    info: matdiff_expr::VarInfo,
 ) -> Result<Mat<f64>, matdiff_faer::EvalError> {
+    let symmetric = info.symmetric;
+    let diagonal = info.structure == matdiff_expr::Structure::Diagonal;
     const H: f64 = 1e-20;
     let name = pool.name(x);
     let mut plan = Plan::compile_with(pool, &[f], sizes, options)?;
@@ -497,7 +515,7 @@ fn complex_step(
     let mut g = Mat::zeros(r, c);
     for j in 0..c {
         for i in 0..r {
-            if symmetric && i > j {
+            if symmetric && i > j || diagonal && i != j {
                 continue;
             }
             let xv = cvalues.get_mut(name).expect("a value");
