@@ -29,7 +29,7 @@ mod pool;
 mod print;
 
 pub use decl::{Decl, DeclDim, DeclShape};
-pub use error::{ExprError, ParseError};
+pub use error::{ExprError, ParseError, ParseErrorKind};
 pub use fxhash::{FxHashMap, FxHashSet, FxHasher};
 pub use infer::Expr;
 pub use node::{Dim, DimVar, ExprId, Fun, Func, Node, Num, Reduce, Shape, Symbol};
@@ -52,10 +52,16 @@ impl ExprPool {
         let (mut root, mut bindings) = parser.parse_top()?;
         let mut inference = infer::Inference::new(self);
         for (k, decl) in decls.iter().enumerate() {
-            inference.apply_decl(decl).map_err(|e| e.in_decl(k))?;
+            inference
+                .apply_decl(decl)
+                .map_err(|e| e.in_decl(k).in_inference())?;
         }
-        let (order, _) = inference.infer_all(&mut root, &mut bindings)?;
-        inference.lower_all(&root, &bindings, &order)
+        let (order, _) = inference
+            .infer_all(&mut root, &mut bindings)
+            .map_err(ParseError::in_inference)?;
+        inference
+            .lower_all(&root, &bindings, &order)
+            .map_err(ParseError::in_inference)
     }
 
     /// A printer of this pool in the given style.
