@@ -34,10 +34,10 @@ pub(crate) fn borrow<'py>(name: &str, value: &Bound<'py, PyAny>) -> PyResult<Arr
     }
     let kwargs = PyDict::new(py);
     kwargs.set_item("dtype", numpy.getattr("float64")?)?;
-    Ok(numpy
+    let converted = numpy
         .getattr("asarray")?
-        .call((converted,), Some(&kwargs))?
-        .extract::<Array<'py>>()?)
+        .call((converted,), Some(&kwargs))?;
+    converted.extract::<Array<'py>>()
 }
 
 /// Every keyword argument as a named float64 array.
