@@ -36,7 +36,13 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 fn parse(source: &str, lets: &[String]) -> PyResult<(ExprPool, Expr)> {
     let decls = lets
         .iter()
-        .map(|text| Decl::parse(text).map_err(|e| errors::parse_error(&e, text, &[])))
+        .enumerate()
+        .map(|(k, text)| {
+            Decl::parse(text).map_err(|e| {
+                let e = matdiff_expr::ParseError { decl: Some(k), ..e };
+                errors::parse_error(&e, text, lets)
+            })
+        })
         .collect::<PyResult<Vec<_>>>()?;
     let mut pool = ExprPool::new();
     let expr = pool

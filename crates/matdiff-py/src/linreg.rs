@@ -308,6 +308,20 @@ impl GramAccumulator {
         Ok(slf.clone())
     }
 
+    /// A new accumulator of the rows `X` with targets `y` (and sample weights): the map step of
+    /// a distributed fit, a function that pickles by name.
+    #[staticmethod]
+    #[pyo3(signature = (x, y, sample_weight=None))]
+    fn from_rows<'py>(
+        x: &Bound<'py, PyAny>,
+        y: &Bound<'py, PyAny>,
+        sample_weight: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, GramAccumulator>> {
+        let features = matrix("X", x)?.shape()[1];
+        let acc = Bound::new(x.py(), GramAccumulator::new(features))?;
+        GramAccumulator::update(&acc, x, y, sample_weight)
+    }
+
     /// Adds the rows that `other` saw; returns self.
     fn merge<'py>(
         slf: &Bound<'py, Self>,
