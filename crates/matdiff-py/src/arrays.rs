@@ -5,8 +5,8 @@
 //! a 2-d array a matrix.
 
 use faer::{ColRef, Mat, MatRef};
-use numpy::ndarray::{Array1, Array2};
-use numpy::{IntoPyArray, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::ndarray::Array1;
+use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat};
@@ -97,11 +97,27 @@ pub(crate) fn to_python(py: Python<'_>, m: &Mat<f64>, ndim: usize) -> PyResult<P
             .into_pyarray(py)
             .into_any()
             .unbind(),
-        _ => Array2::from_shape_fn((m.nrows(), m.ncols()), |(i, j)| m[(i, j)])
-            .into_pyarray(py)
-            .into_any()
-            .unbind(),
+        _ => matrix(py, m)?.into_any().unbind(),
     })
+}
+
+/// A matrix as a 2-d array in Fortran order (faer's column-major layout), copied a column at a
+/// time.
+fn matrix<'py>(py: Python<'py>, m: &Mat<f64>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let rows = m.nrows();
+    // SAFETY: every element is written below before the array is returned.
+    let array = unsafe { PyArray2::<f64>::new(py, [rows, m.ncols()], true) };
+    // SAFETY: the array is new, so nothing else reads or writes it.
+    let data = unsafe { array.as_slice_mut() }
+        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+    if rows > 0 {
+        for (j, out) in data.chunks_exact_mut(rows).enumerate() {
+            for (o, v) in out.iter_mut().zip(m.col(j).iter()) {
+                *o = *v;
+            }
+        }
+    }
+    Ok(array)
 }
 
 /// A vector as a 1-d array.
