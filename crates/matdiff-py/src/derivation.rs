@@ -3,7 +3,7 @@
 use std::sync::Mutex;
 
 use faer::{Mat, MatRef};
-use matdiff_expr::{Decl, Dim, Expr, ExprId, ExprPool, Style};
+use matdiff_expr::{Decl, Dim, Expr, ExprId, ExprPool, Node, Style};
 use matdiff_faer::{
     check_gradient, random_values_where, CheckOptions, GradientCheck, Plan, Sizes, Values,
 };
@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::arrays::{self, Array};
-use crate::errors::{self, DerivationError};
+use crate::errors;
 
 /// Largest accepted relative error of the derived gradient against the complex step (as
 /// `matdiff check`).
@@ -132,6 +132,27 @@ pub(crate) struct Derivation {
     evaluator: Evaluator,
     derivation: matdiff_rewrite::Derivation,
     expr: String,
+    /// For a symmetric variable `X`: the function of a free `X__free` at `(X__free + X__free')/2`,
+    /// whose plain gradient is the symmetric gradient (as `matdiff check` checks it).
+    symmetrized: Option<(String, ExprId)>,
+}
+
+/// `f((S + S')/2)` in a new unconstrained variable `S` named `{wrt}__free`.
+fn symmetrized(
+    pool: &mut ExprPool,
+    d: &matdiff_rewrite::Derivation,
+) -> Result<(String, ExprId), matdiff_expr::ExprError> {
+    let free = format!("{}__free", d.wrt);
+    let x = pool.var(&d.wrt)?;
+    let shape = pool.shape(x);
+    pool.declare_var(&free, shape, false)?;
+    let s = pool.var(&free)?;
+    let st = pool.intern(Node::Transpose(s))?;
+    let sum = pool.intern(Node::Add(vec![s, st].into()))?;
+    let half = pool.num(2.0);
+    let sym = pool.intern(Node::Div([sum, half]))?;
+    let map = std::collections::HashMap::from([(x, sym)]);
+    Ok((free, matdiff_rewrite::substitute(pool, d.function, &map)?))
 }
 
 /// Derives the gradient of `expr` with respect to `wrt` (see `matdiff.grad`).
@@ -150,11 +171,18 @@ fn grad(
     };
     let derivation =
         derive(&mut pool, &parsed, wrt, &options).map_err(|e| errors::derive_error(&e))?;
+    let symmetrized = match derivation.symmetric {
+        true => {
+            Some(symmetrized(&mut pool, &derivation).map_err(|e| errors::derive_error(&e.into()))?)
+        }
+        false => None,
+    };
     let roots = vec![derivation.gradient, derivation.function];
     Ok(Derivation {
         evaluator: Evaluator::new(pool, roots),
         derivation,
         expr: expr.to_string(),
+        symmetrized,
     })
 }
 
@@ -174,6 +202,21 @@ impl Derivation {
     /// The gradient at `values` compared with the complex step and central differences.
     fn check_at(&self, values: &Values<f64>) -> Result<GradientCheck, matdiff_faer::EvalError> {
         let d = &self.derivation;
+        if let Some((free, function)) = &self.symmetrized {
+            // A symmetric variable cannot be perturbed one entry at a time: its gradient
+            // (G + G')/2 is the plain gradient of f((S + S')/2) in a free S, at S = X.
+            let x = values
+                .get(&d.wrt)
+                .ok_or_else(|| matdiff_faer::EvalError::MissingVariable {
+                    name: d.wrt.clone(),
+                })?;
+            let at = values.clone().with(free.clone(), x.clone());
+            let options = CheckOptions::default();
+            let r = check_gradient(self.pool(), *function, free, None, &at, &options)?;
+            let sizes = Sizes::from_values(self.pool(), values)?;
+            let mut plan = Plan::<f64>::compile(self.pool(), &[d.gradient], &sizes)?;
+            return Ok(r.with_symbolic(plan.run(values)?.remove(0)));
+        }
         check_gradient(
             self.pool(),
             d.function,
@@ -268,16 +311,10 @@ impl Derivation {
     }
 
     /// Checks the gradient against the complex step and central differences, at the arrays
-    /// given, or at random values (seed 0) that respect domains when none are given.
+    /// given, or at random values (seed 0) that respect domains when none are given. The
+    /// gradient in a symmetric variable is checked as the plain gradient of `f((S + S')/2)`.
     #[pyo3(signature = (**arrays))]
     fn check(&self, py: Python<'_>, arrays: Option<&Bound<'_, PyDict>>) -> PyResult<Check> {
-        if self.derivation.symmetric {
-            return Err(DerivationError::new_err(format!(
-                "'{}' is declared symmetric: checking a symmetric gradient is not available from \
-                 Python yet (use `matdiff check`)",
-                self.derivation.wrt
-            )));
-        }
         let arrays = arrays::borrow_all(arrays)?;
         let given = Derivation::values(&arrays)?;
         let random = given.iter().next().is_none();

@@ -129,11 +129,19 @@ def test_check_at_given_and_random_values(rng):
     assert random.ok and random.random
 
 
-def test_symmetric_variable_check_is_refused():
-    d = matdiff.grad("tr(S*A)", "S", let="S: symmetric")
+def test_symmetric_variable_gradient_and_check(rng):
+    d = matdiff.grad("tr(S*A) + a'*S*S*a", "S", let="S: symmetric")
     assert d.symmetric
-    with pytest.raises(matdiff.DerivationError, match="not available from Python yet"):
-        d.check()
+    A = rng.standard_normal((4, 4))
+    a = rng.standard_normal(4)
+    B = rng.standard_normal((4, 4))
+    S = B + B.T
+    G = A.T + np.outer(S @ a, a) + np.outer(a, S @ a)
+    np.testing.assert_allclose(d(S=S, A=A, a=a), (G + G.T) / 2, rtol=1e-12, atol=1e-14)
+    assert d.check(S=S, A=A, a=a).ok
+    assert d.check().ok
+    with pytest.raises(matdiff.EvaluationError, match="declared symmetric"):
+        d.check(S=B, A=A, a=a)
 
 
 def test_evaluate_returns_floats_vectors_and_matrices():
