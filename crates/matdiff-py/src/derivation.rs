@@ -5,7 +5,8 @@ use std::sync::Mutex;
 use faer::{Mat, MatRef};
 use matdiff_expr::{Decl, Dim, Expr, ExprId, ExprPool, Node, Style};
 use matdiff_faer::{
-    check_gradient, random_values_where, CheckOptions, GradientCheck, Plan, Sizes, Values,
+    check_gradient, random_values_where, CheckOptions, EvalError, GradientCheck, Plan, Sizes,
+    Values,
 };
 use matdiff_rewrite::{derive, rule, stationary, DeriveOptions};
 use numpy::PyUntypedArrayMethods;
@@ -84,6 +85,14 @@ impl Evaluator {
             let (_, plan) = cache.as_mut().expect("a plan was just compiled");
             let mut out = Vec::new();
             plan.run_into(&views[..], &mut out)?;
+            // A non-finite result from a non-finite input is an error that names the input (as
+            // `Plan::run` reports it); valid runs pay only the scan of their results.
+            let finite = |m: MatRef<'_, f64>| m.col_iter().all(|c| c.iter().all(|v| v.is_finite()));
+            if !out.iter().all(|m| finite(m.as_ref())) {
+                if let Some(e) = views.iter().find_map(|(name, m)| non_finite(name, *m)) {
+                    return Err(e);
+                }
+            }
             Ok(out)
         })
         .map_err(|e| errors::eval_error(&e))
@@ -99,6 +108,19 @@ impl Evaluator {
             _ => 2,
         }
     }
+}
+
+/// The first non-finite entry of the value of `name`, as an error.
+fn non_finite(name: &str, m: MatRef<'_, f64>) -> Option<EvalError> {
+    (0..m.ncols()).find_map(|j| {
+        (0..m.nrows())
+            .find(|&i| !m[(i, j)].is_finite())
+            .map(|i| EvalError::NonFinite {
+                name: name.to_string(),
+                row: i + 1,
+                col: j + 1,
+            })
+    })
 }
 
 /// One line of a derivation.

@@ -201,6 +201,14 @@ def test_evaluation_errors():
         d(W=np.ones((2, 3)), X=np.ones((3, 2, 1)))
     with pytest.raises(TypeError, match="real numbers"):
         d(W=np.ones((2, 3)) * 1j, X=np.ones((3, 2)))
+    W = np.ones((2, 3))
+    W[1, 2] = np.nan
+    with pytest.raises(
+        matdiff.EvaluationError, match="'W' has a non-finite entry at row 2, column 3"
+    ):
+        d(W=W, X=np.ones((3, 2)))
+    # Overflow from finite inputs is a value, as in NumPy.
+    assert matdiff.evaluate("exp(x)", x=np.array([1e3]))[0] == np.inf
     with pytest.raises(matdiff.EvaluationError, match="singular"):
         matdiff.evaluate("inv(A)", A=np.zeros((2, 2)))
 
