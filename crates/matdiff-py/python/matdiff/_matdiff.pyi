@@ -1,11 +1,9 @@
 """Type stubs of the native module (crates/matdiff-py/src)."""
 
-from typing import Any
+from typing import Any, final
 
 import numpy as np
-import numpy.typing as npt
-
-ArrayLike = npt.ArrayLike
+from numpy.typing import ArrayLike
 
 class MatdiffError(ValueError): ...
 class ParseError(MatdiffError): ...
@@ -14,6 +12,7 @@ class DerivationError(MatdiffError): ...
 class EvaluationError(MatdiffError): ...
 class FitError(MatdiffError): ...
 
+@final
 class Step:
     lhs: str
     text: str
@@ -22,6 +21,7 @@ class Step:
     rules: list[tuple[str, str]]
     continues: bool
 
+@final
 class Check:
     max_error_complex_step: float
     max_error_finite_difference: float
@@ -29,6 +29,7 @@ class Check:
     random: bool
     def __bool__(self) -> bool: ...
 
+@final
 class Derivation:
     @property
     def text(self) -> str: ...
@@ -49,6 +50,7 @@ class Derivation:
     def check(self, **arrays: ArrayLike) -> Check: ...
     def _repr_markdown_(self) -> str: ...
 
+@final
 class Solution:
     @property
     def text(self) -> str: ...
@@ -63,6 +65,7 @@ class Solution:
     def __call__(self, **arrays: ArrayLike) -> np.ndarray | float: ...
     def _repr_markdown_(self) -> str: ...
 
+@final
 class LeastSquaresFit:
     @property
     def coef(self) -> np.ndarray: ...
@@ -81,8 +84,9 @@ class LeastSquaresFit:
     @property
     def n_rows(self) -> int: ...
 
+@final
 class GramAccumulator:
-    def __init__(self, n_features: int) -> None: ...
+    def __new__(cls, n_features: int) -> GramAccumulator: ...
     @property
     def n_features(self) -> int: ...
     @property
