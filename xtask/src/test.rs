@@ -4,7 +4,7 @@
 //! adds its step here, installing what it needs first, so that this one command stays the
 //! README's test command and `.ci/run` calls nothing else.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 /// One step of the test run: its name and what it runs.
 struct Step {
@@ -13,6 +13,10 @@ struct Step {
 }
 
 const STEPS: &[Step] = &[
+    Step {
+        name: "python packages",
+        run: || python(&["-m", "pip", "install", "-q", "-r", "requirements-test.txt"]),
+    },
     Step {
         name: "cargo test --workspace",
         run: || crate::cargo(&["test", "--workspace"]),
@@ -25,7 +29,36 @@ const STEPS: &[Step] = &[
         name: "method guide up to date",
         run: || crate::docs::run(&["--check".to_string()]),
     },
+    Step {
+        name: "python package matdiff (pytest)",
+        run: || {
+            // Builds the extension (maturin, the `wheel` profile) and installs it, then runs
+            // the Python tests: the scikit-learn checks, the Dask cluster, the notebook.
+            python(&["-m", "pip", "install", "-q", "./crates/matdiff-py"])?;
+            python(&[
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "crates/matdiff-py/tests",
+            ])
+        },
+    },
 ];
+
+/// Runs `python3` with inherited output in the workspace root; fails when it fails.
+fn python(args: &[&str]) -> Result<()> {
+    let status = std::process::Command::new("python3")
+        .args(args)
+        .current_dir(crate::project_root())
+        .status()
+        .context("running python3")?;
+    if !status.success() {
+        anyhow::bail!("python3 {} failed", args.join(" "));
+    }
+    Ok(())
+}
 
 /// Runs every step (or those whose name contains one of `args`), stopping at the first failure.
 pub(crate) fn run(args: &[String]) -> Result<()> {

@@ -107,6 +107,27 @@ pub struct ParseError {
     pub span: Range<usize>,
     /// The declaration the span points into, when the error is in one (its index).
     pub decl: Option<usize>,
+    /// Whether the text is malformed, or well-formed with inconsistent shapes or names.
+    pub kind: ParseErrorKind,
+}
+
+/// What kind of mistake a [`ParseError`] reports.
+///
+/// ```
+/// use matdiff_expr::{ExprPool, ParseErrorKind};
+/// let mut pool = ExprPool::new();
+/// assert_eq!(pool.parse("tr(A*X").unwrap_err().kind, ParseErrorKind::Syntax);
+/// let mut pool = ExprPool::new();
+/// let decls = [matdiff_expr::Decl::parse("A: 2x3").unwrap(), matdiff_expr::Decl::parse("B: 4x5").unwrap()];
+/// assert_eq!(pool.parse_with("A*B", &decls).unwrap_err().kind, ParseErrorKind::Shape);
+/// ```
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ParseErrorKind {
+    /// The text (or a declaration) is not well-formed: a bad token, an unclosed parenthesis.
+    Syntax,
+    /// The text is well-formed, but shape inference found a contradiction: shapes that do not
+    /// fit, a name used in two roles, a binding cycle.
+    Shape,
 }
 
 impl ParseError {
@@ -115,7 +136,14 @@ impl ParseError {
             message: message.into(),
             span,
             decl: None,
+            kind: ParseErrorKind::Syntax,
         }
+    }
+
+    /// The same error, found by shape inference.
+    pub(crate) fn in_inference(mut self) -> ParseError {
+        self.kind = ParseErrorKind::Shape;
+        self
     }
 
     /// The same error, pointing into declaration `index`.

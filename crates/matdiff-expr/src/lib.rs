@@ -31,7 +31,7 @@ mod print;
 mod sizes;
 
 pub use decl::{Decl, DeclDim, DeclShape, DECL_WORDS};
-pub use error::{ExprError, ParseError};
+pub use error::{ExprError, ParseError, ParseErrorKind};
 pub use functions::{builtin, is_abstract_function_name, Builtin, BUILTINS, NOT_YET};
 pub use fxhash::{FxHashMap, FxHashSet, FxHasher};
 pub use infer::Expr;
@@ -61,10 +61,16 @@ impl ExprPool {
         let (mut root, mut bindings) = parser.parse_top()?;
         let mut inference = infer::Inference::new(self);
         for (k, decl) in decls.iter().enumerate() {
-            inference.apply_decl(decl).map_err(|e| e.in_decl(k))?;
+            inference
+                .apply_decl(decl)
+                .map_err(|e| e.in_decl(k).in_inference())?;
         }
-        let (order, _) = inference.infer_all(&mut root, &mut bindings)?;
-        inference.lower_all(&root, &bindings, &order)
+        let (order, _) = inference
+            .infer_all(&mut root, &mut bindings)
+            .map_err(ParseError::in_inference)?;
+        inference
+            .lower_all(&root, &bindings, &order)
+            .map_err(ParseError::in_inference)
     }
 
     /// A printer of this pool in the given style.

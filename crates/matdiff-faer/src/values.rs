@@ -141,13 +141,36 @@ impl Sizes {
     /// The sizes that the values give, by unifying each variable's shape with its value's size.
     /// Values of names that are not variables of the pool are ignored.
     pub fn from_values<T: Scalar>(pool: &ExprPool, values: &Values<T>) -> Result<Sizes, EvalError> {
+        Sizes::from_shapes(
+            pool,
+            values
+                .iter()
+                .map(|(name, value)| (name, (value.nrows(), value.ncols()))),
+        )
+    }
+
+    /// The sizes that values of these shapes (rows, columns) give, as
+    /// [`from_values`](Self::from_values) does, for values held elsewhere (borrowed arrays).
+    ///
+    /// ```
+    /// use matdiff_expr::ExprPool;
+    /// use matdiff_faer::Sizes;
+    /// let mut pool = ExprPool::new();
+    /// let e = pool.parse("A*x").unwrap();
+    /// let sizes = Sizes::from_shapes(&pool, [("A", (2, 3)), ("x", (3, 1))]).unwrap();
+    /// assert_eq!(sizes.shape(&pool, pool.shape(e.root)).unwrap(), (2, 1));
+    /// assert!(Sizes::from_shapes(&pool, [("A", (2, 3)), ("x", (4, 1))]).is_err());
+    /// ```
+    pub fn from_shapes<'a>(
+        pool: &ExprPool,
+        shapes: impl IntoIterator<Item = (&'a str, (usize, usize))>,
+    ) -> Result<Sizes, EvalError> {
         let mut sizes = Sizes::new();
         let mut source: BTreeMap<DimVar, &str> = BTreeMap::new();
-        for (name, value) in values.iter() {
+        for (name, got) in shapes {
             let Some(info) = pool.find_symbol(name).and_then(|s| pool.var_info(s)) else {
                 continue;
             };
-            let got = (value.nrows(), value.ncols());
             let mismatch = |expected: String| EvalError::ShapeMismatch {
                 name: name.to_string(),
                 got: format!("{}x{}", got.0, got.1),

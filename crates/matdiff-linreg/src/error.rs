@@ -127,6 +127,9 @@ pub enum FitError {
     /// A method that needs the rows themselves was asked of a streaming accumulator.
     #[error("method {0} needs the rows themselves; a Gram accumulator supports normal and auto")]
     NeedsRows(Method),
+    /// Bytes that are not a serialized [`crate::GramAccumulator`].
+    #[error("not a serialized Gram accumulator: {0}")]
+    BadBytes(String),
     /// The SVD did not converge.
     #[error("the singular value decomposition did not converge")]
     SvdFailed,

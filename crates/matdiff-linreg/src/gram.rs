@@ -144,6 +144,9 @@ fn deviations(
     sum
 }
 
+/// The first bytes of [`GramAccumulator::to_bytes`]: a name and a format version.
+const BYTES_MAGIC: &[u8] = b"matdiff-gram-v1\0";
+
 /// Running weighted means and centred cross-products of the rows `[x, y]` seen so far.
 ///
 /// Add rows in chunks of any size ([`add`](Self::add), [`add_weighted`](Self::add_weighted)),
@@ -254,6 +257,83 @@ impl GramAccumulator {
     /// `eps * |y - mean(y)|^2`.
     pub fn fit(&self, options: &Options) -> Result<Fit, FitError> {
         normal::fit_gram(self, options)
+    }
+
+    /// The accumulator as bytes (little-endian; the scatter's lower triangle), to send it to
+    /// another process or machine; [`from_bytes`](Self::from_bytes) reads it back exactly.
+    ///
+    /// ```
+    /// use faer::{mat, col};
+    /// use matdiff_linreg::{GramAccumulator, Options};
+    /// let mut a = GramAccumulator::new(1);
+    /// a.add(mat![[0.0], [1.0], [2.0]].as_ref(), col![1.0, 3.0, 5.0].as_ref())?;
+    /// let b = GramAccumulator::from_bytes(&a.to_bytes())?;
+    /// assert_eq!(a.fit(&Options::default())?, b.fit(&Options::default())?);
+    /// # Ok::<(), matdiff_linreg::FitError>(())
+    /// ```
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let columns = self.features + 1;
+        let mut out = Vec::with_capacity(BYTES_MAGIC.len() + 8 * (3 + columns * (columns + 5) / 2));
+        out.extend_from_slice(BYTES_MAGIC);
+        out.extend_from_slice(&(self.features as u64).to_le_bytes());
+        out.extend_from_slice(&(self.rows as u64).to_le_bytes());
+        let mut put = |v: f64| out.extend_from_slice(&v.to_le_bytes());
+        put(self.weight);
+        self.origin.iter().chain(&self.offset).for_each(|&v| put(v));
+        for j in 0..columns {
+            for i in j..columns {
+                put(self.scatter[(i, j)]);
+            }
+        }
+        out
+    }
+
+    /// Reads an accumulator written by [`to_bytes`](Self::to_bytes); anything else is
+    /// [`FitError::BadBytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<GramAccumulator, FitError> {
+        let bad = |why: &str| FitError::BadBytes(why.to_string());
+        let rest = bytes
+            .strip_prefix(BYTES_MAGIC)
+            .ok_or_else(|| bad("it does not begin with the accumulator's header"))?;
+        let word = |k: usize| -> [u8; 8] {
+            rest[8 * k..8 * k + 8]
+                .try_into()
+                .expect("eight bytes, the length is checked")
+        };
+        if rest.len() < 16 {
+            return Err(bad("it is too short"));
+        }
+        let features = usize::try_from(u64::from_le_bytes(word(0)))
+            .ok()
+            .filter(|&f| f < 1 << 20)
+            .ok_or_else(|| bad("the number of features is too large"))?;
+        let columns = features + 1;
+        let numbers = 1 + 2 * columns + columns * (columns + 1) / 2;
+        if rest.len() != 8 * (2 + numbers) {
+            return Err(bad(&format!(
+                "{} bytes, but {features} features need {}",
+                bytes.len(),
+                BYTES_MAGIC.len() + 8 * (2 + numbers)
+            )));
+        }
+        let mut acc = GramAccumulator::new(features);
+        acc.rows = usize::try_from(u64::from_le_bytes(word(1)))
+            .map_err(|_| bad("the number of rows is too large"))?;
+        let mut next = (2..).map(|k| f64::from_le_bytes(word(k)));
+        let mut take = || next.next().expect("the length is checked");
+        acc.weight = take();
+        for j in 0..columns {
+            acc.origin[j] = take();
+        }
+        for j in 0..columns {
+            acc.offset[j] = take();
+        }
+        for j in 0..columns {
+            for i in j..columns {
+                acc.scatter[(i, j)] = take();
+            }
+        }
+        Ok(acc)
     }
 
     pub(crate) fn weight(&self) -> f64 {
@@ -711,6 +791,48 @@ mod tests {
                 matches!(&e, FitError::NonFinite { row, column, .. } if *row == bad + 1 && *column == name),
                 "offset {offset}: {e}"
             );
+        }
+    }
+
+    /// Bytes give back the same accumulator: merged with another one it fits exactly as the
+    /// original does; truncated, extended or foreign bytes are refused.
+    #[test]
+    fn bytes_round_trip_exactly() {
+        let (n, d) = (300, 4);
+        let mut next = uniform(17);
+        let x = Mat::from_fn(n, d, |_, j| 1e3 * j as f64 + next());
+        let y = Col::from_fn(n, |_| 5.0 + next());
+        let w = Col::from_fn(n, |_| 1.5 + next());
+        let mut a = GramAccumulator::new(d);
+        a.add_weighted(x.subrows(0, 100), y.subrows(0, 100), w.subrows(0, 100))
+            .unwrap();
+        let mut b = GramAccumulator::new(d);
+        b.add_weighted(
+            x.subrows(100, 200),
+            y.subrows(100, 200),
+            w.subrows(100, 200),
+        )
+        .unwrap();
+        let bytes = a.to_bytes();
+        let mut restored = GramAccumulator::from_bytes(&bytes).unwrap();
+        assert_eq!(restored.to_bytes(), bytes);
+        assert_eq!(restored.rows(), 100);
+        a.merge(&b).unwrap();
+        restored
+            .merge(&GramAccumulator::from_bytes(&b.to_bytes()).unwrap())
+            .unwrap();
+        let options = crate::Options::default();
+        assert_eq!(a.fit(&options).unwrap(), restored.fit(&options).unwrap());
+        for bad in [
+            &bytes[..bytes.len() - 1],
+            &[bytes.as_slice(), &[0]].concat(),
+            &bytes[..10],
+            b"not an accumulator at all",
+        ] {
+            assert!(matches!(
+                GramAccumulator::from_bytes(bad),
+                Err(FitError::BadBytes(_))
+            ));
         }
     }
 }
