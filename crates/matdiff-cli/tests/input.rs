@@ -187,13 +187,16 @@ fn unknown_names_are_errors_with_suggestions() {
         &["grad", "tr(X)", "--wrt", "X", "--let", "X: lower"],
         "",
         2,
-        &["'lower' is not supported yet", "diagonal, spd, function"],
+        &[
+            "'lower' is not supported yet",
+            "diagonal, spd, integer, function",
+        ],
     );
     check(
         &["grad", "tr(X)", "--wrt", "X", "--let", "X: diagnal"],
         "",
         2,
-        &["unknown word 'diagnal'", "spd, function"],
+        &["unknown word 'diagnal'", "integer, function"],
     );
     // Declared, any name is an abstract element-wise function.
     check(
@@ -403,5 +406,55 @@ fn structured_variables_have_gradients_in_their_structure() {
         "",
         0,
         &["D: m x m, diagonal", "S: m x m, spd"],
+    );
+}
+
+#[test]
+fn powers_by_an_integer_symbol() {
+    let k = "k: integer";
+    check(
+        &["grad", "tr(X^k)", "--wrt", "X", "--let", k],
+        "",
+        0,
+        &["k*X'^(k - 1)\n"],
+    );
+    check(
+        &[
+            "check",
+            "tr((A*X)^k) + tr(X^(-k))",
+            "--wrt",
+            "X",
+            "--let",
+            k,
+        ],
+        "",
+        0,
+        &["ok: the derived gradient agrees"],
+    );
+    check(
+        &["grad", "sum(X^k)", "--wrt", "X", "--let", k],
+        "",
+        2,
+        &["no closed form; only tr(X^k) is differentiated"],
+    );
+    check(
+        &["grad", "tr(X^k)", "--wrt", "k", "--let", k],
+        "",
+        2,
+        &["an integer exponent has no derivative"],
+    );
+    let values = file("power.json", r#"{"X": [[1, 2], [3, 4]], "k": 2.5}"#);
+    check(
+        &[
+            "eval",
+            "tr(X^k)",
+            "--let",
+            k,
+            "--at",
+            values.to_str().unwrap(),
+        ],
+        "",
+        2,
+        &["a matrix power whose exponent is not an integer (2.5) in X^k"],
     );
 }

@@ -407,9 +407,9 @@ impl<'p> Inference<'p> {
                 if self.dims.is_scalar(sa) {
                     return Ok(sa);
                 }
-                if integer_literal(b).is_none() {
+                if integer_literal(b).is_none() && !self.integer_ast(b) {
                     return Err(self.err(
-                        "a matrix power needs an integer exponent (use '.^' for an element-wise power)".into(),
+                        "a matrix power needs an integer exponent: a number, or a symbol declared --let 'k: integer' (use '.^' for an element-wise power)".into(),
                         b.span.clone(),
                     ));
                 }
@@ -532,6 +532,29 @@ impl<'p> Inference<'p> {
                     ))
                 }
             }
+        }
+    }
+
+    /// Whether an exponent is an integer by declaration: an integer symbol (`k: integer`), an
+    /// integer number, or sums, negations and products of those (`k - 1`).
+    fn integer_ast(&self, ast: &Ast) -> bool {
+        match &ast.kind {
+            AstKind::Num(v) => Num::new(*v).and_then(Num::as_integer).is_some(),
+            AstKind::Name(n) => {
+                self.structures
+                    .iter()
+                    .any(|s| &s.0 == n && s.1 == Structure::Integer)
+                    || self
+                        .pool
+                        .find_symbol(n)
+                        .and_then(|s| self.pool.var_info(s))
+                        .is_some_and(|i| i.structure == Structure::Integer)
+            }
+            AstKind::Neg(a) => self.integer_ast(a),
+            AstKind::Nary(NaryOp::Add | NaryOp::Mul, xs, _) => {
+                xs.iter().all(|x| self.integer_ast(x))
+            }
+            _ => false,
         }
     }
 

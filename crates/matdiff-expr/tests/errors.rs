@@ -221,6 +221,8 @@ fn cases() -> Vec<Case> {
         case("X", &["3X: 2x2"], "expected a name to declare, found '3X'"),
         case("X", &["X: 2 by 3"], "unknown word 'by' in a declaration"),
         case("X", &["X: lower"], "'lower' is not supported yet: the known words are"),
+        case("X^alpha", &[], "a matrix power needs an integer exponent: a number, or a symbol declared --let 'k: integer'"),
+        case("X^k", &["k: 3 integer"], "an integer is a scalar"),
         case("x", &["x: diagonal"], "'x' is declared diagonal but has shape m x 1"),
         case("X", &["X: 3x4 spd"], "'X' is declared spd but has shape 3x4"),
         case("X", &["X: diagnal"], "unknown word 'diagnal' in a declaration"),
