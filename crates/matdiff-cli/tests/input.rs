@@ -458,3 +458,35 @@ fn powers_by_an_integer_symbol() {
         &["a matrix power whose exponent is not an integer (2.5) in X^k"],
     );
 }
+
+#[test]
+fn maximum_and_minimum_are_exact_and_split_ties() {
+    let values = file(
+        "extreme.json",
+        r#"{"X": [[1, 5], [3, -2]], "Y": [[2, 5], [-1e17, 0]]}"#,
+    );
+    let values = values.to_str().unwrap();
+    check(
+        &["eval", "maximum(X, Y)", "--at", values],
+        "",
+        0,
+        &["2  5\n3  0\n"],
+    );
+    check(
+        &["grad", "sum(maximum(X, Y))", "--wrt", "X", "--at", values],
+        "",
+        0,
+        &["gradient value: [[0.0,0.5],[1.0,0.0]]"],
+    );
+    check(
+        &[
+            "check",
+            "sum(maximum(A*X, Y).^2) + sum(minimum(X, 0.1))",
+            "--wrt",
+            "X",
+        ],
+        "",
+        0,
+        &["ok: the derived gradient agrees"],
+    );
+}

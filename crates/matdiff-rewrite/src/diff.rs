@@ -181,6 +181,12 @@ impl Engine<'_> {
                 let Some(da) = self.d(arg)? else {
                     return Ok(None);
                 };
+                if fun == Fun::Builtin(matdiff_expr::Func::Sign) {
+                    // Piecewise constant: d sign(X) = 0 (also at 0, a subgradient).
+                    self.use_rule("F5");
+                    let _ = da;
+                    return Ok(None);
+                }
                 let deriv = self.derivative_of(id, fun, order, arg)?;
                 if scalar(self, arg) {
                     self.use_rule("D11");
