@@ -202,13 +202,18 @@ impl Decl {
                     ))
                 }
                 w if !is_dim_word(w) && words.get(k + 1).is_none_or(|n| n.0 != "x") => {
+                    let close = DECL_WORDS
+                        .iter()
+                        .find(|d| crate::functions::distance(&w.to_lowercase(), d) <= 2)
+                        .map(|d| format!(" (did you mean {d}?)"))
+                        .unwrap_or_default();
                     return Err(ParseError::new(
                         format!(
-                            "unknown word '{w}' in a declaration: expected a size (3, n, 3x4, m x n) or one of {}",
+                            "unknown word '{w}' in a declaration{close}: expected a size (3, n, 3x4, m x n) or one of {}",
                             DECL_WORDS.join(", ")
                         ),
                         span.clone(),
-                    ))
+                    ));
                 }
                 _ => {
                     let rows = dim(w, span)?;

@@ -131,7 +131,7 @@ pub(crate) fn unknown_message(name: &str) -> String {
 }
 
 /// Damerau-Levenshtein distance (optimal string alignment) over characters.
-fn distance(a: &str, b: &str) -> usize {
+pub(crate) fn distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let (n, m) = (a.len(), b.len());
