@@ -187,13 +187,16 @@ fn unknown_names_are_errors_with_suggestions() {
         &["grad", "tr(X)", "--wrt", "X", "--let", "X: lower"],
         "",
         2,
-        &["'lower' is not supported yet", "diagonal, spd, function"],
+        &[
+            "'lower' is not supported yet",
+            "diagonal, spd, integer, function",
+        ],
     );
     check(
         &["grad", "tr(X)", "--wrt", "X", "--let", "X: diagnal"],
         "",
         2,
-        &["unknown word 'diagnal'", "spd, function"],
+        &["unknown word 'diagnal'", "integer, function"],
     );
     // Declared, any name is an abstract element-wise function.
     check(
@@ -403,5 +406,87 @@ fn structured_variables_have_gradients_in_their_structure() {
         "",
         0,
         &["D: m x m, diagonal", "S: m x m, spd"],
+    );
+}
+
+#[test]
+fn powers_by_an_integer_symbol() {
+    let k = "k: integer";
+    check(
+        &["grad", "tr(X^k)", "--wrt", "X", "--let", k],
+        "",
+        0,
+        &["k*X'^(k - 1)\n"],
+    );
+    check(
+        &[
+            "check",
+            "tr((A*X)^k) + tr(X^(-k))",
+            "--wrt",
+            "X",
+            "--let",
+            k,
+        ],
+        "",
+        0,
+        &["ok: the derived gradient agrees"],
+    );
+    check(
+        &["grad", "sum(X^k)", "--wrt", "X", "--let", k],
+        "",
+        2,
+        &["no closed form; only tr(X^k) is differentiated"],
+    );
+    check(
+        &["grad", "tr(X^k)", "--wrt", "k", "--let", k],
+        "",
+        2,
+        &["an integer exponent has no derivative"],
+    );
+    let values = file("power.json", r#"{"X": [[1, 2], [3, 4]], "k": 2.5}"#);
+    check(
+        &[
+            "eval",
+            "tr(X^k)",
+            "--let",
+            k,
+            "--at",
+            values.to_str().unwrap(),
+        ],
+        "",
+        2,
+        &["a matrix power whose exponent is not an integer (2.5) in X^k"],
+    );
+}
+
+#[test]
+fn maximum_and_minimum_are_exact_and_split_ties() {
+    let values = file(
+        "extreme.json",
+        r#"{"X": [[1, 5], [3, -2]], "Y": [[2, 5], [-1e17, 0]]}"#,
+    );
+    let values = values.to_str().unwrap();
+    check(
+        &["eval", "maximum(X, Y)", "--at", values],
+        "",
+        0,
+        &["2  5\n3  0\n"],
+    );
+    check(
+        &["grad", "sum(maximum(X, Y))", "--wrt", "X", "--at", values],
+        "",
+        0,
+        &["gradient value: [[0.0,0.5],[1.0,0.0]]"],
+    );
+    check(
+        &[
+            "check",
+            "sum(maximum(A*X, Y).^2) + sum(minimum(X, 0.1))",
+            "--wrt",
+            "X",
+        ],
+        "",
+        0,
+        &["ok: the derived gradient agrees"],
     );
 }

@@ -58,11 +58,12 @@ pub const DECL_WORDS: &[&str] = &[
     "symmetric",
     "diagonal",
     "spd",
+    "integer",
     "function",
 ];
 
 /// Structures the language reserves but does not have yet.
-const NOT_YET_WORDS: &[&str] = &["lower", "upper", "integer"];
+const NOT_YET_WORDS: &[&str] = &["lower", "upper"];
 
 impl Decl {
     /// A declaration of a concrete shape (for sizes that come from values).
@@ -190,6 +191,7 @@ impl Decl {
                     structure = Structure::Spd;
                     symmetric = true;
                 }
+                "integer" | "int" => structure = Structure::Integer,
                 w if NOT_YET_WORDS.contains(&w) => {
                     return Err(ParseError::new(
                         format!(
@@ -200,13 +202,18 @@ impl Decl {
                     ))
                 }
                 w if !is_dim_word(w) && words.get(k + 1).is_none_or(|n| n.0 != "x") => {
+                    let close = DECL_WORDS
+                        .iter()
+                        .find(|d| crate::functions::distance(&w.to_lowercase(), d) <= 2)
+                        .map(|d| format!(" (did you mean {d}?)"))
+                        .unwrap_or_default();
                     return Err(ParseError::new(
                         format!(
-                            "unknown word '{w}' in a declaration: expected a size (3, n, 3x4, m x n) or one of {}",
+                            "unknown word '{w}' in a declaration{close}: expected a size (3, n, 3x4, m x n) or one of {}",
                             DECL_WORDS.join(", ")
                         ),
                         span.clone(),
-                    ))
+                    ));
                 }
                 _ => {
                     let rows = dim(w, span)?;
@@ -227,6 +234,16 @@ impl Decl {
             }
             k += 1;
         }
+        if structure == Structure::Integer {
+            if shape == DeclShape::Default {
+                shape = DeclShape::Scalar;
+            } else if shape != DeclShape::Scalar {
+                return Err(ParseError::new(
+                    "an integer is a scalar: declare it 'k: integer'",
+                    colon + 1..text.len(),
+                ));
+            }
+        }
         if function && (symmetric || structure != Structure::General || shape != DeclShape::Default)
         {
             return Err(ParseError::new(
@@ -237,7 +254,7 @@ impl Decl {
         if shape == DeclShape::Default && !symmetric && !function && structure == Structure::General
         {
             return Err(ParseError::new(
-                "expected a shape or an assumption after ':' (scalar, vector, matrix, 3x4, m x n, symmetric, diagonal, spd, function)",
+                "expected a shape or an assumption after ':' (scalar, vector, matrix, 3x4, m x n, symmetric, diagonal, spd, integer, function)",
                 text.len()..text.len(),
             ));
         }

@@ -46,6 +46,8 @@ pub const BUILTINS: &[Builtin] = &[
     Builtin { name: "expm1", call: "expm1(X)", meaning: "exp(x) - 1, accurate for small x, element-wise", derivative: "exp(x)", rule: "F12" },
     Builtin { name: "softmax", call: "softmax(x)", meaning: "exp(x - logsumexp(x)) of a vector (not element-wise: its Jacobian is diag(s) - s*s'); one per column of a matrix is not built in yet", derivative: "d softmax(x) = softmax(x) .* (dx - softmax(x)'*dx)", rule: "D20" },
     Builtin { name: "logsumexp", call: "logsumexp(x)", meaning: "log(sum(exp(x))) of a vector, evaluated with the maximum shifted out", derivative: "d logsumexp(x) = softmax(x)'*dx", rule: "D20" },
+    Builtin { name: "maximum", call: "maximum(X, Y)", meaning: "the larger of X and Y, element-wise (a scalar broadcasts); written X .* ((1 + sign(X - Y))/2) + Y .* ((1 - sign(X - Y))/2), exact", derivative: "d maximum(X, Y) = s .* dX + (1 - s) .* dY, s = (1 + sign(X - Y))/2: 1/2 to each at a tie (as JAX)", rule: "F5" },
+    Builtin { name: "minimum", call: "minimum(X, Y)", meaning: "the smaller of X and Y, element-wise (a scalar broadcasts), written like maximum", derivative: "d minimum(X, Y) = s .* dX + (1 - s) .* dY, s = (1 + sign(Y - X))/2: 1/2 to each at a tie", rule: "F5" },
     Builtin { name: "tr", call: "tr(X)", meaning: "trace of a square matrix (also 'trace')", derivative: "d tr(X) = tr(dX)", rule: "D4" },
     Builtin { name: "det", call: "det(X)", meaning: "determinant of a square matrix", derivative: "d det(X) = det(X)*tr(inv(X)*dX)", rule: "D6" },
     Builtin { name: "logdet", call: "logdet(X)", meaning: "log of the determinant (positive) of a square matrix", derivative: "d logdet(X) = tr(inv(X)*dX)", rule: "D10" },
@@ -61,12 +63,7 @@ pub const BUILTINS: &[Builtin] = &[
 
 /// Names the language reserves for functions it does not have yet: refused with a clear
 /// message rather than read as abstract functions.
-pub const NOT_YET: &[(&str, &str)] = &[
-    ("maximum", "maximum(X, Y)"),
-    ("minimum", "minimum(X, Y)"),
-    ("kron", "kron(A, B)"),
-    ("vec", "vec(X)"),
-];
+pub const NOT_YET: &[(&str, &str)] = &[("kron", "kron(A, B)"), ("vec", "vec(X)")];
 
 /// The built-in function of a name (`trace` and `inverse` are spellings of `tr` and `inv`).
 pub fn builtin(name: &str) -> Option<&'static Builtin> {
@@ -104,7 +101,7 @@ pub(crate) fn suggestions(name: &str) -> Vec<&'static str> {
         .iter()
         .map(|b| b.name)
         .chain(NOT_YET.iter().map(|n| n.0))
-        .chain(["trace", "inverse"]);
+        .chain(["trace", "inverse", "rows", "cols", "ones", "eye"]);
     let lower = name.to_lowercase();
     let mut scored: Vec<(usize, &'static str)> = known
         .filter_map(|k| {
@@ -134,7 +131,7 @@ pub(crate) fn unknown_message(name: &str) -> String {
 }
 
 /// Damerau-Levenshtein distance (optimal string alignment) over characters.
-fn distance(a: &str, b: &str) -> usize {
+pub(crate) fn distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let (n, m) = (a.len(), b.len());

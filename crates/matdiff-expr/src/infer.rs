@@ -410,9 +410,9 @@ impl<'p> Inference<'p> {
                 if self.dims.is_scalar(sa) {
                     return Ok(sa);
                 }
-                if integer_literal(b).is_none() {
+                if integer_literal(b).is_none() && !self.integer_ast(b) {
                     return Err(self.err(
-                        "a matrix power needs an integer exponent (use '.^' for an element-wise power)".into(),
+                        "a matrix power needs an integer exponent: a number, or a symbol declared --let 'k: integer' (use '.^' for an element-wise power)".into(),
                         b.span.clone(),
                     ));
                 }
@@ -427,6 +427,25 @@ impl<'p> Inference<'p> {
                     ));
                 }
                 Ok(sa)
+            }
+            BinOp::Extreme(max) => {
+                if self.dims.is_scalar(sb) {
+                    Ok(sa)
+                } else if self.dims.is_scalar(sa) {
+                    Ok(sb)
+                } else if self.dims.unify_shape(sa, sb) {
+                    Ok(sa)
+                } else {
+                    let m = self.shape_msg(&[sa, sb]);
+                    let name = if max { "maximum" } else { "minimum" };
+                    Err(self.err(
+                        format!(
+                            "cannot take the {name} of {} and {}: the shapes differ",
+                            m[0], m[1]
+                        ),
+                        op_span,
+                    ))
+                }
             }
             BinOp::HDiv => {
                 if self.dims.is_scalar(sb) {
@@ -570,6 +589,29 @@ impl<'p> Inference<'p> {
         } else {
             (d, d)
         })
+    }
+
+    /// Whether an exponent is an integer by declaration: an integer symbol (`k: integer`), an
+    /// integer number, or sums, negations and products of those (`k - 1`).
+    fn integer_ast(&self, ast: &Ast) -> bool {
+        match &ast.kind {
+            AstKind::Num(v) => Num::new(*v).and_then(Num::as_integer).is_some(),
+            AstKind::Name(n) => {
+                self.structures
+                    .iter()
+                    .any(|s| &s.0 == n && s.1 == Structure::Integer)
+                    || self
+                        .pool
+                        .find_symbol(n)
+                        .and_then(|s| self.pool.var_info(s))
+                        .is_some_and(|i| i.structure == Structure::Integer)
+            }
+            AstKind::Neg(a) => self.integer_ast(a),
+            AstKind::Nary(NaryOp::Add | NaryOp::Mul, xs, _) => {
+                xs.iter().all(|x| self.integer_ast(x))
+            }
+            _ => false,
+        }
     }
 
     /// Infers the bindings in dependency order, then the root.
@@ -785,6 +827,15 @@ impl<'p> Inference<'p> {
                     BinOp::HDiv => Node::HDiv(ab),
                     BinOp::Pow => Node::Pow(ab),
                     BinOp::HPow => Node::HPow(ab),
+                    BinOp::Extreme(max) => {
+                        let span = match &ast.kind {
+                            AstKind::Bin(_, _, _, s) => s.clone(),
+                            _ => ast.span.clone(),
+                        };
+                        return self
+                            .extreme(*max, ab[0], ab[1])
+                            .map_err(|e| ParseError::new(e.to_string(), span));
+                    }
                 }
             }
             AstKind::Call {
@@ -907,6 +958,48 @@ impl<'p> Inference<'p> {
                 Ok(Dim::Known(k as u64))
             }
         }
+    }
+
+    /// `maximum(X, Y)` (or `minimum`) written exactly with existing operators:
+    /// `X .* ((O + sign(X - Y))/2) + Y .* ((O - sign(X - Y))/2)` (`sign(Y - X)` for `minimum`),
+    /// `O` all ones of the shape. Each
+    /// weight is exactly 0, 1/2 (a tie) or 1, so the value is exact, and the gradient is 1/2 to
+    /// each argument at a tie (as JAX). Printed back as `maximum(X, Y)`.
+    fn extreme(&mut self, max: bool, x: ExprId, y: ExprId) -> Result<ExprId, ExprError> {
+        let (sx, sy) = (self.pool.shape(x), self.pool.shape(y));
+        let shape = if sx.is_scalar() { sy } else { sx };
+        let mut ones = Vec::new();
+        if shape.rows != Dim::ONE {
+            ones.push(self.pool.intern(Node::Ones(shape.rows))?);
+        }
+        if shape.cols != Dim::ONE {
+            let o = self.pool.intern(Node::Ones(shape.cols))?;
+            ones.push(self.pool.intern(Node::Transpose(o))?);
+        }
+        let o = match ones.len() {
+            0 => self.pool.num(1.0),
+            1 => ones[0],
+            _ => self.pool.intern(Node::Mul(ones.into()))?,
+        };
+        // The weight of x is 1 where x is the larger (maximum) or the smaller (minimum).
+        let (p, q) = (x, y);
+        let (hi, lo) = if max { (x, y) } else { (y, x) };
+        let neg_lo = self.pool.intern(Node::Neg(lo))?;
+        let gap = self.pool.intern(Node::Add(vec![hi, neg_lo].into()))?;
+        let sign = self.pool.intern(Node::Apply {
+            fun: Fun::Builtin(Func::Sign),
+            order: 0,
+            arg: gap,
+        })?;
+        let two = self.pool.num(2.0);
+        let up = self.pool.intern(Node::Add(vec![o, sign].into()))?;
+        let w_p = self.pool.intern(Node::Div([up, two]))?;
+        let neg_sign = self.pool.intern(Node::Neg(sign))?;
+        let down = self.pool.intern(Node::Add(vec![o, neg_sign].into()))?;
+        let w_q = self.pool.intern(Node::Div([down, two]))?;
+        let hp = self.pool.intern(Node::Hadamard(vec![p, w_p].into()))?;
+        let hq = self.pool.intern(Node::Hadamard(vec![q, w_q].into()))?;
+        self.pool.intern(Node::Add(vec![hp, hq].into()))
     }
 
     /// `softmax(x)`, written `exp(x - logsumexp(x))`: stable, as `logsumexp` is evaluated with

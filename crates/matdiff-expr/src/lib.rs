@@ -37,7 +37,7 @@ pub use fxhash::{FxHashMap, FxHashSet, FxHasher};
 pub use infer::Expr;
 pub use node::{Dim, DimVar, ExprId, Fun, Func, Node, Num, Reduce, Shape, Symbol};
 pub use pool::{mul_shape, ExprPool, Limits, Structure, VarInfo};
-pub use print::{softmax_argument, Printer, Style};
+pub use print::{extreme_arguments, softmax_argument, Printer, Style};
 
 impl ExprPool {
     /// Parses an expression of the language into this pool, inferring every shape.

@@ -29,6 +29,8 @@ pub(crate) enum BinOp {
     HDiv,
     Pow,
     HPow,
+    /// `maximum(X, Y)` (`true`) or `minimum(X, Y)`, element-wise; the span is the name's.
+    Extreme(bool),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -95,6 +97,8 @@ pub(crate) fn is_reserved(name: &str) -> bool {
             | "rows"
             | "cols"
             | "softmax"
+            | "maximum"
+            | "minimum"
     ) || Func::from_name(name).is_some()
         || Reduce::from_name(name).is_some()
 }
@@ -521,6 +525,27 @@ impl Parser {
             });
         }
         let mut e = self.expr()?;
+        if let Some(max @ ("maximum" | "minimum")) = callee.as_deref() {
+            // The two arguments of maximum(X, Y) and minimum(X, Y), as one binary node.
+            if *self.peek() != Tok::Comma {
+                return Err(ParseError::new(
+                    format!("'{max}' takes two arguments: {max}(X, Y), element-wise"),
+                    self.span(),
+                ));
+            }
+            let comma = self.bump();
+            let second = self.expr()?;
+            if *self.peek() == Tok::Comma {
+                return Err(ParseError::new(
+                    format!("'{max}' takes two arguments: {max}(X, Y), element-wise"),
+                    self.span(),
+                ));
+            }
+            let close = self.close_paren(&open_span)?;
+            let op = BinOp::Extreme(max == "maximum");
+            let span = open_span.start..close.end;
+            return self.make(AstKind::Bin(op, Box::new(e), Box::new(second), comma), span);
+        }
         if let Some(name) = &callee {
             if *self.peek() == Tok::Comma {
                 return Err(ParseError::new(self.arity_message(name), self.span()));
@@ -640,6 +665,18 @@ impl Parser {
             ("where", _, _) => Err(ParseError::new("expected an expression, found 'where'", span)),
             ("norm", None, true) => Err(ParseError::new(
                 "'norm' is ambiguous: write norm2 (Euclidean norm of a vector, Frobenius norm of a matrix) or norm1",
+                span,
+            )),
+            ("maximum" | "minimum", _, true) => {
+                let (mut e, close) = self.take_group()?;
+                e.span = span.start..close.end;
+                if let AstKind::Bin(_, _, _, op_span) = &mut e.kind {
+                    *op_span = span.clone();
+                }
+                Ok(e)
+            }
+            ("maximum" | "minimum", _, false) => Err(ParseError::new(
+                format!("'{name}' is a function and needs arguments: {name}(X, Y)"),
                 span,
             )),
             ("I" | "eye", _, false) => self.make(AstKind::Eye(None), span),

@@ -61,6 +61,8 @@ pub enum Structure {
     Diagonal,
     /// Symmetric positive definite (`--let 'S: spd'`): symmetric, drawn positive definite.
     Spd,
+    /// An integer scalar (`--let 'k: integer'`): the exponent of a matrix power `X^k`.
+    Integer,
 }
 
 impl Structure {
@@ -70,6 +72,7 @@ impl Structure {
             Structure::General => "general",
             Structure::Diagonal => "diagonal",
             Structure::Spd => "spd",
+            Structure::Integer => "integer",
         }
     }
 }
@@ -314,6 +317,29 @@ impl ExprPool {
         }
     }
 
+    /// Whether a scalar node is an integer by construction: an integer number, a variable declared
+    /// `integer`, or a sum, negation or product of those (`k - 1`).
+    ///
+    /// ```
+    /// use matdiff_expr::{Decl, ExprPool};
+    /// let mut pool = ExprPool::new();
+    /// let e = pool.parse_with("tr(X^(k - 1))", &[Decl::parse("k: integer").unwrap()]).unwrap();
+    /// let k = pool.parse("k - 1").unwrap().root;
+    /// assert!(pool.is_integer_valued(k));
+    /// ```
+    pub fn is_integer_valued(&self, id: ExprId) -> bool {
+        match &self.nodes[id.index()] {
+            Node::Num(n) => n.as_integer().is_some(),
+            Node::Var(s) => self
+                .vars
+                .get(s)
+                .is_some_and(|i| i.structure == Structure::Integer),
+            Node::Neg(a) => self.is_integer_valued(*a),
+            Node::Add(xs) | Node::Mul(xs) => xs.iter().all(|&x| self.is_integer_valued(x)),
+            _ => false,
+        }
+    }
+
     /// Gives a declared square variable a structure (`diagonal`; `spd`, which is also symmetric).
     pub fn declare_structure(&mut self, name: &str, structure: Structure) -> Result<(), ExprError> {
         let s = self.symbol(name);
@@ -322,6 +348,13 @@ impl ExprPool {
                 name: name.to_string(),
             });
         };
+        if structure == Structure::Integer && !info.shape.is_scalar() {
+            return Err(ExprError::NotScalar {
+                op: "integer",
+                what: "a variable declared integer",
+                shape: self.shape_str(info.shape),
+            });
+        }
         if !info.shape.is_square() {
             return Err(ExprError::NotSquare {
                 what: format!("{} {name}", structure.name()),
@@ -638,9 +671,8 @@ impl ExprPool {
                             shape: self.shape_str(sa),
                         });
                     }
-                    match self.nodes[b.index()] {
-                        Node::Num(n) if n.as_integer().is_some() => {}
-                        _ => return Err(ExprError::MatrixPowerExponent),
+                    if !self.is_integer_valued(*b) {
+                        return Err(ExprError::MatrixPowerExponent);
                     }
                 }
                 sa

@@ -226,6 +226,9 @@ impl<'a> Printer<'a> {
         if self.names.contains_key(&id) {
             return Prec::Atom;
         }
+        if extreme_arguments(self.pool, id).is_some() {
+            return Prec::Atom;
+        }
         match self.pool.node(id) {
             Node::Num(n) if n.get() < 0.0 => Prec::Neg,
             Node::Var(_) | Node::Num(_) | Node::Identity(_) | Node::Ones(_) => Prec::Atom,
@@ -361,6 +364,18 @@ impl<'a> Printer<'a> {
         let pool = self.pool;
         let st = self.style;
         match pool.node(id) {
+            Node::Add(_) if extreme_arguments(pool, id).is_some() => {
+                let (max, x, y) = extreme_arguments(pool, id).expect("checked");
+                let name = if max { "maximum" } else { "minimum" };
+                match st {
+                    Style::Latex => write!(out, "\\operatorname{{{name}}}\\left(")?,
+                    _ => write!(out, "{name}(")?,
+                }
+                self.write(out, x, Prec::Sum, None)?;
+                out.write_str(", ")?;
+                self.write(out, y, Prec::Sum, None)?;
+                out.write_str(self.close())
+            }
             Node::Var(s) => match self.renames.get(s) {
                 Some(text) if st == Style::Latex => write!(out, "{{{text}}}"),
                 Some(text) => out.write_str(text),
@@ -822,6 +837,64 @@ pub fn softmax_argument(pool: &ExprPool, id: ExprId) -> Option<ExprId> {
     match xs[..] {
         [a, b] if lse_of(b) == Some(a) => Some(a),
         [a, b] if lse_of(a) == Some(b) => Some(b),
+        _ => None,
+    }
+}
+
+/// `(true, X, Y)` for `maximum(X, Y)` and `(false, X, Y)` for `minimum(X, Y)`, as the parser
+/// writes them: `X .* ((O + sign(X - Y))/2) + Y .* ((O - sign(X - Y))/2)` (`sign(Y - X)` for
+/// `minimum`).
+///
+/// ```
+/// let mut pool = matdiff_expr::ExprPool::new();
+/// let e = pool.parse("sum(maximum(X, Y)) + sum(minimum(X, 0))").unwrap();
+/// assert_eq!(pool.plain(e.root), "sum(maximum(X, Y)) + sum(minimum(X, 0))");
+/// ```
+pub fn extreme_arguments(pool: &ExprPool, id: ExprId) -> Option<(bool, ExprId, ExprId)> {
+    let pair = |id: ExprId| match pool.node(id) {
+        Node::Add(xs) | Node::Hadamard(xs) if xs.len() == 2 => Some((xs[0], xs[1])),
+        _ => None,
+    };
+    let Node::Add(_) = pool.node(id) else {
+        return None;
+    };
+    let (hx, hy) = pair(id)?;
+    if !matches!(pool.node(hx), Node::Hadamard(_)) || !matches!(pool.node(hy), Node::Hadamard(_)) {
+        return None;
+    }
+    let ((x, wx), (y, wy)) = (pair(hx)?, pair(hy)?);
+    let half = |w: ExprId| match pool.node(w) {
+        Node::Div([a, two]) if matches!(pool.node(*two), Node::Num(n) if n.get() == 2.0) => {
+            pair(*a).filter(|_| matches!(pool.node(*a), Node::Add(_)))
+        }
+        _ => None,
+    };
+    let ((o, sign), (o2, neg_sign)) = (half(wx)?, half(wy)?);
+    if o != o2 || pool.node(neg_sign) != &Node::Neg(sign) {
+        return None;
+    }
+    let Node::Apply {
+        fun: Fun::Builtin(Func::Sign),
+        order: 0,
+        arg: gap,
+    } = pool.node(sign)
+    else {
+        return None;
+    };
+    let (hi, neg_lo) = pair(*gap).filter(|_| matches!(pool.node(*gap), Node::Add(_)))?;
+    let Node::Neg(lo) = pool.node(neg_lo) else {
+        return None;
+    };
+    let ones = match pool.node(o) {
+        Node::Num(n) => n.get() == 1.0,
+        Node::Ones(_) => true,
+        Node::Mul(fs) => fs.len() == 2 && matches!(pool.node(fs[0]), Node::Ones(_)),
+        _ => false,
+    };
+    match (hi, *lo) {
+        _ if !ones => None,
+        (h, l) if h == x && l == y => Some((true, x, y)),
+        (h, l) if h == y && l == x => Some((false, x, y)),
         _ => None,
     }
 }

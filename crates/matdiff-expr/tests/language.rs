@@ -491,6 +491,12 @@ fn declarations() {
             &[],
             r"softmax(W*x)'*y + logsumexp(x) | softmax(W·x)ᵀ·y + logsumexp(x) | \operatorname{softmax}\left(W x\right)^T y + \operatorname{logsumexp}\left(x\right) | scalar | W: m x n, x: n x 1, y: m x 1",
         ),
+        // maximum and minimum are written exactly with sign and printed back.
+        (
+            "maximum(X, Y)*A + minimum(x, 0)'*b",
+            &[],
+            r"maximum(X, Y)*A + minimum(x, 0)'*b | maximum(X, Y)·A + minimum(x, 0)ᵀ·b | \operatorname{maximum}\left(X, Y\right) A + \operatorname{minimum}\left(x, 0\right)^T b | m x p | A: n x p, X: m x n, Y: m x n, b: q x 1, x: q x 1",
+        ),
         // A declared abstract function of any name; one-letter ones need no declaration.
         (
             "sum(act(W*x))",

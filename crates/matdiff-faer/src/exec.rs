@@ -227,6 +227,8 @@ pub(crate) enum Instr<T> {
         dst: usize,
         a: Opnd,
         k: i64,
+        /// A scalar exponent read at run time (an integer symbol), instead of `k`.
+        exponent: Option<Opnd>,
         node: u32,
     },
 }
@@ -360,7 +362,13 @@ impl<T> Instr<T> {
                 out.push(&mut rhs.src);
                 alpha(a, &mut out);
             }
-            Instr::Lu { a, .. } | Instr::MatPow { a, .. } => out.push(&mut a.src),
+            Instr::Lu { a, .. } => out.push(&mut a.src),
+            Instr::MatPow { a, exponent, .. } => {
+                out.push(&mut a.src);
+                if let Some(e) = exponent {
+                    out.push(&mut e.src);
+                }
+            }
             Instr::Solve {
                 rhs: o, alpha: a, ..
             }
@@ -689,7 +697,28 @@ pub(crate) fn run_instr<T: Scalar>(
             sized(dst, 1, 1);
             dst[(0, 0)] = value;
         }
-        Instr::MatPow { a, k, node, .. } => {
+        Instr::MatPow {
+            a,
+            k,
+            exponent,
+            node,
+            ..
+        } => {
+            let k = &match exponent {
+                None => *k,
+                Some(e) => {
+                    let v = cx.view(*e)[(0, 0)];
+                    let r = v.re();
+                    if !(r.fract() == 0.0 && r.abs() <= 1e6 && v.im() == 0.0) {
+                        return Err(EvalError::Domain {
+                            what: "a matrix power whose exponent is not an integer",
+                            value: r,
+                            node: cx.desc(*node),
+                        });
+                    }
+                    r as i64
+                }
+            };
             let m = cx.view(*a);
             let n = m.nrows();
             let base = if *k < 0 {

@@ -848,6 +848,13 @@ impl<'a, T: Scalar> Compiler<'a, T> {
                 Node::Inv(a) | Node::Pow([a, _]) => {
                     let al = self.li(*a);
                     self.flags[al] |= OPERAND;
+                    // A matrix power by an integer symbol reads its exponent at run time.
+                    if let Node::Pow([_, k]) = node {
+                        if !matches!(self.pool.node(*k), Node::Num(_)) {
+                            let kl = self.li(*k);
+                            self.flags[kl] |= OPERAND;
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -1100,6 +1107,10 @@ impl<'a, T: Scalar> Compiler<'a, T> {
                 });
             }
             Node::Pow([a, k]) => {
+                let exponent = match self.pool.node(*k) {
+                    Node::Num(_) => None,
+                    _ => Some(self.operand(*k)),
+                };
                 let k = match self.pool.node(*k) {
                     Node::Num(n) => n.as_integer().unwrap_or(1),
                     _ => 1,
@@ -1110,7 +1121,13 @@ impl<'a, T: Scalar> Compiler<'a, T> {
                 self.stats.flops +=
                     2 * n * n * n * (64 - k.unsigned_abs().leading_zeros() as u64) * 2;
                 let dst = self.node_slot(li);
-                self.instrs.push(Instr::MatPow { dst, a, k, node });
+                self.instrs.push(Instr::MatPow {
+                    dst,
+                    a,
+                    k,
+                    exponent,
+                    node,
+                });
             }
             other => unreachable!("no plain evaluation of {other:?}"),
         }

@@ -19,7 +19,8 @@ const SMALL: u8 = 4;
 /// - diagonally dominant with a positive diagonal (so invertible, with a positive determinant)
 ///   for square variables under `inv`, `det`, `logdet` or a negative power;
 /// - symmetric for variables declared symmetric (then positive definite when also dominant);
-///   symmetric and dominant (so positive definite) for `spd`; diagonal for `diagonal`.
+///   symmetric and dominant (so positive definite) for `spd`; diagonal for `diagonal`; 2, 3 or 4
+///   for an `integer`.
 ///
 /// Symbolic dimensions get distinct sizes (3, 4, ..., 8 in the order of the pool, then 3 again),
 /// so that shape mistakes show; declared sizes are kept.
@@ -211,6 +212,9 @@ fn draw(pool: &ExprPool, root: ExprId, seed: u64, order: Order) -> Values<f64> {
         if info.symmetric {
             let t = m.clone();
             m = Mat::from_fn(r, c, |i, j| 0.5 * (t[(i, j)] + t[(j, i)]));
+        }
+        if info.structure == Structure::Integer {
+            m = Mat::from_fn(1, 1, |_, _| rng.random_range(2..=4) as f64);
         }
         if info.structure == Structure::Diagonal {
             m = Mat::from_fn(r, c, |i, j| if i == j { m[(i, j)] } else { 0.0 });

@@ -593,7 +593,24 @@ impl Engine<'_> {
             };
             // (a) The differential.
             self.line_rules.clear();
-            let Some(d) = self.d(node)? else { continue };
+            let Some(d) = self.d(node)? else {
+                if k > 0 {
+                    // Nothing flows through this name (sign(X) is piecewise constant): its
+                    // differential is 0, and the line that names it is 0.
+                    let dvar = self.boundaries[&node].dvar;
+                    let Node::Var(sym) = *self.s.pool.node(dvar) else {
+                        unreachable!("a differential variable")
+                    };
+                    let shape = self.s.pool.shape(node);
+                    let zero = self.s.zero(shape)?;
+                    dvar_defs.push((node, sym, zero));
+                    let rules = std::mem::take(&mut self.line_rules);
+                    let lhs = self.steps.last().expect("a first line").lhs.clone();
+                    let zero = self.s.pool.num(0.0);
+                    self.push(StepKind::Differential, &lhs, zero, rules, true);
+                }
+                continue;
+            };
             if k > 0 {
                 let dvar = self.boundaries[&node].dvar;
                 let Node::Var(sym) = *self.s.pool.node(dvar) else {

@@ -181,6 +181,12 @@ impl Engine<'_> {
                 let Some(da) = self.d(arg)? else {
                     return Ok(None);
                 };
+                if fun == Fun::Builtin(matdiff_expr::Func::Sign) {
+                    // Piecewise constant: d sign(X) = 0 (also at 0, a subgradient).
+                    self.use_rule("F5");
+                    let _ = da;
+                    return Ok(None);
+                }
                 let deriv = self.derivative_of(id, fun, order, arg)?;
                 if scalar(self, arg) {
                     self.use_rule("D11");
@@ -189,6 +195,23 @@ impl Engine<'_> {
                     self.use_rule("D8");
                     Ok(Some(self.raw(Node::Hadamard(vec![deriv, da].into()))?))
                 }
+            }
+            Node::Reduce(Reduce::Trace, p) if self.symbolic_power(p).is_some() => {
+                // d tr(M^k) = k tr(M^(k-1) dM) for an integer symbol k (Matrix Cookbook 121).
+                let (m, k) = self.symbolic_power(p).expect("checked");
+                if self.d(k)?.is_some() {
+                    return Err(self.integer_exponent(id));
+                }
+                let Some(dm) = self.d(m)? else {
+                    return Ok(None);
+                };
+                self.use_rule("D23");
+                let minus_one = self.s.pool.num(-1.0);
+                let k1 = self.raw(Node::Add(vec![k, minus_one].into()))?;
+                let lower = self.raw(Node::Pow([m, k1]))?;
+                let prod = self.raw(Node::Mul(vec![lower, dm].into()))?;
+                let t = self.raw(Node::Reduce(Reduce::Trace, prod))?;
+                Ok(Some(self.raw(Node::Mul(vec![k, t].into()))?))
             }
             Node::Reduce(r, a) => {
                 let Some(da) = self.d(a)? else {
@@ -321,11 +344,45 @@ impl Engine<'_> {
         }
     }
 
+    /// `(M, k)` of a matrix power `M^k` by a symbol (not a number).
+    fn symbolic_power(&self, id: ExprId) -> Option<(ExprId, ExprId)> {
+        match self.s.pool.node(id) {
+            Node::Pow([m, k])
+                if !self.s.pool.shape(*m).is_scalar()
+                    && !matches!(self.s.pool.node(*k), Node::Num(_)) =>
+            {
+                Some((*m, *k))
+            }
+            _ => None,
+        }
+    }
+
+    fn integer_exponent(&self, id: ExprId) -> DeriveError {
+        DeriveError::Unsupported {
+            expr: self.s.pool.plain(id),
+            wrt: self.s.pool.plain(self.wrt_node),
+            why: "an integer exponent has no derivative",
+        }
+    }
+
     fn d_pow(&mut self, id: ExprId, a: ExprId, k: ExprId) -> R {
         let kv = match self.s.pool.node(k) {
             Node::Num(n) => Some(n.get()),
             _ => None,
         };
+        if self.symbolic_power(id).is_some() {
+            if self.d(k)?.is_some() {
+                return Err(self.integer_exponent(id));
+            }
+            if self.d(a)?.is_some() {
+                return Err(DeriveError::Unsupported {
+                    expr: self.s.pool.plain(id),
+                    wrt: self.s.pool.plain(self.wrt_node),
+                    why: "the differential of X^k for an integer symbol k is a sum of k terms with no closed form; only tr(X^k) is differentiated (k*(X^(k-1))')",
+                });
+            }
+            return Ok(None);
+        }
         let da = self.d(a)?;
         let dk = self.d(k)?;
         let mut terms = Vec::new();

@@ -46,6 +46,7 @@ rules! {
     "D20", "log-sum-exp", "d logsumexp(x) = softmax(x)'*dx with softmax(x) = exp(x - logsumexp(x)), so d softmax(x) = softmax(x) .* (dx - softmax(x)'*dx)", r"\mathrm{d}\operatorname{lse}(x) = s^T\mathrm{d}x,\ s = \operatorname{softmax}(x) = e^{x - \operatorname{lse}(x)}";
     "D21", "log-abs-determinant", "d logabsdet(X) = tr(inv(X)*dX) at any non-singular X", r"\mathrm{d}\log|\det X| = \operatorname{tr}(X^{-1}\mathrm{d}X)";
     "D22", "maximum and minimum entry", "d max(X) = sum(W .* dX) with W = (1 - sign(max(X) - X))/sum(1 - sign(max(X) - X)), the indicator of the largest entries shared evenly at ties; min alike", r"\mathrm{d}\max(X) = \operatorname{sum}(W \odot \mathrm{d}X),\ W = \frac{1 - \operatorname{sign}(\max(X) - X)}{\operatorname{sum}(1 - \operatorname{sign}(\max(X) - X))}";
+    "D23", "trace of a symbolic power", "d tr(X^k) = k*tr(X^(k-1)*dX) for an integer symbol k", r"\mathrm{d}\operatorname{tr}(X^k) = k\operatorname{tr}(X^{k-1}\mathrm{d}X)";
     "D19", "division by a scalar", "d(X/s) = dX/s - X*ds/s^2", r"\mathrm{d}(X/s) = \mathrm{d}X/s - X\,\mathrm{d}s/s^2";
     // Trace tricks (seed 2.3).
     "T1", "scalar as trace", "a = tr(a) for a scalar a", r"a = \operatorname{tr}(a)";

@@ -1767,6 +1767,8 @@ mod tests {
 
     /// (input, simplified) for the rules of the canonical form, grouped by rule.
     const CASES: &[(&str, &str)] = &[
+        // A zero inside a trace is the number 0.
+        ("tr(G'*((0*ones*ones') .* X))", "0"),
         // Scalars broadcast into a sum whose matrix terms cancel keep its shape.
         ("(b - b) - (u'*x + 3)", "(-u'*x - 3)*ones"),
         ("(B - B) + alpha + 1", "(alpha + 1)*ones*ones'"),

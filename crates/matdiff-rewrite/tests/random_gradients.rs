@@ -70,7 +70,7 @@ impl Gen {
             return self.leaf(r, c);
         }
         let d = depth - 1;
-        match self.rng.random_range(0..17) {
+        match self.rng.random_range(0..18) {
             0 => format!("{} + {}", self.mat(r, c, d), self.mat(r, c, d)),
             1 => format!("{} - {}", self.mat(r, c, d), self.paren(r, c, d)),
             2 => format!("-{}", self.paren(r, c, d)),
@@ -116,6 +116,10 @@ impl Gen {
             15 if r == c => format!("diag({})", self.mat(r, 1, d)),
             15 if c == 1 => format!("diag({})", self.mat(r, r, d)),
             16 if r > 1 => format!("(ones*{}') .* {}", self.paren(c, 1, d), self.paren(r, c, d)),
+            17 => {
+                let f = self.pick(&["maximum", "minimum"]);
+                format!("{f}({}, {})", self.mat(r, c, d), self.mat(r, c, d))
+            }
             _ => format!("{} + {}", self.mat(r, c, d), self.leaf(r, c)),
         }
     }

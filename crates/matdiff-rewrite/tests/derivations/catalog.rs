@@ -314,6 +314,9 @@ fn numeric_checks(
             if info.structure == matdiff_expr::Structure::Diagonal {
                 value = Mat::from_fn(r, c, |i, j| if i == j { value[(i, j)] } else { 0.0 });
             }
+            if info.structure == matdiff_expr::Structure::Integer {
+                value = Mat::from_fn(1, 1, |_, _| rng.random_range(2..=5) as f64);
+            }
             values.insert(name, value);
         }
         let mut sizes = Sizes::from_values(pool, &values).map_err(|e| e.to_string())?;
