@@ -1,6 +1,6 @@
 //! Printers: plain (the input syntax, re-parseable), Unicode and LaTeX, with minimal parentheses.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write};
 
@@ -48,8 +48,8 @@ pub struct Printer<'a> {
     renames: HashMap<Symbol, String>,
     /// Writing stops once the output is this long (see [`Printer::print_prefix`]).
     limit: usize,
-    /// `ones` and `I` written with their size (see [`Printer::with_explicit_sizes`]).
-    sized: HashSet<ExprId>,
+    /// `ones` and `I` written with their size, in the plain style (see [`Printer::print`]).
+    sized: RefCell<HashSet<ExprId>>,
     /// `rows(A)` or `cols(A)` for each symbolic dimension of a variable, made when first needed.
     dim_names: OnceCell<HashMap<DimVar, String>>,
 }
@@ -64,32 +64,9 @@ impl<'a> Printer<'a> {
             order: Vec::new(),
             renames: HashMap::new(),
             limit: usize::MAX,
-            sized: HashSet::new(),
+            sized: RefCell::new(HashSet::new()),
             dim_names: OnceCell::new(),
         }
-    }
-
-    /// In the plain style, writes each `ones` and `I` of `root` whose size nothing else in the
-    /// expression fixes with that size (`ones(rows(A))`, `eye(3)`), so that the text evaluates
-    /// on its own: the derivative of `sum(alpha + A)` with respect to `alpha` is
-    /// `rows(A)*cols(A)`, that of `tr(X)` with respect to `X` is `eye(rows(X))`.
-    ///
-    /// ```
-    /// use matdiff_expr::{ExprPool, Printer, Style};
-    /// let mut pool = ExprPool::new();
-    /// let e = pool.parse("sum(ones*ones') + 0*x'*x").unwrap();
-    /// let p = Printer::new(&pool, Style::Plain).with_explicit_sizes(e.root);
-    /// assert_eq!(p.print(e.root), "sum(ones*ones') + 0*x'*x");
-    /// let g = pool.parse("2*(1 + sum(y))*ones(rows(y))").unwrap();
-    /// let p = Printer::new(&pool, Style::Plain).with_explicit_sizes(g.root);
-    /// assert_eq!(p.print(g.root), "2*(1 + sum(y))*ones(rows(y))");
-    /// assert_eq!(pool.plain(g.root), "2*(1 + sum(y))*ones");
-    /// ```
-    pub fn with_explicit_sizes(mut self, root: ExprId) -> Printer<'a> {
-        if self.style == Style::Plain {
-            self.sized = crate::sizes::unsized_constants(self.pool, root, &self.names);
-        }
-        self
     }
 
     /// `rows(A)` or `cols(A)` after the first variable (in the order they were made) of that
@@ -182,7 +159,23 @@ impl<'a> Printer<'a> {
     }
 
     /// The expression, followed by its bindings.
+    ///
+    /// In the plain style every `ones` and `I` whose size nothing else in the text fixes is
+    /// written with it (`ones(rows(A))`, `eye(3)`), so that the text parses back to the same
+    /// node and evaluates on its own: the derivative of `sum(alpha + A)` with respect to `alpha`
+    /// is `cols(A)*rows(A)`, that of `tr(X)` with respect to `X` is `eye(rows(X))`.
+    ///
+    /// ```
+    /// use matdiff_expr::{ExprPool, Printer, Style};
+    /// let mut pool = ExprPool::new();
+    /// let g = pool.parse("2*(1 + sum(y))*ones(rows(y))").unwrap();
+    /// let h = pool.parse("A*ones").unwrap();
+    /// let p = Printer::new(&pool, Style::Plain);
+    /// assert_eq!(p.print(g.root), "2*(1 + sum(y))*ones(rows(y))");
+    /// assert_eq!(p.print(h.root), "A*ones");
+    /// ```
     pub fn print(&self, id: ExprId) -> String {
+        self.size_constants_of(id);
         let mut out = String::new();
         self.write_top(&mut out, id, None)
             .expect("writing to a String");
@@ -204,10 +197,19 @@ impl<'a> Printer<'a> {
 
     /// The expression alone, with binding names where they occur but no `where` list.
     pub fn print_body(&self, id: ExprId) -> String {
+        self.size_constants_of(id);
         let mut out = String::new();
         self.write_top(&mut out, id, None)
             .expect("writing to a String");
         out
+    }
+
+    /// Finds the `ones` and `I` of `root` to write with their sizes (plain style only).
+    fn size_constants_of(&self, root: ExprId) {
+        if self.style == Style::Plain {
+            *self.sized.borrow_mut() =
+                crate::sizes::unsized_constants(self.pool, root, &self.names);
+        }
     }
 
     fn write_top(&self, out: &mut String, id: ExprId, defining: Option<ExprId>) -> fmt::Result {
@@ -382,7 +384,7 @@ impl<'a> Printer<'a> {
                 None => out.write_str(&self.name(pool.name(*s))),
             },
             Node::Num(n) => self.write_num(out, *n),
-            Node::Identity(d) | Node::Ones(d) if self.sized.contains(&id) => {
+            Node::Identity(d) | Node::Ones(d) if self.sized.borrow().contains(&id) => {
                 let word = if matches!(pool.node(id), Node::Ones(_)) {
                     "ones"
                 } else {

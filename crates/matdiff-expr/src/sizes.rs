@@ -3,7 +3,7 @@
 //! In `A*ones` the size of `ones` follows from `A`; in `sum(ones*ones')` (the derivative of
 //! `sum(alpha + A)` with respect to `alpha`) nothing fixes it. The plain printer writes such a
 //! constant with an explicit size, `ones(rows(A))`, so that the printed text evaluates on its own
-//! ([`Printer::with_explicit_sizes`](crate::Printer::with_explicit_sizes)).
+//! ([`Printer::print`](crate::Printer::print)).
 
 use std::collections::{HashMap, HashSet};
 

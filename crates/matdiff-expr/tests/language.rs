@@ -394,13 +394,13 @@ fn sizes() {
         ),
         (
             "sum(ones(rows(A))*ones(cols(A))')",
-            r"sum(ones*ones') | sum(𝟏·𝟏ᵀ) | \operatorname{sum}\left(\mathbf{1} \mathbf{1}^T\right) | scalar | A: m x n",
+            r"sum(ones(rows(A))*ones(cols(A))') | sum(𝟏·𝟏ᵀ) | \operatorname{sum}\left(\mathbf{1} \mathbf{1}^T\right) | scalar | A: m x n",
         ),
         (
             "eye(rows(X)) + X",
             r"I + X | I + X | I + X | m x m | X: m x m",
         ),
-        ("2*ones(3)", r"2*ones | 2·𝟏 | 2 \mathbf{1} | 3 x 1 | "),
+        ("2*ones(3)", r"2*ones(3) | 2·𝟏 | 2 \mathbf{1} | 3x1 | "),
         ("rows(x')", r"1 | 1 | 1 | scalar | x: m x 1"),
         ("eye(1) + 2", r"1 + 2 | 1 + 2 | 1 + 2 | scalar | "),
     ];

@@ -37,9 +37,7 @@ impl Derivation {
     /// evaluates on its own.
     pub fn gradient_text(&self, pool: &ExprPool, style: Style) -> String {
         let names: Vec<(String, matdiff_expr::ExprId)> = self.bindings.clone();
-        let p = Printer::new(pool, style)
-            .with_bindings(&names)
-            .with_explicit_sizes(self.gradient);
+        let p = Printer::new(pool, style).with_bindings(&names);
         p.print(self.gradient)
     }
 
