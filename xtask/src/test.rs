@@ -4,7 +4,7 @@
 //! adds its step here, installing what it needs first, so that this one command stays the
 //! README's test command and `.ci/run` calls nothing else.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 /// One step of the test run: its name and what it runs.
 struct Step {
@@ -13,6 +13,10 @@ struct Step {
 }
 
 const STEPS: &[Step] = &[
+    Step {
+        name: "python packages",
+        run: python_packages,
+    },
     Step {
         name: "cargo test --workspace",
         run: || crate::cargo(&["test", "--workspace"]),
@@ -26,6 +30,19 @@ const STEPS: &[Step] = &[
         run: || crate::docs::run(&["--check".to_string()]),
     },
 ];
+
+/// `python3 -m pip install -q -r requirements-test.txt`: what the Python tests need.
+fn python_packages() -> Result<()> {
+    let status = std::process::Command::new("python3")
+        .args(["-m", "pip", "install", "-q", "-r", "requirements-test.txt"])
+        .current_dir(crate::project_root())
+        .status()
+        .context("running python3 -m pip (is python3 installed?)")?;
+    if !status.success() {
+        anyhow::bail!("python3 -m pip install -r requirements-test.txt failed");
+    }
+    Ok(())
+}
 
 /// Runs every step (or those whose name contains one of `args`), stopping at the first failure.
 pub(crate) fn run(args: &[String]) -> Result<()> {

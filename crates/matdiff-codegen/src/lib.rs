@@ -26,6 +26,27 @@ use matdiff_rewrite::{derive, Derivation, DeriveError, DeriveOptions};
 
 pub use lower::Program;
 
+/// An argument of a generated function, in order: the variables (sorted by name), then each
+/// abstract element-wise function followed by its derivatives (`g`, `g_prime`, `g_prime2`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Argument {
+    /// The name in the expression (`g_prime` for the derivative of `g`).
+    pub name: String,
+    /// What is passed.
+    pub kind: ArgumentKind,
+}
+
+/// What an argument of a generated function is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ArgumentKind {
+    /// A number (`f64`).
+    Scalar,
+    /// A matrix or column vector (`MatRef<'_, f64>`, a NumPy array).
+    Matrix,
+    /// An element-wise function of a number (`impl Fn(f64) -> f64`, a Python callable).
+    Function,
+}
+
 /// A target language.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Lang {
@@ -140,6 +161,35 @@ impl Program {
             .collect();
         let printer = lower::function_printer(pool, bindings);
         lower::lower(pool, first.function, &gradients, &names, &printer, &texts)
+    }
+
+    /// The arguments of the generated function, in order.
+    pub fn arguments(&self) -> Vec<Argument> {
+        let mut out: Vec<Argument> = self
+            .inputs
+            .iter()
+            .map(|i| Argument {
+                name: i.name.clone(),
+                kind: match i.kind {
+                    lower::Kind::Scalar => ArgumentKind::Scalar,
+                    lower::Kind::Matrix(..) => ArgumentKind::Matrix,
+                },
+            })
+            .collect();
+        for (f, order) in &self.functions {
+            for k in 0..=*order {
+                let name = if k == 0 {
+                    f.clone()
+                } else {
+                    python::derivative_name(f, k)
+                };
+                out.push(Argument {
+                    name,
+                    kind: ArgumentKind::Function,
+                });
+            }
+        }
+        out
     }
 
     /// The source code in a target language.
