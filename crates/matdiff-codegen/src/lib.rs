@@ -99,13 +99,13 @@ pub enum CodegenError {
     /// The expression or a declaration does not parse (render it with [`ParseError::render`]).
     #[error(transparent)]
     Parse(#[from] ParseError),
-    /// A declaration does not parse.
-    #[error("in declaration '{decl}': {message}")]
+    /// A declaration does not parse (render it with [`ParseError::render`] of `decl`).
+    #[error("in declaration '{decl}': {error}")]
     Decl {
         /// The declaration.
         decl: String,
-        /// What is wrong.
-        message: String,
+        /// What is wrong, with a span into `decl`.
+        error: ParseError,
     },
     /// The gradient cannot be derived.
     #[error(transparent)]
@@ -228,9 +228,9 @@ pub fn codegen(
     let decls: Vec<Decl> = decls
         .iter()
         .map(|d| {
-            Decl::parse(d).map_err(|e| CodegenError::Decl {
+            Decl::parse(d).map_err(|error| CodegenError::Decl {
                 decl: d.to_string(),
-                message: e.message.clone(),
+                error,
             })
         })
         .collect::<Result<_, _>>()?;
