@@ -758,11 +758,11 @@ impl Lowering<'_> {
             Node::Transpose(a) => *a,
             _ => id,
         };
-        self.keep.contains(&inner)
-            || !matches!(
-                pool.node(inner),
-                Node::Inv(_) | Node::Ones(_) | Node::Identity(_)
-            )
+        match pool.node(inner) {
+            Node::Inv(_) => false,
+            Node::Ones(_) | Node::Identity(_) => self.keep.contains(&inner),
+            _ => true,
+        }
     }
 
     /// The product of matrix factors (at least one) as an operand; `alpha` scales the last
@@ -783,12 +783,12 @@ impl Lowering<'_> {
         if mats.len() == 1 {
             return Ok((self.operand(mats[0])?, false));
         }
-        // An inverse in a product is a solve.
+        // An inverse in a product is a solve (even where the inverse is shared).
         let unkept = |m: ExprId| !self.keep.contains(&m);
         let inverse = |m: ExprId| -> Option<(ExprId, bool)> {
             match pool.node(m) {
-                Node::Inv(a) if unkept(m) => Some((*a, false)),
-                Node::Transpose(t) if unkept(m) && unkept(*t) => match pool.node(*t) {
+                Node::Inv(a) => Some((*a, false)),
+                Node::Transpose(t) if unkept(m) => match pool.node(*t) {
                     Node::Inv(a) => Some((*a, true)),
                     _ => None,
                 },

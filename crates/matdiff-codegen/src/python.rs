@@ -156,7 +156,11 @@ impl Printer<'_> {
             let _ = writeln!(s, "        {line}");
         }
         s.push('\n');
-        s.push_str("    Arguments (vectors are columns: (n, 1) or (n,) arrays):\n");
+        if p.inputs.iter().any(|i| i.vector) {
+            s.push_str("    Arguments (vectors are columns: (n, 1) or (n,) arrays):\n");
+        } else {
+            s.push_str("    Arguments:\n");
+        }
         for i in &p.inputs {
             let what = match i.kind {
                 Kind::Scalar => "scalar".to_string(),
