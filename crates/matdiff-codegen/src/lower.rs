@@ -194,6 +194,8 @@ pub(crate) struct Lowering<'p> {
     /// Nodes of the program, to reuse `sigmoid(Z)` for `sigmoid'(Z)`.
     reachable: HashSet<ExprId>,
     temp_count: usize,
+    /// Every operation pushed, by its text, to reuse.
+    computed: HashMap<String, Slot>,
 }
 
 /// Lowers the function `value` and the `gradients` (each with its variable's name) of one pool;
@@ -226,6 +228,7 @@ pub(crate) fn lower(
         products: HashMap::new(),
         reachable: HashSet::new(),
         temp_count: 0,
+        computed: HashMap::new(),
     };
     l.analyse(&roots, names);
     l.declare_inputs(&roots)?;
@@ -455,6 +458,13 @@ impl Lowering<'_> {
     }
 
     fn push(&mut self, name: Option<String>, kind: Kind, op: Op) -> Slot {
+        // The same operation on the same operands is computed once.
+        let key = format!("{kind:?} {op:?}");
+        if name.is_none() {
+            if let Some(&slot) = self.computed.get(&key) {
+                return slot;
+            }
+        }
         let name = name.unwrap_or_else(|| loop {
             self.temp_count += 1;
             let name = format!("t{}", self.temp_count);
@@ -466,7 +476,9 @@ impl Lowering<'_> {
             }
         });
         self.program.temps.push(Temp { name, kind, op });
-        Slot::Temp(self.program.temps.len() - 1)
+        let slot = Slot::Temp(self.program.temps.len() - 1);
+        self.computed.entry(key).or_insert(slot);
+        slot
     }
 
     /// A temporary (or argument) holding the node's value.
@@ -805,11 +817,46 @@ impl Lowering<'_> {
                 Ok(Kind::Matrix(s.size(first.rows)?, s.size(last.cols)?))
             };
             if i + 1 < mats.len() {
-                let (b, _) = self.chain(&mats[i + 1..], None)?;
-                let k = kind(self, &mats[i..])?;
-                let s = self.push(None, k, Op::Solve { a, b });
-                let rest = Operand { slot: s, t: false };
-                return self.chain_with(&mats[..i], rest, alpha);
+                // inv(A)*B*C: the solve takes the narrowest prefix of the rest as its right-hand
+                // side (inv(A)*b*c' solves for b, then forms the outer product).
+                let width = |m: ExprId| match pool.shape(m).cols {
+                    Dim::Known(k) => k as f64,
+                    Dim::Sym(_) => SYMBOLIC_SIZE,
+                };
+                let mut j = i + 1;
+                for k in i + 1..mats.len() {
+                    if width(mats[k]) < width(mats[j]) {
+                        j = k;
+                    }
+                }
+                let (b, _) = self.chain(&mats[i + 1..=j], None)?;
+                let k = kind(self, &mats[i..=j])?;
+                let mut mid = Operand {
+                    slot: self.push(None, k, Op::Solve { a, b }),
+                    t: false,
+                };
+                let mut alpha = alpha;
+                let mut used = false;
+                if j + 1 < mats.len() {
+                    let (r, _) = self.chain(&mats[j + 1..], None)?;
+                    let k = kind(self, &mats[i..])?;
+                    let scale = if i == 0 { alpha.take() } else { None };
+                    used = scale.is_some();
+                    mid = Operand {
+                        slot: self.push(
+                            None,
+                            k,
+                            Op::MatMul {
+                                a: mid,
+                                b: r,
+                                alpha: scale,
+                            },
+                        ),
+                        t: false,
+                    };
+                }
+                let (out, used_here) = self.chain_with(&mats[..i], mid, alpha)?;
+                return Ok((out, used || used_here));
             }
             // X*inv(A) = (inv(A')*X')'
             let (x, _) = self.chain(&mats[..i], None)?;
