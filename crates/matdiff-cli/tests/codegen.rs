@@ -137,3 +137,16 @@ fn codegen_numpy_runs_and_agrees_with_eval() {
     }
     assert!(got["check"].as_f64().unwrap() < 1e-6, "{got}");
 }
+
+/// The README's "Use the result in your code" shows the current output.
+#[test]
+fn readme_shows_the_generated_numpy() {
+    let (code, source, err) = matdiff(&["codegen", SEED, "--wrt", "X", "--let", "M: symmetric"]);
+    assert_eq!(code, 0, "{err}");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("the README");
+    assert!(
+        readme.contains(&source),
+        "README.md: update the generated NumPy of 'Use the result in your code' to:\n{source}"
+    );
+}

@@ -99,7 +99,47 @@ pub(crate) enum Op {
     TraceProduct(Operand, Operand),
     Det(Operand),
     LogDet(Operand),
-    Fold(Fold, Ew, Size, Size),
+    Fold(Fold, Ew),
+}
+
+impl Op {
+    /// The slots the operation reads.
+    pub(crate) fn slots(&self) -> Vec<Slot> {
+        fn ew(e: &Ew, out: &mut Vec<Slot>) {
+            match e {
+                Ew::Leaf(o) => out.push(o.slot),
+                Ew::Num(_) => {}
+                Ew::Neg(a) | Ew::Fun(_, _, a) | Ew::Abstract(_, _, a) => ew(a, out),
+                Ew::Add(xs) | Ew::Mul(xs) => xs.iter().for_each(|x| ew(x, out)),
+                Ew::Div(a, b) | Ew::Pow(a, b) => {
+                    ew(a, out);
+                    ew(b, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        match self {
+            Op::Ew(e) | Op::Fold(_, e) => ew(e, &mut out),
+            Op::MatMul { a, b, alpha } => {
+                out.extend([a.slot, b.slot]);
+                if let Some(al) = alpha {
+                    ew(al, &mut out);
+                }
+            }
+            Op::Solve { a, b } | Op::TraceProduct(a, b) => out.extend([a.slot, b.slot]),
+            Op::Inverse(a)
+            | Op::Power(a, _)
+            | Op::DiagVector(a)
+            | Op::RowSums(a)
+            | Op::ColSums(a)
+            | Op::Trace(a)
+            | Op::Det(a)
+            | Op::LogDet(a) => out.push(a.slot),
+            Op::DiagMatrix(s) | Op::Item(s) => out.push(*s),
+            Op::Identity(_) | Op::Ones(..) => {}
+        }
+        out
+    }
 }
 
 /// A temporary: its name, kind and operation.
@@ -634,9 +674,7 @@ impl Lowering<'_> {
                                 _ => Ew::Fun(Func::Abs, 0, Box::new(e)),
                             });
                         }
-                        let (r, c) = (self.size(s.rows)?, self.size(s.cols)?);
-                        let e = self.ew(a)?;
-                        Op::Fold(fold, e, r, c)
+                        Op::Fold(fold, self.ew(a)?)
                     }
                 };
                 self.op(id, op)

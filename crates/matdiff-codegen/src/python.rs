@@ -365,7 +365,7 @@ impl Printer<'_> {
                 self.helpers.insert("_logdet");
                 format!("_logdet({})", self.operand(*a))
             }
-            Op::Fold(fold, e, _, _) => {
+            Op::Fold(fold, e) => {
                 let e = self.ew(e, 0);
                 match fold {
                     Fold::Sum => format!("{ns}.sum({e})"),

@@ -30,13 +30,32 @@ struct Printer<'a> {
     p: &'a Program,
     helpers: BTreeSet<&'static str>,
     par: bool,
+    /// The closure variables of the matrix leaves inside a `zip!`.
+    zip: Vec<(Operand, String)>,
+    /// For each temporary, the last temporary that reads it (`usize::MAX`: a result).
+    last_use: Vec<usize>,
 }
 
 pub(crate) fn print(p: &Program, options: &Options) -> String {
+    let mut last_use = vec![0usize; p.temps.len()];
+    for (k, t) in p.temps.iter().enumerate() {
+        for slot in t.op.slots() {
+            if let Slot::Temp(u) = slot {
+                last_use[u] = k;
+            }
+        }
+    }
+    for o in &p.outputs {
+        if let Slot::Temp(u) = o.slot {
+            last_use[u] = usize::MAX;
+        }
+    }
     let mut pr = Printer {
         p,
         helpers: BTreeSet::new(),
         par: false,
+        zip: Vec::new(),
+        last_use,
     };
     let mut body = String::new();
     for (k, i) in p.inputs.iter().enumerate() {
@@ -60,7 +79,7 @@ pub(crate) fn print(p: &Program, options: &Options) -> String {
         }
     }
     for (k, t) in p.temps.iter().enumerate() {
-        let rhs = pr.op(&t.op);
+        let rhs = pr.op(k, &t.op);
         let ty = if t.kind == Kind::Scalar { ": f64" } else { "" };
         let _ = writeln!(body, "    let {}{ty} = {rhs};", pr.temp_name(k));
     }
@@ -183,19 +202,79 @@ impl Printer<'_> {
         }
     }
 
-    fn op(&mut self, op: &Op) -> String {
+    /// The distinct matrix leaves of an element-wise expression, in order.
+    fn leaves(&self, e: &Ew, out: &mut Vec<Operand>) {
+        match e {
+            Ew::Leaf(o) => {
+                if self.p.kind(o.slot) != Kind::Scalar && !out.contains(o) {
+                    out.push(*o);
+                }
+            }
+            Ew::Num(_) => {}
+            Ew::Neg(a) | Ew::Fun(_, _, a) | Ew::Abstract(_, _, a) => self.leaves(a, out),
+            Ew::Add(xs) | Ew::Mul(xs) => xs.iter().for_each(|x| self.leaves(x, out)),
+            Ew::Div(a, b) | Ew::Pow(a, b) => {
+                self.leaves(a, out);
+                self.leaves(b, out);
+            }
+        }
+    }
+
+    /// `faer::zip!(...)` over `first` (if any) and the leaves but `skip`, the closure pattern
+    /// and the expression at one entry.
+    fn zip_over(&mut self, first: Option<&str>, e: &Ew, skip: Option<Operand>) -> (String, String) {
+        let mut leaves = Vec::new();
+        self.leaves(e, &mut leaves);
+        let mut args: Vec<String> = first.iter().map(|f| f.to_string()).collect();
+        let mut pats: Vec<String> = first.iter().map(|_| "__o".to_string()).collect();
+        self.zip.clear();
+        for (n, o) in leaves.into_iter().enumerate() {
+            if Some(o) == skip {
+                self.zip.push((o, "__o".to_string()));
+                continue;
+            }
+            let var = format!("__x{n}");
+            args.push(self.operand(o));
+            pats.push(var.clone());
+            self.zip.push((o, var));
+        }
+        let body = self.ew(e, 0);
+        self.zip.clear();
+        (
+            format!(
+                "faer::zip!({}).for_each(|faer::unzip!({})|",
+                args.join(", "),
+                pats.join(", ")
+            ),
+            body,
+        )
+    }
+
+    fn op(&mut self, k: usize, op: &Op) -> String {
         match op {
             Op::Ew(e) => {
-                if let Some(Kind::Matrix(r, c)) = self.ew_kind(e) {
-                    let body = self.ew(e, 0);
-                    format!(
-                        "faer::Mat::<f64>::from_fn({}, {}, |i, j| {body})",
+                let Some(Kind::Matrix(r, c)) = self.ew_kind(e) else {
+                    return self.ew(e, 0);
+                };
+                // Written in place of a temporary that is read here for the last time.
+                let mut leaves = Vec::new();
+                self.leaves(e, &mut leaves);
+                let reuse = leaves.iter().copied().find(|o| {
+                    !o.t && matches!(o.slot, Slot::Temp(u) if self.last_use[u] == k)
+                        && leaves.iter().filter(|x| x.slot == o.slot).count() == 1
+                });
+                let init = match reuse {
+                    Some(o) => self.slot(o.slot),
+                    None => format!(
+                        "faer::Mat::<f64>::zeros({}, {})",
                         self.size(r),
                         self.size(c)
-                    )
-                } else {
-                    self.ew(e, 0)
-                }
+                    ),
+                };
+                let (zip, body) = self.zip_over(Some("&mut out"), e, reuse);
+                format!(
+                    "{{\n        let mut out = {init};\n        {zip} *__o = {body});\n        out\n    }}"
+                )
             }
             Op::MatMul { a, b, alpha } => {
                 self.par = true;
@@ -261,7 +340,7 @@ impl Printer<'_> {
                     (*a, Operand { t: !b.t, ..*b })
                 };
                 format!(
-                    "{{\n        let (a, b) = ({}, {});\n        let mut s = 0.0;\n        for j in 0..a.ncols() {{\n            for i in 0..a.nrows() {{\n                s += a[(i, j)] * b[(i, j)];\n            }}\n        }}\n        s\n    }}",
+                    "{{\n        let mut s = 0.0;\n        faer::zip!({}, {}).for_each(|faer::unzip!(a, b)| s += *a * *b);\n        s\n    }}",
                     self.operand(a),
                     self.operand(b)
                 )
@@ -271,20 +350,15 @@ impl Printer<'_> {
                 self.helpers.insert("logdet");
                 format!("logdet({})", self.operand(*a))
             }
-            Op::Fold(fold, e, r, c) => {
-                let e = self.ew(e, 0);
+            Op::Fold(fold, e) => {
+                let (zip, body) = self.zip_over(None, e, None);
                 let (add, result) = match fold {
-                    Fold::Sum => (format!("s += {e};"), "s".to_string()),
-                    Fold::SumAbs => (format!("s += f64::abs({e});"), "s".to_string()),
-                    Fold::Norm2 => (
-                        format!("let v = {e};\n                s += v * v;"),
-                        "f64::sqrt(s)".to_string(),
-                    ),
+                    Fold::Sum => (format!("s += {body}"), "s"),
+                    Fold::SumAbs => (format!("s += f64::abs({body})"), "s"),
+                    Fold::Norm2 => (format!("s += f64::powi({body}, 2)"), "f64::sqrt(s)"),
                 };
                 format!(
-                    "{{\n        let mut s = 0.0;\n        for j in 0..{} {{\n            for i in 0..{} {{\n                {add}\n            }}\n        }}\n        {result}\n    }}",
-                    self.size(*c),
-                    self.size(*r)
+                    "{{\n        let mut s = 0.0;\n        {zip} {add});\n        {result}\n    }}"
                 )
             }
         }
@@ -309,11 +383,9 @@ impl Printer<'_> {
     fn ew(&mut self, e: &Ew, prec: u8) -> String {
         let (text, own) = match e {
             Ew::Leaf(o) => {
-                let name = self.slot(o.slot);
-                let t = match self.p.kind(o.slot) {
-                    Kind::Scalar => name,
-                    Kind::Matrix(..) if o.t => format!("{name}[(j, i)]"),
-                    Kind::Matrix(..) => format!("{name}[(i, j)]"),
+                let t = match self.zip.iter().find(|z| z.0 == *o) {
+                    Some((_, var)) => format!("*{var}"),
+                    None => self.slot(o.slot),
                 };
                 (t, 9)
             }

@@ -17,6 +17,8 @@
 //! order of `wrt`. It uses faer (the calling crate depends on it) and nothing of matdiff. A bad
 //! expression is a compile error with the caret message of the command line.
 
+#![warn(missing_docs)]
+
 use proc_macro::TokenStream;
 use syn::parse::{Parse, ParseStream};
 use syn::{Ident, LitStr, Token};
