@@ -78,10 +78,18 @@ pub(crate) fn print(p: &Program, options: &Options) -> String {
             }
         }
     }
-    for (k, t) in p.temps.iter().enumerate() {
+    let mut k = 0;
+    while k < p.temps.len() {
+        if let Some(fused) = pr.fused(k) {
+            body.push_str(&fused);
+            k += 2;
+            continue;
+        }
+        let t = &p.temps[k];
         let rhs = pr.op(k, &t.op);
         let ty = if t.kind == Kind::Scalar { ": f64" } else { "" };
         let _ = writeln!(body, "    let {}{ty} = {rhs};", pr.temp_name(k));
+        k += 1;
     }
     // The results, moved out of their temporaries (cloned where one is returned twice).
     let mut outs = Vec::new();
@@ -223,8 +231,21 @@ impl Printer<'_> {
     /// `faer::zip!(...)` over `first` (if any) and the leaves but `skip`, the closure pattern
     /// and the expression at one entry.
     fn zip_over(&mut self, first: Option<&str>, e: &Ew, skip: Option<Operand>) -> (String, String) {
+        let (zip, mut bodies) = self.zip_many(first, &[e], skip);
+        (zip, bodies.remove(0))
+    }
+
+    /// [`Printer::zip_over`] for several expressions of the same shape in one loop.
+    fn zip_many(
+        &mut self,
+        first: Option<&str>,
+        es: &[&Ew],
+        skip: Option<Operand>,
+    ) -> (String, Vec<String>) {
         let mut leaves = Vec::new();
-        self.leaves(e, &mut leaves);
+        for e in es {
+            self.leaves(e, &mut leaves);
+        }
         let mut args: Vec<String> = first.iter().map(|f| f.to_string()).collect();
         let mut pats: Vec<String> = first.iter().map(|_| "__o".to_string()).collect();
         self.zip.clear();
@@ -238,7 +259,7 @@ impl Printer<'_> {
             pats.push(var.clone());
             self.zip.push((o, var));
         }
-        let body = self.ew(e, 0);
+        let bodies = es.iter().map(|e| self.ew(e, 0)).collect();
         self.zip.clear();
         (
             format!(
@@ -246,8 +267,72 @@ impl Printer<'_> {
                 args.join(", "),
                 pats.join(", ")
             ),
-            body,
+            bodies,
         )
+    }
+
+    /// A reduction (temporary `k`) and the element-wise temporary after it in one loop, where
+    /// they read matrices of the same shape and the second does not read the first: as the
+    /// hand-written code sums the loss in the pass that forms the gradient.
+    fn fused(&mut self, k: usize) -> Option<String> {
+        let p = self.p;
+        let (fold, fold_ew) = match &p.temps[k].op {
+            Op::Fold(f, e) => (*f, e.clone()),
+            Op::TraceProduct(a, b) => {
+                let (a, b) = trace_operands(*a, *b);
+                (Fold::Sum, Ew::Mul(vec![Ew::Leaf(a), Ew::Leaf(b)]))
+            }
+            _ => return None,
+        };
+        let next = p.temps.get(k + 1)?;
+        let (Op::Ew(e), Kind::Matrix(..)) = (&next.op, next.kind) else {
+            return None;
+        };
+        let shape = self.ew_kind(e)?;
+        if next.op.slots().contains(&Slot::Temp(k)) || self.ew_kind(&fold_ew) != Some(shape) {
+            return None;
+        }
+        let mut leaves = Vec::new();
+        self.leaves(&fold_ew, &mut leaves);
+        self.leaves(e, &mut leaves);
+        if leaves
+            .iter()
+            .any(|o| self.ew_kind(&Ew::Leaf(*o)) != Some(shape))
+        {
+            return None;
+        }
+        let reuse = leaves.iter().copied().find(|o| {
+            !o.t && matches!(o.slot, Slot::Temp(u) if self.last_use[u] == k + 1)
+                && leaves.iter().filter(|x| x.slot == o.slot).count() == 1
+        });
+        let Kind::Matrix(r, c) = shape else {
+            return None;
+        };
+        let init = match reuse {
+            Some(o) => self.slot(o.slot),
+            None => format!(
+                "faer::Mat::<f64>::zeros({}, {})",
+                self.size(r),
+                self.size(c)
+            ),
+        };
+        let (zip, bodies) = self.zip_many(Some("&mut out"), &[&fold_ew, e], reuse);
+        let add = match fold {
+            Fold::Sum => format!("s += {};", bodies[0]),
+            Fold::SumAbs => format!("s += f64::abs({});", bodies[0]),
+            Fold::Norm2 => format!("s += f64::powi({}, 2);", bodies[0]),
+        };
+        let result = if fold == Fold::Norm2 {
+            "f64::sqrt(s)"
+        } else {
+            "s"
+        };
+        Some(format!(
+            "    let ({}, {}) = {{\n        let mut s = 0.0;\n        let mut out = {init};\n        {zip} {{\n            {add}\n            *__o = {};\n        }});\n        ({result}, out)\n    }};\n",
+            self.temp_name(k),
+            self.temp_name(k + 1),
+            bodies[1]
+        ))
     }
 
     fn op(&mut self, k: usize, op: &Op) -> String {
@@ -333,12 +418,7 @@ impl Printer<'_> {
                 self.operand(*a)
             ),
             Op::TraceProduct(a, b) => {
-                // tr(A B) = sum(A .* B'), read in the storage order of the first.
-                let (a, b) = if a.t && !b.t {
-                    (Operand { t: false, ..*a }, *b)
-                } else {
-                    (*a, Operand { t: !b.t, ..*b })
-                };
+                let (a, b) = trace_operands(*a, *b);
                 format!(
                     "{{\n        let mut s = 0.0;\n        faer::zip!({}, {}).for_each(|faer::unzip!(a, b)| s += *a * *b);\n        s\n    }}",
                     self.operand(a),
@@ -474,5 +554,15 @@ impl Printer<'_> {
             (Func::Abs, 0) => native("abs"),
             (Func::Abs, _) => helper("sign"),
         }
+    }
+}
+
+/// `tr(A B) = sum(A .* B')`: the two operands of the element-wise product, transposed so that
+/// the first is read in its storage order where it can.
+fn trace_operands(a: Operand, b: Operand) -> (Operand, Operand) {
+    if a.t && !b.t {
+        (Operand { t: false, ..a }, b)
+    } else {
+        (a, Operand { t: !b.t, ..b })
     }
 }
