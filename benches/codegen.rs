@@ -2,7 +2,8 @@
 //! gradient with respect to X, three ways in one run, all matrices n x n, n = 256 and 1000:
 //! the faer function that `matdiff_macros::gradient!` generates at compile time, the same
 //! computation written by hand with faer (as in `eval.rs`), and the Plan interpreter of
-//! matdiff-faer. All use both cores for matrix products.
+//! matdiff-faer. All use both cores for matrix products; at n = 256 also one thread, which is
+//! steadier on a loaded machine.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -51,9 +52,13 @@ fn by_hand(w: &Mat<f64>, x: &Mat<f64>, m: &Mat<f64>, par: Par) -> (f64, Mat<f64>
 }
 
 fn layer(c: &mut Criterion) {
-    let par = Par::rayon(0);
-    faer::set_global_parallelism(par);
-    for n in [256, 1000] {
+    for (n, threads) in [(256, 2), (1000, 2), (256, 1)] {
+        let par = if threads == 1 {
+            Par::Seq
+        } else {
+            Par::rayon(0)
+        };
+        faer::set_global_parallelism(par);
         let mut rng = SmallRng::seed_from_u64(n as u64);
         let (w, x) = (random(&mut rng, n, n), random(&mut rng, n, n));
         let m0 = random(&mut rng, n, n);
@@ -72,8 +77,13 @@ fn layer(c: &mut Criterion) {
         .map(|s| pool.parse_with(s, &decls).unwrap().root)
         .collect();
         let sizes = Sizes::from_values(&pool, &values).unwrap();
-        let mut plan =
-            Plan::compile_with(&pool, &roots, &sizes, &Options::new().threads(0)).unwrap();
+        let mut plan = Plan::compile_with(
+            &pool,
+            &roots,
+            &sizes,
+            &Options::new().threads(if threads == 1 { 1 } else { 0 }),
+        )
+        .unwrap();
 
         // The three compute the same.
         let (v0, g0) = loss_grad(m.as_ref(), w.as_ref(), x.as_ref());
@@ -83,7 +93,7 @@ fn layer(c: &mut Criterion) {
         assert!((&g0 - &g1).norm_l2() <= 1e-9 * g1.norm_l2());
         assert!((&r[1] - &g1).norm_l2() <= 1e-9 * g1.norm_l2());
 
-        let mut group = c.benchmark_group(format!("codegen/layer/n={n}"));
+        let mut group = c.benchmark_group(format!("codegen/layer/n={n}/threads={threads}"));
         group
             .sample_size(10)
             .warm_up_time(Duration::from_secs(1))
