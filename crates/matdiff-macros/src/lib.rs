@@ -7,7 +7,7 @@
 //! let (w, x) = (faer::Mat::<f64>::identity(2, 3), faer::Mat::<f64>::zeros(3, 4));
 //! let m = faer::Mat::<f64>::identity(2, 2);
 //! let (loss, grad_x) = loss_grad(m.as_ref(), w.as_ref(), x.as_ref());
-//! assert_eq!(loss, 4.0); // Y = sigmoid(0) = 1/2 everywhere: tr(Y'Y) = 8 * 1/4
+//! assert_eq!(loss, 2.0); // Y = sigmoid(0) = 1/2 in all 8 entries: tr(Y'Y) = 8 * 1/4
 //! assert_eq!((grad_x.nrows(), grad_x.ncols()), (3, 4));
 //! ```
 //!
