@@ -9,6 +9,9 @@ use std::fmt::Write;
 
 use matdiff_codegen::{ArgumentKind, Lang, Options, Program};
 
+/// An expression whose variables are named like the generated body's own names.
+const RESERVED_NAMES: &str = "sum(exp(out) .* sign .* s) + tr(A*inv(B)) + sigmoid(a'*b)";
+
 fn main() {
     println!("cargo::rerun-if-changed=../matdiff-rewrite/tests/derivations");
     let mut out = String::new();
@@ -43,6 +46,17 @@ fn main() {
         );
         names.push(entry.name);
     }
+    // Variables named like the locals and helpers of the generated body.
+    let options = Options {
+        name: "reserved_names".to_string(),
+        ..Options::default()
+    };
+    let code =
+        matdiff_codegen::codegen(RESERVED_NAMES, &["out", "sign"], &[], Lang::Rust, &options)
+            .expect("rust code");
+    out.push_str(&code);
+    let _ = writeln!(out, "/// The expression of [`reserved_names`].");
+    let _ = writeln!(out, "pub const RESERVED_NAMES: &str = {RESERVED_NAMES:?};");
     let _ = writeln!(
         out,
         "/// The generated functions by name, each through its wrapper."

@@ -69,3 +69,40 @@ fn generated_rust_matches_matdiff_faer() {
     assert!(ran >= 30, "only {ran} entries ran");
     assert_eq!(ran, GENERATED.len());
 }
+
+/// Variables named like the generated body's locals and helpers (`out`, `s`, `sign`, `a`, `b`)
+/// are renamed in the generated code, which computes what matdiff-faer computes.
+#[test]
+fn reserved_names_are_renamed() {
+    use matdiff_faer::{Options, Plan, Sizes, Values};
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(3);
+    let mut draw = |r, c| catalog::random_value(&mut rng, r, c, r == c, false, false);
+    let values = Values::new()
+        .with("A", draw(3, 3))
+        .with("B", draw(3, 3))
+        .with("a", draw(4, 1))
+        .with("b", draw(4, 1))
+        .with("out", draw(5, 1))
+        .with("s", draw(5, 1))
+        .with("sign", draw(5, 1));
+    let v = |n: &str| values.get(n).unwrap().as_ref();
+    let (value, g_out, g_sign) = matdiff_codegen_check::reserved_names(
+        v("A"),
+        v("B"),
+        v("a"),
+        v("b"),
+        v("out"),
+        v("s"),
+        v("sign"),
+    );
+    let mut pool = matdiff_expr::ExprPool::new();
+    let e = pool.parse(matdiff_codegen_check::RESERVED_NAMES).unwrap();
+    let g = pool.parse("exp(out) .* sign .* s").unwrap().root;
+    let h = pool.parse("exp(out) .* s").unwrap().root;
+    let sizes = Sizes::from_values(&pool, &values).unwrap();
+    let mut plan = Plan::compile_with(&pool, &[e.root, g, h], &sizes, &Options::new()).unwrap();
+    let r = plan.run(&values).unwrap();
+    assert!(relative_error(&[value], &[r[0][(0, 0)]]) <= TOLERANCE);
+    assert!(relative_error(&entries(&g_out), &entries(&r[1])) <= TOLERANCE);
+    assert!(relative_error(&entries(&g_sign), &entries(&r[2])) <= TOLERANCE);
+}

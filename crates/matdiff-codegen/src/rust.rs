@@ -17,9 +17,32 @@ const KEYWORDS: [&str; 38] = [
     "while", "async", "await", "dyn",
 ];
 
+/// Names the generated body uses itself: locals, nested helper functions.
+const BODY_NAMES: [&str; 19] = [
+    "par",
+    "faer",
+    "f64",
+    "s",
+    "a",
+    "b",
+    "v",
+    "out",
+    "sigmoid",
+    "sigmoid_d1",
+    "sigmoid_d2",
+    "softplus",
+    "tanh_d1",
+    "tanh_d2",
+    "sign",
+    "relu",
+    "relu_d1",
+    "logdet",
+    "mat_pow",
+];
+
 /// A name as a Rust identifier (keywords and the names the body uses get a trailing `_`).
 fn ident(name: &str) -> String {
-    if KEYWORDS.contains(&name) || ["par", "faer", "f64", "i", "j", "s", "a", "b"].contains(&name) {
+    if KEYWORDS.contains(&name) || BODY_NAMES.contains(&name) {
         format!("{name}_")
     } else {
         name.to_string()
