@@ -1,10 +1,12 @@
-//! The `matdiff` command: parse, differentiate, evaluate, check and solve matrix expressions.
+//! The `matdiff` command: parse, differentiate, evaluate, check and solve matrix expressions,
+//! and generate code from them.
 //!
 //! A thin layer over the library crates: argument parsing (clap), JSON in and out, error
 //! rendering. Errors go to stderr (and as `{"error": ...}` to stdout with `--format json`) with
 //! exit code 2.
 
 mod check;
+mod codegen;
 mod common;
 mod eval;
 mod fit;
@@ -37,6 +39,8 @@ enum Command {
     Check(check::Args),
     /// Solve for the stationary point where the gradient is affine in the variable.
     Solve(solve::Args),
+    /// Print NumPy, JAX or Rust source of a function returning the value and its gradients.
+    Codegen(codegen::Args),
     /// Fit a linear model to a CSV table by least squares (normal equation, QR or SVD).
     Fit(fit::Args),
 }
@@ -48,6 +52,7 @@ fn run(cli: Cli) -> common::Outcome {
         Command::Grad(args) => grad::run(args),
         Command::Check(args) => check::run(args),
         Command::Solve(args) => solve::run(args),
+        Command::Codegen(args) => codegen::run(args),
         Command::Fit(args) => fit::run(args),
     }
 }

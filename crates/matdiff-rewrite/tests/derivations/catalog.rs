@@ -422,7 +422,7 @@ fn variables(pool: &ExprPool, roots: &[ExprId]) -> Vec<Symbol> {
 }
 
 /// The names of the abstract functions under a root.
-fn abstract_functions(pool: &ExprPool, root: ExprId) -> Vec<String> {
+pub fn abstract_functions(pool: &ExprPool, root: ExprId) -> Vec<String> {
     let mut names = BTreeSet::new();
     for id in pool.ids().take(root.index() + 1) {
         if let Node::Apply {
@@ -437,7 +437,7 @@ fn abstract_functions(pool: &ExprPool, root: ExprId) -> Vec<String> {
 }
 
 /// Numeric stand-ins for the abstract functions: `g(x) = tanh(a*x) + x^2/10`, with `a` per name.
-fn make_functions<T: Scalar>(names: &[String]) -> Functions<T> {
+pub fn make_functions<T: Scalar>(names: &[String]) -> Functions<T> {
     let mut functions = Functions::new();
     for (k, name) in names.iter().enumerate() {
         let a = T::from_f64(0.5 + 0.25 * k as f64);
@@ -462,7 +462,7 @@ fn make_functions<T: Scalar>(names: &[String]) -> Functions<T> {
 /// A random value: near the identity for square matrices (well conditioned, positive
 /// determinant), symmetric where declared, in (0.5, 1.5) for positive ones and scalars, else in
 /// (-1, 1).
-fn random_value(
+pub fn random_value(
     rng: &mut StdRng,
     r: usize,
     c: usize,

@@ -1,0 +1,127 @@
+//! Every catalog entry's generated NumPy and JAX code, run by python3, against matdiff-faer's
+//! evaluation of the function and the gradient (to 1e-10 relative); the NumPy module's
+//! `check_gradient()` against central differences. Needs python3 with numpy and jax
+//! (`requirements-test.txt`, installed by `cargo xtask test`): without them the test fails.
+
+#[path = "../../matdiff-rewrite/tests/derivations/catalog.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod catalog;
+#[allow(dead_code)]
+mod support;
+
+use std::process::Command;
+
+use matdiff_codegen::{Lang, Options};
+use serde_json::{json, Value};
+
+use support::{entries, relative_error, TOLERANCE};
+
+/// Catalog entries the generator refuses, each with the reason (`excluded.txt`, shared with the
+/// Rust check); the test checks that they are still refused (so the list stays true).
+fn excluded() -> Vec<(&'static str, &'static str)> {
+    include_str!("excluded.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split_once("  ").unwrap_or((l, "")))
+        .collect()
+}
+
+#[test]
+fn catalog_numpy_and_jax_match_matdiff_faer() {
+    let excluded = excluded();
+    let mut failures = Vec::new();
+    let mut cases = Vec::new();
+    let mut expected = Vec::new();
+    for case in support::cases() {
+        let case = match case {
+            Ok(c) => c,
+            Err((name, e)) => {
+                if !excluded.iter().any(|x| x.0 == name) {
+                    failures.push(format!("{name}: {e}"));
+                }
+                continue;
+            }
+        };
+        if excluded.iter().any(|x| x.0 == case.name) {
+            failures.push(format!("{}: listed as excluded but generated", case.name));
+        }
+        let numpy_options = Options {
+            check_gradient: true,
+            ..Options::default()
+        };
+        let numpy = case.program.print(Lang::NumPy, &numpy_options).unwrap();
+        let jax = case.program.print(Lang::Jax, &Options::default()).unwrap();
+        let inputs: serde_json::Map<String, Value> = case
+            .values
+            .iter()
+            .map(|(name, m)| {
+                let v = if m.nrows() == 1 && m.ncols() == 1 {
+                    json!(m[(0, 0)])
+                } else if m.ncols() == 1 {
+                    json!((0..m.nrows()).map(|i| m[(i, 0)]).collect::<Vec<_>>())
+                } else {
+                    json!((0..m.nrows())
+                        .map(|i| (0..m.ncols()).map(|j| m[(i, j)]).collect::<Vec<_>>())
+                        .collect::<Vec<_>>())
+                };
+                (name.to_string(), v)
+            })
+            .collect();
+        cases.push(json!({
+            "name": case.name,
+            "numpy": numpy,
+            "jax": jax,
+            "inputs": inputs,
+            "functions": case.functions,
+        }));
+        expected.push((case.name.clone(), case.value, entries(&case.gradient)));
+    }
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("codegen_cases.json");
+    std::fs::write(&path, serde_json::to_string(&cases).unwrap()).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run_generated.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(&path)
+        .output()
+        .expect("python3 runs (install it, with requirements-test.txt)");
+    assert!(
+        out.status.success(),
+        "python3 failed (are numpy and jax installed? pip install -r requirements-test.txt):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut checked = 0;
+    for (name, value, gradient) in &expected {
+        for target in ["numpy", "jax"] {
+            let r = &results[name][target];
+            if let Some(e) = r.get("error") {
+                failures.push(format!("{name} ({target}): {e}"));
+                continue;
+            }
+            let v = r["value"].as_f64().unwrap_or(f64::NAN);
+            let g: Vec<f64> = r["gradient"]
+                .as_array()
+                .map(|a| a.iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect())
+                .unwrap_or_default();
+            let ev = relative_error(&[v], &[*value]);
+            let eg = relative_error(&g, gradient);
+            if !(ev <= TOLERANCE && eg <= TOLERANCE) {
+                failures.push(format!(
+                    "{name} ({target}): value error {ev:.1e}, gradient error {eg:.1e}"
+                ));
+            }
+            if let Some(c) = r.get("check").and_then(Value::as_f64) {
+                if c.is_nan() || c > 1e-5 {
+                    failures.push(format!("{name}: check_gradient() error {c:.1e}"));
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Every entry that is not excluded ran in both targets.
+    assert_eq!(
+        checked,
+        2 * (catalog::catalog_files().len() - excluded.len())
+    );
+}

@@ -1,0 +1,161 @@
+//! The catalog entries with random values and matdiff-faer's evaluation of the function and the
+//! gradient: what the generated code of every target must reproduce.
+
+use std::collections::BTreeSet;
+
+use matdiff_codegen::Program;
+use matdiff_expr::{Dim, DimVar, ExprId, ExprPool, Node, Symbol};
+use matdiff_faer::{Mat, Options, Plan, Sizes, Values};
+use matdiff_rewrite::Derivation;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use crate::catalog;
+
+/// Largest relative error accepted between generated code and matdiff-faer.
+pub(crate) const TOLERANCE: f64 = 1e-10;
+
+/// One catalog entry ready to run.
+pub(crate) struct Case {
+    pub(crate) name: String,
+    pub(crate) pool: ExprPool,
+    pub(crate) derivation: Derivation,
+    pub(crate) program: Program,
+    /// The inputs, by name.
+    pub(crate) values: Values<f64>,
+    /// The abstract functions, sorted by name (the catalog's stand-ins `tanh(a*x) + x^2/10`).
+    pub(crate) functions: Vec<String>,
+    /// matdiff-faer's value of the function and of the gradient.
+    pub(crate) value: f64,
+    pub(crate) gradient: Mat<f64>,
+}
+
+/// Every catalog entry, derived, lowered and evaluated; an entry that fails to lower is
+/// returned with its error.
+pub(crate) fn cases() -> Vec<Result<Case, (String, String)>> {
+    catalog::catalog_files()
+        .iter()
+        .map(|path| {
+            let entry = catalog::read_entry(path).expect("a catalog entry");
+            case(&entry).map_err(|e| (entry.name.clone(), e))
+        })
+        .collect()
+}
+
+fn case(entry: &catalog::Entry) -> Result<Case, String> {
+    let (pool, d, _) = catalog::derive_entry(entry)?;
+    let program =
+        Program::new(&pool, &d.bindings, std::slice::from_ref(&d)).map_err(|e| e.to_string())?;
+    let aux: BTreeSet<Symbol> = d
+        .definitions
+        .iter()
+        .map(|x| x.0)
+        .chain([d.differential])
+        .collect();
+    let mut inputs = variables(&pool, &[d.function, d.gradient]);
+    inputs.retain(|s| !aux.contains(s));
+    let functions = catalog::abstract_functions(&pool, d.function);
+    let dims: BTreeSet<DimVar> = inputs
+        .iter()
+        .flat_map(|&s| {
+            let shape = pool.var_info(s).expect("a variable").shape;
+            [shape.rows, shape.cols]
+        })
+        .filter_map(|d| match d {
+            Dim::Sym(v) => Some(v),
+            Dim::Known(_) => None,
+        })
+        .collect();
+    let seed = entry
+        .name
+        .bytes()
+        .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut choices: Vec<usize> = (2..=6).collect();
+    choices.shuffle(&mut rng);
+    let mut sizes = Sizes::new();
+    for (k, &dim) in dims.iter().enumerate() {
+        sizes.set(dim, choices[k % choices.len()]);
+    }
+    let mut values = Values::<f64>::new();
+    for &s in &inputs {
+        let info = pool.var_info(s).expect("a variable");
+        let (r, c) = sizes.shape(&pool, info.shape).map_err(|e| e.to_string())?;
+        let name = pool.name(s);
+        let value = catalog::random_value(
+            &mut rng,
+            r,
+            c,
+            info.shape.rows == info.shape.cols,
+            info.symmetric,
+            entry.positive.iter().any(|p| p == name),
+        );
+        values.insert(name, value);
+    }
+    let sizes = Sizes::from_values(&pool, &values).map_err(|e| e.to_string())?;
+    let options = Options::new()
+        .threads(1)
+        .functions(catalog::make_functions::<f64>(&functions));
+    let mut plan = Plan::compile_with(&pool, &[d.function, d.gradient], &sizes, &options)
+        .map_err(|e| e.to_string())?;
+    let mut results = plan.run(&values).map_err(|e| e.to_string())?;
+    let gradient = results.pop().expect("the gradient");
+    let value = results.pop().expect("the value")[(0, 0)];
+    Ok(Case {
+        name: entry.name.clone(),
+        pool,
+        derivation: d,
+        program,
+        values,
+        functions,
+        value,
+        gradient,
+    })
+}
+
+/// The variables under the roots, sorted.
+fn variables(pool: &ExprPool, roots: &[ExprId]) -> Vec<Symbol> {
+    let mut seen = BTreeSet::new();
+    let mut vars = BTreeSet::new();
+    let mut stack = roots.to_vec();
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        if let Node::Var(s) = pool.node(id) {
+            vars.insert(*s);
+        }
+        stack.extend_from_slice(pool.node(id).children());
+    }
+    vars.into_iter().collect()
+}
+
+/// The largest entry-wise difference relative to the largest entry of the reference.
+pub(crate) fn relative_error(a: &[f64], reference: &[f64]) -> f64 {
+    if a.len() != reference.len() {
+        return f64::INFINITY;
+    }
+    let mut diff = 0.0f64;
+    let mut scale = f64::MIN_POSITIVE;
+    for (x, r) in a.iter().zip(reference) {
+        let d = (x - r).abs();
+        if d.is_nan() {
+            return f64::NAN;
+        }
+        diff = diff.max(d);
+        scale = scale.max(r.abs());
+    }
+    diff / scale
+}
+
+/// A matrix's entries, column by column.
+pub(crate) fn entries(m: &Mat<f64>) -> Vec<f64> {
+    let mut out = Vec::with_capacity(m.nrows() * m.ncols());
+    for j in 0..m.ncols() {
+        for i in 0..m.nrows() {
+            out.push(m[(i, j)]);
+        }
+    }
+    out
+}

@@ -1,0 +1,3 @@
+matdiff_macros::gradient!(fn loss = "tr(X'*M*X)", wrt X, let "M symmetric");
+
+fn main() {}
