@@ -159,6 +159,8 @@ pub(crate) struct Input {
     pub(crate) shape: String,
     /// Declared symmetric.
     pub(crate) symmetric: bool,
+    /// Declared diagonal.
+    pub(crate) diagonal: bool,
     /// A column vector (n x 1).
     pub(crate) vector: bool,
 }
@@ -452,6 +454,7 @@ impl Lowering<'_> {
                 kind,
                 shape: pool.shape_str(shape),
                 symmetric: info.symmetric,
+                diagonal: info.structure == matdiff_expr::Structure::Diagonal,
                 vector: shape.cols == Dim::ONE && shape.rows != Dim::ONE,
             });
             self.inputs.insert(id, k);

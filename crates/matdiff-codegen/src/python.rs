@@ -241,7 +241,7 @@ impl Printer<'_> {
     }
 
     /// `check_gradient(...)`: every gradient against central differences along a random
-    /// direction (symmetric for a symmetric variable).
+    /// direction (symmetric for a symmetric variable, diagonal for a diagonal one).
     fn check_gradient(&self, options: &Options) -> String {
         let p = self.p;
         let args = self.args();
@@ -273,6 +273,9 @@ impl Printer<'_> {
             s.push_str("    d = rng.standard_normal(x.shape)\n");
             if sym {
                 s.push_str("    d = (d + d.T) / 2\n");
+            }
+            if p.inputs.iter().any(|i| i.name == *w && i.diagonal) {
+                s.push_str("    d = np.diag(np.diag(d))\n");
             }
             let _ = writeln!(
                 s,

@@ -53,7 +53,7 @@ fn errors_are_typed() {
     assert!(matches!(e, CodegenError::Parse(_)), "{e}");
     let e = codegen("tr(X)", &["X"], &["X 3x3"], Lang::NumPy, &options).unwrap_err();
     assert!(matches!(e, CodegenError::Decl { .. }), "{e}");
-    let e = codegen("tr(X)", &["Y"], &[], Lang::NumPy, &options).unwrap_err();
+    let e = codegen("tr(X)", &["sign"], &[], Lang::NumPy, &options).unwrap_err();
     assert!(matches!(e, CodegenError::Derive(_)), "{e}");
     let e = codegen("tr(X)", &[], &[], Lang::Rust, &options).unwrap_err();
     assert!(matches!(e, CodegenError::NoVariable), "{e}");

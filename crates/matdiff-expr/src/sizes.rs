@@ -88,6 +88,18 @@ pub(crate) fn unsized_constants(
                 }
             }
             Node::Mul(_) => {
+                // `ones'*ones` prints as the count it is (`rows(A)`): its two occurrences need
+                // no size of their own.
+                for k in 1..children.len() {
+                    if let (Node::Transpose(t), Node::Ones(Dim::Sym(_))) =
+                        (pool.node(children[k - 1]), pool.node(children[k]))
+                    {
+                        if *t == children[k] {
+                            uf.fix(2 * kids[k]);
+                            uf.fix(2 * kids[k - 1] + 1);
+                        }
+                    }
+                }
                 // A chain links neighbours; a part that multiplies out to 1x1 scales what follows.
                 let mut run: Option<(ExprId, usize, usize)> = None;
                 for (&c, &k) in children.iter().zip(&kids) {

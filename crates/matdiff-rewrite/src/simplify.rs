@@ -1770,8 +1770,11 @@ mod tests {
         // A zero inside a trace is the number 0.
         ("tr(G'*((0*ones*ones') .* X))", "0"),
         // Scalars broadcast into a sum whose matrix terms cancel keep its shape.
-        ("(b - b) - (u'*x + 3)", "(-u'*x - 3)*ones"),
-        ("(B - B) + alpha + 1", "(alpha + 1)*ones*ones'"),
+        ("(b - b) - (u'*x + 3)", "(-u'*x - 3)*ones(rows(b))"),
+        (
+            "(B - B) + alpha + 1",
+            "(alpha + 1)*ones(rows(B))*ones(cols(B))'",
+        ),
         // Terms over one scalar divisor share it; different divisors stay apart.
         ("A*x/(x'*x) + B*x/(x'*x)", "(A + B)*x/(x'*x)"),
         ("2*A/mu + 3*B/mu - C", "(2*A + 3*B)/mu - C"),
