@@ -252,6 +252,21 @@ impl Derivation {
 
 #[pymethods]
 impl Derivation {
+    /// The NumPy source of `def NAME(...)` returning the value and the gradient (matdiff's
+    /// code generator), with a `check_gradient(...)` against central differences if asked.
+    #[pyo3(signature = (name = "f_and_grad", check_gradient = false))]
+    fn numpy_source(&self, name: &str, check_gradient: bool) -> PyResult<String> {
+        let d = &self.derivation;
+        let options = matdiff_codegen::Options {
+            name: name.to_string(),
+            check_gradient,
+            ..matdiff_codegen::Options::default()
+        };
+        matdiff_codegen::Program::new(self.pool(), &d.bindings, std::slice::from_ref(d))
+            .and_then(|p| p.print(matdiff_codegen::Lang::NumPy, &options))
+            .map_err(|e| errors::DerivationError::new_err(e.to_string()))
+    }
+
     /// The gradient in the input syntax (it parses back).
     #[getter]
     fn text(&self) -> String {

@@ -13,7 +13,8 @@ numerically.
 >>> d(W=W, X=X, M=np.eye(2)).shape
 (3, 4)
 
-Hessians, Jacobians and generated NumPy source are not available yet.
+``d.numpy_source()`` gives the derivation as NumPy code (matdiff's code generator). Hessians
+and Jacobians are not available yet.
 """
 
 from __future__ import annotations
