@@ -25,7 +25,24 @@ const STEPS: &[Step] = &[
         name: "method guide up to date",
         run: || crate::docs::run(&["--check".to_string()]),
     },
+    Step {
+        name: "browser playground",
+        run: browser_playground,
+    },
 ];
+
+/// The playground's tests in headless Debian chromium (web/test/), on the site `cargo xtask web`
+/// builds; installs chromium (apt), the npm packages, the wasm32 target and wasm-bindgen-cli.
+fn browser_playground() -> Result<()> {
+    let root = crate::project_root();
+    if !std::path::Path::new("/usr/bin/chromium").exists() {
+        crate::web::run_in(&root, "apt-get", &["update", "-q"])?;
+        crate::web::run_in(&root, "apt-get", &["install", "-y", "-q", "chromium"])?;
+    }
+    crate::web::npm_ci(&root)?;
+    crate::web::build()?;
+    crate::web::run_in(&root, "node", &["--test", "web/test/playground.test.mjs"])
+}
 
 /// Runs every step (or those whose name contains one of `args`), stopping at the first failure.
 pub(crate) fn run(args: &[String]) -> Result<()> {
