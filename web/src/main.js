@@ -27,7 +27,7 @@ const timings = { firstDerivation: null, lastDerivation: null };
 window.matdiff = { engine, timings };
 
 function tex(target, latex, display = true) {
-  katex.render(latex, target, { displayMode: display, throwOnError: false, output: "html" });
+  katex.render(latex, target, { displayMode: display, throwOnError: false });
 }
 
 function letsText() {
@@ -158,6 +158,9 @@ function renderDerivation(d) {
   last = d;
   tex($("gradient"), `\\frac{\\partial f}{\\partial ${d.wrt}} = ${d.gradient.latex}`);
   $("gradient").dataset.plain = d.gradient.plain;
+  $("note").textContent = d.symmetric
+    ? `${d.wrt} is declared symmetric: this is the symmetric gradient (G + G')/2.`
+    : "";
   const body = $("steps").tBodies[0];
   body.replaceChildren();
   for (const s of d.steps) {
@@ -199,11 +202,13 @@ function showRule(id, from) {
   });
   panel.dataset.rule = id;
   close.focus();
+  panel.scrollIntoView({ block: "nearest" });
 }
 
 function clearResult() {
   last = null;
   $("gradient").replaceChildren();
+  $("note").textContent = "";
   delete $("gradient").dataset.plain;
   $("steps").tBodies[0].replaceChildren();
   $("step-count").textContent = "";
@@ -217,6 +222,9 @@ function update() {
   const lets = letsText();
   const declNames = lets.map((l) => l.split(":")[0]);
   const analysis = JSON.parse(engine.analyze(state.expr, lets.join(";")));
+  // While the expression does not parse, the declarations of the last one stay, dimmed.
+  $("decls").classList.toggle("stale", !analysis.ok);
+  $("wrt").classList.toggle("stale", !analysis.ok);
   if (!analysis.ok) {
     showError(analysis.error, declNames);
     clearResult();

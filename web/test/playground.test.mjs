@@ -78,9 +78,10 @@ test("the seed's example typed in: typeset gradient and number of steps", async 
   assert.ok(await page.$("#gradient .katex-display"));
   assert.equal(await page.$eval("#steps", (e) => e.dataset.steps), "12");
   assert.equal(await page.$$eval("#steps tr", (rows) => rows.length), 12);
-  // A rule opens its identity from the catalog.
+  // A rule opens its identity from the catalog, from the keyboard.
   const [t4] = await page.$$("xpath/.//td[@class='rules']/button[text()='T4']");
-  await t4.click();
+  await t4.focus();
+  await page.keyboard.press("Enter");
   assert.match(await text(page, "#rule h3"), /^T4 cyclic property/);
   assert.ok(await page.$("#rule .katex"));
   await page.screenshot({ path: join(shots, "seed-example.png"), fullPage: true });
@@ -99,6 +100,7 @@ test("a bad input shows its error at the right place", async () => {
   assert.deepEqual(mark, ["1", "2", "*"]);
   assert.match(await text(page, "#error"), /^error at column 2: cannot multiply 3x4 by 3x4/);
   assert.equal(await page.$("#steps[data-steps]"), null);
+  await page.screenshot({ path: join(shots, "shape-error.png"), clip: { x: 0, y: 0, width: 1000, height: 200 } });
   // A syntax error as one types: the span is where the input ends.
   await typeExpression(page, "tr(X*(A + ");
   const at = await page.$eval("#mirror mark", (m) => Number(m.dataset.start));
