@@ -138,20 +138,18 @@ test("budgets: wasm size, first derivation after load, the seed's derivation", a
   const gz = gzipSync(readFileSync(join(site, "matdiff_web_bg.wasm")), { level: 9 }).length;
   const page = await open(`#expr=${encodeURIComponent(SEED)}&wrt=X&let=${encodeURIComponent("M: symmetric")}`);
   const first = await page.evaluate(() => window.matdiff.timings.firstDerivation);
-  // The engine's call alone (parse, derive, print, JSON), the median of 200 in the page.
+  // The engine's call alone (parse, derive, print, JSON), the mean of 200 in the page: the
+  // page's clock ticks in 0.1 ms, so one call is not timed alone.
   const perCall = await page.evaluate((seed) => {
-    const times = [];
-    for (let i = 0; i < 200; i++) {
-      const t0 = performance.now();
-      window.matdiff.engine.derivation(seed, "X", "M: symmetric");
-      times.push(performance.now() - t0);
-    }
-    times.sort((a, b) => a - b);
-    return times[100];
+    const derive = () => window.matdiff.engine.derivation(seed, "X", "M: symmetric");
+    for (let i = 0; i < 20; i++) derive(); // warm-up
+    const t0 = performance.now();
+    for (let i = 0; i < 200; i++) derive();
+    return (performance.now() - t0) / 200;
   }, SEED);
   console.log(`budget: .wasm gzipped ${(gz / 1024).toFixed(0)} KiB (at most 1024 KiB)`);
   console.log(`budget: first derivation visible ${first.toFixed(0)} ms after navigation start (at most 300 ms)`);
-  console.log(`budget: the seed's example derived in ${perCall.toFixed(3)} ms in the page, median of 200 (at most 1 ms)`);
+  console.log(`budget: the seed's example derived in ${perCall.toFixed(3)} ms in the page, mean of 200 after 20 (at most 1 ms)`);
   assert.ok(gz <= 1024 * 1024, `.wasm gzipped is ${gz} bytes`);
   await page.close();
 });
