@@ -26,6 +26,16 @@ let last = null; // the last successful derivation
 const timings = { firstDerivation: null, lastDerivation: null };
 window.matdiff = { engine, timings };
 
+// One call of the engine, its JSON parsed. A trap of the WebAssembly module (out of memory)
+// becomes an error shown like the others.
+function call(name, ...args) {
+  try {
+    return JSON.parse(engine[name](...args));
+  } catch (e) {
+    return { ok: false, error: { message: `the engine failed on this input (${e.message}); reload the page` } };
+  }
+}
+
 function tex(target, latex, display = true) {
   katex.render(latex, target, { displayMode: display, throwOnError: false });
 }
@@ -221,7 +231,7 @@ function update() {
   $("check-result").className = "";
   const lets = letsText();
   const declNames = lets.map((l) => l.split(":")[0]);
-  const analysis = JSON.parse(engine.analyze(state.expr, lets.join(";")));
+  const analysis = call("analyze", state.expr, lets.join(";"));
   // While the expression does not parse, the declarations of the last one stay, dimmed.
   $("decls").classList.toggle("stale", !analysis.ok);
   $("wrt").classList.toggle("stale", !analysis.ok);
@@ -234,7 +244,7 @@ function update() {
   renderDecls(analysis.variables);
   renderWrt(analysis.variables);
   const t0 = performance.now();
-  const d = JSON.parse(engine.derivation(state.expr, state.wrt, lets.join(";")));
+  const d = call("derivation", state.expr, state.wrt, lets.join(";"));
   timings.lastDerivation = performance.now() - t0;
   if (d.ok) {
     showError(null, declNames);
@@ -250,7 +260,7 @@ function update() {
 function runCheck() {
   if (!last) return;
   const out = $("check-result");
-  const c = JSON.parse(engine.check(state.expr, state.wrt, letsText().join(";"), 0));
+  const c = call("check", state.expr, state.wrt, letsText().join(";"), 0);
   if (!c.ok) {
     out.className = "bad";
     out.textContent = `error: ${c.error.message}`;

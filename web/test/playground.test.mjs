@@ -107,6 +107,17 @@ test("a bad input shows its error at the right place", async () => {
   assert.equal(at, "tr(X*(A + ".length);
   assert.match(await text(page, "#error"), /^error at column 11: /);
   await page.screenshot({ path: join(shots, "error.png") });
+  // Fifty nested layers derive, but their steps would print in 100 MB: refused, and the page
+  // goes on working.
+  const deep = `sum(${"tanh(W*".repeat(50)}x${")".repeat(50)})`;
+  await page.goto(`${base}#expr=${encodeURIComponent(deep)}&wrt=W&let=`);
+  await page.waitForFunction(() => document.querySelector("#error").textContent !== "");
+  assert.match(await text(page, "#error"), /^error: the derivation is too large to show/);
+  await typeExpression(page, "a'*X*b");
+  await page.select("#wrt", "X");
+  await page.waitForSelector("#steps[data-steps]");
+  assert.equal(await page.$eval("#gradient", (e) => e.dataset.plain), "a*b'");
+  assert.deepEqual(page.errors, []);
   await page.close();
 });
 

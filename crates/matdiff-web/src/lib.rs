@@ -31,6 +31,9 @@ use wasm_bindgen::prelude::wasm_bindgen;
 const TOLERANCE: f64 = 1e-8;
 /// Largest accepted relative error against central differences.
 const FD_TOLERANCE: f64 = 1e-6;
+/// Longest expression a derivation shows, in bytes of the plain form: a printed tree can grow
+/// far faster than its DAG (a hundred nested layers print in gigabytes), more than a page holds.
+const MAX_SHOWN: usize = 200_000;
 
 /// The variables of an expression with their inferred shapes, or the parse or shape error.
 ///
@@ -70,6 +73,16 @@ pub fn derivation(expr: &str, wrt: &str, lets: &str) -> String {
         Ok(d) => d,
         Err(e) => return e.to_string(),
     };
+    if let Some(len) = too_long_to_show(&pool, &d) {
+        return error(
+            format!(
+                "the derivation is too large to show: it prints expressions of more than \
+                 {len} characters"
+            ),
+            None,
+        )
+        .to_string();
+    }
     let latex = d.printer(&pool, Style::Latex);
     let plain = d.printer(&pool, Style::Plain);
     let steps: Vec<Value> = d
@@ -102,6 +115,24 @@ pub fn derivation(expr: &str, wrt: &str, lets: &str) -> String {
         "steps": steps,
     })
     .to_string()
+}
+
+/// `Some(MAX_SHOWN)` when the plain form of a step, of the gradient or of a binding is longer,
+/// found in time bounded by `MAX_SHOWN` per expression.
+fn too_long_to_show(pool: &ExprPool, d: &Derivation) -> Option<usize> {
+    let steps = d.steps.iter().map(|s| s.expr);
+    let shown = steps
+        .chain([d.gradient])
+        .chain(d.names.iter().map(|(_, id)| *id));
+    for id in shown {
+        let prefix = d
+            .printer(pool, Style::Plain)
+            .print_prefix(id, MAX_SHOWN + 1);
+        if prefix.len() > MAX_SHOWN {
+            return Some(MAX_SHOWN);
+        }
+    }
+    None
 }
 
 /// The rule catalog: `[{"id": "D2", "name": "product rule", "plain": ..., "latex": ...}, ...]`.

@@ -103,10 +103,35 @@ fn the_check_agrees_on_the_seeds_examples() {
 }
 
 #[test]
-fn the_check_finds_a_wrong_gradient() {
-    // Not through the engine (it derives right): a gradient compared with itself minus one
-    // entry would need a private hook, so this checks the other refusal instead, a function
-    // outside its domain everywhere.
+fn the_check_reports_a_function_outside_its_domain() {
     let c = json(super::check("sum(log(-exp(X)))", "X", "", 0));
     assert_eq!(c["ok"], false, "{c}");
+    assert!(
+        c["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("log of a non-positive entry"),
+        "{c}"
+    );
+}
+
+#[test]
+fn a_derivation_too_large_to_print_is_refused_quickly() {
+    // Fifty nested layers derive at once but print their steps in about 100 MB. The engine
+    // recurses once per level, and an unoptimised build's frames are large: a thread of its own.
+    let deep = format!("sum({}x{})", "tanh(W*".repeat(50), ")".repeat(50));
+    let d = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || json(super::derivation(&deep, "W", "")))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(d["ok"], false);
+    assert_eq!(
+        d["error"]["message"],
+        "the derivation is too large to show: it prints expressions of more than 200000 characters"
+    );
+    // Ten layers show.
+    let shallow = format!("sum({}x{})", "tanh(W*".repeat(10), ")".repeat(10));
+    assert_eq!(json(super::derivation(&shallow, "W", ""))["ok"], true);
 }
