@@ -16,7 +16,7 @@ const EXAMPLES = [
   ["2.5.5 inner product form", "(X*w - y)'*(X*w - y)", "w", ""],
   ["1.2 two-layer network, ∂L/∂W1", "norm2(a2 - y)^2 where a2 = g2(W2*a1 + b2), a1 = g1(W1*x + b1)", "W1", ""],
   ["1.2 two-layer network, ∂L/∂b2", "norm2(a2 - y)^2 where a2 = g2(W2*a1 + b2), a1 = g1(W1*x + b1)", "b2", ""],
-  ["Algorithm 1: one layer, upstream G", "tr(G'*g(W*a + b))", "W", ""],
+  ["Algorithm 1: one layer, upstream G", "tr(G'*g(W*a + b))", "W", "G: vector"],
 ];
 
 const $ = (id) => document.getElementById(id);

@@ -145,6 +145,19 @@ test("the check button shows agreement", async () => {
   await page.close();
 });
 
+test("every example of the menu derives", async () => {
+  const page = await open();
+  const labels = await page.$$eval("#examples option", (os) => os.map((o) => o.value).filter(Boolean));
+  assert.equal(labels.length, 10);
+  for (const label of labels) {
+    await page.select("#examples", label);
+    assert.equal(await text(page, "#error"), "", label);
+    const steps = Number(await page.$eval("#steps", (e) => e.dataset.steps ?? "0"));
+    assert.ok(steps >= 3, `${label}: ${steps} steps`);
+  }
+  await page.close();
+});
+
 test("budgets: wasm size, first derivation after load, the seed's derivation", async () => {
   const gz = gzipSync(readFileSync(join(site, "matdiff_web_bg.wasm")), { level: 9 }).length;
   const page = await open(`#expr=${encodeURIComponent(SEED)}&wrt=X&let=${encodeURIComponent("M: symmetric")}`);
