@@ -11,6 +11,7 @@ mod bench;
 mod check_derivations;
 mod docs;
 mod test;
+mod web;
 
 /// Reading and checking the derivation catalog, shared with the catalog's test.
 #[path = "../../crates/matdiff-rewrite/tests/derivations/catalog.rs"]
@@ -35,6 +36,10 @@ const TASKS: &[(&str, &str)] = &[
         "N random expressions (default 1,000,000) against the complex step, in release mode",
     ),
     (
+        "web",
+        "build the browser playground into target/web/ (--serve [PORT]: serve it on loopback)",
+    ),
+    (
         "bench",
         "run the criterion benches and write target/bench-summary.md",
     ),
@@ -55,6 +60,7 @@ fn main() -> Result<()> {
         "check-derivations" => check_derivations::run(rest),
         "docs" => docs::run(rest),
         "bench" => bench::run(rest),
+        "web" => web::run(rest),
         "fuzz-differential" => {
             let cases = rest.first().map_or("1000000", String::as_str);
             cargo(&[

@@ -45,6 +45,10 @@ const STEPS: &[Step] = &[
             ])
         },
     },
+    Step {
+        name: "browser playground",
+        run: browser_playground,
+    },
 ];
 
 /// Runs `python3` with inherited output in the workspace root; fails when it fails.
@@ -58,6 +62,19 @@ fn python(args: &[&str]) -> Result<()> {
         anyhow::bail!("python3 {} failed", args.join(" "));
     }
     Ok(())
+}
+
+/// The playground's tests in headless Debian chromium (web/test/), on the site `cargo xtask web`
+/// builds; installs chromium (apt), the npm packages, the wasm32 target and wasm-bindgen-cli.
+fn browser_playground() -> Result<()> {
+    let root = crate::project_root();
+    if !std::path::Path::new("/usr/bin/chromium").exists() {
+        crate::web::run_in(&root, "apt-get", &["update", "-q"])?;
+        crate::web::run_in(&root, "apt-get", &["install", "-y", "-q", "chromium"])?;
+    }
+    crate::web::npm_ci(&root)?;
+    crate::web::build()?;
+    crate::web::run_in(&root, "node", &["--test", "web/test/playground.test.mjs"])
 }
 
 /// Runs every step (or those whose name contains one of `args`), stopping at the first failure.

@@ -34,7 +34,8 @@ impl<T: 'static> Options<T> {
         Options::default()
     }
 
-    /// The number of threads of matrix products (0: all cores, 1: sequential).
+    /// The number of threads of matrix products (0: all cores, 1: sequential); without the
+    /// `rayon` feature products are always sequential.
     pub fn threads(mut self, threads: usize) -> Options<T> {
         self.threads = threads;
         self
@@ -1890,10 +1891,13 @@ impl<'a, T: Scalar> Compiler<'a, T> {
             .collect();
         self.stats.buffers = phys_dims.len();
         self.stats.instructions = self.instrs.len();
+        #[cfg(feature = "rayon")]
         let par = match self.options.threads {
             1 => Par::Seq,
             n => Par::rayon(n),
         };
+        #[cfg(not(feature = "rayon"))]
+        let par = Par::Seq;
         Plan {
             instrs: self.instrs,
             inputs: self.inputs,
