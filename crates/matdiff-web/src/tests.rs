@@ -80,11 +80,14 @@ fn errors_carry_their_span_in_utf16_units() {
 }
 
 #[test]
-fn a_missing_variable_is_an_error_not_a_panic() {
+fn no_variable_or_a_function_name_is_an_error_not_a_panic() {
     let e = json(super::derivation("a'*X*b", "", ""));
     assert_eq!(e["error"]["message"], "choose a variable");
-    let e = json(super::derivation("a'*X*b", "Z", ""));
+    let e = json(super::derivation("a'*X*b", "sign", ""));
     assert_eq!(e["ok"], false, "{e}");
+    // A variable that does not occur has a zero gradient, as on the command line.
+    let e = json(super::derivation("a'*X*b", "Z", ""));
+    assert_eq!(e["gradient"]["plain"], "0*ones(rows(Z))*ones(cols(Z))'", "{e}");
 }
 
 #[test]
