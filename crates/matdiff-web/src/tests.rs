@@ -87,7 +87,10 @@ fn no_variable_or_a_function_name_is_an_error_not_a_panic() {
     assert_eq!(e["ok"], false, "{e}");
     // A variable that does not occur has a zero gradient, as on the command line.
     let e = json(super::derivation("a'*X*b", "Z", ""));
-    assert_eq!(e["gradient"]["plain"], "0*ones(rows(Z))*ones(cols(Z))'", "{e}");
+    assert_eq!(
+        e["gradient"]["plain"], "0*ones(rows(Z))*ones(cols(Z))'",
+        "{e}"
+    );
 }
 
 #[test]
