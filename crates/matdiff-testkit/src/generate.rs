@@ -54,6 +54,20 @@ pub fn draw(seed: u64) -> Drawn {
     }
 }
 
+/// The variables of shape `r x c`, and the transposes of those of shape `c x r`.
+fn variables_of_shape(r: usize, c: usize) -> Vec<String> {
+    let mut options = Vec::new();
+    for &(name, vr, vc) in VARIABLES {
+        if (vr, vc) == (r, c) {
+            options.push(name.to_string());
+        }
+        if (vc, vr) == (r, c) && (vr, vc) != (1, 1) {
+            options.push(format!("{name}'"));
+        }
+    }
+    options
+}
+
 /// The text as one operand: parenthesised unless it is a name or a number, possibly
 /// transposed.
 fn atom(text: String) -> String {
@@ -118,15 +132,7 @@ impl Generator {
                 return name.to_string();
             }
         }
-        let mut options: Vec<String> = Vec::new();
-        for &(name, vr, vc) in VARIABLES {
-            if (vr, vc) == (r, c) {
-                options.push(name.to_string());
-            }
-            if (vc, vr) == (r, c) && (vr, vc) != (1, 1) {
-                options.push(format!("{name}'"));
-            }
-        }
+        let mut options = variables_of_shape(r, c);
         if (r, c) == (1, 1) {
             let n = self.pick(&["2", "0.5", "3", "1.5", "2'", "-1"]);
             options.push(n.to_string());
@@ -148,15 +154,7 @@ impl Generator {
 
     /// A variable of shape `r x c`, or the transpose of one, or a product of two for 4 x 4.
     fn variable(&mut self, r: usize, c: usize) -> String {
-        let mut options: Vec<String> = Vec::new();
-        for &(name, vr, vc) in VARIABLES {
-            if (vr, vc) == (r, c) {
-                options.push(name.to_string());
-            }
-            if (vc, vr) == (r, c) && (vr, vc) != (1, 1) {
-                options.push(format!("{name}'"));
-            }
-        }
+        let mut options = variables_of_shape(r, c);
         if options.is_empty() {
             return self.pick(&["D*D'", "C'*C"]).to_string();
         }
