@@ -62,6 +62,12 @@ pub(crate) enum Fold {
     SumAbs,
     /// The square root of the sum of squares.
     Norm2,
+    /// The largest entry.
+    Max,
+    /// The smallest entry.
+    Min,
+    /// `log(sum(exp(x)))`, with the largest entry shifted out.
+    LogSumExp,
 }
 
 /// What a temporary computes.
@@ -99,6 +105,8 @@ pub(crate) enum Op {
     TraceProduct(Operand, Operand),
     Det(Operand),
     LogDet(Operand),
+    /// `log|det(a)|`.
+    LogAbsDet(Operand),
     Fold(Fold, Ew),
 }
 
@@ -134,7 +142,8 @@ impl Op {
             | Op::ColSums(a)
             | Op::Trace(a)
             | Op::Det(a)
-            | Op::LogDet(a) => out.push(a.slot),
+            | Op::LogDet(a)
+            | Op::LogAbsDet(a) => out.push(a.slot),
             Op::DiagMatrix(s) | Op::Item(s) => out.push(*s),
             Op::Identity(_) | Op::Ones(..) => {}
         }
@@ -663,26 +672,30 @@ impl Lowering<'_> {
                     Reduce::Trace => return self.trace(id, a),
                     Reduce::Det => Op::Det(self.operand(a)?),
                     Reduce::LogDet => Op::LogDet(self.operand(a)?),
-                    Reduce::Sum | Reduce::Norm1 | Reduce::Norm2 => {
+                    Reduce::LogAbsDet => Op::LogAbsDet(self.operand(a)?),
+                    Reduce::Sum
+                    | Reduce::Norm1
+                    | Reduce::Norm2
+                    | Reduce::Max
+                    | Reduce::Min
+                    | Reduce::LogSumExp => {
                         let fold = match r {
                             Reduce::Sum => Fold::Sum,
                             Reduce::Norm1 => Fold::SumAbs,
-                            _ => Fold::Norm2,
+                            Reduce::Norm2 => Fold::Norm2,
+                            Reduce::Max => Fold::Max,
+                            Reduce::Min => Fold::Min,
+                            _ => Fold::LogSumExp,
                         };
                         let s = pool.shape(a);
                         if s.is_scalar() {
                             let e = self.ew(a)?;
                             return ew(match fold {
-                                Fold::Sum => e,
-                                _ => Ew::Fun(Func::Abs, 0, Box::new(e)),
+                                Fold::SumAbs | Fold::Norm2 => Ew::Fun(Func::Abs, 0, Box::new(e)),
+                                _ => e,
                             });
                         }
                         Op::Fold(fold, self.ew(a)?)
-                    }
-                    Reduce::LogSumExp | Reduce::LogAbsDet | Reduce::Max | Reduce::Min => {
-                        return Err(CodegenError::Unsupported {
-                            what: format!("{} (not yet in the generators)", r.name()),
-                        })
                     }
                 };
                 self.op(id, op)

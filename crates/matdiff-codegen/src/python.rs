@@ -108,6 +108,8 @@ fn helper(name: &str) -> String {
         "_tanh_d2" => ("x", "return -2.0 * np.tanh(x) * _tanh_d1(x)"),
         "_relu" => ("x", "return np.maximum(x, 0.0)"),
         "_relu_d1" => ("x", "return np.where(x > 0, 1.0, 0.0)"),
+        "_logsumexp" => ("x", "m = np.max(x)\nreturn m + np.log(np.sum(np.exp(x - m)))"),
+        "_logabsdet" => ("a", "return np.linalg.slogdet(a)[1]"),
         "_logdet" => (
             "a",
             "sign, logabs = np.linalg.slogdet(a)\nreturn np.where(sign > 0, logabs, np.nan)",
@@ -368,12 +370,22 @@ impl Printer<'_> {
                 self.helpers.insert("_logdet");
                 format!("_logdet({})", self.operand(*a))
             }
+            Op::LogAbsDet(a) => {
+                self.helpers.insert("_logabsdet");
+                format!("_logabsdet({})", self.operand(*a))
+            }
             Op::Fold(fold, e) => {
                 let e = self.ew(e, 0);
                 match fold {
                     Fold::Sum => format!("{ns}.sum({e})"),
                     Fold::SumAbs => format!("{ns}.sum({ns}.abs({e}))"),
                     Fold::Norm2 => format!("{ns}.sqrt({ns}.sum({ns}.square({e})))"),
+                    Fold::Max => format!("{ns}.max({e})"),
+                    Fold::Min => format!("{ns}.min({e})"),
+                    Fold::LogSumExp => {
+                        self.helpers.insert("_logsumexp");
+                        format!("_logsumexp({e})")
+                    }
                 }
             }
         }

@@ -18,7 +18,7 @@ const KEYWORDS: [&str; 38] = [
 ];
 
 /// Names the generated body uses itself: locals, nested helper functions.
-const BODY_NAMES: [&str; 19] = [
+const BODY_NAMES: [&str; 20] = [
     "par",
     "faer",
     "f64",
@@ -37,6 +37,7 @@ const BODY_NAMES: [&str; 19] = [
     "relu",
     "relu_d1",
     "logdet",
+    "logabsdet",
     "mat_pow",
 ];
 
@@ -195,6 +196,7 @@ fn helper(name: &str) -> &'static str {
         "relu" => "fn relu(x: f64) -> f64 {\n    if x > 0.0 { x } else { 0.0 }\n}",
         "relu_d1" => "fn relu_d1(x: f64) -> f64 {\n    if x > 0.0 { 1.0 } else { 0.0 }\n}",
         "logdet" => "fn logdet(a: faer::MatRef<'_, f64>) -> f64 {\n    // log det by LU: the sum of the logs of the pivots, NaN unless the determinant is positive.\n    let lu = a.partial_piv_lu();\n    let (perm, _) = lu.P().arrays();\n    let mut positive = true;\n    let mut seen = vec![false; perm.len()];\n    for start in 0..perm.len() {\n        let (mut k, mut len) = (start, 0);\n        while !seen[k] {\n            seen[k] = true;\n            k = perm[k];\n            len += 1;\n        }\n        if len % 2 == 0 {\n            positive = !positive;\n        }\n    }\n    let u = lu.U();\n    let mut acc = 0.0;\n    for k in 0..u.nrows() {\n        let p = u[(k, k)];\n        if p < 0.0 {\n            positive = !positive;\n        }\n        acc += p.abs().ln();\n    }\n    if positive { acc } else { f64::NAN }\n}",
+        "logabsdet" => "fn logabsdet(a: faer::MatRef<'_, f64>) -> f64 {\n    // log |det| by LU: the sum of the logs of the pivots' magnitudes.\n    let lu = a.partial_piv_lu();\n    let u = lu.U();\n    (0..u.nrows()).map(|k| u[(k, k)].abs().ln()).sum()\n}",
         "mat_pow" => "fn mat_pow(a: faer::MatRef<'_, f64>, k: i64, par: faer::Par) -> faer::Mat<f64> {\n    use faer::linalg::solvers::DenseSolveCore;\n    let n = a.nrows();\n    let mut base = if k < 0 { a.partial_piv_lu().inverse() } else { a.to_owned() };\n    let mut acc = faer::Mat::<f64>::identity(n, n);\n    let mut e = k.unsigned_abs();\n    while e > 0 {\n        if e & 1 == 1 {\n            let mut out = faer::Mat::<f64>::zeros(n, n);\n            faer::linalg::matmul::matmul(out.as_mut(), faer::Accum::Replace, acc.as_ref(), base.as_ref(), 1.0, par);\n            acc = out;\n        }\n        e >>= 1;\n        if e > 0 {\n            let mut sq = faer::Mat::<f64>::zeros(n, n);\n            faer::linalg::matmul::matmul(sq.as_mut(), faer::Accum::Replace, base.as_ref(), base.as_ref(), 1.0, par);\n            base = sq;\n        }\n    }\n    acc\n}",
         _ => unreachable!("a helper"),
     }
@@ -300,7 +302,7 @@ impl Printer<'_> {
     fn fused(&mut self, k: usize) -> Option<String> {
         let p = self.p;
         let (fold, fold_ew) = match &p.temps[k].op {
-            Op::Fold(f, e) => (*f, e.clone()),
+            Op::Fold(f @ (Fold::Sum | Fold::SumAbs | Fold::Norm2), e) => (*f, e.clone()),
             Op::TraceProduct(a, b) => {
                 let (a, b) = trace_operands(*a, *b);
                 (Fold::Sum, Ew::Mul(vec![Ew::Leaf(a), Ew::Leaf(b)]))
@@ -344,6 +346,7 @@ impl Printer<'_> {
             Fold::Sum => format!("s += {};", bodies[0]),
             Fold::SumAbs => format!("s += f64::abs({});", bodies[0]),
             Fold::Norm2 => format!("s += f64::powi({}, 2);", bodies[0]),
+            _ => unreachable!("only sums are fused"),
         };
         let result = if fold == Fold::Norm2 {
             "f64::sqrt(s)"
@@ -453,15 +456,29 @@ impl Printer<'_> {
                 self.helpers.insert("logdet");
                 format!("logdet({})", self.operand(*a))
             }
+            Op::LogAbsDet(a) => {
+                self.helpers.insert("logabsdet");
+                format!("logabsdet({})", self.operand(*a))
+            }
             Op::Fold(fold, e) => {
                 let (zip, body) = self.zip_over(None, e, None);
-                let (add, result) = match fold {
-                    Fold::Sum => (format!("s += {body}"), "s"),
-                    Fold::SumAbs => (format!("s += f64::abs({body})"), "s"),
-                    Fold::Norm2 => (format!("s += f64::powi({body}, 2)"), "f64::sqrt(s)"),
+                let (init, add, result) = match fold {
+                    Fold::Sum => ("0.0", format!("s += {body}"), "s"),
+                    Fold::SumAbs => ("0.0", format!("s += f64::abs({body})"), "s"),
+                    Fold::Norm2 => ("0.0", format!("s += f64::powi({body}, 2)"), "f64::sqrt(s)"),
+                    Fold::Max => ("f64::NEG_INFINITY", format!("s = f64::max(s, {body})"), "s"),
+                    Fold::Min => ("f64::INFINITY", format!("s = f64::min(s, {body})"), "s"),
+                    // One pass: the running maximum and the sum of exp(x - max).
+                    Fold::LogSumExp => (
+                        "(f64::NEG_INFINITY, 0.0)",
+                        format!(
+                            "{{ let v = {body}; if v > s.0 {{ s.1 = s.1 * f64::exp(s.0 - v) + 1.0; s.0 = v; }} else {{ s.1 += f64::exp(v - s.0); }} }}"
+                        ),
+                        "s.0 + f64::ln(s.1)",
+                    ),
                 };
                 format!(
-                    "{{\n        let mut s = 0.0;\n        {zip} {add});\n        {result}\n    }}"
+                    "{{\n        let mut s = {init};\n        {zip} {add});\n        {result}\n    }}"
                 )
             }
         }
