@@ -88,6 +88,8 @@ pub(crate) enum Op {
     },
     Inverse(Operand),
     Power(Operand, i64),
+    /// A square matrix to an integer power known at run time (`X^k`, `k: integer`).
+    PowerBy(Operand, Ew),
     Identity(Size),
     Ones(Size, Size),
     /// A column vector to its diagonal matrix.
@@ -128,6 +130,10 @@ impl Op {
         let mut out = Vec::new();
         match self {
             Op::Ew(e) | Op::Fold(_, e) => ew(e, &mut out),
+            Op::PowerBy(a, e) => {
+                out.push(a.slot);
+                ew(e, &mut out);
+            }
             Op::MatMul { a, b, alpha } => {
                 out.extend([a.slot, b.slot]);
                 if let Some(al) = alpha {
@@ -609,6 +615,12 @@ impl Lowering<'_> {
             Node::HPow([a, b]) => ew(Ew::Pow(Box::new(self.ew(a)?), Box::new(self.ew(b)?))),
             Node::Pow([a, k]) if shape.is_scalar() => {
                 ew(Ew::Pow(Box::new(self.ew(a)?), Box::new(self.ew(k)?)))
+            }
+            Node::Pow([a, k]) if !matches!(pool.node(k), Node::Num(_)) => {
+                // An integer symbol (`k: integer`, the parser checked it): read at run time.
+                let e = self.ew(k)?;
+                let a = self.operand(a)?;
+                self.op(id, Op::PowerBy(a, e))
             }
             Node::Pow([a, k]) => {
                 let k = match pool.node(k) {

@@ -45,6 +45,9 @@ pub(crate) fn print(p: &Program, ns: &str, options: &Options) -> String {
             out.push_str(
                 "# Enable float64 for full precision: jax.config.update(\"jax_enable_x64\", True).\n",
             );
+            if pr.helpers.contains("_matrix_power_jax") {
+                out.push_str("import jax\n");
+            }
             out.push_str("import jax.numpy as jnp\n");
             if options.check_gradient {
                 out.push_str("import numpy as np\n");
@@ -108,6 +111,16 @@ fn helper(name: &str) -> String {
         "_tanh_d2" => ("x", "return -2.0 * np.tanh(x) * _tanh_d1(x)"),
         "_relu" => ("x", "return np.maximum(x, 0.0)"),
         "_relu_d1" => ("x", "return np.where(x > 0, 1.0, 0.0)"),
+        "_matrix_power" => (
+            "a, k",
+            "return np.linalg.matrix_power(a, int(round(float(k))))",
+        ),
+        "_matrix_power_jax" => (
+            "a, k",
+            "k = np.round(k).astype(np.int32)\n\
+             base = np.where(k < 0, np.linalg.inv(a), a)\n\
+             return jax.lax.fori_loop(0, np.abs(k), lambda i, acc: acc @ base, np.eye(a.shape[0], dtype=a.dtype))",
+        ),
         "_logsumexp" => ("x", "m = np.max(x)\nreturn m + np.log(np.sum(np.exp(x - m)))"),
         "_logabsdet" => ("a", "return np.linalg.slogdet(a)[1]"),
         "_logdet" => (
@@ -348,6 +361,17 @@ impl Printer<'_> {
             ),
             Op::Inverse(a) => format!("{ns}.linalg.inv({})", self.operand(*a)),
             Op::Power(a, k) => format!("{ns}.linalg.matrix_power({}, {k})", self.operand(*a)),
+            Op::PowerBy(a, e) => {
+                // JAX traces the exponent: a loop that runs for a traced count.
+                let h = if ns == "jnp" {
+                    "_matrix_power_jax"
+                } else {
+                    "_matrix_power"
+                };
+                self.helpers.insert(h);
+                let k = self.ew(e, 0);
+                format!("{h}({}, {k})", self.operand(*a))
+            }
             Op::Identity(n) => format!("{ns}.eye({})", self.size(*n)),
             Op::Ones(r, c) => format!("{ns}.ones(({}, {}))", self.size(*r), self.size(*c)),
             Op::DiagMatrix(v) => format!("{ns}.diag({}[:, 0])", self.slot(*v)),

@@ -413,6 +413,12 @@ impl Printer<'_> {
                 self.par = true;
                 format!("mat_pow({}, {k}, par)", self.operand(*a))
             }
+            Op::PowerBy(a, e) => {
+                self.helpers.insert("mat_pow");
+                self.par = true;
+                let k = self.ew(e, 0);
+                format!("mat_pow({}, f64::round({k}) as i64, par)", self.operand(*a))
+            }
             Op::Identity(n) => {
                 let n = self.size(*n);
                 format!("faer::Mat::<f64>::identity({n}, {n})")

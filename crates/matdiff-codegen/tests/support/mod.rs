@@ -9,7 +9,7 @@ use matdiff_faer::{Mat, Options, Plan, Sizes, Values};
 use matdiff_rewrite::Derivation;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 
 use crate::catalog;
 
@@ -83,7 +83,7 @@ fn case(entry: &catalog::Entry) -> Result<Case, String> {
         let info = pool.var_info(s).expect("a variable");
         let (r, c) = sizes.shape(&pool, info.shape).map_err(|e| e.to_string())?;
         let name = pool.name(s);
-        let value = catalog::random_value(
+        let mut value = catalog::random_value(
             &mut rng,
             r,
             c,
@@ -91,6 +91,10 @@ fn case(entry: &catalog::Entry) -> Result<Case, String> {
             info.symmetric,
             entry.positive.iter().any(|p| p == name),
         );
+        // An integer symbol (`k: integer`, an exponent) takes a whole value, as in the catalog.
+        if info.structure == matdiff_expr::Structure::Integer {
+            value = Mat::from_fn(1, 1, |_, _| rng.random_range(2..=5) as f64);
+        }
         values.insert(name, value);
     }
     let sizes = Sizes::from_values(&pool, &values).map_err(|e| e.to_string())?;
