@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use matdiff_expr::{ExprPool, Printer, Style};
 
-use crate::derive::{Derivation, StepKind};
+use crate::derive::{Derivation, Step, StepKind};
 use crate::rules::rule;
 
 impl Derivation {
@@ -91,23 +91,10 @@ impl Derivation {
         let printer = self.printer(pool, Style::Latex);
         let mut out = String::from("$$\n\\begin{aligned}\n");
         for step in &self.steps {
-            let lhs = match (step.continues, step.kind) {
-                (true, _) => String::new(),
-                (false, StepKind::Gradient) => {
-                    let var = step.lhs.trim_start_matches("∂f/∂");
-                    format!("\\frac{{\\partial f}}{{\\partial {}}}", latex_ident(var))
-                }
-                (false, StepKind::Differential) => {
-                    if let Some(rest) = step.lhs.strip_prefix("df[") {
-                        format!(
-                            "\\mathrm{{d}}f_{{[{}]}}",
-                            latex_ident(rest.trim_end_matches(']'))
-                        )
-                    } else {
-                        "\\mathrm{d}f".to_string()
-                    }
-                }
-                (false, StepKind::Function) => "f".to_string(),
+            let lhs = if step.continues {
+                String::new()
+            } else {
+                step.lhs_latex()
             };
             let body = if step.kind == StepKind::Function {
                 printer.print(step.expr)
@@ -124,6 +111,27 @@ impl Derivation {
         }
         out.push_str("\\end{aligned}\n$$\n");
         out
+    }
+}
+
+impl Step {
+    /// The left-hand side in LaTeX: `f`, `\mathrm{d}f`, `\mathrm{d}f_{[Y]}`,
+    /// `\frac{\partial f}{\partial X}`.
+    pub fn lhs_latex(&self) -> String {
+        match self.kind {
+            StepKind::Function => "f".to_string(),
+            StepKind::Differential => match self.lhs.strip_prefix("df[") {
+                Some(rest) => format!(
+                    "\\mathrm{{d}}f_{{[{}]}}",
+                    latex_ident(rest.trim_end_matches(']'))
+                ),
+                None => "\\mathrm{d}f".to_string(),
+            },
+            StepKind::Gradient => format!(
+                "\\frac{{\\partial f}}{{\\partial {}}}",
+                latex_ident(self.lhs.trim_start_matches("∂f/∂"))
+            ),
+        }
     }
 }
 

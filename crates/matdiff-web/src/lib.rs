@@ -95,7 +95,7 @@ pub fn derivation(expr: &str, wrt: &str, lets: &str) -> String {
                 (latex.print_body(s.expr), plain.print_body(s.expr))
             };
             json!({
-                "lhs": if s.continues { String::new() } else { lhs_latex(s.kind, &s.lhs) },
+                "lhs": if s.continues { String::new() } else { s.lhs_latex() },
                 "latex": tex,
                 "plain": text,
                 "continues": s.continues,
@@ -299,45 +299,6 @@ fn utf16_offset(text: &str, byte: usize) -> usize {
         b -= 1;
     }
     text[..b].encode_utf16().count()
-}
-
-/// The left-hand side of a step in LaTeX: `f`, `\mathrm{d}f`, `\mathrm{d}f_{[Y]}`,
-/// `\frac{\partial f}{\partial X}`.
-fn lhs_latex(kind: StepKind, lhs: &str) -> String {
-    match kind {
-        StepKind::Function => "f".to_string(),
-        StepKind::Differential => match lhs.strip_prefix("df[") {
-            Some(rest) => format!(
-                "\\mathrm{{d}}f_{{[{}]}}",
-                latex_ident(rest.trim_end_matches(']'))
-            ),
-            None => "\\mathrm{d}f".to_string(),
-        },
-        StepKind::Gradient => format!(
-            "\\frac{{\\partial f}}{{\\partial {}}}",
-            latex_ident(lhs.trim_start_matches("∂f/∂"))
-        ),
-    }
-}
-
-/// A name in LaTeX: a trailing number as a subscript, Greek names as letters (`W1` is `W_{1}`).
-fn latex_ident(name: &str) -> String {
-    let base = name.trim_end_matches(|c: char| c.is_ascii_digit());
-    let index = &name[base.len()..];
-    const GREEK: &[&str] = &[
-        "alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "lambda", "mu", "nu", "rho",
-        "sigma", "tau", "phi", "omega",
-    ];
-    let b = if GREEK.contains(&base) {
-        format!("\\{base}")
-    } else {
-        base.to_string()
-    };
-    if index.is_empty() || base.is_empty() {
-        b
-    } else {
-        format!("{b}_{{{index}}}")
-    }
 }
 
 #[cfg(test)]
