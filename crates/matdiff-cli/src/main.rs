@@ -1,4 +1,4 @@
-//! The `matdiff` command: parse, differentiate, evaluate, check and solve matrix expressions,
+//! The `matdiff` command: parse, differentiate, evaluate, check, solve and minimize matrix expressions,
 //! and generate code from them.
 //!
 //! A thin layer over the library crates: argument parsing (clap), JSON in and out, error
@@ -11,6 +11,7 @@ mod common;
 mod eval;
 mod fit;
 mod grad;
+mod minimize;
 mod parse;
 mod solve;
 mod values;
@@ -39,6 +40,8 @@ enum Command {
     Check(check::Args),
     /// Solve for the stationary point where the gradient is affine in the variable.
     Solve(solve::Args),
+    /// Minimise a scalar expression by Newton's method (derived gradient, Hessian by its complex step).
+    Minimize(minimize::Args),
     /// Print NumPy, JAX or Rust source of a function returning the value and its gradients.
     Codegen(codegen::Args),
     /// Fit a linear model to a CSV table by least squares (normal equation, QR or SVD).
@@ -52,6 +55,7 @@ fn run(cli: Cli) -> common::Outcome {
         Command::Grad(args) => grad::run(args),
         Command::Check(args) => check::run(args),
         Command::Solve(args) => solve::run(args),
+        Command::Minimize(args) => minimize::run(args),
         Command::Codegen(args) => codegen::run(args),
         Command::Fit(args) => fit::run(args),
     }

@@ -12,6 +12,12 @@ pub enum OptimError {
     /// The objective or its gradient could not be evaluated.
     #[error(transparent)]
     Eval(#[from] EvalError),
+    /// An objective that is not a scalar.
+    #[error("the objective is {shape}, not a scalar")]
+    NotScalar {
+        /// Its shape.
+        shape: String,
+    },
     /// No variable to minimise over.
     #[error("no variable to minimise over")]
     NoVariables,
@@ -59,7 +65,7 @@ pub enum OptimError {
     /// The objective decreases without end along a direction of non-positive curvature.
     #[error(
         "the objective is unbounded below: at iteration {iteration} it keeps decreasing along a \
-         direction of non-positive curvature (f = {value:e} after a step of length {step_norm:e})"
+         direction of non-positive curvature (f = {value:.6e} after a step of length {step_norm:.3e})"
     )]
     Unbounded {
         /// The iteration (from 1).
@@ -71,7 +77,7 @@ pub enum OptimError {
     },
     /// The iteration limit was reached before the gradient norm fell below the tolerance.
     #[error(
-        "no convergence after {iterations} iterations: the gradient norm is {gradient_norm:e}, \
+        "no convergence after {iterations} iterations: the gradient norm is {gradient_norm:.3e}, \
          above the tolerance {tolerance:e} (f = {value})"
     )]
     NotConverged {
@@ -87,7 +93,7 @@ pub enum OptimError {
     /// No step along the search direction decreases the objective enough.
     #[error(
         "the line search found no decrease at iteration {iteration} (gradient norm \
-         {gradient_norm:e}, tolerance {tolerance:e}): the tolerance is below what rounding allows \
+         {gradient_norm:.3e}, tolerance {tolerance:e}): the tolerance is below what rounding allows \
          here, or the objective is not smooth"
     )]
     LineSearch {
@@ -100,7 +106,7 @@ pub enum OptimError {
     },
     /// The gradient vanishes where the Hessian is not positive semidefinite.
     #[error(
-        "the gradient vanishes (norm {gradient_norm:e}) at a point that is not a minimum: the \
+        "the gradient vanishes (norm {gradient_norm:.3e}) at a point that is not a minimum: the \
          Hessian has a negative eigenvalue there (a saddle point or a maximum); start elsewhere"
     )]
     NotAMinimum {

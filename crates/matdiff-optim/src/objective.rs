@@ -108,6 +108,12 @@ impl Derived {
         wrt: &[&str],
         values: &Values<f64>,
     ) -> Result<Derived, OptimError> {
+        let shape = pool.shape(expr.root);
+        if (shape.rows, shape.cols) != (Dim::Known(1), Dim::Known(1)) {
+            return Err(OptimError::NotScalar {
+                shape: pool.shape_str(shape),
+            });
+        }
         if wrt.is_empty() {
             return Err(OptimError::NoVariables);
         }
