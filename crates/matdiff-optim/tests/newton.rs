@@ -24,6 +24,9 @@ fn parse(pool: &mut ExprPool, src: &str, values: &Values<f64>, extra: &[&str]) -
     pool.parse_with(src, &decls).unwrap()
 }
 
+/// A solution and its unknowns as one matrix per variable.
+type Solved = (Solution, Vec<(String, Mat<f64>)>);
+
 /// Minimises `src` over `wrt` from the values given (zeros for the others).
 fn solve(
     src: &str,
@@ -31,7 +34,7 @@ fn solve(
     values: &Values<f64>,
     extra: &[&str],
     options: &Options,
-) -> Result<(Solution, Vec<(String, Mat<f64>)>), OptimError> {
+) -> Result<Solved, OptimError> {
     let mut pool = ExprPool::new();
     let e = parse(&mut pool, src, values, extra);
     let mut f = Derived::new(&mut pool, &e, wrt, values)?;
