@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use matdiff_faer::Values;
-use matdiff_optim::{minimize, Derived, Options, SecondOrder};
+use matdiff_optim::{minimize, Derived, HvpRoute, Options, SecondOrder};
 use serde_json::json;
 
 use crate::common::{Common, Failed, Format, Outcome};
@@ -70,6 +70,10 @@ pub(crate) fn run(args: Args) -> Outcome {
     } else {
         "newton-cg"
     };
+    let hvp = match f.route() {
+        HvpRoute::Derived => "derived",
+        HvpRoute::ComplexStep => "complex-step",
+    };
     let x0 = f.start();
     let solution = minimize(&mut f, x0, &options).map_err(fail)?;
     let solved = f.unstack(&solution.x);
@@ -97,6 +101,7 @@ pub(crate) fn run(args: Args) -> Outcome {
                 "gradient_norm": solution.gradient_norm,
                 "objective": solution.value,
                 "method": method,
+                "hessian_vector_product": hvp,
                 "history": history,
             });
             format!("{v:#}\n")
@@ -111,20 +116,26 @@ pub(crate) fn run(args: Args) -> Outcome {
                 })
                 .collect();
             let mut out = format!(
-                "minimize over {}: {n} unknowns, {}\n",
+                "minimize over {}: {n} unknowns, {}\nHessian-vector products: {}\n",
                 shapes.join(", "),
                 if method == "newton" {
                     format!(
-                        "Newton with the dense Hessian (up to {} unknowns; Hessian-vector products are \
-                         the complex step of the derived gradient)",
+                        "Newton with the dense Hessian (up to {} unknowns)",
                         options.dense_limit
                     )
                 } else {
                     format!(
-                        "Newton-CG (more than {} unknowns; Hessian-vector products are the complex \
-                         step of the derived gradient)",
+                        "Newton-CG on Hessian-vector products (more than {} unknowns)",
                         options.dense_limit
                     )
+                },
+                match f.route() {
+                    HvpRoute::Derived =>
+                        "derived, the gradient of tr(G'*V) for the derived gradient G",
+                    HvpRoute::ComplexStep => {
+                        "the complex step of the derived gradient (the gradient could not be \
+                         differentiated again)"
+                    }
                 }
             );
             out.push_str("iteration  objective               gradient norm  step      direction\n");

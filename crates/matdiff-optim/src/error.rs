@@ -78,7 +78,7 @@ pub enum OptimError {
     /// The iteration limit was reached before the gradient norm fell below the tolerance.
     #[error(
         "no convergence after {iterations} iterations: the gradient norm is {gradient_norm:.3e}, \
-         above the tolerance {tolerance:e} (f = {value})"
+         above the tolerance {tolerance:e} (f = {value:.6e})"
     )]
     NotConverged {
         /// Iterations done.

@@ -30,9 +30,10 @@
 #![warn(missing_docs)]
 
 mod error;
+mod hvp;
 mod newton;
 mod objective;
 
 pub use error::OptimError;
 pub use newton::{minimize, Direction, Iteration, Options, Solution};
-pub use objective::{Block, Derived, SecondOrder};
+pub use objective::{Block, Derived, HvpRoute, SecondOrder};

@@ -6,6 +6,7 @@ use matdiff_expr::{Dim, Expr, ExprId, ExprPool, Structure};
 use matdiff_faer::{Complex, Plan, Sizes, Values};
 use matdiff_rewrite::{derive, Derivation, DeriveOptions};
 
+use crate::hvp::derive_hvp;
 use crate::OptimError;
 
 /// A twice-differentiable function of `dimension()` unknowns, as Newton's method uses it.
@@ -61,13 +62,26 @@ impl Block {
     }
 }
 
+/// How a [`Derived`] objective computes Hessian-vector products.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum HvpRoute {
+    /// The derived expression `H[V]`: the gradient of `Σ_j tr(G_j'*V_j)` with respect to each
+    /// variable, `G_j` the derived gradients, evaluated by a plan.
+    Derived,
+    /// The complex step of the derived gradient plan in the direction `v`:
+    /// `H v = Im ∇f(x + i h v) / h` with `h = 1e-20` along the unit direction (forward mode over
+    /// the derived reverse gradient, what `jax.jvp(jax.grad(f))` does), exact to rounding for
+    /// analytic functions.
+    ComplexStep,
+}
+
 /// A scalar expression as an objective over some of its variables, stacked column by column in
 /// the order given, the others fixed at their values.
 ///
 /// The gradient of each variable is derived by the rewriter and evaluated by a plan. The
-/// Hessian-vector product is the complex step of that gradient plan in the direction `v`:
-/// `H v = Im ∇f(x + i h v) / h` with `h = 1e-20` (forward mode over the derived reverse
-/// gradient, what `jax.jvp(jax.grad(f))` does), exact to rounding for analytic functions.
+/// Hessian-vector product is derived too ([`HvpRoute::Derived`]), where the rewriter can
+/// differentiate the gradient; else, and as a check, it is the complex step of the gradient
+/// plan ([`HvpRoute::ComplexStep`]).
 ///
 /// ```
 /// use matdiff_expr::{Decl, ExprPool};
@@ -92,6 +106,9 @@ pub struct Derived {
     value_plan: Plan<f64>,
     gradient_plan: Plan<f64>,
     complex_gradient_plan: Plan<Complex<f64>>,
+    /// The plan of the derived `H[V]` and the names of its direction variables.
+    hvp: Option<(Plan<f64>, Vec<String>)>,
+    route: HvpRoute,
 }
 
 /// The step of the complex step: small enough that `h^2` vanishes next to one, for a unit
@@ -178,6 +195,20 @@ impl Derived {
             });
             offset += rows * cols;
         }
+        let hvp = match derive_hvp(pool, expr, &derivations, wrt) {
+            Ok(d) => {
+                for (direction, b) in d.directions.iter().zip(&blocks) {
+                    values.insert(direction.clone(), Mat::zeros(b.rows, b.cols));
+                }
+                let sizes = Sizes::from_values(pool, &values)?;
+                Plan::compile(pool, &d.products, &sizes)
+                    .ok()
+                    .map(|plan| (plan, d.directions))
+            }
+            // The rewriter cannot differentiate the gradient (a third derivative of an
+            // element-wise function, say): the complex step of the gradient plan stands in.
+            Err(_) => None,
+        };
         let sizes = Sizes::from_values(pool, &values)?;
         let gradients: Vec<ExprId> = derivations.iter().map(|d| d.gradient).collect();
         let mut roots = vec![expr.root];
@@ -190,7 +221,26 @@ impl Derived {
             values,
             blocks,
             derivations,
+            route: if hvp.is_some() {
+                HvpRoute::Derived
+            } else {
+                HvpRoute::ComplexStep
+            },
+            hvp,
         })
+    }
+
+    /// How Hessian-vector products are computed: derived where the rewriter could differentiate
+    /// the gradient, else the complex step.
+    pub fn route(&self) -> HvpRoute {
+        self.route
+    }
+
+    /// This objective with Hessian-vector products by the complex step of the gradient plan, the
+    /// numeric check of the derived route.
+    pub fn with_complex_step(mut self) -> Derived {
+        self.route = HvpRoute::ComplexStep;
+        self
     }
 
     /// The variables, in the order of the stacked unknowns.
@@ -257,19 +307,24 @@ impl SecondOrder for Derived {
     fn value_and_gradient(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>), OptimError> {
         self.load(x);
         let out = self.gradient_plan.run(&self.values)?;
-        let mut g = vec![0.0; self.dimension()];
-        for (b, m) in self.blocks.iter().zip(&out[1..]) {
-            for j in 0..b.cols {
-                for i in 0..b.rows {
-                    g[b.offset + j * b.rows + i] = m[(i, j)];
-                }
-            }
-        }
-        Ok((out[0][(0, 0)], g))
+        Ok((out[0][(0, 0)], stack(&self.blocks, &out[1..], |v| v)))
     }
 
     fn hessian_vector(&mut self, x: &[f64], v: &[f64]) -> Result<Vec<f64>, OptimError> {
         assert_eq!(v.len(), self.dimension(), "one entry per unknown");
+        if self.route == HvpRoute::Derived && self.hvp.is_some() {
+            self.load(x);
+            let (plan, directions) = self.hvp.as_mut().expect("checked");
+            for (b, direction) in self.blocks.iter().zip(directions.iter()) {
+                let m = self.values.get_mut(direction).expect("present");
+                for j in 0..b.cols {
+                    for i in 0..b.rows {
+                        m[(i, j)] = v[b.offset + j * b.rows + i];
+                    }
+                }
+            }
+            return Ok(stack(&self.blocks, &plan.run(&self.values)?, |v| v));
+        }
         let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
         if norm == 0.0 {
             return Ok(vec![0.0; v.len()]);
@@ -286,14 +341,19 @@ impl SecondOrder for Derived {
             }
         }
         let out = self.complex_gradient_plan.run(&self.complex)?;
-        let mut hv = vec![0.0; v.len()];
-        for (b, m) in self.blocks.iter().zip(&out) {
-            for j in 0..b.cols {
-                for i in 0..b.rows {
-                    hv[b.offset + j * b.rows + i] = m[(i, j)].im / h;
-                }
+        Ok(stack(&self.blocks, &out, |z| z.im / h))
+    }
+}
+
+/// The matrices of the blocks stacked column by column into one vector, each entry mapped.
+fn stack<T: Copy>(blocks: &[Block], matrices: &[Mat<T>], entry: impl Fn(T) -> f64) -> Vec<f64> {
+    let mut x = vec![0.0; blocks.iter().map(Block::len).sum()];
+    for (b, m) in blocks.iter().zip(matrices) {
+        for j in 0..b.cols {
+            for i in 0..b.rows {
+                x[b.offset + j * b.rows + i] = entry(m[(i, j)]);
             }
         }
-        Ok(hv)
     }
+    x
 }

@@ -6,7 +6,9 @@ use faer::linalg::solvers::{DenseSolveCore, Solve};
 use faer::{Mat, Side};
 use matdiff_expr::{Decl, Expr, ExprPool};
 use matdiff_faer::{complex_step, Options as PlanOptions, Values};
-use matdiff_optim::{minimize, Derived, Direction, OptimError, Options, SecondOrder, Solution};
+use matdiff_optim::{
+    minimize, Derived, Direction, HvpRoute, OptimError, Options, SecondOrder, Solution,
+};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -392,4 +394,77 @@ fn failures_are_typed() {
         ),
         "{r:?}"
     );
+}
+
+/// Central differences of the derived gradient in the direction `v`: a third reference for
+/// `H v`, independent of both routes (about 1e-8 relative).
+fn gradient_difference(f: &mut Derived, x: &[f64], v: &[f64]) -> Vec<f64> {
+    let x_norm = x.iter().map(|a| a * a).sum::<f64>().sqrt().max(1.0);
+    let v_norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
+    let h = f64::EPSILON.cbrt() * x_norm / v_norm;
+    let at = |t: f64| -> Vec<f64> { x.iter().zip(v).map(|(a, b)| a + t * b).collect() };
+    let (_, up) = f.value_and_gradient(&at(h)).unwrap();
+    let (_, down) = f.value_and_gradient(&at(-h)).unwrap();
+    up.iter()
+        .zip(&down)
+        .map(|(a, b)| (a - b) / (2.0 * h))
+        .collect()
+}
+
+/// An objective, its variables, the values of the others and extra declarations.
+type Case<'a> = (&'a str, Vec<&'a str>, Values<f64>, Vec<&'a str>);
+
+#[test]
+fn derived_hessian_vector_products_agree_with_the_complex_step_and_differences() {
+    let mut rng = SmallRng::seed_from_u64(8);
+    let (softmax, softmax_values) = softmax_cross_entropy(3, 3, 5);
+    let cases: Vec<Case> = vec![
+        (
+            "sum(log(1 + exp(-y .* (Z*w + b)))) + 0.5*norm2(w)^2",
+            vec!["w", "b"],
+            Values::new()
+                .with("Z", random(12, 4, &mut rng))
+                .with("y", random(12, 1, &mut rng)),
+            vec!["b: scalar"],
+        ),
+        (&softmax, vec!["W"], softmax_values, vec!["W: 3x5"]),
+        (
+            "tr(X'*A*X*B) + sum(exp(X*c))",
+            vec!["X", "c"],
+            Values::new()
+                .with("A", random(4, 4, &mut rng))
+                .with("B", random(3, 3, &mut rng)),
+            vec!["X: 4x3", "c: 3x1"],
+        ),
+        (
+            "norm2(tanh(W*u) - t)^2 + sum(u .* u .* u)",
+            vec!["W", "u"],
+            Values::new().with("t", random(5, 1, &mut rng)),
+            vec!["W: 5x3", "u: 3x1"],
+        ),
+    ];
+    for (src, wrt, values, extra) in cases {
+        let mut pool = ExprPool::new();
+        let e = parse(&mut pool, src, &values, &extra);
+        let mut derived = Derived::new(&mut pool, &e, &wrt, &values).unwrap();
+        assert_eq!(derived.route(), HvpRoute::Derived, "{src}");
+        let mut pool = ExprPool::new();
+        let e = parse(&mut pool, src, &values, &extra);
+        let mut complex = Derived::new(&mut pool, &e, &wrt, &values)
+            .unwrap()
+            .with_complex_step();
+        assert_eq!(complex.route(), HvpRoute::ComplexStep);
+        let n = derived.dimension();
+        for _ in 0..3 {
+            let x: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let v: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let by_rule = column(&derived.hessian_vector(&x, &v).unwrap());
+            let by_step = column(&complex.hessian_vector(&x, &v).unwrap());
+            let by_difference = column(&gradient_difference(&mut derived, &x, &v));
+            let e = max_relative_error(&by_rule, &by_step);
+            assert!(e < 1e-12, "{src}: derived vs complex step {e:e}");
+            let e = max_relative_error(&by_rule, &by_difference);
+            assert!(e < 1e-6, "{src}: derived vs central differences {e:e}");
+        }
+    }
 }
