@@ -40,7 +40,7 @@ enum Command {
     Check(check::Args),
     /// Solve for the stationary point where the gradient is affine in the variable.
     Solve(solve::Args),
-    /// Minimise a scalar expression by Newton's method (derived gradient, Hessian by its complex step).
+    /// Minimise a scalar expression by Newton's method on its derived gradient and Hessian.
     Minimize(minimize::Args),
     /// Print NumPy, JAX or Rust source of a function returning the value and its gradients.
     Codegen(codegen::Args),

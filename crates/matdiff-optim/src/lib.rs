@@ -4,10 +4,11 @@
 //! [`SecondOrder`] is what the method needs of an objective: its value, gradient and
 //! Hessian-vector products (the dense Hessian on request). [`Derived`] provides them for a scalar
 //! expression over one or several variables stacked column by column: the gradient of each
-//! variable derived by `matdiff-rewrite` and evaluated by a `matdiff-faer` plan, the Hessian-vector
-//! product the complex step of that gradient plan (forward mode over the derived reverse
-//! gradient, exact to rounding for analytic functions), the dense Hessian products with the unit
-//! vectors. [`minimize`] runs Newton's method with an Armijo line search on the dense Hessian up to
+//! variable derived by `matdiff-rewrite` and evaluated by a `matdiff-faer` plan, the
+//! Hessian-vector product derived as the gradient of `Σ_j tr(G_j'*V_j)` (or, where that cannot be
+//! derived, and as its check, the complex step of the gradient plan: forward mode over the
+//! derived reverse gradient, exact to rounding for analytic functions), the dense Hessian products
+//! with the unit vectors. [`minimize`] runs Newton's method with an Armijo line search on the dense Hessian up to
 //! [`Options::dense_limit`] unknowns and Newton-CG above.
 //!
 //! ```
