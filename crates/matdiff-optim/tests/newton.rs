@@ -468,3 +468,26 @@ fn derived_hessian_vector_products_agree_with_the_complex_step_and_differences()
         }
     }
 }
+
+#[test]
+fn where_the_gradient_cannot_be_derived_again_the_complex_step_stands_in() {
+    // The gradient of tr(X^k) is k*(X^(k-1))', and X^k outside a trace has no differential rule:
+    // the Hessian-vector product falls back to the complex step of the gradient plan.
+    let mut rng = SmallRng::seed_from_u64(9);
+    let values = Values::new()
+        .with("X", random(3, 3, &mut rng))
+        .with_scalar("k", 3.0);
+    let mut pool = ExprPool::new();
+    let e = parse(&mut pool, "tr(X^k)", &values, &["k: integer"]);
+    let mut f = Derived::new(&mut pool, &e, &["X"], &values).unwrap();
+    assert_eq!(f.route(), HvpRoute::ComplexStep);
+    let x = f.start();
+    let v: Vec<f64> = (0..9).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let hv = column(&f.hessian_vector(&x, &v).unwrap());
+    // H[V] = 3*(X*V + V*X)' for k = 3.
+    let xm = Mat::from_fn(3, 3, |i, j| x[i + 3 * j]);
+    let vm = Mat::from_fn(3, 3, |i, j| v[i + 3 * j]);
+    let want = (&xm * &vm + &vm * &xm).transpose() * 3.0;
+    let want = Mat::from_fn(9, 1, |q, _| want[(q % 3, q / 3)]);
+    assert!(max_relative_error(&hv, &want) < 1e-13);
+}
