@@ -104,5 +104,35 @@ fn logistic(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, logistic);
+/// The dense Hessian (Cholesky) against Newton-CG on the same problems, derived products: where
+/// the default `Options::dense_limit` (32 unknowns) should sit.
+fn dense_or_cg(c: &mut Criterion) {
+    let mut group = c.benchmark_group("optim/dense_or_cg");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    let problems = [
+        ("breast_cancer", breast_cancer()),
+        ("d32", synthetic(32)),
+        ("d128", synthetic(128)),
+        ("d256", synthetic(256)),
+    ];
+    for (problem, (z, s)) in problems {
+        let d = z.ncols();
+        let mut f = objective(&z, &s, false);
+        for (name, dense_limit) in [("dense", usize::MAX), ("newton-cg", 0)] {
+            let options = Options {
+                dense_limit,
+                ..Options::default()
+            };
+            group.bench_function(BenchmarkId::new(name, problem), |b| {
+                b.iter(|| minimize(&mut f, vec![0.0; d + 1], &options).unwrap())
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, logistic, dense_or_cg);
 criterion_main!(benches);

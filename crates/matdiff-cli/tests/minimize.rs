@@ -68,7 +68,7 @@ fn least_squares_takes_one_newton_step() {
     assert_eq!(
         lines[..2],
         [
-            "minimize over w (2x1): 2 unknowns, Newton with the dense Hessian (up to 128 unknowns)",
+            "minimize over w (2x1): 2 unknowns, Newton with the dense Hessian (up to 32 unknowns)",
             "Hessian-vector products: derived, the gradient of tr(G'*V) for the derived gradient G"
         ]
     );
@@ -238,4 +238,31 @@ fn errors_are_worded_with_exit_code_2() {
     assert_eq!(code, 2);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(format!("{}\n", v["error"].as_str().unwrap()), err);
+}
+
+#[test]
+fn above_32_unknowns_newton_cg_runs() {
+    // Ridge in 40 unknowns from 3 equations: x = A'*inv(A*A' + I)*y, so A*x = A*A'*inv(A*A' + I)*y.
+    // With A = [I 0] (3x40) that is y/2 in the first three entries and zero elsewhere.
+    let a: Vec<Vec<f64>> = (0..3)
+        .map(|i| (0..40).map(|j| if i == j { 1.0 } else { 0.0 }).collect())
+        .collect();
+    let data = serde_json::json!({ "A": a, "y": [2.0, -4.0, 6.0] }).to_string();
+    let expr = "norm2(A*x - y)^2 + norm2(x)^2";
+    let (code, out, err) = minimize(Some(&data), &[expr, "--wrt", "x", "--format", "json"]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["method"], "newton-cg");
+    assert_eq!(v["history"][1]["direction"], "newton-cg");
+    let x = numbers(&v["values"]["x"]);
+    for (k, got) in x.iter().enumerate() {
+        let want = [1.0, -2.0, 3.0].get(k).copied().unwrap_or(0.0);
+        assert!((got - want).abs() < 1e-12, "x[{k}] = {got}, want {want}");
+    }
+    let (code, out, _) = minimize(Some(&data), &[expr, "--wrt", "x"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with(
+        "minimize over x (40x1): 40 unknowns, Newton-CG on Hessian-vector products (more than 32 \
+         unknowns)\n"
+    ));
 }

@@ -12,9 +12,11 @@ pub struct Options {
     pub max_iterations: usize,
     /// Converged when the Euclidean norm of the gradient is at most this (default 1e-8).
     pub tolerance: f64,
-    /// Up to this many unknowns the dense Hessian is formed and factored (Cholesky); above it,
+    /// Up to this many unknowns the dense Hessian is formed (one Hessian-vector product per
+    /// unknown) and factored (Cholesky), and a zero gradient is checked to be a minimum; above it,
     /// Newton-CG solves the Newton system by conjugate gradients on Hessian-vector products
-    /// (default 128).
+    /// (default 32: Newton-CG needs fewer products on well-conditioned problems, see
+    /// `benches/optim.rs`, while the dense path is exact and cheap in absolute terms when small).
     pub dense_limit: usize,
 }
 
@@ -23,7 +25,7 @@ impl Default for Options {
         Options {
             max_iterations: 100,
             tolerance: 1e-8,
-            dense_limit: 128,
+            dense_limit: 32,
         }
     }
 }

@@ -311,7 +311,7 @@ fn softmax_cross_entropy_newton_cg_agrees_with_dense_newton() {
 fn negative_curvature_falls_back_to_the_gradient_in_both_paths() {
     // sum(w.^4 - 2*w.^2) is concave near 0 and has its minima at ±1.
     let values = Values::new().with("w", column(&[0.1, 0.2, -0.3]));
-    for dense_limit in [128, 0] {
+    for dense_limit in [32, 0] {
         let options = Options {
             dense_limit,
             ..Options::default()
@@ -342,7 +342,7 @@ fn steps_out_of_the_domain_are_cut_back() {
 #[test]
 fn failures_are_typed() {
     let a = Values::new().with("a", column(&[1.0, -2.0, 3.0]));
-    for dense_limit in [128, 0] {
+    for dense_limit in [32, 0] {
         let options = Options {
             dense_limit,
             ..Options::default()
