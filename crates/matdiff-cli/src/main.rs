@@ -40,12 +40,12 @@ enum Command {
     Check(check::Args),
     /// Solve for the stationary point where the gradient is affine in the variable.
     Solve(solve::Args),
-    /// Minimise a scalar expression by Newton's method on its derived gradient and Hessian.
-    Minimize(minimize::Args),
     /// Print NumPy, JAX or Rust source of a function returning the value and its gradients.
     Codegen(codegen::Args),
     /// Fit a linear model to a CSV table by least squares (normal equation, QR or SVD).
     Fit(fit::Args),
+    /// Minimise a scalar expression by Newton's method on its derived gradient and Hessian.
+    Minimize(minimize::Args),
 }
 
 fn run(cli: Cli) -> common::Outcome {
@@ -55,9 +55,9 @@ fn run(cli: Cli) -> common::Outcome {
         Command::Grad(args) => grad::run(args),
         Command::Check(args) => check::run(args),
         Command::Solve(args) => solve::run(args),
-        Command::Minimize(args) => minimize::run(args),
         Command::Codegen(args) => codegen::run(args),
         Command::Fit(args) => fit::run(args),
+        Command::Minimize(args) => minimize::run(args),
     }
 }
 
