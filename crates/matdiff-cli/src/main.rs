@@ -1,4 +1,4 @@
-//! The `matdiff` command: parse, differentiate, evaluate, check and solve matrix expressions,
+//! The `matdiff` command: parse, differentiate, evaluate, check, solve and minimize matrix expressions,
 //! and generate code from them.
 //!
 //! A thin layer over the library crates: argument parsing (clap), JSON in and out, error
@@ -11,6 +11,7 @@ mod common;
 mod eval;
 mod fit;
 mod grad;
+mod minimize;
 mod parse;
 mod solve;
 mod values;
@@ -43,6 +44,8 @@ enum Command {
     Codegen(codegen::Args),
     /// Fit a linear model to a CSV table by least squares (normal equation, QR or SVD).
     Fit(fit::Args),
+    /// Minimise a scalar expression by Newton's method on its derived gradient and Hessian.
+    Minimize(minimize::Args),
 }
 
 fn run(cli: Cli) -> common::Outcome {
@@ -54,6 +57,7 @@ fn run(cli: Cli) -> common::Outcome {
         Command::Solve(args) => solve::run(args),
         Command::Codegen(args) => codegen::run(args),
         Command::Fit(args) => fit::run(args),
+        Command::Minimize(args) => minimize::run(args),
     }
 }
 
