@@ -19,7 +19,9 @@ mod derive;
 mod diff;
 mod display;
 mod elementwise;
+mod second_order;
 mod solve;
 
 pub use derive::{derive, substitute, Derivation, DeriveOptions, Functions, Step, StepKind};
+pub use second_order::{hessian, hvp, jacobian, SecondKind, SecondOrder, SecondOrderError};
 pub use solve::{stationary, Stationary};
