@@ -138,7 +138,7 @@ pub fn hvp(
     refuse_kinks(pool, expr)?;
     let first = derive(pool, expr, wrt, options)?;
     let x_shape = variable_shape(pool, wrt)?;
-    if pool.find_symbol(direction).is_some() {
+    if direction_taken(pool, expr, direction, x_shape) {
         return Err(SecondOrderError::DirectionTaken {
             name: direction.to_string(),
         });
@@ -364,6 +364,32 @@ fn fresh_name(pool: &ExprPool, base: &str) -> String {
         .map(|i| format!("{base}_{i}"))
         .find(|n| pool.find_symbol(n).is_none())
         .expect("endless names")
+}
+
+/// Whether `name` cannot be the direction: a function, a variable of another shape, or a name
+/// the expression uses (a value given for it at the variable's shape is fine).
+fn direction_taken(pool: &ExprPool, expr: &Expr, name: &str, shape: Shape) -> bool {
+    let Some(sym) = pool.find_symbol(name) else {
+        return false;
+    };
+    if pool.is_function(sym) || expr.bindings.iter().any(|b| b.0 == name) {
+        return true;
+    }
+    if pool.var_info(sym).is_some_and(|i| i.shape != shape) {
+        return true;
+    }
+    let node = Node::Var(sym);
+    let mut seen = HashSet::new();
+    let mut stack = vec![expr.root];
+    while let Some(id) = stack.pop() {
+        if pool.node(id) == &node {
+            return true;
+        }
+        if seen.insert(id) {
+            stack.extend_from_slice(pool.node(id).children());
+        }
+    }
+    false
 }
 
 /// `tr(G'*V)` (`G'*v` for vectors and scalars).
