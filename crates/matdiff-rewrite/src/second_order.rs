@@ -282,6 +282,143 @@ pub fn jacobian(
     })
 }
 
+/// The Hessian-vector product over several variables stacked (Newton-CG over `w` and `b`): with
+/// one direction per variable, `h = Σ tr((∂f/∂X_j)'*V_j)` and the product's part for `X_i` is
+/// `∂h/∂X_i` (rule H1). The cross terms `∂²f/∂X_i∂X_j` are in it.
+#[derive(Clone, Debug)]
+pub struct StackedHvp {
+    /// The variables, in order.
+    pub wrt: Vec<String>,
+    /// The directions, one per variable, of its shape.
+    pub directions: Vec<String>,
+    /// `∂f/∂X_i`, one derivation per variable.
+    pub gradients: Vec<Derivation>,
+    /// `∂h/∂X_i`, the parts of the product, one derivation per variable.
+    pub parts: Vec<Derivation>,
+}
+
+impl StackedHvp {
+    /// The parts of the product, `H[V]` for each variable, in the variables and directions.
+    pub fn results(&self) -> Vec<ExprId> {
+        self.parts.iter().map(|d| d.gradient).collect()
+    }
+}
+
+/// The Hessian-vector product over the variables `wrt` together, in the directions named
+/// `directions` (new variables, one per variable, of its shape).
+///
+/// ```
+/// use matdiff_expr::ExprPool;
+/// use matdiff_rewrite::{hvp_stacked, DeriveOptions};
+/// let mut pool = ExprPool::new();
+/// let e = pool.parse("norm2(X*w + beta - y)^2").unwrap();
+/// let h = hvp_stacked(&mut pool, &e, &["w", "beta"], &["v", "nu"], &DeriveOptions::default()).unwrap();
+/// let parts = h.results();
+/// assert_eq!(pool.plain(parts[0]), "X'*(2*X*v + 2*nu*ones)");
+/// ```
+pub fn hvp_stacked(
+    pool: &mut ExprPool,
+    expr: &Expr,
+    wrt: &[&str],
+    directions: &[&str],
+    options: &DeriveOptions,
+) -> Result<StackedHvp, SecondOrderError> {
+    let shape = pool.shape(expr.root);
+    if !shape.is_scalar() {
+        return Err(SecondOrderError::NotScalar {
+            shape: pool.shape_str(shape),
+        });
+    }
+    assert_eq!(wrt.len(), directions.len(), "one direction per variable");
+    refuse_kinks(pool, expr)?;
+    let mut gradients = Vec::new();
+    let mut terms = Vec::new();
+    for (&x, &v) in wrt.iter().zip(directions) {
+        let d = derive(pool, expr, x, options)?;
+        let x_shape = variable_shape(pool, x)?;
+        if direction_taken(pool, expr, v, x_shape) || wrt.contains(&v) {
+            return Err(SecondOrderError::DirectionTaken {
+                name: v.to_string(),
+            });
+        }
+        let v = pool.declare_var(v, x_shape, false)?;
+        let v = pool.intern(Node::Var(v))?;
+        terms.push(inner_product(pool, d.gradient, v)?);
+        gradients.push(d);
+    }
+    let h = if terms.len() == 1 {
+        terms[0]
+    } else {
+        pool.intern(Node::Add(terms.into()))?
+    };
+    let inner = Expr {
+        root: h,
+        bindings: expr.bindings.clone(),
+    };
+    let mut parts = Vec::new();
+    for &x in wrt {
+        let mut d = derive(pool, &inner, x, options)?;
+        for step in &mut d.steps {
+            step.lhs = relabel(&step.lhs);
+        }
+        parts.push(d);
+    }
+    Ok(StackedHvp {
+        wrt: wrt.iter().map(|s| s.to_string()).collect(),
+        directions: directions.iter().map(|s| s.to_string()).collect(),
+        gradients,
+        parts,
+    })
+}
+
+/// The blocks `∂²f/∂x_i∂x_j'` of the Hessian over the vector (or scalar) variables `wrt`
+/// stacked, `blocks[i][j]`, each read off the stacked Hessian-vector product.
+///
+/// ```
+/// use matdiff_expr::ExprPool;
+/// use matdiff_rewrite::{hessian_blocks, DeriveOptions};
+/// let mut pool = ExprPool::new();
+/// let e = pool.parse("norm2(X*w + beta - y)^2").unwrap();
+/// let b = hessian_blocks(&mut pool, &e, &["w", "beta"], &DeriveOptions::default()).unwrap();
+/// assert_eq!(pool.plain(b[0][0]), "2*X'*X");
+/// assert_eq!(pool.plain(b[1][1]), "2*rows(X)");
+/// ```
+pub fn hessian_blocks(
+    pool: &mut ExprPool,
+    expr: &Expr,
+    wrt: &[&str],
+    options: &DeriveOptions,
+) -> Result<Vec<Vec<ExprId>>, SecondOrderError> {
+    let mut directions = Vec::new();
+    for &x in wrt {
+        let x_shape = variable_shape(pool, x)?;
+        if x_shape.cols != Dim::ONE {
+            return Err(SecondOrderError::NeedsKronecker {
+                what: "Hessian",
+                wrt: x.to_string(),
+                shape: pool.shape_str(x_shape),
+                hint: "ask for the Hessian-vector product, which needs none",
+            });
+        }
+        let mut name = fresh_name(pool, &format!("v_{x}"));
+        while directions.contains(&name) {
+            name.push('_');
+        }
+        directions.push(name);
+    }
+    let names: Vec<&str> = directions.iter().map(String::as_str).collect();
+    let stacked = hvp_stacked(pool, expr, wrt, &names, options)?;
+    let mut blocks = Vec::new();
+    for part in stacked.results() {
+        let mut row = Vec::new();
+        for v in &names {
+            row.push(read_off(pool, part, v)?.0);
+        }
+        blocks.push(row);
+    }
+    Ok(blocks)
+}
+
 impl SecondOrder {
     /// Every step: the first derivation's, the second's (its lines about `h = tr(G'*V)`), and
     /// the read-off line.

@@ -336,3 +336,60 @@ fn refusals_are_typed_and_clear() {
     let err = hvp(&mut pool, &e, "X", "V", &options).unwrap_err();
     assert!(err.to_string().contains("already a name"), "{err}");
 }
+
+/// Several variables stacked (Newton over w and an intercept): every block of the Hessian and
+/// every part of the stacked HVP against the complex step of the derived gradients.
+#[test]
+fn stacked_blocks_and_products_match_the_complex_step() {
+    use matdiff_rewrite::{hessian_blocks, hvp_stacked};
+    let sources = [
+        "sum(log(1 + exp(-y .* (X*w + beta)))) + 0.5*norm2(w)^2",
+        "norm2(tanh(A*w + b) - y)^2 + beta*sum(w)^2",
+    ];
+    for (k, source) in sources.iter().enumerate() {
+        let wrt = ["w", "beta", "b"];
+        let mut pool = ExprPool::new();
+        let e = pool.parse(source).unwrap();
+        let wrt: Vec<&str> = wrt
+            .into_iter()
+            .filter(|x| pool.find_symbol(x).is_some())
+            .collect();
+        let options = DeriveOptions::default();
+        let blocks = hessian_blocks(&mut pool, &e, &wrt, &options).unwrap();
+        let directions: Vec<String> = wrt.iter().map(|x| format!("dir_{x}")).collect();
+        let names: Vec<&str> = directions.iter().map(String::as_str).collect();
+        let stacked = hvp_stacked(&mut pool, &e, &wrt, &names, &options).unwrap();
+        let mut values = random_values(&pool, e.root, 11 + k as u64);
+        let mut rng = StdRng::seed_from_u64(5);
+        for (x, v) in wrt.iter().zip(&names) {
+            let m = values.get(x).unwrap();
+            let d = Mat::from_fn(m.nrows(), m.ncols(), |_, _| rng.random_range(-1.0..1.0));
+            values.insert(*v, d);
+        }
+        let coptions = Options::<Complex<f64>>::new().threads(1);
+        let parts = stacked.results();
+        for (i, gradient) in stacked.gradients.iter().enumerate() {
+            let mut expected_part: Option<Mat<f64>> = None;
+            for (j, xj) in wrt.iter().enumerate() {
+                let block = matdiff_faer::eval(&pool, blocks[i][j], &values).unwrap();
+                let reference =
+                    complex_step_jacobian(&pool, gradient.gradient, xj, &values, &coptions)
+                        .unwrap();
+                let err = relative_error(&block, &reference);
+                assert!(
+                    within_tolerance(err),
+                    "{source}: block ({i}, {j}) off by {err:.1e}"
+                );
+                let v = values.get(names[j]).unwrap();
+                let term = &block * v;
+                expected_part = Some(match expected_part {
+                    None => term,
+                    Some(acc) => &acc + &term,
+                });
+            }
+            let part = matdiff_faer::eval(&pool, parts[i], &values).unwrap();
+            let err = relative_error(&part, expected_part.as_ref().unwrap());
+            assert!(within_tolerance(err), "{source}: part {i} off by {err:.1e}");
+        }
+    }
+}
