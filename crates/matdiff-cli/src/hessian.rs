@@ -182,12 +182,19 @@ fn run(
                 _ => Style::Plain,
             };
             let mut out = String::new();
-            if steps {
+            if format == Format::Markdown {
+                out.push_str(&s.markdown(&pool));
+                out.push('\n');
+            } else if steps {
                 out.push_str(&s.display(&pool, style));
                 out.push('\n');
             }
-            out.push_str(&s.result_text(&pool, style));
-            out.push('\n');
+            if format == Format::Markdown {
+                out.push_str(&format!("$$\n{}\n$$\n", s.result_text(&pool, style)));
+            } else {
+                out.push_str(&s.result_text(&pool, style));
+                out.push('\n');
+            }
             if let Some(m) = &value {
                 out.push_str(&format!("{name} value: {}\n", rows(m)));
             }

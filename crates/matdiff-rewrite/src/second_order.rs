@@ -438,6 +438,50 @@ impl SecondOrder {
             .print(self.result)
     }
 
+    /// The derivation as Markdown with LaTeX: the gradient's derivation, the second one (its
+    /// lines about `h`), the read-off.
+    pub fn markdown(&self, pool: &ExprPool) -> String {
+        let mut out = self.first.markdown(pool);
+        if let Some(second) = &self.second {
+            let v = &self.direction;
+            out.push_str(&format!(
+                "\nThen $h = \\operatorname{{tr}}\\big(\\tfrac{{\\partial f}}{{\\partial {x}}}^T {v}\\big)$, \
+                 whose gradient is the Hessian-vector product $H[{v}]$ (H1):\n\n",
+                x = self.wrt
+            ));
+            // The LaTeX left-hand sides come from the step kinds, in f; then written in h.
+            let mut in_f = second.clone();
+            for step in &mut in_f.steps {
+                step.lhs = step.lhs.replacen("∂h/", "∂f/", 1).replacen("dh", "df", 1);
+            }
+            let text = in_f
+                .markdown(pool)
+                .replace("\\mathrm{d}f", "\\mathrm{d}h")
+                .replace("{\\partial f}", "{\\partial h}")
+                .replace("\nf &=", "\nh &=");
+            out.push_str(&text);
+        }
+        if let Some(step) = &self.readoff {
+            let printer =
+                matdiff_expr::Printer::new(pool, Style::Latex).with_bindings(&self.bindings);
+            let lhs = match self.kind {
+                SecondKind::Jacobian => {
+                    format!("\\frac{{\\partial F}}{{\\partial {}^T}}", self.wrt)
+                }
+                _ => format!(
+                    "\\frac{{\\partial^2 f}}{{\\partial {x}\\,\\partial {x}^T}}",
+                    x = self.wrt
+                ),
+            };
+            out.push_str(&format!(
+                "\nRead off with the vec identities ({}):\n\n$$\n{lhs} = {}\n$$\n",
+                step.rules.join(", "),
+                printer.print_body(step.expr)
+            ));
+        }
+        out
+    }
+
     /// The derivation as aligned text: the gradient's derivation, the second one, the read-off.
     pub fn display(&self, pool: &ExprPool, style: Style) -> String {
         let mut out = self.first.display(pool, style);
