@@ -144,7 +144,8 @@ fn check_derivation_steps(
         &d.definitions,
         values,
         &Options::new().threads(1),
-        seed,
+        // Not the values' seed: dx drawn equal to x hides a norm's Hessian (H*x = 0).
+        seed ^ 0x9e37_79b9_7f4a_7c15,
     )
     .map_err(|e| format!("checking the steps: {e}"))?;
     if let Some(line) = report.worst_line(TOLERANCE) {
