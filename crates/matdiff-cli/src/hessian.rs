@@ -5,8 +5,9 @@
 
 use matdiff_expr::{ExprPool, Style};
 use matdiff_faer::{
-    complex_step_directional, complex_step_jacobian, finite_difference_jacobian, random_values,
-    relative_errors, Complex, Mat, Options, Plan, Sizes, Values,
+    complex_step_directional, complex_step_jacobian, finite_difference_directional,
+    finite_difference_jacobian, random_values, relative_errors, Complex, Mat, Options, Plan, Sizes,
+    Values,
 };
 use matdiff_rewrite::{hessian, hvp, jacobian, rule, DeriveOptions, SecondKind, SecondOrder};
 use serde_json::{json, Value};
@@ -253,7 +254,24 @@ pub(crate) fn check(
             )
         })?;
         let mut state = seed ^ 0x5eed_5eed;
-        let v = Mat::from_fn(x.nrows(), x.ncols(), |_, _| uniform(&mut state));
+        let mut v = Mat::from_fn(x.nrows(), x.ncols(), |_, _| uniform(&mut state));
+        // A direction that keeps the variable's structure.
+        match pool
+            .find_symbol(&target.wrt)
+            .and_then(|sym| pool.var_info(sym))
+        {
+            Some(info) if info.structure == matdiff_expr::Structure::Diagonal => {
+                v = Mat::from_fn(
+                    v.nrows(),
+                    v.ncols(),
+                    |i, j| if i == j { v[(i, j)] } else { 0.0 },
+                );
+            }
+            Some(info) if info.symmetric => {
+                v = Mat::from_fn(v.nrows(), v.ncols(), |i, j| (v[(i, j)] + v[(j, i)]) / 2.0);
+            }
+            _ => {}
+        }
         values.insert(s.direction.clone(), v);
     }
     // The function whose derivative the result is: the gradient, or F itself.
@@ -278,14 +296,15 @@ pub(crate) fn check(
                 &coptions,
             )
             .map_err(fail)?;
-            let j =
-                finite_difference_jacobian(&pool, differentiated, &target.wrt, &values, &options)
-                    .map_err(fail)?;
-            let vec_v = Mat::from_fn(v.nrows() * v.ncols(), 1, |k, _| {
-                v[(k % v.nrows(), k / v.nrows())]
-            });
-            let jv = &j * &vec_v;
-            let fd = Mat::from_fn(v.nrows(), v.ncols(), |i, jj| jv[(i + jj * v.nrows(), 0)]);
+            let fd = finite_difference_directional(
+                &pool,
+                differentiated,
+                &target.wrt,
+                &v,
+                &values,
+                &options,
+            )
+            .map_err(fail)?;
             (cs, fd)
         }
         _ => (

@@ -62,6 +62,10 @@ fn hessians_and_jacobians_print_their_closed_forms() {
         ),
         (&["jacobian", "A*x", "--wrt", "x"], "A\n"),
         (
+            &["hessian", "sum(g(W*x))", "--wrt", "x"],
+            "W'*diag(g''(W*x))*W\n",
+        ),
+        (
             &["jacobian", "sigmoid(W*x)", "--wrt", "x"],
             "diag(sigmoid'(W*x))*W\n",
         ),
@@ -163,6 +167,35 @@ fn check_compares_with_the_complex_step_of_the_gradient() {
         ],
         &["check", "softmax(z)", "--wrt", "z", "--jacobian"],
         &["check", "tanh(W*x + b)", "--wrt", "b", "--jacobian"],
+        // Structured variables: the direction keeps the structure.
+        &[
+            "check",
+            "logdet(X)",
+            "--wrt",
+            "X",
+            "--hvp",
+            "V",
+            "--let",
+            "X: spd",
+        ],
+        &[
+            "check",
+            "tr(D*A*D*B)",
+            "--wrt",
+            "D",
+            "--hvp",
+            "V",
+            "--let",
+            "D: diagonal",
+        ],
+        // Through a `where` binding.
+        &[
+            "check",
+            "sum(log(1 + exp(-z))) where z = y .* (X*w)",
+            "--wrt",
+            "w",
+            "--hessian",
+        ],
     ];
     for args in cases {
         check(args, 0, &["ok: the derived", "max relative error"]);

@@ -116,6 +116,42 @@ pub fn complex_step_directional(
     }))
 }
 
+/// The directional derivative of `f` in the direction `v` of `wrt` by central differences,
+/// `(f(X + hV) - f(X - hV)) / 2h` with `h = cbrt(eps) * max(1, |X|) / max(|V|)`: a direction
+/// that keeps a structure (symmetric `V` for a symmetric X) keeps the values valid.
+pub fn finite_difference_directional(
+    pool: &ExprPool,
+    f: ExprId,
+    wrt: &str,
+    v: &Mat<f64>,
+    values: &Values<f64>,
+    options: &Options<f64>,
+) -> Result<Mat<f64>, EvalError> {
+    let x = wrt_value(values, wrt)?.clone();
+    let sizes = Sizes::from_values(pool, values)?;
+    let mut plan = Plan::<f64>::compile_with(pool, &[f], &sizes, options)?;
+    let largest = |m: &Mat<f64>| {
+        (0..m.ncols())
+            .flat_map(|j| (0..m.nrows()).map(move |i| m[(i, j)].abs()))
+            .fold(0.0f64, f64::max)
+    };
+    let h = f64::EPSILON.cbrt() * largest(&x).max(1.0) / largest(v).max(f64::MIN_POSITIVE);
+    let mut at = |sign: f64| -> Result<Mat<f64>, EvalError> {
+        let mut moved = values.clone();
+        moved.insert(
+            wrt,
+            Mat::from_fn(x.nrows(), x.ncols(), |i, j| {
+                x[(i, j)] + sign * h * v[(i, j)]
+            }),
+        );
+        Ok(plan.run(&moved)?.remove(0))
+    };
+    let (up, down) = (at(1.0)?, at(-1.0)?);
+    Ok(Mat::from_fn(up.nrows(), up.ncols(), |i, j| {
+        (up[(i, j)] - down[(i, j)]) / (2.0 * h)
+    }))
+}
+
 /// The Jacobian `∂vec(F)/∂vec(X)'` by central differences, the step `cbrt(eps) * max(1, |x|)`
 /// per entry: a second, independent reference (it also covers functions that are not analytic).
 pub fn finite_difference_jacobian(

@@ -490,7 +490,8 @@ impl SecondOrder {
                 "\nh = tr((∂f/∂{})'*{}): its gradient is H[{}] (H1)\n",
                 self.wrt, self.direction, self.direction
             ));
-            out.push_str(&second.display(pool, style));
+            // Its auxiliary gradients are of h.
+            out.push_str(&second.display(pool, style).replace("∂f/∂", "∂h/∂"));
         }
         if let Some(step) = &self.readoff {
             let printer = matdiff_expr::Printer::new(pool, style).with_bindings(&self.bindings);
