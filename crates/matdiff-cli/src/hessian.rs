@@ -5,11 +5,13 @@
 
 use matdiff_expr::{ExprPool, Style};
 use matdiff_faer::{
-    complex_step_directional, complex_step_jacobian, finite_difference_directional,
-    finite_difference_jacobian, random_values, relative_errors, Complex, Mat, Options, Plan, Sizes,
-    Values,
+    complex_step_directional, complex_step_jacobian, dense_linear_map,
+    finite_difference_directional, finite_difference_jacobian, random_values, relative_errors,
+    Complex, Mat, Options, Plan, Sizes, Values,
 };
-use matdiff_rewrite::{hessian, hvp, jacobian, rule, DeriveOptions, SecondKind, SecondOrder};
+use matdiff_rewrite::{
+    hessian, hvp, jacobian, rule, DeriveOptions, SecondKind, SecondOrder, SecondOrderError,
+};
 use serde_json::{json, Value};
 
 use crate::common::{Common, Failed, Format, Outcome, Target};
@@ -69,13 +71,71 @@ fn derive_second(
     extra: &[matdiff_expr::Decl],
 ) -> Result<SecondOrder, Failed> {
     let e = common.parse(pool, &target.expr, extra)?;
+    second_of(pool, &e, target, what)
+        .map_err(|err| Failed::new(format!("error: {err}"), common.json()))
+}
+
+fn second_of(
+    pool: &mut ExprPool,
+    e: &matdiff_expr::Expr,
+    target: &Target,
+    what: &SecondCheck,
+) -> Result<SecondOrder, SecondOrderError> {
     let options = DeriveOptions::default();
     match what {
-        SecondCheck::Hessian => hessian(pool, &e, &target.wrt, &options),
-        SecondCheck::Hvp(v) => hvp(pool, &e, &target.wrt, v, &options),
-        SecondCheck::Jacobian => jacobian(pool, &e, &target.wrt, &options),
+        SecondCheck::Hessian => hessian(pool, e, &target.wrt, &options),
+        SecondCheck::Hvp(v) => hvp(pool, e, &target.wrt, v, &options),
+        SecondCheck::Jacobian => jacobian(pool, e, &target.wrt, &options),
     }
-    .map_err(|err| Failed::new(format!("error: {err}"), common.json()))
+}
+
+/// The dense Hessian with respect to a matrix at the values, from the derived HVP (one plan run
+/// per entry, vec layout), when its Kronecker form cannot be written.
+fn dense_matrix_hessian(
+    pool: &mut ExprPool,
+    e: &matdiff_expr::Expr,
+    target: &Target,
+    common: &Common,
+    given: &Values<f64>,
+) -> Outcome {
+    let json = common.json();
+    let fail = |e: matdiff_faer::EvalError| Failed::new(format!("error: {e}"), json);
+    let direction = (0..)
+        .map(|i| format!("V_{i}"))
+        .find(|n| pool.find_symbol(n).is_none())
+        .expect("endless names");
+    let h = hvp(pool, e, &target.wrt, &direction, &DeriveOptions::default())
+        .map_err(|err| Failed::new(format!("error: {err}"), json))?;
+    let x = given.get(&target.wrt).ok_or_else(|| {
+        Failed::new(
+            format!("error: no value for the variable '{}'", target.wrt),
+            json,
+        )
+    })?;
+    let mut values = given.clone();
+    values.insert(direction.clone(), Mat::zeros(x.nrows(), x.ncols()));
+    let dense =
+        dense_linear_map(pool, h.result, &direction, &values, &Options::new()).map_err(fail)?;
+    let note = format!(
+        "the Hessian with respect to the matrix {} is a Kronecker form, not written yet; this is \
+         its value from the derived Hessian-vector product {}",
+        target.wrt,
+        h.result_text(pool, Style::Plain)
+    );
+    Ok(match common.format {
+        Format::Json => format!(
+            "{:#}\n",
+            json!({
+                "wrt": target.wrt,
+                "hvp": h.result_text(pool, Style::Plain),
+                "direction": direction,
+                "hessian_value": rows(&dense),
+                "layout": layout(SecondKind::Hessian),
+                "note": note,
+            })
+        ),
+        _ => format!("note: {note}\nhessian value: {}\n", rows(&dense)),
+    })
 }
 
 pub(crate) fn run_hessian(args: HessianArgs) -> Outcome {
@@ -124,7 +184,15 @@ fn run(
         Some(path) => crate::values::read_decls(path, json)?,
         None => (Vec::new(), Values::new()),
     };
-    let s = derive_second(&mut pool, common, target, what, &decls)?;
+    let e = common.parse(&mut pool, &target.expr, &decls)?;
+    let s = match second_of(&mut pool, &e, target, what) {
+        Err(SecondOrderError::NeedsKronecker { .. })
+            if matches!(what, SecondCheck::Hessian) && at.is_some() =>
+        {
+            return dense_matrix_hessian(&mut pool, &e, target, common, &given);
+        }
+        other => other.map_err(|err| Failed::new(format!("error: {err}"), json))?,
+    };
     let value = match at {
         Some(_) => {
             let fail = |e: matdiff_faer::EvalError| Failed::new(format!("error: {e}"), json);
