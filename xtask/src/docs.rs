@@ -223,6 +223,8 @@ fn generate() -> Result<String> {
         write_example(w, &d, comment)?;
     }
 
+    second_order_section(w)?;
+
     writeln!(w, "## The rule catalog")?;
     writeln!(w)?;
     writeln!(w, "| id | name | identity |")?;
@@ -265,6 +267,14 @@ fn generate() -> Result<String> {
                 write!(w, "{}", d.derivation.markdown(&d.pool))?;
                 writeln!(w)?;
             }
+            None if matches!(rule.id, "H1" | "J1" | "V1" | "V2" | "V3") => {
+                writeln!(
+                    w,
+                    "See [Second order](#second-order); the second-order catalog \
+                     (`matdiff-rewrite/tests/second_order`) uses it."
+                )?;
+                writeln!(w)?;
+            }
             None => {
                 writeln!(w, "No catalog derivation uses this rule yet.")?;
                 writeln!(w)?;
@@ -272,6 +282,58 @@ fn generate() -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// The second-order section: the method, the layout, and one Hessian derived step by step.
+fn second_order_section(w: &mut String) -> Result<()> {
+    writeln!(w, "## Second order")?;
+    writeln!(w)?;
+    writeln!(
+        w,
+        "The first identification `df = tr(G'*dX)` has a second-order twin (Magnus and \
+         Neudecker): differentiate the gradient in a direction `V` of the variable's shape. \
+         Because the Hessian is symmetric, the gradient of the scalar `h = tr((∂f/∂X)'*V)` is \
+         the Hessian-vector product `H[V]` (rule H1), so the same three steps (a), (b), (c) \
+         derive it, and it never forms a Kronecker product: `matdiff hessian EXPR --wrt X --hvp V`. \
+         For a vector `x`, the Hessian is the matrix of this linear map, read off with the vec \
+         identities (rules V1-V3: `A*dx` gives `A`, `P .* dx` gives `diag(P)`, `a*(b'*dx)` gives \
+         `a*b'`): `matdiff hessian EXPR --wrt x`. A vector-valued `F` works the same way: the \
+         gradient of `tr(U'*F)` is `J'*U` (rule J1), whose matrix is the transposed Jacobian: \
+         `matdiff jacobian EXPR --wrt x`.\n\n\
+         Layout: the Jacobian is `∂vec(F)/∂vec(x)'` (one row per entry of F); the Hessian of a \
+         scalar is `∂²f/∂vec(x)∂vec(x)'`, symmetric. A Hessian with respect to a matrix (a \
+         Kronecker form) is not written yet: ask for the Hessian-vector product. Functions with \
+         kinks (`relu`, `abs`, `max`, ...) are refused. `matdiff check --hessian | --hvp V | \
+         --jacobian` compares with the complex step of the derived gradient."
+    )?;
+    writeln!(w)?;
+    let source = "sum(log(1 + exp(-y .* (X*w))))";
+    writeln!(
+        w,
+        "### Logistic regression: `{source}` with respect to `w`\n\n\
+         The labels `y` are not assumed to be ±1, so the Hessian keeps `y.^2` (the textbook's \
+         `X'*diag(s .* (1 - s))*X` holds for y = ±1 only). First the gradient, then `h`, then the \
+         read-off (`matdiff hessian '{source}' --wrt w --steps --format markdown`):"
+    )?;
+    writeln!(w)?;
+    let mut pool = matdiff_expr::ExprPool::new();
+    let e = pool.parse(source).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let h = matdiff_rewrite::hessian(
+        &mut pool,
+        &e,
+        "w",
+        &matdiff_rewrite::DeriveOptions::default(),
+    )?;
+    write!(w, "{}", h.markdown(&pool))?;
+    writeln!(w)?;
+    writeln!(
+        w,
+        "Result: `{}`, which is `X'*diag(y.^2 .* s .* (1 - s))*X` with `s = sigmoid(y .* (X*w))` \
+         (`sigmoid'` is even).",
+        h.result_text(&pool, Style::Plain)
+    )?;
+    writeln!(w)?;
+    Ok(())
 }
 
 fn write_example(w: &mut String, d: &Derived, comment: &str) -> Result<()> {

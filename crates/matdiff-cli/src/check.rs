@@ -31,11 +31,32 @@ pub(crate) struct Args {
     /// Check the gradient of tr(G'*EXPR) for a matrix-valued EXPR.
     #[arg(long, value_name = "G")]
     upstream: Option<String>,
+    /// Check the derived Hessian instead of the gradient.
+    #[arg(long, conflicts_with_all = ["hvp", "jacobian", "upstream"])]
+    hessian: bool,
+    /// Check the derived Hessian-vector product in the direction V (given in VALUES.json, or
+    /// random).
+    #[arg(long, value_name = "V", conflicts_with_all = ["jacobian", "upstream"])]
+    hvp: Option<String>,
+    /// Check the derived Jacobian of a vector-valued EXPR.
+    #[arg(long, conflicts_with = "upstream")]
+    jacobian: bool,
     #[command(flatten)]
     common: Common,
 }
 
 pub(crate) fn run(args: Args) -> Outcome {
+    use crate::hessian::SecondCheck;
+    let second = match (&args.hvp, args.hessian, args.jacobian) {
+        (Some(v), _, _) => Some(SecondCheck::Hvp(v.clone())),
+        (None, true, _) => Some(SecondCheck::Hessian),
+        (None, false, true) => Some(SecondCheck::Jacobian),
+        _ => None,
+    };
+    if let Some(what) = second {
+        let at = args.at.as_deref();
+        return crate::hessian::check(&args.target, &args.common, &what, at, args.seed);
+    }
     let json = args.common.json();
     let fail = |e: matdiff_faer::EvalError| Failed::new(format!("error: {e}"), json);
     let mut pool = crate::common::pool();

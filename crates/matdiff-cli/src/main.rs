@@ -11,6 +11,7 @@ mod common;
 mod eval;
 mod fit;
 mod grad;
+mod hessian;
 mod minimize;
 mod parse;
 mod solve;
@@ -38,6 +39,11 @@ enum Command {
     Grad(grad::Args),
     /// Check the derived gradient against the complex step and central differences.
     Check(check::Args),
+    /// Derive the Hessian of a scalar expression (vec layout), or with --hvp V its
+    /// Hessian-vector product.
+    Hessian(hessian::HessianArgs),
+    /// Derive the Jacobian d vec(F)/d x' of a vector-valued expression.
+    Jacobian(hessian::JacobianArgs),
     /// Solve for the stationary point where the gradient is affine in the variable.
     Solve(solve::Args),
     /// Print NumPy, JAX or Rust source of a function returning the value and its gradients.
@@ -54,6 +60,8 @@ fn run(cli: Cli) -> common::Outcome {
         Command::Eval(args) => eval::run(args),
         Command::Grad(args) => grad::run(args),
         Command::Check(args) => check::run(args),
+        Command::Hessian(args) => hessian::run_hessian(args),
+        Command::Jacobian(args) => hessian::run_jacobian(args),
         Command::Solve(args) => solve::run(args),
         Command::Codegen(args) => codegen::run(args),
         Command::Fit(args) => fit::run(args),

@@ -26,6 +26,7 @@ mod functions;
 mod plan;
 mod random;
 mod scalar;
+mod second_order;
 mod steps;
 mod values;
 
@@ -37,6 +38,10 @@ pub use functions::{Functions, ScalarFn};
 pub use plan::{Options, Plan, PlanStats};
 pub use random::{random_values, random_values_where};
 pub use scalar::Scalar;
+pub use second_order::{
+    complex_step_directional, complex_step_jacobian, dense_linear_map,
+    finite_difference_directional, finite_difference_jacobian,
+};
 pub use steps::{check_steps, StepReport};
 pub use values::{Inputs, Sizes, Values};
 

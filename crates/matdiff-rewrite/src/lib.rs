@@ -19,7 +19,12 @@ mod derive;
 mod diff;
 mod display;
 mod elementwise;
+mod second_order;
 mod solve;
 
 pub use derive::{derive, substitute, Derivation, DeriveOptions, Functions, Step, StepKind};
+pub use second_order::{
+    hessian, hessian_blocks, hvp, hvp_stacked, jacobian, SecondKind, SecondOrder, SecondOrderError,
+    StackedHvp,
+};
 pub use solve::{stationary, Stationary};

@@ -78,6 +78,12 @@ rules! {
     "S", "symmetric gradient", "X symmetric: df/dX = (G + G')/2", r"X = X^T \Rightarrow \frac{\partial f}{\partial X} = \tfrac{1}{2}(G + G^T)";
     "S2", "diagonal gradient", "X diagonal: df/dX = I .* G", r"X = \operatorname{diag}(x) \Rightarrow \frac{\partial f}{\partial X} = I \odot G";
     "B", "substitution", "names replaced by what they stand for", r"\text{substitution}";
+    // Second order (Magnus and Neudecker).
+    "H1", "second identification", "dh = tr(H[V]'*dX) for h = tr((df/dX)'*V) gives the Hessian-vector product H[V] (the Hessian is symmetric)", r"h = \operatorname{tr}\big(\tfrac{\partial f}{\partial X}^T V\big),\ \mathrm{d}h = \operatorname{tr}(H[V]^T\mathrm{d}X) \Rightarrow \frac{\partial h}{\partial X} = H[V]";
+    "J1", "Jacobian identification", "d tr(U'*F) = tr((J'*U)'*dx) gives J = dvec(F)/dx', rows the entries of F", r"\mathrm{d}\operatorname{tr}(U^T F) = \operatorname{tr}((J^T U)^T\mathrm{d}x) \Rightarrow J = \frac{\partial \operatorname{vec} F}{\partial x^T}";
+    "V1", "vec of a product", "vec(A*dX*B) = (B' ⊗ A)*vec(dX); for vectors A*dx*b = b*A*dx and A*(dx'*b) = A*b'*dx", r"\operatorname{vec}(A\,\mathrm{d}X\,B) = (B^T \otimes A)\operatorname{vec}(\mathrm{d}X)";
+    "V2", "vec of a Hadamard product", "vec(P .* dX) = diag(vec(P))*vec(dX); A*diag(u)*b = A*diag(b)*u", r"\operatorname{vec}(P \odot \mathrm{d}X) = \operatorname{diag}(\operatorname{vec} P)\operatorname{vec}(\mathrm{d}X)";
+    "V3", "outer product", "a*(b'*dx) = (a*b')*dx, sum(dx) = ones'*dx", r"a\,(b^T\mathrm{d}x) = (a b^T)\,\mathrm{d}x";
 }
 
 /// The rule with this id.

@@ -1,0 +1,288 @@
+//! `matdiff hessian`, `matdiff jacobian` and `matdiff check --hessian | --hvp | --jacobian` as a
+//! user runs them.
+
+use std::process::Command;
+
+/// Runs matdiff; returns (exit code, stdout, stderr).
+fn matdiff(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_matdiff"))
+        .args(args)
+        .output()
+        .expect("matdiff runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).expect("utf-8"),
+        String::from_utf8(out.stderr).expect("utf-8"),
+    )
+}
+
+/// One case: arguments, expected exit code, and text the output must contain.
+fn check(args: &[&str], code: i32, contains: &[&str]) {
+    let (got, stdout, stderr) = matdiff(args);
+    assert_eq!(
+        got, code,
+        "matdiff {args:?}\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    let text = format!("{stdout}{stderr}");
+    for c in contains {
+        assert!(
+            text.contains(c),
+            "matdiff {args:?}: output lacks {c:?}:\n{text}"
+        );
+    }
+}
+
+fn values(name: &str, json: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("matdiff-second-order-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, json).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn hessians_and_jacobians_print_their_closed_forms() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["hessian", "norm2(X*w - y)^2", "--wrt", "w"], "2*X'*X\n"),
+        (
+            &["hessian", "sum(log(1 + exp(-y .* (X*w))))", "--wrt", "w"],
+            "X'*diag(y.^2 .* sigmoid'(-y .* (X*w)))*X\n",
+        ),
+        (
+            &["hessian", "logsumexp(z) - y'*z", "--wrt", "z"],
+            "diag(softmax(z)) - softmax(z)*softmax(z)'\n",
+        ),
+        (
+            &["hessian", "tr(X'*A*X)", "--wrt", "X", "--hvp", "V"],
+            "(A' + A)*V\n",
+        ),
+        (
+            &["hessian", "logdet(X)", "--wrt", "X", "--hvp", "V"],
+            "-(inv(X)*V*inv(X))'\n",
+        ),
+        (&["jacobian", "A*x", "--wrt", "x"], "A\n"),
+        (
+            &["hessian", "sum(g(W*x))", "--wrt", "x"],
+            "W'*diag(g''(W*x))*W\n",
+        ),
+        (
+            &["jacobian", "sigmoid(W*x)", "--wrt", "x"],
+            "diag(sigmoid'(W*x))*W\n",
+        ),
+    ];
+    for (args, expected) in cases {
+        let (code, stdout, stderr) = matdiff(args);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        assert_eq!(&stdout, expected, "{args:?}");
+    }
+}
+
+#[test]
+fn steps_show_both_derivations_and_the_read_off() {
+    check(
+        &["hessian", "x'*A*x", "--wrt", "x", "--steps"],
+        0,
+        &[
+            "∂f/∂x = ",
+            "h = tr((∂f/∂x)'*v)",
+            "∂h/∂x = ",
+            "∂²f/∂x∂x' = A' + A",
+            "V1 vec of a product",
+        ],
+    );
+}
+
+#[test]
+fn values_at_come_as_rows_of_the_stated_layout() {
+    let at = values("quadratic.json", r#"{"A": [[1, 2], [3, 4]], "x": [1, -1]}"#);
+    let (code, stdout, stderr) = matdiff(&[
+        "hessian", "x'*A*x", "--wrt", "x", "--at", &at, "--format", "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["hessian"], "A' + A");
+    assert_eq!(
+        v["hessian_value"],
+        serde_json::json!([[2.0, 5.0], [5.0, 8.0]])
+    );
+    let at = values(
+        "linear.json",
+        r#"{"A": [[1, 2], [3, 4], [5, 6]], "x": [1, -1]}"#,
+    );
+    let (code, stdout, stderr) = matdiff(&[
+        "jacobian", "A*x", "--wrt", "x", "--at", &at, "--format", "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["jacobian"], "A");
+    assert_eq!(
+        v["jacobian_value"],
+        serde_json::json!([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    );
+    // The HVP at a given direction: (A + A')*V with V from the values.
+    let at = values(
+        "hvp.json",
+        r#"{"A": [[1, 2], [3, 4]], "X": [[1, 0, 2], [0, 1, 1]], "V": [[1, 0, 0], [0, 0, 1]]}"#,
+    );
+    let (code, stdout, stderr) = matdiff(&[
+        "hessian",
+        "tr(X'*A*X)",
+        "--wrt",
+        "X",
+        "--hvp",
+        "V",
+        "--at",
+        &at,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        v["hvp_value"],
+        serde_json::json!([[2.0, 0.0, 5.0], [5.0, 0.0, 8.0]])
+    );
+}
+
+#[test]
+fn check_compares_with_the_complex_step_of_the_gradient() {
+    let cases: &[&[&str]] = &[
+        &[
+            "check",
+            "sum(log(1 + exp(-y .* (X*w))))",
+            "--wrt",
+            "w",
+            "--hessian",
+        ],
+        &["check", "logdet(X)", "--wrt", "X", "--hvp", "V"],
+        &[
+            "check",
+            "tr(inv(X)*A)",
+            "--wrt",
+            "X",
+            "--hvp",
+            "V",
+            "--seed",
+            "3",
+        ],
+        &["check", "softmax(z)", "--wrt", "z", "--jacobian"],
+        &["check", "tanh(W*x + b)", "--wrt", "b", "--jacobian"],
+        // Structured variables: the direction keeps the structure.
+        &[
+            "check",
+            "logdet(X)",
+            "--wrt",
+            "X",
+            "--hvp",
+            "V",
+            "--let",
+            "X: spd",
+        ],
+        &[
+            "check",
+            "tr(D*A*D*B)",
+            "--wrt",
+            "D",
+            "--hvp",
+            "V",
+            "--let",
+            "D: diagonal",
+        ],
+        // Through a `where` binding.
+        &[
+            "check",
+            "sum(log(1 + exp(-z))) where z = y .* (X*w)",
+            "--wrt",
+            "w",
+            "--hessian",
+        ],
+    ];
+    for args in cases {
+        check(args, 0, &["ok: the derived", "max relative error"]);
+    }
+}
+
+#[test]
+fn refusals_are_clear_errors() {
+    check(
+        &["hessian", "tr(X'*A*X)", "--wrt", "X"],
+        2,
+        &["Kronecker", "--hvp V"],
+    );
+    check(&["jacobian", "a'*x", "--wrt", "x"], 2, &["use grad"]);
+    check(
+        &["hessian", "sum(relu(W*x))", "--wrt", "x"],
+        2,
+        &["kink", "relu(W*x)"],
+    );
+    check(&["hessian", "A*x", "--wrt", "x"], 2, &["not a scalar"]);
+    check(
+        &["hessian", "tr(X*V)", "--wrt", "X", "--hvp", "V"],
+        2,
+        &["already a name"],
+    );
+    check(&["hessian", "x'*A*", "--wrt", "x"], 2, &["^"]);
+    let (_, stdout, _) = matdiff(&["hessian", "max(x)", "--wrt", "x", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("kink"));
+}
+
+/// A Hessian with respect to a matrix has no closed form yet, but its value at given values
+/// comes from the derived HVP in the vec layout: here `I ⊗ (A + A')` and, for `logdet`,
+/// `H[(i,j),(k,l)] = -inv(X)[j,k]*inv(X)[l,i]`.
+#[test]
+fn dense_hessians_of_matrices_come_from_the_hvp() {
+    let at = values(
+        "kron.json",
+        r#"{"A": [[1, 2], [3, 4]], "X": [[1, 0, 2], [0, 1, 1]]}"#,
+    );
+    let (code, stdout, stderr) = matdiff(&[
+        "hessian",
+        "tr(X'*A*X)",
+        "--wrt",
+        "X",
+        "--at",
+        &at,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let h = &v["hessian_value"];
+    let block = [[2.0, 5.0], [5.0, 8.0]];
+    for p in 0..6 {
+        for q in 0..6 {
+            let expected = if p / 2 == q / 2 {
+                block[p % 2][q % 2]
+            } else {
+                0.0
+            };
+            assert_eq!(h[p][q].as_f64().unwrap(), expected, "({p}, {q})");
+        }
+    }
+    let at = values("logdet.json", r#"{"X": [[2, 1], [0, 1]]}"#);
+    let (code, stdout, stderr) = matdiff(&[
+        "hessian",
+        "logdet(X)",
+        "--wrt",
+        "X",
+        "--at",
+        &at,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let y = [[0.5, -0.5], [0.0, 1.0]];
+    for p in 0..4 {
+        for q in 0..4 {
+            let (i, j, k, l) = (p % 2, p / 2, q % 2, q / 2);
+            let expected = -y[j][k] * y[l][i];
+            let got = v["hessian_value"][p][q].as_f64().unwrap();
+            assert!(
+                (got - expected).abs() < 1e-14,
+                "({p}, {q}): {got} vs {expected}"
+            );
+        }
+    }
+}
