@@ -31,7 +31,6 @@
 #![warn(missing_docs)]
 
 mod error;
-mod hvp;
 mod newton;
 mod objective;
 

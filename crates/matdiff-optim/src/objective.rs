@@ -4,9 +4,8 @@
 use faer::Mat;
 use matdiff_expr::{Dim, Expr, ExprId, ExprPool, Structure};
 use matdiff_faer::{Complex, Plan, Sizes, Values};
-use matdiff_rewrite::{derive, Derivation, DeriveOptions};
+use matdiff_rewrite::{derive, hvp_stacked, Derivation, DeriveOptions};
 
-use crate::hvp::derive_hvp;
 use crate::OptimError;
 
 /// A twice-differentiable function of `dimension()` unknowns, as Newton's method uses it.
@@ -195,18 +194,32 @@ impl Derived {
             });
             offset += rows * cols;
         }
-        let hvp = match derive_hvp(pool, expr, &derivations, wrt) {
-            Ok(d) => {
-                for (direction, b) in d.directions.iter().zip(&blocks) {
+        // The derived product: the rewriter's stacked H[V] (rule H1), in directions named apart
+        // from every symbol of the pool.
+        let directions: Vec<String> = wrt
+            .iter()
+            .map(|name| {
+                let mut direction = format!("{name}__direction");
+                while pool.find_symbol(&direction).is_some() {
+                    direction.push('_');
+                }
+                direction
+            })
+            .collect();
+        let direction_names: Vec<&str> = directions.iter().map(String::as_str).collect();
+        let options = DeriveOptions::default();
+        let hvp = match hvp_stacked(pool, expr, wrt, &direction_names, &options) {
+            Ok(h) => {
+                for (direction, b) in directions.iter().zip(&blocks) {
                     values.insert(direction.clone(), Mat::zeros(b.rows, b.cols));
                 }
                 let sizes = Sizes::from_values(pool, &values)?;
-                Plan::compile(pool, &d.products, &sizes)
+                Plan::compile(pool, &h.results(), &sizes)
                     .ok()
-                    .map(|plan| (plan, d.directions))
+                    .map(|plan| (plan, directions))
             }
             // The rewriter cannot differentiate the gradient (a third derivative of an
-            // element-wise function, say): the complex step of the gradient plan stands in.
+            // element-wise function, a kink): the complex step of the gradient plan stands in.
             Err(_) => None,
         };
         let sizes = Sizes::from_values(pool, &values)?;
