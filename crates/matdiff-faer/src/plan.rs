@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use faer::linalg::solvers::PartialPivLu;
 use faer::{Mat, MatRef, Par};
 use matdiff_expr::{Dim, ExprId, ExprPool, Fun, Node, Reduce, Symbol};
 
@@ -101,7 +100,7 @@ pub struct Plan<T: Scalar> {
     inputs: Vec<InputSpec>,
     outputs: Vec<(Opnd, bool)>,
     slots: Vec<Mat<T>>,
-    lus: Vec<Option<PartialPivLu<T>>>,
+    lus: Vec<Option<crate::factor::Factor<T>>>,
     regs: Vec<T>,
     functions: Vec<ScalarFn<T>>,
     descs: Vec<String>,
