@@ -1,6 +1,6 @@
 //! Shape inference by unification over the syntax tree, then lowering into the pool.
 
-use std::collections::HashMap;
+use crate::fxhash::FxHashMap as HashMap;
 use std::ops::Range;
 
 use crate::decl::{Decl, DeclDim, DeclShape};
@@ -197,9 +197,9 @@ impl<'p> Inference<'p> {
             pool,
             dims: Dims::default(),
             vars: Vec::new(),
-            var_index: HashMap::new(),
-            functions: HashMap::new(),
-            bindings: HashMap::new(),
+            var_index: HashMap::default(),
+            functions: HashMap::default(),
+            bindings: HashMap::default(),
             symmetric: Vec::new(),
             structures: Vec::new(),
             free_dim: None,
@@ -218,7 +218,7 @@ impl<'p> Inference<'p> {
     fn describe(&mut self, shapes: &[TShape], dims: &[u32]) -> (Vec<String>, Vec<String>) {
         let mut namer = Namer {
             pool: self.pool,
-            names: HashMap::new(),
+            names: HashMap::default(),
         };
         let s = shapes
             .iter()
@@ -729,7 +729,7 @@ impl<'p> Inference<'p> {
         order: &[usize],
     ) -> Result<Expr, ParseError> {
         let symmetric = std::mem::take(&mut self.symmetric);
-        let mut resolved: HashMap<u32, Dim> = HashMap::new();
+        let mut resolved: HashMap<u32, Dim> = HashMap::default();
         let vars = std::mem::take(&mut self.vars);
         for (name, (r, c), span) in &vars {
             let shape = Shape::new(
@@ -754,7 +754,7 @@ impl<'p> Inference<'p> {
                 .declare_function(&name)
                 .map_err(|e| ParseError::new(e.to_string(), span))?;
         }
-        let mut env: HashMap<String, ExprId> = HashMap::new();
+        let mut env: HashMap<String, ExprId> = HashMap::default();
         for &i in order {
             let id = self.lower(&bindings[i].value, &env, &mut resolved)?;
             env.insert(bindings[i].name.clone(), id);
@@ -1043,7 +1043,7 @@ fn integer_literal(ast: &Ast) -> Option<i64> {
 
 /// The bindings in an order where each comes after those it uses; an error names a cycle.
 fn binding_order(bindings: &[AstBinding]) -> Result<Vec<usize>, ParseError> {
-    let mut index = HashMap::new();
+    let mut index = HashMap::default();
     for (i, b) in bindings.iter().enumerate() {
         if index.insert(b.name.as_str(), i).is_some() {
             return Err(ParseError::new(
