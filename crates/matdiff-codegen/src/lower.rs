@@ -96,6 +96,8 @@ pub(crate) enum Op {
     DiagMatrix(Slot),
     /// A square matrix's diagonal, as a column.
     DiagVector(Operand),
+    /// `tril(a)` (`true`) or `triu(a)`.
+    Triangle(Operand, bool),
     /// `a * ones`: the sums of the rows, a column.
     RowSums(Operand),
     /// `ones' * a`: the sums of the columns, a row.
@@ -144,6 +146,7 @@ impl Op {
             Op::Inverse(a)
             | Op::Power(a, _)
             | Op::DiagVector(a)
+            | Op::Triangle(a, _)
             | Op::RowSums(a)
             | Op::ColSums(a)
             | Op::Trace(a)
@@ -731,6 +734,13 @@ impl Lowering<'_> {
                     let m = self.operand(a)?;
                     self.op(id, Op::DiagVector(m))
                 }
+            }
+            Node::Tri(t, a) => {
+                if pool.shape(a).is_scalar() {
+                    return Ok(Lowered::Ew(self.ew(a)?));
+                }
+                let m = self.operand(a)?;
+                self.op(id, Op::Triangle(m, t == matdiff_expr::Triangle::Lower))
             }
             Node::Mul(xs) => self.product(id, &xs),
         }

@@ -376,6 +376,10 @@ impl Printer<'_> {
             Op::Ones(r, c) => format!("{ns}.ones(({}, {}))", self.size(*r), self.size(*c)),
             Op::DiagMatrix(v) => format!("{ns}.diag({}[:, 0])", self.slot(*v)),
             Op::DiagVector(a) => format!("{ns}.diagonal({})[:, None]", self.operand(*a)),
+            Op::Triangle(a, lower) => {
+                let f = if *lower { "tril" } else { "triu" };
+                format!("{ns}.{f}({})", self.operand(*a))
+            }
             Op::RowSums(a) => format!("{ns}.sum({}, axis=1, keepdims=True)", self.operand(*a)),
             Op::ColSums(a) => format!("{ns}.sum({}, axis=0, keepdims=True)", self.operand(*a)),
             Op::Item(s) => format!("{}[0, 0]", self.slot(*s)),

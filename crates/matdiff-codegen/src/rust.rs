@@ -436,6 +436,11 @@ impl Printer<'_> {
                 "{{\n        let a = {};\n        faer::Mat::<f64>::from_fn(a.nrows(), 1, |i, _| a[(i, i)])\n    }}",
                 self.operand(*a)
             ),
+            Op::Triangle(a, lower) => format!(
+                "{{\n        let a = {};\n        faer::Mat::<f64>::from_fn(a.nrows(), a.ncols(), |i, j| if i {} j {{ a[(i, j)] }} else {{ 0.0 }})\n    }}",
+                self.operand(*a),
+                if *lower { ">=" } else { "<=" }
+            ),
             Op::RowSums(a) => format!(
                 "{{\n        let a = {};\n        faer::Mat::<f64>::from_fn(a.nrows(), 1, |i, _| (0..a.ncols()).map(|j| a[(i, j)]).sum())\n    }}",
                 self.operand(*a)

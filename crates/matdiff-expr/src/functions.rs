@@ -59,6 +59,8 @@ pub const BUILTINS: &[Builtin] = &[
     Builtin { name: "norm2", call: "norm2(X)", meaning: "Euclidean norm of a vector, Frobenius norm of a matrix", derivative: "d norm2(X) = tr(X'*dX)/norm2(X)", rule: "D16" },
     Builtin { name: "inv", call: "inv(X)", meaning: "inverse of a square matrix (also 'inverse')", derivative: "d inv(X) = -inv(X)*dX*inv(X)", rule: "D5" },
     Builtin { name: "diag", call: "diag(X)", meaning: "a vector to its diagonal matrix; a square matrix to its diagonal", derivative: "d diag(X) = diag(dX)", rule: "D17" },
+    Builtin { name: "tril", call: "tril(X)", meaning: "the lower triangle of a square matrix (on and below the diagonal; zeros above)", derivative: "d tril(X) = tril(dX)", rule: "D24" },
+    Builtin { name: "triu", call: "triu(X)", meaning: "the upper triangle of a square matrix (on and above the diagonal; zeros below)", derivative: "d triu(X) = triu(dX)", rule: "D24" },
 ];
 
 /// Names the language reserves for functions it does not have yet: refused with a clear

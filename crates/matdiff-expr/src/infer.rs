@@ -541,6 +541,16 @@ impl<'p> Inference<'p> {
                 }
                 Ok(s)
             }
+            Callee::Tri(t) => {
+                if !self.dims.unify(s.0, s.1) {
+                    let m = self.shape_msg(&[s]);
+                    return Err(self.err(
+                        format!("'{}' needs a square matrix, got {}", t.name(), m[0]),
+                        name_span,
+                    ));
+                }
+                Ok(s)
+            }
             Callee::Size { .. } => {
                 let one = self.dims.known(1);
                 Ok((one, one))
@@ -931,6 +941,7 @@ impl<'p> Inference<'p> {
             }
             Callee::Inv => Node::Inv(arg),
             Callee::Diag => Node::Diag(arg),
+            Callee::Tri(t) => Node::Tri(*t, arg),
             Callee::Size { .. } | Callee::Sized { .. } => unreachable!("lowered by lower"),
         })
     }

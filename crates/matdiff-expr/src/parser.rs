@@ -6,7 +6,7 @@ use std::ops::Range;
 use crate::error::ParseError;
 use crate::functions::{builtin, is_abstract_function_name, not_yet, unknown_message};
 use crate::lexer::{lex, Tok, Token};
-use crate::node::{Func, Reduce};
+use crate::node::{Func, Reduce, Triangle};
 use crate::pool::Limits;
 
 #[derive(Debug)]
@@ -42,6 +42,8 @@ pub(crate) enum Callee {
     Softmax(Reduce),
     Inv,
     Diag,
+    /// `tril` or `triu`.
+    Tri(Triangle),
     /// `rows(E)` or `cols(E)` (`cols: true`): a size, as a scalar.
     Size {
         cols: bool,
@@ -92,6 +94,8 @@ pub(crate) fn is_reserved(name: &str) -> bool {
             | "where"
             | "inv"
             | "diag"
+            | "tril"
+            | "triu"
             | "trace"
             | "inverse"
             | "rows"
@@ -640,6 +644,12 @@ impl<'a> Parser<'a> {
             Some(Callee::Inv)
         } else if name == "diag" {
             Some(Callee::Diag)
+        } else if name == "tril" || name == "triu" {
+            Some(Callee::Tri(if name == "tril" {
+                Triangle::Lower
+            } else {
+                Triangle::Upper
+            }))
         } else if name == "rows" || name == "cols" {
             Some(Callee::Size {
                 cols: name == "cols",

@@ -60,6 +60,10 @@ pub enum Structure {
     General,
     /// Diagonal (`--let 'D: diagonal'`): the gradient is `I .* G`.
     Diagonal,
+    /// Lower triangular (`--let 'L: lower'`): the gradient is `tril(G)`.
+    Lower,
+    /// Upper triangular (`--let 'U: upper'`): the gradient is `triu(G)`.
+    Upper,
     /// Symmetric positive definite (`--let 'S: spd'`): symmetric, drawn positive definite.
     Spd,
     /// An integer scalar (`--let 'k: integer'`): the exponent of a matrix power `X^k`.
@@ -67,11 +71,30 @@ pub enum Structure {
 }
 
 impl Structure {
+    /// Whether entry `(i, j)` of a matrix of this structure may be non-zero (diagonal: on the
+    /// diagonal; lower: on or below it; upper: on or above it; the others: everywhere).
+    ///
+    /// ```
+    /// use matdiff_expr::Structure;
+    /// assert!(Structure::Lower.allows(2, 1) && !Structure::Lower.allows(1, 2));
+    /// assert!(Structure::Upper.allows(1, 2) && !Structure::Diagonal.allows(1, 2));
+    /// ```
+    pub fn allows(self, i: usize, j: usize) -> bool {
+        match self {
+            Structure::Diagonal => i == j,
+            Structure::Lower => i >= j,
+            Structure::Upper => i <= j,
+            Structure::General | Structure::Spd | Structure::Integer => true,
+        }
+    }
+
     /// The word of a declaration.
     pub fn name(self) -> &'static str {
         match self {
             Structure::General => "general",
             Structure::Diagonal => "diagonal",
+            Structure::Lower => "lower",
+            Structure::Upper => "upper",
             Structure::Spd => "spd",
             Structure::Integer => "integer",
         }
@@ -567,6 +590,7 @@ impl ExprPool {
             Node::Reduce(r, _) => Node::Reduce(r, children[0]),
             Node::Inv(_) => Node::Inv(children[0]),
             Node::Diag(_) => Node::Diag(children[0]),
+            Node::Tri(t, _) => Node::Tri(t, children[0]),
             Node::Add(_) => Node::Add(children.into()),
             Node::Mul(_) => Node::Mul(children.into()),
             Node::Hadamard(_) => Node::Hadamard(children.into()),
@@ -712,6 +736,15 @@ impl ExprPool {
                         shape: self.shape_str(s),
                     });
                 }
+            }
+            Node::Tri(t, a) => {
+                if !sh(a).is_square() {
+                    return Err(ExprError::NotSquare {
+                        what: format!("the argument of {}", t.name()),
+                        shape: self.shape_str(sh(a)),
+                    });
+                }
+                sh(a)
             }
         })
     }

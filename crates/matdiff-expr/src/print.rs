@@ -234,7 +234,7 @@ impl<'a> Printer<'a> {
         match self.pool.node(id) {
             Node::Num(n) if n.get() < 0.0 => Prec::Neg,
             Node::Var(_) | Node::Num(_) | Node::Identity(_) | Node::Ones(_) => Prec::Atom,
-            Node::Apply { .. } | Node::Reduce(..) | Node::Diag(_) => Prec::Atom,
+            Node::Apply { .. } | Node::Reduce(..) | Node::Diag(_) | Node::Tri(..) => Prec::Atom,
             Node::Inv(_) if self.style == Style::Plain => Prec::Atom,
             Node::Inv(_) => Prec::Postfix,
             Node::Add(_) => Prec::Sum,
@@ -623,6 +623,15 @@ impl<'a> Printer<'a> {
                 } else {
                     "diag("
                 })?;
+                self.write(out, *a, Prec::Sum, None)?;
+                out.write_str(self.close())
+            }
+            Node::Tri(t, a) => {
+                if st == Style::Latex {
+                    write!(out, "\\operatorname{{{}}}\\left(", t.name())?;
+                } else {
+                    write!(out, "{}(", t.name())?;
+                }
                 self.write(out, *a, Prec::Sum, None)?;
                 out.write_str(self.close())
             }

@@ -87,6 +87,8 @@ fn the_generator_covers_the_language() {
         "norm2(",
         "inv(",
         "diag(",
+        "tril(",
+        "triu(",
         "I",
         "ones",
         "g(",

@@ -144,6 +144,12 @@ pub(crate) enum Instr<T> {
         dst: usize,
         m: Opnd,
     },
+    /// `tril(m)` (`lower`) or `triu(m)`.
+    Tri {
+        dst: usize,
+        m: Opnd,
+        lower: bool,
+    },
     MatMul {
         dst: usize,
         lhs: Opnd,
@@ -245,6 +251,7 @@ impl<T> Instr<T> {
             | Instr::Copy { dst, .. }
             | Instr::DiagMat { dst, .. }
             | Instr::DiagOf { dst, .. }
+            | Instr::Tri { dst, .. }
             | Instr::MatMul { dst, .. }
             | Instr::ColSums { dst, .. }
             | Instr::RowSums { dst, .. }
@@ -271,6 +278,7 @@ impl<T> Instr<T> {
             | Instr::Copy { dst, .. }
             | Instr::DiagMat { dst, .. }
             | Instr::DiagOf { dst, .. }
+            | Instr::Tri { dst, .. }
             | Instr::MatMul { dst, .. }
             | Instr::ColSums { dst, .. }
             | Instr::RowSums { dst, .. }
@@ -331,7 +339,7 @@ impl<T> Instr<T> {
                 out.push(&mut v.src);
                 alpha(a, &mut out);
             }
-            Instr::DiagOf { m, .. } => out.push(&mut m.src),
+            Instr::DiagOf { m, .. } | Instr::Tri { m, .. } => out.push(&mut m.src),
             Instr::MatMul {
                 lhs, rhs, alpha: a, ..
             }
@@ -506,6 +514,16 @@ pub(crate) fn run_instr<T: Scalar>(
             sized(dst, n, 1);
             for i in 0..n {
                 dst[(i, 0)] = m[(i, i)];
+            }
+        }
+        Instr::Tri { m, lower, .. } => {
+            let m = cx.view(*m);
+            sized(dst, m.nrows(), m.ncols());
+            for j in 0..m.ncols() {
+                for i in 0..m.nrows() {
+                    let keep = if *lower { i >= j } else { i <= j };
+                    dst[(i, j)] = if keep { m[(i, j)] } else { T::zero() };
+                }
             }
         }
         Instr::MatMul {

@@ -330,6 +330,13 @@ impl Engine<'_> {
                 };
                 Ok(Some(self.raw(Node::Diag(da))?))
             }
+            Node::Tri(t, a) => {
+                self.use_rule("D24");
+                let Some(da) = self.d(a)? else {
+                    return Ok(None);
+                };
+                Ok(Some(self.raw(Node::Tri(t, da))?))
+            }
         }
     }
 

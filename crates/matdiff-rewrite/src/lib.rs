@@ -20,6 +20,7 @@ mod diff;
 mod display;
 mod elementwise;
 mod solve;
+mod triangle;
 
 pub use derive::{derive, substitute, Derivation, DeriveOptions, Functions, Step, StepKind};
 pub use solve::{stationary, Stationary};

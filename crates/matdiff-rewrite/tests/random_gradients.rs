@@ -1,7 +1,8 @@
 //! Property test: random well-shaped expressions over the whole language (every operator and
 //! function, nested, non-square sizes, scalar, vector and matrix variables); the derived gradient
-//! equals the complex-step gradient to 1e-9 relative. The 3x3 variable `A` is declared diagonal
-//! or symmetric positive definite for some seeds (the gradient then lives in the structure).
+//! equals the complex-step gradient to 1e-9 relative. The 3x3 variable `A` is declared diagonal,
+//! lower or upper triangular, or symmetric positive definite for some seeds (the gradient then
+//! lives in the structure).
 
 mod common;
 
@@ -70,7 +71,7 @@ impl Gen {
             return self.leaf(r, c);
         }
         let d = depth - 1;
-        match self.rng.random_range(0..18) {
+        match self.rng.random_range(0..19) {
             0 => format!("{} + {}", self.mat(r, c, d), self.mat(r, c, d)),
             1 => format!("{} - {}", self.mat(r, c, d), self.paren(r, c, d)),
             2 => format!("-{}", self.paren(r, c, d)),
@@ -119,6 +120,10 @@ impl Gen {
             17 => {
                 let f = self.pick(&["maximum", "minimum"]);
                 format!("{f}({}, {})", self.mat(r, c, d), self.mat(r, c, d))
+            }
+            18 if r == c => {
+                let f = self.pick(&["tril", "triu"]);
+                format!("{f}({})", self.mat(r, r, d))
             }
             _ => format!("{} + {}", self.mat(r, c, d), self.leaf(r, c)),
         }
@@ -182,11 +187,14 @@ impl Gen {
     }
 }
 
-/// The declarations; `A` (3x3) is general, diagonal or symmetric positive definite by `seed`.
+/// The declarations; `A` (3x3) is general, diagonal, lower or upper triangular or symmetric
+/// positive definite by `seed`.
 fn decls(seed: u64) -> Vec<Decl> {
-    let structure = match seed % 4 {
+    let structure = match seed % 6 {
         1 => Structure::Diagonal,
         2 => Structure::Spd,
+        3 => Structure::Lower,
+        4 => Structure::Upper,
         _ => Structure::General,
     };
     VARS.iter()
