@@ -179,6 +179,8 @@ pub(crate) struct Input {
     pub(crate) symmetric: bool,
     /// Declared diagonal.
     pub(crate) diagonal: bool,
+    /// Declared lower or upper triangular.
+    pub(crate) triangle: Option<matdiff_expr::Triangle>,
     /// A column vector (n x 1).
     pub(crate) vector: bool,
 }
@@ -473,6 +475,11 @@ impl Lowering<'_> {
                 shape: pool.shape_str(shape),
                 symmetric: info.symmetric,
                 diagonal: info.structure == matdiff_expr::Structure::Diagonal,
+                triangle: match info.structure {
+                    matdiff_expr::Structure::Lower => Some(matdiff_expr::Triangle::Lower),
+                    matdiff_expr::Structure::Upper => Some(matdiff_expr::Triangle::Upper),
+                    _ => None,
+                },
                 vector: shape.cols == Dim::ONE && shape.rows != Dim::ONE,
             });
             self.inputs.insert(id, k);

@@ -292,6 +292,14 @@ impl Printer<'_> {
             if p.inputs.iter().any(|i| i.name == *w && i.diagonal) {
                 s.push_str("    d = np.diag(np.diag(d))\n");
             }
+            if let Some(t) = p
+                .inputs
+                .iter()
+                .find(|i| i.name == *w)
+                .and_then(|i| i.triangle)
+            {
+                let _ = writeln!(s, "    d = np.{}(d)", t.name());
+            }
             let _ = writeln!(
                 s,
                 "    up = {}(**{{**args, \"{n}\": x + eps * d}})[0]",

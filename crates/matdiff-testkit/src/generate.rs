@@ -171,7 +171,7 @@ impl Generator {
         let scalar = (r, c) == (1, 1);
         let square = r == c;
         loop {
-            let choice = self.rng.random_range(0..17);
+            let choice = self.rng.random_range(0..18);
             let out = match choice {
                 0 => format!("({} + {})", self.expr(r, c, d), self.expr(r, c, d)),
                 1 => format!("({} - {})", self.expr(r, c, d), self.expr(r, c, d)),
@@ -265,6 +265,10 @@ impl Generator {
                 }
                 12 if square && !scalar => format!("diag({})", self.expr(r, 1, d)),
                 12 if c == 1 && !scalar => format!("diag({})", self.expr(r, r, d)),
+                17 if square && !scalar => {
+                    let f = self.pick(&["tril", "triu"]);
+                    format!("{f}({})", self.expr(r, r, d))
+                }
                 13 if square => format!("{}^2", self.factor(r, r, d)),
                 13 => format!("{}.^2", self.factor(r, c, d)),
                 14 if scalar => self.reduction(d),
