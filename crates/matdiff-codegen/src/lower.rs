@@ -98,6 +98,8 @@ pub(crate) enum Op {
     DiagVector(Operand),
     /// `tril(a)` (`true`) or `triu(a)`.
     Triangle(Operand, bool),
+    /// The max-shifted `logsumexp` of each column, a row.
+    LogSumExpCols(Operand),
     /// `a * ones`: the sums of the rows, a column.
     RowSums(Operand),
     /// `ones' * a`: the sums of the columns, a row.
@@ -147,6 +149,7 @@ impl Op {
             | Op::Power(a, _)
             | Op::DiagVector(a)
             | Op::Triangle(a, _)
+            | Op::LogSumExpCols(a)
             | Op::RowSums(a)
             | Op::ColSums(a)
             | Op::Trace(a)
@@ -741,6 +744,10 @@ impl Lowering<'_> {
                     let m = self.operand(a)?;
                     self.op(id, Op::DiagVector(m))
                 }
+            }
+            Node::LogSumExpCols(a) => {
+                let m = self.operand(a)?;
+                self.op(id, Op::LogSumExpCols(m))
             }
             Node::Tri(t, a) => {
                 if pool.shape(a).is_scalar() {

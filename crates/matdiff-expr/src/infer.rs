@@ -500,18 +500,12 @@ impl<'p> Inference<'p> {
         match callee {
             Callee::Elementwise(_) | Callee::Abstract => Ok(s),
             Callee::Reduce(r) | Callee::Softmax(r) => {
-                if r == Reduce::LogSumExp && !self.dims.is_one(s.0) && !self.dims.is_one(s.1) {
-                    let m = self.shape_msg(&[s]);
-                    return Err(self.err(
-                        format!(
-                            "'{name}' takes a vector, got {}: one {name} per column of a matrix is not built in yet",
-                            m[0]
-                        ),
-                        name_span,
-                    ));
-                }
                 if matches!(callee, Callee::Softmax(_)) {
                     return Ok(s);
+                }
+                if r == Reduce::LogSumExp {
+                    // One per column: a row (a scalar for a column vector).
+                    return Ok((self.dims.known(1), s.1));
                 }
                 if r.needs_square() && !self.dims.unify(s.0, s.1) {
                     let m = self.shape_msg(&[s]);
@@ -933,6 +927,7 @@ impl<'p> Inference<'p> {
                 order: *order,
                 arg,
             },
+            Callee::Reduce(Reduce::LogSumExp) => Node::LogSumExpCols(arg),
             Callee::Reduce(r) => Node::Reduce(*r, arg),
             Callee::Softmax(_) => {
                 return self
@@ -1014,9 +1009,15 @@ impl<'p> Inference<'p> {
     }
 
     /// `softmax(x)`, written `exp(x - logsumexp(x))`: stable, as `logsumexp` is evaluated with
-    /// the maximum shifted out; printed back as `softmax(x)`.
+    /// the maximum shifted out; printed back as `softmax(x)`. One per column of a matrix:
+    /// `exp(X - ones*logsumexp(X))`.
     fn softmax(&mut self, x: ExprId) -> Result<Node, ExprError> {
-        let lse = self.pool.intern(Node::Reduce(Reduce::LogSumExp, x))?;
+        let mut lse = self.pool.intern(Node::LogSumExpCols(x))?;
+        let shape = self.pool.shape(x);
+        if shape.cols != Dim::ONE {
+            let ones = self.pool.intern(Node::Ones(shape.rows))?;
+            lse = self.pool.intern(Node::Mul(vec![ones, lse].into()))?;
+        }
         let neg = self.pool.intern(Node::Neg(lse))?;
         let shifted = self.pool.intern(Node::Add(vec![x, neg].into()))?;
         Ok(Node::Apply {

@@ -396,6 +396,9 @@ pub enum Node {
     Diag(ExprId),
     /// `tril`, `triu`: a triangle of a square matrix.
     Tri(Triangle, ExprId),
+    /// `logsumexp` of a matrix: one per column, a row (`m x n` to `1 x n`); of a column vector
+    /// it is the reduction `Reduce::LogSumExp`.
+    LogSumExpCols(ExprId),
 }
 
 impl Node {
@@ -409,7 +412,8 @@ impl Node {
             | Node::Reduce(_, a)
             | Node::Inv(a)
             | Node::Diag(a)
-            | Node::Tri(_, a) => std::slice::from_ref(a),
+            | Node::Tri(_, a)
+            | Node::LogSumExpCols(a) => std::slice::from_ref(a),
             Node::Add(xs) | Node::Mul(xs) | Node::Hadamard(xs) => xs,
             Node::Div(ab) | Node::HDiv(ab) | Node::Pow(ab) | Node::HPow(ab) => ab,
         }

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use crate::error::ExprError;
 use crate::fxhash::FxHashMap;
-use crate::node::{Dim, DimVar, ExprId, Fun, Node, Num, Shape, Symbol};
+use crate::node::{Dim, DimVar, ExprId, Fun, Node, Num, Reduce, Shape, Symbol};
 
 /// Names of new symbolic dimensions, in order of use (then `m1`, `n1`, ...).
 pub(crate) const FRESH_NAMES: [&str; 12] =
@@ -454,6 +454,10 @@ impl ExprPool {
                 Node::Hadamard(self.flatten(xs, |n| matches!(n, Node::Hadamard(_))))
             }
             Node::Mul(xs) => Node::Mul(self.flatten_product(xs)),
+            // One per column of a column vector: the reduction.
+            Node::LogSumExpCols(a) if self.shapes[a.index()].cols == Dim::ONE => {
+                Node::Reduce(Reduce::LogSumExp, a)
+            }
             other => other,
         };
         if let Some(&id) = self.dedup.get(&node) {
@@ -591,6 +595,7 @@ impl ExprPool {
             Node::Inv(_) => Node::Inv(children[0]),
             Node::Diag(_) => Node::Diag(children[0]),
             Node::Tri(t, _) => Node::Tri(t, children[0]),
+            Node::LogSumExpCols(_) => Node::LogSumExpCols(children[0]),
             Node::Add(_) => Node::Add(children.into()),
             Node::Mul(_) => Node::Mul(children.into()),
             Node::Hadamard(_) => Node::Hadamard(children.into()),
@@ -737,6 +742,7 @@ impl ExprPool {
                     });
                 }
             }
+            Node::LogSumExpCols(a) => Shape::new(Dim::ONE, sh(a).cols),
             Node::Tri(t, a) => {
                 if !sh(a).is_square() {
                     return Err(ExprError::NotSquare {

@@ -124,8 +124,9 @@ fn cases() -> Vec<Case> {
         case("sigmod(W*x)", &[], "unknown function 'sigmod': did you mean sigmoid"),
         case("foo(x)", &[], "unknown function 'foo' (an abstract element-wise function is one letter"),
         case("act(x, y)", &[], "unknown function 'act'"),
-        case("sum(softmax(X))", &[], "'softmax' takes a vector, got m x n: one softmax per column of a matrix is not built in yet"),
-        case("logsumexp(A*B)", &[], "'logsumexp' takes a vector, got m x n"),
+        // logsumexp of a matrix is a row, one per column.
+        case("tr(logsumexp(A*B))", &[], "'tr' needs a square matrix, got a matrix of shape 1 x m"),
+        case("logsumexp(X) + X", &[], "cannot add 1 x m and n x m"),
         case("softmax'(x)", &[], "'softmax' is not an element-wise function"),
         case("kron(A, B)", &[], "'kron' is not built in yet (kron(A, B))"),
         case("maximum(X)", &[], "'maximum' takes two arguments: maximum(X, Y), element-wise"),

@@ -89,6 +89,8 @@ fn the_generator_covers_the_language() {
         "diag(",
         "tril(",
         "triu(",
+        "logsumexp(",
+        "softmax(",
         "I",
         "ones",
         "g(",

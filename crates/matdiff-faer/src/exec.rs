@@ -150,6 +150,11 @@ pub(crate) enum Instr<T> {
         m: Opnd,
         lower: bool,
     },
+    /// The max-shifted `logsumexp` of each column of `m`, a row.
+    LogSumExpCols {
+        dst: usize,
+        m: Opnd,
+    },
     MatMul {
         dst: usize,
         lhs: Opnd,
@@ -252,6 +257,7 @@ impl<T> Instr<T> {
             | Instr::DiagMat { dst, .. }
             | Instr::DiagOf { dst, .. }
             | Instr::Tri { dst, .. }
+            | Instr::LogSumExpCols { dst, .. }
             | Instr::MatMul { dst, .. }
             | Instr::ColSums { dst, .. }
             | Instr::RowSums { dst, .. }
@@ -279,6 +285,7 @@ impl<T> Instr<T> {
             | Instr::DiagMat { dst, .. }
             | Instr::DiagOf { dst, .. }
             | Instr::Tri { dst, .. }
+            | Instr::LogSumExpCols { dst, .. }
             | Instr::MatMul { dst, .. }
             | Instr::ColSums { dst, .. }
             | Instr::RowSums { dst, .. }
@@ -339,7 +346,9 @@ impl<T> Instr<T> {
                 out.push(&mut v.src);
                 alpha(a, &mut out);
             }
-            Instr::DiagOf { m, .. } | Instr::Tri { m, .. } => out.push(&mut m.src),
+            Instr::DiagOf { m, .. } | Instr::Tri { m, .. } | Instr::LogSumExpCols { m, .. } => {
+                out.push(&mut m.src)
+            }
             Instr::MatMul {
                 lhs, rhs, alpha: a, ..
             }
@@ -514,6 +523,17 @@ pub(crate) fn run_instr<T: Scalar>(
             sized(dst, n, 1);
             for i in 0..n {
                 dst[(i, 0)] = m[(i, i)];
+            }
+        }
+        Instr::LogSumExpCols { m, .. } => {
+            let m = cx.view(*m);
+            sized(dst, 1, m.ncols());
+            for j in 0..m.ncols() {
+                let mut r = Reducer::new(Reduce::LogSumExp);
+                for i in 0..m.nrows() {
+                    r.push(m[(i, j)]);
+                }
+                dst[(0, j)] = r.finish();
             }
         }
         Instr::Tri { m, lower, .. } => {

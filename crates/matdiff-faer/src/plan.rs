@@ -845,7 +845,7 @@ impl<'a, T: Scalar> Compiler<'a, T> {
                     let xl = self.li(*x);
                     self.flags[xl] |= f;
                 }
-                Node::Inv(a) | Node::Pow([a, _]) | Node::Tri(_, a) => {
+                Node::Inv(a) | Node::Pow([a, _]) | Node::Tri(_, a) | Node::LogSumExpCols(a) => {
                     let al = self.li(*a);
                     self.flags[al] |= OPERAND;
                     // A matrix power by an integer symbol reads its exponent at run time.
@@ -1077,6 +1077,11 @@ impl<'a, T: Scalar> Compiler<'a, T> {
                 let m = self.operand(*m);
                 let dst = self.node_slot(li);
                 self.instrs.push(Instr::DiagOf { dst, m });
+            }
+            Node::LogSumExpCols(m) => {
+                let m = self.operand(*m);
+                let dst = self.node_slot(li);
+                self.instrs.push(Instr::LogSumExpCols { dst, m });
             }
             Node::Tri(t, m) => {
                 let m = self.operand(*m);

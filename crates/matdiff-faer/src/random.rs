@@ -136,9 +136,11 @@ fn draw(pool: &ExprPool, root: ExprId, seed: u64, order: Order) -> Values<f64> {
             Node::Reduce(Reduce::Det | Reduce::LogDet | Reduce::LogAbsDet, a) => {
                 stack.push((*a, WELL_CONDITIONED))
             }
-            Node::Reduce(_, a) | Node::Transpose(a) | Node::Diag(a) | Node::Tri(_, a) => {
-                stack.push((*a, pass))
-            }
+            Node::Reduce(_, a)
+            | Node::Transpose(a)
+            | Node::Diag(a)
+            | Node::Tri(_, a)
+            | Node::LogSumExpCols(a) => stack.push((*a, pass)),
             Node::Neg(a) => stack.push((*a, pass & (WELL_CONDITIONED | SMALL))),
             Node::Add(xs) | Node::Mul(xs) | Node::Hadamard(xs) => {
                 for &x in xs.iter() {

@@ -133,6 +133,10 @@ impl<'p> Simplifier<'p> {
                 let a = self.canon(a)?;
                 crate::triangle::tri(self, t, a)?
             }
+            Node::LogSumExpCols(a) => {
+                let a = self.canon(a)?;
+                self.pool.intern(Node::LogSumExpCols(a))?
+            }
         };
         self.memo.insert(id, r);
         self.memo.insert(r, r);

@@ -158,6 +158,19 @@ impl Gen {
                 let f = self.pick(&["max", "min"]);
                 format!("{f}({} + {})", self.mat(r, c, d), self.leaf(r, c))
             }
+            // One logsumexp per column of a matrix, weighted; a column-wise softmax.
+            14 if c > 1 && self.rng.random_bool(0.5) => {
+                let w = self.paren(c, 1, d);
+                if self.rng.random_bool(0.5) {
+                    format!("logsumexp({})*{w}", self.mat(r, c, d))
+                } else {
+                    format!(
+                        "sum(softmax({}) .* {})",
+                        self.mat(r, c, d),
+                        self.paren(r, c, d)
+                    )
+                }
+            }
             14 => format!("logsumexp({})", self.mat(r, 1, d)),
             15 => format!("softmax({})'*{}", self.mat(r, 1, d), self.paren(r, 1, d)),
             0 => format!("tr({})", self.mat(r, r, d)),

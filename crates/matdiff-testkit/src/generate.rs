@@ -300,7 +300,16 @@ impl Generator {
             self.expr(r, c, d)
         };
         match self.rng.random_range(0..10) {
+            // Of a matrix: one per column (a row), weighted.
+            6 if c > 1 && self.chance(0.5) => {
+                let w = atom(self.expr(c, 1, d.min(1)));
+                format!("logsumexp({})*{w}", self.expr(k, c, d))
+            }
             6 => format!("logsumexp({})", self.expr(k, 1, d)),
+            7 if c > 1 && self.chance(0.5) => {
+                let w = atom(self.expr(k, c, d.min(1)));
+                format!("sum(softmax({}) .* {w})", self.expr(k, c, d))
+            }
             7 => {
                 let (v, w) = (self.expr(k, 1, d), self.expr(k, 1, d.min(1)));
                 format!("softmax({v})'*{}", atom(w))

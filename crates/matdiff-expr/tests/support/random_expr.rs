@@ -290,6 +290,12 @@ impl Gen {
                     let k = self.dim();
                     format!("{}*ones", self.sub((s.0, k), b))
                 }
+                // One logsumexp per column: a row (a scalar of a column vector).
+                20 if s.0 == D::One => {
+                    let k = self.dim();
+                    format!("logsumexp({})", self.expr((k, s.1), b))
+                }
+                21 if !scalar => format!("softmax({})", self.expr(s, b)),
                 _ => continue,
             };
             return text;
