@@ -88,8 +88,9 @@ pub(crate) fn run(args: Args) -> Outcome {
     // A symmetric variable cannot be perturbed one entry at a time. Its gradient (G + G')/2 is
     // the plain gradient of f((S + S')/2) in an unconstrained S, at S = X.
     let free = format!("{}__free", args.target.wrt);
-    // A diagonal one likewise: its gradient I .* G is the plain gradient of f(I .* S).
-    let symmetric = if d.symmetric || d.diagonal {
+    // A diagonal one likewise: its gradient I .* G is the plain gradient of f(I .* S); a
+    // triangular one's tril(G) that of f(tril(S)).
+    let symmetric = if d.symmetric || d.diagonal || d.triangle.is_some() {
         let x = pool
             .var(&args.target.wrt)
             .map_err(|e| Failed::new(format!("error: {e}"), json))?;
@@ -100,6 +101,8 @@ pub(crate) fn run(args: Args) -> Outcome {
             let sym = if d.diagonal {
                 let eye = pool.intern(Node::Identity(shape.rows))?;
                 pool.intern(Node::Hadamard(vec![eye, s].into()))?
+            } else if let Some(t) = d.triangle {
+                pool.intern(Node::Tri(t, s))?
             } else {
                 let st = pool.intern(Node::Transpose(s))?;
                 let sum = pool.intern(Node::Add(vec![s, st].into()))?;

@@ -81,6 +81,15 @@ pub(crate) fn run(args: Args) -> Outcome {
             "{} is declared diagonal: this is the diagonal part I .* G of the gradient",
             args.target.wrt
         ))
+    } else if let Some(t) = d.triangle {
+        let (word, f) = match t {
+            matdiff_expr::Triangle::Lower => ("lower", "tril"),
+            matdiff_expr::Triangle::Upper => ("upper", "triu"),
+        };
+        Some(format!(
+            "{} is declared {word} triangular: this is the {word} triangle {f}(G) of the gradient",
+            args.target.wrt
+        ))
     } else {
         d.symmetric.then(|| {
             let spd = pool

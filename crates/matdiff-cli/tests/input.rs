@@ -160,10 +160,10 @@ fn unknown_names_are_errors_with_suggestions() {
         &["(softmax(W*x) - y)*x'\n"],
     );
     check(
-        &["grad", "sum(softmax(X))", "--wrt", "X"],
+        &["grad", "sum(Y .* log(softmax(X)))", "--wrt", "X"],
         "",
-        2,
-        &["'softmax' takes a vector, got m x n"],
+        0,
+        &["Y - (ones*ones'*Y) .* softmax(X)\n"],
     );
     check(
         &["grad", "sum(kron(A, B))", "--wrt", "A"],
@@ -184,12 +184,12 @@ fn unknown_names_are_errors_with_suggestions() {
         &["matdiff has no indexing"],
     );
     check(
-        &["grad", "tr(X)", "--wrt", "X", "--let", "X: lower"],
+        &["grad", "tr(X)", "--wrt", "X", "--let", "X: lowr"],
         "",
         2,
         &[
-            "'lower' is not supported yet",
-            "diagonal, spd, integer, function",
+            "unknown word 'lowr' in a declaration (did you mean lower?)",
+            "diagonal, lower, upper, spd, integer, function",
         ],
     );
     check(
@@ -393,6 +393,56 @@ fn structured_variables_have_gradients_in_their_structure() {
         "",
         0,
         &["ok: the derived gradient agrees"],
+    );
+    check(
+        &["grad", "a'*L*b", "--wrt", "L", "--let", "L: lower"],
+        "",
+        0,
+        &[
+            "tril(a*b')\n",
+            "note: L is declared lower triangular: this is the lower triangle tril(G) of the gradient",
+        ],
+    );
+    check(
+        &["grad", "tr(inv(U))", "--wrt", "U", "--let", "U: upper"],
+        "",
+        0,
+        &[
+            "-triu(inv(U)'^2)\n",
+            "note: U is declared upper triangular: this is the upper triangle triu(G) of the gradient",
+        ],
+    );
+    check(
+        &[
+            "check",
+            "x'*L*L'*x - 2*logdet(L) + sum(exp(L))",
+            "--wrt",
+            "L",
+            "--let",
+            "L: lower",
+        ],
+        "",
+        0,
+        &["ok: the derived gradient agrees"],
+    );
+    check(
+        &[
+            "check",
+            "norm2(U*x - y)^2 + tr(inv(U))",
+            "--wrt",
+            "U",
+            "--let",
+            "U: upper",
+        ],
+        "",
+        0,
+        &["ok: the derived gradient agrees"],
+    );
+    check(
+        &["grad", "tr(X)", "--wrt", "X", "--let", "X: 2x3 lower"],
+        "",
+        2,
+        &["'X' is declared lower but has shape 2x3"],
     );
     check(
         &[

@@ -96,6 +96,10 @@ pub(crate) enum Op {
     DiagMatrix(Slot),
     /// A square matrix's diagonal, as a column.
     DiagVector(Operand),
+    /// `tril(a)` (`true`) or `triu(a)`.
+    Triangle(Operand, bool),
+    /// The max-shifted `logsumexp` of each column, a row.
+    LogSumExpCols(Operand),
     /// `a * ones`: the sums of the rows, a column.
     RowSums(Operand),
     /// `ones' * a`: the sums of the columns, a row.
@@ -144,6 +148,8 @@ impl Op {
             Op::Inverse(a)
             | Op::Power(a, _)
             | Op::DiagVector(a)
+            | Op::Triangle(a, _)
+            | Op::LogSumExpCols(a)
             | Op::RowSums(a)
             | Op::ColSums(a)
             | Op::Trace(a)
@@ -176,6 +182,8 @@ pub(crate) struct Input {
     pub(crate) symmetric: bool,
     /// Declared diagonal.
     pub(crate) diagonal: bool,
+    /// Declared lower or upper triangular.
+    pub(crate) triangle: Option<matdiff_expr::Triangle>,
     /// A column vector (n x 1).
     pub(crate) vector: bool,
 }
@@ -470,6 +478,11 @@ impl Lowering<'_> {
                 shape: pool.shape_str(shape),
                 symmetric: info.symmetric,
                 diagonal: info.structure == matdiff_expr::Structure::Diagonal,
+                triangle: match info.structure {
+                    matdiff_expr::Structure::Lower => Some(matdiff_expr::Triangle::Lower),
+                    matdiff_expr::Structure::Upper => Some(matdiff_expr::Triangle::Upper),
+                    _ => None,
+                },
                 vector: shape.cols == Dim::ONE && shape.rows != Dim::ONE,
             });
             self.inputs.insert(id, k);
@@ -731,6 +744,17 @@ impl Lowering<'_> {
                     let m = self.operand(a)?;
                     self.op(id, Op::DiagVector(m))
                 }
+            }
+            Node::LogSumExpCols(a) => {
+                let m = self.operand(a)?;
+                self.op(id, Op::LogSumExpCols(m))
+            }
+            Node::Tri(t, a) => {
+                if pool.shape(a).is_scalar() {
+                    return Ok(Lowered::Ew(self.ew(a)?));
+                }
+                let m = self.operand(a)?;
+                self.op(id, Op::Triangle(m, t == matdiff_expr::Triangle::Lower))
             }
             Node::Mul(xs) => self.product(id, &xs),
         }

@@ -122,6 +122,10 @@ fn helper(name: &str) -> String {
              return jax.lax.fori_loop(0, np.abs(k), lambda i, acc: acc @ base, np.eye(a.shape[0], dtype=a.dtype))",
         ),
         "_logsumexp" => ("x", "m = np.max(x)\nreturn m + np.log(np.sum(np.exp(x - m)))"),
+        "_logsumexp_cols" => (
+            "a",
+            "m = np.max(a, axis=0, keepdims=True)\nreturn m + np.log(np.sum(np.exp(a - m), axis=0, keepdims=True))",
+        ),
         "_logabsdet" => ("a", "return np.linalg.slogdet(a)[1]"),
         "_logdet" => (
             "a",
@@ -292,6 +296,14 @@ impl Printer<'_> {
             if p.inputs.iter().any(|i| i.name == *w && i.diagonal) {
                 s.push_str("    d = np.diag(np.diag(d))\n");
             }
+            if let Some(t) = p
+                .inputs
+                .iter()
+                .find(|i| i.name == *w)
+                .and_then(|i| i.triangle)
+            {
+                let _ = writeln!(s, "    d = np.{}(d)", t.name());
+            }
             let _ = writeln!(
                 s,
                 "    up = {}(**{{**args, \"{n}\": x + eps * d}})[0]",
@@ -376,6 +388,14 @@ impl Printer<'_> {
             Op::Ones(r, c) => format!("{ns}.ones(({}, {}))", self.size(*r), self.size(*c)),
             Op::DiagMatrix(v) => format!("{ns}.diag({}[:, 0])", self.slot(*v)),
             Op::DiagVector(a) => format!("{ns}.diagonal({})[:, None]", self.operand(*a)),
+            Op::LogSumExpCols(a) => {
+                self.helpers.insert("_logsumexp_cols");
+                format!("_logsumexp_cols({})", self.operand(*a))
+            }
+            Op::Triangle(a, lower) => {
+                let f = if *lower { "tril" } else { "triu" };
+                format!("{ns}.{f}({})", self.operand(*a))
+            }
             Op::RowSums(a) => format!("{ns}.sum({}, axis=1, keepdims=True)", self.operand(*a)),
             Op::ColSums(a) => format!("{ns}.sum({}, axis=0, keepdims=True)", self.operand(*a)),
             Op::Item(s) => format!("{}[0, 0]", self.slot(*s)),

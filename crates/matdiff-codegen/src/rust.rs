@@ -436,6 +436,15 @@ impl Printer<'_> {
                 "{{\n        let a = {};\n        faer::Mat::<f64>::from_fn(a.nrows(), 1, |i, _| a[(i, i)])\n    }}",
                 self.operand(*a)
             ),
+            Op::LogSumExpCols(a) => format!(
+                "{{\n        let a = {};\n        faer::Mat::<f64>::from_fn(1, a.ncols(), |_, j| {{\n            let m = (0..a.nrows()).map(|i| a[(i, j)]).fold(f64::NEG_INFINITY, f64::max);\n            m + f64::ln((0..a.nrows()).map(|i| f64::exp(a[(i, j)] - m)).sum::<f64>())\n        }})\n    }}",
+                self.operand(*a)
+            ),
+            Op::Triangle(a, lower) => format!(
+                "{{\n        let a = {};\n        faer::Mat::<f64>::from_fn(a.nrows(), a.ncols(), |i, j| if i {} j {{ a[(i, j)] }} else {{ 0.0 }})\n    }}",
+                self.operand(*a),
+                if *lower { ">=" } else { "<=" }
+            ),
             Op::RowSums(a) => format!(
                 "{{\n        let a = {};\n        faer::Mat::<f64>::from_fn(a.nrows(), 1, |i, _| (0..a.ncols()).map(|j| a[(i, j)]).sum())\n    }}",
                 self.operand(*a)

@@ -57,13 +57,12 @@ pub const DECL_WORDS: &[&str] = &[
     "matrix",
     "symmetric",
     "diagonal",
+    "lower",
+    "upper",
     "spd",
     "integer",
     "function",
 ];
-
-/// Structures the language reserves but does not have yet.
-const NOT_YET_WORDS: &[&str] = &["lower", "upper"];
 
 impl Decl {
     /// A declaration of a concrete shape (for sizes that come from values).
@@ -192,15 +191,8 @@ impl Decl {
                     symmetric = true;
                 }
                 "integer" | "int" => structure = Structure::Integer,
-                w if NOT_YET_WORDS.contains(&w) => {
-                    return Err(ParseError::new(
-                        format!(
-                            "'{w}' is not supported yet: the known words are {}",
-                            DECL_WORDS.join(", ")
-                        ),
-                        span.clone(),
-                    ))
-                }
+                "lower" => structure = Structure::Lower,
+                "upper" => structure = Structure::Upper,
                 w if !is_dim_word(w) && words.get(k + 1).is_none_or(|n| n.0 != "x") => {
                     let close = DECL_WORDS
                         .iter()
@@ -254,7 +246,7 @@ impl Decl {
         if shape == DeclShape::Default && !symmetric && !function && structure == Structure::General
         {
             return Err(ParseError::new(
-                "expected a shape or an assumption after ':' (scalar, vector, matrix, 3x4, m x n, symmetric, diagonal, spd, integer, function)",
+                "expected a shape or an assumption after ':' (scalar, vector, matrix, 3x4, m x n, symmetric, diagonal, lower, upper, spd, integer, function)",
                 text.len()..text.len(),
             ));
         }

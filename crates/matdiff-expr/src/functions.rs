@@ -44,8 +44,8 @@ pub const BUILTINS: &[Builtin] = &[
     Builtin { name: "cosh", call: "cosh(X)", meaning: "hyperbolic cosine, element-wise", derivative: "sinh(x)", rule: "F10" },
     Builtin { name: "log1p", call: "log1p(X)", meaning: "log(1 + x), accurate for small x, element-wise", derivative: "1 ./ (1 + x)", rule: "F11" },
     Builtin { name: "expm1", call: "expm1(X)", meaning: "exp(x) - 1, accurate for small x, element-wise", derivative: "exp(x)", rule: "F12" },
-    Builtin { name: "softmax", call: "softmax(x)", meaning: "exp(x - logsumexp(x)) of a vector (not element-wise: its Jacobian is diag(s) - s*s'); one per column of a matrix is not built in yet", derivative: "d softmax(x) = softmax(x) .* (dx - softmax(x)'*dx)", rule: "D20" },
-    Builtin { name: "logsumexp", call: "logsumexp(x)", meaning: "log(sum(exp(x))) of a vector, evaluated with the maximum shifted out", derivative: "d logsumexp(x) = softmax(x)'*dx", rule: "D20" },
+    Builtin { name: "softmax", call: "softmax(x)", meaning: "exp(x - logsumexp(x)) of a vector (not element-wise: its Jacobian is diag(s) - s*s'); of a matrix, one per column: exp(X - ones*logsumexp(X))", derivative: "d softmax(x) = softmax(x) .* (dx - softmax(x)'*dx)", rule: "D20" },
+    Builtin { name: "logsumexp", call: "logsumexp(x)", meaning: "log(sum(exp(x))) of a vector, evaluated with the maximum shifted out; of an m x n matrix, one per column (a 1 x n row)", derivative: "d logsumexp(x) = softmax(x)'*dx; of a matrix, ones'*(softmax(X) .* dX)", rule: "D20" },
     Builtin { name: "maximum", call: "maximum(X, Y)", meaning: "the larger of X and Y, element-wise (a scalar broadcasts); written X .* ((1 + sign(X - Y))/2) + Y .* ((1 - sign(X - Y))/2), exact", derivative: "d maximum(X, Y) = s .* dX + (1 - s) .* dY, s = (1 + sign(X - Y))/2: 1/2 to each at a tie (as JAX)", rule: "F5" },
     Builtin { name: "minimum", call: "minimum(X, Y)", meaning: "the smaller of X and Y, element-wise (a scalar broadcasts), written like maximum", derivative: "d minimum(X, Y) = s .* dX + (1 - s) .* dY, s = (1 + sign(Y - X))/2: 1/2 to each at a tie", rule: "F5" },
     Builtin { name: "tr", call: "tr(X)", meaning: "trace of a square matrix (also 'trace')", derivative: "d tr(X) = tr(dX)", rule: "D4" },
@@ -59,6 +59,8 @@ pub const BUILTINS: &[Builtin] = &[
     Builtin { name: "norm2", call: "norm2(X)", meaning: "Euclidean norm of a vector, Frobenius norm of a matrix", derivative: "d norm2(X) = tr(X'*dX)/norm2(X)", rule: "D16" },
     Builtin { name: "inv", call: "inv(X)", meaning: "inverse of a square matrix (also 'inverse')", derivative: "d inv(X) = -inv(X)*dX*inv(X)", rule: "D5" },
     Builtin { name: "diag", call: "diag(X)", meaning: "a vector to its diagonal matrix; a square matrix to its diagonal", derivative: "d diag(X) = diag(dX)", rule: "D17" },
+    Builtin { name: "tril", call: "tril(X)", meaning: "the lower triangle of a square matrix (on and below the diagonal; zeros above)", derivative: "d tril(X) = tril(dX)", rule: "D24" },
+    Builtin { name: "triu", call: "triu(X)", meaning: "the upper triangle of a square matrix (on and above the diagonal; zeros below)", derivative: "d triu(X) = triu(dX)", rule: "D24" },
 ];
 
 /// Names the language reserves for functions it does not have yet: refused with a clear

@@ -1,6 +1,6 @@
 //! Shape inference by unification over the syntax tree, then lowering into the pool.
 
-use std::collections::HashMap;
+use crate::fxhash::FxHashMap as HashMap;
 use std::ops::Range;
 
 use crate::decl::{Decl, DeclDim, DeclShape};
@@ -197,9 +197,9 @@ impl<'p> Inference<'p> {
             pool,
             dims: Dims::default(),
             vars: Vec::new(),
-            var_index: HashMap::new(),
-            functions: HashMap::new(),
-            bindings: HashMap::new(),
+            var_index: HashMap::default(),
+            functions: HashMap::default(),
+            bindings: HashMap::default(),
             symmetric: Vec::new(),
             structures: Vec::new(),
             free_dim: None,
@@ -218,7 +218,7 @@ impl<'p> Inference<'p> {
     fn describe(&mut self, shapes: &[TShape], dims: &[u32]) -> (Vec<String>, Vec<String>) {
         let mut namer = Namer {
             pool: self.pool,
-            names: HashMap::new(),
+            names: HashMap::default(),
         };
         let s = shapes
             .iter()
@@ -500,18 +500,12 @@ impl<'p> Inference<'p> {
         match callee {
             Callee::Elementwise(_) | Callee::Abstract => Ok(s),
             Callee::Reduce(r) | Callee::Softmax(r) => {
-                if r == Reduce::LogSumExp && !self.dims.is_one(s.0) && !self.dims.is_one(s.1) {
-                    let m = self.shape_msg(&[s]);
-                    return Err(self.err(
-                        format!(
-                            "'{name}' takes a vector, got {}: one {name} per column of a matrix is not built in yet",
-                            m[0]
-                        ),
-                        name_span,
-                    ));
-                }
                 if matches!(callee, Callee::Softmax(_)) {
                     return Ok(s);
+                }
+                if r == Reduce::LogSumExp {
+                    // One per column: a row (a scalar for a column vector).
+                    return Ok((self.dims.known(1), s.1));
                 }
                 if r.needs_square() && !self.dims.unify(s.0, s.1) {
                     let m = self.shape_msg(&[s]);
@@ -536,6 +530,16 @@ impl<'p> Inference<'p> {
                     let m = self.shape_msg(&[s]);
                     return Err(self.err(
                         format!("'inv' needs a square matrix, got {}", m[0]),
+                        name_span,
+                    ));
+                }
+                Ok(s)
+            }
+            Callee::Tri(t) => {
+                if !self.dims.unify(s.0, s.1) {
+                    let m = self.shape_msg(&[s]);
+                    return Err(self.err(
+                        format!("'{}' needs a square matrix, got {}", t.name(), m[0]),
                         name_span,
                     ));
                 }
@@ -729,7 +733,7 @@ impl<'p> Inference<'p> {
         order: &[usize],
     ) -> Result<Expr, ParseError> {
         let symmetric = std::mem::take(&mut self.symmetric);
-        let mut resolved: HashMap<u32, Dim> = HashMap::new();
+        let mut resolved: HashMap<u32, Dim> = HashMap::default();
         let vars = std::mem::take(&mut self.vars);
         for (name, (r, c), span) in &vars {
             let shape = Shape::new(
@@ -754,7 +758,7 @@ impl<'p> Inference<'p> {
                 .declare_function(&name)
                 .map_err(|e| ParseError::new(e.to_string(), span))?;
         }
-        let mut env: HashMap<String, ExprId> = HashMap::new();
+        let mut env: HashMap<String, ExprId> = HashMap::default();
         for &i in order {
             let id = self.lower(&bindings[i].value, &env, &mut resolved)?;
             env.insert(bindings[i].name.clone(), id);
@@ -923,6 +927,7 @@ impl<'p> Inference<'p> {
                 order: *order,
                 arg,
             },
+            Callee::Reduce(Reduce::LogSumExp) => Node::LogSumExpCols(arg),
             Callee::Reduce(r) => Node::Reduce(*r, arg),
             Callee::Softmax(_) => {
                 return self
@@ -931,6 +936,7 @@ impl<'p> Inference<'p> {
             }
             Callee::Inv => Node::Inv(arg),
             Callee::Diag => Node::Diag(arg),
+            Callee::Tri(t) => Node::Tri(*t, arg),
             Callee::Size { .. } | Callee::Sized { .. } => unreachable!("lowered by lower"),
         })
     }
@@ -1003,9 +1009,15 @@ impl<'p> Inference<'p> {
     }
 
     /// `softmax(x)`, written `exp(x - logsumexp(x))`: stable, as `logsumexp` is evaluated with
-    /// the maximum shifted out; printed back as `softmax(x)`.
+    /// the maximum shifted out; printed back as `softmax(x)`. One per column of a matrix:
+    /// `exp(X - ones*logsumexp(X))`.
     fn softmax(&mut self, x: ExprId) -> Result<Node, ExprError> {
-        let lse = self.pool.intern(Node::Reduce(Reduce::LogSumExp, x))?;
+        let mut lse = self.pool.intern(Node::LogSumExpCols(x))?;
+        let shape = self.pool.shape(x);
+        if shape.cols != Dim::ONE {
+            let ones = self.pool.intern(Node::Ones(shape.rows))?;
+            lse = self.pool.intern(Node::Mul(vec![ones, lse].into()))?;
+        }
         let neg = self.pool.intern(Node::Neg(lse))?;
         let shifted = self.pool.intern(Node::Add(vec![x, neg].into()))?;
         Ok(Node::Apply {
@@ -1043,7 +1055,7 @@ fn integer_literal(ast: &Ast) -> Option<i64> {
 
 /// The bindings in an order where each comes after those it uses; an error names a cycle.
 fn binding_order(bindings: &[AstBinding]) -> Result<Vec<usize>, ParseError> {
-    let mut index = HashMap::new();
+    let mut index = HashMap::default();
     for (i, b) in bindings.iter().enumerate() {
         if index.insert(b.name.as_str(), i).is_some() {
             return Err(ParseError::new(

@@ -4,10 +4,11 @@ use std::ops::Range;
 
 use crate::error::ParseError;
 
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Tok {
+/// A token; an identifier borrows its name from the source (no allocation per token).
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub(crate) enum Tok<'a> {
     Num(f64),
-    Ident(String),
+    Ident(&'a str),
     Plus,
     Minus,
     Star,
@@ -25,7 +26,7 @@ pub(crate) enum Tok {
     End,
 }
 
-impl Tok {
+impl Tok<'_> {
     pub(crate) fn describe(&self) -> String {
         match self {
             Tok::Num(n) => format!("number {n}"),
@@ -49,10 +50,10 @@ impl Tok {
     }
 }
 
-pub(crate) type Token = (Tok, Range<usize>);
+pub(crate) type Token<'a> = (Tok<'a>, Range<usize>);
 
 /// Splits source text into tokens; the last token is always `End`.
-pub(crate) fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
+pub(crate) fn lex(src: &str) -> Result<Vec<Token<'_>>, ParseError> {
     // Every token takes at least one byte: one allocation, never grown (pages never touched
     // cost nothing).
     let mut out = Vec::with_capacity(src.len() + 1);
@@ -62,7 +63,7 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
         let c = src[i..].chars().next().expect("in bounds");
         let start = i;
         let len = c.len_utf8();
-        let single = |t: Tok| (t, start..start + len);
+        let single = |t: Tok<'static>| (t, start..start + len);
         match c {
             ' ' | '\t' | '\n' | '\r' => {
                 i += len;
@@ -145,7 +146,7 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
                 }
                 let name = &src[i..end];
                 let name = if name == "\u{3c3}" { "sigmoid" } else { name };
-                out.push((Tok::Ident(name.to_string()), i..end));
+                out.push((Tok::Ident(name), i..end));
                 i = end;
                 continue;
             }

@@ -321,6 +321,34 @@ impl Reduce {
     }
 }
 
+/// A triangle of a square matrix: the entries on and below (`tril`) or above (`triu`) the
+/// diagonal, the others zero.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum Triangle {
+    /// `tril`, on and below the diagonal.
+    Lower,
+    /// `triu`, on and above the diagonal.
+    Upper,
+}
+
+impl Triangle {
+    /// The name in the expression language.
+    pub fn name(self) -> &'static str {
+        match self {
+            Triangle::Lower => "tril",
+            Triangle::Upper => "triu",
+        }
+    }
+
+    /// The other triangle (the triangle of a transpose).
+    pub fn flipped(self) -> Triangle {
+        match self {
+            Triangle::Lower => Triangle::Upper,
+            Triangle::Upper => Triangle::Lower,
+        }
+    }
+}
+
 /// One operator with its children. Children are ids of the same pool, always smaller than the
 /// node's own id.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -366,6 +394,11 @@ pub enum Node {
     Inv(ExprId),
     /// `diag`: a vector to its diagonal matrix, a square matrix to its diagonal.
     Diag(ExprId),
+    /// `tril`, `triu`: a triangle of a square matrix.
+    Tri(Triangle, ExprId),
+    /// `logsumexp` of a matrix: one per column, a row (`m x n` to `1 x n`); of a column vector
+    /// it is the reduction `Reduce::LogSumExp`.
+    LogSumExpCols(ExprId),
 }
 
 impl Node {
@@ -378,7 +411,9 @@ impl Node {
             | Node::Apply { arg: a, .. }
             | Node::Reduce(_, a)
             | Node::Inv(a)
-            | Node::Diag(a) => std::slice::from_ref(a),
+            | Node::Diag(a)
+            | Node::Tri(_, a)
+            | Node::LogSumExpCols(a) => std::slice::from_ref(a),
             Node::Add(xs) | Node::Mul(xs) | Node::Hadamard(xs) => xs,
             Node::Div(ab) | Node::HDiv(ab) | Node::Pow(ab) | Node::HPow(ab) => ab,
         }

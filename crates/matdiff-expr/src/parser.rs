@@ -6,7 +6,7 @@ use std::ops::Range;
 use crate::error::ParseError;
 use crate::functions::{builtin, is_abstract_function_name, not_yet, unknown_message};
 use crate::lexer::{lex, Tok, Token};
-use crate::node::{Func, Reduce};
+use crate::node::{Func, Reduce, Triangle};
 use crate::pool::Limits;
 
 #[derive(Debug)]
@@ -42,6 +42,8 @@ pub(crate) enum Callee {
     Softmax(Reduce),
     Inv,
     Diag,
+    /// `tril` or `triu`.
+    Tri(Triangle),
     /// `rows(E)` or `cols(E)` (`cols: true`): a size, as a scalar.
     Size {
         cols: bool,
@@ -92,6 +94,8 @@ pub(crate) fn is_reserved(name: &str) -> bool {
             | "where"
             | "inv"
             | "diag"
+            | "tril"
+            | "triu"
             | "trace"
             | "inverse"
             | "rows"
@@ -106,8 +110,8 @@ pub(crate) fn is_reserved(name: &str) -> bool {
 /// No token: an unmatched parenthesis has no partner, a token other than `(` no slot.
 const NONE: u32 = u32::MAX;
 
-pub(crate) struct Parser {
-    toks: Vec<Token>,
+pub(crate) struct Parser<'a> {
+    toks: Vec<Token<'a>>,
     pos: usize,
     limits: Limits,
     /// The matching parenthesis of each matched `(` and `)`, by token index.
@@ -122,12 +126,12 @@ pub(crate) struct Parser {
     declared: HashSet<String>,
 }
 
-impl Parser {
+impl<'a> Parser<'a> {
     pub(crate) fn new(
-        src: &str,
+        src: &'a str,
         limits: Limits,
         declared: HashSet<String>,
-    ) -> Result<Parser, ParseError> {
+    ) -> Result<Parser<'a>, ParseError> {
         if src.len() > limits.max_input_bytes {
             return Err(ParseError::new(
                 format!(
@@ -152,11 +156,11 @@ impl Parser {
         Ok(parser)
     }
 
-    fn peek(&self) -> &Tok {
+    fn peek(&self) -> &Tok<'a> {
         &self.toks[self.pos].0
     }
 
-    fn peek_at(&self, k: usize) -> &Tok {
+    fn peek_at(&self, k: usize) -> &Tok<'a> {
         &self.toks[(self.pos + k).min(self.toks.len() - 1)].0
     }
 
@@ -173,13 +177,9 @@ impl Parser {
         span
     }
 
-    /// Moves past the current token and returns it with its span (an identifier's name is moved
-    /// out of the token list: nothing reads a token again once the parse has passed it).
-    fn bump_tok(&mut self) -> Token {
-        let tok = match &mut self.toks[self.pos].0 {
-            Tok::Ident(name) => Tok::Ident(std::mem::take(name)),
-            other => other.clone(),
-        };
+    /// Moves past the current token and returns it with its span.
+    fn bump_tok(&mut self) -> Token<'a> {
+        let tok = self.toks[self.pos].0;
         (tok, self.bump())
     }
 
@@ -234,11 +234,11 @@ impl Parser {
         }
         let root = self.expr()?;
         let mut bindings = Vec::new();
-        if matches!(self.peek(), Tok::Ident(w) if w == "where") {
+        if matches!(self.peek(), Tok::Ident(w) if *w == "where") {
             self.bump();
             loop {
-                let (name, name_span) = match self.peek().clone() {
-                    Tok::Ident(n) if !is_reserved(&n) => (n, self.bump()),
+                let (name, name_span) = match *self.peek() {
+                    Tok::Ident(n) if !is_reserved(n) => (n, self.bump()),
                     Tok::Ident(n) => {
                         return Err(ParseError::new(
                             format!("'{n}' is a reserved word and cannot be bound"),
@@ -253,7 +253,7 @@ impl Parser {
                 self.bump();
                 let value = self.expr()?;
                 bindings.push(AstBinding {
-                    name,
+                    name: name.to_string(),
                     name_span,
                     value,
                 });
@@ -364,7 +364,7 @@ impl Parser {
                 }
                 _ => return Ok(lhs),
             };
-            let tok = self.peek().clone();
+            let tok = *self.peek();
             let start = lhs.span.start;
             let mut items = vec![lhs];
             let mut ops = Vec::new();
@@ -420,7 +420,7 @@ impl Parser {
     /// A postfix expression followed by any number of `^T` (each possibly followed by quotes).
     fn power_base(&mut self) -> Result<Ast, ParseError> {
         let mut base = self.postfix()?;
-        while *self.peek() == Tok::Caret && matches!(self.peek_at(1), Tok::Ident(t) if t == "T") {
+        while *self.peek() == Tok::Caret && matches!(self.peek_at(1), Tok::Ident(t) if *t == "T") {
             self.bump();
             let t = self.bump();
             let span = base.span.start..t.end;
@@ -630,10 +630,10 @@ impl Parser {
     }
 
     /// The identifier `name` at `span`, already consumed: a name, a constant or a call.
-    fn ident(&mut self, name: String, span: Range<usize>) -> Result<Ast, ParseError> {
-        let callee = if let Some(f) = Func::from_name(&name) {
+    fn ident(&mut self, name: &'a str, span: Range<usize>) -> Result<Ast, ParseError> {
+        let callee = if let Some(f) = Func::from_name(name) {
             Some(Callee::Elementwise(f))
-        } else if let Some(r) = Reduce::from_name(&name) {
+        } else if let Some(r) = Reduce::from_name(name) {
             Some(Callee::Reduce(r))
         } else if name == "trace" {
             // MATLAB's and NumPy's spelling.
@@ -644,6 +644,12 @@ impl Parser {
             Some(Callee::Inv)
         } else if name == "diag" {
             Some(Callee::Diag)
+        } else if name == "tril" || name == "triu" {
+            Some(Callee::Tri(if name == "tril" {
+                Triangle::Lower
+            } else {
+                Triangle::Upper
+            }))
         } else if name == "rows" || name == "cols" {
             Some(Callee::Size {
                 cols: name == "cols",
@@ -661,7 +667,7 @@ impl Parser {
             quotes += 1;
         }
         let is_call = *self.peek_at(quotes) == Tok::LParen;
-        match (&name[..], callee, is_call) {
+        match (name, callee, is_call) {
             ("where", _, _) => Err(ParseError::new("expected an expression, found 'where'", span)),
             ("norm", None, true) => Err(ParseError::new(
                 "'norm' is ambiguous: write norm2 (Euclidean norm of a vector, Frobenius norm of a matrix) or norm1",
@@ -689,11 +695,11 @@ impl Parser {
                 format!("'{name}' is a function and needs an argument: {name}(...)"),
                 span,
             )),
-            (_, None, false) => self.make(AstKind::Name(name), span),
-            (_, None, true) if !self.is_abstract(&name) => Err(ParseError::new(
-                match not_yet(&name) {
-                    Some(call) => not_yet_message(&name, call),
-                    None => unknown_message(&name),
+            (_, None, false) => self.make(AstKind::Name(name.to_string()), span),
+            (_, None, true) if !self.is_abstract(name) => Err(ParseError::new(
+                match not_yet(name) {
+                    Some(call) => not_yet_message(name, call),
+                    None => unknown_message(name),
                 },
                 span,
             )),
@@ -711,7 +717,7 @@ impl Parser {
                 for _ in 0..quotes {
                     self.bump();
                 }
-                self.call(callee, name, span, quotes as u8)
+                self.call(callee, name.to_string(), span, quotes as u8)
             }
         }
     }

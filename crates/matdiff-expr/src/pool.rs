@@ -1,9 +1,10 @@
 //! The arena with hash-consing: [`ExprPool`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use crate::error::ExprError;
-use crate::node::{Dim, DimVar, ExprId, Fun, Node, Num, Shape, Symbol};
+use crate::fxhash::FxHashMap;
+use crate::node::{Dim, DimVar, ExprId, Fun, Node, Num, Reduce, Shape, Symbol};
 
 /// Names of new symbolic dimensions, in order of use (then `m1`, `n1`, ...).
 pub(crate) const FRESH_NAMES: [&str; 12] =
@@ -59,6 +60,10 @@ pub enum Structure {
     General,
     /// Diagonal (`--let 'D: diagonal'`): the gradient is `I .* G`.
     Diagonal,
+    /// Lower triangular (`--let 'L: lower'`): the gradient is `tril(G)`.
+    Lower,
+    /// Upper triangular (`--let 'U: upper'`): the gradient is `triu(G)`.
+    Upper,
     /// Symmetric positive definite (`--let 'S: spd'`): symmetric, drawn positive definite.
     Spd,
     /// An integer scalar (`--let 'k: integer'`): the exponent of a matrix power `X^k`.
@@ -66,11 +71,30 @@ pub enum Structure {
 }
 
 impl Structure {
+    /// Whether entry `(i, j)` of a matrix of this structure may be non-zero (diagonal: on the
+    /// diagonal; lower: on or below it; upper: on or above it; the others: everywhere).
+    ///
+    /// ```
+    /// use matdiff_expr::Structure;
+    /// assert!(Structure::Lower.allows(2, 1) && !Structure::Lower.allows(1, 2));
+    /// assert!(Structure::Upper.allows(1, 2) && !Structure::Diagonal.allows(1, 2));
+    /// ```
+    pub fn allows(self, i: usize, j: usize) -> bool {
+        match self {
+            Structure::Diagonal => i == j,
+            Structure::Lower => i >= j,
+            Structure::Upper => i <= j,
+            Structure::General | Structure::Spd | Structure::Integer => true,
+        }
+    }
+
     /// The word of a declaration.
     pub fn name(self) -> &'static str {
         match self {
             Structure::General => "general",
             Structure::Diagonal => "diagonal",
+            Structure::Lower => "lower",
+            Structure::Upper => "upper",
             Structure::Spd => "spd",
             Structure::Integer => "integer",
         }
@@ -93,13 +117,13 @@ pub struct ExprPool {
     nodes: Vec<Node>,
     shapes: Vec<Shape>,
     heights: Vec<u32>,
-    dedup: crate::fxhash::FxHashMap<Node, ExprId>,
+    dedup: FxHashMap<Node, ExprId>,
     names: Vec<String>,
-    name_ids: HashMap<String, Symbol>,
-    vars: HashMap<Symbol, VarInfo>,
-    functions: HashMap<Symbol, ()>,
+    name_ids: FxHashMap<String, Symbol>,
+    vars: FxHashMap<Symbol, VarInfo>,
+    functions: FxHashMap<Symbol, ()>,
     dims: Vec<Symbol>,
-    dim_ids: HashMap<Symbol, DimVar>,
+    dim_ids: FxHashMap<Symbol, DimVar>,
     limits: Limits,
     /// Where [`ExprPool::fresh_dim`] looks first.
     next_fresh: usize,
@@ -430,6 +454,10 @@ impl ExprPool {
                 Node::Hadamard(self.flatten(xs, |n| matches!(n, Node::Hadamard(_))))
             }
             Node::Mul(xs) => Node::Mul(self.flatten_product(xs)),
+            // One per column of a column vector: the reduction.
+            Node::LogSumExpCols(a) if self.shapes[a.index()].cols == Dim::ONE => {
+                Node::Reduce(Reduce::LogSumExp, a)
+            }
             other => other,
         };
         if let Some(&id) = self.dedup.get(&node) {
@@ -566,6 +594,8 @@ impl ExprPool {
             Node::Reduce(r, _) => Node::Reduce(r, children[0]),
             Node::Inv(_) => Node::Inv(children[0]),
             Node::Diag(_) => Node::Diag(children[0]),
+            Node::Tri(t, _) => Node::Tri(t, children[0]),
+            Node::LogSumExpCols(_) => Node::LogSumExpCols(children[0]),
             Node::Add(_) => Node::Add(children.into()),
             Node::Mul(_) => Node::Mul(children.into()),
             Node::Hadamard(_) => Node::Hadamard(children.into()),
@@ -711,6 +741,16 @@ impl ExprPool {
                         shape: self.shape_str(s),
                     });
                 }
+            }
+            Node::LogSumExpCols(a) => Shape::new(Dim::ONE, sh(a).cols),
+            Node::Tri(t, a) => {
+                if !sh(a).is_square() {
+                    return Err(ExprError::NotSquare {
+                        what: format!("the argument of {}", t.name()),
+                        shape: self.shape_str(sh(a)),
+                    });
+                }
+                sh(a)
             }
         })
     }

@@ -234,7 +234,11 @@ impl<'a> Printer<'a> {
         match self.pool.node(id) {
             Node::Num(n) if n.get() < 0.0 => Prec::Neg,
             Node::Var(_) | Node::Num(_) | Node::Identity(_) | Node::Ones(_) => Prec::Atom,
-            Node::Apply { .. } | Node::Reduce(..) | Node::Diag(_) => Prec::Atom,
+            Node::Apply { .. }
+            | Node::Reduce(..)
+            | Node::Diag(_)
+            | Node::Tri(..)
+            | Node::LogSumExpCols(_) => Prec::Atom,
             Node::Inv(_) if self.style == Style::Plain => Prec::Atom,
             Node::Inv(_) => Prec::Postfix,
             Node::Add(_) => Prec::Sum,
@@ -626,6 +630,24 @@ impl<'a> Printer<'a> {
                 self.write(out, *a, Prec::Sum, None)?;
                 out.write_str(self.close())
             }
+            Node::LogSumExpCols(a) => {
+                out.write_str(if st == Style::Latex {
+                    "\\operatorname{logsumexp}\\left("
+                } else {
+                    "logsumexp("
+                })?;
+                self.write(out, *a, Prec::Sum, None)?;
+                out.write_str(self.close())
+            }
+            Node::Tri(t, a) => {
+                if st == Style::Latex {
+                    write!(out, "\\operatorname{{{}}}\\left(", t.name())?;
+                } else {
+                    write!(out, "{}(", t.name())?;
+                }
+                self.write(out, *a, Prec::Sum, None)?;
+                out.write_str(self.close())
+            }
         }
     }
 
@@ -833,6 +855,14 @@ pub fn softmax_argument(pool: &ExprPool, id: ExprId) -> Option<ExprId> {
         };
         match pool.node(r) {
             Node::Reduce(Reduce::LogSumExp, x) => Some(*x),
+            // A matrix: ones*logsumexp(X), the row of each column's logsumexp broadcast.
+            Node::Mul(fs) => match fs[..] {
+                [o, l] if matches!(pool.node(o), Node::Ones(_)) => match pool.node(l) {
+                    Node::LogSumExpCols(x) => Some(*x),
+                    _ => None,
+                },
+                _ => None,
+            },
             _ => None,
         }
     };

@@ -124,6 +124,12 @@ pub(crate) fn unsized_constants(
                     uf.union(2 * kids[0], 2 * kids[0] + 1);
                 }
             }
+            Node::LogSumExpCols(_) => uf.union(cols, 2 * kids[0] + 1),
+            Node::Tri(..) => {
+                uf.union(rows, 2 * kids[0]);
+                uf.union(cols, 2 * kids[0] + 1);
+                uf.union(rows, cols);
+            }
             Node::Diag(a) => {
                 uf.union(rows, 2 * kids[0]);
                 if pool.shape(*a).cols == Dim::ONE {

@@ -2,10 +2,11 @@
 
 use faer::linalg::matmul::matmul;
 use faer::linalg::solvers::{PartialPivLu, SolveCore};
-use faer::{Accum, Conj, Mat, MatMut, MatRef, Par, Side};
+use faer::{Accum, Conj, Mat, MatMut, MatRef, Par};
 use matdiff_expr::{Func, Reduce};
 
 use crate::error::EvalError;
+use crate::factor::{cholesky, Factor};
 use crate::functions::ScalarFn;
 use crate::scalar::Scalar;
 
@@ -143,6 +144,17 @@ pub(crate) enum Instr<T> {
         dst: usize,
         m: Opnd,
     },
+    /// `tril(m)` (`lower`) or `triu(m)`.
+    Tri {
+        dst: usize,
+        m: Opnd,
+        lower: bool,
+    },
+    /// The max-shifted `logsumexp` of each column of `m`, a row.
+    LogSumExpCols {
+        dst: usize,
+        m: Opnd,
+    },
     MatMul {
         dst: usize,
         lhs: Opnd,
@@ -244,6 +256,8 @@ impl<T> Instr<T> {
             | Instr::Copy { dst, .. }
             | Instr::DiagMat { dst, .. }
             | Instr::DiagOf { dst, .. }
+            | Instr::Tri { dst, .. }
+            | Instr::LogSumExpCols { dst, .. }
             | Instr::MatMul { dst, .. }
             | Instr::ColSums { dst, .. }
             | Instr::RowSums { dst, .. }
@@ -270,6 +284,8 @@ impl<T> Instr<T> {
             | Instr::Copy { dst, .. }
             | Instr::DiagMat { dst, .. }
             | Instr::DiagOf { dst, .. }
+            | Instr::Tri { dst, .. }
+            | Instr::LogSumExpCols { dst, .. }
             | Instr::MatMul { dst, .. }
             | Instr::ColSums { dst, .. }
             | Instr::RowSums { dst, .. }
@@ -330,7 +346,9 @@ impl<T> Instr<T> {
                 out.push(&mut v.src);
                 alpha(a, &mut out);
             }
-            Instr::DiagOf { m, .. } => out.push(&mut m.src),
+            Instr::DiagOf { m, .. } | Instr::Tri { m, .. } | Instr::LogSumExpCols { m, .. } => {
+                out.push(&mut m.src)
+            }
             Instr::MatMul {
                 lhs, rhs, alpha: a, ..
             }
@@ -388,7 +406,7 @@ impl<T> Instr<T> {
 pub(crate) struct Ctx<'a, T> {
     pub(crate) inputs: &'a [MatRef<'a, T>],
     pub(crate) slots: &'a [Mat<T>],
-    pub(crate) lus: &'a [Option<PartialPivLu<T>>],
+    pub(crate) lus: &'a [Option<Factor<T>>],
     pub(crate) functions: &'a [ScalarFn<T>],
     pub(crate) descs: &'a [String],
     pub(crate) par: Par,
@@ -423,7 +441,7 @@ impl<'a, T: Scalar> Ctx<'a, T> {
         self.descs[node as usize].clone()
     }
 
-    fn lu(&self, k: usize) -> &'a PartialPivLu<T> {
+    fn lu(&self, k: usize) -> &'a Factor<T> {
         self.lus[k].as_ref().expect("factorised before use")
     }
 }
@@ -471,7 +489,7 @@ pub(crate) fn run_instr<T: Scalar>(
     cx: &Ctx<'_, T>,
     dst: &mut Mat<T>,
     regs: &mut Vec<T>,
-) -> Result<Option<PartialPivLu<T>>, EvalError> {
+) -> Result<Option<Factor<T>>, EvalError> {
     match instr {
         Instr::Kernel(k) => run_kernel(k, cx, dst, regs)?,
         Instr::Fill {
@@ -505,6 +523,27 @@ pub(crate) fn run_instr<T: Scalar>(
             sized(dst, n, 1);
             for i in 0..n {
                 dst[(i, 0)] = m[(i, i)];
+            }
+        }
+        Instr::LogSumExpCols { m, .. } => {
+            let m = cx.view(*m);
+            sized(dst, 1, m.ncols());
+            for j in 0..m.ncols() {
+                let mut r = Reducer::new(Reduce::LogSumExp);
+                for i in 0..m.nrows() {
+                    r.push(m[(i, j)]);
+                }
+                dst[(0, j)] = r.finish();
+            }
+        }
+        Instr::Tri { m, lower, .. } => {
+            let m = cx.view(*m);
+            sized(dst, m.nrows(), m.ncols());
+            for j in 0..m.ncols() {
+                for i in 0..m.nrows() {
+                    let keep = if *lower { i >= j } else { i <= j };
+                    dst[(i, j)] = if keep { m[(i, j)] } else { T::zero() };
+                }
             }
         }
         Instr::MatMul {
@@ -592,20 +631,16 @@ pub(crate) fn run_instr<T: Scalar>(
             }
         }
         Instr::Lu { a, node, .. } => {
-            let m = cx.view(*a);
-            let lu = PartialPivLu::new(m);
-            if is_singular(lu.U()) {
-                return Err(EvalError::Singular {
-                    node: cx.desc(*node),
-                });
-            }
-            return Ok(Some(lu));
+            let factor = Factor::new(cx.view(*a)).ok_or_else(|| EvalError::Singular {
+                node: cx.desc(*node),
+            })?;
+            return Ok(Some(factor));
         }
         Instr::Solve {
             lu, t, rhs, alpha, ..
         } => {
             copy_scaled(dst, cx.view(*rhs), cx.alpha(alpha));
-            solve(cx.lu(*lu), *t, dst.as_mut());
+            cx.lu(*lu).solve(*t, dst.as_mut(), cx.par);
         }
         Instr::SolveRight {
             lu, t, lhs, alpha, ..
@@ -613,19 +648,19 @@ pub(crate) fn run_instr<T: Scalar>(
             // X inv(A^t) = (inv(A^t)' X')' = (inv(A^(not t)) X')'.
             let mut tmp = Mat::new();
             copy_scaled(&mut tmp, cx.view(*lhs).transpose(), cx.alpha(alpha));
-            solve(cx.lu(*lu), !*t, tmp.as_mut());
+            cx.lu(*lu).solve(!*t, tmp.as_mut(), cx.par);
             copy_scaled(dst, tmp.as_ref().transpose(), T::one());
         }
         Instr::Inverse { lu, t, alpha, .. } => {
             let f = cx.lu(*lu);
-            let n = f.U().nrows();
+            let n = f.dim();
             sized(dst, n, n);
             dst.as_mut().fill(T::zero());
             let a = cx.alpha(alpha);
             for i in 0..n {
                 dst[(i, i)] = a;
             }
-            solve(f, *t, dst.as_mut());
+            f.solve(*t, dst.as_mut(), cx.par);
         }
         Instr::TraceDot { l, r, alpha, .. } => {
             // tr(L R) = sum(L .* R'), read in the storage order of L.
@@ -729,7 +764,7 @@ pub(crate) fn run_instr<T: Scalar>(
                     });
                 }
                 let mut inv = Mat::<T>::identity(n, n);
-                solve(&lu, false, inv.as_mut());
+                solve_lu(&lu, false, inv.as_mut());
                 inv
             } else {
                 m.to_owned()
@@ -740,7 +775,7 @@ pub(crate) fn run_instr<T: Scalar>(
     Ok(None)
 }
 
-fn solve<T: Scalar>(lu: &PartialPivLu<T>, t: bool, rhs: MatMut<'_, T>) {
+pub(crate) fn solve_lu<T: Scalar>(lu: &PartialPivLu<T>, t: bool, rhs: MatMut<'_, T>) {
     if t {
         lu.solve_transpose_in_place_with_conj(Conj::No, rhs);
     } else {
@@ -789,7 +824,7 @@ fn mat_pow<T: Scalar>(mut base: Mat<T>, mut k: u64, par: Par) -> Mat<T> {
 }
 
 /// Whether an LU factor's U has a pivot that is zero to working precision.
-fn is_singular<T: Scalar>(u: MatRef<'_, T>) -> bool {
+pub(crate) fn is_singular<T: Scalar>(u: MatRef<'_, T>) -> bool {
     let n = u.nrows();
     let mag = |z: T| z.re().hypot(z.im());
     let max = (0..n).map(|i| mag(u[(i, i)])).fold(0.0f64, f64::max);
@@ -848,20 +883,17 @@ pub(crate) fn logabsdet<T: Scalar>(m: MatRef<'_, T>) -> Option<T> {
     Some(acc)
 }
 
-/// `log det`: Cholesky for a real symmetric positive definite matrix, else LU with the sign of
-/// each pivot's real part taken out (so the complex step stays analytic). `None` when the
-/// determinant is not positive.
+/// `log det`: Cholesky for an exactly symmetric positive definite matrix (real, or complex under
+/// a symmetric complex step), else LU with the sign of each pivot's real part taken out (so the
+/// complex step stays analytic). `None` when the determinant is not positive.
 pub(crate) fn logdet<T: Scalar>(m: MatRef<'_, T>) -> Option<T> {
     let n = m.nrows();
-    if !T::IS_COMPLEX && is_symmetric(m) {
-        if let Ok(llt) = m.llt(Side::Lower) {
-            let l = llt.L();
-            let mut acc = T::zero();
-            for i in 0..n {
-                acc += l[(i, i)].ln();
-            }
-            return Some(T::from_f64(2.0) * acc);
+    if let Some(l) = cholesky(m) {
+        let mut acc = T::zero();
+        for i in 0..n {
+            acc += l[(i, i)].ln();
         }
+        return Some(T::from_f64(2.0) * acc);
     }
     let lu = PartialPivLu::new(m);
     let u = lu.U();
@@ -882,7 +914,7 @@ pub(crate) fn logdet<T: Scalar>(m: MatRef<'_, T>) -> Option<T> {
     (sign > 0.0).then_some(acc)
 }
 
-fn is_symmetric<T: Scalar>(m: MatRef<'_, T>) -> bool {
+pub(crate) fn is_symmetric<T: Scalar>(m: MatRef<'_, T>) -> bool {
     let n = m.nrows();
     (0..n).all(|j| (0..j).all(|i| m[(i, j)] == m[(j, i)]))
 }

@@ -22,6 +22,7 @@
 mod check;
 mod error;
 mod exec;
+mod factor;
 mod functions;
 mod plan;
 mod random;

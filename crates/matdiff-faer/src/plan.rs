@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use faer::linalg::solvers::PartialPivLu;
 use faer::{Mat, MatRef, Par};
 use matdiff_expr::{Dim, ExprId, ExprPool, Fun, Node, Reduce, Symbol};
 
@@ -101,7 +100,7 @@ pub struct Plan<T: Scalar> {
     inputs: Vec<InputSpec>,
     outputs: Vec<(Opnd, bool)>,
     slots: Vec<Mat<T>>,
-    lus: Vec<Option<PartialPivLu<T>>>,
+    lus: Vec<Option<crate::factor::Factor<T>>>,
     regs: Vec<T>,
     functions: Vec<ScalarFn<T>>,
     descs: Vec<String>,
@@ -846,7 +845,7 @@ impl<'a, T: Scalar> Compiler<'a, T> {
                     let xl = self.li(*x);
                     self.flags[xl] |= f;
                 }
-                Node::Inv(a) | Node::Pow([a, _]) => {
+                Node::Inv(a) | Node::Pow([a, _]) | Node::Tri(_, a) | Node::LogSumExpCols(a) => {
                     let al = self.li(*a);
                     self.flags[al] |= OPERAND;
                     // A matrix power by an integer symbol reads its exponent at run time.
@@ -1078,6 +1077,17 @@ impl<'a, T: Scalar> Compiler<'a, T> {
                 let m = self.operand(*m);
                 let dst = self.node_slot(li);
                 self.instrs.push(Instr::DiagOf { dst, m });
+            }
+            Node::LogSumExpCols(m) => {
+                let m = self.operand(*m);
+                let dst = self.node_slot(li);
+                self.instrs.push(Instr::LogSumExpCols { dst, m });
+            }
+            Node::Tri(t, m) => {
+                let m = self.operand(*m);
+                let dst = self.node_slot(li);
+                let lower = *t == matdiff_expr::Triangle::Lower;
+                self.instrs.push(Instr::Tri { dst, m, lower });
             }
             Node::Inv(a) => {
                 let (base, t) = self.strip(*a, false);

@@ -136,7 +136,11 @@ fn draw(pool: &ExprPool, root: ExprId, seed: u64, order: Order) -> Values<f64> {
             Node::Reduce(Reduce::Det | Reduce::LogDet | Reduce::LogAbsDet, a) => {
                 stack.push((*a, WELL_CONDITIONED))
             }
-            Node::Reduce(_, a) | Node::Transpose(a) | Node::Diag(a) => stack.push((*a, pass)),
+            Node::Reduce(_, a)
+            | Node::Transpose(a)
+            | Node::Diag(a)
+            | Node::Tri(_, a)
+            | Node::LogSumExpCols(a) => stack.push((*a, pass)),
             Node::Neg(a) => stack.push((*a, pass & (WELL_CONDITIONED | SMALL))),
             Node::Add(xs) | Node::Mul(xs) | Node::Hadamard(xs) => {
                 for &x in xs.iter() {
@@ -216,9 +220,9 @@ fn draw(pool: &ExprPool, root: ExprId, seed: u64, order: Order) -> Values<f64> {
         if info.structure == Structure::Integer {
             m = Mat::from_fn(1, 1, |_, _| rng.random_range(2..=4) as f64);
         }
-        if info.structure == Structure::Diagonal {
-            m = Mat::from_fn(r, c, |i, j| if i == j { m[(i, j)] } else { 0.0 });
-        }
+        // Diagonal and triangular: zero outside the structure.
+        let st = info.structure;
+        m = Mat::from_fn(r, c, |i, j| if st.allows(i, j) { m[(i, j)] } else { 0.0 });
         values.insert(name, m);
     }
     values

@@ -94,12 +94,13 @@ pub fn check_steps(
     if symmetric && rows == cols {
         d = Mat::from_fn(rows, cols, |i, j| (d[(i, j)] + d[(j, i)]) / 2.0);
     }
-    if pool
-        .var_info(x)
-        .is_some_and(|i| i.structure == matdiff_expr::Structure::Diagonal)
-    {
-        d = Mat::from_fn(rows, cols, |i, j| if i == j { d[(i, j)] } else { 0.0 });
-    }
+    // A structured variable moves inside its structure.
+    let st = pool.var_info(x).map(|i| i.structure).unwrap_or_default();
+    d = Mat::from_fn(
+        rows,
+        cols,
+        |i, j| if st.allows(i, j) { d[(i, j)] } else { 0.0 },
+    );
     let mut values = values.clone();
     values.insert(pool.name(dx), d);
     for &(symbol, expr) in definitions {

@@ -78,3 +78,47 @@ fn logsumexp_and_softmax_are_stable_for_large_entries() {
     let small = Mat::from_fn(3, 1, |i, _| [-1000.0, -1001.0, -1002.0][i]);
     assert!(eval("logsumexp(x)", &small)[(0, 0)].is_finite());
 }
+
+/// `logsumexp` of a matrix is one per column, with each column's maximum shifted out: finite at
+/// entries whose exponentials overflow, and analytic under the complex step (its derivative is
+/// each column's softmax).
+#[test]
+fn logsumexp_of_a_matrix_is_shifted_per_column() {
+    let mut pool = ExprPool::new();
+    let e = pool.parse("logsumexp(X)").unwrap();
+    let x = faer::mat![[1000.0, -1000.0, 0.5], [1000.0, -999.0, -0.25]];
+    let mut values = Values::new();
+    values.insert("X", x.clone());
+    let sizes = Sizes::from_values(&pool, &values).unwrap();
+    let out = Plan::<f64>::compile(&pool, &[e.root], &sizes)
+        .unwrap()
+        .run(&values)
+        .unwrap()
+        .remove(0);
+    assert_eq!(out.shape(), (1, 3));
+    let expected = [
+        1000.0 + 2f64.ln(),
+        -999.0 + (1.0 + (-1f64).exp()).ln(),
+        0.5 + (1.0 + (-0.75f64).exp()).ln(),
+    ];
+    for (j, want) in expected.iter().enumerate() {
+        assert!((out[(0, j)] - want).abs() <= 1e-13 * want.abs().max(1.0));
+    }
+    // The complex step in entry (1, 1): d logsumexp(X)[1] / dX[1, 1] = softmax of column 1.
+    let h = 1e-20;
+    let mut z = Values::<matdiff_faer::Complex<f64>>::new();
+    z.insert(
+        "X",
+        Mat::from_fn(2, 3, |i, j| {
+            matdiff_faer::Complex::new(x[(i, j)], if (i, j) == (1, 1) { h } else { 0.0 })
+        }),
+    );
+    let out = Plan::<matdiff_faer::Complex<f64>>::compile(&pool, &[e.root], &sizes)
+        .unwrap()
+        .run(&z)
+        .unwrap()
+        .remove(0);
+    let softmax = 1.0 / (1.0 + (-1f64).exp());
+    assert!((out[(0, 1)].im / h - softmax).abs() < 1e-15);
+    assert_eq!(out[(0, 0)].im, 0.0);
+}

@@ -100,6 +100,23 @@ fn naive(pool: &ExprPool, id: ExprId, v: &Values<f64>, sizes: &Sizes) -> Mat<f64
                 Mat::from_fn(m.nrows(), 1, |i, _| m[(i, i)])
             }
         }
+        Node::LogSumExpCols(a) => {
+            let m = ev(*a);
+            Mat::from_fn(1, m.ncols(), |_, j| {
+                (0..m.nrows()).map(|i| m[(i, j)].exp()).sum::<f64>().ln()
+            })
+        }
+        Node::Tri(t, a) => {
+            let m = ev(*a);
+            let lower = *t == matdiff_expr::Triangle::Lower;
+            Mat::from_fn(m.nrows(), m.ncols(), |i, j| {
+                if (lower && i >= j) || (!lower && i <= j) {
+                    m[(i, j)]
+                } else {
+                    0.0
+                }
+            })
+        }
     }
 }
 

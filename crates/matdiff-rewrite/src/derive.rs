@@ -116,6 +116,9 @@ pub struct Derivation {
     pub absent: bool,
     /// Whether the variable is diagonal and the gradient is its diagonal part `I .* G`.
     pub diagonal: bool,
+    /// The triangle of a triangular variable (`lower`, `upper`): the gradient is that triangle
+    /// of `G` (`tril(G)`, `triu(G)`).
+    pub triangle: Option<matdiff_expr::Triangle>,
 }
 
 pub(crate) struct Boundary {
@@ -224,6 +227,7 @@ pub fn derive(
             .find_symbol(wrt)
             .and_then(|s| pool.var_info(s))
             .is_some_and(|i| i.structure == matdiff_expr::Structure::Diagonal),
+        triangle: crate::triangle::of_variable(pool, wrt),
     })
 }
 
@@ -268,6 +272,7 @@ fn absent_variable(
         symmetric: false,
         absent: true,
         diagonal: false,
+        triangle: None,
     })
 }
 
@@ -765,6 +770,12 @@ impl Engine<'_> {
             shown_full = self.s.present(full)?;
             self.push(StepKind::Gradient, &gname, shown_full, vec!["S2"], false);
         }
+        // A triangular variable: the gradient is that triangle (a projection, so a new line).
+        if let Some(t) = crate::triangle::of_variable(self.s.pool, wrt) {
+            full = crate::triangle::tri(&mut self.s, t, full)?;
+            shown_full = self.s.present(full)?;
+            self.push(StepKind::Gradient, &gname, shown_full, vec!["S3"], false);
+        }
         // Definitions: differentials from the innermost name out, then the gradients of names.
         dvar_defs.sort_by_key(|d| d.0);
         let mut definitions: Vec<(Symbol, ExprId)> =
@@ -1122,6 +1133,12 @@ impl Engine<'_> {
                 rule("T8");
                 let u = self.u_or_identity(st)?;
                 let nu = self.s.pool.intern(Node::Diag(u))?;
+                out.push(State { u: Some(nu), e: a });
+            }
+            Node::Tri(t, a) => {
+                rule("T10");
+                let u = self.u_or_identity(st)?;
+                let nu = self.s.pool.intern(Node::Tri(t, u))?;
                 out.push(State { u: Some(nu), e: a });
             }
             _ => return Err(unsupported(self, "no trace trick applies")),

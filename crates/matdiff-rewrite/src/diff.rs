@@ -330,6 +330,34 @@ impl Engine<'_> {
                 };
                 Ok(Some(self.raw(Node::Diag(da))?))
             }
+            Node::LogSumExpCols(a) => {
+                // One per column: d logsumexp(X) = ones'*(softmax(X) .* dX), the softmax of
+                // each column exp(X - ones*logsumexp(X)).
+                self.use_rule("D20");
+                let Some(da) = self.d(a)? else {
+                    return Ok(None);
+                };
+                let rows = self.s.pool.shape(a).rows;
+                let ones = self.raw(Node::Ones(rows))?;
+                let broadcast = self.raw(Node::Mul(vec![ones, id].into()))?;
+                let neg = self.raw(Node::Neg(broadcast))?;
+                let shifted = self.raw(Node::Add(vec![a, neg].into()))?;
+                let softmax = self.raw(Node::Apply {
+                    fun: Fun::Builtin(matdiff_expr::Func::Exp),
+                    order: 0,
+                    arg: shifted,
+                })?;
+                let weighted = self.raw(Node::Hadamard(vec![softmax, da].into()))?;
+                let ones_t = self.raw(Node::Transpose(ones))?;
+                Ok(Some(self.raw(Node::Mul(vec![ones_t, weighted].into()))?))
+            }
+            Node::Tri(t, a) => {
+                self.use_rule("D24");
+                let Some(da) = self.d(a)? else {
+                    return Ok(None);
+                };
+                Ok(Some(self.raw(Node::Tri(t, da))?))
+            }
         }
     }
 

@@ -21,6 +21,7 @@ mod display;
 mod elementwise;
 mod second_order;
 mod solve;
+mod triangle;
 
 pub use derive::{derive, substitute, Derivation, DeriveOptions, Functions, Step, StepKind};
 pub use second_order::{

@@ -43,10 +43,11 @@ rules! {
     "D16", "2-norm", "d norm2(X) = tr(X'*dX)/norm2(X), d norm2(X)^2 = 2*tr(X'*dX)", r"\mathrm{d}\|X\|_2 = \frac{\operatorname{tr}(X^T\mathrm{d}X)}{\|X\|_2},\ \mathrm{d}\|X\|_2^2 = 2\operatorname{tr}(X^T\mathrm{d}X)";
     "D17", "diag", "d diag(X) = diag(dX)", r"\mathrm{d}\operatorname{diag}(X) = \operatorname{diag}(\mathrm{d}X)";
     "D18", "matrix power", "d(X^k) = sum of X^i*dX*X^(k-1-i)", r"\mathrm{d}X^k = \textstyle\sum_{i=0}^{k-1} X^i\,\mathrm{d}X\,X^{k-1-i}";
-    "D20", "log-sum-exp", "d logsumexp(x) = softmax(x)'*dx with softmax(x) = exp(x - logsumexp(x)), so d softmax(x) = softmax(x) .* (dx - softmax(x)'*dx)", r"\mathrm{d}\operatorname{lse}(x) = s^T\mathrm{d}x,\ s = \operatorname{softmax}(x) = e^{x - \operatorname{lse}(x)}";
+    "D20", "log-sum-exp", "d logsumexp(x) = softmax(x)'*dx with softmax(x) = exp(x - logsumexp(x)), so d softmax(x) = softmax(x) .* (dx - softmax(x)'*dx); one per column of a matrix: d logsumexp(X) = ones'*(softmax(X) .* dX)", r"\mathrm{d}\operatorname{lse}(x) = s^T\mathrm{d}x,\ s = \operatorname{softmax}(x) = e^{x - \operatorname{lse}(x)}";
     "D21", "log-abs-determinant", "d logabsdet(X) = tr(inv(X)*dX) at any non-singular X", r"\mathrm{d}\log|\det X| = \operatorname{tr}(X^{-1}\mathrm{d}X)";
     "D22", "maximum and minimum entry", "d max(X) = sum(W .* dX) with W = (1 - sign(max(X) - X))/sum(1 - sign(max(X) - X)), the indicator of the largest entries shared evenly at ties; min alike", r"\mathrm{d}\max(X) = \operatorname{sum}(W \odot \mathrm{d}X),\ W = \frac{1 - \operatorname{sign}(\max(X) - X)}{\operatorname{sum}(1 - \operatorname{sign}(\max(X) - X))}";
     "D23", "trace of a symbolic power", "d tr(X^k) = k*tr(X^(k-1)*dX) for an integer symbol k", r"\mathrm{d}\operatorname{tr}(X^k) = k\operatorname{tr}(X^{k-1}\mathrm{d}X)";
+    "D24", "triangle", "d tril(X) = tril(dX), d triu(X) = triu(dX)", r"\mathrm{d}\operatorname{tril}(X) = \operatorname{tril}(\mathrm{d}X)";
     "D19", "division by a scalar", "d(X/s) = dX/s - X*ds/s^2", r"\mathrm{d}(X/s) = \mathrm{d}X/s - X\,\mathrm{d}s/s^2";
     // Trace tricks (seed 2.3).
     "T1", "scalar as trace", "a = tr(a) for a scalar a", r"a = \operatorname{tr}(a)";
@@ -58,6 +59,7 @@ rules! {
     "T6", "scalar factor", "tr(c*A) = c*tr(A)", r"\operatorname{tr}(cA) = c\operatorname{tr}(A)";
     "T7", "sum as trace", "sum(A) = tr((ones*ones')'*A)", r"\operatorname{sum}(A) = \operatorname{tr}((\mathbf{1}\mathbf{1}^T)^T A)";
     "T8", "diag swap", "tr(A'*diag(B)) = tr(diag(A)'*B)", r"\operatorname{tr}(A^T\operatorname{diag}(B)) = \operatorname{tr}(\operatorname{diag}(A)^T B)";
+    "T10", "triangle swap", "tr(A'*tril(B)) = tr(tril(A)'*B), triu alike", r"\operatorname{tr}(A^T\operatorname{tril}(B)) = \operatorname{tr}(\operatorname{tril}(A)^T B)";
     "T9", "broadcast scalar", "tr(A'*(s*ones*ones')) = s*sum(A)", r"\operatorname{tr}(A^T(s\mathbf{1}\mathbf{1}^T)) = s\operatorname{sum}(A)";
     // The core relationship (seed 2.1).
     "C", "core relationship", "df = tr(G'*dX) gives df/dX = G", r"\mathrm{d}f = \operatorname{tr}(G^T\mathrm{d}X) \Rightarrow \frac{\partial f}{\partial X} = G";
@@ -77,6 +79,7 @@ rules! {
     "F12", "expm1 derivative", "expm1'(x) = expm1''(x) = exp(x)", r"\operatorname{expm1}'(x) = e^{x}";
     "S", "symmetric gradient", "X symmetric: df/dX = (G + G')/2", r"X = X^T \Rightarrow \frac{\partial f}{\partial X} = \tfrac{1}{2}(G + G^T)";
     "S2", "diagonal gradient", "X diagonal: df/dX = I .* G", r"X = \operatorname{diag}(x) \Rightarrow \frac{\partial f}{\partial X} = I \odot G";
+    "S3", "triangular gradient", "X lower triangular: df/dX = tril(G); upper: triu(G)", r"X = \operatorname{tril}(X) \Rightarrow \frac{\partial f}{\partial X} = \operatorname{tril}(G)";
     "B", "substitution", "names replaced by what they stand for", r"\text{substitution}";
     // Second order (Magnus and Neudecker).
     "H1", "second identification", "dh = tr(H[V]'*dX) for h = tr((df/dX)'*V) gives the Hessian-vector product H[V] (the Hessian is symmetric)", r"h = \operatorname{tr}\big(\tfrac{\partial f}{\partial X}^T V\big),\ \mathrm{d}h = \operatorname{tr}(H[V]^T\mathrm{d}X) \Rightarrow \frac{\partial h}{\partial X} = H[V]";

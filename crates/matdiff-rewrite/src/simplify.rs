@@ -129,6 +129,14 @@ impl<'p> Simplifier<'p> {
                     _ => self.pool.intern(Node::Diag(a))?,
                 }
             }
+            Node::Tri(t, a) => {
+                let a = self.canon(a)?;
+                crate::triangle::tri(self, t, a)?
+            }
+            Node::LogSumExpCols(a) => {
+                let a = self.canon(a)?;
+                self.pool.intern(Node::LogSumExpCols(a))?
+            }
         };
         self.memo.insert(id, r);
         self.memo.insert(r, r);
@@ -291,6 +299,11 @@ impl<'p> Simplifier<'p> {
             Node::Apply { fun, order, arg } => {
                 let arg = self.transpose(arg)?;
                 self.pool.intern(Node::Apply { fun, order, arg })
+            }
+            Node::Tri(t, b) => {
+                // tril(B)' = triu(B').
+                let b = self.transpose(b)?;
+                crate::triangle::tri(self, t.flipped(), b)
             }
             Node::Pow([b, k]) => {
                 let b = self.transpose(b)?;

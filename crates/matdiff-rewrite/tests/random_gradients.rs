@@ -1,7 +1,8 @@
 //! Property test: random well-shaped expressions over the whole language (every operator and
 //! function, nested, non-square sizes, scalar, vector and matrix variables); the derived gradient
-//! equals the complex-step gradient to 1e-9 relative. The 3x3 variable `A` is declared diagonal
-//! or symmetric positive definite for some seeds (the gradient then lives in the structure).
+//! equals the complex-step gradient to 1e-9 relative. The 3x3 variable `A` is declared diagonal,
+//! lower or upper triangular, or symmetric positive definite for some seeds (the gradient then
+//! lives in the structure).
 
 mod common;
 
@@ -70,7 +71,7 @@ impl Gen {
             return self.leaf(r, c);
         }
         let d = depth - 1;
-        match self.rng.random_range(0..18) {
+        match self.rng.random_range(0..19) {
             0 => format!("{} + {}", self.mat(r, c, d), self.mat(r, c, d)),
             1 => format!("{} - {}", self.mat(r, c, d), self.paren(r, c, d)),
             2 => format!("-{}", self.paren(r, c, d)),
@@ -120,6 +121,10 @@ impl Gen {
                 let f = self.pick(&["maximum", "minimum"]);
                 format!("{f}({}, {})", self.mat(r, c, d), self.mat(r, c, d))
             }
+            18 if r == c => {
+                let f = self.pick(&["tril", "triu"]);
+                format!("{f}({})", self.mat(r, r, d))
+            }
             _ => format!("{} + {}", self.mat(r, c, d), self.leaf(r, c)),
         }
     }
@@ -153,6 +158,19 @@ impl Gen {
                 let f = self.pick(&["max", "min"]);
                 format!("{f}({} + {})", self.mat(r, c, d), self.leaf(r, c))
             }
+            // One logsumexp per column of a matrix, weighted; a column-wise softmax.
+            14 if c > 1 && self.rng.random_bool(0.5) => {
+                let w = self.paren(c, 1, d);
+                if self.rng.random_bool(0.5) {
+                    format!("logsumexp({})*{w}", self.mat(r, c, d))
+                } else {
+                    format!(
+                        "sum(softmax({}) .* {})",
+                        self.mat(r, c, d),
+                        self.paren(r, c, d)
+                    )
+                }
+            }
             14 => format!("logsumexp({})", self.mat(r, 1, d)),
             15 => format!("softmax({})'*{}", self.mat(r, 1, d), self.paren(r, 1, d)),
             0 => format!("tr({})", self.mat(r, r, d)),
@@ -182,11 +200,14 @@ impl Gen {
     }
 }
 
-/// The declarations; `A` (3x3) is general, diagonal or symmetric positive definite by `seed`.
+/// The declarations; `A` (3x3) is general, diagonal, lower or upper triangular or symmetric
+/// positive definite by `seed`.
 fn decls(seed: u64) -> Vec<Decl> {
-    let structure = match seed % 4 {
+    let structure = match seed % 6 {
         1 => Structure::Diagonal,
         2 => Structure::Spd,
+        3 => Structure::Lower,
+        4 => Structure::Upper,
         _ => Structure::General,
     };
     VARS.iter()

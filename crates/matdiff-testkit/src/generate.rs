@@ -171,7 +171,7 @@ impl Generator {
         let scalar = (r, c) == (1, 1);
         let square = r == c;
         loop {
-            let choice = self.rng.random_range(0..17);
+            let choice = self.rng.random_range(0..18);
             let out = match choice {
                 0 => format!("({} + {})", self.expr(r, c, d), self.expr(r, c, d)),
                 1 => format!("({} - {})", self.expr(r, c, d), self.expr(r, c, d)),
@@ -265,6 +265,10 @@ impl Generator {
                 }
                 12 if square && !scalar => format!("diag({})", self.expr(r, 1, d)),
                 12 if c == 1 && !scalar => format!("diag({})", self.expr(r, r, d)),
+                17 if square && !scalar => {
+                    let f = self.pick(&["tril", "triu"]);
+                    format!("{f}({})", self.expr(r, r, d))
+                }
                 13 if square => format!("{}^2", self.factor(r, r, d)),
                 13 => format!("{}.^2", self.factor(r, c, d)),
                 14 if scalar => self.reduction(d),
@@ -296,7 +300,16 @@ impl Generator {
             self.expr(r, c, d)
         };
         match self.rng.random_range(0..10) {
+            // Of a matrix: one per column (a row), weighted.
+            6 if c > 1 && self.chance(0.5) => {
+                let w = atom(self.expr(c, 1, d.min(1)));
+                format!("logsumexp({})*{w}", self.expr(k, c, d))
+            }
             6 => format!("logsumexp({})", self.expr(k, 1, d)),
+            7 if c > 1 && self.chance(0.5) => {
+                let w = atom(self.expr(k, c, d.min(1)));
+                format!("sum(softmax({}) .* {w})", self.expr(k, c, d))
+            }
             7 => {
                 let (v, w) = (self.expr(k, 1, d), self.expr(k, 1, d.min(1)));
                 format!("softmax({v})'*{}", atom(w))

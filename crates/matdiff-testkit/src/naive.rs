@@ -257,6 +257,24 @@ impl Evaluator<'_> {
                     Cm::from_fn(a.rows, 1, |i, _| a.at(i, i))
                 }
             }
+            Node::LogSumExpCols(a) => {
+                // log(sum(exp(x))) of each column, as written (no shift: the reference).
+                let a = self.eval(a)?;
+                Cm::from_fn(1, a.cols, |_, j| {
+                    (0..a.rows).map(|i| a.at(i, j).exp()).sum::<C>().ln()
+                })
+            }
+            Node::Tri(t, a) => {
+                let a = self.eval(a)?;
+                let lower = t == matdiff_expr::Triangle::Lower;
+                Cm::from_fn(a.rows, a.cols, |i, j| {
+                    if (lower && i >= j) || (!lower && i <= j) {
+                        a.at(i, j)
+                    } else {
+                        C::new(0.0, 0.0)
+                    }
+                })
+            }
             Node::Reduce(r, a) => {
                 let a = self.eval(a)?;
                 Cm::scalar(match r {

@@ -163,9 +163,10 @@ fn check_in(expr: &str, wrt: &str, lets: &str, seed: u64) -> Result<Value, Value
     let d = derive_in(&mut pool, expr, wrt, lets)?;
     let fail = |e: &dyn std::fmt::Display| error(e.to_string(), None);
     // A symmetric variable cannot be perturbed one entry at a time: its gradient (G + G')/2 is
-    // the plain gradient of f((S + S')/2) in an unconstrained S, at S = X.
+    // the plain gradient of f((S + S')/2) in an unconstrained S, at S = X; a diagonal or
+    // triangular one's that of f(I .* S), f(tril(S)) or f(triu(S)).
     let free = format!("{wrt}__free");
-    let symmetric = if d.symmetric {
+    let symmetric = if d.symmetric || d.diagonal || d.triangle.is_some() {
         Some(symmetrised(&mut pool, &d, &free).map_err(|e| fail(&e))?)
     } else {
         None
@@ -245,10 +246,17 @@ fn symmetrised(
     let shape = pool.shape(x);
     pool.declare_var(free, shape, false)?;
     let s = pool.var(free)?;
-    let st = pool.intern(Node::Transpose(s))?;
-    let sum = pool.intern(Node::Add(vec![s, st].into()))?;
-    let half = pool.num(2.0);
-    let sym = pool.intern(Node::Div([sum, half]))?;
+    let sym = if d.diagonal {
+        let eye = pool.intern(Node::Identity(shape.rows))?;
+        pool.intern(Node::Hadamard(vec![eye, s].into()))?
+    } else if let Some(t) = d.triangle {
+        pool.intern(Node::Tri(t, s))?
+    } else {
+        let st = pool.intern(Node::Transpose(s))?;
+        let sum = pool.intern(Node::Add(vec![s, st].into()))?;
+        let half = pool.num(2.0);
+        pool.intern(Node::Div([sum, half]))?
+    };
     let map = HashMap::from([(x, sym)]);
     matdiff_rewrite::substitute(pool, d.function, &map)
 }

@@ -100,6 +100,10 @@ fn the_check_agrees_on_the_seeds_examples() {
         (SEED, "M", "M: symmetric"),
         ("a'*exp(X*b)", "X", ""),
         ("norm2(X*w - y)^2", "w", "X: 5x3"),
+        // Structured variables: the check moves them inside their structure.
+        ("a'*D*D*b + sum(exp(D))", "D", "D: diagonal"),
+        ("x'*L*L'*x - 2*logdet(L)", "L", "L: lower"),
+        ("tr(inv(U)) + a'*U*b", "U", "U: upper"),
     ] {
         let c = json(super::check(expr, wrt, lets, 1));
         assert_eq!(c["ok"], true, "{expr}: {c}");

@@ -95,6 +95,15 @@ fn case(entry: &catalog::Entry) -> Result<Case, String> {
         if info.structure == matdiff_expr::Structure::Integer {
             value = Mat::from_fn(1, 1, |_, _| rng.random_range(2..=5) as f64);
         }
+        // A diagonal or triangular variable: zero outside its structure.
+        let st = info.structure;
+        value = Mat::from_fn(value.nrows(), value.ncols(), |i, j| {
+            if st.allows(i, j) {
+                value[(i, j)]
+            } else {
+                0.0
+            }
+        });
         values.insert(name, value);
     }
     let sizes = Sizes::from_values(&pool, &values).map_err(|e| e.to_string())?;

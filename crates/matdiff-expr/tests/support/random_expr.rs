@@ -270,7 +270,10 @@ impl Gen {
                     let t = self.shape();
                     format!("{f}({})", self.expr(t, b))
                 }
-                16 if square => format!("inv({})", self.expr(s, b)),
+                16 if square => {
+                    let f = self.rng.pick(&["inv", "tril", "triu"]);
+                    format!("{f}({})", self.expr(s, b))
+                }
                 17 if square => format!("diag({})", self.expr((s.0, D::One), b)),
                 17 if vector => format!("diag({})", self.expr((s.0, s.0), b)),
                 18 if scalar => {
@@ -287,6 +290,12 @@ impl Gen {
                     let k = self.dim();
                     format!("{}*ones", self.sub((s.0, k), b))
                 }
+                // One logsumexp per column: a row (a scalar of a column vector).
+                20 if s.0 == D::One => {
+                    let k = self.dim();
+                    format!("logsumexp({})", self.expr((k, s.1), b))
+                }
+                21 if !scalar => format!("softmax({})", self.expr(s, b)),
                 _ => continue,
             };
             return text;

@@ -40,12 +40,19 @@ pub(crate) fn random_values(
                         + if i == j { 1.0 } else { 0.0 }
                 });
             }
-            if info.structure == matdiff_expr::Structure::Diagonal {
-                m = Mat::from_fn(
-                    r,
-                    c,
-                    |i, j| if i == j { 1.0 + 0.5 * m[(i, j)] } else { 0.0 },
-                );
+            if matches!(
+                info.structure,
+                matdiff_expr::Structure::Diagonal
+                    | matdiff_expr::Structure::Lower
+                    | matdiff_expr::Structure::Upper
+            ) {
+                // Away from singular: a diagonal between 1/2 and 3/2, zeros outside the structure.
+                let st = info.structure;
+                m = Mat::from_fn(r, c, |i, j| match (i == j, st.allows(i, j)) {
+                    (true, _) => 1.0 + 0.5 * m[(i, j)],
+                    (false, true) => m[(i, j)],
+                    (false, false) => 0.0,
+                });
             }
             values.insert(pool.name(*s).to_string(), m);
         }
@@ -69,17 +76,18 @@ pub(crate) fn complex_step(
         .find_symbol(var)
         .and_then(|s| pool.var_info(s))
         .is_some_and(|i| i.symmetric);
-    let diagonal = pool
+    let structure = pool
         .find_symbol(var)
         .and_then(|s| pool.var_info(s))
-        .is_some_and(|i| i.structure == matdiff_expr::Structure::Diagonal);
+        .map(|i| i.structure)
+        .unwrap_or_default();
     let sizes = Sizes::from_values(pool, &base).expect("sizes");
     let options = matdiff_faer::Options::new().functions(functions);
     let mut plan = matdiff_faer::Plan::<Complex<f64>>::compile_with(pool, &[f], &sizes, &options)
         .expect("a plan");
     Mat::from_fn(x.nrows(), x.ncols(), |i, j| {
-        if diagonal && i != j {
-            // A diagonal variable has no off-diagonal entries to move.
+        if !structure.allows(i, j) {
+            // A diagonal or triangular variable has no entries outside its structure to move.
             return 0.0;
         }
         let mut v = base.clone();

@@ -284,9 +284,7 @@ fn numeric_checks(
         (h ^ b as u64).wrapping_mul(0x100000001b3)
     });
     let symmetric = pool.var_info(wrt).is_some_and(|i| i.symmetric);
-    let diagonal = pool
-        .var_info(wrt)
-        .is_some_and(|i| i.structure == matdiff_expr::Structure::Diagonal);
+    let structure = pool.var_info(wrt).map(|i| i.structure).unwrap_or_default();
     let positive: BTreeSet<&str> = entry.positive.iter().map(String::as_str).collect();
     for draw in 0..DRAWS {
         let mut rng = StdRng::seed_from_u64(seed.wrapping_add(draw));
@@ -311,9 +309,12 @@ fn numeric_checks(
                 info.symmetric,
                 positive.contains(name),
             );
-            if info.structure == matdiff_expr::Structure::Diagonal {
-                value = Mat::from_fn(r, c, |i, j| if i == j { value[(i, j)] } else { 0.0 });
-            }
+            let st = info.structure;
+            value = Mat::from_fn(
+                r,
+                c,
+                |i, j| if st.allows(i, j) { value[(i, j)] } else { 0.0 },
+            );
             if info.structure == matdiff_expr::Structure::Integer {
                 value = Mat::from_fn(1, 1, |_, _| rng.random_range(2..=5) as f64);
             }
@@ -347,15 +348,14 @@ fn numeric_checks(
             pool.var_info(wrt).expect("a variable"),
         )
         .map_err(|e| at("complex step", e))?;
-        if diagonal {
-            lit = Mat::from_fn(lit.nrows(), lit.ncols(), |i, j| {
-                if i == j {
-                    lit[(i, j)]
-                } else {
-                    0.0
-                }
-            });
-        }
+        // The literature's form of a structured variable's gradient is the unstructured G.
+        lit = Mat::from_fn(lit.nrows(), lit.ncols(), |i, j| {
+            if structure.allows(i, j) {
+                lit[(i, j)]
+            } else {
+                0.0
+            }
+        });
         if symmetric {
             lit = Mat::from_fn(lit.nrows(), lit.ncols(), |i, j| {
                 (lit[(i, j)] + lit[(j, i)]) / 2.0
@@ -508,7 +508,6 @@ fn complex_step(
     info: matdiff_expr::VarInfo,
 ) -> Result<Mat<f64>, matdiff_faer::EvalError> {
     let symmetric = info.symmetric;
-    let diagonal = info.structure == matdiff_expr::Structure::Diagonal;
     const H: f64 = 1e-20;
     let name = pool.name(x);
     let mut plan = Plan::compile_with(pool, &[f], sizes, options)?;
@@ -518,7 +517,7 @@ fn complex_step(
     let mut g = Mat::zeros(r, c);
     for j in 0..c {
         for i in 0..r {
-            if symmetric && i > j || diagonal && i != j {
+            if symmetric && i > j || !info.structure.allows(i, j) {
                 continue;
             }
             let xv = cvalues.get_mut(name).expect("a value");
