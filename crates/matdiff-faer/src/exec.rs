@@ -1139,17 +1139,7 @@ fn run_chunk<T: Scalar>(
                         });
                     }
                 }
-                match (f, order) {
-                    (Func::Exp, _) => map1(x, out, |v| v.exp()),
-                    (Func::Log, 0) => map1(x, out, |v| v.ln()),
-                    (Func::Tanh, 0) => map1(x, out, |v| v.tanh()),
-                    (Func::Sigmoid, 0) => map1(x, out, |v| v.sigmoid()),
-                    (Func::Sigmoid, 1) => map1(x, out, |v| v.sigmoid_prime()),
-                    (Func::Relu, 0) => map1(x, out, |v| v.relu()),
-                    (Func::Softplus, 0) => map1(x, out, |v| v.softplus()),
-                    (Func::Sqrt, 0) => map1(x, out, |v| v.sqrt()),
-                    _ => map1(x, out, |v| v.apply(*f, *order)),
-                }
+                crate::simd::apply(*f, *order, x, out);
             }
             KOp::Abstract(fi, a) => {
                 let f = &cx.functions[*fi];

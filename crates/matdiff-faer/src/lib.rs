@@ -26,6 +26,7 @@ mod functions;
 mod plan;
 mod random;
 mod scalar;
+pub mod simd;
 mod steps;
 mod values;
 
