@@ -27,6 +27,7 @@ mod plan;
 mod random;
 mod scalar;
 pub mod simd;
+mod split;
 mod steps;
 mod values;
 
