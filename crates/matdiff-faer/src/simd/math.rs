@@ -18,6 +18,16 @@ const EXP_MAX: f64 = 709.782_712_893_384;
 /// Below this `exp` rounds to zero.
 const EXP_MIN: f64 = -745.133_219_101_941_2;
 
+/// `a * b + c`, fused (one rounding) where the instruction set has FMA.
+#[inline(always)]
+fn mad<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
 /// `(k, r)` with `x = k ln2 + r`, `|r| <= ln2/2`, for `|x| <= 746`.
 #[inline(always)]
 fn reduce(x: f64) -> (i64, f64) {
@@ -29,7 +39,7 @@ fn reduce(x: f64) -> (i64, f64) {
 
 /// `expm1(r)` for `|r| <= ln2/2`: the Taylor series to `r^13` (remainder below `5e-18`).
 #[inline(always)]
-fn expm1_reduced(r: f64) -> f64 {
+fn expm1_reduced<const FMA: bool>(r: f64) -> f64 {
     let mut p = 1.0 / 6_227_020_800.0;
     for c in [
         1.0 / 479_001_600.0,
@@ -45,7 +55,7 @@ fn expm1_reduced(r: f64) -> f64 {
         0.5,
         1.0,
     ] {
-        p = p * r + c;
+        p = mad::<FMA>(p, r, c);
     }
     p * r
 }
@@ -58,11 +68,11 @@ fn pow2(k: i64) -> f64 {
 
 /// `exp(x)`, subnormal results included (rounded once).
 #[inline(always)]
-pub(crate) fn exp(x: f64) -> f64 {
+pub(crate) fn exp<const FMA: bool>(x: f64) -> f64 {
     let (k, r) = reduce(x.max(EXP_MIN - 1.0).min(EXP_MAX + 1.0));
     // 2^k as two factors, each a normal number, so that a subnormal result is rounded once.
     let half = k >> 1;
-    let y = ((1.0 + expm1_reduced(r)) * pow2(half)) * pow2(k - half);
+    let y = ((1.0 + expm1_reduced::<FMA>(r)) * pow2(half)) * pow2(k - half);
     if x.is_nan() {
         x
     } else if x > EXP_MAX {
@@ -76,9 +86,9 @@ pub(crate) fn exp(x: f64) -> f64 {
 
 /// `exp(x) - 1`, accurate for small `x`.
 #[inline(always)]
-pub(crate) fn expm1(x: f64) -> f64 {
+pub(crate) fn expm1<const FMA: bool>(x: f64) -> f64 {
     let (k, r) = reduce(x.max(-40.0).min(EXP_MAX + 1.0));
-    let em1 = expm1_reduced(r);
+    let em1 = expm1_reduced::<FMA>(r);
     // 2^k em1 + (2^k - 1) is exact in its last step up to k = 53; beyond, the -1 is below an ulp.
     let small_k = k.min(60);
     let s = pow2(small_k);
@@ -100,7 +110,7 @@ pub(crate) fn expm1(x: f64) -> f64 {
 
 /// `ln(x)`: fdlibm's reduction to `[sqrt(2)/2, sqrt(2))` and its polynomial in `s = f/(2+f)`.
 #[inline(always)]
-pub(crate) fn ln(x: f64) -> f64 {
+pub(crate) fn ln<const FMA: bool>(x: f64) -> f64 {
     const LG: [f64; 7] = [
         6.666_666_666_666_735_13e-1,
         3.999_999_999_940_941_908e-1,
@@ -127,8 +137,8 @@ pub(crate) fn ln(x: f64) -> f64 {
     let s = f / (2.0 + f);
     let z = s * s;
     let w = z * z;
-    let t1 = w * (LG[1] + w * (LG[3] + w * LG[5]));
-    let t2 = z * (LG[0] + w * (LG[2] + w * (LG[4] + w * LG[6])));
+    let t1 = w * mad::<FMA>(w, mad::<FMA>(w, LG[5], LG[3]), LG[1]);
+    let t2 = z * mad::<FMA>(w, mad::<FMA>(w, mad::<FMA>(w, LG[6], LG[4]), LG[2]), LG[0]);
     let r = t2 + t1;
     let dk = e as f64;
     let y = s * (hfsq + r) + dk * LN2_LO - hfsq + f + dk * LN2_HI;
@@ -145,9 +155,9 @@ pub(crate) fn ln(x: f64) -> f64 {
 
 /// `ln(1 + x)`, accurate for small `x`: `ln(u) - ((u - 1) - x)/u` with `u = 1 + x` rounded.
 #[inline(always)]
-pub(crate) fn ln_1p(x: f64) -> f64 {
+pub(crate) fn ln_1p<const FMA: bool>(x: f64) -> f64 {
     let u = 1.0 + x;
-    let y = ln(u) - ((u - 1.0) - x) / u;
+    let y = ln::<FMA>(u) - ((u - 1.0) - x) / u;
     if x == f64::INFINITY {
         x
     } else if x == -1.0 {
@@ -159,8 +169,8 @@ pub(crate) fn ln_1p(x: f64) -> f64 {
 
 /// `tanh(x) = sign(x) t/(t + 2)` with `t = expm1(2|x|)`; `tanh(22)` is 1 in `f64`.
 #[inline(always)]
-pub(crate) fn tanh(x: f64) -> f64 {
-    let t = expm1(2.0 * x.abs().min(22.0));
+pub(crate) fn tanh<const FMA: bool>(x: f64) -> f64 {
+    let t = expm1::<FMA>(2.0 * x.abs().min(22.0));
     let y = (t / (t + 2.0)).copysign(x);
     if x.is_nan() {
         x
@@ -171,14 +181,14 @@ pub(crate) fn tanh(x: f64) -> f64 {
 
 /// `exp(-|x|)`.
 #[inline(always)]
-fn exp_neg_abs(x: f64) -> f64 {
-    exp(-x.abs())
+fn exp_neg_abs<const FMA: bool>(x: f64) -> f64 {
+    exp::<FMA>(-x.abs())
 }
 
 /// The logistic function: `1/(1 + e)` or `e/(1 + e)` with `e = exp(-|x|)`.
 #[inline(always)]
-pub(crate) fn sigmoid(x: f64) -> f64 {
-    let e = exp_neg_abs(x);
+pub(crate) fn sigmoid<const FMA: bool>(x: f64) -> f64 {
+    let e = exp_neg_abs::<FMA>(x);
     let d = 1.0 + e;
     if x >= 0.0 {
         1.0 / d
@@ -191,8 +201,8 @@ pub(crate) fn sigmoid(x: f64) -> f64 {
 
 /// `sigmoid'(x) = e/(1 + e)^2` with `e = exp(-|x|)`.
 #[inline(always)]
-pub(crate) fn sigmoid_prime(x: f64) -> f64 {
-    let e = exp_neg_abs(x);
+pub(crate) fn sigmoid_prime<const FMA: bool>(x: f64) -> f64 {
+    let e = exp_neg_abs::<FMA>(x);
     let d = 1.0 + e;
     e / (d * d)
 }
@@ -200,9 +210,9 @@ pub(crate) fn sigmoid_prime(x: f64) -> f64 {
 /// `sigmoid''(x) = sigmoid'(x) (1 - 2 sigmoid(x))`, the second factor `-sign(x) (1 - e)/(1 + e)`
 /// with `1 - e = -expm1(-|x|)` (no cancellation near 0).
 #[inline(always)]
-pub(crate) fn sigmoid_second(x: f64) -> f64 {
-    let em = expm1(-x.abs());
-    let e = exp_neg_abs(x);
+pub(crate) fn sigmoid_second<const FMA: bool>(x: f64) -> f64 {
+    let em = expm1::<FMA>(-x.abs());
+    let e = exp_neg_abs::<FMA>(x);
     let d = 1.0 + e;
     let r = em / d;
     let r = if x >= 0.0 { r } else { -r };
@@ -211,16 +221,16 @@ pub(crate) fn sigmoid_second(x: f64) -> f64 {
 
 /// `tanh'(x) = 4e/(1 + e)^2` with `e = exp(-2|x|)`.
 #[inline(always)]
-pub(crate) fn tanh_prime(x: f64) -> f64 {
-    let e = exp(-2.0 * x.abs());
+pub(crate) fn tanh_prime<const FMA: bool>(x: f64) -> f64 {
+    let e = exp::<FMA>(-2.0 * x.abs());
     let d = 1.0 + e;
     4.0 * e / (d * d)
 }
 
 /// `softplus(x) = max(x, 0) + ln(1 + exp(-|x|))`.
 #[inline(always)]
-pub(crate) fn softplus(x: f64) -> f64 {
-    let y = x.max(0.0) + ln_1p(exp_neg_abs(x));
+pub(crate) fn softplus<const FMA: bool>(x: f64) -> f64 {
+    let y = x.max(0.0) + ln_1p::<FMA>(exp_neg_abs::<FMA>(x));
     if x.is_nan() {
         x
     } else {

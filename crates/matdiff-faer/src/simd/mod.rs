@@ -119,7 +119,7 @@ impl Lane for f32 {
 
 /// One element function, inlined into the loop of each instruction set.
 trait Element {
-    fn eval(x: f64) -> f64;
+    fn eval<const FMA: bool>(x: f64) -> f64;
 }
 
 macro_rules! elements {
@@ -128,7 +128,7 @@ macro_rules! elements {
             struct $name;
             impl Element for $name {
                 #[inline(always)]
-                fn eval($x: f64) -> f64 {
+                fn eval<const FMA: bool>($x: f64) -> f64 {
                     $body
                 }
             }
@@ -137,24 +137,24 @@ macro_rules! elements {
 }
 
 elements! {
-    Exp = |x| math::exp(x);
-    Expm1 = |x| math::expm1(x);
-    Ln = |x| math::ln(x);
+    Exp = |x| math::exp::<FMA>(x);
+    Expm1 = |x| math::expm1::<FMA>(x);
+    Ln = |x| math::ln::<FMA>(x);
     Recip = |x| 1.0 / x;
     NegRecipSq = |x| -(1.0 / (x * x));
-    Ln1p = |x| math::ln_1p(x);
+    Ln1p = |x| math::ln_1p::<FMA>(x);
     Recip1p = |x| 1.0 / (1.0 + x);
     NegRecip1pSq = |x| {
         let r = 1.0 + x;
         -(1.0 / (r * r))
     };
-    Tanh = |x| math::tanh(x);
-    TanhPrime = |x| math::tanh_prime(x);
-    TanhSecond = |x| -2.0 * math::tanh(x) * math::tanh_prime(x);
-    Sigmoid = |x| math::sigmoid(x);
-    SigmoidPrime = |x| math::sigmoid_prime(x);
-    SigmoidSecond = |x| math::sigmoid_second(x);
-    Softplus = |x| math::softplus(x);
+    Tanh = |x| math::tanh::<FMA>(x);
+    TanhPrime = |x| math::tanh_prime::<FMA>(x);
+    TanhSecond = |x| -2.0 * math::tanh::<FMA>(x) * math::tanh_prime::<FMA>(x);
+    Sigmoid = |x| math::sigmoid::<FMA>(x);
+    SigmoidPrime = |x| math::sigmoid_prime::<FMA>(x);
+    SigmoidSecond = |x| math::sigmoid_second::<FMA>(x);
+    Softplus = |x| math::softplus::<FMA>(x);
     Sqrt = |x| x.sqrt();
     SqrtPrime = |x| 1.0 / (2.0 * x.sqrt());
     SqrtSecond = |x| -(1.0 / (4.0 * x * x.sqrt()));
@@ -194,22 +194,22 @@ fn vectorised_on<L: Lane>(isa: Isa, func: Func, order: u8, x: &[L], out: &mut [L
 }
 
 #[inline(always)]
-fn each<E: Element, L: Lane>(x: &[L], out: &mut [L]) {
+fn each<E: Element, L: Lane, const FMA: bool>(x: &[L], out: &mut [L]) {
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = L::narrow(E::eval(v.widen()));
+        *o = L::narrow(E::eval::<FMA>(v.widen()));
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
 fn each_avx512<E: Element, L: Lane>(x: &[L], out: &mut [L]) {
-    each::<E, L>(x, out)
+    each::<E, L, true>(x, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn each_avx2<E: Element, L: Lane>(x: &[L], out: &mut [L]) {
-    each::<E, L>(x, out)
+    each::<E, L, true>(x, out)
 }
 
 /// The widest instruction set the processor has.
@@ -243,6 +243,6 @@ fn run_on<E: Element, L: Lane>(isa: Isa, x: &[L], out: &mut [L]) {
         Isa::Avx512 => unsafe { each_avx512::<E, L>(x, out) },
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { each_avx2::<E, L>(x, out) },
-        Isa::Baseline => each::<E, L>(x, out),
+        Isa::Baseline => each::<E, L, false>(x, out),
     }
 }
