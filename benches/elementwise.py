@@ -5,7 +5,7 @@ tr(Y'MY) with Y = sigmoid(WX), its gradient W'((2MY) .* Y .* (1 - Y)) at n = 100
 Two threads, as the Rust side. Prints medians; run it in the same session as the Rust benches and
 compare ratios, never figures from another run.
 
-Run: python3 benches/elementwise.py [--reps N]
+Run: python3 benches/elementwise.py [--reps N] [--only elementwise|layer]
 """
 import os
 import statistics
@@ -145,5 +145,8 @@ def layer():
 
 
 if __name__ == "__main__":
-    elementwise()
-    layer()
+    ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+    if ONLY in (None, "elementwise"):
+        elementwise()
+    if ONLY in (None, "layer"):
+        layer()
