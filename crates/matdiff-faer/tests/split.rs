@@ -99,3 +99,14 @@ fn a_domain_error_in_any_part_is_found_and_the_first_is_reported() {
         }
     }
 }
+
+#[test]
+fn transposed_leaves_are_read_in_every_part() {
+    let mut rng = StdRng::seed_from_u64(4);
+    let c = rand_mat(&mut rng, 301, 301, -3.0, 3.0);
+    let values = Values::new().with("C", c.clone());
+    let one = run("tanh(C') .* C", &values, 1).unwrap();
+    assert!(run("tanh(C') .* C", &values, 4).unwrap() == one);
+    let want = Mat::from_fn(301, 301, |i, j| c[(j, i)].tanh() * c[(i, j)]);
+    assert_close(&one, &want, 1e-14, "tanh(C') .* C");
+}
