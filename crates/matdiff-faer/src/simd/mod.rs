@@ -22,7 +22,9 @@
 //! | `sqrt`, `relu` and the rational derivatives (`log'`, `sqrt'`, ...) | 0 | 1 |
 //!
 //! (`f64`: against std's function, or for the derivatives against the scalar formulas of
-//! [`Scalar::apply`] on std; `f32`: against std's `f64` result rounded to `f32`.)
+//! [`Scalar::apply`] on std, `sigmoid''` against `-sigmoid'(x) tanh(x/2)` since the scalar form
+//! cancels near 0; `f32`: against std's `f64` result rounded to `f32`.) `sin`, `cos`, `tan`, the
+//! inverse and hyperbolic functions other than `tanh`, and powers stay scalar.
 //!
 //! Special values follow libm: NaN gives NaN, `exp(-inf) = 0`, `log(0) = -inf`, `log(-1)` is
 //! NaN, `tanh(±inf) = ±1`, `tanh(-0) = -0`.
