@@ -2,7 +2,7 @@
 //! calls, side by side in one run:
 //! (a) the layer loss `tr(Y'*M*Y) where Y = sigmoid(W*X)`, its gradient
 //!     `W'*((2*M*Y) .* sigmoid'(W*X))`, and both in one plan (3 products, as by hand), all
-//!     matrices n x n, n = 256 and 1000;
+//!     matrices n x n, n = 256, 1000 and 2000;
 //! (b) the least-squares gradient `A'*(A*x - b)` at n = 2000;
 //! (c) the seed's `a'*exp(X*b)` at n = 2000.
 //! Both sides use both cores for matrix products. Compare with
@@ -93,7 +93,7 @@ fn gradient_by_hand(w: &Mat<f64>, x: &Mat<f64>, m: &Mat<f64>, par: Par) -> Mat<f
 
 fn layer(c: &mut Criterion) {
     let par = Par::rayon(0);
-    for n in [256, 1000] {
+    for n in [256, 1000, 2000] {
         let mut rng = SmallRng::seed_from_u64(n as u64);
         let (w, x) = (random(&mut rng, n, n), random(&mut rng, n, n));
         let m0 = random(&mut rng, n, n);

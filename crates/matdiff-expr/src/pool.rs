@@ -793,7 +793,7 @@ impl ExprPool {
                 // symmetric middle factor.
                 let k = m.len();
                 (0..k / 2).all(|i| self.is_transpose_of(m[k - 1 - i], m[i]))
-                    && (k % 2 == 0 || self.is_symmetric(m[k / 2]))
+                    && (k.is_multiple_of(2) || self.is_symmetric(m[k / 2]))
             }
             _ => false,
         }

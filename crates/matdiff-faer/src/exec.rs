@@ -1006,7 +1006,7 @@ impl<T: Scalar> Reducer<T> {
 
 /// Where a chunk of a kernel lies: part of a column, or part of the diagonal.
 #[derive(Copy, Clone)]
-enum Pos {
+pub(crate) enum Pos {
     Col { j: usize, r0: usize },
     Diag { d0: usize },
 }
@@ -1096,7 +1096,7 @@ fn map2<T: Scalar>(x: &[T], y: &[T], out: &mut [T], f: impl Fn(T, T) -> T) {
 }
 
 /// Runs the operations of a kernel on one chunk; the result is in the last register.
-fn run_chunk<T: Scalar>(
+pub(crate) fn run_chunk<T: Scalar>(
     k: &Kernel<T>,
     cx: &Ctx<'_, T>,
     regs: &mut [T],
@@ -1171,17 +1171,7 @@ fn run_chunk<T: Scalar>(
                         });
                     }
                 }
-                match (f, order) {
-                    (Func::Exp, _) => map1(x, out, |v| v.exp()),
-                    (Func::Log, 0) => map1(x, out, |v| v.ln()),
-                    (Func::Tanh, 0) => map1(x, out, |v| v.tanh()),
-                    (Func::Sigmoid, 0) => map1(x, out, |v| v.sigmoid()),
-                    (Func::Sigmoid, 1) => map1(x, out, |v| v.sigmoid_prime()),
-                    (Func::Relu, 0) => map1(x, out, |v| v.relu()),
-                    (Func::Softplus, 0) => map1(x, out, |v| v.softplus()),
-                    (Func::Sqrt, 0) => map1(x, out, |v| v.sqrt()),
-                    _ => map1(x, out, |v| v.apply(*f, *order)),
-                }
+                crate::simd::apply(*f, *order, x, out);
             }
             KOp::Abstract(fi, a) => {
                 let f = &cx.functions[*fi];
@@ -1209,19 +1199,12 @@ fn run_kernel<T: Scalar>(
     match k.sink {
         Sink::Buffer => {
             sized(dst, k.rows, k.cols);
-            for j in 0..k.cols {
-                let mut r0 = 0;
-                while r0 < k.rows {
-                    let len = CHUNK.min(k.rows - r0);
-                    run_chunk(k, cx, regs, Pos::Col { j, r0 }, len)?;
-                    let col = dst.col_mut(j).subrows_mut(r0, len);
-                    let col = col
-                        .try_as_col_major_mut()
-                        .expect("owned matrices are column major");
-                    col.as_slice_mut().copy_from_slice(&regs[last..last + len]);
-                    r0 += len;
-                }
+            let parts = crate::split::parts(k.rows * k.cols, cx.par);
+            if regs.len() < parts * need {
+                regs.resize(parts * need, T::zero());
             }
+            let regs = &mut regs[..parts * need];
+            crate::split::fill(k, cx, dst.as_mut(), (0, 0), regs, parts)?;
         }
         Sink::Reduce(Reduce::Trace) | Sink::Diagonal => {
             let n = k.rows.min(k.cols);

@@ -28,6 +28,8 @@ mod plan;
 mod random;
 mod scalar;
 mod second_order;
+pub mod simd;
+mod split;
 mod steps;
 mod values;
 

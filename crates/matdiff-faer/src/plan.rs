@@ -33,8 +33,8 @@ impl<T: 'static> Options<T> {
         Options::default()
     }
 
-    /// The number of threads of matrix products (0: all cores, 1: sequential); without the
-    /// `rayon` feature products are always sequential.
+    /// The number of threads of matrix products and of large element-wise kernels (0: all
+    /// cores, 1: sequential); without the `rayon` feature both are always sequential.
     pub fn threads(mut self, threads: usize) -> Options<T> {
         self.threads = threads;
         self

@@ -1,6 +1,7 @@
 //! Element-wise activation functions of dense layers and their derivatives.
 
 use matdiff_expr::Func;
+use matdiff_faer::simd;
 
 use crate::real::Real;
 
@@ -97,10 +98,10 @@ impl Activation {
     pub(crate) fn apply_slice<T: Real>(self, z: &[T], a: &mut [T]) {
         match self {
             Activation::Identity => a.copy_from_slice(z),
-            Activation::Sigmoid => map(z, a, sigmoid),
+            Activation::Sigmoid => simd::apply(Func::Sigmoid, 0, z, a),
             Activation::Tanh => T::tanh_slice(z, a),
             Activation::Relu => map(z, a, relu),
-            Activation::Softplus => map(z, a, softplus),
+            Activation::Softplus => simd::apply(Func::Softplus, 0, z, a),
         }
     }
 

@@ -32,7 +32,6 @@ mod backward;
 mod data;
 mod derived;
 mod error;
-mod fastmath;
 mod kernels;
 mod loss;
 mod network;

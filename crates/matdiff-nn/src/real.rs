@@ -68,7 +68,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ident, $name:literal, $tanh:path) => {
+    ($t:ident, $name:literal) => {
         impl Real for $t {
             const DTYPE_NAME: &'static str = $name;
             const BYTES: usize = std::mem::size_of::<$t>();
@@ -87,7 +87,7 @@ macro_rules! impl_real {
                 $t::is_finite(self)
             }
             fn tanh_slice(z: &[Self], out: &mut [Self]) {
-                $tanh(z, out)
+                matdiff_faer::simd::apply(matdiff_expr::Func::Tanh, 0, z, out)
             }
             fn write_le(self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_le_bytes());
@@ -101,5 +101,5 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32, "F32", crate::fastmath::tanh_f32);
-impl_real!(f64, "F64", crate::fastmath::tanh_f64);
+impl_real!(f32, "F32");
+impl_real!(f64, "F64");

@@ -1,0 +1,239 @@
+//! Branch-free `f64` element functions: range reduction and polynomials, no library calls, so that
+//! a loop over them compiles to vector code. `f32` goes through them in `f64` and rounds once.
+
+// The constants are written as fdlibm publishes them.
+#![allow(clippy::excessive_precision)]
+// `x.max(lo).min(hi)` on purpose: unlike `clamp`, it turns NaN into a number (the result is
+// selected afterwards), so that no lane computes with garbage.
+#![allow(clippy::manual_clamp)]
+
+/// `2^52 + 2^51`: adding it rounds an `f64` below `2^51` in magnitude to an integer.
+const ROUND: f64 = 6755399441055744.0;
+/// `ln 2` split so that `k * LN2_HI` is exact for `|k| < 2^11`.
+const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
+const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+
+/// Above this `exp` overflows.
+const EXP_MAX: f64 = 709.782_712_893_384;
+/// Below this `exp` rounds to zero.
+const EXP_MIN: f64 = -745.133_219_101_941_2;
+
+/// `a * b + c`, fused (one rounding) where the instruction set has FMA.
+#[inline(always)]
+fn mad<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// `(k, r)` with `x = k ln2 + r`, `|r| <= ln2/2`, for `|x| <= 746`.
+#[inline(always)]
+fn reduce(x: f64) -> (i64, f64) {
+    let shifted = x * std::f64::consts::LOG2_E + ROUND;
+    let k = shifted - ROUND;
+    let k_int = shifted.to_bits().wrapping_sub(ROUND.to_bits()) as i64;
+    (k_int, (x - k * LN2_HI) - k * LN2_LO)
+}
+
+/// `expm1(r)` for `|r| <= ln2/2`: the Taylor series to `r^13` (remainder below `5e-18`).
+#[inline(always)]
+fn expm1_reduced<const FMA: bool>(r: f64) -> f64 {
+    let mut p = 1.0 / 6_227_020_800.0;
+    for c in [
+        1.0 / 479_001_600.0,
+        1.0 / 39_916_800.0,
+        1.0 / 3_628_800.0,
+        1.0 / 362_880.0,
+        1.0 / 40_320.0,
+        1.0 / 5_040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+    ] {
+        p = mad::<FMA>(p, r, c);
+    }
+    p * r
+}
+
+/// `2^k` for `-1022 <= k <= 1023`.
+#[inline(always)]
+fn pow2(k: i64) -> f64 {
+    f64::from_bits((k.wrapping_add(1023) as u64) << 52)
+}
+
+/// `exp(x)`, subnormal results included (rounded once).
+#[inline(always)]
+pub(crate) fn exp<const FMA: bool>(x: f64) -> f64 {
+    let (k, r) = reduce(x.max(EXP_MIN - 1.0).min(EXP_MAX + 1.0));
+    // 2^k as two factors, each a normal number, so that a subnormal result is rounded once.
+    let half = k >> 1;
+    let y = ((1.0 + expm1_reduced::<FMA>(r)) * pow2(half)) * pow2(k - half);
+    if x.is_nan() {
+        x
+    } else if x > EXP_MAX {
+        f64::INFINITY
+    } else if x < EXP_MIN {
+        0.0
+    } else {
+        y
+    }
+}
+
+/// `exp(x) - 1`, accurate for small `x`.
+#[inline(always)]
+pub(crate) fn expm1<const FMA: bool>(x: f64) -> f64 {
+    let (k, r) = reduce(x.max(-40.0).min(EXP_MAX + 1.0));
+    let em1 = expm1_reduced::<FMA>(r);
+    // 2^k em1 + (2^k - 1) is exact in its last step up to k = 53; beyond, the -1 is below an ulp.
+    let small_k = k.min(60);
+    let s = pow2(small_k);
+    let small = s * em1 + (s - 1.0);
+    let half = k >> 1;
+    let large = ((1.0 + em1) * pow2(half)) * pow2(k - half);
+    if x.is_nan() {
+        x
+    } else if x > EXP_MAX {
+        f64::INFINITY
+    } else if x < -40.0 {
+        -1.0
+    } else if k > 60 {
+        large
+    } else {
+        small
+    }
+}
+
+/// `ln(x)`: fdlibm's reduction to `[sqrt(2)/2, sqrt(2))` and its polynomial in `s = f/(2+f)`.
+#[inline(always)]
+pub(crate) fn ln<const FMA: bool>(x: f64) -> f64 {
+    const LG: [f64; 7] = [
+        6.666_666_666_666_735_13e-1,
+        3.999_999_999_940_941_908e-1,
+        2.857_142_874_366_239_149e-1,
+        2.222_219_843_214_978_396e-1,
+        1.818_357_216_161_805_012e-1,
+        1.531_383_769_920_937_332e-1,
+        1.479_819_860_511_658_591e-1,
+    ];
+    // Subnormals scaled into the normal range.
+    let subnormal = x < f64::MIN_POSITIVE;
+    let xs = if subnormal {
+        x * 18_014_398_509_481_984.0
+    } else {
+        x
+    };
+    let bits = xs.to_bits();
+    let hx = (bits >> 32).wrapping_add(0x3ff0_0000 - 0x3fe6_a09e) & 0xffff_ffff;
+    let e = ((hx >> 20) as i32 - 0x3ff) - if subnormal { 54 } else { 0 };
+    let hx = (hx & 0x000f_ffff) + 0x3fe6_a09e;
+    let m = f64::from_bits((hx << 32) | (bits & 0xffff_ffff));
+    let f = m - 1.0;
+    let hfsq = 0.5 * f * f;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let w = z * z;
+    let t1 = w * mad::<FMA>(w, mad::<FMA>(w, LG[5], LG[3]), LG[1]);
+    let t2 = z * mad::<FMA>(w, mad::<FMA>(w, mad::<FMA>(w, LG[6], LG[4]), LG[2]), LG[0]);
+    let r = t2 + t1;
+    let dk = e as f64;
+    let y = s * (hfsq + r) + dk * LN2_LO - hfsq + f + dk * LN2_HI;
+    if x.is_nan() || x < 0.0 {
+        f64::NAN
+    } else if x == 0.0 {
+        f64::NEG_INFINITY
+    } else if x == f64::INFINITY {
+        x
+    } else {
+        y
+    }
+}
+
+/// `ln(1 + x)`, accurate for small `x`: `ln(u) - ((u - 1) - x)/u` with `u = 1 + x` rounded.
+#[inline(always)]
+pub(crate) fn ln_1p<const FMA: bool>(x: f64) -> f64 {
+    let u = 1.0 + x;
+    let y = ln::<FMA>(u) - ((u - 1.0) - x) / u;
+    if x == f64::INFINITY {
+        x
+    } else if x == -1.0 {
+        f64::NEG_INFINITY
+    } else {
+        y
+    }
+}
+
+/// `tanh(x) = sign(x) t/(t + 2)` with `t = expm1(2|x|)`; `tanh(22)` is 1 in `f64`.
+#[inline(always)]
+pub(crate) fn tanh<const FMA: bool>(x: f64) -> f64 {
+    let t = expm1::<FMA>(2.0 * x.abs().min(22.0));
+    let y = (t / (t + 2.0)).copysign(x);
+    if x.is_nan() {
+        x
+    } else {
+        y
+    }
+}
+
+/// `exp(-|x|)`.
+#[inline(always)]
+fn exp_neg_abs<const FMA: bool>(x: f64) -> f64 {
+    exp::<FMA>(-x.abs())
+}
+
+/// The logistic function: `1/(1 + e)` or `e/(1 + e)` with `e = exp(-|x|)`.
+#[inline(always)]
+pub(crate) fn sigmoid<const FMA: bool>(x: f64) -> f64 {
+    let e = exp_neg_abs::<FMA>(x);
+    let d = 1.0 + e;
+    if x >= 0.0 {
+        1.0 / d
+    } else if x < 0.0 {
+        e / d
+    } else {
+        x
+    }
+}
+
+/// `sigmoid'(x) = e/(1 + e)^2` with `e = exp(-|x|)`.
+#[inline(always)]
+pub(crate) fn sigmoid_prime<const FMA: bool>(x: f64) -> f64 {
+    let e = exp_neg_abs::<FMA>(x);
+    let d = 1.0 + e;
+    e / (d * d)
+}
+
+/// `sigmoid''(x) = sigmoid'(x) (1 - 2 sigmoid(x))`, the second factor `-sign(x) (1 - e)/(1 + e)`
+/// with `1 - e = -expm1(-|x|)` (no cancellation near 0).
+#[inline(always)]
+pub(crate) fn sigmoid_second<const FMA: bool>(x: f64) -> f64 {
+    let em = expm1::<FMA>(-x.abs());
+    let e = exp_neg_abs::<FMA>(x);
+    let d = 1.0 + e;
+    let r = em / d;
+    let r = if x >= 0.0 { r } else { -r };
+    e / (d * d) * r
+}
+
+/// `tanh'(x) = 4e/(1 + e)^2` with `e = exp(-2|x|)`.
+#[inline(always)]
+pub(crate) fn tanh_prime<const FMA: bool>(x: f64) -> f64 {
+    let e = exp::<FMA>(-2.0 * x.abs());
+    let d = 1.0 + e;
+    4.0 * e / (d * d)
+}
+
+/// `softplus(x) = max(x, 0) + ln(1 + exp(-|x|))`.
+#[inline(always)]
+pub(crate) fn softplus<const FMA: bool>(x: f64) -> f64 {
+    let y = x.max(0.0) + ln_1p::<FMA>(exp_neg_abs::<FMA>(x));
+    if x.is_nan() {
+        x
+    } else {
+        y
+    }
+}

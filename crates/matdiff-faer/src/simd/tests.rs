@@ -1,0 +1,306 @@
+//! Accuracy of the vectorised functions against std's libm, on every instruction set this
+//! processor has: random sweeps of the whole range, subnormals, overflow, NaN and ±inf.
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use super::*;
+
+/// The instruction sets this processor can run, the baseline included.
+fn isas() -> Vec<Isa> {
+    let mut all = vec![Isa::Baseline];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if matches!(isa(), Isa::Avx2 | Isa::Avx512) {
+            all.push(Isa::Avx2);
+        }
+        if isa() == Isa::Avx512 {
+            all.push(Isa::Avx512);
+        }
+    }
+    all
+}
+
+/// How many representable numbers lie between `a` and `b` (0 for two NaNs, `u64::MAX` for one).
+fn ulps(a: f64, b: f64) -> u64 {
+    if a.is_nan() || b.is_nan() {
+        return if a.is_nan() && b.is_nan() {
+            0
+        } else {
+            u64::MAX
+        };
+    }
+    let order = |x: f64| {
+        let m = (x.to_bits() & !(1 << 63)) as i128;
+        if x.is_sign_negative() {
+            -m
+        } else {
+            m
+        }
+    };
+    (order(a) - order(b)).unsigned_abs() as u64
+}
+
+fn ulps32(a: f32, b: f32) -> u64 {
+    if a.is_nan() || b.is_nan() {
+        return if a.is_nan() && b.is_nan() {
+            0
+        } else {
+            u64::MAX
+        };
+    }
+    let order = |x: f32| {
+        let m = (x.to_bits() & !(1 << 31)) as i64;
+        if x.is_sign_negative() {
+            -m
+        } else {
+            m
+        }
+    };
+    (order(a) - order(b)).unsigned_abs()
+}
+
+const EDGES: [f64; 52] = [
+    0.0,
+    -0.0,
+    f64::MIN_POSITIVE,
+    -f64::MIN_POSITIVE,
+    5e-324,
+    -5e-324,
+    1e-310,
+    -1e-310,
+    1e-300,
+    1e-20,
+    -1e-20,
+    1e-8,
+    0.346_573_590_279_972_6,
+    0.346_573_590_279_972_7,
+    0.5,
+    1.0,
+    -1.0,
+    2.0,
+    -0.999_999_999_999_999_9,
+    -2.0,
+    9.0,
+    -9.0,
+    21.9,
+    22.0,
+    -22.0,
+    37.0,
+    -37.5,
+    -40.0,
+    -41.0,
+    88.7,
+    -103.9,
+    700.0,
+    708.39,
+    709.78,
+    709.782_712_893_384,
+    709.782_712_893_385,
+    710.0,
+    -708.39,
+    -720.0,
+    -745.133_219_101_941_1,
+    -745.133_219_101_941_2,
+    -745.14,
+    -746.0,
+    -800.0,
+    1e300,
+    1e308,
+    f64::MAX,
+    f64::MIN,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    f64::NAN,
+    -f64::NAN,
+];
+
+/// The edges, a uniform sweep of `[lo, hi]` and random bit patterns (every binade equally).
+fn inputs(lo: f64, hi: f64) -> Vec<f64> {
+    let mut rng = SmallRng::seed_from_u64(16);
+    let mut xs = EDGES.to_vec();
+    xs.extend((0..40_000).map(|_| rng.random_range(lo..=hi)));
+    xs.extend((0..40_000).map(|_| f64::from_bits(rng.random::<u64>())));
+    xs
+}
+
+/// One vectorised function: where it is accurate, its reference, and its ulp bounds.
+struct Case {
+    func: Func,
+    order: u8,
+    lo: f64,
+    hi: f64,
+    reference: fn(f64) -> f64,
+    max_ulps_f64: u64,
+}
+
+fn cases() -> Vec<Case> {
+    let case = |func, order, lo, hi, reference: fn(f64) -> f64, max_ulps_f64| Case {
+        func,
+        order,
+        lo,
+        hi,
+        reference,
+        max_ulps_f64,
+    };
+    vec![
+        case(Func::Exp, 0, -750.0, 750.0, f64::exp, 1),
+        case(Func::Expm1, 0, -50.0, 720.0, f64::exp_m1, 2),
+        case(Func::Expm1, 1, -750.0, 750.0, f64::exp, 1),
+        case(Func::Log, 0, 0.0, 1e6, f64::ln, 1),
+        case(Func::Log, 1, -1e3, 1e3, |x| 1.0 / x, 0),
+        case(Func::Log, 2, -1e3, 1e3, |x| -(1.0 / (x * x)), 0),
+        case(Func::Log1p, 0, -1.0, 1e3, f64::ln_1p, 1),
+        case(Func::Log1p, 1, -1.0, 1e3, |x| 1.0 / (1.0 + x), 0),
+        case(Func::Tanh, 0, -25.0, 25.0, f64::tanh, 4),
+        case(Func::Tanh, 1, -25.0, 25.0, |x| x.apply(Func::Tanh, 1), 3),
+        case(Func::Tanh, 2, -25.0, 25.0, |x| x.apply(Func::Tanh, 2), 6),
+        case(
+            Func::Sigmoid,
+            0,
+            -750.0,
+            750.0,
+            |x| x.apply(Func::Sigmoid, 0),
+            2,
+        ),
+        case(
+            Func::Sigmoid,
+            1,
+            -750.0,
+            750.0,
+            |x| x.apply(Func::Sigmoid, 1),
+            2,
+        ),
+        case(
+            Func::Sigmoid,
+            2,
+            -750.0,
+            750.0,
+            |x| -x.apply(Func::Sigmoid, 1) * (x / 2.0).tanh(),
+            3,
+        ),
+        case(
+            Func::Softplus,
+            0,
+            -750.0,
+            750.0,
+            |x| x.apply(Func::Softplus, 0),
+            2,
+        ),
+        case(
+            Func::Softplus,
+            1,
+            -750.0,
+            750.0,
+            |x| x.apply(Func::Sigmoid, 0),
+            2,
+        ),
+        case(Func::Sqrt, 0, 0.0, 1e6, f64::sqrt, 0),
+        case(Func::Sqrt, 1, 0.0, 1e6, |x| x.apply(Func::Sqrt, 1), 0),
+        case(Func::Relu, 0, -1.0, 1.0, |x| x.apply(Func::Relu, 0), 0),
+    ]
+}
+
+/// Every function in `f64`, on every instruction set, within its documented bound of std.
+#[test]
+fn f64_is_within_the_documented_ulps_of_std() {
+    let mut failures = Vec::new();
+    for c in cases() {
+        let xs = inputs(c.lo, c.hi);
+        let mut out = vec![0.0; xs.len()];
+        for isa in isas() {
+            assert!(vectorised_on(isa, c.func, c.order, &xs, &mut out));
+            let (worst, x, y) = xs
+                .iter()
+                .zip(&out)
+                .map(|(&x, &y)| (ulps(y, (c.reference)(x)), x, y))
+                .max_by_key(|&(u, _, _)| u)
+                .unwrap();
+            let line = format!(
+                "{:?} order {} on {isa:?}: {worst} ulp at {x:e} ({y:e}, reference {:e})",
+                c.func,
+                c.order,
+                (c.reference)(x)
+            );
+            println!("{line}");
+            if worst > c.max_ulps_f64 {
+                failures.push(line);
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// `f32` is computed in `f64` and rounded once: within 1 ulp of std's `f64` result rounded.
+#[test]
+fn f32_is_within_one_ulp_of_std_rounded() {
+    for c in cases() {
+        let xs: Vec<f32> = inputs(c.lo, c.hi).into_iter().map(|x| x as f32).collect();
+        let mut out = vec![0.0f32; xs.len()];
+        for isa in isas() {
+            assert!(vectorised_on(isa, c.func, c.order, &xs, &mut out));
+            for (&x, &y) in xs.iter().zip(&out) {
+                let exact = (c.reference)(x as f64) as f32;
+                assert!(
+                    ulps32(y, exact) <= 1,
+                    "{:?} order {} on {isa:?} at {x:e}: {y:e} against {exact:e}",
+                    c.func,
+                    c.order,
+                );
+            }
+        }
+    }
+}
+
+/// Special values, spelled out.
+#[test]
+fn special_values_follow_libm() {
+    let one = |func, order, x: f64| {
+        let mut out = [0.0];
+        apply(func, order, &[x], &mut out);
+        out[0]
+    };
+    let inf = f64::INFINITY;
+    assert_eq!(one(Func::Exp, 0, -inf), 0.0);
+    assert_eq!(one(Func::Exp, 0, inf), inf);
+    assert_eq!(one(Func::Exp, 0, 0.0), 1.0);
+    assert!(one(Func::Exp, 0, f64::NAN).is_nan());
+    assert_eq!(one(Func::Exp, 0, -745.0), 5e-324);
+    assert_eq!(one(Func::Expm1, 0, -inf), -1.0);
+    assert_eq!(one(Func::Expm1, 0, 1e-300), 1e-300);
+    assert_eq!(one(Func::Log, 0, 0.0), -inf);
+    assert_eq!(one(Func::Log, 0, -0.0), -inf);
+    assert_eq!(one(Func::Log, 0, 1.0), 0.0);
+    assert_eq!(one(Func::Log, 0, inf), inf);
+    assert!(one(Func::Log, 0, -1.0).is_nan());
+    assert!(one(Func::Log, 0, -inf).is_nan());
+    assert_eq!(one(Func::Log1p, 0, -1.0), -inf);
+    assert_eq!(one(Func::Log1p, 0, 1e-300), 1e-300);
+    assert!(one(Func::Log1p, 0, -2.0).is_nan());
+    assert_eq!(one(Func::Tanh, 0, inf), 1.0);
+    assert_eq!(one(Func::Tanh, 0, -inf), -1.0);
+    assert!(one(Func::Tanh, 0, -0.0).is_sign_negative());
+    assert_eq!(one(Func::Tanh, 0, 1e-310), 1e-310);
+    assert_eq!(one(Func::Sigmoid, 0, inf), 1.0);
+    assert_eq!(one(Func::Sigmoid, 0, -inf), 0.0);
+    assert!(one(Func::Sigmoid, 0, f64::NAN).is_nan());
+    assert_eq!(one(Func::Sigmoid, 1, inf), 0.0);
+    assert_eq!(one(Func::Softplus, 0, inf), inf);
+    assert_eq!(one(Func::Softplus, 0, -inf), 0.0);
+    assert!(one(Func::Softplus, 0, f64::NAN).is_nan());
+    assert!(one(Func::Relu, 0, f64::NAN).is_nan());
+}
+
+/// Complex numbers and functions outside the table take the scalar path, unchanged.
+#[test]
+fn other_types_and_functions_are_exact_scalar_code() {
+    let z = [Complex::new(0.3, 1e-20), Complex::new(-2.0, 0.5)];
+    let mut out = [Complex::new(0.0, 0.0); 2];
+    apply(Func::Sigmoid, 1, &z, &mut out);
+    assert_eq!(out[0], z[0].apply(Func::Sigmoid, 1));
+    assert_eq!(out[1], z[1].apply(Func::Sigmoid, 1));
+    let x = [0.3f64, -2.0];
+    let mut out = [0.0; 2];
+    apply(Func::Arctan, 0, &x, &mut out);
+    assert_eq!(out, [0.3f64.atan(), (-2.0f64).atan()]);
+}
