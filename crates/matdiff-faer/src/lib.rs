@@ -28,9 +28,11 @@ mod random;
 mod scalar;
 mod steps;
 mod values;
+mod verify;
 
 pub use check::{
     check_gradient, complex_step, finite_difference, relative_errors, CheckOptions, GradientCheck,
+    Perturbation,
 };
 pub use error::EvalError;
 pub use functions::{Functions, ScalarFn};
@@ -39,6 +41,7 @@ pub use random::{random_values, random_values_where};
 pub use scalar::Scalar;
 pub use steps::{check_steps, StepReport};
 pub use values::{Inputs, Sizes, Values};
+pub use verify::{verify_gradient, Tolerances, Verdict, VerifyOptions};
 
 pub use faer::Mat;
 pub use num_complex::Complex;

@@ -100,6 +100,8 @@ fn the_check_agrees_on_the_seeds_examples() {
         (SEED, "M", "M: symmetric"),
         ("a'*exp(X*b)", "X", ""),
         ("norm2(X*w - y)^2", "w", "X: 5x3"),
+        // A diagonal variable moves its diagonal only (the gradient is I .* G).
+        ("tr(A*D*B)", "D", "D: diagonal; A: 3x4; B: 4x3"),
     ] {
         let c = json(super::check(expr, wrt, lets, 1));
         assert_eq!(c["ok"], true, "{expr}: {c}");
