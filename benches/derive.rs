@@ -7,7 +7,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use matdiff_expr::{Decl, ExprPool};
 use matdiff_rewrite::{derive, DeriveOptions};
 
-include!("../crates/matdiff-rewrite/tests/common/acceptance_cases.rs");
+use matdiff_testkit::acceptance::CASES;
 
 /// Parses and derives; the parse is part of what a user waits for.
 fn derive_text(src: &str, wrt: &str, lets: &[&str], upstream: Option<&str>) -> usize {

@@ -1,11 +1,9 @@
 //! Generates the Rust functions of catalog entries (all that the Rust target translates) into
 //! `OUT_DIR/generated.rs`: one function per entry, named after it, and a table of them.
 
-#[path = "../matdiff-rewrite/tests/derivations/catalog.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod catalog;
-
 use std::fmt::Write;
+
+use matdiff_testkit::catalog;
 
 use matdiff_codegen::{ArgumentKind, Lang, Options, Program};
 

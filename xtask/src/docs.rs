@@ -8,8 +8,8 @@ use anyhow::{bail, Context, Result};
 use matdiff_expr::Style;
 use matdiff_rewrite::{Derivation, RULES};
 
-use crate::catalog::{self, Entry};
 use crate::project_root;
+use matdiff_testkit::catalog::{self, Entry};
 
 /// The worked examples, in reading order: the seed's examples first, as the seed teaches them.
 const EXAMPLES: &[(&str, &str)] = &[

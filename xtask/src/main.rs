@@ -13,11 +13,6 @@ mod docs;
 mod test;
 mod web;
 
-/// Reading and checking the derivation catalog, shared with the catalog's test.
-#[path = "../../crates/matdiff-rewrite/tests/derivations/catalog.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod catalog;
-
 const TASKS: &[(&str, &str)] = &[
     (
         "test",

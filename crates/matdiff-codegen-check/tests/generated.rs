@@ -1,15 +1,9 @@
 //! The generated Rust code of every catalog entry, compiled into this crate by its build
 //! script, run at random values against matdiff-faer's evaluation (to 1e-10 relative).
 
-#[path = "../../matdiff-rewrite/tests/derivations/catalog.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod catalog;
-#[path = "../../matdiff-codegen/tests/support/mod.rs"]
-#[allow(dead_code)]
-mod support;
-
 use matdiff_codegen_check::{Values, GENERATED};
-use support::{entries, relative_error, TOLERANCE};
+use matdiff_testkit::catalog;
+use matdiff_testkit::codegen_cases::{self as support, entries, relative_error, TOLERANCE};
 
 /// The catalog's stand-in for the abstract function number `k` (as in `catalog::make_functions`)
 /// or its derivative of order 1 or 2: `g(x) = tanh(a*x) + x^2/10`, `a = 0.5 + 0.25 k`.

@@ -3,18 +3,13 @@
 //! `check_gradient()` against central differences. Needs python3 with numpy and jax
 //! (`requirements-test.txt`, installed by `cargo xtask test`): without them the test fails.
 
-#[path = "../../matdiff-rewrite/tests/derivations/catalog.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod catalog;
-#[allow(dead_code)]
-mod support;
-
 use std::process::Command;
 
 use matdiff_codegen::{Lang, Options};
 use serde_json::{json, Value};
 
-use support::{entries, relative_error, TOLERANCE};
+use matdiff_testkit::catalog;
+use matdiff_testkit::codegen_cases::{self as support, entries, relative_error, TOLERANCE};
 
 /// Catalog entries the generator refuses, each with the reason (`excluded.txt`, shared with the
 /// Rust check); the test checks that they are still refused (so the list stays true).

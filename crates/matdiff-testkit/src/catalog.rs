@@ -1,7 +1,9 @@
 //! The derivation catalog: reading its entries and checking each one numerically.
 //!
-//! Shared by `tests/derivations.rs` (which also snapshot-tests the derivation text) and
-//! `cargo xtask check-derivations` (which prints the table), so both check the same things:
+//! The entries are the `.txt` files of `crates/matdiff-rewrite/tests/derivations/`. Shared by that
+//! crate's `tests/derivations.rs` (which also snapshot-tests the derivation text), `cargo xtask
+//! check-derivations` (which prints the table) and the code generators' tests, so all check the
+//! same things:
 //! the derived gradient against the complex-step gradient at three random size draws, the
 //! literature form against the same, and every step of the derivation (`check_steps`).
 
