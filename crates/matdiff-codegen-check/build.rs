@@ -12,12 +12,10 @@ const RESERVED_NAMES: &str = "sum(exp(out) .* s .* t) + tr(A*inv(B)) + sigmoid(a
 
 fn main() {
     println!("cargo::rerun-if-changed=../matdiff-rewrite/tests/derivations");
-    println!("cargo::rerun-if-changed=../matdiff-codegen/tests/excluded.txt");
     // The entries the generators refuse, with the reason (shared with the NumPy and JAX test).
-    let excluded: Vec<&str> = include_str!("../matdiff-codegen/tests/excluded.txt")
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| l.split_once("  ").map_or(l, |p| p.0))
+    let excluded: Vec<&str> = matdiff_testkit::codegen_cases::excluded()
+        .into_iter()
+        .map(|x| x.0)
         .collect();
     let mut out = String::new();
     let mut names = Vec::new();

@@ -124,7 +124,7 @@ fn function_table() -> Result<String> {
     writeln!(w, "| function | meaning | derivative | rule |")?;
     writeln!(w, "|---|---|---|---|")?;
     for b in matdiff_expr::BUILTINS {
-        let Some(rule) = RULES.iter().find(|r| r.id == b.rule) else {
+        let Some(rule) = RULES.iter().find(|r| r.id.as_str() == b.rule) else {
             bail!("{}: no rule {} in the catalog", b.name, b.rule);
         };
         let derivative =
@@ -207,7 +207,7 @@ fn generate() -> Result<String> {
     writeln!(w)?;
     writeln!(w, "## The core relationship")?;
     writeln!(w)?;
-    let core = RULES.iter().find(|r| r.id == "C").expect("rule C");
+    let core = matdiff_rewrite::RuleId::C.rule();
     writeln!(w, "$$\n{}\n$$", core.latex)?;
     writeln!(w)?;
     writeln!(
@@ -232,7 +232,7 @@ fn generate() -> Result<String> {
             w,
             "| [{}](#{}) | {} | `{}` |",
             rule.id,
-            anchor(rule.id, rule.name),
+            anchor(rule.id.as_str(), rule.name),
             rule.name,
             rule.plain
         )?;

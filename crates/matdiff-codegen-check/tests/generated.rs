@@ -25,7 +25,7 @@ fn generated_rust_matches_matdiff_faer() {
     let mut ran = 0;
     for case in support::cases() {
         // The entries the generators refuse are listed, with the reason, in
-        // matdiff-codegen/tests/excluded.txt; the build script checks the list.
+        // matdiff-testkit/src/codegen_excluded.txt; the build script checks the list.
         let Ok(case) = case else { continue };
         let run = GENERATED
             .iter()

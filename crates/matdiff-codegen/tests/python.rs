@@ -9,17 +9,9 @@ use matdiff_codegen::{Lang, Options};
 use serde_json::{json, Value};
 
 use matdiff_testkit::catalog;
-use matdiff_testkit::codegen_cases::{self as support, entries, relative_error, TOLERANCE};
-
-/// Catalog entries the generator refuses, each with the reason (`excluded.txt`, shared with the
-/// Rust check); the test checks that they are still refused (so the list stays true).
-fn excluded() -> Vec<(&'static str, &'static str)> {
-    include_str!("excluded.txt")
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| l.split_once("  ").unwrap_or((l, "")))
-        .collect()
-}
+use matdiff_testkit::codegen_cases::{
+    self as support, entries, excluded, relative_error, TOLERANCE,
+};
 
 #[test]
 fn catalog_numpy_and_jax_match_matdiff_faer() {

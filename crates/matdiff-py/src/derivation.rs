@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use faer::{Mat, MatRef};
 use matdiff_expr::{Decl, Dim, Expr, ExprId, ExprPool, Style};
 use matdiff_faer::{verify_gradient, EvalError, Plan, Sizes, Values, VerifyOptions};
-use matdiff_rewrite::{derive, rule, stationary, DeriveOptions};
+use matdiff_rewrite::{derive, stationary, DeriveOptions};
 use numpy::PyUntypedArrayMethods;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -255,7 +255,7 @@ impl Derivation {
                 rules: s
                     .rules
                     .iter()
-                    .map(|id| (id.to_string(), rule(id).map_or("", |r| r.name).to_string()))
+                    .map(|id| (id.to_string(), id.rule().name.to_string()))
                     .collect(),
                 continues: s.continues,
             })

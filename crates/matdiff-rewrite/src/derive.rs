@@ -2,6 +2,7 @@
 //! stage through the named subexpressions, as the seed's section 1.2 goes through ∂L/∂a[2],
 //! ∂L/∂z[2], ∂L/∂a[1].
 
+use crate::rules::RuleId;
 use std::collections::{HashMap, HashSet};
 
 use matdiff_expr::{
@@ -82,7 +83,7 @@ pub struct Step {
     /// The right-hand side, in the derivation's pool.
     pub expr: ExprId,
     /// The ids of the rules this line used (see [`crate::RULES`]).
-    pub rules: Vec<&'static str>,
+    pub rules: Vec<RuleId>,
     /// Whether this line equals the previous line (`   = ...`); a line that does not continue
     /// starts a new chain.
     pub continues: bool,
@@ -138,7 +139,7 @@ pub(crate) struct Engine<'p> {
     pub(crate) boundaries: HashMap<ExprId, Boundary>,
     pub(crate) dmemo: HashMap<ExprId, Option<ExprId>>,
     pub(crate) stage: ExprId,
-    pub(crate) line_rules: Vec<&'static str>,
+    pub(crate) line_rules: Vec<RuleId>,
     pub(crate) functions: &'p Functions,
     dvars: HashSet<ExprId>,
     has_d: HashMap<ExprId, bool>,
@@ -245,7 +246,7 @@ fn absent_variable(
     let differential = pool.declare_var(&dx_name, info.shape, false)?;
     let zero = pool.num(0.0);
     let gradient = Simplifier::new(pool).zero(info.shape)?;
-    let step = |kind, lhs: &str, expr, rules: &[&'static str]| Step {
+    let step = |kind, lhs: &str, expr, rules: &[RuleId]| Step {
         kind,
         lhs: lhs.to_string(),
         expr,
@@ -260,8 +261,13 @@ fn absent_variable(
         names: Vec::new(),
         steps: vec![
             step(StepKind::Function, "f", root, &[]),
-            step(StepKind::Differential, "df", zero, &["D9"]),
-            step(StepKind::Gradient, &format!("∂f/∂{wrt}"), gradient, &["C"]),
+            step(StepKind::Differential, "df", zero, &[RuleId::D9]),
+            step(
+                StepKind::Gradient,
+                &format!("∂f/∂{wrt}"),
+                gradient,
+                &[RuleId::C],
+            ),
         ],
         differential,
         definitions: Vec::new(),
@@ -572,7 +578,13 @@ impl Engine<'_> {
                 let gsym = self.s.pool.declare_var(&gname, shape, false)?;
                 let gvar = self.s.pool.intern(Node::Var(gsym))?;
                 let shown_value = self.s.present(value)?;
-                self.push(StepKind::Gradient, &gname, shown_value, vec!["C"], false);
+                self.push(
+                    StepKind::Gradient,
+                    &gname,
+                    shown_value,
+                    vec![RuleId::C],
+                    false,
+                );
                 display_defs.push((gsym, value));
                 shown.insert(gvar, value);
                 let dvar = self.boundaries[&node].dvar;
@@ -585,7 +597,7 @@ impl Engine<'_> {
                     u: Some(gvar),
                     e: dvar,
                 }])?;
-                self.push(StepKind::Differential, &lhs, first, vec!["C"], false);
+                self.push(StepKind::Differential, &lhs, first, vec![RuleId::C], false);
                 State {
                     u: Some(gvar),
                     e: dvar,
@@ -634,7 +646,7 @@ impl Engine<'_> {
             let tidy = self.s.canon(d)?;
             if !self.has_d(tidy) {
                 // The differential is zero (X - X): nothing flows through this stage.
-                self.push(StepKind::Differential, &lhs, tidy, vec!["A"], true);
+                self.push(StepKind::Differential, &lhs, tidy, vec![RuleId::A], true);
                 continue;
             }
             if tree_size(self.s.pool, tidy) + 2 < tree_size(self.s.pool, d) {
@@ -643,14 +655,14 @@ impl Engine<'_> {
                     e: tidy,
                 }];
                 let line = if k == 0 { tidy } else { self.show(&states)? };
-                self.push(StepKind::Differential, &lhs, line, vec!["A"], true);
+                self.push(StepKind::Differential, &lhs, line, vec![RuleId::A], true);
             }
             let d = states[0].e;
             let scalar_wrt = self.s.pool.shape(self.dx).is_scalar()
                 || self.s.pool.shape(self.dx).cols == Dim::ONE;
             if k == 0 && !scalar_wrt && !self.is_trace_form(d) {
                 let t = self.s.pool.intern(Node::Reduce(Reduce::Trace, d))?;
-                self.push(StepKind::Differential, &lhs, t, vec!["T1"], true);
+                self.push(StepKind::Differential, &lhs, t, vec![RuleId::T1], true);
             }
             // (b) The trace tricks, one peel of every term per line.
             loop {
@@ -686,7 +698,13 @@ impl Engine<'_> {
             }
             if states.len() > collected.len() {
                 let line = self.show(&collected)?;
-                self.push(StepKind::Differential, &lhs, line, vec!["T3", "A"], true);
+                self.push(
+                    StepKind::Differential,
+                    &lhs,
+                    line,
+                    vec![RuleId::T3, RuleId::A],
+                    true,
+                );
             }
             for st in collected {
                 let u = st.u.expect("collected");
@@ -712,15 +730,15 @@ impl Engine<'_> {
         };
         let gname = format!("∂f/∂{wrt}");
         let shown_g = self.s.present(g)?;
-        self.push(StepKind::Gradient, &gname, shown_g, vec!["C"], false);
+        self.push(StepKind::Gradient, &gname, shown_g, vec![RuleId::C], false);
         let mut full = substitute(self.s.pool, g, &shown)?;
         full = self.s.canon(full)?;
         let mut shown_full = self.s.present(full)?;
         if shown_full != shown_g {
             let rules = if shown.is_empty() {
-                vec!["A"]
+                vec![RuleId::A]
             } else {
-                vec!["B", "A"]
+                vec![RuleId::B, RuleId::A]
             };
             self.push(StepKind::Gradient, &gname, shown_full, rules, true);
         }
@@ -749,7 +767,13 @@ impl Engine<'_> {
                 shown_full = shown;
                 // A projection, not an equal form: a new line (the steps check compares
                 // continued lines by value).
-                self.push(StepKind::Gradient, &gname, shown_full, vec!["S"], false);
+                self.push(
+                    StepKind::Gradient,
+                    &gname,
+                    shown_full,
+                    vec![RuleId::S],
+                    false,
+                );
             }
         }
         // A diagonal variable: the gradient is the diagonal part (a projection, so a new line).
@@ -763,7 +787,13 @@ impl Engine<'_> {
             let h = self.s.hadamard(&[eye, full], &[])?;
             full = self.s.canon(h)?;
             shown_full = self.s.present(full)?;
-            self.push(StepKind::Gradient, &gname, shown_full, vec!["S2"], false);
+            self.push(
+                StepKind::Gradient,
+                &gname,
+                shown_full,
+                vec![RuleId::S2],
+                false,
+            );
         }
         // Definitions: differentials from the innermost name out, then the gradients of names.
         dvar_defs.sort_by_key(|d| d.0);
@@ -778,7 +808,7 @@ impl Engine<'_> {
         kind: StepKind,
         lhs: &str,
         expr: ExprId,
-        mut rules: Vec<&'static str>,
+        mut rules: Vec<RuleId>,
         continues: bool,
     ) {
         // Function identities the simplifier applied on the way to this line.
@@ -922,9 +952,9 @@ impl Engine<'_> {
         &mut self,
         st: State,
         out: &mut Vec<State>,
-        rules: &mut Vec<&'static str>,
+        rules: &mut Vec<RuleId>,
     ) -> Result<bool, DeriveError> {
-        let mut rule = |r: &'static str| {
+        let mut rule = |r: RuleId| {
             if !rules.contains(&r) {
                 rules.push(r);
             }
@@ -946,14 +976,14 @@ impl Engine<'_> {
         };
         match node {
             Node::Add(ts) => {
-                rule("T3");
+                rule(RuleId::T3);
                 for &t in ts.iter() {
                     if !self.has_d(t) {
                         continue;
                     }
                     if self.s.pool.shape(t).is_scalar() && !e_shape.is_scalar() {
                         // A broadcast scalar: tr(U'*(s*ones*ones')) = s*sum(U).
-                        rule("T9");
+                        rule(RuleId::T9);
                         let u = self.u_or_identity(st)?;
                         let total = self.s.reduce(Reduce::Sum, u)?;
                         out.push(State {
@@ -966,13 +996,13 @@ impl Engine<'_> {
                 }
             }
             Node::Neg(a) => {
-                rule("T3");
+                rule(RuleId::T3);
                 let u = self.u_or_identity(st)?;
                 let nu = self.s.neg(u)?;
                 out.push(State { u: Some(nu), e: a });
             }
             Node::Transpose(a) => {
-                rule("T2");
+                rule(RuleId::T2);
                 let u = match st.u {
                     Some(u) => Some(self.s.transpose(u)?),
                     None => None,
@@ -1003,11 +1033,11 @@ impl Engine<'_> {
                     .filter(|&f| !self.s.pool.shape(f).is_scalar())
                     .collect();
                 if !scalars.is_empty() {
-                    rule("T6");
+                    rule(RuleId::T6);
                 }
                 if self.s.pool.shape(fi).is_scalar() {
                     // A scalar holding the differential scales a matrix M: tr(U'*(s*M)) = s*tr(U'*M).
-                    rule("T4");
+                    rule(RuleId::T4);
                     let mut m: Vec<ExprId> = scalars.clone();
                     m.extend(left.iter().chain(&right));
                     let m = self.s.mul(&m)?;
@@ -1018,7 +1048,7 @@ impl Engine<'_> {
                     out.push(State { u: Some(t), e: fi });
                 } else {
                     if !left.is_empty() || !right.is_empty() {
-                        rule("T4");
+                        rule(RuleId::T4);
                     }
                     let mut factors = scalars;
                     if !left.is_empty() {
@@ -1060,13 +1090,13 @@ impl Engine<'_> {
                     .collect();
                 let u = self.u_or_identity(st)?;
                 if self.s.pool.shape(fi).is_scalar() && !e_shape.is_scalar() {
-                    rule("T9");
+                    rule(RuleId::T9);
                     let m = self.s.hadamard(&others, &[])?;
                     let p = self.s.hadamard(&[u, m], &[])?;
                     let t = self.s.reduce(Reduce::Sum, p)?;
                     out.push(State { u: Some(t), e: fi });
                 } else {
-                    rule("T5");
+                    rule(RuleId::T5);
                     let mut all = vec![u];
                     all.extend(others);
                     let nu = self.s.hadamard(&all, &[])?;
@@ -1077,7 +1107,7 @@ impl Engine<'_> {
                 if self.has_d(b) {
                     return Err(unsupported(self, "the differential is not linear"));
                 }
-                rule("T5");
+                rule(RuleId::T5);
                 let u = self.u_or_identity(st)?;
                 let nu = self.s.hadamard(&[u], &[b])?;
                 out.push(State { u: Some(nu), e: a });
@@ -1086,13 +1116,13 @@ impl Engine<'_> {
                 if self.has_d(s) {
                     return Err(unsupported(self, "the differential is not linear"));
                 }
-                rule("T6");
+                rule(RuleId::T6);
                 let u = self.u_or_identity(st)?;
                 let nu = self.s.hdiv(u, s)?;
                 out.push(State { u: Some(nu), e: a });
             }
             Node::Reduce(Reduce::Trace, a) => {
-                rule("T1");
+                rule(RuleId::T1);
                 let u = match st.u {
                     None => None,
                     Some(u) => {
@@ -1104,7 +1134,7 @@ impl Engine<'_> {
                 out.push(State { u, e: a });
             }
             Node::Reduce(Reduce::Sum, a) => {
-                rule("T7");
+                rule(RuleId::T7);
                 let u = self.u_or_identity(st)?;
                 let shape = self.s.pool.shape(a);
                 let mut factors = vec![u];
@@ -1119,7 +1149,7 @@ impl Engine<'_> {
                 out.push(State { u: Some(nu), e: a });
             }
             Node::Diag(a) => {
-                rule("T8");
+                rule(RuleId::T8);
                 let u = self.u_or_identity(st)?;
                 let nu = self.s.pool.intern(Node::Diag(u))?;
                 out.push(State { u: Some(nu), e: a });

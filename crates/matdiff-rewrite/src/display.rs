@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use matdiff_expr::{ExprPool, Printer, Style};
 
 use crate::derive::{Derivation, Step, StepKind};
-use crate::rules::rule;
 
 impl Derivation {
     /// A printer for this derivation's expressions: bindings by name, differentials and
@@ -59,7 +58,7 @@ impl Derivation {
             let why = step
                 .rules
                 .iter()
-                .map(|id| format!("{id} {}", rule(id).map_or("", |r| r.name)))
+                .map(|id| format!("{id} {}", id.rule().name))
                 .collect::<Vec<_>>()
                 .join(", ");
             rows.push((lhs, body, why));
@@ -101,7 +100,12 @@ impl Derivation {
             } else {
                 printer.print_body(step.expr)
             };
-            let why = step.rules.join(", ");
+            let why = step
+                .rules
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
             let tag = if why.is_empty() {
                 String::new()
             } else {

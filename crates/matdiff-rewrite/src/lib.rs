@@ -12,7 +12,7 @@ mod rules;
 mod simplify;
 
 pub use error::DeriveError;
-pub use rules::{rule, Rule, RULES};
+pub use rules::{rule, Rule, RuleId, RULES};
 pub use simplify::Simplifier;
 
 mod derive;

@@ -2,6 +2,7 @@
 //! collected, common factors pulled out) and then a presentation pass that moves transposes to
 //! where they shorten the result.
 
+use crate::rules::RuleId;
 use std::collections::HashSet;
 
 use matdiff_expr::FxHashMap as HashMap;
@@ -18,7 +19,7 @@ pub struct Simplifier<'p> {
     present_memo: HashMap<ExprId, Forms>,
     opaque: HashSet<ExprId>,
     /// Ids of the function identities applied since last taken (F1, F2).
-    pub(crate) applied: Vec<&'static str>,
+    pub(crate) applied: Vec<RuleId>,
 }
 
 impl<'p> Simplifier<'p> {
@@ -1063,7 +1064,7 @@ impl<'p> Simplifier<'p> {
                         .iter()
                         .position(|f| (f.0 == one_plus || f.0 == plus_one) && f.1 == -1.0)
                     {
-                        self.applied.push("F2");
+                        self.applied.push(RuleId::F2);
                         let s = self.pool.intern(Node::Apply {
                             fun: Fun::Builtin(Func::Sigmoid),
                             order: 0,
@@ -1183,7 +1184,7 @@ impl<'p> Simplifier<'p> {
                                     arg: z,
                                 } = self.pool.node(b).clone()
                                 {
-                                    self.applied.push("F1");
+                                    self.applied.push(RuleId::F1);
                                     return self.pool.intern(Node::Apply {
                                         fun: Fun::Builtin(Func::Softplus),
                                         order: 0,
@@ -1384,7 +1385,7 @@ impl<'p> Simplifier<'p> {
     ///
     /// ```
     /// use matdiff_expr::ExprPool;
-    /// use matdiff_rewrite::Simplifier;
+    /// use matdiff_rewrite::{RuleId, Simplifier};
     /// let mut pool = ExprPool::new();
     /// let e = pool.parse("(-y ./ sigmoid(z) + (1 - y) ./ (1 - sigmoid(z))) .* sigmoid'(z)").unwrap().root;
     /// let mut s = Simplifier::new(&mut pool);
@@ -1392,12 +1393,9 @@ impl<'p> Simplifier<'p> {
     /// let (short, rules) = s.shorten(c).unwrap().unwrap();
     /// let shown = s.present(short).unwrap();
     /// assert_eq!(pool.plain(shown), "sigmoid(z) - y");
-    /// assert_eq!(rules, ["F3", "A"]);
+    /// assert_eq!(rules, [RuleId::F3, RuleId::A]);
     /// ```
-    pub fn shorten(
-        &mut self,
-        id: ExprId,
-    ) -> Result<Option<(ExprId, Vec<&'static str>)>, ExprError> {
+    pub fn shorten(&mut self, id: ExprId) -> Result<Option<(ExprId, Vec<RuleId>)>, ExprError> {
         if !self.has_elementwise_product(id) {
             return Ok(None);
         }
@@ -1422,7 +1420,7 @@ impl<'p> Simplifier<'p> {
         if cost(self, expanded)? >= cost(self, id)? {
             return Ok(None);
         }
-        rules.push("A");
+        rules.push(RuleId::A);
         Ok(Some((expanded, rules)))
     }
 
@@ -1456,7 +1454,7 @@ impl<'p> Simplifier<'p> {
     fn expand_terms(
         &mut self,
         id: ExprId,
-        mut rules: Option<&mut Vec<&'static str>>,
+        mut rules: Option<&mut Vec<RuleId>>,
     ) -> Result<Option<Vec<ExprId>>, ExprError> {
         const LIMIT: usize = 64;
         if self.opaque.contains(&id) {
@@ -1532,7 +1530,7 @@ impl<'p> Simplifier<'p> {
         sign: i8,
         nums: &mut Vec<ExprId>,
         dens: &mut Vec<ExprId>,
-        rules: &mut Vec<&'static str>,
+        rules: &mut Vec<RuleId>,
     ) -> Result<(), ExprError> {
         let push = |f: ExprId, nums: &mut Vec<ExprId>, dens: &mut Vec<ExprId>| {
             if sign > 0 {
@@ -1590,10 +1588,10 @@ impl<'p> Simplifier<'p> {
                 let one = self.num(1.0);
                 let (subtracted, rule) = if f == Func::Sigmoid {
                     push(value, nums, dens);
-                    (value, "F3")
+                    (value, RuleId::F3)
                 } else {
                     let two = self.num(2.0);
-                    (self.pool.intern(Node::HPow([value, two]))?, "F4")
+                    (self.pool.intern(Node::HPow([value, two]))?, RuleId::F4)
                 };
                 let minus = self.neg(subtracted)?;
                 let rest = self.add(&[one, minus])?;
@@ -1614,7 +1612,7 @@ impl<'p> Simplifier<'p> {
         mut nums: Vec<ExprId>,
         mut dens: Vec<ExprId>,
         shape: Shape,
-        rules: &mut Vec<&'static str>,
+        rules: &mut Vec<RuleId>,
     ) -> Result<Option<Vec<ExprId>>, ExprError> {
         dens.retain(|d| match nums.iter().position(|n| n == d) {
             Some(i) => {
@@ -1824,7 +1822,10 @@ mod tests {
         };
         assert_eq!(
             shortened("(y ./ (1 - tanh(z).^2) + w) .* tanh'(z)"),
-            Some(("y + w - w .* tanh(z).^2".to_string(), vec!["F4", "A"]))
+            Some((
+                "y + w - w .* tanh(z).^2".to_string(),
+                vec![RuleId::F4, RuleId::A]
+            ))
         );
         assert_eq!(shortened("(a + b) .* c"), None);
         assert_eq!(shortened("sigmoid'(z) .* w"), None);

@@ -16,6 +16,16 @@ use crate::catalog;
 /// Largest relative error accepted between generated code and matdiff-faer.
 pub const TOLERANCE: f64 = 1e-10;
 
+/// Catalog entries the generators refuse, each with the reason (`codegen_excluded.txt`): the
+/// tests check that they are still refused, so that the list stays true.
+pub fn excluded() -> Vec<(&'static str, &'static str)> {
+    include_str!("codegen_excluded.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split_once("  ").unwrap_or((l, "")))
+        .collect()
+}
+
 /// One catalog entry ready to run.
 pub struct Case {
     pub name: String,

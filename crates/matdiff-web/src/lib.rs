@@ -89,7 +89,7 @@ pub fn derivation(expr: &str, wrt: &str, lets: &str) -> String {
                 "latex": tex,
                 "plain": text,
                 "continues": s.continues,
-                "rules": s.rules,
+                "rules": s.rules.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -130,7 +130,7 @@ fn too_long_to_show(pool: &ExprPool, d: &Derivation) -> Option<usize> {
 pub fn rules() -> String {
     let rules: Vec<Value> = RULES
         .iter()
-        .map(|r| json!({ "id": r.id, "name": r.name, "plain": r.plain, "latex": r.latex }))
+        .map(|r| json!({ "id": r.id.as_str(), "name": r.name, "plain": r.plain, "latex": r.latex }))
         .collect();
     Value::Array(rules).to_string()
 }
