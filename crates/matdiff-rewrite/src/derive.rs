@@ -17,8 +17,8 @@ use crate::simplify::Simplifier;
 ///
 /// ```
 /// use matdiff_expr::{Decl, ExprPool};
-/// use matdiff_rewrite::{derive, DeriveOptions, Functions};
-/// let mut functions = Functions::new();
+/// use matdiff_rewrite::{derive, DeriveOptions, Derivatives};
+/// let mut functions = Derivatives::new();
 /// functions.register("softsign", "1 ./ (1 + abs(x)).^2");
 /// let options = DeriveOptions { functions, ..DeriveOptions::default() };
 /// let mut pool = ExprPool::new();
@@ -28,19 +28,19 @@ use crate::simplify::Simplifier;
 /// assert_eq!(pool.plain(d.gradient), "W'*(1 ./ (1 + abs(W*x)).^2)");
 /// ```
 #[derive(Clone, Debug, Default)]
-pub struct Functions {
+pub struct Derivatives {
     derivatives: HashMap<String, String>,
 }
 
-impl Functions {
+impl Derivatives {
     /// No registered function.
-    pub fn new() -> Functions {
-        Functions::default()
+    pub fn new() -> Derivatives {
+        Derivatives::default()
     }
 
     /// Registers the derivative of the element-wise function `name`, written in the expression
     /// language in terms of its argument `x` (element-wise: `1 ./ (1 + abs(x)).^2`).
-    pub fn register(&mut self, name: &str, derivative: &str) -> &mut Functions {
+    pub fn register(&mut self, name: &str, derivative: &str) -> &mut Derivatives {
         self.derivatives
             .insert(name.to_string(), derivative.to_string());
         self
@@ -59,7 +59,7 @@ pub struct DeriveOptions {
     /// is the gradient of a loss with respect to EXPR: backprop through one layer (seed Algorithm 1).
     pub upstream: Option<String>,
     /// Derivatives of abstract element-wise functions.
-    pub functions: Functions,
+    pub functions: Derivatives,
 }
 
 /// What a step line states.
@@ -140,7 +140,7 @@ pub(crate) struct Engine<'p> {
     pub(crate) dmemo: HashMap<ExprId, Option<ExprId>>,
     pub(crate) stage: ExprId,
     pub(crate) line_rules: Vec<RuleId>,
-    pub(crate) functions: &'p Functions,
+    pub(crate) functions: &'p Derivatives,
     dvars: HashSet<ExprId>,
     has_d: HashMap<ExprId, bool>,
     steps: Vec<Step>,
@@ -285,7 +285,7 @@ pub(crate) fn setup<'p>(
     expr: &Expr,
     bindings: &mut Vec<(String, ExprId)>,
     wrt: &str,
-    functions: &'p Functions,
+    functions: &'p Derivatives,
 ) -> Result<(Engine<'p>, bool, Symbol), DeriveError> {
     let wrt_node = wrt_variable(pool, expr, root, wrt)?;
     let wrt_sym = match pool.node(wrt_node) {

@@ -7,12 +7,12 @@ use matdiff_expr::{ExprId, Fun, Func, Node, Reduce};
 use crate::derive::Engine;
 use crate::error::DeriveError;
 
-type R = Result<Option<ExprId>, DeriveError>;
+type Differential = Result<Option<ExprId>, DeriveError>;
 
 impl Engine<'_> {
     /// The differential of `id`, or `None` when it is zero (`id` does not depend on the variable).
     /// Named subexpressions other than `self.stage` stop at their own differential variable.
-    pub(crate) fn d(&mut self, id: ExprId) -> R {
+    pub(crate) fn d(&mut self, id: ExprId) -> Differential {
         if id == self.wrt_node {
             return Ok(Some(self.dx));
         }
@@ -44,7 +44,7 @@ impl Engine<'_> {
         Ok(self.s.pool.intern(node)?)
     }
 
-    fn sum_of(&mut self, terms: Vec<ExprId>) -> R {
+    fn sum_of(&mut self, terms: Vec<ExprId>) -> Differential {
         Ok(match terms.len() {
             0 => None,
             1 => Some(terms[0]),
@@ -52,7 +52,7 @@ impl Engine<'_> {
         })
     }
 
-    fn d_node(&mut self, id: ExprId) -> R {
+    fn d_node(&mut self, id: ExprId) -> Differential {
         let node = self.s.pool.node(id).clone();
         let scalar = |e: &Self, x: ExprId| e.s.pool.shape(x).is_scalar();
         match node {
@@ -370,7 +370,7 @@ impl Engine<'_> {
         }
     }
 
-    fn d_pow(&mut self, id: ExprId, a: ExprId, k: ExprId) -> R {
+    fn d_pow(&mut self, id: ExprId, a: ExprId, k: ExprId) -> Differential {
         let kv = match self.s.pool.node(k) {
             Node::Num(n) => Some(n.get()),
             _ => None,
@@ -472,7 +472,7 @@ impl Engine<'_> {
     /// `-2*(tanh'(z).^2 + tanh(z) .* tanh''(z))`), for the built-in functions: the derivative of
     /// the language's highest order. Only values appear in it, so no differential flows
     /// through it.
-    fn third_derivative(&mut self, f: Func, z: ExprId) -> R {
+    fn third_derivative(&mut self, f: Func, z: ExprId) -> Differential {
         let call = |e: &mut Self, order: u8| {
             e.raw(Node::Apply {
                 fun: Fun::Builtin(f),

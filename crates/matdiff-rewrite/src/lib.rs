@@ -21,5 +21,5 @@ mod display;
 mod elementwise;
 mod solve;
 
-pub use derive::{derive, substitute, Derivation, DeriveOptions, Functions, Step, StepKind};
+pub use derive::{derive, substitute, Derivation, Derivatives, DeriveOptions, Step, StepKind};
 pub use solve::{stationary, Stationary};
