@@ -9,9 +9,7 @@ use matdiff_codegen::{Lang, Options};
 use serde_json::{json, Value};
 
 use matdiff_testkit::catalog;
-use matdiff_testkit::codegen_cases::{
-    self as support, entries, excluded, relative_error, TOLERANCE,
-};
+use matdiff_testkit::codegen_cases::{entries, excluded, relative_error, TOLERANCE};
 
 #[test]
 fn catalog_numpy_and_jax_match_matdiff_faer() {
@@ -19,7 +17,7 @@ fn catalog_numpy_and_jax_match_matdiff_faer() {
     let mut failures = Vec::new();
     let mut cases = Vec::new();
     let mut expected = Vec::new();
-    for case in support::cases() {
+    for case in super::cases() {
         let case = match case {
             Ok(c) => c,
             Err((name, e)) => {
@@ -65,7 +63,8 @@ fn catalog_numpy_and_jax_match_matdiff_faer() {
     }
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("codegen_cases.json");
     std::fs::write(&path, serde_json::to_string(&cases).unwrap()).unwrap();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run_generated.py");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/generated/run_generated.py");
     let out = Command::new("python3")
         .arg(&script)
         .arg(&path)
