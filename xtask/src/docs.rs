@@ -196,7 +196,7 @@ fn generate() -> Result<String> {
          3. **(c) the core relationship** (C): read off the gradient `∂f/∂X = G`.\n\n\
          Every line of a derivation names the rules it used, by id. A function with named \
          subexpressions (`where Y = ...`, or a subexpression used twice, which matdiff names \
-         `T1`, `T2`, ...) is derived through each name in turn: first `∂f/∂Y`, then \
+         `T_1`, `T_2`, ...) is derived through each name in turn: first `∂f/∂Y`, then \
          `df = tr(∂f/∂Y'*dY)` is expanded one level further, as the seed goes through \
          `∂L/∂a[2]`, `∂L/∂z[2]`, `∂L/∂a[1]`. The last line substitutes the names back (B) and \
          tidies the result (A).\n\n\

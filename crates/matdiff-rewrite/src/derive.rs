@@ -99,9 +99,9 @@ pub struct Derivation {
     /// The gradient, simplified, in the variables of the expression (same shape as the variable).
     pub gradient: ExprId,
     /// The names the gradient is printed with (`where` bindings): the user's, and the engine's
-    /// own (`T1`, ...) for large shared subexpressions.
+    /// own (`T_1`, ...) for large shared subexpressions.
     pub bindings: Vec<(String, ExprId)>,
-    /// Every name the steps use: the bindings, and `T1`, `T2`, ... for the other shared
+    /// Every name the steps use: the bindings, and `T_1`, `T_2`, ... for the other shared
     /// subexpressions the derivation goes through.
     pub names: Vec<(String, ExprId)>,
     /// The steps.
@@ -278,7 +278,7 @@ fn absent_variable(
 }
 
 /// The engine for differentiating `root` with respect to `wrt`: the differential variable, the
-/// named subexpressions it goes through (bindings, and shared nodes named `T1`, `T2`, ...).
+/// named subexpressions it goes through (bindings, and shared nodes named `T_1`, `T_2`, ...).
 pub(crate) fn setup<'p>(
     pool: &'p mut ExprPool,
     root: ExprId,
@@ -350,7 +350,19 @@ pub(crate) fn setup<'p>(
             && !boundary_ids.iter().any(|b| b.0 == id)
         {
             auto += 1;
-            let name = fresh_name(pool, &format!("T{auto}"), pool.shape(id));
+            // `T_1`, `T_2`, ...: no rule id has an underscore, and a variable of the user's
+            // of that name (whatever its shape) keeps it.
+            let taken = |n: &str| {
+                pool.find_symbol(n)
+                    .is_some_and(|s| pool.var_info(s).is_some())
+            };
+            let name = (0..)
+                .map(|i| match i {
+                    0 => format!("T_{auto}"),
+                    i => format!("T_{auto}_{i}"),
+                })
+                .find(|n| !taken(n))
+                .expect("a free name");
             boundary_ids.push((id, name.clone()));
             bindings.push((name, id));
         }

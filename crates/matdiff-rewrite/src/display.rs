@@ -143,6 +143,12 @@ impl Step {
 fn latex_ident(name: &str) -> String {
     let base = name.trim_end_matches(|c: char| c.is_ascii_digit());
     let index = &name[base.len()..];
+    // `T_1` is `T_{1}` as `T1` is (the plain printer's `split_index` does the same).
+    let base = if index.is_empty() {
+        base
+    } else {
+        base.trim_end_matches('_')
+    };
     let greek = [
         "alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "lambda", "mu", "nu", "rho",
         "sigma", "tau", "phi", "omega",
