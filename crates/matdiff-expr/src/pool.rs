@@ -1,6 +1,8 @@
 //! The arena with hash-consing: [`ExprPool`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use crate::fxhash::FxHashMap;
 
 use crate::error::ExprError;
 use crate::node::{Dim, DimVar, ExprId, Fun, Node, Num, Shape, Symbol};
@@ -93,13 +95,13 @@ pub struct ExprPool {
     nodes: Vec<Node>,
     shapes: Vec<Shape>,
     heights: Vec<u32>,
-    dedup: crate::fxhash::FxHashMap<Node, ExprId>,
+    dedup: FxHashMap<Node, ExprId>,
     names: Vec<String>,
-    name_ids: HashMap<String, Symbol>,
-    vars: HashMap<Symbol, VarInfo>,
-    functions: HashMap<Symbol, ()>,
+    name_ids: FxHashMap<String, Symbol>,
+    vars: FxHashMap<Symbol, VarInfo>,
+    functions: FxHashMap<Symbol, ()>,
     dims: Vec<Symbol>,
-    dim_ids: HashMap<Symbol, DimVar>,
+    dim_ids: FxHashMap<Symbol, DimVar>,
     limits: Limits,
     /// Where [`ExprPool::fresh_dim`] looks first.
     next_fresh: usize,

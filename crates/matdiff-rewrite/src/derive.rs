@@ -2,14 +2,16 @@
 //! stage through the named subexpressions, as the seed's section 1.2 goes through ∂L/∂a[2],
 //! ∂L/∂z[2], ∂L/∂a[1].
 
-use crate::rules::RuleId;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap as StdHashMap;
+use std::hash::BuildHasher;
 
 use matdiff_expr::{
     Decl, DeclDim, DeclShape, Dim, Expr, ExprId, ExprPool, Node, Reduce, Shape, Symbol,
 };
+use matdiff_expr::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::error::DeriveError;
+use crate::rules::RuleId;
 use crate::simplify::Simplifier;
 
 /// Derivatives of abstract element-wise functions, registered by name: the extension point for
@@ -196,7 +198,7 @@ pub fn derive(
     let steps = std::mem::take(&mut engine.steps);
     drop(engine);
     // Print with the names that the function and the gradient use.
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     let mut stack = vec![gradient, root];
     while let Some(id) = stack.pop() {
         if seen.insert(id) {
@@ -367,7 +369,7 @@ pub(crate) fn setup<'p>(
             bindings.push((name, id));
         }
     }
-    let mut boundaries = HashMap::new();
+    let mut boundaries = HashMap::default();
     for (id, name) in &boundary_ids {
         let dname = fresh_name(pool, &format!("d{name}"), pool.shape(*id));
         let sym = pool.declare_var(&dname, pool.shape(*id), false)?;
@@ -389,12 +391,12 @@ pub(crate) fn setup<'p>(
         dx,
         depends,
         boundaries,
-        dmemo: HashMap::new(),
+        dmemo: HashMap::default(),
         stage: root,
         line_rules: Vec::new(),
         functions,
         dvars,
-        has_d: HashMap::new(),
+        has_d: HashMap::default(),
         steps: Vec::new(),
     };
     Ok((engine, info.symmetric, differential))
@@ -444,7 +446,7 @@ fn wrt_variable(
         return Err(not_var(""));
     }
     let node = Node::Var(sym);
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     let mut stack = vec![root];
     while let Some(id) = stack.pop() {
         if pool.node(id) == &node {
@@ -482,7 +484,7 @@ impl Engine<'_> {
     /// Whether `id` mentions a named subexpression that depends on the variable.
     pub(crate) fn mentions_names(&self, id: ExprId) -> bool {
         let mut stack = vec![id];
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         while let Some(x) = stack.pop() {
             if self.boundaries.contains_key(&x) || (x != self.dx && self.dvars.contains(&x)) {
                 return true;
@@ -546,7 +548,7 @@ impl Engine<'_> {
                 })?;
         let sym = self.s.pool.symbol(&placeholder);
         let var = self.s.pool.intern(Node::Var(sym))?;
-        let mut map = HashMap::new();
+        let mut map = HashMap::default();
         map.insert(var, arg);
         Ok(substitute(self.s.pool, parsed.root, &map)?)
     }
@@ -566,9 +568,9 @@ impl Engine<'_> {
             .collect();
         order.sort_by(|a, b| b.cmp(a));
         order.insert(0, root);
-        let mut adjoints: HashMap<ExprId, Vec<ExprId>> = HashMap::new();
+        let mut adjoints: HashMap<ExprId, Vec<ExprId>> = HashMap::default();
         let mut grad_terms: Vec<ExprId> = Vec::new();
-        let mut shown: HashMap<ExprId, ExprId> = HashMap::new();
+        let mut shown: HashMap<ExprId, ExprId> = HashMap::default();
         let mut display_defs: Vec<(Symbol, ExprId)> = Vec::new();
         let mut dvar_defs: Vec<(ExprId, Symbol, ExprId)> = Vec::new();
         self.push(StepKind::Function, "f", root, vec![], false);
@@ -1174,15 +1176,15 @@ impl Engine<'_> {
 
 /// `id` with the variables of `map` replaced by their expressions (and those expressions'
 /// variables too, recursively).
-pub fn substitute(
+pub fn substitute<S: BuildHasher>(
     pool: &mut ExprPool,
     id: ExprId,
-    map: &HashMap<ExprId, ExprId>,
+    map: &StdHashMap<ExprId, ExprId, S>,
 ) -> Result<ExprId, matdiff_expr::ExprError> {
-    fn go(
+    fn go<S: BuildHasher>(
         pool: &mut ExprPool,
         id: ExprId,
-        map: &HashMap<ExprId, ExprId>,
+        map: &StdHashMap<ExprId, ExprId, S>,
         memo: &mut HashMap<ExprId, ExprId>,
     ) -> Result<ExprId, matdiff_expr::ExprError> {
         if let Some(&r) = memo.get(&id) {
@@ -1209,12 +1211,12 @@ pub fn substitute(
         memo.insert(id, r);
         Ok(r)
     }
-    go(pool, id, map, &mut HashMap::new())
+    go(pool, id, map, &mut HashMap::default())
 }
 
 /// The number of nodes of the tree under `id` (shared nodes counted each time, saturating).
 fn tree_size(pool: &ExprPool, id: ExprId) -> u64 {
-    let mut memo: HashMap<ExprId, u64> = HashMap::new();
+    let mut memo: HashMap<ExprId, u64> = HashMap::default();
     fn go(pool: &ExprPool, id: ExprId, memo: &mut HashMap<ExprId, u64>) -> u64 {
         if let Some(&n) = memo.get(&id) {
             return n;

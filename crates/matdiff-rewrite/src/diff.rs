@@ -1,11 +1,11 @@
 //! (a) The differential: `d(e)` by the rules D1-D19, linear in the differentials of the variable
 //! and of the named subexpressions the derivation goes through.
 
-use crate::rules::RuleId;
 use matdiff_expr::{ExprId, Fun, Func, Node, Reduce};
 
 use crate::derive::Engine;
 use crate::error::DeriveError;
+use crate::rules::RuleId;
 
 type Differential = Result<Option<ExprId>, DeriveError>;
 

@@ -1,9 +1,9 @@
 //! Derivatives of the element-wise functions `sign arcsin arccos arctan sinh cosh log1p expm1`
 //! written out in the language (rules F5-F12), as the simplifier writes `exp' = exp`.
 
-use crate::rules::RuleId;
 use matdiff_expr::{ExprError, ExprId, Fun, Func, Node};
 
+use crate::rules::RuleId;
 use crate::simplify::Simplifier;
 
 impl Simplifier<'_> {

@@ -2,12 +2,11 @@
 //! collected, common factors pulled out) and then a presentation pass that moves transposes to
 //! where they shorten the result.
 
-use crate::rules::RuleId;
-use std::collections::HashSet;
-
-use matdiff_expr::FxHashMap as HashMap;
+use matdiff_expr::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use matdiff_expr::{Dim, ExprError, ExprId, ExprPool, Fun, Func, Node, Num, Reduce, Shape};
+
+use crate::rules::RuleId;
 
 type R = Result<ExprId, ExprError>;
 
@@ -18,6 +17,8 @@ pub struct Simplifier<'p> {
     memo: HashMap<ExprId, ExprId>,
     present_memo: HashMap<ExprId, Forms>,
     opaque: HashSet<ExprId>,
+    /// The printed prefixes that order factors (`sort_key`), by id: printing is the costly part.
+    sort_keys: HashMap<ExprId, std::sync::Arc<str>>,
     /// Ids of the function identities applied since last taken (F1, F2).
     pub(crate) applied: Vec<RuleId>,
 }
@@ -29,7 +30,8 @@ impl<'p> Simplifier<'p> {
             pool,
             memo: HashMap::default(),
             present_memo: HashMap::default(),
-            opaque: HashSet::new(),
+            opaque: HashSet::default(),
+            sort_keys: HashMap::default(),
             applied: Vec::new(),
         }
     }
@@ -139,7 +141,7 @@ impl<'p> Simplifier<'p> {
     /// The number of distinct transposed nodes in `id`.
     fn transposes(&self, id: ExprId) -> usize {
         let mut stack = vec![id];
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         let mut n = 0;
         while let Some(x) = stack.pop() {
             if !seen.insert(x) {
@@ -748,7 +750,7 @@ impl<'p> Simplifier<'p> {
             return self.zero(shape);
         }
         scalars.retain(|s| s.1 != 0.0);
-        let keys: Vec<(u8, String, ExprId)> = scalars.iter().map(|s| self.sort_key(s.0)).collect();
+        let keys: Vec<_> = scalars.iter().map(|s| self.sort_key(s.0)).collect();
         let mut idx: Vec<usize> = (0..scalars.len()).collect();
         idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
         let mut factors: Vec<ExprId> = Vec::new();
@@ -929,7 +931,7 @@ impl<'p> Simplifier<'p> {
     /// Order of scalar factors and of element-wise factors: names first, then by text.
     /// The order of factors in a canonical product: rank, then the start of the plain form (in
     /// time bounded by its length, so deep expressions sort in linear time), then the id.
-    fn sort_key(&self, id: ExprId) -> (u8, String, ExprId) {
+    fn sort_key(&mut self, id: ExprId) -> (u8, std::sync::Arc<str>, ExprId) {
         let rank = match self.pool.node(id) {
             Node::Num(_) => 0,
             Node::Var(_) => 1,
@@ -937,7 +939,12 @@ impl<'p> Simplifier<'p> {
             Node::Pow(_) => 3,
             _ => 4,
         };
-        (rank, self.pool.plain_prefix(id, 96), id)
+        let pool = &*self.pool;
+        let text = self
+            .sort_keys
+            .entry(id)
+            .or_insert_with(|| pool.plain_prefix(id, 96).into());
+        (rank, text.clone(), id)
     }
 
     /// A Hadamard product `nums ./ dens`, canonical: scalars pulled out in front, all-ones
@@ -1005,7 +1012,7 @@ impl<'p> Simplifier<'p> {
         }
         self.fold_sigmoid(&mut num)?;
         num.retain(|f| f.1 != 0.0);
-        let keys: Vec<(u8, String, ExprId)> = num.iter().map(|f| self.sort_key(f.0)).collect();
+        let keys: Vec<_> = num.iter().map(|f| self.sort_key(f.0)).collect();
         let mut idx: Vec<usize> = (0..num.len()).collect();
         idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
         let mut top = Vec::new();
@@ -1428,7 +1435,7 @@ impl<'p> Simplifier<'p> {
     /// outside function arguments: only then is the expansion tried.
     fn has_elementwise_product(&self, id: ExprId) -> bool {
         let mut stack = vec![id];
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         while let Some(x) = stack.pop() {
             if !seen.insert(x) || self.opaque.contains(&x) {
                 continue;
