@@ -79,7 +79,7 @@ fn long_files(root: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     for path in rust_files(&root.join("crates")) {
         let name = relative(root, &path);
-        if !name.split('/').nth(2).is_some_and(|d| d == "src") {
+        if name.split('/').nth(2).is_none_or(|d| d != "src") {
             continue;
         }
         let lines = std::fs::read_to_string(&path).map_or(0, |t| t.lines().count());
