@@ -1,5 +1,6 @@
-//! Derivation time: every acceptance-table case, sums of k trace terms, `tr(A1*X*...*Ak*X)`, and
-//! a 50-layer network written with `where` bindings.
+//! Derivation time: the cases of SymPy's baseline (`../shared/baselines/sympy_derive.py`, to be
+//! run in the same session for the ratio), every acceptance-table case, sums of k trace terms,
+//! `tr(A1*X*...*Ak*X)`, and a 50-layer network written with `where` bindings.
 
 use std::hint::black_box;
 
@@ -7,7 +8,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use matdiff_expr::{Decl, ExprPool};
 use matdiff_rewrite::{derive, DeriveOptions};
 
-include!("../crates/matdiff-rewrite/tests/common/acceptance_cases.rs");
+use matdiff_testkit::acceptance::CASES;
 
 /// Parses and derives; the parse is part of what a user waits for.
 fn derive_text(src: &str, wrt: &str, lets: &[&str], upstream: Option<&str>) -> usize {
@@ -55,7 +56,53 @@ fn network(layers: usize) -> String {
     s
 }
 
+/// The cases of SymPy's baseline script, by its case ids, in matdiff's syntax (as its `matdiff`
+/// field): EXPR and the variable.
+fn sympy_cases() -> Vec<(String, String, &'static str)> {
+    let mut cases: Vec<(String, String, &'static str)> = [
+        ("a", "a'*X*b", "X"),
+        ("b", "a'*exp(X*b)", "X"),
+        ("c_lin", "tr((W*X)'*M*(W*X))", "X"),
+        ("c_sig", "tr(sigmoid(W*X)'*M*sigmoid(W*X))", "X"),
+        ("d", "(X*w-y)'*(X*w-y)", "w"),
+        ("e", "tr(A*X'*B*X*C)", "X"),
+        ("f", "log(det(X))", "X"),
+        ("f_det", "det(X)", "X"),
+        ("g", "tr(inv(X)*A)", "X"),
+    ]
+    .iter()
+    .map(|(id, src, wrt)| (id.to_string(), src.to_string(), *wrt))
+    .collect();
+    for k in [10, 100, 1000] {
+        let terms: Vec<String> = (0..k).map(|i| format!("tr(A{i}*X*B{i})")).collect();
+        cases.push((format!("h_sum_k{k}"), terms.join(" + "), "X"));
+        let terms: Vec<String> = (0..k).map(|i| format!("A{i}*X*B{i}")).collect();
+        cases.push((
+            format!("h_trsum_k{k}"),
+            format!("tr({})", terms.join(" + ")),
+            "X",
+        ));
+    }
+    for k in [2, 4, 8, 16] {
+        let factors: Vec<String> = (0..k).map(|i| format!("A{i}*X")).collect();
+        cases.push((
+            format!("h_chain_k{k}"),
+            format!("tr({})", factors.join("*")),
+            "X",
+        ));
+    }
+    cases
+}
+
 fn benches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("derive/sympy");
+    for (id, src, wrt) in sympy_cases() {
+        g.bench_with_input(BenchmarkId::from_parameter(id), &src, |b, src| {
+            b.iter(|| derive_text(black_box(src), wrt, &[], None))
+        });
+    }
+    g.finish();
+
     let mut g = c.benchmark_group("derive/table");
     for (i, (src, wrt, lets, upstream, _)) in CASES.iter().enumerate() {
         g.bench_with_input(

@@ -7,10 +7,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use matdiff_expr::{Decl, ExprPool};
-
-#[allow(dead_code)]
-#[path = "../crates/matdiff-expr/tests/support/random_expr.rs"]
-mod random_expr;
+use matdiff_testkit::random_expr;
 
 /// The expressions of the seed article, with their declarations.
 const SEED: &[(&str, &str, &[&str])] = &[

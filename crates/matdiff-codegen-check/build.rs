@@ -1,11 +1,9 @@
 //! Generates the Rust functions of catalog entries (all that the Rust target translates) into
 //! `OUT_DIR/generated.rs`: one function per entry, named after it, and a table of them.
 
-#[path = "../matdiff-rewrite/tests/derivations/catalog.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod catalog;
-
 use std::fmt::Write;
+
+use matdiff_testkit::catalog;
 
 use matdiff_codegen::{ArgumentKind, Lang, Options, Program};
 
@@ -14,12 +12,10 @@ const RESERVED_NAMES: &str = "sum(exp(out) .* s .* t) + tr(A*inv(B)) + sigmoid(a
 
 fn main() {
     println!("cargo::rerun-if-changed=../matdiff-rewrite/tests/derivations");
-    println!("cargo::rerun-if-changed=../matdiff-codegen/tests/excluded.txt");
     // The entries the generators refuse, with the reason (shared with the NumPy and JAX test).
-    let excluded: Vec<&str> = include_str!("../matdiff-codegen/tests/excluded.txt")
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| l.split_once("  ").map_or(l, |p| p.0))
+    let excluded: Vec<&str> = matdiff_testkit::codegen_cases::excluded()
+        .into_iter()
+        .map(|x| x.0)
         .collect();
     let mut out = String::new();
     let mut names = Vec::new();

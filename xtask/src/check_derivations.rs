@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use crate::catalog::{self, Outcome};
 use crate::{cargo_with_env, project_root};
+use matdiff_testkit::catalog::{self, Outcome};
 
 /// Runs the task. `--review` updates the snapshots instead (read the diff before committing);
 /// `--no-test` skips the `cargo test` run; `--verbose` prints every derivation and its

@@ -6,10 +6,10 @@ use std::fmt::Write as _;
 
 use anyhow::{bail, Context, Result};
 use matdiff_expr::Style;
-use matdiff_rewrite::{Derivation, RULES};
+use matdiff_rewrite::{Derivation, RuleId, RULES};
 
-use crate::catalog::{self, Entry};
 use crate::project_root;
+use matdiff_testkit::catalog::{self, Entry};
 
 /// The worked examples, in reading order: the seed's examples first, as the seed teaches them.
 const EXAMPLES: &[(&str, &str)] = &[
@@ -124,7 +124,7 @@ fn function_table() -> Result<String> {
     writeln!(w, "| function | meaning | derivative | rule |")?;
     writeln!(w, "|---|---|---|---|")?;
     for b in matdiff_expr::BUILTINS {
-        let Some(rule) = RULES.iter().find(|r| r.id == b.rule) else {
+        let Some(rule) = RULES.iter().find(|r| r.id.as_str() == b.rule) else {
             bail!("{}: no rule {} in the catalog", b.name, b.rule);
         };
         let derivative =
@@ -196,7 +196,7 @@ fn generate() -> Result<String> {
          3. **(c) the core relationship** (C): read off the gradient `∂f/∂X = G`.\n\n\
          Every line of a derivation names the rules it used, by id. A function with named \
          subexpressions (`where Y = ...`, or a subexpression used twice, which matdiff names \
-         `T1`, `T2`, ...) is derived through each name in turn: first `∂f/∂Y`, then \
+         `T_1`, `T_2`, ...) is derived through each name in turn: first `∂f/∂Y`, then \
          `df = tr(∂f/∂Y'*dY)` is expanded one level further, as the seed goes through \
          `∂L/∂a[2]`, `∂L/∂z[2]`, `∂L/∂a[1]`. The last line substitutes the names back (B) and \
          tidies the result (A).\n\n\
@@ -207,7 +207,7 @@ fn generate() -> Result<String> {
     writeln!(w)?;
     writeln!(w, "## The core relationship")?;
     writeln!(w)?;
-    let core = RULES.iter().find(|r| r.id == "C").expect("rule C");
+    let core = matdiff_rewrite::RuleId::C.rule();
     writeln!(w, "$$\n{}\n$$", core.latex)?;
     writeln!(w)?;
     writeln!(
@@ -234,7 +234,7 @@ fn generate() -> Result<String> {
             w,
             "| [{}](#{}) | {} | `{}` |",
             rule.id,
-            anchor(rule.id, rule.name),
+            anchor(rule.id.as_str(), rule.name),
             rule.name,
             rule.plain
         )?;
@@ -267,7 +267,11 @@ fn generate() -> Result<String> {
                 write!(w, "{}", d.derivation.markdown(&d.pool))?;
                 writeln!(w)?;
             }
-            None if matches!(rule.id, "H1" | "J1" | "V1" | "V2" | "V3") => {
+            None if matches!(
+                rule.id,
+                RuleId::H1 | RuleId::J1 | RuleId::V1 | RuleId::V2 | RuleId::V3
+            ) =>
+            {
                 writeln!(
                     w,
                     "See [Second order](#second-order); the second-order catalog \

@@ -11,21 +11,21 @@ mod bench;
 mod check_derivations;
 mod docs;
 mod test;
+mod tidy;
 mod web;
-
-/// Reading and checking the derivation catalog, shared with the catalog's test.
-#[path = "../../crates/matdiff-rewrite/tests/derivations/catalog.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod catalog;
 
 const TASKS: &[(&str, &str)] = &[
     (
         "test",
-        "every test: cargo test, the derivation catalog, the docs check (what CI runs)",
+        "every test: cargo test (with the derivation catalog), tidy, the docs check (what CI runs)",
     ),
     (
         "check-derivations",
         "derive every catalog entry, compare with its snapshot, check it numerically",
+    ),
+    (
+        "tidy",
+        "file lengths, rule ids of the catalog, no include across packages",
     ),
     (
         "docs",
@@ -59,6 +59,7 @@ fn main() -> Result<()> {
         "test" => test::run(rest),
         "check-derivations" => check_derivations::run(rest),
         "docs" => docs::run(rest),
+        "tidy" => tidy::run(rest),
         "bench" => bench::run(rest),
         "web" => web::run(rest),
         "fuzz-differential" => {

@@ -22,8 +22,8 @@ const STEPS: &[Step] = &[
         run: || crate::cargo(&["test", "--workspace"]),
     },
     Step {
-        name: "derivation catalog",
-        run: || crate::check_derivations::run(&[]),
+        name: "tidy",
+        run: || crate::tidy::run(&[]),
     },
     Step {
         name: "method guide up to date",

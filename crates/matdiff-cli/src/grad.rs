@@ -1,7 +1,7 @@
 //! `matdiff grad EXPR --wrt NAME`: the gradient, and with `--steps` the derivation.
 
 use matdiff_expr::{ExprPool, Style};
-use matdiff_rewrite::{derive, rule, Derivation, DeriveOptions};
+use matdiff_rewrite::{derive, Derivation, DeriveOptions};
 use serde_json::{json, Value};
 
 use crate::common::{Common, Failed, Format, Outcome, Target};
@@ -118,7 +118,7 @@ pub(crate) fn run(args: Args) -> Outcome {
                         "expr": d.printer(&pool, Style::Plain).print_body(s.expr),
                         "latex": d.printer(&pool, Style::Latex).print_body(s.expr),
                         "continues": s.continues,
-                        "rules": s.rules.iter().map(|id| json!({ "id": id, "name": rule(id).map_or("", |r| r.name) })).collect::<Vec<_>>(),
+                        "rules": s.rules.iter().map(|id| json!({ "id": id.as_str(), "name": id.rule().name })).collect::<Vec<_>>(),
                     })
                 })
                 .collect();

@@ -10,7 +10,7 @@ use matdiff_faer::{
     Complex, Mat, Options, Plan, Sizes, Values,
 };
 use matdiff_rewrite::{
-    hessian, hvp, jacobian, rule, DeriveOptions, SecondKind, SecondOrder, SecondOrderError,
+    hessian, hvp, jacobian, DeriveOptions, SecondKind, SecondOrder, SecondOrderError,
 };
 use serde_json::{json, Value};
 
@@ -211,7 +211,7 @@ fn run(
                     "expr": d.printer(&pool, Style::Plain).print_body(st.expr),
                     "latex": d.printer(&pool, Style::Latex).print_body(st.expr),
                     "continues": st.continues,
-                    "rules": st.rules.iter().map(|id| json!({ "id": id, "name": rule(id).map_or("", |r| r.name) })).collect::<Vec<_>>(),
+                    "rules": st.rules.iter().map(|id| json!({ "id": id.as_str(), "name": id.rule().name })).collect::<Vec<_>>(),
                 })
             };
             let mut all: Vec<Value> = s

@@ -5,15 +5,7 @@ use std::process::Command;
 
 /// Runs matdiff; returns (exit code, stdout, stderr).
 fn matdiff(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_matdiff"))
-        .args(args)
-        .output()
-        .expect("matdiff runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).expect("utf-8"),
-        String::from_utf8(out.stderr).expect("utf-8"),
-    )
+    matdiff_testkit::cli::run(env!("CARGO_BIN_EXE_matdiff"), args, "")
 }
 
 const SEED: &str = "tr(Y'*M*Y) where Y = sigmoid(W*X)";

@@ -1,7 +1,7 @@
 //! `matdiff eval`: values from VALUES.json, text and JSON output, errors with exit code 2.
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
-use std::process::Command;
 
 /// Writes a values file in a fresh temporary folder and returns its path.
 fn values_file(name: &str, text: &str) -> PathBuf {
@@ -21,19 +21,15 @@ fn eval(expr: &str, values: &str, args: &[&str]) -> (i32, String, String) {
         h.finish()
     });
     let path = values_file(&name, values);
-    let out = Command::new(env!("CARGO_BIN_EXE_matdiff"))
-        .arg("eval")
-        .arg(expr)
-        .arg("--at")
-        .arg(&path)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    let args = [
+        OsStr::new("eval"),
+        OsStr::new(expr),
+        OsStr::new("--at"),
+        path.as_os_str(),
+    ]
+    .into_iter()
+    .chain(args.iter().map(OsStr::new));
+    matdiff_testkit::cli::run(env!("CARGO_BIN_EXE_matdiff"), args, "")
 }
 
 const SEED_VALUES: &str = r#"{"a": [1, 2], "X": [[0, 1], [1, 0]], "b": [0.5, 0]}"#;

@@ -1,8 +1,8 @@
 //! `matdiff fit`: the diabetes data against scikit-learn, text and JSON output, options, and bad
 //! input (a clear error naming line and column, exit code 2).
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn diabetes() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../matdiff-linreg/data/diabetes.csv")
@@ -19,17 +19,10 @@ fn data_file(name: &str, text: &str) -> PathBuf {
 
 /// Runs `matdiff fit FILE ARGS...`: (exit code, stdout, stderr).
 fn fit(file: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_matdiff"))
-        .arg("fit")
-        .arg(file)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    let args = [OsStr::new("fit"), file.as_os_str()]
+        .into_iter()
+        .chain(args.iter().map(OsStr::new));
+    matdiff_testkit::cli::run(env!("CARGO_BIN_EXE_matdiff"), args, "")
 }
 
 fn json(file: &Path, args: &[&str]) -> serde_json::Value {

@@ -1,33 +1,11 @@
 //! Where EXPR comes from (`-` for standard input, `@path` for a file), names the language does
 //! not know, and variables that do not occur.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 /// Runs matdiff with `stdin` on its standard input; returns (exit code, stdout, stderr).
 fn matdiff(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_matdiff"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("matdiff runs");
-    let mut input = child.stdin.take().expect("a pipe");
-    let text = stdin.to_string();
-    // Written from a thread, so that a large input cannot block against a full output pipe.
-    let writer = std::thread::spawn(move || input.write_all(text.as_bytes()));
-    let out = child.wait_with_output().expect("matdiff ends");
-    writer
-        .join()
-        .expect("the writer ends")
-        .expect("stdin written");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).expect("utf-8"),
-        String::from_utf8(out.stderr).expect("utf-8"),
-    )
+    matdiff_testkit::cli::run(env!("CARGO_BIN_EXE_matdiff"), args, stdin)
 }
 
 fn file(name: &str, text: &str) -> PathBuf {

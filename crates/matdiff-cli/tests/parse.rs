@@ -1,20 +1,10 @@
 //! `matdiff parse`: canonical form, shapes and LaTeX in every format; bad input gives the
 //! rendered error on stderr and exit code 2 (and `{"error": ...}` on stdout with json).
 
-use std::process::Command;
-
 /// Runs `matdiff parse ARGS...`: (exit code, stdout, stderr).
 fn parse(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_matdiff"))
-        .arg("parse")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    let args = std::iter::once("parse").chain(args.iter().copied());
+    matdiff_testkit::cli::run(env!("CARGO_BIN_EXE_matdiff"), args, "")
 }
 
 /// Checks a successful run against its whole output.

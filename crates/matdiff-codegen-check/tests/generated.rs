@@ -1,15 +1,21 @@
-//! The generated Rust code of every catalog entry, compiled into this crate by its build
-//! script, run at random values against matdiff-faer's evaluation (to 1e-10 relative).
+//! The generated code of every catalog entry against matdiff-faer's evaluation (to 1e-10
+//! relative): the Rust code, compiled into this crate by its build script, here; the NumPy and
+//! JAX code, run by python3, in [`python`]. The catalog is derived and lowered once for both.
 
-#[path = "../../matdiff-rewrite/tests/derivations/catalog.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod catalog;
-#[path = "../../matdiff-codegen/tests/support/mod.rs"]
-#[allow(dead_code)]
-mod support;
+#[path = "generated/python.rs"]
+mod python;
+
+use std::sync::OnceLock;
 
 use matdiff_codegen_check::{Values, GENERATED};
-use support::{entries, relative_error, TOLERANCE};
+use matdiff_testkit::catalog;
+use matdiff_testkit::codegen_cases::{entries, relative_error, Case, TOLERANCE};
+
+/// Every catalog entry derived, lowered and evaluated (or its error), once per test run.
+fn cases() -> &'static [Result<Case, (String, String)>] {
+    static CASES: OnceLock<Vec<Result<Case, (String, String)>>> = OnceLock::new();
+    CASES.get_or_init(matdiff_testkit::codegen_cases::cases)
+}
 
 /// The catalog's stand-in for the abstract function number `k` (as in `catalog::make_functions`)
 /// or its derivative of order 1 or 2: `g(x) = tanh(a*x) + x^2/10`, `a = 0.5 + 0.25 k`.
@@ -29,9 +35,9 @@ fn stand_in(k: usize, order: u8) -> Box<dyn Fn(f64) -> f64> {
 fn generated_rust_matches_matdiff_faer() {
     let mut failures = Vec::new();
     let mut ran = 0;
-    for case in support::cases() {
+    for case in cases() {
         // The entries the generators refuse are listed, with the reason, in
-        // matdiff-codegen/tests/excluded.txt; the build script checks the list.
+        // matdiff-testkit/src/codegen_excluded.txt; the build script checks the list.
         let Ok(case) = case else { continue };
         let run = GENERATED
             .iter()

@@ -3,7 +3,7 @@
 //!
 //! A case is `(input, declarations, expected)` where `expected` is
 //! `plain | unicode | latex | shape | variables` and the variables are `name: shape` sorted by
-//! name. The expectations are written from the language definition (PLAN section 2).
+//! name. The expectations are written from the language definition (the README, `matdiff parse`).
 
 use matdiff_expr::{Decl, ExprPool, Style};
 

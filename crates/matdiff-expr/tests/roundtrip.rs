@@ -1,11 +1,9 @@
 //! Property: a random well-shaped expression parses; its plain form parses again, in the same
 //! pool, to the same node; the Unicode and LaTeX printers do not panic.
 
-mod support;
-
 use matdiff_expr::{ExprPool, Style};
+use matdiff_testkit::random_expr::Gen;
 use proptest::prelude::*;
-use support::random_expr::Gen;
 
 fn round_trip(seed: u64, budget: usize) -> Result<(), TestCaseError> {
     let src = Gen::new(seed).expression(budget).text;

@@ -1,7 +1,7 @@
 //! Gradient checks: complex step, central finite differences, and a symbolic gradient against both.
 
 use faer::Mat;
-use matdiff_expr::{ExprId, ExprPool};
+use matdiff_expr::{ExprId, ExprPool, Structure};
 use num_complex::Complex;
 
 use crate::error::EvalError;
@@ -140,8 +140,103 @@ fn wrt_value<'v>(values: &'v Values<f64>, wrt: &str) -> Result<&'v Mat<f64>, Eva
     })
 }
 
+/// How the entries of a variable move together in a numeric gradient: as declared in the pool.
+///
+/// A symmetric variable (`symmetric`, `spd`) moves its entries `(i, j)` and `(j, i)` together by
+/// half a step each, so the numeric gradient is the symmetric `(G + G')/2` (that of `f((S + S')/2)`
+/// in a free `S`); a diagonal one moves its diagonal only, so the gradient is `I .* G`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Perturbation {
+    /// Every entry on its own: the plain gradient.
+    #[default]
+    Entries,
+    /// Pairs of mirrored entries: the symmetric gradient.
+    Symmetric,
+    /// Diagonal entries only: the diagonal gradient.
+    Diagonal,
+    /// Entries on or below the diagonal only: the lower triangular gradient.
+    Lower,
+    /// Entries on or above the diagonal only: the upper triangular gradient.
+    Upper,
+}
+
+impl Perturbation {
+    /// The perturbation the declaration of the variable `name` calls for (plain when undeclared).
+    ///
+    /// ```
+    /// use matdiff_expr::{Decl, ExprPool};
+    /// use matdiff_faer::Perturbation;
+    /// let mut pool = ExprPool::new();
+    /// pool.parse_with("tr(S*X)", &[Decl::parse("S: symmetric").unwrap()]).unwrap();
+    /// assert_eq!(Perturbation::declared(&pool, "S"), Perturbation::Symmetric);
+    /// assert_eq!(Perturbation::declared(&pool, "X"), Perturbation::Entries);
+    /// ```
+    pub fn declared(pool: &ExprPool, name: &str) -> Perturbation {
+        match pool.find_symbol(name).and_then(|s| pool.var_info(s)) {
+            Some(info) if info.structure == Structure::Diagonal => Perturbation::Diagonal,
+            Some(info) if info.structure == Structure::Lower => Perturbation::Lower,
+            Some(info) if info.structure == Structure::Upper => Perturbation::Upper,
+            Some(info) if info.symmetric => Perturbation::Symmetric,
+            _ => Perturbation::Entries,
+        }
+    }
+
+    /// The entries that move for the gradient entry `(i, j)`, each with its share of the step;
+    /// empty where the gradient is zero by structure. Only `i <= j` is visited for a symmetric
+    /// variable (the mirror gets the same value).
+    fn moves(self, i: usize, j: usize) -> &'static [(bool, f64)] {
+        // (whether the entry is the mirrored (j, i), share of the step)
+        match self {
+            Perturbation::Entries => &[(false, 1.0)],
+            Perturbation::Diagonal if i != j => &[],
+            Perturbation::Diagonal => &[(false, 1.0)],
+            Perturbation::Lower if i < j => &[],
+            Perturbation::Upper if i > j => &[],
+            Perturbation::Lower | Perturbation::Upper => &[(false, 1.0)],
+            Perturbation::Symmetric if i == j => &[(false, 1.0)],
+            Perturbation::Symmetric => &[(false, 0.5), (true, 0.5)],
+        }
+    }
+
+    /// Whether the gradient entry `(i, j)` is computed (rather than mirrored or zero).
+    fn visits(self, i: usize, j: usize) -> bool {
+        !(self == Perturbation::Symmetric && i > j)
+    }
+}
+
+/// One directional derivative per gradient entry, by `derivative(moves)` where `moves` lists the
+/// entries to move with their shares of the step; mirrored for a symmetric variable.
+fn entrywise(
+    x: &Mat<f64>,
+    perturbation: Perturbation,
+    mut derivative: impl FnMut(&[((usize, usize), f64)]) -> Result<f64, EvalError>,
+) -> Result<Mat<f64>, EvalError> {
+    let mut g = Mat::zeros(x.nrows(), x.ncols());
+    for j in 0..x.ncols() {
+        for i in 0..x.nrows() {
+            if !perturbation.visits(i, j) {
+                continue;
+            }
+            let moves: Vec<((usize, usize), f64)> = perturbation
+                .moves(i, j)
+                .iter()
+                .map(|&(mirror, share)| (if mirror { (j, i) } else { (i, j) }, share))
+                .collect();
+            if moves.is_empty() {
+                continue;
+            }
+            g[(i, j)] = derivative(&moves)?;
+            if perturbation == Perturbation::Symmetric && i != j {
+                g[(j, i)] = g[(i, j)];
+            }
+        }
+    }
+    Ok(g)
+}
+
 /// The gradient of the scalar `f` with respect to the variable `wrt` by the complex step:
-/// `Im f(x + ih e_k) / h` with `h = 1e-20`, one evaluation of a compiled complex plan per entry.
+/// `Im f(x + ih e_k) / h` with `h = 1e-20`, one evaluation of a compiled complex plan per entry;
+/// a structured variable moves as its declaration says ([`Perturbation`]).
 ///
 /// ```
 /// use faer::mat;
@@ -171,22 +266,23 @@ pub fn complex_step(
     let mut plan = Plan::<Complex<f64>>::compile_with(pool, &[f], &sizes, options)?;
     let mut cvalues = values.map(|v| Complex::new(v, 0.0));
     let h = 1e-20;
-    let mut g = Mat::zeros(x.nrows(), x.ncols());
-    for j in 0..x.ncols() {
-        for i in 0..x.nrows() {
+    entrywise(&x, Perturbation::declared(pool, wrt), |moves| {
+        let set = |cvalues: &mut Values<Complex<f64>>, step: f64| {
             let m = cvalues.get_mut(wrt).expect("present");
-            m[(i, j)] = Complex::new(x[(i, j)], h);
-            let out = plan.run(&cvalues);
-            let m = cvalues.get_mut(wrt).expect("present");
-            m[(i, j)] = Complex::new(x[(i, j)], 0.0);
-            g[(i, j)] = out?[0][(0, 0)].im / h;
-        }
-    }
-    Ok(g)
+            for &(at, share) in moves {
+                m[at].im = share * step;
+            }
+        };
+        set(&mut cvalues, h);
+        let out = plan.run(&cvalues);
+        set(&mut cvalues, 0.0);
+        Ok(out?[0][(0, 0)].im / h)
+    })
 }
 
 /// The gradient of the scalar `f` with respect to `wrt` by central finite differences, with the
-/// step `cbrt(eps) * max(1, |x|)` per entry.
+/// step `cbrt(eps) * max(1, |x|)` per entry; a structured variable moves as its declaration says
+/// ([`Perturbation`]).
 pub fn finite_difference(
     pool: &ExprPool,
     f: ExprId,
@@ -199,22 +295,25 @@ pub fn finite_difference(
     let sizes = Sizes::from_values(pool, values)?;
     let mut plan = Plan::<f64>::compile_with(pool, &[f], &sizes, options)?;
     let mut v = values.clone();
-    let mut g = Mat::zeros(x.nrows(), x.ncols());
-    let mut at = |v: &mut Values<f64>, i: usize, j: usize, value: f64| -> Result<f64, EvalError> {
-        v.get_mut(wrt).expect("present")[(i, j)] = value;
-        let r = plan.run(v);
-        v.get_mut(wrt).expect("present")[(i, j)] = x[(i, j)];
-        Ok(r?[0][(0, 0)])
-    };
-    for j in 0..x.ncols() {
-        for i in 0..x.nrows() {
-            let x0 = x[(i, j)];
-            let h = f64::EPSILON.cbrt() * x0.abs().max(1.0);
-            let (up, down) = (x0 + h, x0 - h);
-            g[(i, j)] = (at(&mut v, i, j, up)? - at(&mut v, i, j, down)?) / (up - down);
-        }
-    }
-    Ok(g)
+    entrywise(&x, Perturbation::declared(pool, wrt), |moves| {
+        let x0 = x[moves[0].0];
+        // A step that is exact in binary, so that the difference quotient divides by the true width.
+        let h = (x0 + f64::EPSILON.cbrt() * x0.abs().max(1.0)) - x0;
+        let mut at = |step: f64| -> Result<f64, EvalError> {
+            let m = v.get_mut(wrt).expect("present");
+            for &(at, share) in moves {
+                m[at] = x[at] + share * step;
+            }
+            let r = plan.run(&v);
+            let m = v.get_mut(wrt).expect("present");
+            for &(at, _) in moves {
+                m[at] = x[at];
+            }
+            Ok(r?[0][(0, 0)])
+        };
+        let (up, down) = (at(h)?, at(-h)?);
+        Ok((up - down) / (2.0 * h))
+    })
 }
 
 /// Checks a gradient numerically: the complex step and finite differences of the scalar `f`

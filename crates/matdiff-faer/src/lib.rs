@@ -32,9 +32,11 @@ pub mod simd;
 mod split;
 mod steps;
 mod values;
+mod verify;
 
 pub use check::{
     check_gradient, complex_step, finite_difference, relative_errors, CheckOptions, GradientCheck,
+    Perturbation,
 };
 pub use error::EvalError;
 pub use functions::{Functions, ScalarFn};
@@ -47,6 +49,7 @@ pub use second_order::{
 };
 pub use steps::{check_steps, StepReport};
 pub use values::{Inputs, Sizes, Values};
+pub use verify::{verify_gradient, Tolerances, Verdict, VerifyOptions};
 
 pub use faer::Mat;
 pub use num_complex::Complex;

@@ -224,3 +224,58 @@ fn random_values_respect_domains_and_shapes() {
     let again = random_values(&pool, e.root, 5);
     assert_eq!(again.get("A").unwrap(), a);
 }
+
+/// The verdict on `gradient` of `f` with respect to `wrt`, at random values.
+fn verdict(f: &str, wrt: &str, gradient: &str, decls: &[&str]) -> matdiff_faer::Verdict {
+    let decls: Vec<Decl> = decls.iter().map(|d| Decl::parse(d).unwrap()).collect();
+    let mut pool = ExprPool::new();
+    let f = pool.parse_with(f, &decls).unwrap();
+    let g = pool.parse_with(gradient, &decls).unwrap();
+    let options = matdiff_faer::VerifyOptions::default();
+    matdiff_faer::verify_gradient(&pool, f.root, wrt, g.root, None, &options).unwrap()
+}
+
+#[test]
+fn a_symmetric_variable_is_perturbed_in_mirrored_pairs() {
+    // d tr(A*S*B) = tr(B*A dS): the plain gradient is (B*A)', the symmetric one its symmetric
+    // part; A and B are not square, B*A not symmetric.
+    let decls = ["S: symmetric", "A: 3x4", "B: 4x3"];
+    let sym = verdict("tr(A*S*B)", "S", "(B*A + (B*A)')/2", &decls);
+    assert!(sym.ok && sym.finite(), "{:?}", sym.check);
+    assert!(sym.check.max_error_complex_step < 1e-12);
+    assert!(sym.check.max_error_finite_difference < 1e-8);
+    let plain = verdict("tr(A*S*B)", "S", "(B*A)'", &decls);
+    assert!(!plain.ok);
+    assert!(plain.check.max_error_complex_step > 1e-3);
+}
+
+#[test]
+fn a_diagonal_variable_is_perturbed_on_its_diagonal() {
+    let decls = ["D: diagonal", "A: 3x4", "B: 4x3"];
+    let diag = verdict("tr(A*D*B)", "D", "I .* (B*A)'", &decls);
+    assert!(diag.ok && diag.finite(), "{:?}", diag.check);
+    assert!(diag.check.max_error_complex_step < 1e-12);
+    let full = verdict("tr(A*D*B)", "D", "(B*A)'", &decls);
+    assert!(!full.ok);
+}
+
+#[test]
+fn verify_redraws_where_the_references_disagree_and_keeps_given_values() {
+    // inv(X'*X) is singular for a wide X: the first draw (X 3x4) is rejected, a later one kept.
+    let v = verdict("tr(inv(X'*X))", "X", "-2*X*inv(X'*X)*inv(X'*X)", &[]);
+    assert!(v.ok && v.references_agree, "{:?}", v.check);
+    let x = v.values.get("X").unwrap();
+    assert!(x.nrows() > x.ncols());
+    assert!(v.draw > 1);
+    // Given values are used as they are (draw 0).
+    let mut pool = ExprPool::new();
+    let f = pool.parse("a'*X*b").unwrap();
+    let g = pool.parse("a*b'").unwrap();
+    let values = random_values(&pool, f.root, 3);
+    let options = matdiff_faer::VerifyOptions::default();
+    let v =
+        matdiff_faer::verify_gradient(&pool, f.root, "X", g.root, Some(&values), &options).unwrap();
+    assert_eq!(v.draw, 0);
+    assert_eq!(v.values.get("X"), values.get("X"));
+    assert!(v.ok);
+}

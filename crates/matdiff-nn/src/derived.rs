@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use faer::{Mat, MatRef};
 use matdiff_expr::{ExprId, ExprPool, Node};
 use matdiff_faer::{Options, Plan, Sizes, Values};
-use matdiff_rewrite::{derive, substitute, DeriveOptions, Functions};
+use matdiff_rewrite::{derive, substitute, Derivatives, DeriveOptions};
 
 use crate::activation::Activation;
 use crate::error::NnError;
@@ -79,7 +79,7 @@ impl DerivedLayer {
                     .map_err(|e| derivation(&src, e.to_string()))?,
             );
         }
-        let mut functions = Functions::new();
+        let mut functions = Derivatives::new();
         if let Some(d) = derivative {
             functions.register("g", d);
         }

@@ -2,13 +2,16 @@
 //! stage through the named subexpressions, as the seed's section 1.2 goes through ∂L/∂a[2],
 //! ∂L/∂z[2], ∂L/∂a[1].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap as StdHashMap;
+use std::hash::BuildHasher;
 
 use matdiff_expr::{
     Decl, DeclDim, DeclShape, Dim, Expr, ExprId, ExprPool, Node, Reduce, Shape, Symbol,
 };
+use matdiff_expr::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::error::DeriveError;
+use crate::rules::RuleId;
 use crate::simplify::Simplifier;
 
 /// Derivatives of abstract element-wise functions, registered by name: the extension point for
@@ -16,8 +19,8 @@ use crate::simplify::Simplifier;
 ///
 /// ```
 /// use matdiff_expr::{Decl, ExprPool};
-/// use matdiff_rewrite::{derive, DeriveOptions, Functions};
-/// let mut functions = Functions::new();
+/// use matdiff_rewrite::{derive, DeriveOptions, Derivatives};
+/// let mut functions = Derivatives::new();
 /// functions.register("softsign", "1 ./ (1 + abs(x)).^2");
 /// let options = DeriveOptions { functions, ..DeriveOptions::default() };
 /// let mut pool = ExprPool::new();
@@ -27,19 +30,19 @@ use crate::simplify::Simplifier;
 /// assert_eq!(pool.plain(d.gradient), "W'*(1 ./ (1 + abs(W*x)).^2)");
 /// ```
 #[derive(Clone, Debug, Default)]
-pub struct Functions {
+pub struct Derivatives {
     derivatives: HashMap<String, String>,
 }
 
-impl Functions {
+impl Derivatives {
     /// No registered function.
-    pub fn new() -> Functions {
-        Functions::default()
+    pub fn new() -> Derivatives {
+        Derivatives::default()
     }
 
     /// Registers the derivative of the element-wise function `name`, written in the expression
     /// language in terms of its argument `x` (element-wise: `1 ./ (1 + abs(x)).^2`).
-    pub fn register(&mut self, name: &str, derivative: &str) -> &mut Functions {
+    pub fn register(&mut self, name: &str, derivative: &str) -> &mut Derivatives {
         self.derivatives
             .insert(name.to_string(), derivative.to_string());
         self
@@ -58,7 +61,7 @@ pub struct DeriveOptions {
     /// is the gradient of a loss with respect to EXPR: backprop through one layer (seed Algorithm 1).
     pub upstream: Option<String>,
     /// Derivatives of abstract element-wise functions.
-    pub functions: Functions,
+    pub functions: Derivatives,
 }
 
 /// What a step line states.
@@ -82,7 +85,7 @@ pub struct Step {
     /// The right-hand side, in the derivation's pool.
     pub expr: ExprId,
     /// The ids of the rules this line used (see [`crate::RULES`]).
-    pub rules: Vec<&'static str>,
+    pub rules: Vec<RuleId>,
     /// Whether this line equals the previous line (`   = ...`); a line that does not continue
     /// starts a new chain.
     pub continues: bool,
@@ -98,9 +101,9 @@ pub struct Derivation {
     /// The gradient, simplified, in the variables of the expression (same shape as the variable).
     pub gradient: ExprId,
     /// The names the gradient is printed with (`where` bindings): the user's, and the engine's
-    /// own (`T1`, ...) for large shared subexpressions.
+    /// own (`T_1`, ...) for large shared subexpressions.
     pub bindings: Vec<(String, ExprId)>,
-    /// Every name the steps use: the bindings, and `T1`, `T2`, ... for the other shared
+    /// Every name the steps use: the bindings, and `T_1`, `T_2`, ... for the other shared
     /// subexpressions the derivation goes through.
     pub names: Vec<(String, ExprId)>,
     /// The steps.
@@ -141,8 +144,8 @@ pub(crate) struct Engine<'p> {
     pub(crate) boundaries: HashMap<ExprId, Boundary>,
     pub(crate) dmemo: HashMap<ExprId, Option<ExprId>>,
     pub(crate) stage: ExprId,
-    pub(crate) line_rules: Vec<&'static str>,
-    pub(crate) functions: &'p Functions,
+    pub(crate) line_rules: Vec<RuleId>,
+    pub(crate) functions: &'p Derivatives,
     dvars: HashSet<ExprId>,
     has_d: HashMap<ExprId, bool>,
     steps: Vec<Step>,
@@ -198,7 +201,7 @@ pub fn derive(
     let steps = std::mem::take(&mut engine.steps);
     drop(engine);
     // Print with the names that the function and the gradient use.
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     let mut stack = vec![gradient, root];
     while let Some(id) = stack.pop() {
         if seen.insert(id) {
@@ -249,7 +252,7 @@ fn absent_variable(
     let differential = pool.declare_var(&dx_name, info.shape, false)?;
     let zero = pool.num(0.0);
     let gradient = Simplifier::new(pool).zero(info.shape)?;
-    let step = |kind, lhs: &str, expr, rules: &[&'static str]| Step {
+    let step = |kind, lhs: &str, expr, rules: &[RuleId]| Step {
         kind,
         lhs: lhs.to_string(),
         expr,
@@ -264,8 +267,13 @@ fn absent_variable(
         names: Vec::new(),
         steps: vec![
             step(StepKind::Function, "f", root, &[]),
-            step(StepKind::Differential, "df", zero, &["D9"]),
-            step(StepKind::Gradient, &format!("∂f/∂{wrt}"), gradient, &["C"]),
+            step(StepKind::Differential, "df", zero, &[RuleId::D9]),
+            step(
+                StepKind::Gradient,
+                &format!("∂f/∂{wrt}"),
+                gradient,
+                &[RuleId::C],
+            ),
         ],
         differential,
         definitions: Vec::new(),
@@ -277,14 +285,14 @@ fn absent_variable(
 }
 
 /// The engine for differentiating `root` with respect to `wrt`: the differential variable, the
-/// named subexpressions it goes through (bindings, and shared nodes named `T1`, `T2`, ...).
+/// named subexpressions it goes through (bindings, and shared nodes named `T_1`, `T_2`, ...).
 pub(crate) fn setup<'p>(
     pool: &'p mut ExprPool,
     root: ExprId,
     expr: &Expr,
     bindings: &mut Vec<(String, ExprId)>,
     wrt: &str,
-    functions: &'p Functions,
+    functions: &'p Derivatives,
 ) -> Result<(Engine<'p>, bool, Symbol), DeriveError> {
     let wrt_node = wrt_variable(pool, expr, root, wrt)?;
     let wrt_sym = match pool.node(wrt_node) {
@@ -349,12 +357,24 @@ pub(crate) fn setup<'p>(
             && !boundary_ids.iter().any(|b| b.0 == id)
         {
             auto += 1;
-            let name = fresh_name(pool, &format!("T{auto}"), pool.shape(id));
+            // `T_1`, `T_2`, ...: no rule id has an underscore, and a variable of the user's
+            // of that name (whatever its shape) keeps it.
+            let taken = |n: &str| {
+                pool.find_symbol(n)
+                    .is_some_and(|s| pool.var_info(s).is_some())
+            };
+            let name = (0..)
+                .map(|i| match i {
+                    0 => format!("T_{auto}"),
+                    i => format!("T_{auto}_{i}"),
+                })
+                .find(|n| !taken(n))
+                .expect("a free name");
             boundary_ids.push((id, name.clone()));
             bindings.push((name, id));
         }
     }
-    let mut boundaries = HashMap::new();
+    let mut boundaries = HashMap::default();
     for (id, name) in &boundary_ids {
         let dname = fresh_name(pool, &format!("d{name}"), pool.shape(*id));
         let sym = pool.declare_var(&dname, pool.shape(*id), false)?;
@@ -376,12 +396,12 @@ pub(crate) fn setup<'p>(
         dx,
         depends,
         boundaries,
-        dmemo: HashMap::new(),
+        dmemo: HashMap::default(),
         stage: root,
         line_rules: Vec::new(),
         functions,
         dvars,
-        has_d: HashMap::new(),
+        has_d: HashMap::default(),
         steps: Vec::new(),
     };
     Ok((engine, info.symmetric, differential))
@@ -431,7 +451,7 @@ fn wrt_variable(
         return Err(not_var(""));
     }
     let node = Node::Var(sym);
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     let mut stack = vec![root];
     while let Some(id) = stack.pop() {
         if pool.node(id) == &node {
@@ -469,7 +489,7 @@ impl Engine<'_> {
     /// Whether `id` mentions a named subexpression that depends on the variable.
     pub(crate) fn mentions_names(&self, id: ExprId) -> bool {
         let mut stack = vec![id];
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         while let Some(x) = stack.pop() {
             if self.boundaries.contains_key(&x) || (x != self.dx && self.dvars.contains(&x)) {
                 return true;
@@ -533,7 +553,7 @@ impl Engine<'_> {
                 })?;
         let sym = self.s.pool.symbol(&placeholder);
         let var = self.s.pool.intern(Node::Var(sym))?;
-        let mut map = HashMap::new();
+        let mut map = HashMap::default();
         map.insert(var, arg);
         Ok(substitute(self.s.pool, parsed.root, &map)?)
     }
@@ -553,9 +573,9 @@ impl Engine<'_> {
             .collect();
         order.sort_by(|a, b| b.cmp(a));
         order.insert(0, root);
-        let mut adjoints: HashMap<ExprId, Vec<ExprId>> = HashMap::new();
+        let mut adjoints: HashMap<ExprId, Vec<ExprId>> = HashMap::default();
         let mut grad_terms: Vec<ExprId> = Vec::new();
-        let mut shown: HashMap<ExprId, ExprId> = HashMap::new();
+        let mut shown: HashMap<ExprId, ExprId> = HashMap::default();
         let mut display_defs: Vec<(Symbol, ExprId)> = Vec::new();
         let mut dvar_defs: Vec<(ExprId, Symbol, ExprId)> = Vec::new();
         self.push(StepKind::Function, "f", root, vec![], false);
@@ -577,7 +597,13 @@ impl Engine<'_> {
                 let gsym = self.s.pool.declare_var(&gname, shape, false)?;
                 let gvar = self.s.pool.intern(Node::Var(gsym))?;
                 let shown_value = self.s.present(value)?;
-                self.push(StepKind::Gradient, &gname, shown_value, vec!["C"], false);
+                self.push(
+                    StepKind::Gradient,
+                    &gname,
+                    shown_value,
+                    vec![RuleId::C],
+                    false,
+                );
                 display_defs.push((gsym, value));
                 shown.insert(gvar, value);
                 let dvar = self.boundaries[&node].dvar;
@@ -590,7 +616,7 @@ impl Engine<'_> {
                     u: Some(gvar),
                     e: dvar,
                 }])?;
-                self.push(StepKind::Differential, &lhs, first, vec!["C"], false);
+                self.push(StepKind::Differential, &lhs, first, vec![RuleId::C], false);
                 State {
                     u: Some(gvar),
                     e: dvar,
@@ -639,7 +665,7 @@ impl Engine<'_> {
             let tidy = self.s.canon(d)?;
             if !self.has_d(tidy) {
                 // The differential is zero (X - X): nothing flows through this stage.
-                self.push(StepKind::Differential, &lhs, tidy, vec!["A"], true);
+                self.push(StepKind::Differential, &lhs, tidy, vec![RuleId::A], true);
                 continue;
             }
             if tree_size(self.s.pool, tidy) + 2 < tree_size(self.s.pool, d) {
@@ -648,14 +674,14 @@ impl Engine<'_> {
                     e: tidy,
                 }];
                 let line = if k == 0 { tidy } else { self.show(&states)? };
-                self.push(StepKind::Differential, &lhs, line, vec!["A"], true);
+                self.push(StepKind::Differential, &lhs, line, vec![RuleId::A], true);
             }
             let d = states[0].e;
             let scalar_wrt = self.s.pool.shape(self.dx).is_scalar()
                 || self.s.pool.shape(self.dx).cols == Dim::ONE;
             if k == 0 && !scalar_wrt && !self.is_trace_form(d) {
                 let t = self.s.pool.intern(Node::Reduce(Reduce::Trace, d))?;
-                self.push(StepKind::Differential, &lhs, t, vec!["T1"], true);
+                self.push(StepKind::Differential, &lhs, t, vec![RuleId::T1], true);
             }
             // (b) The trace tricks, one peel of every term per line.
             loop {
@@ -691,7 +717,13 @@ impl Engine<'_> {
             }
             if states.len() > collected.len() {
                 let line = self.show(&collected)?;
-                self.push(StepKind::Differential, &lhs, line, vec!["T3", "A"], true);
+                self.push(
+                    StepKind::Differential,
+                    &lhs,
+                    line,
+                    vec![RuleId::T3, RuleId::A],
+                    true,
+                );
             }
             for st in collected {
                 let u = st.u.expect("collected");
@@ -717,15 +749,15 @@ impl Engine<'_> {
         };
         let gname = format!("∂f/∂{wrt}");
         let shown_g = self.s.present(g)?;
-        self.push(StepKind::Gradient, &gname, shown_g, vec!["C"], false);
+        self.push(StepKind::Gradient, &gname, shown_g, vec![RuleId::C], false);
         let mut full = substitute(self.s.pool, g, &shown)?;
         full = self.s.canon(full)?;
         let mut shown_full = self.s.present(full)?;
         if shown_full != shown_g {
             let rules = if shown.is_empty() {
-                vec!["A"]
+                vec![RuleId::A]
             } else {
-                vec!["B", "A"]
+                vec![RuleId::B, RuleId::A]
             };
             self.push(StepKind::Gradient, &gname, shown_full, rules, true);
         }
@@ -754,7 +786,13 @@ impl Engine<'_> {
                 shown_full = shown;
                 // A projection, not an equal form: a new line (the steps check compares
                 // continued lines by value).
-                self.push(StepKind::Gradient, &gname, shown_full, vec!["S"], false);
+                self.push(
+                    StepKind::Gradient,
+                    &gname,
+                    shown_full,
+                    vec![RuleId::S],
+                    false,
+                );
             }
         }
         // A diagonal variable: the gradient is the diagonal part (a projection, so a new line).
@@ -768,13 +806,25 @@ impl Engine<'_> {
             let h = self.s.hadamard(&[eye, full], &[])?;
             full = self.s.canon(h)?;
             shown_full = self.s.present(full)?;
-            self.push(StepKind::Gradient, &gname, shown_full, vec!["S2"], false);
+            self.push(
+                StepKind::Gradient,
+                &gname,
+                shown_full,
+                vec![RuleId::S2],
+                false,
+            );
         }
         // A triangular variable: the gradient is that triangle (a projection, so a new line).
         if let Some(t) = crate::triangle::of_variable(self.s.pool, wrt) {
             full = crate::triangle::tri(&mut self.s, t, full)?;
             shown_full = self.s.present(full)?;
-            self.push(StepKind::Gradient, &gname, shown_full, vec!["S3"], false);
+            self.push(
+                StepKind::Gradient,
+                &gname,
+                shown_full,
+                vec![RuleId::S3],
+                false,
+            );
         }
         // Definitions: differentials from the innermost name out, then the gradients of names.
         dvar_defs.sort_by_key(|d| d.0);
@@ -789,7 +839,7 @@ impl Engine<'_> {
         kind: StepKind,
         lhs: &str,
         expr: ExprId,
-        mut rules: Vec<&'static str>,
+        mut rules: Vec<RuleId>,
         continues: bool,
     ) {
         // Function identities the simplifier applied on the way to this line.
@@ -933,9 +983,9 @@ impl Engine<'_> {
         &mut self,
         st: State,
         out: &mut Vec<State>,
-        rules: &mut Vec<&'static str>,
+        rules: &mut Vec<RuleId>,
     ) -> Result<bool, DeriveError> {
-        let mut rule = |r: &'static str| {
+        let mut rule = |r: RuleId| {
             if !rules.contains(&r) {
                 rules.push(r);
             }
@@ -957,14 +1007,14 @@ impl Engine<'_> {
         };
         match node {
             Node::Add(ts) => {
-                rule("T3");
+                rule(RuleId::T3);
                 for &t in ts.iter() {
                     if !self.has_d(t) {
                         continue;
                     }
                     if self.s.pool.shape(t).is_scalar() && !e_shape.is_scalar() {
                         // A broadcast scalar: tr(U'*(s*ones*ones')) = s*sum(U).
-                        rule("T9");
+                        rule(RuleId::T9);
                         let u = self.u_or_identity(st)?;
                         let total = self.s.reduce(Reduce::Sum, u)?;
                         out.push(State {
@@ -977,13 +1027,13 @@ impl Engine<'_> {
                 }
             }
             Node::Neg(a) => {
-                rule("T3");
+                rule(RuleId::T3);
                 let u = self.u_or_identity(st)?;
                 let nu = self.s.neg(u)?;
                 out.push(State { u: Some(nu), e: a });
             }
             Node::Transpose(a) => {
-                rule("T2");
+                rule(RuleId::T2);
                 let u = match st.u {
                     Some(u) => Some(self.s.transpose(u)?),
                     None => None,
@@ -1014,11 +1064,11 @@ impl Engine<'_> {
                     .filter(|&f| !self.s.pool.shape(f).is_scalar())
                     .collect();
                 if !scalars.is_empty() {
-                    rule("T6");
+                    rule(RuleId::T6);
                 }
                 if self.s.pool.shape(fi).is_scalar() {
                     // A scalar holding the differential scales a matrix M: tr(U'*(s*M)) = s*tr(U'*M).
-                    rule("T4");
+                    rule(RuleId::T4);
                     let mut m: Vec<ExprId> = scalars.clone();
                     m.extend(left.iter().chain(&right));
                     let m = self.s.mul(&m)?;
@@ -1029,7 +1079,7 @@ impl Engine<'_> {
                     out.push(State { u: Some(t), e: fi });
                 } else {
                     if !left.is_empty() || !right.is_empty() {
-                        rule("T4");
+                        rule(RuleId::T4);
                     }
                     let mut factors = scalars;
                     if !left.is_empty() {
@@ -1071,13 +1121,13 @@ impl Engine<'_> {
                     .collect();
                 let u = self.u_or_identity(st)?;
                 if self.s.pool.shape(fi).is_scalar() && !e_shape.is_scalar() {
-                    rule("T9");
+                    rule(RuleId::T9);
                     let m = self.s.hadamard(&others, &[])?;
                     let p = self.s.hadamard(&[u, m], &[])?;
                     let t = self.s.reduce(Reduce::Sum, p)?;
                     out.push(State { u: Some(t), e: fi });
                 } else {
-                    rule("T5");
+                    rule(RuleId::T5);
                     let mut all = vec![u];
                     all.extend(others);
                     let nu = self.s.hadamard(&all, &[])?;
@@ -1088,7 +1138,7 @@ impl Engine<'_> {
                 if self.has_d(b) {
                     return Err(unsupported(self, "the differential is not linear"));
                 }
-                rule("T5");
+                rule(RuleId::T5);
                 let u = self.u_or_identity(st)?;
                 let nu = self.s.hadamard(&[u], &[b])?;
                 out.push(State { u: Some(nu), e: a });
@@ -1097,13 +1147,13 @@ impl Engine<'_> {
                 if self.has_d(s) {
                     return Err(unsupported(self, "the differential is not linear"));
                 }
-                rule("T6");
+                rule(RuleId::T6);
                 let u = self.u_or_identity(st)?;
                 let nu = self.s.hdiv(u, s)?;
                 out.push(State { u: Some(nu), e: a });
             }
             Node::Reduce(Reduce::Trace, a) => {
-                rule("T1");
+                rule(RuleId::T1);
                 let u = match st.u {
                     None => None,
                     Some(u) => {
@@ -1115,7 +1165,7 @@ impl Engine<'_> {
                 out.push(State { u, e: a });
             }
             Node::Reduce(Reduce::Sum, a) => {
-                rule("T7");
+                rule(RuleId::T7);
                 let u = self.u_or_identity(st)?;
                 let shape = self.s.pool.shape(a);
                 let mut factors = vec![u];
@@ -1130,13 +1180,13 @@ impl Engine<'_> {
                 out.push(State { u: Some(nu), e: a });
             }
             Node::Diag(a) => {
-                rule("T8");
+                rule(RuleId::T8);
                 let u = self.u_or_identity(st)?;
                 let nu = self.s.pool.intern(Node::Diag(u))?;
                 out.push(State { u: Some(nu), e: a });
             }
             Node::Tri(t, a) => {
-                rule("T10");
+                rule(RuleId::T10);
                 let u = self.u_or_identity(st)?;
                 let nu = self.s.pool.intern(Node::Tri(t, u))?;
                 out.push(State { u: Some(nu), e: a });
@@ -1149,15 +1199,15 @@ impl Engine<'_> {
 
 /// `id` with the variables of `map` replaced by their expressions (and those expressions'
 /// variables too, recursively).
-pub fn substitute(
+pub fn substitute<S: BuildHasher>(
     pool: &mut ExprPool,
     id: ExprId,
-    map: &HashMap<ExprId, ExprId>,
+    map: &StdHashMap<ExprId, ExprId, S>,
 ) -> Result<ExprId, matdiff_expr::ExprError> {
-    fn go(
+    fn go<S: BuildHasher>(
         pool: &mut ExprPool,
         id: ExprId,
-        map: &HashMap<ExprId, ExprId>,
+        map: &StdHashMap<ExprId, ExprId, S>,
         memo: &mut HashMap<ExprId, ExprId>,
     ) -> Result<ExprId, matdiff_expr::ExprError> {
         if let Some(&r) = memo.get(&id) {
@@ -1184,12 +1234,12 @@ pub fn substitute(
         memo.insert(id, r);
         Ok(r)
     }
-    go(pool, id, map, &mut HashMap::new())
+    go(pool, id, map, &mut HashMap::default())
 }
 
 /// The number of nodes of the tree under `id` (shared nodes counted each time, saturating).
 fn tree_size(pool: &ExprPool, id: ExprId) -> u64 {
-    let mut memo: HashMap<ExprId, u64> = HashMap::new();
+    let mut memo: HashMap<ExprId, u64> = HashMap::default();
     fn go(pool: &ExprPool, id: ExprId, memo: &mut HashMap<ExprId, u64>) -> u64 {
         if let Some(&n) = memo.get(&id) {
             return n;

@@ -5,13 +5,14 @@ use matdiff_expr::{ExprId, Fun, Func, Node, Reduce};
 
 use crate::derive::Engine;
 use crate::error::DeriveError;
+use crate::rules::RuleId;
 
-type R = Result<Option<ExprId>, DeriveError>;
+type Differential = Result<Option<ExprId>, DeriveError>;
 
 impl Engine<'_> {
     /// The differential of `id`, or `None` when it is zero (`id` does not depend on the variable).
     /// Named subexpressions other than `self.stage` stop at their own differential variable.
-    pub(crate) fn d(&mut self, id: ExprId) -> R {
+    pub(crate) fn d(&mut self, id: ExprId) -> Differential {
         if id == self.wrt_node {
             return Ok(Some(self.dx));
         }
@@ -33,7 +34,7 @@ impl Engine<'_> {
         Ok(r)
     }
 
-    fn use_rule(&mut self, id: &'static str) {
+    fn use_rule(&mut self, id: RuleId) {
         if !self.line_rules.contains(&id) {
             self.line_rules.push(id);
         }
@@ -43,7 +44,7 @@ impl Engine<'_> {
         Ok(self.s.pool.intern(node)?)
     }
 
-    fn sum_of(&mut self, terms: Vec<ExprId>) -> R {
+    fn sum_of(&mut self, terms: Vec<ExprId>) -> Differential {
         Ok(match terms.len() {
             0 => None,
             1 => Some(terms[0]),
@@ -51,20 +52,20 @@ impl Engine<'_> {
         })
     }
 
-    fn d_node(&mut self, id: ExprId) -> R {
+    fn d_node(&mut self, id: ExprId) -> Differential {
         let node = self.s.pool.node(id).clone();
         let scalar = |e: &Self, x: ExprId| e.s.pool.shape(x).is_scalar();
         match node {
             Node::Var(_) | Node::Num(_) | Node::Identity(_) | Node::Ones(_) => Ok(None),
             Node::Neg(a) => {
-                self.use_rule("D1");
+                self.use_rule(RuleId::D1);
                 match self.d(a)? {
                     Some(da) => Ok(Some(self.raw(Node::Neg(da))?)),
                     None => Ok(None),
                 }
             }
             Node::Add(xs) => {
-                self.use_rule("D1");
+                self.use_rule(RuleId::D1);
                 let mut terms = Vec::new();
                 let shape = self.s.pool.shape(id);
                 for &x in xs.iter() {
@@ -79,18 +80,18 @@ impl Engine<'_> {
                             terms.push(self.raw(Node::Mul(factors.into()))?);
                         }
                         Some(dx) => terms.push(dx),
-                        None => self.use_rule("D9"),
+                        None => self.use_rule(RuleId::D9),
                     }
                 }
                 self.sum_of(terms)
             }
             Node::Mul(xs) | Node::Hadamard(xs) => {
                 let hadamard = matches!(self.s.pool.node(id), Node::Hadamard(_));
-                self.use_rule(if hadamard { "D7" } else { "D2" });
+                self.use_rule(if hadamard { RuleId::D7 } else { RuleId::D2 });
                 let mut terms = Vec::new();
                 for (i, &x) in xs.iter().enumerate() {
                     let Some(dx) = self.d(x)? else {
-                        self.use_rule("D9");
+                        self.use_rule(RuleId::D9);
                         continue;
                     };
                     let mut factors = xs.to_vec();
@@ -105,7 +106,7 @@ impl Engine<'_> {
                 self.sum_of(terms)
             }
             Node::Div([a, s]) => {
-                self.use_rule("D19");
+                self.use_rule(RuleId::D19);
                 let mut terms = Vec::new();
                 if let Some(da) = self.d(a)? {
                     terms.push(self.raw(Node::Div([da, s]))?);
@@ -120,7 +121,7 @@ impl Engine<'_> {
                 self.sum_of(terms)
             }
             Node::HDiv([a, b]) => {
-                self.use_rule("D12");
+                self.use_rule(RuleId::D12);
                 let mut terms = Vec::new();
                 if let Some(da) = self.d(a)? {
                     terms.push(self.raw(Node::HDiv([da, b]))?);
@@ -136,7 +137,7 @@ impl Engine<'_> {
             }
             Node::Pow([a, k]) => self.d_pow(id, a, k),
             Node::HPow([a, c]) => {
-                self.use_rule("D13");
+                self.use_rule(RuleId::D13);
                 let mut terms = Vec::new();
                 if let Some(da) = self.d(a)? {
                     let cv = match self.s.pool.node(c) {
@@ -171,7 +172,7 @@ impl Engine<'_> {
                 self.sum_of(terms)
             }
             Node::Transpose(a) => {
-                self.use_rule("D3");
+                self.use_rule(RuleId::D3);
                 match self.d(a)? {
                     Some(da) => Ok(Some(self.raw(Node::Transpose(da))?)),
                     None => Ok(None),
@@ -183,16 +184,16 @@ impl Engine<'_> {
                 };
                 if fun == Fun::Builtin(matdiff_expr::Func::Sign) {
                     // Piecewise constant: d sign(X) = 0 (also at 0, a subgradient).
-                    self.use_rule("F5");
+                    self.use_rule(RuleId::F5);
                     let _ = da;
                     return Ok(None);
                 }
                 let deriv = self.derivative_of(id, fun, order, arg)?;
                 if scalar(self, arg) {
-                    self.use_rule("D11");
+                    self.use_rule(RuleId::D11);
                     Ok(Some(self.raw(Node::Mul(vec![deriv, da].into()))?))
                 } else {
-                    self.use_rule("D8");
+                    self.use_rule(RuleId::D8);
                     Ok(Some(self.raw(Node::Hadamard(vec![deriv, da].into()))?))
                 }
             }
@@ -205,7 +206,7 @@ impl Engine<'_> {
                 let Some(dm) = self.d(m)? else {
                     return Ok(None);
                 };
-                self.use_rule("D23");
+                self.use_rule(RuleId::D23);
                 let minus_one = self.s.pool.num(-1.0);
                 let k1 = self.raw(Node::Add(vec![k, minus_one].into()))?;
                 let lower = self.raw(Node::Pow([m, k1]))?;
@@ -220,28 +221,32 @@ impl Engine<'_> {
                 let vector = self.s.pool.shape(a).cols == matdiff_expr::Dim::ONE;
                 Ok(Some(match r {
                     Reduce::Trace => {
-                        self.use_rule("D4");
+                        self.use_rule(RuleId::D4);
                         self.raw(Node::Reduce(Reduce::Trace, da))?
                     }
                     Reduce::Sum => {
-                        self.use_rule("D14");
+                        self.use_rule(RuleId::D14);
                         self.raw(Node::Reduce(Reduce::Sum, da))?
                     }
                     Reduce::Det => {
-                        self.use_rule("D6");
+                        self.use_rule(RuleId::D6);
                         let inv = self.raw(Node::Inv(a))?;
                         let p = self.raw(Node::Mul(vec![inv, da].into()))?;
                         let t = self.raw(Node::Reduce(Reduce::Trace, p))?;
                         self.raw(Node::Mul(vec![id, t].into()))?
                     }
                     Reduce::LogDet | Reduce::LogAbsDet => {
-                        self.use_rule(if r == Reduce::LogDet { "D10" } else { "D21" });
+                        self.use_rule(if r == Reduce::LogDet {
+                            RuleId::D10
+                        } else {
+                            RuleId::D21
+                        });
                         let inv = self.raw(Node::Inv(a))?;
                         let p = self.raw(Node::Mul(vec![inv, da].into()))?;
                         self.raw(Node::Reduce(Reduce::Trace, p))?
                     }
                     Reduce::Norm1 => {
-                        self.use_rule("D15");
+                        self.use_rule(RuleId::D15);
                         let sign = self.raw(Node::Apply {
                             fun: Fun::Builtin(matdiff_expr::Func::Abs),
                             order: 1,
@@ -251,7 +256,7 @@ impl Engine<'_> {
                         self.raw(Node::Reduce(Reduce::Sum, h))?
                     }
                     Reduce::Norm2 => {
-                        self.use_rule("D16");
+                        self.use_rule(RuleId::D16);
                         let inner = self.inner_product(a, da, vector)?;
                         self.raw(Node::Div([inner, id]))?
                     }
@@ -262,7 +267,7 @@ impl Engine<'_> {
                         // a sum of its terms: computed from one value of X it is exactly 0 at
                         // the extreme entries and of one sign elsewhere (the derivation names
                         // X when it is not a variable, for the same reason).
-                        self.use_rule("D22");
+                        self.use_rule(RuleId::D22);
                         let neg_a = self.raw(Node::Neg(a))?;
                         let gap = self.raw(Node::Add(vec![id, neg_a].into()))?;
                         let sign = self.raw(Node::Apply {
@@ -303,7 +308,7 @@ impl Engine<'_> {
                     }
                     Reduce::LogSumExp => {
                         // d logsumexp(x) = softmax(x)'*dx, softmax(x) = exp(x - logsumexp(x)).
-                        self.use_rule("D20");
+                        self.use_rule(RuleId::D20);
                         let neg = self.raw(Node::Neg(id))?;
                         let shifted = self.raw(Node::Add(vec![a, neg].into()))?;
                         let softmax = self.raw(Node::Apply {
@@ -316,7 +321,7 @@ impl Engine<'_> {
                 }))
             }
             Node::Inv(a) => {
-                self.use_rule("D5");
+                self.use_rule(RuleId::D5);
                 let Some(da) = self.d(a)? else {
                     return Ok(None);
                 };
@@ -324,7 +329,7 @@ impl Engine<'_> {
                 Ok(Some(self.raw(Node::Neg(p))?))
             }
             Node::Diag(a) => {
-                self.use_rule("D17");
+                self.use_rule(RuleId::D17);
                 let Some(da) = self.d(a)? else {
                     return Ok(None);
                 };
@@ -333,7 +338,7 @@ impl Engine<'_> {
             Node::LogSumExpCols(a) => {
                 // One per column: d logsumexp(X) = ones'*(softmax(X) .* dX), the softmax of
                 // each column exp(X - ones*logsumexp(X)).
-                self.use_rule("D20");
+                self.use_rule(RuleId::D20);
                 let Some(da) = self.d(a)? else {
                     return Ok(None);
                 };
@@ -352,7 +357,7 @@ impl Engine<'_> {
                 Ok(Some(self.raw(Node::Mul(vec![ones_t, weighted].into()))?))
             }
             Node::Tri(t, a) => {
-                self.use_rule("D24");
+                self.use_rule(RuleId::D24);
                 let Some(da) = self.d(a)? else {
                     return Ok(None);
                 };
@@ -393,7 +398,7 @@ impl Engine<'_> {
         }
     }
 
-    fn d_pow(&mut self, id: ExprId, a: ExprId, k: ExprId) -> R {
+    fn d_pow(&mut self, id: ExprId, a: ExprId, k: ExprId) -> Differential {
         let kv = match self.s.pool.node(k) {
             Node::Num(n) => Some(n.get()),
             _ => None,
@@ -421,7 +426,7 @@ impl Engine<'_> {
                     (kv, self.s.pool.node(a).clone())
                 {
                     if let Some(dv) = self.d(v)? {
-                        self.use_rule("D16");
+                        self.use_rule(RuleId::D16);
                         let vector = self.s.pool.shape(v).cols == matdiff_expr::Dim::ONE;
                         let inner = self.inner_product(v, dv, vector)?;
                         let two = self.s.pool.num(2.0);
@@ -429,7 +434,7 @@ impl Engine<'_> {
                         return self.sum_of(terms);
                     }
                 }
-                self.use_rule("D11");
+                self.use_rule(RuleId::D11);
                 let lower = match kv {
                     Some(2.0) => a,
                     Some(v) => {
@@ -444,12 +449,12 @@ impl Engine<'_> {
                 };
                 terms.push(self.raw(Node::Mul(vec![k, lower, da].into()))?);
             } else {
-                self.use_rule("D18");
+                self.use_rule(RuleId::D18);
                 let kv = kv.expect("matrix powers have number exponents") as i64;
                 let (base, dbase, count) = if kv >= 0 {
                     (a, da, kv)
                 } else {
-                    self.use_rule("D5");
+                    self.use_rule(RuleId::D5);
                     let inv = self.raw(Node::Inv(a))?;
                     let p = self.raw(Node::Mul(vec![inv, da, inv].into()))?;
                     (inv, self.raw(Node::Neg(p))?, -kv)
@@ -472,7 +477,7 @@ impl Engine<'_> {
             }
         }
         if let Some(dk) = dk {
-            self.use_rule("D11");
+            self.use_rule(RuleId::D11);
             let log = self.raw(Node::Apply {
                 fun: Fun::Builtin(matdiff_expr::Func::Log),
                 order: 0,
@@ -495,7 +500,7 @@ impl Engine<'_> {
     /// `-2*(tanh'(z).^2 + tanh(z) .* tanh''(z))`), for the built-in functions: the derivative of
     /// the language's highest order. Only values appear in it, so no differential flows
     /// through it.
-    fn third_derivative(&mut self, f: Func, z: ExprId) -> R {
+    fn third_derivative(&mut self, f: Func, z: ExprId) -> Differential {
         let call = |e: &mut Self, order: u8| {
             e.raw(Node::Apply {
                 fun: Fun::Builtin(f),

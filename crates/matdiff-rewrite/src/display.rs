@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use matdiff_expr::{ExprPool, Printer, Style};
 
 use crate::derive::{Derivation, Step, StepKind};
-use crate::rules::rule;
 
 impl Derivation {
     /// A printer for this derivation's expressions: bindings by name, differentials and
@@ -59,7 +58,7 @@ impl Derivation {
             let why = step
                 .rules
                 .iter()
-                .map(|id| format!("{id} {}", rule(id).map_or("", |r| r.name)))
+                .map(|id| format!("{id} {}", id.rule().name))
                 .collect::<Vec<_>>()
                 .join(", ");
             rows.push((lhs, body, why));
@@ -101,7 +100,12 @@ impl Derivation {
             } else {
                 printer.print_body(step.expr)
             };
-            let why = step.rules.join(", ");
+            let why = step
+                .rules
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
             let tag = if why.is_empty() {
                 String::new()
             } else {
@@ -139,6 +143,12 @@ impl Step {
 fn latex_ident(name: &str) -> String {
     let base = name.trim_end_matches(|c: char| c.is_ascii_digit());
     let index = &name[base.len()..];
+    // `T_1` is `T_{1}` as `T1` is (the plain printer's `split_index` does the same).
+    let base = if index.is_empty() {
+        base
+    } else {
+        base.trim_end_matches('_')
+    };
     let greek = [
         "alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "lambda", "mu", "nu", "rho",
         "sigma", "tau", "phi", "omega",

@@ -3,6 +3,7 @@
 
 use matdiff_expr::{ExprError, ExprId, Fun, Func, Node};
 
+use crate::rules::RuleId;
 use crate::simplify::Simplifier;
 
 impl Simplifier<'_> {
@@ -20,25 +21,25 @@ impl Simplifier<'_> {
         let d = match (f, order) {
             (Func::Sign, _) => {
                 let shape = self.pool.shape(x);
-                (self.zero(shape)?, "F5")
+                (self.zero(shape)?, RuleId::F5)
             }
-            (Func::Arcsin, 1) => (self.one_over_root_of_one_minus_square(x, 1.0)?, "F6"),
-            (Func::Arccos, 1) => (self.one_over_root_of_one_minus_square(x, -1.0)?, "F7"),
+            (Func::Arcsin, 1) => (self.one_over_root_of_one_minus_square(x, 1.0)?, RuleId::F6),
+            (Func::Arccos, 1) => (self.one_over_root_of_one_minus_square(x, -1.0)?, RuleId::F7),
             (Func::Arctan, 1) => {
                 let two = self.pool.num(2.0);
                 let square = self.hpow(x, two)?;
                 let one = self.pool.num(1.0);
                 let den = self.add(&[one, square])?;
-                (self.hdiv(one, den)?, "F8")
+                (self.hdiv(one, den)?, RuleId::F8)
             }
-            (Func::Sinh, 1) | (Func::Cosh, 2) => (self.call(Func::Cosh, x)?, "F9"),
-            (Func::Cosh, 1) | (Func::Sinh, 2) => (self.call(Func::Sinh, x)?, "F10"),
+            (Func::Sinh, 1) | (Func::Cosh, 2) => (self.call(Func::Cosh, x)?, RuleId::F9),
+            (Func::Cosh, 1) | (Func::Sinh, 2) => (self.call(Func::Sinh, x)?, RuleId::F10),
             (Func::Log1p, 1) => {
                 let one = self.pool.num(1.0);
                 let den = self.add(&[one, x])?;
-                (self.hdiv(one, den)?, "F11")
+                (self.hdiv(one, den)?, RuleId::F11)
             }
-            (Func::Expm1, _) => (self.call(Func::Exp, x)?, "F12"),
+            (Func::Expm1, _) => (self.call(Func::Exp, x)?, RuleId::F12),
             _ => return Ok(None),
         };
         self.applied.push(d.1);

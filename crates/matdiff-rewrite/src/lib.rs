@@ -12,7 +12,7 @@ mod rules;
 mod simplify;
 
 pub use error::DeriveError;
-pub use rules::{rule, Rule, RULES};
+pub use rules::{rule, Rule, RuleId, RULES};
 pub use simplify::Simplifier;
 
 mod derive;
@@ -23,7 +23,7 @@ mod second_order;
 mod solve;
 mod triangle;
 
-pub use derive::{derive, substitute, Derivation, DeriveOptions, Functions, Step, StepKind};
+pub use derive::{derive, substitute, Derivation, Derivatives, DeriveOptions, Step, StepKind};
 pub use second_order::{
     hessian, hessian_blocks, hvp, hvp_stacked, jacobian, SecondKind, SecondOrder, SecondOrderError,
     StackedHvp,

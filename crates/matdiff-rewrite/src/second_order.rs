@@ -19,6 +19,7 @@ use matdiff_expr::{Dim, Expr, ExprId, ExprPool, Fun, Func, Node, Reduce, Shape, 
 
 use crate::derive::{derive, Derivation, DeriveOptions, Step, StepKind};
 use crate::error::DeriveError;
+use crate::rules::RuleId;
 use crate::simplify::Simplifier;
 
 /// Why a second-order result cannot be derived.
@@ -261,7 +262,7 @@ pub fn jacobian(
     let (transposed, mut rules) = read_off(pool, first.gradient, &direction)?;
     let t = transposed_of(pool, transposed)?;
     let matrix = Simplifier::new(pool).simplify(t)?;
-    rules.insert(0, "J1");
+    rules.insert(0, RuleId::J1);
     let bindings = first.bindings.clone();
     Ok(SecondOrder {
         kind: SecondKind::Jacobian,
@@ -475,7 +476,11 @@ impl SecondOrder {
             };
             out.push_str(&format!(
                 "\nRead off with the vec identities ({}):\n\n$$\n{lhs} = {}\n$$\n",
-                step.rules.join(", "),
+                step.rules
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 printer.print_body(step.expr)
             ));
         }
@@ -498,7 +503,7 @@ impl SecondOrder {
             let why = step
                 .rules
                 .iter()
-                .map(|id| format!("{id} {}", crate::rules::rule(id).map_or("", |r| r.name)))
+                .map(|id| format!("{id} {}", id.rule().name))
                 .collect::<Vec<_>>()
                 .join(", ");
             out.push_str(&format!(
@@ -624,7 +629,7 @@ fn read_off(
     pool: &mut ExprPool,
     linear: ExprId,
     direction: &str,
-) -> Result<(ExprId, Vec<&'static str>), SecondOrderError> {
+) -> Result<(ExprId, Vec<RuleId>), SecondOrderError> {
     let sym = pool.find_symbol(direction).expect("declared direction");
     let v = pool.intern(Node::Var(sym))?;
     let mut r = ReadOff {
@@ -645,7 +650,7 @@ struct ReadOff<'p, 'd> {
     s: Simplifier<'p>,
     v: ExprId,
     direction: &'d str,
-    rules: Vec<&'static str>,
+    rules: Vec<RuleId>,
 }
 
 impl ReadOff<'_, '_> {
@@ -751,7 +756,7 @@ impl ReadOff<'_, '_> {
                 self.matrix(t)
             }
             Node::Reduce(Reduce::Sum, a) if self.shape(a).cols == Dim::ONE => {
-                self.rules.push("V3");
+                self.rules.push(RuleId::V3);
                 let m = self.matrix(a)?;
                 let ones = self.s.pool.intern(Node::Ones(self.shape(a).rows))?;
                 let ot = self.s.pool.intern(Node::Transpose(ones))?;
@@ -763,7 +768,7 @@ impl ReadOff<'_, '_> {
             Node::HDiv([a, b]) if !self.depends(b) => {
                 let one = self.s.pool.num(1.0);
                 let inv = self.s.hdiv(one, b)?;
-                self.rules.push("V2");
+                self.rules.push(RuleId::V2);
                 let m = self.matrix(a)?;
                 self.scaled_by(inv, m, id)
             }
@@ -783,7 +788,7 @@ impl ReadOff<'_, '_> {
         }
         if ms.rows == Dim::ONE {
             // A scalar linear form broadcast by a column: `P*(b'*v)`.
-            self.rules.push("V3");
+            self.rules.push(RuleId::V3);
             return Ok(self.s.mul(&[p, m])?);
         }
         let d = self.s.pool.intern(Node::Diag(p))?;
@@ -800,7 +805,7 @@ impl ReadOff<'_, '_> {
             1 => rest[0],
             _ => self.s.hadamard(&rest, &[])?,
         };
-        self.rules.push("V2");
+        self.rules.push(RuleId::V2);
         let m = self.matrix(dep[0])?;
         self.scaled_by(p, m, id)
     }
@@ -833,14 +838,14 @@ impl ReadOff<'_, '_> {
             let p = self.product(&rest)?;
             let m = self.matrix(f)?;
             if !self.shape(p).is_scalar() {
-                self.rules.push("V3");
+                self.rules.push(RuleId::V3);
             }
             return Ok(self.s.mul(&[p, m])?);
         }
         let b = self.product(after)?;
         if fs.cols == Dim::ONE && self.shape(b).is_scalar() {
             // `A*L*b = b*A*L` (rule V1 with B = b).
-            self.rules.push("V1");
+            self.rules.push(RuleId::V1);
             let m = self.matrix(f)?;
             let mut factors = before.to_vec();
             factors.push(m);
@@ -849,7 +854,7 @@ impl ReadOff<'_, '_> {
         }
         if fs.rows == Dim::ONE && self.shape(b).cols == Dim::ONE {
             // `A*(l'*b) = A*b'*l` with `l` a column.
-            self.rules.push("V1");
+            self.rules.push(RuleId::V1);
             let lt = self.s.transpose(f)?;
             let m = self.matrix(lt)?;
             let bt = self.s.transpose(b)?;
@@ -860,7 +865,7 @@ impl ReadOff<'_, '_> {
         if let Node::Diag(u) = self.s.pool.node(f).clone() {
             if self.shape(u).cols == Dim::ONE && self.shape(b).cols == Dim::ONE {
                 // `A*diag(u)*b = A*diag(b)*u` (rule V2).
-                self.rules.push("V2");
+                self.rules.push(RuleId::V2);
                 let m = self.matrix(u)?;
                 let db = self.s.pool.intern(Node::Diag(b))?;
                 let mut factors = before.to_vec();

@@ -2,11 +2,11 @@
 //! collected, common factors pulled out) and then a presentation pass that moves transposes to
 //! where they shorten the result.
 
-use std::collections::HashSet;
-
-use matdiff_expr::FxHashMap as HashMap;
+use matdiff_expr::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use matdiff_expr::{Dim, ExprError, ExprId, ExprPool, Fun, Func, Node, Num, Reduce, Shape};
+
+use crate::rules::RuleId;
 
 type R = Result<ExprId, ExprError>;
 
@@ -17,8 +17,10 @@ pub struct Simplifier<'p> {
     memo: HashMap<ExprId, ExprId>,
     present_memo: HashMap<ExprId, Forms>,
     opaque: HashSet<ExprId>,
+    /// The printed prefixes that order factors (`sort_key`), by id: printing is the costly part.
+    sort_keys: HashMap<ExprId, std::sync::Arc<str>>,
     /// Ids of the function identities applied since last taken (F1, F2).
-    pub(crate) applied: Vec<&'static str>,
+    pub(crate) applied: Vec<RuleId>,
 }
 
 impl<'p> Simplifier<'p> {
@@ -28,7 +30,8 @@ impl<'p> Simplifier<'p> {
             pool,
             memo: HashMap::default(),
             present_memo: HashMap::default(),
-            opaque: HashSet::new(),
+            opaque: HashSet::default(),
+            sort_keys: HashMap::default(),
             applied: Vec::new(),
         }
     }
@@ -146,7 +149,7 @@ impl<'p> Simplifier<'p> {
     /// The number of distinct transposed nodes in `id`.
     fn transposes(&self, id: ExprId) -> usize {
         let mut stack = vec![id];
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         let mut n = 0;
         while let Some(x) = stack.pop() {
             if !seen.insert(x) {
@@ -760,7 +763,7 @@ impl<'p> Simplifier<'p> {
             return self.zero(shape);
         }
         scalars.retain(|s| s.1 != 0.0);
-        let keys: Vec<(u8, String, ExprId)> = scalars.iter().map(|s| self.sort_key(s.0)).collect();
+        let keys: Vec<_> = scalars.iter().map(|s| self.sort_key(s.0)).collect();
         let mut idx: Vec<usize> = (0..scalars.len()).collect();
         idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
         let mut factors: Vec<ExprId> = Vec::new();
@@ -941,7 +944,7 @@ impl<'p> Simplifier<'p> {
     /// Order of scalar factors and of element-wise factors: names first, then by text.
     /// The order of factors in a canonical product: rank, then the start of the plain form (in
     /// time bounded by its length, so deep expressions sort in linear time), then the id.
-    fn sort_key(&self, id: ExprId) -> (u8, String, ExprId) {
+    fn sort_key(&mut self, id: ExprId) -> (u8, std::sync::Arc<str>, ExprId) {
         let rank = match self.pool.node(id) {
             Node::Num(_) => 0,
             Node::Var(_) => 1,
@@ -949,7 +952,12 @@ impl<'p> Simplifier<'p> {
             Node::Pow(_) => 3,
             _ => 4,
         };
-        (rank, self.pool.plain_prefix(id, 96), id)
+        let pool = &*self.pool;
+        let text = self
+            .sort_keys
+            .entry(id)
+            .or_insert_with(|| pool.plain_prefix(id, 96).into());
+        (rank, text.clone(), id)
     }
 
     /// A Hadamard product `nums ./ dens`, canonical: scalars pulled out in front, all-ones
@@ -1017,7 +1025,7 @@ impl<'p> Simplifier<'p> {
         }
         self.fold_sigmoid(&mut num)?;
         num.retain(|f| f.1 != 0.0);
-        let keys: Vec<(u8, String, ExprId)> = num.iter().map(|f| self.sort_key(f.0)).collect();
+        let keys: Vec<_> = num.iter().map(|f| self.sort_key(f.0)).collect();
         let mut idx: Vec<usize> = (0..num.len()).collect();
         idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
         let mut top = Vec::new();
@@ -1076,7 +1084,7 @@ impl<'p> Simplifier<'p> {
                         .iter()
                         .position(|f| (f.0 == one_plus || f.0 == plus_one) && f.1 == -1.0)
                     {
-                        self.applied.push("F2");
+                        self.applied.push(RuleId::F2);
                         let s = self.pool.intern(Node::Apply {
                             fun: Fun::Builtin(Func::Sigmoid),
                             order: 0,
@@ -1196,7 +1204,7 @@ impl<'p> Simplifier<'p> {
                                     arg: z,
                                 } = self.pool.node(b).clone()
                                 {
-                                    self.applied.push("F1");
+                                    self.applied.push(RuleId::F1);
                                     return self.pool.intern(Node::Apply {
                                         fun: Fun::Builtin(Func::Softplus),
                                         order: 0,
@@ -1397,7 +1405,7 @@ impl<'p> Simplifier<'p> {
     ///
     /// ```
     /// use matdiff_expr::ExprPool;
-    /// use matdiff_rewrite::Simplifier;
+    /// use matdiff_rewrite::{RuleId, Simplifier};
     /// let mut pool = ExprPool::new();
     /// let e = pool.parse("(-y ./ sigmoid(z) + (1 - y) ./ (1 - sigmoid(z))) .* sigmoid'(z)").unwrap().root;
     /// let mut s = Simplifier::new(&mut pool);
@@ -1405,12 +1413,9 @@ impl<'p> Simplifier<'p> {
     /// let (short, rules) = s.shorten(c).unwrap().unwrap();
     /// let shown = s.present(short).unwrap();
     /// assert_eq!(pool.plain(shown), "sigmoid(z) - y");
-    /// assert_eq!(rules, ["F3", "A"]);
+    /// assert_eq!(rules, [RuleId::F3, RuleId::A]);
     /// ```
-    pub fn shorten(
-        &mut self,
-        id: ExprId,
-    ) -> Result<Option<(ExprId, Vec<&'static str>)>, ExprError> {
+    pub fn shorten(&mut self, id: ExprId) -> Result<Option<(ExprId, Vec<RuleId>)>, ExprError> {
         if !self.has_elementwise_product(id) {
             return Ok(None);
         }
@@ -1435,7 +1440,7 @@ impl<'p> Simplifier<'p> {
         if cost(self, expanded)? >= cost(self, id)? {
             return Ok(None);
         }
-        rules.push("A");
+        rules.push(RuleId::A);
         Ok(Some((expanded, rules)))
     }
 
@@ -1443,7 +1448,7 @@ impl<'p> Simplifier<'p> {
     /// outside function arguments: only then is the expansion tried.
     fn has_elementwise_product(&self, id: ExprId) -> bool {
         let mut stack = vec![id];
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         while let Some(x) = stack.pop() {
             if !seen.insert(x) || self.opaque.contains(&x) {
                 continue;
@@ -1469,7 +1474,7 @@ impl<'p> Simplifier<'p> {
     fn expand_terms(
         &mut self,
         id: ExprId,
-        mut rules: Option<&mut Vec<&'static str>>,
+        mut rules: Option<&mut Vec<RuleId>>,
     ) -> Result<Option<Vec<ExprId>>, ExprError> {
         const LIMIT: usize = 64;
         if self.opaque.contains(&id) {
@@ -1545,7 +1550,7 @@ impl<'p> Simplifier<'p> {
         sign: i8,
         nums: &mut Vec<ExprId>,
         dens: &mut Vec<ExprId>,
-        rules: &mut Vec<&'static str>,
+        rules: &mut Vec<RuleId>,
     ) -> Result<(), ExprError> {
         let push = |f: ExprId, nums: &mut Vec<ExprId>, dens: &mut Vec<ExprId>| {
             if sign > 0 {
@@ -1603,10 +1608,10 @@ impl<'p> Simplifier<'p> {
                 let one = self.num(1.0);
                 let (subtracted, rule) = if f == Func::Sigmoid {
                     push(value, nums, dens);
-                    (value, "F3")
+                    (value, RuleId::F3)
                 } else {
                     let two = self.num(2.0);
-                    (self.pool.intern(Node::HPow([value, two]))?, "F4")
+                    (self.pool.intern(Node::HPow([value, two]))?, RuleId::F4)
                 };
                 let minus = self.neg(subtracted)?;
                 let rest = self.add(&[one, minus])?;
@@ -1627,7 +1632,7 @@ impl<'p> Simplifier<'p> {
         mut nums: Vec<ExprId>,
         mut dens: Vec<ExprId>,
         shape: Shape,
-        rules: &mut Vec<&'static str>,
+        rules: &mut Vec<RuleId>,
     ) -> Result<Option<Vec<ExprId>>, ExprError> {
         dens.retain(|d| match nums.iter().position(|n| n == d) {
             Some(i) => {
@@ -1837,7 +1842,10 @@ mod tests {
         };
         assert_eq!(
             shortened("(y ./ (1 - tanh(z).^2) + w) .* tanh'(z)"),
-            Some(("y + w - w .* tanh(z).^2".to_string(), vec!["F4", "A"]))
+            Some((
+                "y + w - w .* tanh(z).^2".to_string(),
+                vec![RuleId::F4, RuleId::A]
+            ))
         );
         assert_eq!(shortened("(a + b) .* c"), None);
         assert_eq!(shortened("sigmoid'(z) .* w"), None);

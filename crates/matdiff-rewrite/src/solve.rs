@@ -3,7 +3,7 @@
 
 use matdiff_expr::{Expr, ExprId, ExprPool, Node};
 
-use crate::derive::{setup, substitute, Derivation, Functions};
+use crate::derive::{setup, substitute, Derivation, Derivatives};
 use crate::error::DeriveError;
 
 /// The stationary equation `A*w = c` of an affine gradient, and its solution.
@@ -61,7 +61,7 @@ pub fn stationary(
     };
     // The user's names only: the derivation's own names (T1, ...) would hide the variable.
     let mut bindings = expr.bindings.clone();
-    let functions = Functions::new();
+    let functions = Derivatives::new();
     let scratch = Expr {
         root: g,
         bindings: expr.bindings.clone(),

@@ -7,7 +7,7 @@ use common::{complex_step, operators, random_values, relative_error};
 use matdiff_expr::{Decl, ExprPool};
 use matdiff_rewrite::{derive, DeriveOptions};
 
-include!("common/acceptance_cases.rs");
+use matdiff_testkit::acceptance::{Case, CASES};
 
 /// Sizes of the symbolic dimensions: distinct, so nothing is square by accident.
 const SIZES: &[(&str, usize)] = &[

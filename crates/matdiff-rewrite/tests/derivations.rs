@@ -2,12 +2,10 @@
 //! text snapshot-tested, its gradient and its literature form checked against the complex-step
 //! gradient at three random size draws, and every step of it checked numerically.
 
-// Shared with `cargo xtask check-derivations`, which uses all of it.
-#[path = "derivations/catalog.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod catalog;
-
 use std::sync::Mutex;
+
+// Shared with `cargo xtask check-derivations` and the code generators' tests.
+use matdiff_testkit::catalog;
 
 #[test]
 fn derivations() {

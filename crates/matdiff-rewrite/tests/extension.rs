@@ -7,7 +7,7 @@ mod common;
 use common::{complex_step, random_values, relative_error};
 use matdiff_expr::ExprPool;
 use matdiff_faer::{Complex, Functions as Numeric, Options, Plan, Scalar, Sizes};
-use matdiff_rewrite::{derive, DeriveOptions, Functions};
+use matdiff_rewrite::{derive, Derivatives, DeriveOptions};
 
 /// softsign(x) = x / (1 + |x|), softsign'(x) = 1 / (1 + |x|)^2.
 fn numeric<T: Scalar>() -> Numeric<T> {
@@ -25,7 +25,7 @@ fn numeric<T: Scalar>() -> Numeric<T> {
 }
 
 fn check(src: &str, wrt: &str, expected: &str) {
-    let mut symbolic = Functions::new();
+    let mut symbolic = Derivatives::new();
     symbolic.register("softsign", "1 ./ (1 + abs(x)).^2");
     let options = DeriveOptions {
         functions: symbolic,

@@ -4,10 +4,21 @@
 //!   no planning and no rewriting, so the complex step through it differentiates the expression
 //!   as the user wrote it;
 //! - [`differential`]: the differential fuzzer. It draws random expressions of the kinds users
-//!   type, derives their gradients with the rewriter, evaluates them with plans, and compares
-//!   the value, the gradient value and the printed gradient (parsed again and evaluated) with the
-//!   complex step through the naive evaluator.
+//!   type ([`generate`]), derives their gradients with the rewriter, evaluates them with plans,
+//!   and compares the value, the gradient value and the printed gradient (parsed again and
+//!   evaluated) with the complex step through the naive evaluator;
+//! - [`catalog`]: the derivation catalog's reader and checker; [`codegen_cases`]: its entries
+//!   lowered by the code generators and evaluated by plans, what generated code must reproduce;
+//! - [`acceptance`]: the acceptance table of the rewriter;
+//! - [`random_expr`]: random well-shaped source text of every operator (the parser's round trip
+//!   and bench);
+//! - [`cli`]: running the `matdiff` binary as a user does.
 
+pub mod acceptance;
+pub mod catalog;
+pub mod cli;
+pub mod codegen_cases;
 pub mod differential;
 pub mod generate;
 pub mod naive;
+pub mod random_expr;

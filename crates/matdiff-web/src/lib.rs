@@ -15,22 +15,12 @@
 //! assert_eq!(bad["error"]["start"], 5);
 //! ```
 
-use std::collections::HashMap;
-
-use matdiff_expr::{Decl, Expr, ExprPool, Node, ParseError, Style};
-use matdiff_faer::{
-    check_gradient, random_values_where, CheckOptions, EvalError, GradientCheck, Plan, Sizes,
-    Values,
-};
+use matdiff_expr::{Decl, Expr, ExprPool, ParseError, Style};
+use matdiff_faer::{verify_gradient, VerifyOptions};
 use matdiff_rewrite::{derive, Derivation, DeriveOptions, StepKind, RULES};
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::wasm_bindgen;
 
-/// Largest accepted relative error of the derived gradient against the complex step (exact to
-/// rounding); the command line's `matdiff check` uses the same.
-const TOLERANCE: f64 = 1e-8;
-/// Largest accepted relative error against central differences.
-const FD_TOLERANCE: f64 = 1e-6;
 /// Longest expression a derivation shows, in bytes of the plain form: a printed tree can grow
 /// far faster than its DAG (a hundred nested layers print in gigabytes), more than a page holds.
 const MAX_SHOWN: usize = 200_000;
@@ -99,7 +89,7 @@ pub fn derivation(expr: &str, wrt: &str, lets: &str) -> String {
                 "latex": tex,
                 "plain": text,
                 "continues": s.continues,
-                "rules": s.rules,
+                "rules": s.rules.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -140,7 +130,7 @@ fn too_long_to_show(pool: &ExprPool, d: &Derivation) -> Option<usize> {
 pub fn rules() -> String {
     let rules: Vec<Value> = RULES
         .iter()
-        .map(|r| json!({ "id": r.id, "name": r.name, "plain": r.plain, "latex": r.latex }))
+        .map(|r| json!({ "id": r.id.as_str(), "name": r.name, "plain": r.plain, "latex": r.latex }))
         .collect();
     Value::Array(rules).to_string()
 }
@@ -161,48 +151,13 @@ pub fn check(expr: &str, wrt: &str, lets: &str, seed: u32) -> String {
 fn check_in(expr: &str, wrt: &str, lets: &str, seed: u64) -> Result<Value, Value> {
     let mut pool = ExprPool::new();
     let d = derive_in(&mut pool, expr, wrt, lets)?;
-    let fail = |e: &dyn std::fmt::Display| error(e.to_string(), None);
-    // A symmetric variable cannot be perturbed one entry at a time: its gradient (G + G')/2 is
-    // the plain gradient of f((S + S')/2) in an unconstrained S, at S = X; a diagonal or
-    // triangular one's that of f(I .* S), f(tril(S)) or f(triu(S)).
-    let free = format!("{wrt}__free");
-    let symmetric = if d.symmetric || d.diagonal || d.triangle.is_some() {
-        Some(symmetrised(&mut pool, &d, &free).map_err(|e| fail(&e))?)
-    } else {
-        None
+    let options = VerifyOptions {
+        seed,
+        ..VerifyOptions::default()
     };
-    let options = CheckOptions::default();
-    let check_at = |values: &Values<f64>| -> Result<GradientCheck, EvalError> {
-        let Some(built) = symmetric else {
-            return check_gradient(&pool, d.function, wrt, Some(d.gradient), values, &options);
-        };
-        let mut at = values.clone();
-        if let Some(x) = values.get(wrt) {
-            at.insert(free.clone(), x.clone());
-        }
-        let r = check_gradient(&pool, built, &free, None, &at, &options)?;
-        let sizes = Sizes::from_values(&pool, values)?;
-        let mut plan = Plan::<f64>::compile(&pool, &[d.gradient], &sizes)?;
-        Ok(r.with_symbolic(plan.run(values)?.remove(0)))
-    };
-    let mut accepted = None;
-    let values = random_values_where(&pool, d.function, seed, |v| match check_at(v) {
-        Ok(r) if r.max_error_references() <= FD_TOLERANCE => {
-            accepted = Some(r);
-            true
-        }
-        _ => false,
-    });
-    let report = match accepted {
-        Some(r) => r,
-        None => check_at(&values).map_err(|e| fail(&e))?,
-    };
-    let finite = report.scale.is_finite()
-        && report
-            .complex_step
-            .col_iter()
-            .all(|c| c.iter().all(|v| v.is_finite()));
-    if !finite {
+    let verdict = verify_gradient(&pool, d.function, wrt, d.gradient, None, &options)
+        .map_err(|e| error(e.to_string(), None))?;
+    if !verdict.finite() {
         return Err(error(
             "the function or its complex-step gradient is not finite at the random values: a \
              function is evaluated outside its domain, or it overflows"
@@ -210,11 +165,9 @@ fn check_in(expr: &str, wrt: &str, lets: &str, seed: u64) -> Result<Value, Value
             None,
         ));
     }
-    let references = report.max_error_references();
-    let references_agree = references <= FD_TOLERANCE;
-    let agrees = report.max_error_complex_step <= TOLERANCE
-        && (report.max_error_finite_difference <= FD_TOLERANCE || !references_agree);
-    let sizes: serde_json::Map<String, Value> = values
+    let report = &verdict.check;
+    let sizes: serde_json::Map<String, Value> = verdict
+        .values
         .iter()
         .map(|(name, m)| {
             (
@@ -225,40 +178,15 @@ fn check_in(expr: &str, wrt: &str, lets: &str, seed: u64) -> Result<Value, Value
         .collect();
     Ok(json!({
         "ok": true,
-        "agrees": agrees,
+        "agrees": verdict.ok,
         "max_error_complex_step": report.max_error_complex_step,
         "max_error_finite_difference": report.max_error_finite_difference,
-        "finite_difference_vs_complex_step": references,
-        "references_agree": references_agree,
-        "tolerance": TOLERANCE,
-        "fd_tolerance": FD_TOLERANCE,
+        "finite_difference_vs_complex_step": report.max_error_references(),
+        "references_agree": verdict.references_agree,
+        "tolerance": options.tolerances.complex_step,
+        "fd_tolerance": options.tolerances.finite_difference,
         "sizes": sizes,
     }))
-}
-
-/// `f((S + S')/2)` in a fresh unconstrained variable `S` named `free`.
-fn symmetrised(
-    pool: &mut ExprPool,
-    d: &Derivation,
-    free: &str,
-) -> Result<matdiff_expr::ExprId, matdiff_expr::ExprError> {
-    let x = pool.var(&d.wrt)?;
-    let shape = pool.shape(x);
-    pool.declare_var(free, shape, false)?;
-    let s = pool.var(free)?;
-    let sym = if d.diagonal {
-        let eye = pool.intern(Node::Identity(shape.rows))?;
-        pool.intern(Node::Hadamard(vec![eye, s].into()))?
-    } else if let Some(t) = d.triangle {
-        pool.intern(Node::Tri(t, s))?
-    } else {
-        let st = pool.intern(Node::Transpose(s))?;
-        let sum = pool.intern(Node::Add(vec![s, st].into()))?;
-        let half = pool.num(2.0);
-        pool.intern(Node::Div([sum, half]))?
-    };
-    let map = HashMap::from([(x, sym)]);
-    matdiff_rewrite::substitute(pool, d.function, &map)
 }
 
 /// Parses the declarations (`;`-separated) and the expression into `pool`.

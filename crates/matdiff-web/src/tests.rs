@@ -104,6 +104,8 @@ fn the_check_agrees_on_the_seeds_examples() {
         ("a'*D*D*b + sum(exp(D))", "D", "D: diagonal"),
         ("x'*L*L'*x - 2*logdet(L)", "L", "L: lower"),
         ("tr(inv(U)) + a'*U*b", "U", "U: upper"),
+        // A diagonal variable moves its diagonal only (the gradient is I .* G).
+        ("tr(A*D*B)", "D", "D: diagonal; A: 3x4; B: 4x3"),
     ] {
         let c = json(super::check(expr, wrt, lets, 1));
         assert_eq!(c["ok"], true, "{expr}: {c}");

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use matdiff_expr::{Dim, ExprId, ExprPool, Node};
-use matdiff_faer::{eval, Complex, Mat, Sizes, Values};
+use matdiff_faer::{eval, Complex, Mat, Values};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -61,7 +61,8 @@ pub(crate) fn random_values(
     values
 }
 
-/// The gradient of the scalar `f` with respect to `var` by the complex step, `Im f(x + ih) / h`.
+/// The gradient of the scalar `f` with respect to `var` by the complex step of the numeric
+/// backend (`matdiff_faer::complex_step`: structured variables moved as declared).
 pub(crate) fn complex_step(
     pool: &ExprPool,
     f: ExprId,
@@ -69,41 +70,9 @@ pub(crate) fn complex_step(
     values: &Values<f64>,
     functions: matdiff_faer::Functions<Complex<f64>>,
 ) -> Mat<f64> {
-    let h = 1e-30;
-    let x = values.get(var).expect("a value for the variable").clone();
-    let base: Values<Complex<f64>> = values.map(|v| Complex::new(v, 0.0));
-    let symmetric = pool
-        .find_symbol(var)
-        .and_then(|s| pool.var_info(s))
-        .is_some_and(|i| i.symmetric);
-    let structure = pool
-        .find_symbol(var)
-        .and_then(|s| pool.var_info(s))
-        .map(|i| i.structure)
-        .unwrap_or_default();
-    let sizes = Sizes::from_values(pool, &base).expect("sizes");
     let options = matdiff_faer::Options::new().functions(functions);
-    let mut plan = matdiff_faer::Plan::<Complex<f64>>::compile_with(pool, &[f], &sizes, &options)
-        .expect("a plan");
-    Mat::from_fn(x.nrows(), x.ncols(), |i, j| {
-        if !structure.allows(i, j) {
-            // A diagonal or triangular variable has no entries outside its structure to move.
-            return 0.0;
-        }
-        let mut v = base.clone();
-        let m = v.get_mut(var).expect("present");
-        m[(i, j)].im += h;
-        if symmetric && i != j {
-            // A symmetric variable moves both entries; the symmetric gradient is half of that.
-            m[(j, i)].im += h;
-        }
-        let out = plan.run(&v).expect("evaluates")[0][(0, 0)].im / h;
-        if symmetric && i != j {
-            out / 2.0
-        } else {
-            out
-        }
-    })
+    matdiff_faer::complex_step(pool, f, var, values, &options)
+        .unwrap_or_else(|e| panic!("complex step of {}: {e}", pool.plain(f)))
 }
 
 /// The largest entry-wise difference relative to the largest entry of `reference`.

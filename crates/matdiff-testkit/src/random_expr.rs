@@ -1,10 +1,10 @@
 //! Random well-shaped expressions as source text, from a seed: every operator and function of
 //! the language, with shapes that fit (vectors, non-square matrices, scalars, broadcasting).
-//! Shared by the property test and the parse bench (`benches/parse.rs` includes this file).
+//! Shared by the parse round-trip property test and the parse bench.
 
 /// A dimension of a generated shape: 1 or one of three symbolic sizes.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub(crate) enum D {
+pub enum D {
     One,
     M,
     N,
@@ -25,20 +25,20 @@ impl D {
 }
 
 /// The shape of a generated expression.
-pub(crate) type S = (D, D);
+pub type S = (D, D);
 
 /// A generated expression: its source text and the number of nodes of its syntax tree.
-pub(crate) struct Generated {
-    pub(crate) text: String,
+pub struct Generated {
+    pub text: String,
     #[allow(dead_code)] // used by the bench
-    pub(crate) nodes: usize,
+    pub nodes: usize,
 }
 
 /// SplitMix64: a small, seeded generator, so that a case is reproducible from its seed.
-pub(crate) struct Rng(u64);
+pub struct Rng(u64);
 
 impl Rng {
-    pub(crate) fn new(seed: u64) -> Rng {
+    pub fn new(seed: u64) -> Rng {
         Rng(seed)
     }
 
@@ -60,7 +60,7 @@ impl Rng {
 }
 
 /// A generator of expressions of about `budget` nodes.
-pub(crate) struct Gen {
+pub struct Gen {
     rng: Rng,
     nodes: usize,
     /// `where` bindings available to leaves: name and shape.
@@ -68,7 +68,7 @@ pub(crate) struct Gen {
 }
 
 impl Gen {
-    pub(crate) fn new(seed: u64) -> Gen {
+    pub fn new(seed: u64) -> Gen {
         Gen {
             rng: Rng::new(seed),
             nodes: 0,
@@ -78,7 +78,7 @@ impl Gen {
 
     /// A random expression of about `budget` nodes, of a random shape, sometimes with `where`
     /// bindings.
-    pub(crate) fn expression(&mut self, budget: usize) -> Generated {
+    pub fn expression(&mut self, budget: usize) -> Generated {
         self.nodes = 0;
         self.bound.clear();
         let shape = self.shape();
@@ -106,7 +106,7 @@ impl Gen {
     /// A sum of `terms` random scalar terms, each of about `budget` nodes, without bindings:
     /// a large expression of moderate height.
     #[allow(dead_code)] // used by the bench
-    pub(crate) fn sum_of_terms(&mut self, terms: usize, budget: usize) -> Generated {
+    pub fn sum_of_terms(&mut self, terms: usize, budget: usize) -> Generated {
         self.nodes = 0;
         self.bound.clear();
         let mut parts = Vec::with_capacity(terms);

@@ -1,10 +1,18 @@
-// The acceptance table of issue 4, shared by the tests and the benches (`include!`d).
+//! The acceptance table of issue 4: expressions, their variables and the closed forms of the
+//! literature, shared by the rewriter's acceptance test and the derivation bench.
 
 /// EXPR, variable, declarations, upstream name, the closed form of the literature.
-pub(crate) type Case = (&'static str, &'static str, &'static [&'static str], Option<&'static str>, &'static str);
+pub type Case = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    Option<&'static str>,
+    &'static str,
+);
 
 #[rustfmt::skip]
-pub(crate) const CASES: &[Case] = &[
+/// The table.
+pub const CASES: &[Case] = &[
     ("a'*X*b", "X", &[], None, "a*b'"),
     ("a'*X'*b", "X", &[], None, "b*a'"),
     ("tr(A*X*B)", "X", &[], None, "A'*B'"),
@@ -38,4 +46,3 @@ pub(crate) const CASES: &[Case] = &[
         "((W2'*((2*(a2 - y)) .* g2'(W2*a1 + b2))) .* g1'(W1*x + b1))*x'",
     ),
 ];
-

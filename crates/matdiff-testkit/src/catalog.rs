@@ -1,7 +1,9 @@
 //! The derivation catalog: reading its entries and checking each one numerically.
 //!
-//! Shared by `tests/derivations.rs` (which also snapshot-tests the derivation text) and
-//! `cargo xtask check-derivations` (which prints the table), so both check the same things:
+//! The entries are the `.txt` files of `crates/matdiff-rewrite/tests/derivations/`. Shared by that
+//! crate's `tests/derivations.rs` (which also snapshot-tests the derivation text), `cargo xtask
+//! check-derivations` (which prints the table) and the code generators' tests, so all check the
+//! same things:
 //! the derived gradient against the complex-step gradient at three random size draws, the
 //! literature form against the same, and every step of the derivation (`check_steps`).
 
@@ -10,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use matdiff_expr::{Decl, Dim, DimVar, ExprId, ExprPool, Fun, Node, Style, Symbol};
-use matdiff_faer::{check_steps, Complex, Functions, Mat, Options, Plan, Scalar, Sizes, Values};
+use matdiff_faer::{
+    check_steps, complex_step, Complex, Functions, Mat, Options, Plan, Scalar, Sizes, Values,
+};
 use matdiff_rewrite::{derive, Derivation, DeriveOptions};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -338,17 +342,11 @@ fn numeric_checks(
             .run(&values)
             .map_err(|e| at("evaluating the gradient", e))?;
         let (gradient, mut lit) = (&results[0], results[1].clone());
-        let reference = complex_step(
-            pool,
-            d.function,
-            wrt,
-            &values,
-            &sizes,
-            &options_c64,
-            pool.var_info(wrt).expect("a variable"),
-        )
-        .map_err(|e| at("complex step", e))?;
-        // The literature's form of a structured variable's gradient is the unstructured G.
+        // Structured variables are moved as declared: the reference is the symmetric,
+        // diagonal or triangular gradient, and the literature's form (the unstructured G) is
+        // masked to the structure.
+        let reference = complex_step(pool, d.function, &entry.wrt, &values, &options_c64)
+            .map_err(|e| at("complex step", e))?;
         lit = Mat::from_fn(lit.nrows(), lit.ncols(), |i, j| {
             if structure.allows(i, j) {
                 lit[(i, j)]
@@ -493,53 +491,6 @@ pub fn random_value(
         });
     }
     Mat::from_fn(r, c, |_, _| rng.random_range(-1.0..1.0))
-}
-
-/// The gradient of the scalar `f` with respect to `x` by the complex step, entry by entry; for a
-/// symmetric `x` the symmetric gradient (off-diagonal entries perturbed in pairs), for a
-/// diagonal one the diagonal (off-diagonal entries zero).
-fn complex_step(
-    pool: &ExprPool,
-    f: ExprId,
-    x: Symbol,
-    values: &Values<f64>,
-    sizes: &Sizes,
-    options: &Options<Complex<f64>>,
-    info: matdiff_expr::VarInfo,
-) -> Result<Mat<f64>, matdiff_faer::EvalError> {
-    let symmetric = info.symmetric;
-    const H: f64 = 1e-20;
-    let name = pool.name(x);
-    let mut plan = Plan::compile_with(pool, &[f], sizes, options)?;
-    let mut cvalues = values.map(|v| Complex::new(v, 0.0));
-    let x0 = cvalues.get(name).expect("a value for the variable").clone();
-    let (r, c) = (x0.nrows(), x0.ncols());
-    let mut g = Mat::zeros(r, c);
-    for j in 0..c {
-        for i in 0..r {
-            if symmetric && i > j || !info.structure.allows(i, j) {
-                continue;
-            }
-            let xv = cvalues.get_mut(name).expect("a value");
-            xv[(i, j)].im = H;
-            if symmetric {
-                xv[(j, i)].im = H;
-            }
-            let v = plan.run(&cvalues)?.remove(0)[(0, 0)].im / H;
-            let xv = cvalues.get_mut(name).expect("a value");
-            xv[(i, j)].im = 0.0;
-            if symmetric {
-                xv[(j, i)].im = 0.0;
-            }
-            if symmetric && i != j {
-                g[(i, j)] = v / 2.0;
-                g[(j, i)] = v / 2.0;
-            } else {
-                g[(i, j)] = v;
-            }
-        }
-    }
-    Ok(g)
 }
 
 /// The largest entry-wise difference relative to the largest entry of the reference.

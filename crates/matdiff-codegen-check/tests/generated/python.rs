@@ -3,28 +3,13 @@
 //! `check_gradient()` against central differences. Needs python3 with numpy and jax
 //! (`requirements-test.txt`, installed by `cargo xtask test`): without them the test fails.
 
-#[path = "../../matdiff-rewrite/tests/derivations/catalog.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod catalog;
-#[allow(dead_code)]
-mod support;
-
 use std::process::Command;
 
 use matdiff_codegen::{Lang, Options};
 use serde_json::{json, Value};
 
-use support::{entries, relative_error, TOLERANCE};
-
-/// Catalog entries the generator refuses, each with the reason (`excluded.txt`, shared with the
-/// Rust check); the test checks that they are still refused (so the list stays true).
-fn excluded() -> Vec<(&'static str, &'static str)> {
-    include_str!("excluded.txt")
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| l.split_once("  ").unwrap_or((l, "")))
-        .collect()
-}
+use matdiff_testkit::catalog;
+use matdiff_testkit::codegen_cases::{entries, excluded, relative_error, TOLERANCE};
 
 #[test]
 fn catalog_numpy_and_jax_match_matdiff_faer() {
@@ -32,7 +17,7 @@ fn catalog_numpy_and_jax_match_matdiff_faer() {
     let mut failures = Vec::new();
     let mut cases = Vec::new();
     let mut expected = Vec::new();
-    for case in support::cases() {
+    for case in super::cases() {
         let case = match case {
             Ok(c) => c,
             Err((name, e)) => {
@@ -78,7 +63,8 @@ fn catalog_numpy_and_jax_match_matdiff_faer() {
     }
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("codegen_cases.json");
     std::fs::write(&path, serde_json::to_string(&cases).unwrap()).unwrap();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run_generated.py");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/generated/run_generated.py");
     let out = Command::new("python3")
         .arg(&script)
         .arg(&path)
