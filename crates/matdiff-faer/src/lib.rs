@@ -23,6 +23,7 @@ mod check;
 mod error;
 mod exec;
 mod functions;
+mod kronecker;
 mod plan;
 mod random;
 mod scalar;
@@ -35,6 +36,7 @@ pub use check::{
 };
 pub use error::EvalError;
 pub use functions::{Functions, ScalarFn};
+pub use kronecker::{commutation, diag_vec, kron, kron_times_vec};
 pub use plan::{Options, Plan, PlanStats};
 pub use random::{random_values, random_values_where};
 pub use scalar::Scalar;

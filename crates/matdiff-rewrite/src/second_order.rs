@@ -524,7 +524,7 @@ fn relabel(lhs: &str) -> String {
     }
 }
 
-fn variable_shape(pool: &ExprPool, wrt: &str) -> Result<Shape, SecondOrderError> {
+pub(crate) fn variable_shape(pool: &ExprPool, wrt: &str) -> Result<Shape, SecondOrderError> {
     pool.find_symbol(wrt)
         .and_then(|s| pool.var_info(s))
         .map(|i| i.shape)
@@ -538,7 +538,7 @@ fn variable_shape(pool: &ExprPool, wrt: &str) -> Result<Shape, SecondOrderError>
 }
 
 /// `base`, `base_1`, ...: a name the pool does not know.
-fn fresh_name(pool: &ExprPool, base: &str) -> String {
+pub(crate) fn fresh_name(pool: &ExprPool, base: &str) -> String {
     if pool.find_symbol(base).is_none() {
         return base.to_string();
     }

@@ -1,0 +1,724 @@
+//! Kronecker (vec) forms: the Hessian of a scalar with respect to a matrix variable and the
+//! Jacobian of a matrix-valued function, read off a linear map of a direction with the vec
+//! identities (Magnus and Neudecker).
+//!
+//! The linear map comes from [`hvp`] (`H[V]`, rule H1) or from the gradient `J'*U` of
+//! `tr(U'*F)` (rule J1). Its matrix is read off term by term: `A*V*B` gives `B' ⊗ A` (V1),
+//! `P .* V` gives `diag(vec(P))` (V2), `V'` gives the commutation matrix (V4); products of such
+//! maps are tidied with the Kronecker algebra (V5): `(A ⊗ B)*(C ⊗ D) = A*C ⊗ B*D`, and the
+//! commutation matrix moves to the right, `K*(A ⊗ B) = (B ⊗ A)*K`.
+//! Layout: the Jacobian is `∂vec(F)/∂vec(X)'` (pq x mn), the Hessian `∂²f/∂vec(X)∂vec(X)'`,
+//! vec stacking columns.
+//!
+//! The language has no `kron` or `vec` yet, so a form is a typed value ([`VecTerm`]s of
+//! [`VecFactor`]s whose matrices are expressions of the pool), printed in the notation of the
+//! literature with `⊗`, `diag(vec(P))` and `commutation(m, n)`.
+
+use std::collections::HashSet;
+
+use matdiff_expr::{Dim, Expr, ExprId, ExprPool, Node, Printer, Shape, Style};
+
+use crate::derive::{derive, DeriveOptions};
+use crate::second_order::{fresh_name, hvp, variable_shape, SecondKind, SecondOrderError};
+use crate::simplify::Simplifier;
+use crate::SecondOrder;
+
+/// One factor of a vec-form linear map, a matrix acting on `vec(M)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VecFactor {
+    /// `left ⊗ right`: maps `vec(M)` to `vec(right*M*left')`.
+    Kron {
+        /// The left factor (`B'` in `vec(A*M*B)`).
+        left: ExprId,
+        /// The right factor (`A` in `vec(A*M*B)`).
+        right: ExprId,
+    },
+    /// `diag(vec(P))`: maps `vec(M)` to `vec(P .* M)`.
+    DiagVec(ExprId),
+    /// The commutation matrix `commutation(rows, cols)`: maps `vec(M)` to `vec(M')` for `M` of
+    /// `rows` x `cols`.
+    Commutation {
+        /// Rows of the matrix it transposes.
+        rows: Dim,
+        /// Columns of the matrix it transposes.
+        cols: Dim,
+    },
+}
+
+/// One term of a vec form: `scale` times the product of `factors`, left to right.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VecTerm {
+    /// A scalar expression.
+    pub scale: ExprId,
+    /// The factors, left to right; never empty.
+    pub factors: Vec<VecFactor>,
+}
+
+/// A Hessian or Jacobian in Kronecker form, with the derivation it is read off.
+#[derive(Clone, Debug)]
+pub struct KroneckerForm {
+    /// [`SecondKind::Hessian`] or [`SecondKind::Jacobian`].
+    pub kind: SecondKind,
+    /// The derivation of the linear map: `H[V]` (Hessian) or `J'*U` (Jacobian, whose
+    /// `result` is that gradient).
+    pub derivation: SecondOrder,
+    /// The terms, summed.
+    pub terms: Vec<VecTerm>,
+    /// The rules of the read-off.
+    pub rules: Vec<&'static str>,
+}
+
+/// The Hessian `∂²f/∂vec(X)∂vec(X)'` of the scalar `expr` with respect to the matrix `wrt`, in
+/// Kronecker form, read off the Hessian-vector product.
+///
+/// ```
+/// use matdiff_expr::{ExprPool, Style};
+/// use matdiff_rewrite::{hessian_kronecker, DeriveOptions};
+/// let mut pool = ExprPool::new();
+/// let e = pool.parse("tr(X'*A*X)").unwrap();
+/// let h = hessian_kronecker(&mut pool, &e, "X", &DeriveOptions::default()).unwrap();
+/// assert_eq!(h.text(&pool, Style::Plain), "I ⊗ (A + A')");
+/// ```
+pub fn hessian_kronecker(
+    pool: &mut ExprPool,
+    expr: &Expr,
+    wrt: &str,
+    options: &DeriveOptions,
+) -> Result<KroneckerForm, SecondOrderError> {
+    variable_shape(pool, wrt)?;
+    let direction = fresh_name(pool, "V");
+    let mut derivation = hvp(pool, expr, wrt, &direction, options)?;
+    derivation.kind = SecondKind::Hessian;
+    let (terms, rules) = read_off(pool, derivation.result, &direction)?;
+    Ok(KroneckerForm {
+        kind: SecondKind::Hessian,
+        derivation,
+        terms,
+        rules,
+    })
+}
+
+/// The Jacobian `∂vec(F)/∂vec(X)'` of the matrix-valued `expr` with respect to the matrix (or
+/// vector) `wrt`, in Kronecker form: the transpose of the map `U ↦ J'*U`, the gradient of
+/// `tr(U'*F)` (rule J1).
+///
+/// ```
+/// use matdiff_expr::{ExprPool, Style};
+/// use matdiff_rewrite::{jacobian_kronecker, DeriveOptions};
+/// let mut pool = ExprPool::new();
+/// let e = pool.parse("inv(X)").unwrap();
+/// let j = jacobian_kronecker(&mut pool, &e, "X", &DeriveOptions::default()).unwrap();
+/// assert_eq!(j.text(&pool, Style::Plain), "-(inv(X)' ⊗ inv(X))");
+/// ```
+pub fn jacobian_kronecker(
+    pool: &mut ExprPool,
+    expr: &Expr,
+    wrt: &str,
+    options: &DeriveOptions,
+) -> Result<KroneckerForm, SecondOrderError> {
+    if pool.shape(expr.root).is_scalar() {
+        return Err(SecondOrderError::ScalarJacobian);
+    }
+    variable_shape(pool, wrt)?;
+    let direction = fresh_name(pool, "U");
+    let upstream = DeriveOptions {
+        upstream: Some(direction.clone()),
+        ..options.clone()
+    };
+    let first = derive(pool, expr, wrt, &upstream)?;
+    let (transposed, mut rules) = read_off(pool, first.gradient, &direction)?;
+    let mut s = Simplifier::new(pool);
+    let mut terms = Vec::new();
+    for t in transposed {
+        let mut factors = Vec::new();
+        for f in t.factors.iter().rev() {
+            factors.push(transpose_factor(&mut s, f)?);
+        }
+        terms.push(VecTerm {
+            scale: t.scale,
+            factors: normalise(&mut s, factors)?,
+        });
+    }
+    let terms = merge(&mut s, terms)?;
+    rules.insert(0, "J1");
+    let bindings = first.bindings.clone();
+    Ok(KroneckerForm {
+        kind: SecondKind::Jacobian,
+        derivation: SecondOrder {
+            kind: SecondKind::Jacobian,
+            function: expr.root,
+            wrt: wrt.to_string(),
+            direction,
+            result: first.gradient,
+            first,
+            second: None,
+            bindings,
+            readoff: None,
+        },
+        terms,
+        rules,
+    })
+}
+
+impl KroneckerForm {
+    /// The form in the notation of the literature, with the derivation's `where` bindings.
+    pub fn text(&self, pool: &ExprPool, style: Style) -> String {
+        let printer = Printer::new(pool, style).with_bindings(&self.derivation.bindings);
+        let mut out = String::new();
+        if self.terms.is_empty() {
+            out.push('0');
+        }
+        let single = self.terms.len() == 1;
+        for (i, t) in self.terms.iter().enumerate() {
+            let (negative, scale) = match pool.node(t.scale) {
+                Node::Num(c) if c.get() == 1.0 => (false, None),
+                Node::Num(c) if c.get() == -1.0 => (true, None),
+                Node::Neg(a) => (true, Some(*a)),
+                _ => (false, Some(t.scale)),
+            };
+            out.push_str(match (i, negative) {
+                (0, false) => "",
+                (0, true) => "-",
+                (_, false) => " + ",
+                (_, true) => " - ",
+            });
+            let bare = single && scale.is_none() && !negative && t.factors.len() == 1
+                || self.terms.len() > 1 && scale.is_none() && t.factors.len() == 1;
+            if let Some(c) = scale {
+                out.push_str(&operand(pool, &printer, c));
+                out.push('*');
+            }
+            let texts: Vec<String> = t
+                .factors
+                .iter()
+                .map(|f| factor_text(pool, &printer, f, bare))
+                .collect();
+            out.push_str(&texts.join("*"));
+        }
+        let full = printer.print(self.derivation.function);
+        let body = printer.print_body(self.derivation.function);
+        if let Some(where_list) = full.strip_prefix(&body) {
+            out.push_str(where_list);
+        }
+        out
+    }
+
+    /// The read-off line that ends the derivation's steps: `∂²f/∂vec(X)∂vec(X)' = ...` with
+    /// the rules used.
+    pub fn readoff_line(&self, pool: &ExprPool, style: Style) -> String {
+        let x = &self.derivation.wrt;
+        let lhs = match self.kind {
+            SecondKind::Jacobian => format!("∂vec(F)/∂vec({x})'"),
+            _ => format!("∂²f/∂vec({x})∂vec({x})'"),
+        };
+        let why = self
+            .rules
+            .iter()
+            .map(|id| format!("{id} {}", crate::rules::rule(id).map_or("", |r| r.name)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("{lhs} = {}   {why}", self.text(pool, style))
+    }
+
+    /// The derivation of the linear map, then the read-off line.
+    pub fn display(&self, pool: &ExprPool, style: Style) -> String {
+        let mut out = self.derivation.display(pool, style);
+        out.push('\n');
+        out.push_str(&self.readoff_line(pool, style));
+        out.push('\n');
+        out
+    }
+}
+
+/// An operand of `*` or `⊗`: parenthesised when it is a sum, a negation or a quotient.
+fn operand(pool: &ExprPool, printer: &Printer, id: ExprId) -> String {
+    let text = match pool.node(id) {
+        // `A' + A` reads as the literature's `A + A'`.
+        Node::Add(xs) if xs.len() == 2 && pool.node(xs[0]) == &Node::Transpose(xs[1]) => {
+            let a = printer.print_body(xs[1]);
+            let at = printer.print_body(xs[0]);
+            format!("{a} + {at}")
+        }
+        _ => printer.print_body(id),
+    };
+    let bound = text.chars().all(|c| c.is_alphanumeric() || c == '_');
+    match pool.node(id) {
+        Node::Add(_) | Node::Neg(_) | Node::Div(_) | Node::HDiv(_) if !bound => {
+            format!("({text})")
+        }
+        _ => text,
+    }
+}
+
+fn factor_text(pool: &ExprPool, printer: &Printer, f: &VecFactor, bare: bool) -> String {
+    match f {
+        VecFactor::Kron { left, right } => {
+            let text = format!(
+                "{} ⊗ {}",
+                operand(pool, printer, *left),
+                operand(pool, printer, *right)
+            );
+            if bare {
+                text
+            } else {
+                format!("({text})")
+            }
+        }
+        VecFactor::DiagVec(p) => format!("diag(vec({}))", printer.print_body(*p)),
+        VecFactor::Commutation { rows, cols } => {
+            format!(
+                "commutation({}, {})",
+                pool.dim_str(*rows),
+                pool.dim_str(*cols)
+            )
+        }
+    }
+}
+
+/// The terms of `linear`, a matrix linear in the variable `direction`:
+/// `vec(linear) = Σ term*vec(direction)`. Returns them with the rules used.
+fn read_off(
+    pool: &mut ExprPool,
+    linear: ExprId,
+    direction: &str,
+) -> Result<(Vec<VecTerm>, Vec<&'static str>), SecondOrderError> {
+    let sym = pool.find_symbol(direction).expect("declared direction");
+    let v = pool.intern(Node::Var(sym))?;
+    let mut r = ReadOff {
+        s: Simplifier::new(pool),
+        v,
+        direction,
+        rules: Vec::new(),
+    };
+    let raw = r.terms(linear)?;
+    let mut terms = Vec::new();
+    for t in raw {
+        let factors = normalise(&mut r.s, t.factors)?;
+        terms.push(VecTerm {
+            scale: r.s.simplify(t.scale)?,
+            factors,
+        });
+    }
+    let terms = merge(&mut r.s, terms)?;
+    let mut rules = r.rules;
+    if terms
+        .iter()
+        .any(|t| t.factors.len() > 1 || matches!(t.factors[0], VecFactor::Commutation { .. }))
+    {
+        rules.push("V5");
+    }
+    rules.sort_unstable();
+    rules.dedup();
+    Ok((terms, rules))
+}
+
+struct ReadOff<'p, 'd> {
+    s: Simplifier<'p>,
+    v: ExprId,
+    direction: &'d str,
+    rules: Vec<&'static str>,
+}
+
+impl ReadOff<'_, '_> {
+    fn depends(&self, id: ExprId) -> bool {
+        if id < self.v {
+            return false;
+        }
+        let pool = &*self.s.pool;
+        let mut seen = HashSet::new();
+        let mut stack = vec![id];
+        while let Some(x) = stack.pop() {
+            if x == self.v {
+                return true;
+            }
+            if x > self.v && seen.insert(x) {
+                stack.extend_from_slice(pool.node(x).children());
+            }
+        }
+        false
+    }
+
+    fn unreadable(&self, id: ExprId) -> SecondOrderError {
+        SecondOrderError::NotReadable {
+            expr: self.s.pool.plain(id),
+            direction: self.direction.to_string(),
+        }
+    }
+
+    fn shape(&self, id: ExprId) -> Shape {
+        self.s.pool.shape(id)
+    }
+
+    fn identity(&mut self, n: Dim) -> Result<ExprId, SecondOrderError> {
+        Ok(self.s.pool.intern(Node::Identity(n))?)
+    }
+
+    /// `factor` applied after each of `terms`.
+    fn then(&mut self, factor: VecFactor, terms: Vec<VecTerm>) -> Vec<VecTerm> {
+        terms
+            .into_iter()
+            .map(|mut t| {
+                t.factors.insert(0, factor.clone());
+                t
+            })
+            .collect()
+    }
+
+    fn scaled(&mut self, c: ExprId, terms: Vec<VecTerm>) -> Result<Vec<VecTerm>, SecondOrderError> {
+        terms
+            .into_iter()
+            .map(|t| {
+                Ok(VecTerm {
+                    scale: self.s.mul(&[c, t.scale])?,
+                    factors: t.factors,
+                })
+            })
+            .collect()
+    }
+
+    /// The terms of `id`, a matrix (not a scalar) linear in the direction.
+    fn terms(&mut self, id: ExprId) -> Result<Vec<VecTerm>, SecondOrderError> {
+        if !self.depends(id) {
+            return Ok(Vec::new());
+        }
+        let shape = self.shape(id);
+        if id == self.v {
+            let left = self.identity(shape.cols)?;
+            let right = self.identity(shape.rows)?;
+            let one = self.s.pool.num(1.0);
+            return Ok(vec![VecTerm {
+                scale: one,
+                factors: vec![VecFactor::Kron { left, right }],
+            }]);
+        }
+        if shape.is_scalar() {
+            // A scalar linear form times a matrix has an outer-product term: not written.
+            return Err(self.unreadable(id));
+        }
+        match self.s.pool.node(id).clone() {
+            Node::Add(xs) => {
+                let mut out = Vec::new();
+                for x in xs.iter() {
+                    out.extend(self.terms(*x)?);
+                }
+                Ok(out)
+            }
+            Node::Neg(a) => {
+                let terms = self.terms(a)?;
+                let minus = self.s.pool.num(-1.0);
+                self.scaled(minus, terms)
+            }
+            Node::Div([a, c]) if !self.depends(c) => {
+                let terms = self.terms(a)?;
+                let one = self.s.pool.num(1.0);
+                let inv = self.s.pool.intern(Node::Div([one, c]))?;
+                self.scaled(inv, terms)
+            }
+            Node::Transpose(a) => {
+                self.rules.push("V4");
+                let inner = self.shape(a);
+                let terms = self.terms(a)?;
+                Ok(self.then(
+                    VecFactor::Commutation {
+                        rows: inner.rows,
+                        cols: inner.cols,
+                    },
+                    terms,
+                ))
+            }
+            Node::Mul(xs) => self.mul(id, &xs),
+            Node::Hadamard(xs) => {
+                let (dep, rest): (Vec<ExprId>, Vec<ExprId>) =
+                    xs.iter().partition(|&&x| self.depends(x));
+                if dep.len() != 1 {
+                    return Err(self.unreadable(id));
+                }
+                let p = self.s.hadamard(&rest, &[])?;
+                self.hadamard_by(p, dep[0], id)
+            }
+            Node::HDiv([a, b]) if !self.depends(b) => {
+                let one = self.s.pool.num(1.0);
+                let p = self.s.hdiv(one, b)?;
+                self.hadamard_by(p, a, id)
+            }
+            _ => Err(self.unreadable(id)),
+        }
+    }
+
+    /// `P .* L`: `diag(vec(P))` after L's terms, or a scale (rule V2).
+    fn hadamard_by(
+        &mut self,
+        p: ExprId,
+        l: ExprId,
+        id: ExprId,
+    ) -> Result<Vec<VecTerm>, SecondOrderError> {
+        if self.shape(l).is_scalar() {
+            return Err(self.unreadable(id));
+        }
+        let terms = self.terms(l)?;
+        if self.shape(p).is_scalar() {
+            return self.scaled(p, terms);
+        }
+        self.rules.push("V2");
+        Ok(self.then(VecFactor::DiagVec(p), terms))
+    }
+
+    /// `A*L*B`: `B' ⊗ A` after L's terms (rule V1).
+    fn mul(&mut self, id: ExprId, xs: &[ExprId]) -> Result<Vec<VecTerm>, SecondOrderError> {
+        let deps: Vec<usize> = (0..xs.len()).filter(|&i| self.depends(xs[i])).collect();
+        if deps.len() != 1 {
+            return Err(self.unreadable(id));
+        }
+        let i = deps[0];
+        let f = xs[i];
+        if self.shape(f).is_scalar() {
+            return Err(self.unreadable(id));
+        }
+        let (before, after) = (&xs[..i], &xs[i + 1..]);
+        let (scalars, before): (Vec<ExprId>, Vec<ExprId>) =
+            before.iter().partition(|&&x| self.shape(x).is_scalar());
+        let right = match before.len() {
+            0 => self.identity(self.shape(f).rows)?,
+            _ => self.s.mul(&before)?,
+        };
+        let left = match after.len() {
+            0 => self.identity(self.shape(f).cols)?,
+            _ => {
+                let b = self.s.mul(after)?;
+                self.s.transpose(b)?
+            }
+        };
+        self.rules.push("V1");
+        let terms = self.terms(f)?;
+        let terms = self.then(VecFactor::Kron { left, right }, terms);
+        match scalars.len() {
+            0 => Ok(terms),
+            _ => {
+                let c = self.s.mul(&scalars)?;
+                self.scaled(c, terms)
+            }
+        }
+    }
+}
+
+/// The transpose of a factor: `(A ⊗ B)' = A' ⊗ B'`, `commutation(m, n)' = commutation(n, m)`.
+fn transpose_factor(s: &mut Simplifier, f: &VecFactor) -> Result<VecFactor, SecondOrderError> {
+    Ok(match f {
+        VecFactor::Kron { left, right } => VecFactor::Kron {
+            left: s.transpose(*left)?,
+            right: s.transpose(*right)?,
+        },
+        VecFactor::DiagVec(p) => VecFactor::DiagVec(*p),
+        VecFactor::Commutation { rows, cols } => VecFactor::Commutation {
+            rows: *cols,
+            cols: *rows,
+        },
+    })
+}
+
+fn is_identity(pool: &ExprPool, id: ExprId) -> bool {
+    matches!(pool.node(id), Node::Identity(_))
+}
+
+/// The factors tidied (rule V5): commutation matrices moved to the right and cancelled in
+/// pairs, adjacent Kronecker products multiplied, adjacent `diag(vec(.))` multiplied, `I ⊗ I`
+/// dropped beside another factor.
+fn normalise(
+    s: &mut Simplifier,
+    mut fs: Vec<VecFactor>,
+) -> Result<Vec<VecFactor>, SecondOrderError> {
+    loop {
+        let mut changed = false;
+        let mut i = 0;
+        while i + 1 < fs.len() {
+            let next = match (&fs[i], &fs[i + 1]) {
+                (VecFactor::Commutation { .. }, VecFactor::Kron { left, right }) => {
+                    // K*(L ⊗ R) = (R ⊗ L)*K, K now of the shape R's columns by L's columns.
+                    let rows = s.pool.shape(*right).cols;
+                    let cols = s.pool.shape(*left).cols;
+                    Some(vec![
+                        VecFactor::Kron {
+                            left: *right,
+                            right: *left,
+                        },
+                        VecFactor::Commutation { rows, cols },
+                    ])
+                }
+                (VecFactor::Commutation { rows, cols }, VecFactor::DiagVec(p)) => {
+                    // K*diag(vec(P)) = diag(vec(P'))*K for P of K's transposed shape.
+                    let (rows, cols) = (*cols, *rows);
+                    Some(vec![
+                        VecFactor::DiagVec(s.transpose(*p)?),
+                        VecFactor::Commutation { rows, cols },
+                    ])
+                }
+                (
+                    VecFactor::Commutation { rows: r1, cols: c1 },
+                    VecFactor::Commutation { rows: r2, cols: c2 },
+                ) if r1 == c2 && c1 == r2 => Some(Vec::new()),
+                (
+                    VecFactor::Kron {
+                        left: l1,
+                        right: r1,
+                    },
+                    VecFactor::Kron {
+                        left: l2,
+                        right: r2,
+                    },
+                ) => {
+                    let (l1, r1, l2, r2) = (*l1, *r1, *l2, *r2);
+                    Some(vec![VecFactor::Kron {
+                        left: s.mul(&[l1, l2])?,
+                        right: s.mul(&[r1, r2])?,
+                    }])
+                }
+                (VecFactor::DiagVec(p), VecFactor::DiagVec(q)) => {
+                    let (p, q) = (*p, *q);
+                    Some(vec![VecFactor::DiagVec(s.hadamard(&[p, q], &[])?)])
+                }
+                _ => None,
+            };
+            if let Some(replacement) = next {
+                fs.splice(i..i + 2, replacement);
+                changed = true;
+            } else {
+                i += 1;
+            }
+        }
+        if fs.len() > 1 {
+            let before = fs.len();
+            fs.retain(|f| {
+                !matches!(f, VecFactor::Kron { left, right }
+                    if is_identity(s.pool, *left) && is_identity(s.pool, *right))
+            });
+            changed |= fs.len() != before;
+        }
+        if !changed {
+            break;
+        }
+    }
+    if fs.is_empty() {
+        // K*K: the identity of vec(V)'s length.
+        return Err(SecondOrderError::NotReadable {
+            expr: "an identity of unknown size".to_string(),
+            direction: String::new(),
+        });
+    }
+    Ok(fs)
+}
+
+/// Like terms collected: equal factors add their scales; single Kronecker products (with the
+/// same commutation after them) with an equal side add the other side, `I ⊗ A + I ⊗ A'` is
+/// `I ⊗ (A + A')`; single `diag(vec(.))` factors add.
+fn merge(s: &mut Simplifier, terms: Vec<VecTerm>) -> Result<Vec<VecTerm>, SecondOrderError> {
+    let mut out: Vec<VecTerm> = Vec::new();
+    for t in terms {
+        if let Some(u) = out.iter_mut().find(|u| u.factors == t.factors) {
+            u.scale = s.add(&[u.scale, t.scale])?;
+        } else {
+            out.push(t);
+        }
+    }
+    let one = s.pool.num(1.0);
+    loop {
+        let mut merged = None;
+        'search: for i in 0..out.len() {
+            for j in i + 1..out.len() {
+                if let Some(t) = merge_pair(s, &out[i], &out[j], one)? {
+                    merged = Some((i, j, t));
+                    break 'search;
+                }
+            }
+        }
+        let Some((i, j, t)) = merged else { break };
+        out.remove(j);
+        out[i] = t;
+    }
+    let mut kept = Vec::new();
+    for t in out {
+        let scale = s.simplify(t.scale)?;
+        if !s.is_zero(scale) {
+            let factors = t
+                .factors
+                .into_iter()
+                .map(|f| present(s, f))
+                .collect::<Result<_, _>>()?;
+            kept.push(VecTerm { scale, factors });
+        }
+    }
+    Ok(kept)
+}
+
+/// The factor with its matrices in the presentation form (transposes where they are fewest).
+fn present(s: &mut Simplifier, f: VecFactor) -> Result<VecFactor, SecondOrderError> {
+    Ok(match f {
+        VecFactor::Kron { left, right } => VecFactor::Kron {
+            left: s.present(left)?,
+            right: s.present(right)?,
+        },
+        VecFactor::DiagVec(p) => VecFactor::DiagVec(s.present(p)?),
+        other => other,
+    })
+}
+
+fn merge_pair(
+    s: &mut Simplifier,
+    a: &VecTerm,
+    b: &VecTerm,
+    one: ExprId,
+) -> Result<Option<VecTerm>, SecondOrderError> {
+    if a.factors.len() != b.factors.len() || a.factors[1..] != b.factors[1..] {
+        return Ok(None);
+    }
+    let scaled = |s: &mut Simplifier, c: ExprId, x: ExprId| -> Result<ExprId, SecondOrderError> {
+        Ok(if c == one { x } else { s.mul(&[c, x])? })
+    };
+    let first = match (&a.factors[0], &b.factors[0]) {
+        (
+            VecFactor::Kron {
+                left: l1,
+                right: r1,
+            },
+            VecFactor::Kron {
+                left: l2,
+                right: r2,
+            },
+        ) if l1 == l2 => {
+            let x = scaled(s, a.scale, *r1)?;
+            let y = scaled(s, b.scale, *r2)?;
+            VecFactor::Kron {
+                left: *l1,
+                right: s.add(&[x, y])?,
+            }
+        }
+        (
+            VecFactor::Kron {
+                left: l1,
+                right: r1,
+            },
+            VecFactor::Kron {
+                left: l2,
+                right: r2,
+            },
+        ) if r1 == r2 => {
+            let x = scaled(s, a.scale, *l1)?;
+            let y = scaled(s, b.scale, *l2)?;
+            VecFactor::Kron {
+                left: s.add(&[x, y])?,
+                right: *r1,
+            }
+        }
+        (VecFactor::DiagVec(p), VecFactor::DiagVec(q)) => {
+            let x = scaled(s, a.scale, *p)?;
+            let y = scaled(s, b.scale, *q)?;
+            VecFactor::DiagVec(s.add(&[x, y])?)
+        }
+        _ => return Ok(None),
+    };
+    let mut factors = vec![first];
+    factors.extend_from_slice(&a.factors[1..]);
+    Ok(Some(VecTerm {
+        scale: one,
+        factors,
+    }))
+}
