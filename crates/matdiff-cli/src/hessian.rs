@@ -117,8 +117,8 @@ fn dense_matrix_hessian(
     let dense =
         dense_linear_map(pool, h.result, &direction, &values, &Options::new()).map_err(fail)?;
     let note = format!(
-        "the Hessian with respect to the matrix {} is a Kronecker form, not written yet; this is \
-         its value from the derived Hessian-vector product {}",
+        "the Hessian with respect to the matrix {} is a Kronecker form (without --at, matdiff \
+         prints it); this is its value from the derived Hessian-vector product {}",
         target.wrt,
         h.result_text(pool, Style::Plain)
     );
@@ -190,6 +190,12 @@ fn run(
             if matches!(what, SecondCheck::Hessian) && at.is_some() =>
         {
             return dense_matrix_hessian(&mut pool, &e, target, common, &given);
+        }
+        Err(SecondOrderError::NeedsKronecker { .. })
+            if at.is_none() && !matches!(what, SecondCheck::Hvp(_)) =>
+        {
+            let hessian = matches!(what, SecondCheck::Hessian);
+            return crate::kronecker::print_form(&mut pool, &e, target, common, hessian, steps);
         }
         other => other.map_err(|err| Failed::new(format!("error: {err}"), json))?,
     };

@@ -205,9 +205,14 @@ fn check_compares_with_the_complex_step_of_the_gradient() {
 #[test]
 fn refusals_are_clear_errors() {
     check(
-        &["hessian", "tr(X'*A*X)", "--wrt", "X"],
+        &["jacobian", "X*Y", "--wrt", "X", "--format", "json"],
+        0,
+        &["\"jacobian\": \"Y' ⊗ eye(rows(X))\""],
+    );
+    check(
+        &["jacobian", "inv(X)", "--wrt", "Y"],
         2,
-        &["Kronecker", "--hvp V"],
+        &["not a variable"],
     );
     check(&["jacobian", "a'*x", "--wrt", "x"], 2, &["use grad"]);
     check(
@@ -285,4 +290,34 @@ fn dense_hessians_of_matrices_come_from_the_hvp() {
             );
         }
     }
+}
+
+/// Without --at, a Hessian with respect to a matrix and a Jacobian of a matrix-valued F print
+/// their Kronecker forms; --steps ends with the read-off line and its rules.
+#[test]
+fn matrix_variables_print_kronecker_forms() {
+    check(
+        &["hessian", "tr(X'*A*X)", "--wrt", "X"],
+        0,
+        &["eye(cols(X)) ⊗ (A + A')"],
+    );
+    check(
+        &["hessian", "logdet(X)", "--wrt", "X", "--steps"],
+        0,
+        &[
+            "∂h/∂X = -(inv(X)*V*inv(X))'",
+            "∂²f/∂vec(X)∂vec(X)' = -(inv(X) ⊗ inv(X)')*commutation(",
+            "V4 vec of a transpose",
+        ],
+    );
+    check(&["jacobian", "A*X*B", "--wrt", "X"], 0, &["B' ⊗ A"]);
+    check(&["jacobian", "X'", "--wrt", "X"], 0, &["commutation("]);
+    let (code, stdout, _) = matdiff(&["jacobian", "X .* Y", "--wrt", "X", "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["jacobian"], "diag(vec(Y))");
+    assert!(v["layout"]
+        .as_str()
+        .unwrap()
+        .starts_with("∂vec(F)/∂vec(X)'"));
 }

@@ -10,8 +10,11 @@
 //! `a*(b'*dx)` gives `a*b'`. Layout: the Jacobian is `∂vec(F)/∂vec(x)'` (rows are F's entries),
 //! the Hessian `∂²f/∂x∂x'`.
 //!
-//! Hessians and Jacobians with respect to a matrix variable (Kronecker forms) are refused with
-//! [`SecondOrderError::NeedsKronecker`]; the Hessian-vector product works for every shape.
+//! Hessians and Jacobians with respect to a matrix variable (Kronecker forms) are refused here
+//! with [`SecondOrderError::NeedsKronecker`] and read off by
+//! [`hessian_kronecker`](crate::hessian_kronecker) and
+//! [`jacobian_kronecker`](crate::jacobian_kronecker); the Hessian-vector product works for
+//! every shape.
 
 use std::collections::HashSet;
 
