@@ -77,7 +77,7 @@ pub struct KroneckerForm {
 /// let mut pool = ExprPool::new();
 /// let e = pool.parse("tr(X'*A*X)").unwrap();
 /// let h = hessian_kronecker(&mut pool, &e, "X", &DeriveOptions::default()).unwrap();
-/// assert_eq!(h.text(&pool, Style::Plain), "I ⊗ (A + A')");
+/// assert_eq!(h.text(&pool, Style::Plain), "eye(cols(X)) ⊗ (A + A')");
 /// ```
 pub fn hessian_kronecker(
     pool: &mut ExprPool,
