@@ -303,9 +303,9 @@ fn second_order_section(w: &mut String) -> Result<()> {
          Layout: the Jacobian is `∂vec(F)/∂vec(x)'` (one row per entry of F); the Hessian of a \
          scalar is `∂²f/∂vec(x)∂vec(x)'`, symmetric. With respect to a matrix, and for a \
          matrix-valued `F`, the map is read off in Kronecker form (`hessian_kronecker`, \
-         `jacobian_kronecker`; rules V1, V2, V4, V5): `A*V*B` gives `B' ⊗ A`, `P .* V` gives \
-         `diag(vec(P))`, `V'` gives `commutation(m, n)`; `tr(X'*A*X)` gives `I ⊗ (A + A')`, \
-         `logdet(X)` gives `-(inv(X) ⊗ inv(X)')*commutation(m, m)`, `inv(X)` gives \
+         `jacobian_kronecker`; rules V1, V2, V4-V6): `A*V*B` gives `B' ⊗ A`, `P .* V` gives \
+         `diag(vec(P))`, `V'` gives `commutation(rows(V), cols(V))`, a scalar linear form `tr(Q'*V)` times `P` gives `vec(P)*vec(Q)'` (V6); `tr(X'*A*X)` gives `eye(cols(X)) ⊗ (A + A')`, \
+         `logdet(X)` gives `-(inv(X) ⊗ inv(X)')*commutation(rows(X), rows(X))`, `inv(X)` gives \
          `-(inv(X)' ⊗ inv(X))` (catalog `tests/kronecker/`). The language has no `kron` or `vec` \
          yet: these forms are printed, not parsed back. Functions with \
          kinks (`relu`, `abs`, `max`, ...) are refused. `matdiff check --hessian | --hvp V | \

@@ -4,7 +4,8 @@
 //!
 //! The linear map comes from [`hvp`] (`H[V]`, rule H1) or from the gradient `J'*U` of
 //! `tr(U'*F)` (rule J1). Its matrix is read off term by term: `A*V*B` gives `B' ⊗ A` (V1),
-//! `P .* V` gives `diag(vec(P))` (V2), `V'` gives the commutation matrix (V4); products of such
+//! `P .* V` gives `diag(vec(P))` (V2), `V'` gives the commutation matrix (V4), a scalar linear
+//! form `tr(Q'*V)` times a matrix `P` gives `vec(P)*vec(Q)'` (V6); products of such
 //! maps are tidied with the Kronecker algebra (V5): `(A ⊗ B)*(C ⊗ D) = A*C ⊗ B*D`, and the
 //! commutation matrix moves to the right, `K*(A ⊗ B) = (B ⊗ A)*K`.
 //! Layout: the Jacobian is `∂vec(F)/∂vec(X)'` (pq x mn), the Hessian `∂²f/∂vec(X)∂vec(X)'`,
@@ -16,7 +17,7 @@
 
 use std::collections::HashSet;
 
-use matdiff_expr::{Dim, Expr, ExprId, ExprPool, Node, Printer, Shape, Style};
+use matdiff_expr::{Dim, Expr, ExprId, ExprPool, Node, Num, Printer, Shape, Style};
 
 use crate::derive::{derive, DeriveOptions};
 use crate::second_order::{fresh_name, hvp, variable_shape, SecondKind, SecondOrderError};
@@ -35,6 +36,14 @@ pub enum VecFactor {
     },
     /// `diag(vec(P))`: maps `vec(M)` to `vec(P .* M)`.
     DiagVec(ExprId),
+    /// `vec(col)*vec(row)'`: maps `vec(M)` to `vec(col)*tr(row'*M)`, the matrix of a scalar
+    /// linear form times a matrix.
+    Outer {
+        /// The matrix the form scales.
+        col: ExprId,
+        /// The gradient of the form.
+        row: ExprId,
+    },
     /// The commutation matrix `commutation(rows, cols)`: maps `vec(M)` to `vec(M')` for `M` of
     /// `rows` x `cols`.
     Commutation {
@@ -173,8 +182,12 @@ impl KroneckerForm {
             let (negative, scale) = match pool.node(t.scale) {
                 Node::Num(c) if c.get() == 1.0 => (false, None),
                 Node::Num(c) if c.get() == -1.0 => (true, None),
-                Node::Neg(a) => (true, Some(*a)),
-                _ => (false, Some(t.scale)),
+                Node::Num(c) if c.get() < 0.0 => (
+                    true,
+                    Some(Num::new(-c.get()).map_or_else(String::new, |n| n.to_string())),
+                ),
+                Node::Neg(a) => (true, Some(operand(pool, &printer, *a))),
+                _ => (false, Some(operand(pool, &printer, t.scale))),
             };
             out.push_str(match (i, negative) {
                 (0, false) => "",
@@ -185,7 +198,7 @@ impl KroneckerForm {
             let bare = single && scale.is_none() && !negative && t.factors.len() == 1
                 || self.terms.len() > 1 && scale.is_none() && t.factors.len() == 1;
             if let Some(c) = scale {
-                out.push_str(&operand(pool, &printer, c));
+                out.push_str(&c);
                 out.push('*');
             }
             let texts: Vec<String> = t
@@ -265,14 +278,38 @@ fn factor_text(pool: &ExprPool, printer: &Printer, f: &VecFactor, bare: bool) ->
             }
         }
         VecFactor::DiagVec(p) => format!("diag(vec({}))", printer.print_body(*p)),
+        VecFactor::Outer { col, row } => format!(
+            "vec({})*vec({})'",
+            printer.print_body(*col),
+            printer.print_body(*row)
+        ),
         VecFactor::Commutation { rows, cols } => {
             format!(
                 "commutation({}, {})",
-                pool.dim_str(*rows),
-                pool.dim_str(*cols)
+                size_text(pool, *rows),
+                size_text(pool, *cols)
             )
         }
     }
+}
+
+/// A size as the language writes it: a number, or `rows(A)`/`cols(A)` of the first variable
+/// of that size (the dimension's name when none has it).
+fn size_text(pool: &ExprPool, d: Dim) -> String {
+    let Dim::Sym(_) = d else {
+        return pool.dim_str(d);
+    };
+    let mut vars = pool.vars();
+    vars.sort_by_key(|v| v.0);
+    vars.iter()
+        .find_map(|(sym, info)| {
+            let name = pool.name(*sym);
+            [(info.shape.rows, "rows"), (info.shape.cols, "cols")]
+                .into_iter()
+                .find(|(dim, _)| *dim == d)
+                .map(|(_, word)| format!("{word}({name})"))
+        })
+        .unwrap_or_else(|| pool.dim_str(d))
 }
 
 /// The terms of `linear`, a matrix linear in the variable `direction`:
@@ -453,7 +490,7 @@ impl ReadOff<'_, '_> {
         id: ExprId,
     ) -> Result<Vec<VecTerm>, SecondOrderError> {
         if self.shape(l).is_scalar() {
-            return Err(self.unreadable(id));
+            return self.outer(p, l, id);
         }
         let terms = self.terms(l)?;
         if self.shape(p).is_scalar() {
@@ -461,6 +498,41 @@ impl ReadOff<'_, '_> {
         }
         self.rules.push("V2");
         Ok(self.then(VecFactor::DiagVec(p), terms))
+    }
+
+    /// `P*s` for a scalar `s` linear in the direction: `vec(P)*vec(Q)'` with `Q = ∂s/∂V`, the
+    /// gradient derived like any other (rule V6).
+    fn outer(
+        &mut self,
+        p: ExprId,
+        scalar: ExprId,
+        id: ExprId,
+    ) -> Result<Vec<VecTerm>, SecondOrderError> {
+        if self.depends(p) || self.shape(p).is_scalar() {
+            return Err(self.unreadable(id));
+        }
+        let form = Expr {
+            root: scalar,
+            bindings: Vec::new(),
+        };
+        let d = derive(
+            self.s.pool,
+            &form,
+            self.direction,
+            &DeriveOptions::default(),
+        )?;
+        if self.depends(d.gradient) {
+            return Err(self.unreadable(id));
+        }
+        self.rules.push("V6");
+        let one = self.s.pool.num(1.0);
+        Ok(vec![VecTerm {
+            scale: one,
+            factors: vec![VecFactor::Outer {
+                col: p,
+                row: d.gradient,
+            }],
+        }])
     }
 
     /// `A*L*B`: `B' ⊗ A` after L's terms (rule V1).
@@ -472,7 +544,9 @@ impl ReadOff<'_, '_> {
         let i = deps[0];
         let f = xs[i];
         if self.shape(f).is_scalar() {
-            return Err(self.unreadable(id));
+            let rest: Vec<ExprId> = xs[..i].iter().chain(&xs[i + 1..]).copied().collect();
+            let p = self.s.mul(&rest)?;
+            return self.outer(p, f, id);
         }
         let (before, after) = (&xs[..i], &xs[i + 1..]);
         let (scalars, before): (Vec<ExprId>, Vec<ExprId>) =
@@ -509,6 +583,10 @@ fn transpose_factor(s: &mut Simplifier, f: &VecFactor) -> Result<VecFactor, Seco
             right: s.transpose(*right)?,
         },
         VecFactor::DiagVec(p) => VecFactor::DiagVec(*p),
+        VecFactor::Outer { col, row } => VecFactor::Outer {
+            col: *row,
+            row: *col,
+        },
         VecFactor::Commutation { rows, cols } => VecFactor::Commutation {
             rows: *cols,
             cols: *rows,
@@ -576,6 +654,34 @@ fn normalise(
                     let (p, q) = (*p, *q);
                     Some(vec![VecFactor::DiagVec(s.hadamard(&[p, q], &[])?)])
                 }
+                (f, VecFactor::Outer { col, row }) if !matches!(f, VecFactor::Outer { .. }) => {
+                    // (L ⊗ R)*vec(P) = vec(R*P*L'), diag(vec(D))*vec(P) = vec(D .* P),
+                    // commutation*vec(P) = vec(P').
+                    let (col, row) = (*col, *row);
+                    let col = match f {
+                        VecFactor::Kron { left, right } => {
+                            let lt = s.transpose(*left)?;
+                            s.mul(&[*right, col, lt])?
+                        }
+                        VecFactor::DiagVec(d) => s.hadamard(&[*d, col], &[])?,
+                        _ => s.transpose(col)?,
+                    };
+                    Some(vec![VecFactor::Outer { col, row }])
+                }
+                (VecFactor::Outer { col, row }, f) if !matches!(f, VecFactor::Outer { .. }) => {
+                    // vec(Q)'*(L ⊗ R) = vec(R'*Q*L)', vec(Q)'*diag(vec(D)) = vec(D .* Q)',
+                    // vec(Q)'*commutation = vec(Q')'.
+                    let (col, row) = (*col, *row);
+                    let row = match f {
+                        VecFactor::Kron { left, right } => {
+                            let rt = s.transpose(*right)?;
+                            s.mul(&[rt, row, *left])?
+                        }
+                        VecFactor::DiagVec(d) => s.hadamard(&[*d, row], &[])?,
+                        _ => s.transpose(row)?,
+                    };
+                    Some(vec![VecFactor::Outer { col, row }])
+                }
                 _ => None,
             };
             if let Some(replacement) = next {
@@ -636,17 +742,60 @@ fn merge(s: &mut Simplifier, terms: Vec<VecTerm>) -> Result<Vec<VecTerm>, Second
     }
     let mut kept = Vec::new();
     for t in out {
-        let scale = s.simplify(t.scale)?;
+        let mut scale = t.scale;
+        let mut factors = Vec::new();
+        for f in t.factors {
+            let (c, f) = pull_scalars(s, f)?;
+            scale = s.mul(&[scale, c])?;
+            factors.push(present(s, f)?);
+        }
+        let scale = s.simplify(scale)?;
         if !s.is_zero(scale) {
-            let factors = t
-                .factors
-                .into_iter()
-                .map(|f| present(s, f))
-                .collect::<Result<_, _>>()?;
             kept.push(VecTerm { scale, factors });
         }
     }
     Ok(kept)
+}
+
+/// The scalar factors of a matrix `c*M` (or `-M`), and `M`.
+fn split_scalars(s: &mut Simplifier, id: ExprId) -> Result<(ExprId, ExprId), SecondOrderError> {
+    match s.pool.node(id).clone() {
+        Node::Neg(a) if !s.pool.shape(a).is_scalar() => {
+            let (c, m) = split_scalars(s, a)?;
+            Ok((s.neg(c)?, m))
+        }
+        Node::Mul(xs) => {
+            let (scalars, matrices): (Vec<ExprId>, Vec<ExprId>) =
+                xs.iter().partition(|&&x| s.pool.shape(x).is_scalar());
+            if scalars.is_empty() || matrices.is_empty() {
+                return Ok((s.pool.num(1.0), id));
+            }
+            Ok((s.mul(&scalars)?, s.mul(&matrices)?))
+        }
+        _ => Ok((s.pool.num(1.0), id)),
+    }
+}
+
+/// The scalars of a factor's matrices pulled out: `A ⊗ c*B` is `c*(A ⊗ B)`,
+/// `vec(c*P)*vec(Q)'` is `c*vec(P)*vec(Q)'`.
+fn pull_scalars(s: &mut Simplifier, f: VecFactor) -> Result<(ExprId, VecFactor), SecondOrderError> {
+    Ok(match f {
+        VecFactor::Kron { left, right } => {
+            let (a, left) = split_scalars(s, left)?;
+            let (b, right) = split_scalars(s, right)?;
+            (s.mul(&[a, b])?, VecFactor::Kron { left, right })
+        }
+        VecFactor::DiagVec(p) => {
+            let (a, p) = split_scalars(s, p)?;
+            (a, VecFactor::DiagVec(p))
+        }
+        VecFactor::Outer { col, row } => {
+            let (a, col) = split_scalars(s, col)?;
+            let (b, row) = split_scalars(s, row)?;
+            (s.mul(&[a, b])?, VecFactor::Outer { col, row })
+        }
+        other => (s.pool.num(1.0), other),
+    })
 }
 
 /// The factor with its matrices in the presentation form (transposes where they are fewest).
@@ -657,6 +806,10 @@ fn present(s: &mut Simplifier, f: VecFactor) -> Result<VecFactor, SecondOrderErr
             right: s.present(right)?,
         },
         VecFactor::DiagVec(p) => VecFactor::DiagVec(s.present(p)?),
+        VecFactor::Outer { col, row } => VecFactor::Outer {
+            col: s.present(col)?,
+            row: s.present(row)?,
+        },
         other => other,
     })
 }
@@ -712,6 +865,16 @@ fn merge_pair(
             let x = scaled(s, a.scale, *p)?;
             let y = scaled(s, b.scale, *q)?;
             VecFactor::DiagVec(s.add(&[x, y])?)
+        }
+        (VecFactor::Outer { col: c1, row: r1 }, VecFactor::Outer { col: c2, row: r2 })
+            if r1 == r2 =>
+        {
+            let x = scaled(s, a.scale, *c1)?;
+            let y = scaled(s, b.scale, *c2)?;
+            VecFactor::Outer {
+                col: s.add(&[x, y])?,
+                row: *r1,
+            }
         }
         _ => return Ok(None),
     };

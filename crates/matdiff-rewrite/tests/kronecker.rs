@@ -120,6 +120,7 @@ fn dense(pool: &ExprPool, form: &KroneckerForm, values: &Values<f64>) -> Result<
             match f {
                 VecFactor::Kron { left, right } => roots.extend([*left, *right]),
                 VecFactor::DiagVec(p) => roots.push(*p),
+                VecFactor::Outer { col, row } => roots.extend([*col, *row]),
                 VecFactor::Commutation { .. } => {}
             }
         }
@@ -140,6 +141,13 @@ fn dense(pool: &ExprPool, form: &KroneckerForm, values: &Values<f64>) -> Result<
                     kron(l.as_ref(), r.as_ref())
                 }
                 VecFactor::DiagVec(_) => diag_vec(next.next().expect("P").as_ref()),
+                VecFactor::Outer { .. } => {
+                    let (p, q) = (next.next().expect("col"), next.next().expect("row"));
+                    let (pm, qm) = (p.nrows(), q.nrows());
+                    Mat::from_fn(pm * p.ncols(), qm * q.ncols(), |i, j| {
+                        p[(i % pm, i / pm)] * q[(j % qm, j / qm)]
+                    })
+                }
                 VecFactor::Commutation { rows, cols } => {
                     let m = sizes.dim(pool, *rows).map_err(|e| e.to_string())?;
                     let n = sizes.dim(pool, *cols).map_err(|e| e.to_string())?;
