@@ -321,3 +321,65 @@ fn matrix_variables_print_kronecker_forms() {
         .unwrap()
         .starts_with("∂vec(F)/∂vec(X)'"));
 }
+
+/// With --at, a Kronecker form gives its dense value in the stated layout: `X'` of a 2 x 3 X is
+/// the commutation matrix, `A*X` is `I ⊗ A`.
+#[test]
+fn kronecker_forms_have_dense_values() {
+    let at = values(
+        "kron.json",
+        r#"{"A": [[1, 2], [3, 4]], "X": [[1, 0, 2], [0, 1, 1]]}"#,
+    );
+    let (code, stdout, stderr) = matdiff(&[
+        "jacobian", "X'", "--wrt", "X", "--at", &at, "--format", "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["jacobian"], "commutation(2, 3)");
+    // vec(X) = [X11 X21 X12 X22 X13 X23], vec(X') = [X11 X12 X13 X21 X22 X23].
+    let expected: Vec<Vec<f64>> = [0, 2, 4, 1, 3, 5]
+        .iter()
+        .map(|&k| (0..6).map(|j| if j == k { 1.0 } else { 0.0 }).collect())
+        .collect();
+    assert_eq!(v["jacobian_value"], serde_json::json!(expected));
+    let (code, stdout, stderr) = matdiff(&["jacobian", "A*X", "--wrt", "X", "--at", &at]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("eye(3) ⊗ A\njacobian value: [[1.0,2.0,0.0,0.0,0.0,0.0],[3.0,4.0,0.0,0.0,0.0,0.0],[0.0,0.0,1.0,2.0"), "{stdout}");
+}
+
+/// `check --hessian | --jacobian` of Kronecker forms against the complex step, at random
+/// values and at given ones.
+#[test]
+fn check_compares_kronecker_forms_with_the_complex_step() {
+    let cases: &[&[&str]] = &[
+        &["check", "logdet(X)", "--wrt", "X", "--hessian"],
+        &["check", "det(X)", "--wrt", "X", "--hessian"],
+        &["check", "tr(A*X*B*X)", "--wrt", "X", "--hessian"],
+        &["check", "inv(X)", "--wrt", "X", "--jacobian"],
+        &["check", "X*X", "--wrt", "X", "--jacobian"],
+        &["check", "tanh(W*H)", "--wrt", "W", "--jacobian"],
+        &["check", "X/norm2(X)", "--wrt", "X", "--jacobian"],
+    ];
+    for args in cases {
+        check(args, 0, &["ok: the derived", "max relative error"]);
+    }
+    let at = values(
+        "kron_check.json",
+        r#"{"A": [[1, 2], [3, 4]], "X": [[1, 0, 2], [0, 1, 1]]}"#,
+    );
+    let (code, stdout, stderr) = matdiff(&[
+        "check",
+        "tr(X'*A*X)",
+        "--wrt",
+        "X",
+        "--hessian",
+        "--at",
+        &at,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["hessian"], "eye(3) ⊗ (A + A')");
+}

@@ -82,3 +82,73 @@ pub fn kron_times_vec(left: MatRef<f64>, right: MatRef<f64>, v: MatRef<f64>) -> 
     let (p, q) = (product.nrows(), product.ncols());
     Some(Mat::from_fn(p * q, 1, |k, _| product[(k % p, k / p)]))
 }
+
+/// One factor of a vec form, with its matrices evaluated.
+#[derive(Clone, Debug)]
+pub enum VecFactorValue {
+    /// `left ⊗ right`.
+    Kron(Mat<f64>, Mat<f64>),
+    /// `diag(vec(P))`.
+    DiagVec(Mat<f64>),
+    /// `commutation(m, n)`.
+    Commutation(usize, usize),
+    /// `vec(P)*vec(Q)'`.
+    Outer(Mat<f64>, Mat<f64>),
+}
+
+impl VecFactorValue {
+    /// The dense matrix.
+    pub fn dense(&self) -> Mat<f64> {
+        match self {
+            VecFactorValue::Kron(l, r) => kron(l.as_ref(), r.as_ref()),
+            VecFactorValue::DiagVec(p) => diag_vec(p.as_ref()),
+            VecFactorValue::Commutation(m, n) => commutation(*m, *n),
+            VecFactorValue::Outer(p, q) => {
+                let (pm, qm) = (p.nrows(), q.nrows());
+                Mat::from_fn(pm * p.ncols(), qm * q.ncols(), |i, j| {
+                    p[(i % pm, i / pm)] * q[(j % qm, j / qm)]
+                })
+            }
+        }
+    }
+}
+
+/// The dense matrix of a vec form: the sum of `scale` times the product of the factors, left to
+/// right. `None` when the sizes do not fit (or there is no term).
+///
+/// ```
+/// use faer::mat;
+/// use matdiff_faer::{dense_vec_form, VecFactorValue};
+/// // 2*(I ⊗ A)*commutation(1, 2) with A 1 x 1 = [3]: 6 times the 2 x 2 identity.
+/// let form = vec![(
+///     2.0,
+///     vec![
+///         VecFactorValue::Kron(Mat::identity(2, 2), mat![[3.0]]),
+///         VecFactorValue::Commutation(1, 2),
+///     ],
+/// )];
+/// # use matdiff_faer::Mat;
+/// assert_eq!(dense_vec_form(&form).unwrap(), mat![[6.0, 0.0], [0.0, 6.0]]);
+/// ```
+pub fn dense_vec_form(terms: &[(f64, Vec<VecFactorValue>)]) -> Option<Mat<f64>> {
+    let mut total: Option<Mat<f64>> = None;
+    for (scale, factors) in terms {
+        let mut product: Option<Mat<f64>> = None;
+        for f in factors {
+            let m = f.dense();
+            product = Some(match product {
+                None => m,
+                Some(p) if p.ncols() == m.nrows() => &p * &m,
+                Some(_) => return None,
+            });
+        }
+        let p = product?;
+        let term = Mat::from_fn(p.nrows(), p.ncols(), |i, j| scale * p[(i, j)]);
+        total = Some(match total {
+            None => term,
+            Some(t) if (t.nrows(), t.ncols()) == (term.nrows(), term.ncols()) => t + term,
+            Some(_) => return None,
+        });
+    }
+    total
+}
