@@ -713,9 +713,9 @@ fn normalise(
     Ok(fs)
 }
 
-/// Like terms collected: equal factors add their scales; single Kronecker products (with the
-/// same commutation after them) with an equal side add the other side, `I ⊗ A + I ⊗ A'` is
-/// `I ⊗ (A + A')`; single `diag(vec(.))` factors add.
+/// Like terms collected: equal factors add their scales; terms that differ in one factor only
+/// add it there: Kronecker products with an equal side add the other side (`I ⊗ A + I ⊗ A'` is
+/// `I ⊗ (A + A')`), `diag(vec(.))` factors add, outer products with an equal row add columns.
 fn merge(s: &mut Simplifier, terms: Vec<VecTerm>) -> Result<Vec<VecTerm>, SecondOrderError> {
     let mut out: Vec<VecTerm> = Vec::new();
     for t in terms {
@@ -820,13 +820,19 @@ fn merge_pair(
     b: &VecTerm,
     one: ExprId,
 ) -> Result<Option<VecTerm>, SecondOrderError> {
-    if a.factors.len() != b.factors.len() || a.factors[1..] != b.factors[1..] {
+    // The one position where the factors differ (scales commute, so they go there).
+    let n = a.factors.len();
+    if b.factors.len() != n {
         return Ok(None);
     }
+    let differing: Vec<usize> = (0..n).filter(|&i| a.factors[i] != b.factors[i]).collect();
+    let [k] = differing[..] else {
+        return Ok(None);
+    };
     let scaled = |s: &mut Simplifier, c: ExprId, x: ExprId| -> Result<ExprId, SecondOrderError> {
         Ok(if c == one { x } else { s.mul(&[c, x])? })
     };
-    let first = match (&a.factors[0], &b.factors[0]) {
+    let merged = match (&a.factors[k], &b.factors[k]) {
         (
             VecFactor::Kron {
                 left: l1,
@@ -878,8 +884,8 @@ fn merge_pair(
         }
         _ => return Ok(None),
     };
-    let mut factors = vec![first];
-    factors.extend_from_slice(&a.factors[1..]);
+    let mut factors = a.factors.clone();
+    factors[k] = merged;
     Ok(Some(VecTerm {
         scale: one,
         factors,
