@@ -383,3 +383,34 @@ fn check_compares_kronecker_forms_with_the_complex_step() {
     assert_eq!(v["ok"], true);
     assert_eq!(v["hessian"], "eye(3) ⊗ (A + A')");
 }
+
+/// A Kronecker form with respect to a symmetric or diagonal matrix would be one of its free
+/// entries: refused, pointing at the Hessian-vector product.
+#[test]
+fn structured_matrices_refuse_kronecker_forms() {
+    for structure in ["X: symmetric", "X: spd", "X: diagonal"] {
+        check(
+            &["hessian", "tr(X*A*X)", "--wrt", "X", "--let", structure],
+            2,
+            &["not written in Kronecker form", "--hvp V"],
+        );
+        check(
+            &[
+                "check",
+                "logdet(X)",
+                "--wrt",
+                "X",
+                "--hessian",
+                "--let",
+                structure,
+            ],
+            2,
+            &["not written in Kronecker form"],
+        );
+    }
+    check(
+        &["jacobian", "X*X", "--wrt", "X", "--let", "X: symmetric"],
+        2,
+        &["symmetric matrix X", "--upstream"],
+    );
+}

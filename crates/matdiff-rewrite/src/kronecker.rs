@@ -17,7 +17,7 @@
 
 use std::collections::HashSet;
 
-use matdiff_expr::{Dim, Expr, ExprId, ExprPool, Node, Num, Printer, Shape, Style};
+use matdiff_expr::{Dim, Expr, ExprId, ExprPool, Node, Num, Printer, Shape, Structure, Style};
 
 use crate::derive::{derive, DeriveOptions};
 use crate::second_order::{fresh_name, hvp, variable_shape, SecondKind, SecondOrderError};
@@ -94,7 +94,12 @@ pub fn hessian_kronecker(
     wrt: &str,
     options: &DeriveOptions,
 ) -> Result<KroneckerForm, SecondOrderError> {
-    variable_shape(pool, wrt)?;
+    refuse_structured(
+        pool,
+        wrt,
+        "Hessian",
+        "ask for the Hessian-vector product (--hvp V)",
+    )?;
     let direction = fresh_name(pool, "V");
     let mut derivation = hvp(pool, expr, wrt, &direction, options)?;
     derivation.kind = SecondKind::Hessian;
@@ -128,7 +133,12 @@ pub fn jacobian_kronecker(
     if pool.shape(expr.root).is_scalar() {
         return Err(SecondOrderError::ScalarJacobian);
     }
-    variable_shape(pool, wrt)?;
+    refuse_structured(
+        pool,
+        wrt,
+        "Jacobian",
+        "use grad with --upstream for its products with a matrix",
+    )?;
     let direction = fresh_name(pool, "U");
     let upstream = DeriveOptions {
         upstream: Some(direction.clone()),
@@ -166,6 +176,32 @@ pub fn jacobian_kronecker(
         },
         terms,
         rules,
+    })
+}
+
+/// Refuses a symmetric or diagonal variable: the map read off would act on every entry of a
+/// direction, where the structure allows only its free entries.
+fn refuse_structured(
+    pool: &ExprPool,
+    wrt: &str,
+    what: &'static str,
+    hint: &'static str,
+) -> Result<(), SecondOrderError> {
+    variable_shape(pool, wrt)?;
+    let info = pool
+        .find_symbol(wrt)
+        .and_then(|s| pool.var_info(s))
+        .expect("a variable");
+    let structure = match info.structure {
+        Structure::Diagonal => "diagonal",
+        _ if info.symmetric => "symmetric",
+        _ => return Ok(()),
+    };
+    Err(SecondOrderError::StructuredKronecker {
+        what,
+        wrt: wrt.to_string(),
+        structure,
+        hint,
     })
 }
 

@@ -55,6 +55,19 @@ pub enum SecondOrderError {
         /// What to do instead.
         hint: &'static str,
     },
+    /// A Kronecker form with respect to a structured matrix (symmetric, diagonal) would be one
+    /// of its free entries (a duplication matrix), which is not written.
+    #[error("the {what} with respect to the {structure} matrix {wrt} is not written in Kronecker form (it would be of its free entries): {hint}")]
+    StructuredKronecker {
+        /// `Hessian` or `Jacobian`.
+        what: &'static str,
+        /// The variable.
+        wrt: String,
+        /// `symmetric` or `diagonal`.
+        structure: &'static str,
+        /// What to do instead.
+        hint: &'static str,
+    },
     /// The name asked for the direction is already used by the expression.
     #[error(
         "the direction '{name}' is already a name of the expression: choose another with --hvp"
