@@ -104,6 +104,8 @@ pub fn hessian_kronecker(
     let mut derivation = hvp(pool, expr, wrt, &direction, options)?;
     derivation.kind = SecondKind::Hessian;
     let (terms, rules) = read_off(pool, derivation.result, &direction)?;
+    let x = variable_shape(pool, wrt)?;
+    check_sizes(pool, &terms, x, x, &direction)?;
     Ok(KroneckerForm {
         kind: SecondKind::Hessian,
         derivation,
@@ -159,6 +161,8 @@ pub fn jacobian_kronecker(
         });
     }
     let terms = merge(&mut s, terms)?;
+    let x = variable_shape(pool, wrt)?;
+    check_sizes(pool, &terms, x, pool.shape(expr.root), &direction)?;
     rules.insert(0, "J1");
     let bindings = first.bindings.clone();
     Ok(KroneckerForm {
@@ -177,6 +181,62 @@ pub fn jacobian_kronecker(
         terms,
         rules,
     })
+}
+
+/// The length of `vec(M)` for `M` of this shape, as its dimensions other than 1, sorted.
+fn vec_length(shape: Shape) -> Vec<Dim> {
+    let mut dims: Vec<Dim> = [shape.rows, shape.cols]
+        .into_iter()
+        .filter(|&d| d != Dim::ONE)
+        .collect();
+    dims.sort();
+    dims
+}
+
+/// The shapes a factor maps from and to (`vec` of the first to `vec` of the second).
+fn factor_shapes(pool: &ExprPool, f: &VecFactor) -> (Shape, Shape) {
+    match f {
+        VecFactor::Kron { left, right } => {
+            let (l, r) = (pool.shape(*left), pool.shape(*right));
+            (Shape::new(r.cols, l.cols), Shape::new(r.rows, l.rows))
+        }
+        VecFactor::DiagVec(p) => (pool.shape(*p), pool.shape(*p)),
+        VecFactor::Outer { col, row } => (pool.shape(*row), pool.shape(*col)),
+        VecFactor::Commutation { rows, cols } => {
+            (Shape::new(*rows, *cols), Shape::new(*cols, *rows))
+        }
+    }
+}
+
+/// Checks that every term maps `vec` of `from` to `vec` of `to` through factors whose sizes
+/// fit: a read-off that does not is refused rather than printed.
+fn check_sizes(
+    pool: &ExprPool,
+    terms: &[VecTerm],
+    from: Shape,
+    to: Shape,
+    direction: &str,
+) -> Result<(), SecondOrderError> {
+    for t in terms {
+        let mut expected = vec_length(to);
+        for f in &t.factors {
+            let (input, output) = factor_shapes(pool, f);
+            if vec_length(output) != expected {
+                return Err(SecondOrderError::NotReadable {
+                    expr: "a Kronecker form whose sizes do not fit".to_string(),
+                    direction: direction.to_string(),
+                });
+            }
+            expected = vec_length(input);
+        }
+        if expected != vec_length(from) || !pool.shape(t.scale).is_scalar() {
+            return Err(SecondOrderError::NotReadable {
+                expr: "a Kronecker form whose sizes do not fit".to_string(),
+                direction: direction.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a symmetric or diagonal variable: the map read off would act on every entry of a
@@ -279,6 +339,10 @@ impl KroneckerForm {
     }
 }
 
+fn one() -> Num {
+    Num::new(1.0).expect("finite")
+}
+
 /// An operand of `*` or `⊗`: parenthesised when it is a sum, a negation or a quotient.
 fn operand(pool: &ExprPool, printer: &Printer, id: ExprId) -> String {
     let text = match pool.node(id) {
@@ -301,6 +365,13 @@ fn operand(pool: &ExprPool, printer: &Printer, id: ExprId) -> String {
 
 fn factor_text(pool: &ExprPool, printer: &Printer, f: &VecFactor, bare: bool) -> String {
     match f {
+        // `1 ⊗ R` is `R`, `L ⊗ 1` is `L`.
+        VecFactor::Kron { left, right } if pool.node(*left) == &Node::Num(one()) => {
+            operand(pool, printer, *right)
+        }
+        VecFactor::Kron { left, right } if pool.node(*right) == &Node::Num(one()) => {
+            operand(pool, printer, *left)
+        }
         VecFactor::Kron { left, right } => {
             let text = format!(
                 "{} ⊗ {}",
@@ -584,9 +655,15 @@ impl ReadOff<'_, '_> {
             let p = self.s.mul(&rest)?;
             return self.outer(p, f, id);
         }
-        let (before, after) = (&xs[..i], &xs[i + 1..]);
-        let (scalars, before): (Vec<ExprId>, Vec<ExprId>) =
-            before.iter().partition(|&&x| self.shape(x).is_scalar());
+        // Scalar factors anywhere (`X*V*3`) scale the term.
+        let is_scalar = |x: &&ExprId| self.shape(**x).is_scalar();
+        let scalars: Vec<ExprId> = xs.iter().filter(is_scalar).copied().collect();
+        let before: Vec<ExprId> = xs[..i].iter().filter(|x| !is_scalar(x)).copied().collect();
+        let after: Vec<ExprId> = xs[i + 1..]
+            .iter()
+            .filter(|x| !is_scalar(x))
+            .copied()
+            .collect();
         let right = match before.len() {
             0 => self.identity(self.shape(f).rows)?,
             _ => self.s.mul(&before)?,
@@ -594,7 +671,7 @@ impl ReadOff<'_, '_> {
         let left = match after.len() {
             0 => self.identity(self.shape(f).cols)?,
             _ => {
-                let b = self.s.mul(after)?;
+                let b = self.s.mul(&after)?;
                 self.s.transpose(b)?
             }
         };
@@ -630,13 +707,18 @@ fn transpose_factor(s: &mut Simplifier, f: &VecFactor) -> Result<VecFactor, Seco
     })
 }
 
+/// `I`, or the number 1 (the identity of size 1).
 fn is_identity(pool: &ExprPool, id: ExprId) -> bool {
-    matches!(pool.node(id), Node::Identity(_))
+    match pool.node(id) {
+        Node::Identity(_) => true,
+        Node::Num(c) => c.get() == 1.0,
+        _ => false,
+    }
 }
 
 /// The factors tidied (rule V5): commutation matrices moved to the right and cancelled in
 /// pairs, adjacent Kronecker products multiplied, adjacent `diag(vec(.))` multiplied, `I ⊗ I`
-/// dropped beside another factor.
+/// and the commutation matrix of a vector dropped beside another factor.
 fn normalise(
     s: &mut Simplifier,
     mut fs: Vec<VecFactor>,
@@ -729,9 +811,13 @@ fn normalise(
         }
         if fs.len() > 1 {
             let before = fs.len();
-            fs.retain(|f| {
-                !matches!(f, VecFactor::Kron { left, right }
-                    if is_identity(s.pool, *left) && is_identity(s.pool, *right))
+            // `I ⊗ I`, and the commutation matrix of a vector, are identities.
+            fs.retain(|f| match f {
+                VecFactor::Kron { left, right } => {
+                    !(is_identity(s.pool, *left) && is_identity(s.pool, *right))
+                }
+                VecFactor::Commutation { rows, cols } => *rows != Dim::ONE && *cols != Dim::ONE,
+                _ => true,
             });
             changed |= fs.len() != before;
         }
@@ -926,4 +1012,41 @@ fn merge_pair(
         scale: one,
         factors,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `X ⊗ 3` (the read-off of `X*V*3` with the scalar taken for a matrix) maps vec of an
+    /// n-vector, not of an n x n matrix: refused, not printed.
+    #[test]
+    fn a_form_whose_sizes_do_not_fit_is_refused() {
+        let mut pool = ExprPool::new();
+        let e = pool.parse("tr(X^3)").unwrap();
+        let x = pool.shape(e.root);
+        assert!(x.is_scalar());
+        let x = variable_shape(&pool, "X").unwrap();
+        let (three, xid) = (pool.num(3.0), pool.parse("X").unwrap().root);
+        let bad = VecTerm {
+            scale: pool.num(1.0),
+            factors: vec![VecFactor::Kron {
+                left: xid,
+                right: three,
+            }],
+        };
+        assert!(matches!(
+            check_sizes(&pool, &[bad], x, x, "V"),
+            Err(SecondOrderError::NotReadable { .. })
+        ));
+        let identity = pool.intern(Node::Identity(x.rows)).unwrap();
+        let good = VecTerm {
+            scale: three,
+            factors: vec![VecFactor::Kron {
+                left: xid,
+                right: identity,
+            }],
+        };
+        assert!(check_sizes(&pool, &[good], x, x, "V").is_ok());
+    }
 }

@@ -222,7 +222,7 @@ fn check_draw(pool: &ExprPool, e: &Entry, form: &KroneckerForm, draw: u64) -> Re
         .get(&e.wrt)
         .ok_or("no value of the variable")?
         .clone();
-    if x.nrows() < 2 || x.ncols() < 2 {
+    if x.nrows() * x.ncols() < 2 {
         return Err(format!("the variable is {} x {}", x.nrows(), x.ncols()));
     }
     let coptions = Options::<Complex<f64>>::new().threads(1);
