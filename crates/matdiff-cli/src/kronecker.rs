@@ -120,16 +120,24 @@ pub(crate) fn print_form(
                 "note": "a Kronecker form: printed in the literature's notation, not re-parseable",
             });
             v[name] = json!(text);
+            v["latex"] = json!(form.text(pool, Style::Latex));
+            v["unicode"] = json!(form.text(pool, Style::Unicode));
             if let Some(m) = &value {
                 v[format!("{name}_value")] = rows(m);
             }
             format!("{v:#}\n")
         }
-        _ => {
-            let mut out = if steps {
-                form.display(pool, Style::Plain)
-            } else {
-                format!("{text}\n")
+        format => {
+            let style = match format {
+                Format::Unicode => Style::Unicode,
+                Format::Latex | Format::Markdown => Style::Latex,
+                _ => Style::Plain,
+            };
+            let body = form.text(pool, style);
+            let mut out = match (format, steps) {
+                (_, true) => form.display(pool, Style::Plain),
+                (Format::Markdown, false) => format!("$$\n{body}\n$$\n"),
+                _ => format!("{body}\n"),
             };
             if let Some(m) = &value {
                 out.push_str(&format!("{name} value: {}\n", rows(m)));

@@ -311,6 +311,21 @@ fn matrix_variables_print_kronecker_forms() {
         ],
     );
     check(&["jacobian", "A*X*B", "--wrt", "X"], 0, &["B' ⊗ A"]);
+    check(
+        &["hessian", "logdet(X)", "--wrt", "X", "--format", "latex"],
+        0,
+        &["-(X^{-1} \\otimes {X^{-1}}^T) K_{\\operatorname{rows}(X),\\operatorname{rows}(X)}"],
+    );
+    check(
+        &["jacobian", "A*X*B", "--wrt", "X", "--format", "unicode"],
+        0,
+        &["Bᵀ ⊗ A"],
+    );
+    check(
+        &["jacobian", "X .* Y", "--wrt", "X", "--format", "markdown"],
+        0,
+        &["$$\n\\operatorname{diag}(\\operatorname{vec}(Y))\n$$"],
+    );
     check(&["jacobian", "X'", "--wrt", "X"], 0, &["commutation("]);
     let (code, stdout, _) = matdiff(&["jacobian", "X .* Y", "--wrt", "X", "--format", "json"]);
     assert_eq!(code, 0);

@@ -269,6 +269,7 @@ impl KroneckerForm {
     /// The form in the notation of the literature, with the derivation's `where` bindings.
     pub fn text(&self, pool: &ExprPool, style: Style) -> String {
         let printer = Printer::new(pool, style).with_bindings(&self.derivation.bindings);
+        let notation = Notation::of(style);
         let mut out = String::new();
         if self.terms.is_empty() {
             out.push('0');
@@ -295,14 +296,14 @@ impl KroneckerForm {
                 || self.terms.len() > 1 && scale.is_none() && t.factors.len() == 1;
             if let Some(c) = scale {
                 out.push_str(&c);
-                out.push('*');
+                out.push_str(notation.times);
             }
             let texts: Vec<String> = t
                 .factors
                 .iter()
-                .map(|f| factor_text(pool, &printer, f, bare))
+                .map(|f| factor_text(pool, &printer, &notation, f, bare))
                 .collect();
-            out.push_str(&texts.join("*"));
+            out.push_str(&texts.join(notation.times));
         }
         let full = printer.print(self.derivation.function);
         let body = printer.print_body(self.derivation.function);
@@ -339,6 +340,59 @@ impl KroneckerForm {
     }
 }
 
+/// The symbols of a style: `*`, `⊗`, `vec`, `diag`, the transposed row, the commutation matrix.
+struct Notation {
+    times: &'static str,
+    kron: &'static str,
+    vec: &'static str,
+    diag: &'static str,
+    row_transposed: &'static str,
+    latex: bool,
+}
+
+impl Notation {
+    fn of(style: Style) -> Notation {
+        match style {
+            Style::Latex => Notation {
+                times: " ",
+                kron: " \\otimes ",
+                vec: "\\operatorname{vec}",
+                diag: "\\operatorname{diag}",
+                row_transposed: "^T",
+                latex: true,
+            },
+            Style::Unicode => Notation {
+                times: "·",
+                kron: " ⊗ ",
+                vec: "vec",
+                diag: "diag",
+                row_transposed: "ᵀ",
+                latex: false,
+            },
+            _ => Notation {
+                times: "*",
+                kron: " ⊗ ",
+                vec: "vec",
+                diag: "diag",
+                row_transposed: "'",
+                latex: false,
+            },
+        }
+    }
+
+    fn commutation(&self, rows: String, cols: String) -> String {
+        if self.latex {
+            let tex = |s: String| {
+                s.replace("rows(", "\\operatorname{rows}(")
+                    .replace("cols(", "\\operatorname{cols}(")
+            };
+            format!("K_{{{},{}}}", tex(rows), tex(cols))
+        } else {
+            format!("commutation({rows}, {cols})")
+        }
+    }
+}
+
 fn one() -> Num {
     Num::new(1.0).expect("finite")
 }
@@ -363,7 +417,13 @@ fn operand(pool: &ExprPool, printer: &Printer, id: ExprId) -> String {
     }
 }
 
-fn factor_text(pool: &ExprPool, printer: &Printer, f: &VecFactor, bare: bool) -> String {
+fn factor_text(
+    pool: &ExprPool,
+    printer: &Printer,
+    n: &Notation,
+    f: &VecFactor,
+    bare: bool,
+) -> String {
     match f {
         // `1 ⊗ R` is `R`, `L ⊗ 1` is `L`.
         VecFactor::Kron { left, right } if pool.node(*left) == &Node::Num(one()) => {
@@ -374,8 +434,9 @@ fn factor_text(pool: &ExprPool, printer: &Printer, f: &VecFactor, bare: bool) ->
         }
         VecFactor::Kron { left, right } => {
             let text = format!(
-                "{} ⊗ {}",
+                "{}{}{}",
                 operand(pool, printer, *left),
+                n.kron,
                 operand(pool, printer, *right)
             );
             if bare {
@@ -384,18 +445,17 @@ fn factor_text(pool: &ExprPool, printer: &Printer, f: &VecFactor, bare: bool) ->
                 format!("({text})")
             }
         }
-        VecFactor::DiagVec(p) => format!("diag(vec({}))", printer.print_body(*p)),
+        VecFactor::DiagVec(p) => format!("{}({}({}))", n.diag, n.vec, printer.print_body(*p)),
         VecFactor::Outer { col, row } => format!(
-            "vec({})*vec({})'",
+            "{v}({}){}{v}({}){}",
             printer.print_body(*col),
-            printer.print_body(*row)
+            n.times,
+            printer.print_body(*row),
+            n.row_transposed,
+            v = n.vec
         ),
         VecFactor::Commutation { rows, cols } => {
-            format!(
-                "commutation({}, {})",
-                size_text(pool, *rows),
-                size_text(pool, *cols)
-            )
+            n.commutation(size_text(pool, *rows), size_text(pool, *cols))
         }
     }
 }
