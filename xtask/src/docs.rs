@@ -338,6 +338,25 @@ fn second_order_section(w: &mut String) -> Result<()> {
         h.result_text(&pool, Style::Plain)
     )?;
     writeln!(w)?;
+    let source = "logdet(X)";
+    writeln!(
+        w,
+        "### Log-determinant: `{source}` with respect to the matrix `X`\n\n\
+         The Hessian-vector product `-(inv(X)*V*inv(X))'` is a transpose of a product, so the \
+         read-off gives a Kronecker product (V1) after a commutation matrix (V4), moved to the \
+         right (V5) (`matdiff hessian '{source}' --wrt X --steps --format markdown`):"
+    )?;
+    writeln!(w)?;
+    let mut pool = matdiff_expr::ExprPool::new();
+    let e = pool.parse(source).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let h = matdiff_rewrite::hessian_kronecker(
+        &mut pool,
+        &e,
+        "X",
+        &matdiff_rewrite::DeriveOptions::default(),
+    )?;
+    write!(w, "{}", h.markdown(&pool))?;
+    writeln!(w)?;
     Ok(())
 }
 

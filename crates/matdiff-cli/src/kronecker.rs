@@ -135,6 +135,7 @@ pub(crate) fn print_form(
             };
             let body = form.text(pool, style);
             let mut out = match (format, steps) {
+                (Format::Markdown, true) => form.markdown(pool),
                 (_, true) => form.display(pool, Style::Plain),
                 (Format::Markdown, false) => format!("$$\n{body}\n$$\n"),
                 _ => format!("{body}\n"),

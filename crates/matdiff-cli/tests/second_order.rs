@@ -317,6 +317,23 @@ fn matrix_variables_print_kronecker_forms() {
         &["-(X^{-1} \\otimes {X^{-1}}^T) K_{\\operatorname{rows}(X),\\operatorname{rows}(X)}"],
     );
     check(
+        &[
+            "hessian",
+            "logdet(X)",
+            "--wrt",
+            "X",
+            "--steps",
+            "--format",
+            "markdown",
+        ],
+        0,
+        &[
+            "whose gradient is the Hessian-vector product",
+            "Read off with the vec identities (V1, V4, V5)",
+            "\\otimes",
+        ],
+    );
+    check(
         &["jacobian", "A*X*B", "--wrt", "X", "--format", "unicode"],
         0,
         &["Bᵀ ⊗ A"],

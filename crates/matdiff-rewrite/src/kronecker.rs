@@ -330,6 +330,27 @@ impl KroneckerForm {
         format!("{lhs} = {}   {why}", self.text(pool, style))
     }
 
+    /// The derivation as Markdown with LaTeX: the derivation of the linear map, then the
+    /// read-off.
+    pub fn markdown(&self, pool: &ExprPool) -> String {
+        let mut out = self.derivation.markdown(pool);
+        let x = &self.derivation.wrt;
+        let lhs = match self.kind {
+            SecondKind::Jacobian => format!(
+                "\\frac{{\\partial \\operatorname{{vec}} F}}{{\\partial \\operatorname{{vec}}({x})^T}}"
+            ),
+            _ => format!(
+                "\\frac{{\\partial^2 f}}{{\\partial \\operatorname{{vec}}({x})\\,\\partial \\operatorname{{vec}}({x})^T}}"
+            ),
+        };
+        out.push_str(&format!(
+            "\nRead off with the vec identities ({}):\n\n$$\n{lhs} = {}\n$$\n",
+            self.rules.join(", "),
+            self.text(pool, Style::Latex)
+        ));
+        out
+    }
+
     /// The derivation of the linear map, then the read-off line.
     pub fn display(&self, pool: &ExprPool, style: Style) -> String {
         let mut out = self.derivation.display(pool, style);
