@@ -54,7 +54,7 @@ fn hessians_and_jacobians_print_their_closed_forms() {
         ),
         (
             &["hessian", "tr(X'*A*X)", "--wrt", "X", "--hvp", "V"],
-            "(A' + A)*V\n",
+            "(A + A')*V\n",
         ),
         (
             &["hessian", "logdet(X)", "--wrt", "X", "--hvp", "V"],
@@ -86,7 +86,7 @@ fn steps_show_both_derivations_and_the_read_off() {
             "∂f/∂x = ",
             "h = tr((∂f/∂x)'*v)",
             "∂h/∂x = ",
-            "∂²f/∂x∂x' = A' + A",
+            "∂²f/∂x∂x' = A + A'",
             "V1 vec of a product",
         ],
     );
@@ -100,7 +100,7 @@ fn values_at_come_as_rows_of_the_stated_layout() {
     ]);
     assert_eq!(code, 0, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(v["hessian"], "A' + A");
+    assert_eq!(v["hessian"], "A + A'");
     assert_eq!(
         v["hessian_value"],
         serde_json::json!([[2.0, 5.0], [5.0, 8.0]])

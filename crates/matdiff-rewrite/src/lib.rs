@@ -20,11 +20,13 @@ mod diff;
 mod display;
 mod elementwise;
 mod kronecker;
+mod present;
 mod second_order;
 mod solve;
 
 pub use derive::{derive, substitute, Derivation, DeriveOptions, Functions, Step, StepKind};
 pub use kronecker::{hessian_kronecker, jacobian_kronecker, KroneckerForm, VecFactor, VecTerm};
+pub use present::literature_order;
 pub use second_order::{
     hessian, hessian_blocks, hvp, hvp_stacked, jacobian, SecondKind, SecondOrder, SecondOrderError,
     StackedHvp,
