@@ -26,7 +26,7 @@ mod solve;
 
 pub use derive::{derive, substitute, Derivation, DeriveOptions, Functions, Step, StepKind};
 pub use kronecker::{hessian_kronecker, jacobian_kronecker, KroneckerForm, VecFactor, VecTerm};
-pub use present::literature_order;
+pub use present::literature_form;
 pub use second_order::{
     hessian, hessian_blocks, hvp, hvp_stacked, jacobian, SecondKind, SecondOrder, SecondOrderError,
     StackedHvp,

@@ -170,7 +170,7 @@ pub fn hvp(
     for step in &mut second.steps {
         step.lhs = relabel(&step.lhs);
     }
-    let result = crate::literature_order(pool, second.gradient)?;
+    let result = crate::literature_form(pool, second.gradient)?;
     let bindings = second.bindings.clone();
     Ok(SecondOrder {
         kind: SecondKind::Hvp,
@@ -220,7 +220,7 @@ pub fn hessian(
     let direction = fresh_name(pool, "v");
     let mut out = hvp(pool, expr, wrt, &direction, options)?;
     let (matrix, rules) = read_off(pool, out.result, &direction)?;
-    let matrix = crate::literature_order(pool, matrix)?;
+    let matrix = crate::literature_form(pool, matrix)?;
     out.kind = SecondKind::Hessian;
     out.result = matrix;
     out.readoff = Some(Step {
@@ -278,7 +278,7 @@ pub fn jacobian(
     let (transposed, mut rules) = read_off(pool, first.gradient, &direction)?;
     let t = transposed_of(pool, transposed)?;
     let matrix = Simplifier::new(pool).simplify(t)?;
-    let matrix = crate::literature_order(pool, matrix)?;
+    let matrix = crate::literature_form(pool, matrix)?;
     rules.insert(0, "J1");
     let bindings = first.bindings.clone();
     Ok(SecondOrder {

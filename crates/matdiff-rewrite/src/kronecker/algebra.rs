@@ -328,7 +328,7 @@ fn pull_scalars(s: &mut Simplifier, f: VecFactor) -> Result<(ExprId, VecFactor),
 fn present(s: &mut Simplifier, f: VecFactor) -> Result<VecFactor, SecondOrderError> {
     let tidy = |s: &mut Simplifier, x: ExprId| -> Result<ExprId, SecondOrderError> {
         let x = s.present(x)?;
-        Ok(crate::literature_order(s.pool, x)?)
+        Ok(crate::literature_form(s.pool, x)?)
     };
     Ok(match f {
         VecFactor::Kron { left, right } => VecFactor::Kron {
