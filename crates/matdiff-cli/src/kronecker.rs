@@ -71,6 +71,25 @@ fn form_value(
         }
         terms.push((scale, factors));
     }
+    if terms.is_empty() {
+        // The zero map, of vec(F) (or the gradient) by vec(X).
+        let x = pool
+            .find_symbol(&form.derivation.wrt)
+            .and_then(|s| pool.var_info(s))
+            .map(|i| i.shape)
+            .ok_or("no variable")?;
+        let to = match form.kind {
+            SecondKind::Jacobian => pool.shape(form.derivation.function),
+            _ => x,
+        };
+        let len = |shape| {
+            sizes
+                .shape(pool, shape)
+                .map(|(r, c)| r * c)
+                .map_err(|e| e.to_string())
+        };
+        return Ok(Mat::zeros(len(to)?, len(x)?));
+    }
     dense_vec_form(&terms).ok_or_else(|| "the Kronecker form's sizes do not fit".to_string())
 }
 

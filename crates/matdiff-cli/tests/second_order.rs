@@ -391,6 +391,9 @@ fn check_compares_kronecker_forms_with_the_complex_step() {
         &["check", "X*X", "--wrt", "X", "--jacobian"],
         &["check", "tanh(W*H)", "--wrt", "W", "--jacobian"],
         &["check", "X/norm2(X)", "--wrt", "X", "--jacobian"],
+        // The zero form: a linear function's Hessian, a constant's Jacobian.
+        &["check", "tr(A*X)", "--wrt", "X", "--hessian"],
+        &["check", "A*B + 0*X", "--wrt", "X", "--jacobian"],
     ];
     for args in cases {
         check(args, 0, &["ok: the derived", "max relative error"]);
