@@ -269,7 +269,14 @@ fn generate() -> Result<String> {
             }
             None if matches!(
                 rule.id,
-                RuleId::H1 | RuleId::J1 | RuleId::V1 | RuleId::V2 | RuleId::V3
+                RuleId::H1
+                    | RuleId::J1
+                    | RuleId::V1
+                    | RuleId::V2
+                    | RuleId::V3
+                    | RuleId::V4
+                    | RuleId::V5
+                    | RuleId::V6
             ) =>
             {
                 writeln!(
@@ -305,8 +312,13 @@ fn second_order_section(w: &mut String) -> Result<()> {
          gradient of `tr(U'*F)` is `J'*U` (rule J1), whose matrix is the transposed Jacobian: \
          `matdiff jacobian EXPR --wrt x`.\n\n\
          Layout: the Jacobian is `∂vec(F)/∂vec(x)'` (one row per entry of F); the Hessian of a \
-         scalar is `∂²f/∂vec(x)∂vec(x)'`, symmetric. A Hessian with respect to a matrix (a \
-         Kronecker form) is not written yet: ask for the Hessian-vector product. Functions with \
+         scalar is `∂²f/∂vec(x)∂vec(x)'`, symmetric. With respect to a matrix, and for a \
+         matrix-valued `F`, the map is read off in Kronecker form (`hessian_kronecker`, \
+         `jacobian_kronecker`; rules V1, V2, V4-V6): `A*V*B` gives `B' ⊗ A`, `P .* V` gives \
+         `diag(vec(P))`, `V'` gives `commutation(rows(V), cols(V))`, a scalar linear form `tr(Q'*V)` times `P` gives `vec(P)*vec(Q)'` (V6); `tr(X'*A*X)` gives `eye(cols(X)) ⊗ (A + A')`, \
+         `logdet(X)` gives `-(inv(X) ⊗ inv(X)')*commutation(rows(X), rows(X))`, `inv(X)` gives \
+         `-(inv(X)' ⊗ inv(X))` (catalog `tests/kronecker/`). The language has no `kron` or `vec` \
+         yet: these forms are printed, not parsed back. Functions with \
          kinks (`relu`, `abs`, `max`, ...) are refused. `matdiff check --hessian | --hvp V | \
          --jacobian` compares with the complex step of the derived gradient."
     )?;
@@ -336,6 +348,25 @@ fn second_order_section(w: &mut String) -> Result<()> {
          (`sigmoid'` is even).",
         h.result_text(&pool, Style::Plain)
     )?;
+    writeln!(w)?;
+    let source = "logdet(X)";
+    writeln!(
+        w,
+        "### Log-determinant: `{source}` with respect to the matrix `X`\n\n\
+         The Hessian-vector product `-(inv(X)*V*inv(X))'` is a transpose of a product, so the \
+         read-off gives a Kronecker product (V1) after a commutation matrix (V4), moved to the \
+         right (V5) (`matdiff hessian '{source}' --wrt X --steps --format markdown`):"
+    )?;
+    writeln!(w)?;
+    let mut pool = matdiff_expr::ExprPool::new();
+    let e = pool.parse(source).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let h = matdiff_rewrite::hessian_kronecker(
+        &mut pool,
+        &e,
+        "X",
+        &matdiff_rewrite::DeriveOptions::default(),
+    )?;
+    write!(w, "{}", h.markdown(&pool))?;
     writeln!(w)?;
     Ok(())
 }

@@ -17,9 +17,9 @@ use serde_json::{json, Value};
 use crate::common::{Common, Failed, Format, Outcome, Target};
 
 /// Largest accepted relative error against the complex step (exact to rounding).
-const TOLERANCE: f64 = 1e-8;
+pub(crate) const TOLERANCE: f64 = 1e-8;
 /// Largest accepted relative error against central differences of the derived gradient.
-const FD_TOLERANCE: f64 = 1e-5;
+pub(crate) const FD_TOLERANCE: f64 = 1e-5;
 
 /// Arguments of `matdiff hessian`.
 #[derive(clap::Args, Debug)]
@@ -61,18 +61,6 @@ pub(crate) enum SecondCheck {
     Hessian,
     Hvp(String),
     Jacobian,
-}
-
-fn derive_second(
-    pool: &mut ExprPool,
-    common: &Common,
-    target: &Target,
-    what: &SecondCheck,
-    extra: &[matdiff_expr::Decl],
-) -> Result<SecondOrder, Failed> {
-    let e = common.parse(pool, &target.expr, extra)?;
-    second_of(pool, &e, target, what)
-        .map_err(|err| Failed::new(format!("error: {err}"), common.json()))
 }
 
 fn second_of(
@@ -117,8 +105,8 @@ fn dense_matrix_hessian(
     let dense =
         dense_linear_map(pool, h.result, &direction, &values, &Options::new()).map_err(fail)?;
     let note = format!(
-        "the Hessian with respect to the matrix {} is a Kronecker form, not written yet; this is \
-         its value from the derived Hessian-vector product {}",
+        "the Hessian with respect to the matrix {} is a Kronecker form (without --at, matdiff \
+         prints it); this is its value from the derived Hessian-vector product {}",
         target.wrt,
         h.result_text(pool, Style::Plain)
     );
@@ -190,6 +178,13 @@ fn run(
             if matches!(what, SecondCheck::Hessian) && at.is_some() =>
         {
             return dense_matrix_hessian(&mut pool, &e, target, common, &given);
+        }
+        Err(SecondOrderError::NeedsKronecker { .. }) if !matches!(what, SecondCheck::Hvp(_)) => {
+            let hessian = matches!(what, SecondCheck::Hessian);
+            let given = at.map(|_| &given);
+            return crate::kronecker::print_form(
+                &mut pool, &e, target, common, hessian, steps, given,
+            );
         }
         other => other.map_err(|err| Failed::new(format!("error: {err}"), json))?,
     };
@@ -309,7 +304,24 @@ pub(crate) fn check(
         Some(path) => crate::values::read_decls(path, json)?,
         None => (Vec::new(), Values::new()),
     };
-    let s = derive_second(&mut pool, common, target, what, &decls)?;
+    let e = common.parse(&mut pool, &target.expr, &decls)?;
+    let s = match second_of(&mut pool, &e, target, what) {
+        Err(SecondOrderError::NeedsKronecker { .. }) if !matches!(what, SecondCheck::Hvp(_)) => {
+            let source = match at {
+                Some(path) => format!("at {}", path.display()),
+                None => format!("at random values (seed {seed})"),
+            };
+            let values = match at {
+                Some(_) => given,
+                None => random_values(&pool, e.root, seed),
+            };
+            let hessian = matches!(what, SecondCheck::Hessian);
+            return crate::kronecker::check_form(
+                &mut pool, &e, target, common, hessian, &values, &source,
+            );
+        }
+        other => other.map_err(|err| Failed::new(format!("error: {err}"), json))?,
+    };
     let mut values = match at {
         Some(_) => given,
         None => random_values(&pool, s.function, seed),

@@ -12,6 +12,7 @@ mod eval;
 mod fit;
 mod grad;
 mod hessian;
+mod kronecker;
 mod minimize;
 mod parse;
 mod solve;

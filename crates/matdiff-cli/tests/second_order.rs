@@ -54,7 +54,7 @@ fn hessians_and_jacobians_print_their_closed_forms() {
         ),
         (
             &["hessian", "tr(X'*A*X)", "--wrt", "X", "--hvp", "V"],
-            "(A' + A)*V\n",
+            "(A + A')*V\n",
         ),
         (
             &["hessian", "logdet(X)", "--wrt", "X", "--hvp", "V"],
@@ -86,7 +86,7 @@ fn steps_show_both_derivations_and_the_read_off() {
             "∂f/∂x = ",
             "h = tr((∂f/∂x)'*v)",
             "∂h/∂x = ",
-            "∂²f/∂x∂x' = A' + A",
+            "∂²f/∂x∂x' = A + A'",
             "V1 vec of a product",
         ],
     );
@@ -100,7 +100,7 @@ fn values_at_come_as_rows_of_the_stated_layout() {
     ]);
     assert_eq!(code, 0, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(v["hessian"], "A' + A");
+    assert_eq!(v["hessian"], "A + A'");
     assert_eq!(
         v["hessian_value"],
         serde_json::json!([[2.0, 5.0], [5.0, 8.0]])
@@ -205,9 +205,14 @@ fn check_compares_with_the_complex_step_of_the_gradient() {
 #[test]
 fn refusals_are_clear_errors() {
     check(
-        &["hessian", "tr(X'*A*X)", "--wrt", "X"],
+        &["jacobian", "X*Y", "--wrt", "X", "--format", "json"],
+        0,
+        &["\"jacobian\": \"Y' ⊗ eye(rows(X))\""],
+    );
+    check(
+        &["jacobian", "inv(X)", "--wrt", "Y"],
         2,
-        &["Kronecker", "--hvp V"],
+        &["not a variable"],
     );
     check(&["jacobian", "a'*x", "--wrt", "x"], 2, &["use grad"]);
     check(
@@ -285,4 +290,162 @@ fn dense_hessians_of_matrices_come_from_the_hvp() {
             );
         }
     }
+}
+
+/// Without --at, a Hessian with respect to a matrix and a Jacobian of a matrix-valued F print
+/// their Kronecker forms; --steps ends with the read-off line and its rules.
+#[test]
+fn matrix_variables_print_kronecker_forms() {
+    check(
+        &["hessian", "tr(X'*A*X)", "--wrt", "X"],
+        0,
+        &["eye(cols(X)) ⊗ (A + A')"],
+    );
+    check(
+        &["hessian", "logdet(X)", "--wrt", "X", "--steps"],
+        0,
+        &[
+            "∂h/∂X = -(inv(X)*V*inv(X))'",
+            "∂²f/∂vec(X)∂vec(X)' = -(inv(X) ⊗ inv(X)')*commutation(",
+            "V4 vec of a transpose",
+        ],
+    );
+    check(&["jacobian", "A*X*B", "--wrt", "X"], 0, &["B' ⊗ A"]);
+    check(
+        &["hessian", "logdet(X)", "--wrt", "X", "--format", "latex"],
+        0,
+        &["-(X^{-1} \\otimes {X^{-1}}^T) K_{\\operatorname{rows}(X),\\operatorname{rows}(X)}"],
+    );
+    check(
+        &[
+            "hessian",
+            "logdet(X)",
+            "--wrt",
+            "X",
+            "--steps",
+            "--format",
+            "markdown",
+        ],
+        0,
+        &[
+            "whose gradient is the Hessian-vector product",
+            "Read off with the vec identities (V1, V4, V5)",
+            "\\otimes",
+        ],
+    );
+    check(
+        &["jacobian", "A*X*B", "--wrt", "X", "--format", "unicode"],
+        0,
+        &["Bᵀ ⊗ A"],
+    );
+    check(
+        &["jacobian", "X .* Y", "--wrt", "X", "--format", "markdown"],
+        0,
+        &["$$\n\\operatorname{diag}(\\operatorname{vec}(Y))\n$$"],
+    );
+    check(&["jacobian", "X'", "--wrt", "X"], 0, &["commutation("]);
+    let (code, stdout, _) = matdiff(&["jacobian", "X .* Y", "--wrt", "X", "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["jacobian"], "diag(vec(Y))");
+    assert!(v["layout"]
+        .as_str()
+        .unwrap()
+        .starts_with("∂vec(F)/∂vec(X)'"));
+}
+
+/// With --at, a Kronecker form gives its dense value in the stated layout: `X'` of a 2 x 3 X is
+/// the commutation matrix, `A*X` is `I ⊗ A`.
+#[test]
+fn kronecker_forms_have_dense_values() {
+    let at = values(
+        "kron.json",
+        r#"{"A": [[1, 2], [3, 4]], "X": [[1, 0, 2], [0, 1, 1]]}"#,
+    );
+    let (code, stdout, stderr) = matdiff(&[
+        "jacobian", "X'", "--wrt", "X", "--at", &at, "--format", "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["jacobian"], "commutation(2, 3)");
+    // vec(X) = [X11 X21 X12 X22 X13 X23], vec(X') = [X11 X12 X13 X21 X22 X23].
+    let expected: Vec<Vec<f64>> = [0, 2, 4, 1, 3, 5]
+        .iter()
+        .map(|&k| (0..6).map(|j| if j == k { 1.0 } else { 0.0 }).collect())
+        .collect();
+    assert_eq!(v["jacobian_value"], serde_json::json!(expected));
+    let (code, stdout, stderr) = matdiff(&["jacobian", "A*X", "--wrt", "X", "--at", &at]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("eye(3) ⊗ A\njacobian value: [[1.0,2.0,0.0,0.0,0.0,0.0],[3.0,4.0,0.0,0.0,0.0,0.0],[0.0,0.0,1.0,2.0"), "{stdout}");
+}
+
+/// `check --hessian | --jacobian` of Kronecker forms against the complex step, at random
+/// values and at given ones.
+#[test]
+fn check_compares_kronecker_forms_with_the_complex_step() {
+    let cases: &[&[&str]] = &[
+        &["check", "logdet(X)", "--wrt", "X", "--hessian"],
+        &["check", "det(X)", "--wrt", "X", "--hessian"],
+        &["check", "tr(A*X*B*X)", "--wrt", "X", "--hessian"],
+        &["check", "inv(X)", "--wrt", "X", "--jacobian"],
+        &["check", "X*X", "--wrt", "X", "--jacobian"],
+        &["check", "tanh(W*H)", "--wrt", "W", "--jacobian"],
+        &["check", "X/norm2(X)", "--wrt", "X", "--jacobian"],
+        // The zero form: a linear function's Hessian, a constant's Jacobian.
+        &["check", "tr(A*X)", "--wrt", "X", "--hessian"],
+        &["check", "A*B + 0*X", "--wrt", "X", "--jacobian"],
+    ];
+    for args in cases {
+        check(args, 0, &["ok: the derived", "max relative error"]);
+    }
+    let at = values(
+        "kron_check.json",
+        r#"{"A": [[1, 2], [3, 4]], "X": [[1, 0, 2], [0, 1, 1]]}"#,
+    );
+    let (code, stdout, stderr) = matdiff(&[
+        "check",
+        "tr(X'*A*X)",
+        "--wrt",
+        "X",
+        "--hessian",
+        "--at",
+        &at,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["hessian"], "eye(3) ⊗ (A + A')");
+}
+
+/// A Kronecker form with respect to a symmetric or diagonal matrix would be one of its free
+/// entries: refused, pointing at the Hessian-vector product.
+#[test]
+fn structured_matrices_refuse_kronecker_forms() {
+    for structure in ["X: symmetric", "X: spd", "X: diagonal"] {
+        check(
+            &["hessian", "tr(X*A*X)", "--wrt", "X", "--let", structure],
+            2,
+            &["not written in Kronecker form", "--hvp V"],
+        );
+        check(
+            &[
+                "check",
+                "logdet(X)",
+                "--wrt",
+                "X",
+                "--hessian",
+                "--let",
+                structure,
+            ],
+            2,
+            &["not written in Kronecker form"],
+        );
+    }
+    check(
+        &["jacobian", "X*X", "--wrt", "X", "--let", "X: symmetric"],
+        2,
+        &["symmetric matrix X", "--upstream"],
+    );
 }

@@ -24,6 +24,7 @@ mod error;
 mod exec;
 mod factor;
 mod functions;
+mod kronecker;
 mod plan;
 mod random;
 mod scalar;
@@ -40,6 +41,7 @@ pub use check::{
 };
 pub use error::EvalError;
 pub use functions::{Functions, ScalarFn};
+pub use kronecker::{commutation, dense_vec_form, diag_vec, kron, kron_times_vec, VecFactorValue};
 pub use plan::{Options, Plan, PlanStats};
 pub use random::{random_values, random_values_where};
 pub use scalar::Scalar;

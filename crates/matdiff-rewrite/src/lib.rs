@@ -19,11 +19,15 @@ mod derive;
 mod diff;
 mod display;
 mod elementwise;
+mod kronecker;
+mod present;
 mod second_order;
 mod solve;
 mod triangle;
 
 pub use derive::{derive, substitute, Derivation, Derivatives, DeriveOptions, Step, StepKind};
+pub use kronecker::{hessian_kronecker, jacobian_kronecker, KroneckerForm, VecFactor, VecTerm};
+pub use present::literature_form;
 pub use second_order::{
     hessian, hessian_blocks, hvp, hvp_stacked, jacobian, SecondKind, SecondOrder, SecondOrderError,
     StackedHvp,

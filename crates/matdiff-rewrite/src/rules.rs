@@ -106,6 +106,9 @@ rules! {
     V1, "vec of a product", "vec(A*dX*B) = (B' ⊗ A)*vec(dX); for vectors A*dx*b = b*A*dx and A*(dx'*b) = A*b'*dx", r"\operatorname{vec}(A\,\mathrm{d}X\,B) = (B^T \otimes A)\operatorname{vec}(\mathrm{d}X)";
     V2, "vec of a Hadamard product", "vec(P .* dX) = diag(vec(P))*vec(dX); A*diag(u)*b = A*diag(b)*u", r"\operatorname{vec}(P \odot \mathrm{d}X) = \operatorname{diag}(\operatorname{vec} P)\operatorname{vec}(\mathrm{d}X)";
     V3, "outer product", "a*(b'*dx) = (a*b')*dx, sum(dx) = ones'*dx", r"a\,(b^T\mathrm{d}x) = (a b^T)\,\mathrm{d}x";
+    V4, "vec of a transpose", "vec(dX') = commutation(m, n)*vec(dX) for dX of m x n", r"\operatorname{vec}(\mathrm{d}X^T) = K_{mn}\operatorname{vec}(\mathrm{d}X)";
+    V5, "Kronecker algebra", "(A ⊗ B)*(C ⊗ D) = A*C ⊗ B*D, commutation(p, q)*(A ⊗ B) = (B ⊗ A)*commutation(m, n) for A of q x n, B of p x m", r"(A \otimes B)(C \otimes D) = AC \otimes BD,\ K_{pq}(A \otimes B) = (B \otimes A)K_{mn}";
+    V6, "vec of a scalar linear form", "vec(P*tr(Q'*dX)) = vec(P)*vec(Q)'*vec(dX)", r"\operatorname{vec}\big(P\operatorname{tr}(Q^T\mathrm{d}X)\big) = \operatorname{vec}(P)\operatorname{vec}(Q)^T\operatorname{vec}(\mathrm{d}X)";
 }
 
 impl RuleId {

@@ -10,8 +10,11 @@
 //! `a*(b'*dx)` gives `a*b'`. Layout: the Jacobian is `∂vec(F)/∂vec(x)'` (rows are F's entries),
 //! the Hessian `∂²f/∂x∂x'`.
 //!
-//! Hessians and Jacobians with respect to a matrix variable (Kronecker forms) are refused with
-//! [`SecondOrderError::NeedsKronecker`]; the Hessian-vector product works for every shape.
+//! Hessians and Jacobians with respect to a matrix variable (Kronecker forms) are refused here
+//! with [`SecondOrderError::NeedsKronecker`] and read off by
+//! [`hessian_kronecker`](crate::hessian_kronecker) and
+//! [`jacobian_kronecker`](crate::jacobian_kronecker); the Hessian-vector product works for
+//! every shape.
 
 use std::collections::HashSet;
 
@@ -50,6 +53,19 @@ pub enum SecondOrderError {
         wrt: String,
         /// The shape that needs vec.
         shape: String,
+        /// What to do instead.
+        hint: &'static str,
+    },
+    /// A Kronecker form with respect to a structured matrix (symmetric, diagonal) would be one
+    /// of its free entries (a duplication matrix), which is not written.
+    #[error("the {what} with respect to the {structure} matrix {wrt} is not written in Kronecker form (it would be of its free entries): {hint}")]
+    StructuredKronecker {
+        /// `Hessian` or `Jacobian`.
+        what: &'static str,
+        /// The variable.
+        wrt: String,
+        /// `symmetric` or `diagonal`.
+        structure: &'static str,
         /// What to do instead.
         hint: &'static str,
     },
@@ -155,7 +171,7 @@ pub fn hvp(
     for step in &mut second.steps {
         step.lhs = relabel(&step.lhs);
     }
-    let result = second.gradient;
+    let result = crate::literature_form(pool, second.gradient)?;
     let bindings = second.bindings.clone();
     Ok(SecondOrder {
         kind: SecondKind::Hvp,
@@ -205,6 +221,7 @@ pub fn hessian(
     let direction = fresh_name(pool, "v");
     let mut out = hvp(pool, expr, wrt, &direction, options)?;
     let (matrix, rules) = read_off(pool, out.result, &direction)?;
+    let matrix = crate::literature_form(pool, matrix)?;
     out.kind = SecondKind::Hessian;
     out.result = matrix;
     out.readoff = Some(Step {
@@ -262,6 +279,7 @@ pub fn jacobian(
     let (transposed, mut rules) = read_off(pool, first.gradient, &direction)?;
     let t = transposed_of(pool, transposed)?;
     let matrix = Simplifier::new(pool).simplify(t)?;
+    let matrix = crate::literature_form(pool, matrix)?;
     rules.insert(0, RuleId::J1);
     let bindings = first.bindings.clone();
     Ok(SecondOrder {
@@ -529,7 +547,7 @@ fn relabel(lhs: &str) -> String {
     }
 }
 
-fn variable_shape(pool: &ExprPool, wrt: &str) -> Result<Shape, SecondOrderError> {
+pub(crate) fn variable_shape(pool: &ExprPool, wrt: &str) -> Result<Shape, SecondOrderError> {
     pool.find_symbol(wrt)
         .and_then(|s| pool.var_info(s))
         .map(|i| i.shape)
@@ -543,7 +561,7 @@ fn variable_shape(pool: &ExprPool, wrt: &str) -> Result<Shape, SecondOrderError>
 }
 
 /// `base`, `base_1`, ...: a name the pool does not know.
-fn fresh_name(pool: &ExprPool, base: &str) -> String {
+pub(crate) fn fresh_name(pool: &ExprPool, base: &str) -> String {
     if pool.find_symbol(base).is_none() {
         return base.to_string();
     }

@@ -1,0 +1,238 @@
+//! `matdiff hessian --wrt X` for a matrix X and `matdiff jacobian F --wrt X` for a matrix-valued
+//! F: the Kronecker form, printed; with `--at` its dense value; and `matdiff check` of it
+//! against the complex step and central differences.
+
+use matdiff_expr::{Expr, ExprId, ExprPool, Style};
+use matdiff_faer::{
+    complex_step_jacobian, dense_vec_form, finite_difference_jacobian, relative_errors, Complex,
+    Mat, Options, Plan, Sizes, Values, VecFactorValue,
+};
+use matdiff_rewrite::{
+    hessian_kronecker, jacobian_kronecker, DeriveOptions, KroneckerForm, SecondKind, VecFactor,
+};
+use serde_json::json;
+
+use crate::common::{Common, Failed, Format, Outcome, Target};
+
+/// The Kronecker form of the Hessian (`hessian` true) or of the Jacobian.
+fn form_of(
+    pool: &mut ExprPool,
+    e: &Expr,
+    target: &Target,
+    hessian: bool,
+    json: bool,
+) -> Result<KroneckerForm, Failed> {
+    let options = DeriveOptions::default();
+    if hessian {
+        hessian_kronecker(pool, e, &target.wrt, &options)
+    } else {
+        jacobian_kronecker(pool, e, &target.wrt, &options)
+    }
+    .map_err(|err| Failed::new(format!("error: {err}"), json))
+}
+
+/// The dense value of a form at the values: its matrices evaluated by one plan, then the
+/// Kronecker products formed.
+fn form_value(
+    pool: &ExprPool,
+    form: &KroneckerForm,
+    values: &Values<f64>,
+) -> Result<Mat<f64>, String> {
+    let mut roots: Vec<ExprId> = Vec::new();
+    for t in &form.terms {
+        roots.push(t.scale);
+        for f in &t.factors {
+            match f {
+                VecFactor::Kron { left, right } => roots.extend([*left, *right]),
+                VecFactor::DiagVec(p) => roots.push(*p),
+                VecFactor::Outer { col, row } => roots.extend([*col, *row]),
+                VecFactor::Commutation { .. } => {}
+            }
+        }
+    }
+    let sizes = Sizes::from_values(pool, values).map_err(|e| e.to_string())?;
+    let mut plan = Plan::<f64>::compile(pool, &roots, &sizes).map_err(|e| e.to_string())?;
+    let mut out = plan.run(values).map_err(|e| e.to_string())?.into_iter();
+    let mut next = || out.next().expect("one value per root");
+    let mut terms = Vec::new();
+    for t in &form.terms {
+        let scale = next()[(0, 0)];
+        let mut factors = Vec::new();
+        for f in &t.factors {
+            factors.push(match f {
+                VecFactor::Kron { .. } => VecFactorValue::Kron(next(), next()),
+                VecFactor::DiagVec(_) => VecFactorValue::DiagVec(next()),
+                VecFactor::Outer { .. } => VecFactorValue::Outer(next(), next()),
+                VecFactor::Commutation { rows, cols } => VecFactorValue::Commutation(
+                    sizes.dim(pool, *rows).map_err(|e| e.to_string())?,
+                    sizes.dim(pool, *cols).map_err(|e| e.to_string())?,
+                ),
+            });
+        }
+        terms.push((scale, factors));
+    }
+    if terms.is_empty() {
+        // The zero map, of vec(F) (or the gradient) by vec(X).
+        let x = pool
+            .find_symbol(&form.derivation.wrt)
+            .and_then(|s| pool.var_info(s))
+            .map(|i| i.shape)
+            .ok_or("no variable")?;
+        let to = match form.kind {
+            SecondKind::Jacobian => pool.shape(form.derivation.function),
+            _ => x,
+        };
+        let len = |shape| {
+            sizes
+                .shape(pool, shape)
+                .map(|(r, c)| r * c)
+                .map_err(|e| e.to_string())
+        };
+        return Ok(Mat::zeros(len(to)?, len(x)?));
+    }
+    dense_vec_form(&terms).ok_or_else(|| "the Kronecker form's sizes do not fit".to_string())
+}
+
+fn rows(m: &Mat<f64>) -> serde_json::Value {
+    json!((0..m.nrows())
+        .map(|i| (0..m.ncols()).map(|j| m[(i, j)]).collect::<Vec<_>>())
+        .collect::<Vec<_>>())
+}
+
+fn layout(kind: SecondKind) -> &'static str {
+    match kind {
+        SecondKind::Jacobian => {
+            "∂vec(F)/∂vec(X)' (rows the entries of vec(F)), vec stacking columns"
+        }
+        _ => "∂²f/∂vec(X)∂vec(X)', vec stacking columns",
+    }
+}
+
+/// The Kronecker form, with `--steps` the derivation it is read off, with `given` values its
+/// dense value (`hessian_value`, `jacobian_value`).
+pub(crate) fn print_form(
+    pool: &mut ExprPool,
+    e: &Expr,
+    target: &Target,
+    common: &Common,
+    hessian: bool,
+    steps: bool,
+    given: Option<&Values<f64>>,
+) -> Outcome {
+    let json = common.json();
+    let form = form_of(pool, e, target, hessian, json)?;
+    let name = if hessian { "hessian" } else { "jacobian" };
+    let value = match given {
+        Some(values) => Some(
+            form_value(pool, &form, values)
+                .map_err(|e| Failed::new(format!("error: {e}"), json))?,
+        ),
+        None => None,
+    };
+    let text = form.text(pool, Style::Plain);
+    Ok(match common.format {
+        Format::Json => {
+            let mut v = json!({
+                "wrt": target.wrt,
+                "rules": form.rules.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+                "layout": layout(form.kind),
+                "note": "a Kronecker form: printed in the literature's notation, not re-parseable",
+            });
+            v[name] = json!(text);
+            v["latex"] = json!(form.text(pool, Style::Latex));
+            v["unicode"] = json!(form.text(pool, Style::Unicode));
+            if let Some(m) = &value {
+                v[format!("{name}_value")] = rows(m);
+            }
+            format!("{v:#}\n")
+        }
+        format => {
+            let style = match format {
+                Format::Unicode => Style::Unicode,
+                Format::Latex | Format::Markdown => Style::Latex,
+                _ => Style::Plain,
+            };
+            let body = form.text(pool, style);
+            let mut out = match (format, steps) {
+                (Format::Markdown, true) => form.markdown(pool),
+                (_, true) => form.display(pool, Style::Plain),
+                (Format::Markdown, false) => format!("$$\n{body}\n$$\n"),
+                _ => format!("{body}\n"),
+            };
+            if let Some(m) = &value {
+                out.push_str(&format!("{name} value: {}\n", rows(m)));
+            }
+            out
+        }
+    })
+}
+
+/// `matdiff check --hessian | --jacobian` of a Kronecker form: its dense value against the
+/// complex step and central differences of the derived gradient (of F for a Jacobian).
+pub(crate) fn check_form(
+    pool: &mut ExprPool,
+    e: &Expr,
+    target: &Target,
+    common: &Common,
+    hessian: bool,
+    values: &Values<f64>,
+    source: &str,
+) -> Outcome {
+    let json = common.json();
+    let fail = |e: String| Failed::new(format!("error: {e}"), json);
+    let form = form_of(pool, e, target, hessian, json)?;
+    let differentiated = match form.kind {
+        SecondKind::Jacobian => form.derivation.function,
+        _ => form.derivation.first.gradient,
+    };
+    let derived = form_value(pool, &form, values).map_err(fail)?;
+    let cs = complex_step_jacobian(
+        pool,
+        differentiated,
+        &target.wrt,
+        values,
+        &Options::<Complex<f64>>::new(),
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let fd = finite_difference_jacobian(pool, differentiated, &target.wrt, values, &Options::new())
+        .map_err(|e| fail(e.to_string()))?;
+    let max = |m: Mat<f64>| {
+        m.col_iter()
+            .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
+            .fold(0.0f64, |acc, e| if e.is_nan() || e > acc { e } else { acc })
+    };
+    let vs_cs = max(relative_errors(&derived, &cs));
+    let vs_fd = max(relative_errors(&derived, &fd));
+    let (tolerance, fd_tolerance) = (crate::hessian::TOLERANCE, crate::hessian::FD_TOLERANCE);
+    let ok = vs_cs <= tolerance && vs_fd <= fd_tolerance;
+    let name = if hessian { "hessian" } else { "jacobian" };
+    let result = form.text(pool, Style::Plain);
+    let reference = if hessian {
+        "of the derived gradient"
+    } else {
+        "of F"
+    };
+    let out = match common.format {
+        Format::Json => format!(
+            "{:#}\n",
+            json!({
+                "wrt": target.wrt,
+                name: result,
+                "values": source,
+                "max_relative_error_complex_step": vs_cs,
+                "max_relative_error_finite_difference": vs_fd,
+                "tolerance": tolerance,
+                "ok": ok,
+            })
+        ),
+        _ => format!(
+            "{name}: {result}\n{source}\n  derived vs complex step {reference}:        max relative error {vs_cs:.1e} (tolerance {tolerance:.0e})\n  derived vs central differences {reference}: max relative error {vs_fd:.1e} (tolerance {fd_tolerance:.0e})\n{}\n",
+            if ok { format!("ok: the derived {name} agrees") } else { format!("MISMATCH: the derived {name} disagrees") }
+        ),
+    };
+    if ok {
+        Ok(out)
+    } else {
+        Err(Failed::report(out))
+    }
+}

@@ -1,0 +1,807 @@
+//! Kronecker (vec) forms: the Hessian of a scalar with respect to a matrix variable and the
+//! Jacobian of a matrix-valued function, read off a linear map of a direction with the vec
+//! identities (Magnus and Neudecker).
+//!
+//! The linear map comes from [`hvp`] (`H[V]`, rule H1) or from the gradient `J'*U` of
+//! `tr(U'*F)` (rule J1). Its matrix is read off term by term: `A*V*B` gives `B' ⊗ A` (V1),
+//! `P .* V` gives `diag(vec(P))` (V2), `V'` gives the commutation matrix (V4), a scalar linear
+//! form `tr(Q'*V)` times a matrix `P` gives `vec(P)*vec(Q)'` (V6); products of such
+//! maps are tidied with the Kronecker algebra (V5): `(A ⊗ B)*(C ⊗ D) = A*C ⊗ B*D`, and the
+//! commutation matrix moves to the right, `K*(A ⊗ B) = (B ⊗ A)*K`.
+//! Layout: the Jacobian is `∂vec(F)/∂vec(X)'` (pq x mn), the Hessian `∂²f/∂vec(X)∂vec(X)'`,
+//! vec stacking columns.
+//!
+//! The language has no `kron` or `vec` yet, so a form is a typed value ([`VecTerm`]s of
+//! [`VecFactor`]s whose matrices are expressions of the pool), printed in the notation of the
+//! literature with `⊗`, `diag(vec(P))` and `commutation(m, n)`.
+
+use std::collections::HashSet;
+
+use matdiff_expr::{Dim, Expr, ExprId, ExprPool, Node, Num, Printer, Shape, Structure, Style};
+
+use crate::derive::{derive, DeriveOptions};
+use crate::rules::RuleId;
+use crate::second_order::{fresh_name, hvp, variable_shape, SecondKind, SecondOrderError};
+use crate::simplify::Simplifier;
+use crate::SecondOrder;
+
+mod algebra;
+use algebra::{merge, normalise, transpose_factor};
+
+/// One factor of a vec-form linear map, a matrix acting on `vec(M)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VecFactor {
+    /// `left ⊗ right`: maps `vec(M)` to `vec(right*M*left')`.
+    Kron {
+        /// The left factor (`B'` in `vec(A*M*B)`).
+        left: ExprId,
+        /// The right factor (`A` in `vec(A*M*B)`).
+        right: ExprId,
+    },
+    /// `diag(vec(P))`: maps `vec(M)` to `vec(P .* M)`.
+    DiagVec(ExprId),
+    /// `vec(col)*vec(row)'`: maps `vec(M)` to `vec(col)*tr(row'*M)`, the matrix of a scalar
+    /// linear form times a matrix.
+    Outer {
+        /// The matrix the form scales.
+        col: ExprId,
+        /// The gradient of the form.
+        row: ExprId,
+    },
+    /// The commutation matrix `commutation(rows, cols)`: maps `vec(M)` to `vec(M')` for `M` of
+    /// `rows` x `cols`.
+    Commutation {
+        /// Rows of the matrix it transposes.
+        rows: Dim,
+        /// Columns of the matrix it transposes.
+        cols: Dim,
+    },
+}
+
+/// One term of a vec form: `scale` times the product of `factors`, left to right.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VecTerm {
+    /// A scalar expression.
+    pub scale: ExprId,
+    /// The factors, left to right; never empty.
+    pub factors: Vec<VecFactor>,
+}
+
+/// A Hessian or Jacobian in Kronecker form, with the derivation it is read off.
+#[derive(Clone, Debug)]
+pub struct KroneckerForm {
+    /// [`SecondKind::Hessian`] or [`SecondKind::Jacobian`].
+    pub kind: SecondKind,
+    /// The derivation of the linear map: `H[V]` (Hessian) or `J'*U` (Jacobian, whose
+    /// `result` is that gradient).
+    pub derivation: SecondOrder,
+    /// The terms, summed.
+    pub terms: Vec<VecTerm>,
+    /// The rules of the read-off.
+    pub rules: Vec<RuleId>,
+}
+
+/// The Hessian `∂²f/∂vec(X)∂vec(X)'` of the scalar `expr` with respect to the matrix `wrt`, in
+/// Kronecker form, read off the Hessian-vector product.
+///
+/// ```
+/// use matdiff_expr::{ExprPool, Style};
+/// use matdiff_rewrite::{hessian_kronecker, DeriveOptions};
+/// let mut pool = ExprPool::new();
+/// let e = pool.parse("tr(X'*A*X)").unwrap();
+/// let h = hessian_kronecker(&mut pool, &e, "X", &DeriveOptions::default()).unwrap();
+/// assert_eq!(h.text(&pool, Style::Plain), "eye(cols(X)) ⊗ (A + A')");
+/// ```
+pub fn hessian_kronecker(
+    pool: &mut ExprPool,
+    expr: &Expr,
+    wrt: &str,
+    options: &DeriveOptions,
+) -> Result<KroneckerForm, SecondOrderError> {
+    refuse_structured(
+        pool,
+        wrt,
+        "Hessian",
+        "ask for the Hessian-vector product (--hvp V)",
+    )?;
+    let direction = fresh_name(pool, "V");
+    let mut derivation = hvp(pool, expr, wrt, &direction, options)?;
+    derivation.kind = SecondKind::Hessian;
+    let (terms, rules) = read_off(pool, derivation.result, &direction)?;
+    let x = variable_shape(pool, wrt)?;
+    check_sizes(pool, &terms, x, x, &direction)?;
+    Ok(KroneckerForm {
+        kind: SecondKind::Hessian,
+        derivation,
+        terms,
+        rules,
+    })
+}
+
+/// The Jacobian `∂vec(F)/∂vec(X)'` of the matrix-valued `expr` with respect to the matrix (or
+/// vector) `wrt`, in Kronecker form: the transpose of the map `U ↦ J'*U`, the gradient of
+/// `tr(U'*F)` (rule J1).
+///
+/// ```
+/// use matdiff_expr::{ExprPool, Style};
+/// use matdiff_rewrite::{jacobian_kronecker, DeriveOptions};
+/// let mut pool = ExprPool::new();
+/// let e = pool.parse("inv(X)").unwrap();
+/// let j = jacobian_kronecker(&mut pool, &e, "X", &DeriveOptions::default()).unwrap();
+/// assert_eq!(j.text(&pool, Style::Plain), "-(inv(X)' ⊗ inv(X))");
+/// ```
+pub fn jacobian_kronecker(
+    pool: &mut ExprPool,
+    expr: &Expr,
+    wrt: &str,
+    options: &DeriveOptions,
+) -> Result<KroneckerForm, SecondOrderError> {
+    if pool.shape(expr.root).is_scalar() {
+        return Err(SecondOrderError::ScalarJacobian);
+    }
+    refuse_structured(
+        pool,
+        wrt,
+        "Jacobian",
+        "use grad with --upstream for its products with a matrix",
+    )?;
+    let direction = fresh_name(pool, "U");
+    let upstream = DeriveOptions {
+        upstream: Some(direction.clone()),
+        ..options.clone()
+    };
+    let first = derive(pool, expr, wrt, &upstream)?;
+    let (transposed, mut rules) = read_off(pool, first.gradient, &direction)?;
+    let mut s = Simplifier::new(pool);
+    let mut terms = Vec::new();
+    for t in transposed {
+        let mut factors = Vec::new();
+        for f in t.factors.iter().rev() {
+            factors.push(transpose_factor(&mut s, f)?);
+        }
+        terms.push(VecTerm {
+            scale: t.scale,
+            factors: normalise(&mut s, factors)?,
+        });
+    }
+    let terms = merge(&mut s, terms)?;
+    let x = variable_shape(pool, wrt)?;
+    check_sizes(pool, &terms, x, pool.shape(expr.root), &direction)?;
+    rules.insert(0, RuleId::J1);
+    let bindings = first.bindings.clone();
+    Ok(KroneckerForm {
+        kind: SecondKind::Jacobian,
+        derivation: SecondOrder {
+            kind: SecondKind::Jacobian,
+            function: expr.root,
+            wrt: wrt.to_string(),
+            direction,
+            result: first.gradient,
+            first,
+            second: None,
+            bindings,
+            readoff: None,
+        },
+        terms,
+        rules,
+    })
+}
+
+/// The length of `vec(M)` for `M` of this shape, as its dimensions other than 1, sorted.
+fn vec_length(shape: Shape) -> Vec<Dim> {
+    let mut dims: Vec<Dim> = [shape.rows, shape.cols]
+        .into_iter()
+        .filter(|&d| d != Dim::ONE)
+        .collect();
+    dims.sort();
+    dims
+}
+
+/// The shapes a factor maps from and to (`vec` of the first to `vec` of the second).
+fn factor_shapes(pool: &ExprPool, f: &VecFactor) -> (Shape, Shape) {
+    match f {
+        VecFactor::Kron { left, right } => {
+            let (l, r) = (pool.shape(*left), pool.shape(*right));
+            (Shape::new(r.cols, l.cols), Shape::new(r.rows, l.rows))
+        }
+        VecFactor::DiagVec(p) => (pool.shape(*p), pool.shape(*p)),
+        VecFactor::Outer { col, row } => (pool.shape(*row), pool.shape(*col)),
+        VecFactor::Commutation { rows, cols } => {
+            (Shape::new(*rows, *cols), Shape::new(*cols, *rows))
+        }
+    }
+}
+
+/// Checks that every term maps `vec` of `from` to `vec` of `to` through factors whose sizes
+/// fit: a read-off that does not is refused rather than printed.
+fn check_sizes(
+    pool: &ExprPool,
+    terms: &[VecTerm],
+    from: Shape,
+    to: Shape,
+    direction: &str,
+) -> Result<(), SecondOrderError> {
+    for t in terms {
+        let mut expected = vec_length(to);
+        for f in &t.factors {
+            let (input, output) = factor_shapes(pool, f);
+            if vec_length(output) != expected {
+                return Err(SecondOrderError::NotReadable {
+                    expr: "a Kronecker form whose sizes do not fit".to_string(),
+                    direction: direction.to_string(),
+                });
+            }
+            expected = vec_length(input);
+        }
+        if expected != vec_length(from) || !pool.shape(t.scale).is_scalar() {
+            return Err(SecondOrderError::NotReadable {
+                expr: "a Kronecker form whose sizes do not fit".to_string(),
+                direction: direction.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a symmetric or diagonal variable: the map read off would act on every entry of a
+/// direction, where the structure allows only its free entries.
+fn refuse_structured(
+    pool: &ExprPool,
+    wrt: &str,
+    what: &'static str,
+    hint: &'static str,
+) -> Result<(), SecondOrderError> {
+    variable_shape(pool, wrt)?;
+    let info = pool
+        .find_symbol(wrt)
+        .and_then(|s| pool.var_info(s))
+        .expect("a variable");
+    let structure = match info.structure {
+        Structure::Diagonal => "diagonal",
+        _ if info.symmetric => "symmetric",
+        _ => return Ok(()),
+    };
+    Err(SecondOrderError::StructuredKronecker {
+        what,
+        wrt: wrt.to_string(),
+        structure,
+        hint,
+    })
+}
+
+impl KroneckerForm {
+    /// The form in the notation of the literature, with the derivation's `where` bindings.
+    pub fn text(&self, pool: &ExprPool, style: Style) -> String {
+        let printer = Printer::new(pool, style).with_bindings(&self.derivation.bindings);
+        let notation = Notation::of(style);
+        let mut out = String::new();
+        if self.terms.is_empty() {
+            out.push('0');
+        }
+        let single = self.terms.len() == 1;
+        for (i, t) in self.terms.iter().enumerate() {
+            let (negative, scale) = match pool.node(t.scale) {
+                Node::Num(c) if c.get() == 1.0 => (false, None),
+                Node::Num(c) if c.get() == -1.0 => (true, None),
+                Node::Num(c) if c.get() < 0.0 => (
+                    true,
+                    Some(Num::new(-c.get()).map_or_else(String::new, |n| n.to_string())),
+                ),
+                Node::Neg(a) => (true, Some(operand(pool, &printer, *a))),
+                _ => (false, Some(operand(pool, &printer, t.scale))),
+            };
+            out.push_str(match (i, negative) {
+                (0, false) => "",
+                (0, true) => "-",
+                (_, false) => " + ",
+                (_, true) => " - ",
+            });
+            let bare = single && scale.is_none() && !negative && t.factors.len() == 1
+                || self.terms.len() > 1 && scale.is_none() && t.factors.len() == 1;
+            if let Some(c) = scale {
+                out.push_str(&c);
+                out.push_str(notation.times);
+            }
+            let texts: Vec<String> = t
+                .factors
+                .iter()
+                .map(|f| factor_text(pool, &printer, &notation, f, bare))
+                .collect();
+            out.push_str(&texts.join(notation.times));
+        }
+        let full = printer.print(self.derivation.function);
+        let body = printer.print_body(self.derivation.function);
+        if let Some(where_list) = full.strip_prefix(&body) {
+            out.push_str(where_list);
+        }
+        out
+    }
+
+    /// The read-off line that ends the derivation's steps: `∂²f/∂vec(X)∂vec(X)' = ...` with
+    /// the rules used.
+    pub fn readoff_line(&self, pool: &ExprPool, style: Style) -> String {
+        let x = &self.derivation.wrt;
+        let lhs = match self.kind {
+            SecondKind::Jacobian => format!("∂vec(F)/∂vec({x})'"),
+            _ => format!("∂²f/∂vec({x})∂vec({x})'"),
+        };
+        let why = self
+            .rules
+            .iter()
+            .map(|id| format!("{id} {}", id.rule().name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("{lhs} = {}   {why}", self.text(pool, style))
+    }
+
+    /// The derivation as Markdown with LaTeX: the derivation of the linear map, then the
+    /// read-off.
+    pub fn markdown(&self, pool: &ExprPool) -> String {
+        let mut out = self.derivation.markdown(pool);
+        let x = &self.derivation.wrt;
+        let lhs = match self.kind {
+            SecondKind::Jacobian => format!(
+                "\\frac{{\\partial \\operatorname{{vec}} F}}{{\\partial \\operatorname{{vec}}({x})^T}}"
+            ),
+            _ => format!(
+                "\\frac{{\\partial^2 f}}{{\\partial \\operatorname{{vec}}({x})\\,\\partial \\operatorname{{vec}}({x})^T}}"
+            ),
+        };
+        out.push_str(&format!(
+            "\nRead off with the vec identities ({}):\n\n$$\n{lhs} = {}\n$$\n",
+            self.rules
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.text(pool, Style::Latex)
+        ));
+        out
+    }
+
+    /// The derivation of the linear map, then the read-off line.
+    pub fn display(&self, pool: &ExprPool, style: Style) -> String {
+        let mut out = self.derivation.display(pool, style);
+        out.push('\n');
+        out.push_str(&self.readoff_line(pool, style));
+        out.push('\n');
+        out
+    }
+}
+
+/// The symbols of a style: `*`, `⊗`, `vec`, `diag`, the transposed row, the commutation matrix.
+struct Notation {
+    times: &'static str,
+    kron: &'static str,
+    vec: &'static str,
+    diag: &'static str,
+    row_transposed: &'static str,
+    latex: bool,
+}
+
+impl Notation {
+    fn of(style: Style) -> Notation {
+        match style {
+            Style::Latex => Notation {
+                times: " ",
+                kron: " \\otimes ",
+                vec: "\\operatorname{vec}",
+                diag: "\\operatorname{diag}",
+                row_transposed: "^T",
+                latex: true,
+            },
+            Style::Unicode => Notation {
+                times: "·",
+                kron: " ⊗ ",
+                vec: "vec",
+                diag: "diag",
+                row_transposed: "ᵀ",
+                latex: false,
+            },
+            _ => Notation {
+                times: "*",
+                kron: " ⊗ ",
+                vec: "vec",
+                diag: "diag",
+                row_transposed: "'",
+                latex: false,
+            },
+        }
+    }
+
+    fn commutation(&self, rows: String, cols: String) -> String {
+        if self.latex {
+            let tex = |s: String| {
+                s.replace("rows(", "\\operatorname{rows}(")
+                    .replace("cols(", "\\operatorname{cols}(")
+            };
+            format!("K_{{{},{}}}", tex(rows), tex(cols))
+        } else {
+            format!("commutation({rows}, {cols})")
+        }
+    }
+}
+
+fn one() -> Num {
+    Num::new(1.0).expect("finite")
+}
+
+/// An operand of `*` or `⊗`: parenthesised when it is a sum, a negation or a quotient.
+fn operand(pool: &ExprPool, printer: &Printer, id: ExprId) -> String {
+    let text = printer.print_body(id);
+    let bound = text.chars().all(|c| c.is_alphanumeric() || c == '_');
+    match pool.node(id) {
+        Node::Add(_) | Node::Neg(_) | Node::Div(_) | Node::HDiv(_) if !bound => {
+            format!("({text})")
+        }
+        _ => text,
+    }
+}
+
+fn factor_text(
+    pool: &ExprPool,
+    printer: &Printer,
+    n: &Notation,
+    f: &VecFactor,
+    bare: bool,
+) -> String {
+    match f {
+        // `1 ⊗ R` is `R`, `L ⊗ 1` is `L`.
+        VecFactor::Kron { left, right } if pool.node(*left) == &Node::Num(one()) => {
+            operand(pool, printer, *right)
+        }
+        VecFactor::Kron { left, right } if pool.node(*right) == &Node::Num(one()) => {
+            operand(pool, printer, *left)
+        }
+        VecFactor::Kron { left, right } => {
+            let text = format!(
+                "{}{}{}",
+                operand(pool, printer, *left),
+                n.kron,
+                operand(pool, printer, *right)
+            );
+            if bare {
+                text
+            } else {
+                format!("({text})")
+            }
+        }
+        VecFactor::DiagVec(p) => format!("{}({}({}))", n.diag, n.vec, printer.print_body(*p)),
+        VecFactor::Outer { col, row } => format!(
+            "{v}({}){}{v}({}){}",
+            printer.print_body(*col),
+            n.times,
+            printer.print_body(*row),
+            n.row_transposed,
+            v = n.vec
+        ),
+        VecFactor::Commutation { rows, cols } => {
+            n.commutation(size_text(pool, *rows), size_text(pool, *cols))
+        }
+    }
+}
+
+/// A size as the language writes it: a number, or `rows(A)`/`cols(A)` of the first variable
+/// of that size (the dimension's name when none has it).
+fn size_text(pool: &ExprPool, d: Dim) -> String {
+    let Dim::Sym(_) = d else {
+        return pool.dim_str(d);
+    };
+    let mut vars = pool.vars();
+    vars.sort_by_key(|v| v.0);
+    vars.iter()
+        .find_map(|(sym, info)| {
+            let name = pool.name(*sym);
+            [(info.shape.rows, "rows"), (info.shape.cols, "cols")]
+                .into_iter()
+                .find(|(dim, _)| *dim == d)
+                .map(|(_, word)| format!("{word}({name})"))
+        })
+        .unwrap_or_else(|| pool.dim_str(d))
+}
+
+/// The terms of `linear`, a matrix linear in the variable `direction`:
+/// `vec(linear) = Σ term*vec(direction)`. Returns them with the rules used.
+fn read_off(
+    pool: &mut ExprPool,
+    linear: ExprId,
+    direction: &str,
+) -> Result<(Vec<VecTerm>, Vec<RuleId>), SecondOrderError> {
+    let sym = pool.find_symbol(direction).expect("declared direction");
+    let v = pool.intern(Node::Var(sym))?;
+    let mut r = ReadOff {
+        s: Simplifier::new(pool),
+        v,
+        direction,
+        rules: Vec::new(),
+    };
+    let raw = r.terms(linear)?;
+    let mut terms = Vec::new();
+    for t in raw {
+        let factors = normalise(&mut r.s, t.factors)?;
+        terms.push(VecTerm {
+            scale: r.s.simplify(t.scale)?,
+            factors,
+        });
+    }
+    let terms = merge(&mut r.s, terms)?;
+    let mut rules = r.rules;
+    if terms
+        .iter()
+        .any(|t| t.factors.len() > 1 || matches!(t.factors[0], VecFactor::Commutation { .. }))
+    {
+        rules.push(RuleId::V5);
+    }
+    rules.sort_unstable();
+    rules.dedup();
+    Ok((terms, rules))
+}
+
+struct ReadOff<'p, 'd> {
+    s: Simplifier<'p>,
+    v: ExprId,
+    direction: &'d str,
+    rules: Vec<RuleId>,
+}
+
+impl ReadOff<'_, '_> {
+    fn depends(&self, id: ExprId) -> bool {
+        if id < self.v {
+            return false;
+        }
+        let pool = &*self.s.pool;
+        let mut seen = HashSet::new();
+        let mut stack = vec![id];
+        while let Some(x) = stack.pop() {
+            if x == self.v {
+                return true;
+            }
+            if x > self.v && seen.insert(x) {
+                stack.extend_from_slice(pool.node(x).children());
+            }
+        }
+        false
+    }
+
+    fn unreadable(&self, id: ExprId) -> SecondOrderError {
+        SecondOrderError::NotReadable {
+            expr: self.s.pool.plain(id),
+            direction: self.direction.to_string(),
+        }
+    }
+
+    fn shape(&self, id: ExprId) -> Shape {
+        self.s.pool.shape(id)
+    }
+
+    fn identity(&mut self, n: Dim) -> Result<ExprId, SecondOrderError> {
+        Ok(self.s.pool.intern(Node::Identity(n))?)
+    }
+
+    /// `factor` applied after each of `terms`.
+    fn then(&mut self, factor: VecFactor, terms: Vec<VecTerm>) -> Vec<VecTerm> {
+        terms
+            .into_iter()
+            .map(|mut t| {
+                t.factors.insert(0, factor.clone());
+                t
+            })
+            .collect()
+    }
+
+    fn scaled(&mut self, c: ExprId, terms: Vec<VecTerm>) -> Result<Vec<VecTerm>, SecondOrderError> {
+        terms
+            .into_iter()
+            .map(|t| {
+                Ok(VecTerm {
+                    scale: self.s.mul(&[c, t.scale])?,
+                    factors: t.factors,
+                })
+            })
+            .collect()
+    }
+
+    /// The terms of `id`, a matrix (not a scalar) linear in the direction.
+    fn terms(&mut self, id: ExprId) -> Result<Vec<VecTerm>, SecondOrderError> {
+        if !self.depends(id) {
+            return Ok(Vec::new());
+        }
+        let shape = self.shape(id);
+        if id == self.v {
+            let left = self.identity(shape.cols)?;
+            let right = self.identity(shape.rows)?;
+            let one = self.s.pool.num(1.0);
+            return Ok(vec![VecTerm {
+                scale: one,
+                factors: vec![VecFactor::Kron { left, right }],
+            }]);
+        }
+        if shape.is_scalar() {
+            // A scalar linear form times a matrix has an outer-product term: not written.
+            return Err(self.unreadable(id));
+        }
+        match self.s.pool.node(id).clone() {
+            Node::Add(xs) => {
+                let mut out = Vec::new();
+                for x in xs.iter() {
+                    out.extend(self.terms(*x)?);
+                }
+                Ok(out)
+            }
+            Node::Neg(a) => {
+                let terms = self.terms(a)?;
+                let minus = self.s.pool.num(-1.0);
+                self.scaled(minus, terms)
+            }
+            Node::Div([a, c]) if !self.depends(c) => {
+                let terms = self.terms(a)?;
+                let one = self.s.pool.num(1.0);
+                let inv = self.s.pool.intern(Node::Div([one, c]))?;
+                self.scaled(inv, terms)
+            }
+            Node::Transpose(a) => {
+                self.rules.push(RuleId::V4);
+                let inner = self.shape(a);
+                let terms = self.terms(a)?;
+                Ok(self.then(
+                    VecFactor::Commutation {
+                        rows: inner.rows,
+                        cols: inner.cols,
+                    },
+                    terms,
+                ))
+            }
+            Node::Mul(xs) => self.mul(id, &xs),
+            Node::Hadamard(xs) => {
+                let (dep, rest): (Vec<ExprId>, Vec<ExprId>) =
+                    xs.iter().partition(|&&x| self.depends(x));
+                if dep.len() != 1 {
+                    return Err(self.unreadable(id));
+                }
+                let p = self.s.hadamard(&rest, &[])?;
+                self.hadamard_by(p, dep[0], id)
+            }
+            Node::HDiv([a, b]) if !self.depends(b) => {
+                let one = self.s.pool.num(1.0);
+                let p = self.s.hdiv(one, b)?;
+                self.hadamard_by(p, a, id)
+            }
+            _ => Err(self.unreadable(id)),
+        }
+    }
+
+    /// `P .* L`: `diag(vec(P))` after L's terms, or a scale (rule V2).
+    fn hadamard_by(
+        &mut self,
+        p: ExprId,
+        l: ExprId,
+        id: ExprId,
+    ) -> Result<Vec<VecTerm>, SecondOrderError> {
+        if self.shape(l).is_scalar() {
+            return self.outer(p, l, id);
+        }
+        let terms = self.terms(l)?;
+        if self.shape(p).is_scalar() {
+            return self.scaled(p, terms);
+        }
+        self.rules.push(RuleId::V2);
+        Ok(self.then(VecFactor::DiagVec(p), terms))
+    }
+
+    /// `P*s` for a scalar `s` linear in the direction: `vec(P)*vec(Q)'` with `Q = ∂s/∂V`, the
+    /// gradient derived like any other (rule V6).
+    fn outer(
+        &mut self,
+        p: ExprId,
+        scalar: ExprId,
+        id: ExprId,
+    ) -> Result<Vec<VecTerm>, SecondOrderError> {
+        if self.depends(p) || self.shape(p).is_scalar() {
+            return Err(self.unreadable(id));
+        }
+        let form = Expr {
+            root: scalar,
+            bindings: Vec::new(),
+        };
+        let d = derive(
+            self.s.pool,
+            &form,
+            self.direction,
+            &DeriveOptions::default(),
+        )?;
+        if self.depends(d.gradient) {
+            return Err(self.unreadable(id));
+        }
+        self.rules.push(RuleId::V6);
+        let one = self.s.pool.num(1.0);
+        Ok(vec![VecTerm {
+            scale: one,
+            factors: vec![VecFactor::Outer {
+                col: p,
+                row: d.gradient,
+            }],
+        }])
+    }
+
+    /// `A*L*B`: `B' ⊗ A` after L's terms (rule V1).
+    fn mul(&mut self, id: ExprId, xs: &[ExprId]) -> Result<Vec<VecTerm>, SecondOrderError> {
+        let deps: Vec<usize> = (0..xs.len()).filter(|&i| self.depends(xs[i])).collect();
+        if deps.len() != 1 {
+            return Err(self.unreadable(id));
+        }
+        let i = deps[0];
+        let f = xs[i];
+        if self.shape(f).is_scalar() {
+            let rest: Vec<ExprId> = xs[..i].iter().chain(&xs[i + 1..]).copied().collect();
+            let p = self.s.mul(&rest)?;
+            return self.outer(p, f, id);
+        }
+        // Scalar factors anywhere (`X*V*3`) scale the term.
+        let is_scalar = |x: &&ExprId| self.shape(**x).is_scalar();
+        let scalars: Vec<ExprId> = xs.iter().filter(is_scalar).copied().collect();
+        let before: Vec<ExprId> = xs[..i].iter().filter(|x| !is_scalar(x)).copied().collect();
+        let after: Vec<ExprId> = xs[i + 1..]
+            .iter()
+            .filter(|x| !is_scalar(x))
+            .copied()
+            .collect();
+        let right = match before.len() {
+            0 => self.identity(self.shape(f).rows)?,
+            _ => self.s.mul(&before)?,
+        };
+        let left = match after.len() {
+            0 => self.identity(self.shape(f).cols)?,
+            _ => {
+                let b = self.s.mul(&after)?;
+                self.s.transpose(b)?
+            }
+        };
+        self.rules.push(RuleId::V1);
+        let terms = self.terms(f)?;
+        let terms = self.then(VecFactor::Kron { left, right }, terms);
+        match scalars.len() {
+            0 => Ok(terms),
+            _ => {
+                let c = self.s.mul(&scalars)?;
+                self.scaled(c, terms)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `X ⊗ 3` (the read-off of `X*V*3` with the scalar taken for a matrix) maps vec of an
+    /// n-vector, not of an n x n matrix: refused, not printed.
+    #[test]
+    fn a_form_whose_sizes_do_not_fit_is_refused() {
+        let mut pool = ExprPool::new();
+        let e = pool.parse("tr(X^3)").unwrap();
+        let x = pool.shape(e.root);
+        assert!(x.is_scalar());
+        let x = variable_shape(&pool, "X").unwrap();
+        let (three, xid) = (pool.num(3.0), pool.parse("X").unwrap().root);
+        let bad = VecTerm {
+            scale: pool.num(1.0),
+            factors: vec![VecFactor::Kron {
+                left: xid,
+                right: three,
+            }],
+        };
+        assert!(matches!(
+            check_sizes(&pool, &[bad], x, x, "V"),
+            Err(SecondOrderError::NotReadable { .. })
+        ));
+        let identity = pool.intern(Node::Identity(x.rows)).unwrap();
+        let good = VecTerm {
+            scale: three,
+            factors: vec![VecFactor::Kron {
+                left: xid,
+                right: identity,
+            }],
+        };
+        assert!(check_sizes(&pool, &[good], x, x, "V").is_ok());
+    }
+}
