@@ -18,7 +18,7 @@ const OBJECTIVE: &str = "sum(log(1 + exp(-s .* (Z*w + b)))) + 0.5*norm2(w)^2";
 
 /// The breast cancer features standardised (population standard deviation), `s = 2*malignant - 1`.
 fn breast_cancer() -> (Mat<f64>, Mat<f64>) {
-    let csv = include_str!("../crates/matdiff-optim/data/breast_cancer.csv");
+    let csv = matdiff_testkit::data::BREAST_CANCER_CSV;
     let rows: Vec<Vec<f64>> = csv
         .lines()
         .skip(1)

@@ -99,11 +99,9 @@ fn least_squares_takes_one_newton_step() {
 
 #[test]
 fn logistic_regression_on_breast_cancer_matches_scikit_learn() {
-    let csv = include_str!("../../matdiff-optim/data/breast_cancer.csv");
-    let reference: serde_json::Value = serde_json::from_str(include_str!(
-        "../../matdiff-optim/data/breast_cancer_reference.json"
-    ))
-    .unwrap();
+    let csv = matdiff_testkit::data::BREAST_CANCER_CSV;
+    let reference: serde_json::Value =
+        serde_json::from_str(matdiff_testkit::data::BREAST_CANCER_REFERENCE).unwrap();
     let rows: Vec<Vec<f64>> = csv
         .lines()
         .skip(1)

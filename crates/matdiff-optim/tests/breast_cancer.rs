@@ -6,8 +6,7 @@ use matdiff_expr::{Decl, ExprPool};
 use matdiff_faer::{Mat, Values};
 use matdiff_optim::{minimize, Derived, Direction, Options, SecondOrder};
 
-const CSV: &str = include_str!("../data/breast_cancer.csv");
-const REFERENCE: &str = include_str!("../data/breast_cancer_reference.json");
+use matdiff_testkit::data::{BREAST_CANCER_CSV as CSV, BREAST_CANCER_REFERENCE as REFERENCE};
 const OBJECTIVE: &str = "sum(log(1 + exp(-s .* (Z*w + b)))) + 0.5*norm2(w)^2";
 
 /// The features standardised with the population standard deviation, and `s = 2*malignant - 1`.

@@ -465,8 +465,9 @@ impl SecondOrder {
             let v = &self.direction;
             out.push_str(&format!(
                 "\nThen $h = \\operatorname{{tr}}\\big(\\tfrac{{\\partial f}}{{\\partial {x}}}^T {v}\\big)$, \
-                 whose gradient is the Hessian-vector product $H[{v}]$ (H1):\n\n",
-                x = self.wrt
+                 whose gradient is the Hessian-vector product $H[{v}]$ ({rule}):\n\n",
+                x = self.wrt,
+                rule = RuleId::H1,
             ));
             // The LaTeX left-hand sides come from the step kinds, in f; then written in h.
             let mut in_f = second.clone();
@@ -510,8 +511,11 @@ impl SecondOrder {
         let mut out = self.first.display(pool, style);
         if let Some(second) = &self.second {
             out.push_str(&format!(
-                "\nh = tr((∂f/∂{})'*{}): its gradient is H[{}] (H1)\n",
-                self.wrt, self.direction, self.direction
+                "\nh = tr((∂f/∂{})'*{}): its gradient is H[{}] ({})\n",
+                self.wrt,
+                self.direction,
+                self.direction,
+                RuleId::H1
             ));
             // Its auxiliary gradients are of h.
             out.push_str(&second.display(pool, style).replace("∂f/∂", "∂h/∂"));

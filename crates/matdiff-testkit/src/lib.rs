@@ -12,12 +12,14 @@
 //! - [`acceptance`]: the acceptance table of the rewriter;
 //! - [`random_expr`]: random well-shaped source text of every operator (the parser's round trip
 //!   and bench);
-//! - [`cli`]: running the `matdiff` binary as a user does.
+//! - [`cli`]: running the `matdiff` binary as a user does;
+//! - [`data`]: real data sets (breast cancer, with scikit-learn's logistic regression on it).
 
 pub mod acceptance;
 pub mod catalog;
 pub mod cli;
 pub mod codegen_cases;
+pub mod data;
 pub mod differential;
 pub mod generate;
 pub mod naive;
