@@ -269,20 +269,21 @@ fn generate() -> Result<String> {
             }
             None if matches!(
                 rule.id,
-                RuleId::H1
-                    | RuleId::J1
-                    | RuleId::V1
-                    | RuleId::V2
-                    | RuleId::V3
-                    | RuleId::V4
-                    | RuleId::V5
-                    | RuleId::V6
+                RuleId::H1 | RuleId::J1 | RuleId::V1 | RuleId::V2 | RuleId::V3
             ) =>
             {
                 writeln!(
                     w,
                     "See [Second order](#second-order); the second-order catalog \
                      (`matdiff-rewrite/tests/second_order`) uses it."
+                )?;
+                writeln!(w)?;
+            }
+            None if matches!(rule.id, RuleId::V4 | RuleId::V5 | RuleId::V6) => {
+                writeln!(
+                    w,
+                    "See [Second order](#second-order); the Kronecker catalog \
+                     (`matdiff-rewrite/tests/kronecker`) uses it."
                 )?;
                 writeln!(w)?;
             }
