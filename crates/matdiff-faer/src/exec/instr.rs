@@ -123,31 +123,7 @@ pub(crate) fn run_instr<T: Scalar>(
             }
         }
         Instr::RowSums { src, alpha, .. } => {
-            let s = cx.view(*src);
-            sized(dst, s.nrows(), 1);
-            dst.as_mut().fill(T::zero());
-            let out = dst
-                .as_mut()
-                .col_mut(0)
-                .try_as_col_major_mut()
-                .expect("a fresh column is contiguous")
-                .as_slice_mut();
-            for j in 0..s.ncols() {
-                match s.col(j).try_as_col_major() {
-                    // Contiguous columns are added as slices, which vectorises.
-                    Some(c) => {
-                        for (o, &v) in out.iter_mut().zip(c.as_slice()) {
-                            *o += v;
-                        }
-                    }
-                    None => {
-                        for (i, o) in out.iter_mut().enumerate() {
-                            *o += s[(i, j)];
-                        }
-                    }
-                }
-            }
-            scale(dst.as_mut(), cx.alpha(alpha));
+            row_sums(cx, src, alpha, dst);
         }
         Instr::Broadcast {
             v,
@@ -220,29 +196,7 @@ pub(crate) fn run_instr<T: Scalar>(
             f.solve(*t, dst.as_mut(), cx.par);
         }
         Instr::TraceDot { l, r, alpha, .. } => {
-            // tr(L R) = sum(L .* R'), read in the storage order of L.
-            let (mut l, mut rt) = (cx.view(*l), cx.view(*r).transpose());
-            if l.row_stride() != 1 {
-                (l, rt) = (l.transpose(), rt.transpose());
-            }
-            let mut acc = T::zero();
-            for j in 0..l.ncols() {
-                let (lc, rc) = (l.col(j), rt.col(j));
-                match (lc.try_as_col_major(), rc.try_as_col_major()) {
-                    (Some(a), Some(b)) => {
-                        for (&x, &y) in a.as_slice().iter().zip(b.as_slice()) {
-                            acc += x * y;
-                        }
-                    }
-                    _ => {
-                        for i in 0..l.nrows() {
-                            acc += lc[i] * rc[i];
-                        }
-                    }
-                }
-            }
-            sized(dst, 1, 1);
-            dst[(0, 0)] = cx.alpha(alpha) * acc;
+            trace_dot(cx, l, r, alpha, dst);
         }
         Instr::DiagDot { l, r, alpha, .. } => {
             let (l, r) = (cx.view(*l), cx.view(*r));
@@ -260,34 +214,7 @@ pub(crate) fn run_instr<T: Scalar>(
         Instr::Reduce {
             kind, src, node, ..
         } => {
-            let m = cx.view(*src);
-            let value = match kind {
-                Reduce::Det => det(m),
-                Reduce::LogDet => logdet(m).ok_or_else(|| EvalError::NonPositiveDeterminant {
-                    node: cx.desc(*node),
-                })?,
-                Reduce::LogAbsDet => logabsdet(m).ok_or_else(|| EvalError::Singular {
-                    node: cx.desc(*node),
-                })?,
-                Reduce::Trace => {
-                    let mut acc = T::zero();
-                    for i in 0..m.nrows() {
-                        acc += m[(i, i)];
-                    }
-                    acc
-                }
-                _ => {
-                    let mut r = Reducer::new(*kind);
-                    for j in 0..m.ncols() {
-                        for i in 0..m.nrows() {
-                            r.push(m[(i, j)]);
-                        }
-                    }
-                    r.finish()
-                }
-            };
-            sized(dst, 1, 1);
-            dst[(0, 0)] = value;
+            reduce(cx, kind, src, node, dst)?;
         }
         Instr::MatPow {
             a,
@@ -296,40 +223,148 @@ pub(crate) fn run_instr<T: Scalar>(
             node,
             ..
         } => {
-            let k = &match exponent {
-                None => *k,
-                Some(e) => {
-                    let v = cx.view(*e)[(0, 0)];
-                    let r = v.re();
-                    if !(r.fract() == 0.0 && r.abs() <= 1e6 && v.im() == 0.0) {
-                        return Err(EvalError::Domain {
-                            what: "a matrix power whose exponent is not an integer",
-                            value: r,
-                            node: cx.desc(*node),
-                        });
-                    }
-                    r as i64
-                }
-            };
-            let m = cx.view(*a);
-            let n = m.nrows();
-            let base = if *k < 0 {
-                let lu = PartialPivLu::new(m);
-                if is_singular(lu.U()) {
-                    return Err(EvalError::Singular {
-                        node: cx.desc(*node),
-                    });
-                }
-                let mut inv = Mat::<T>::identity(n, n);
-                solve_lu(&lu, false, inv.as_mut());
-                inv
-            } else {
-                m.to_owned()
-            };
-            *dst = mat_pow(base, k.unsigned_abs(), cx.par);
+            matrix_power(cx, a, k, exponent, node, dst)?;
         }
     }
     Ok(None)
+}
+
+/// `RowSums`: the sums of the rows of `src`, times `alpha`.
+fn row_sums<T: Scalar>(cx: &Ctx<'_, T>, src: &Opnd, alpha: &Alpha, dst: &mut Mat<T>) {
+    let s = cx.view(*src);
+    sized(dst, s.nrows(), 1);
+    dst.as_mut().fill(T::zero());
+    let out = dst
+        .as_mut()
+        .col_mut(0)
+        .try_as_col_major_mut()
+        .expect("a fresh column is contiguous")
+        .as_slice_mut();
+    for j in 0..s.ncols() {
+        match s.col(j).try_as_col_major() {
+            // Contiguous columns are added as slices, which vectorises.
+            Some(c) => {
+                for (o, &v) in out.iter_mut().zip(c.as_slice()) {
+                    *o += v;
+                }
+            }
+            None => {
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o += s[(i, j)];
+                }
+            }
+        }
+    }
+    scale(dst.as_mut(), cx.alpha(alpha));
+}
+
+/// `TraceDot`: `alpha * tr(L R)`.
+fn trace_dot<T: Scalar>(cx: &Ctx<'_, T>, l: &Opnd, r: &Opnd, alpha: &Alpha, dst: &mut Mat<T>) {
+    // tr(L R) = sum(L .* R'), read in the storage order of L.
+    let (mut l, mut rt) = (cx.view(*l), cx.view(*r).transpose());
+    if l.row_stride() != 1 {
+        (l, rt) = (l.transpose(), rt.transpose());
+    }
+    let mut acc = T::zero();
+    for j in 0..l.ncols() {
+        let (lc, rc) = (l.col(j), rt.col(j));
+        match (lc.try_as_col_major(), rc.try_as_col_major()) {
+            (Some(a), Some(b)) => {
+                for (&x, &y) in a.as_slice().iter().zip(b.as_slice()) {
+                    acc += x * y;
+                }
+            }
+            _ => {
+                for i in 0..l.nrows() {
+                    acc += lc[i] * rc[i];
+                }
+            }
+        }
+    }
+    sized(dst, 1, 1);
+    dst[(0, 0)] = cx.alpha(alpha) * acc;
+}
+
+/// `Reduce`: a reduction of `src` to a scalar.
+fn reduce<T: Scalar>(
+    cx: &Ctx<'_, T>,
+    kind: &Reduce,
+    src: &Opnd,
+    node: &u32,
+    dst: &mut Mat<T>,
+) -> Result<(), EvalError> {
+    let m = cx.view(*src);
+    let value = match kind {
+        Reduce::Det => det(m),
+        Reduce::LogDet => logdet(m).ok_or_else(|| EvalError::NonPositiveDeterminant {
+            node: cx.desc(*node),
+        })?,
+        Reduce::LogAbsDet => logabsdet(m).ok_or_else(|| EvalError::Singular {
+            node: cx.desc(*node),
+        })?,
+        Reduce::Trace => {
+            let mut acc = T::zero();
+            for i in 0..m.nrows() {
+                acc += m[(i, i)];
+            }
+            acc
+        }
+        _ => {
+            let mut r = Reducer::new(*kind);
+            for j in 0..m.ncols() {
+                for i in 0..m.nrows() {
+                    r.push(m[(i, j)]);
+                }
+            }
+            r.finish()
+        }
+    };
+    sized(dst, 1, 1);
+    dst[(0, 0)] = value;
+    Ok(())
+}
+
+/// `MatPow`: `a^k`, through the inverse for a negative `k`; a runtime exponent must be an integer.
+fn matrix_power<T: Scalar>(
+    cx: &Ctx<'_, T>,
+    a: &Opnd,
+    k: &i64,
+    exponent: &Option<Opnd>,
+    node: &u32,
+    dst: &mut Mat<T>,
+) -> Result<(), EvalError> {
+    let k = &match exponent {
+        None => *k,
+        Some(e) => {
+            let v = cx.view(*e)[(0, 0)];
+            let r = v.re();
+            if !(r.fract() == 0.0 && r.abs() <= 1e6 && v.im() == 0.0) {
+                return Err(EvalError::Domain {
+                    what: "a matrix power whose exponent is not an integer",
+                    value: r,
+                    node: cx.desc(*node),
+                });
+            }
+            r as i64
+        }
+    };
+    let m = cx.view(*a);
+    let n = m.nrows();
+    let base = if *k < 0 {
+        let lu = PartialPivLu::new(m);
+        if is_singular(lu.U()) {
+            return Err(EvalError::Singular {
+                node: cx.desc(*node),
+            });
+        }
+        let mut inv = Mat::<T>::identity(n, n);
+        solve_lu(&lu, false, inv.as_mut());
+        inv
+    } else {
+        m.to_owned()
+    };
+    *dst = mat_pow(base, k.unsigned_abs(), cx.par);
+    Ok(())
 }
 
 pub(crate) fn solve_lu<T: Scalar>(lu: &PartialPivLu<T>, t: bool, rhs: MatMut<'_, T>) {
