@@ -211,48 +211,8 @@ impl Engine<'_> {
                 let t = self.s.pool.intern(Node::Reduce(Reduce::Trace, d))?;
                 self.push(StepKind::Differential, &lhs, t, vec![RuleId::T1], true);
             }
-            // (b) The trace tricks, one peel of every term per line.
-            loop {
-                let mut rules = Vec::new();
-                let mut next = Vec::new();
-                let mut changed = false;
-                for st in &states {
-                    changed |= self.peel(*st, &mut next, &mut rules)?;
-                }
-                if !changed {
-                    break;
-                }
-                states = next;
-                let line = self.show(&states)?;
-                self.push(StepKind::Differential, &lhs, line, rules, true);
-            }
-            // Collect terms of the same differential.
-            let mut groups: Vec<(ExprId, Vec<ExprId>)> = Vec::new();
-            for st in &states {
-                let u = self.u_or_identity(*st)?;
-                match groups.iter_mut().find(|g| g.0 == st.e) {
-                    Some(g) => g.1.push(u),
-                    None => groups.push((st.e, vec![u])),
-                }
-            }
-            let mut collected = Vec::new();
-            for (e, us) in &groups {
-                let total = self.s.add(us)?;
-                collected.push(State {
-                    u: Some(total),
-                    e: *e,
-                });
-            }
-            if states.len() > collected.len() {
-                let line = self.show(&collected)?;
-                self.push(
-                    StepKind::Differential,
-                    &lhs,
-                    line,
-                    vec![RuleId::T3, RuleId::A],
-                    true,
-                );
-            }
+            // (b) The trace tricks.
+            let collected = self.trace_tricks(states, &lhs)?;
             for st in collected {
                 let u = st.u.expect("collected");
                 if st.e == self.dx {
@@ -269,16 +229,86 @@ impl Engine<'_> {
             }
         }
         // (c) The core relationship.
+        let shown_full = self.core_relationship(&grad_terms, &shown, wrt, symmetric)?;
+        // Definitions: differentials from the innermost name out, then the gradients of names.
+        dvar_defs.sort_by_key(|d| d.0);
+        let mut definitions: Vec<(Symbol, ExprId)> =
+            dvar_defs.into_iter().map(|(_, s, d)| (s, d)).collect();
+        definitions.extend(display_defs);
+        Ok((shown_full, definitions))
+    }
+
+    /// Step (b), the trace tricks: one peel of every term per line, until no term changes, then
+    /// the terms of the same differential collected. Returns the collected terms.
+    fn trace_tricks(
+        &mut self,
+        mut states: Vec<State>,
+        lhs: &str,
+    ) -> Result<Vec<State>, DeriveError> {
+        loop {
+            let mut rules = Vec::new();
+            let mut next = Vec::new();
+            let mut changed = false;
+            for st in &states {
+                changed |= self.peel(*st, &mut next, &mut rules)?;
+            }
+            if !changed {
+                break;
+            }
+            states = next;
+            let line = self.show(&states)?;
+            self.push(StepKind::Differential, lhs, line, rules, true);
+        }
+        // Collect terms of the same differential.
+        let mut groups: Vec<(ExprId, Vec<ExprId>)> = Vec::new();
+        for st in &states {
+            let u = self.u_or_identity(*st)?;
+            match groups.iter_mut().find(|g| g.0 == st.e) {
+                Some(g) => g.1.push(u),
+                None => groups.push((st.e, vec![u])),
+            }
+        }
+        let mut collected = Vec::new();
+        for (e, us) in &groups {
+            let total = self.s.add(us)?;
+            collected.push(State {
+                u: Some(total),
+                e: *e,
+            });
+        }
+        if states.len() > collected.len() {
+            let line = self.show(&collected)?;
+            self.push(
+                StepKind::Differential,
+                lhs,
+                line,
+                vec![RuleId::T3, RuleId::A],
+                true,
+            );
+        }
+        Ok(collected)
+    }
+
+    /// Step (c), the core relationship: the gradient from the terms `tr(G'*dX)`, the names
+    /// substituted back, shortened, and projected for a structured variable. Returns the
+    /// gradient as shown.
+    fn core_relationship(
+        &mut self,
+        grad_terms: &[ExprId],
+        shown: &HashMap<ExprId, ExprId>,
+        wrt: &str,
+        symmetric: bool,
+    ) -> Result<ExprId, DeriveError> {
         let g = if grad_terms.is_empty() {
             let shape = self.s.pool.shape(self.dx);
             self.s.zero(shape)?
         } else {
-            self.s.add(&grad_terms)?
+            self.s.add(grad_terms)?
         };
         let gname = format!("∂f/∂{wrt}");
         let shown_g = self.s.present(g)?;
         self.push(StepKind::Gradient, &gname, shown_g, vec![RuleId::C], false);
-        let mut full = substitute(self.s.pool, g, &shown)?;
+        let mut full = substitute(self.s.pool, g, shown)?;
         full = self.s.canon(full)?;
         let mut shown_full = self.s.present(full)?;
         if shown_full != shown_g {
@@ -354,12 +384,7 @@ impl Engine<'_> {
                 false,
             );
         }
-        // Definitions: differentials from the innermost name out, then the gradients of names.
-        dvar_defs.sort_by_key(|d| d.0);
-        let mut definitions: Vec<(Symbol, ExprId)> =
-            dvar_defs.into_iter().map(|(_, s, d)| (s, d)).collect();
-        definitions.extend(display_defs);
-        Ok((shown_full, definitions))
+        Ok(shown_full)
     }
 
     pub(super) fn push(
