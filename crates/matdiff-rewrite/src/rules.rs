@@ -66,7 +66,7 @@ rules! {
     D23, "trace of a symbolic power", "d tr(X^k) = k*tr(X^(k-1)*dX) for an integer symbol k", r"\mathrm{d}\operatorname{tr}(X^k) = k\operatorname{tr}(X^{k-1}\mathrm{d}X)";
     D24, "triangle", "d tril(X) = tril(dX), d triu(X) = triu(dX)", r"\mathrm{d}\operatorname{tril}(X) = \operatorname{tril}(\mathrm{d}X)";
     D19, "division by a scalar", "d(X/s) = dX/s - X*ds/s^2", r"\mathrm{d}(X/s) = \mathrm{d}X/s - X\,\mathrm{d}s/s^2";
-    // Trace tricks (seed 2.3): derive.rs, `Engine::peel` (T3 also in `Engine::run`).
+    // Trace tricks (seed 2.3): derive/peel.rs, `Engine::peel` (T3 also in `Engine::run`).
     T1, "scalar as trace", "a = tr(a) for a scalar a", r"a = \operatorname{tr}(a)";
     T2, "trace of transpose", "tr(A') = tr(A)", r"\operatorname{tr}(A^T) = \operatorname{tr}(A)";
     T3, "trace of a sum", "tr(A ± B) = tr(A) ± tr(B)", r"\operatorname{tr}(A \pm B) = \operatorname{tr}(A) \pm \operatorname{tr}(B)";
@@ -78,10 +78,10 @@ rules! {
     T8, "diag swap", "tr(A'*diag(B)) = tr(diag(A)'*B)", r"\operatorname{tr}(A^T\operatorname{diag}(B)) = \operatorname{tr}(\operatorname{diag}(A)^T B)";
     T10, "triangle swap", "tr(A'*tril(B)) = tr(tril(A)'*B), triu alike", r"\operatorname{tr}(A^T\operatorname{tril}(B)) = \operatorname{tr}(\operatorname{tril}(A)^T B)";
     T9, "broadcast scalar", "tr(A'*(s*ones*ones')) = s*sum(A)", r"\operatorname{tr}(A^T(s\mathbf{1}\mathbf{1}^T)) = s\operatorname{sum}(A)";
-    // The core relationship (seed 2.1): derive.rs, `Engine::run` and `derive`.
+    // The core relationship (seed 2.1): derive/engine.rs, `Engine::run` and `derive`.
     C, "core relationship", "df = tr(G'*dX) gives df/dX = G", r"\mathrm{d}f = \operatorname{tr}(G^T\mathrm{d}X) \Rightarrow \frac{\partial f}{\partial X} = G";
-    // Tidying: simplify.rs (A: the canonical form, `Simplifier`; F1-F4: `shorten` and the presentation
-    // pass); elementwise.rs (F5-F12: derivatives written out); derive.rs (S, S2: the projection of a
+    // Tidying: simplify/ (A: the canonical form, `Simplifier`; F1-F4: `shorten` and the presentation
+    // pass); elementwise.rs (F5-F12: derivatives written out); derive/ (S, S2: the projection of a
     // structured variable's gradient; B: `where` names substituted back).
     A, "algebra", "like terms collected, common factors and transposes moved", r"\text{like terms collected}";
     F1, "softplus", "log(1 + exp(z)) = softplus(z)", r"\log(1 + e^{z}) = \operatorname{softplus}(z)";

@@ -1,0 +1,229 @@
+//! The peel: one operator moved out of `tr(U' e)` per line (the trace tricks, step (b)).
+
+use matdiff_expr::{Dim, ExprId, Node, Reduce};
+
+use crate::error::DeriveError;
+use crate::rules::RuleId;
+
+use super::{Engine, State};
+
+impl Engine<'_> {
+    /// One trace trick on a term: pushes the term(s) it becomes; false when the term is already
+    /// `tr(U'*dV)` for a differential variable dV.
+    pub(super) fn peel(
+        &mut self,
+        st: State,
+        out: &mut Vec<State>,
+        rules: &mut Vec<RuleId>,
+    ) -> Result<bool, DeriveError> {
+        let mut rule = |r: RuleId| {
+            if !rules.contains(&r) {
+                rules.push(r);
+            }
+        };
+        if self.dvars.contains(&st.e) {
+            out.push(st);
+            return Ok(false);
+        }
+        if !self.has_d(st.e) {
+            // A term without a differential is zero: it drops out.
+            return Ok(true);
+        }
+        let node = self.s.pool.node(st.e).clone();
+        let e_shape = self.s.pool.shape(st.e);
+        let unsupported = |e: &mut Self, why| DeriveError::Unsupported {
+            expr: e.s.pool.plain(st.e),
+            wrt: e.s.pool.plain(e.dx),
+            why,
+        };
+        match node {
+            Node::Add(ts) => {
+                rule(RuleId::T3);
+                for &t in ts.iter() {
+                    if !self.has_d(t) {
+                        continue;
+                    }
+                    if self.s.pool.shape(t).is_scalar() && !e_shape.is_scalar() {
+                        // A broadcast scalar: tr(U'*(s*ones*ones')) = s*sum(U).
+                        rule(RuleId::T9);
+                        let u = self.u_or_identity(st)?;
+                        let total = self.s.reduce(Reduce::Sum, u)?;
+                        out.push(State {
+                            u: Some(total),
+                            e: t,
+                        });
+                    } else {
+                        out.push(State { u: st.u, e: t });
+                    }
+                }
+            }
+            Node::Neg(a) => {
+                rule(RuleId::T3);
+                let u = self.u_or_identity(st)?;
+                let nu = self.s.neg(u)?;
+                out.push(State { u: Some(nu), e: a });
+            }
+            Node::Transpose(a) => {
+                rule(RuleId::T2);
+                let u = match st.u {
+                    Some(u) => Some(self.s.transpose(u)?),
+                    None => None,
+                };
+                out.push(State { u, e: a });
+            }
+            Node::Mul(fs) => {
+                let fs = self.s.group_scalar_prefix(&fs)?;
+                let positions: Vec<usize> = (0..fs.len()).filter(|&i| self.has_d(fs[i])).collect();
+                let [i] = positions[..] else {
+                    return Err(unsupported(self, "the differential is not linear"));
+                };
+                let fi = fs[i];
+                let scalars: Vec<ExprId> = fs
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, &f)| j != i && self.s.pool.shape(f).is_scalar())
+                    .map(|(_, &f)| f)
+                    .collect();
+                let left: Vec<ExprId> = fs[..i]
+                    .iter()
+                    .copied()
+                    .filter(|&f| !self.s.pool.shape(f).is_scalar())
+                    .collect();
+                let right: Vec<ExprId> = fs[i + 1..]
+                    .iter()
+                    .copied()
+                    .filter(|&f| !self.s.pool.shape(f).is_scalar())
+                    .collect();
+                if !scalars.is_empty() {
+                    rule(RuleId::T6);
+                }
+                if self.s.pool.shape(fi).is_scalar() {
+                    // A scalar holding the differential scales a matrix M: tr(U'*(s*M)) = s*tr(U'*M).
+                    rule(RuleId::T4);
+                    let mut m: Vec<ExprId> = scalars.clone();
+                    m.extend(left.iter().chain(&right));
+                    let m = self.s.mul(&m)?;
+                    let u = self.u_or_identity(st)?;
+                    let ut = self.s.transpose(u)?;
+                    let p = self.s.mul(&[ut, m])?;
+                    let t = self.s.reduce(Reduce::Trace, p)?;
+                    out.push(State { u: Some(t), e: fi });
+                } else {
+                    if !left.is_empty() || !right.is_empty() {
+                        rule(RuleId::T4);
+                    }
+                    let mut factors = scalars;
+                    if !left.is_empty() {
+                        let l = self.s.mul(&left)?;
+                        factors.push(self.s.transpose(l)?);
+                    }
+                    if let Some(u) = st.u {
+                        factors.push(u);
+                    }
+                    if !right.is_empty() {
+                        let r = self.s.mul(&right)?;
+                        factors.push(self.s.transpose(r)?);
+                    }
+                    let u = if factors.is_empty() {
+                        None
+                    } else {
+                        if factors.iter().all(|&f| self.s.pool.shape(f).is_scalar())
+                            && !self.s.pool.shape(fi).is_scalar()
+                        {
+                            let shape = self.s.pool.shape(fi);
+                            factors.push(self.identity(shape.rows)?);
+                        }
+                        Some(self.s.mul(&factors)?)
+                    };
+                    out.push(State { u, e: fi });
+                }
+            }
+            Node::Hadamard(fs) => {
+                let positions: Vec<usize> = (0..fs.len()).filter(|&i| self.has_d(fs[i])).collect();
+                let [i] = positions[..] else {
+                    return Err(unsupported(self, "the differential is not linear"));
+                };
+                let fi = fs[i];
+                let others: Vec<ExprId> = fs
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != i)
+                    .map(|(_, &f)| f)
+                    .collect();
+                let u = self.u_or_identity(st)?;
+                if self.s.pool.shape(fi).is_scalar() && !e_shape.is_scalar() {
+                    rule(RuleId::T9);
+                    let m = self.s.hadamard(&others, &[])?;
+                    let p = self.s.hadamard(&[u, m], &[])?;
+                    let t = self.s.reduce(Reduce::Sum, p)?;
+                    out.push(State { u: Some(t), e: fi });
+                } else {
+                    rule(RuleId::T5);
+                    let mut all = vec![u];
+                    all.extend(others);
+                    let nu = self.s.hadamard(&all, &[])?;
+                    out.push(State { u: Some(nu), e: fi });
+                }
+            }
+            Node::HDiv([a, b]) => {
+                if self.has_d(b) {
+                    return Err(unsupported(self, "the differential is not linear"));
+                }
+                rule(RuleId::T5);
+                let u = self.u_or_identity(st)?;
+                let nu = self.s.hadamard(&[u], &[b])?;
+                out.push(State { u: Some(nu), e: a });
+            }
+            Node::Div([a, s]) => {
+                if self.has_d(s) {
+                    return Err(unsupported(self, "the differential is not linear"));
+                }
+                rule(RuleId::T6);
+                let u = self.u_or_identity(st)?;
+                let nu = self.s.hdiv(u, s)?;
+                out.push(State { u: Some(nu), e: a });
+            }
+            Node::Reduce(Reduce::Trace, a) => {
+                rule(RuleId::T1);
+                let u = match st.u {
+                    None => None,
+                    Some(u) => {
+                        let shape = self.s.pool.shape(a);
+                        let eye = self.identity(shape.rows)?;
+                        Some(self.s.mul(&[u, eye])?)
+                    }
+                };
+                out.push(State { u, e: a });
+            }
+            Node::Reduce(Reduce::Sum, a) => {
+                rule(RuleId::T7);
+                let u = self.u_or_identity(st)?;
+                let shape = self.s.pool.shape(a);
+                let mut factors = vec![u];
+                if !shape.is_scalar() {
+                    factors.push(self.s.pool.intern(Node::Ones(shape.rows))?);
+                    if shape.cols != Dim::ONE {
+                        let ones = self.s.pool.intern(Node::Ones(shape.cols))?;
+                        factors.push(self.s.pool.intern(Node::Transpose(ones))?);
+                    }
+                }
+                let nu = self.s.mul(&factors)?;
+                out.push(State { u: Some(nu), e: a });
+            }
+            Node::Diag(a) => {
+                rule(RuleId::T8);
+                let u = self.u_or_identity(st)?;
+                let nu = self.s.pool.intern(Node::Diag(u))?;
+                out.push(State { u: Some(nu), e: a });
+            }
+            Node::Tri(t, a) => {
+                rule(RuleId::T10);
+                let u = self.u_or_identity(st)?;
+                let nu = self.s.pool.intern(Node::Tri(t, u))?;
+                out.push(State { u: Some(nu), e: a });
+            }
+            _ => return Err(unsupported(self, "no trace trick applies")),
+        }
+        Ok(true)
+    }
+}

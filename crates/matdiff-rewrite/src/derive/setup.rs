@@ -1,0 +1,210 @@
+//! Setting up the engine: the variable, the upstream function, the named subexpressions.
+
+use matdiff_expr::{Expr, ExprId, ExprPool, Node, Reduce, Shape, Symbol};
+use matdiff_expr::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+use crate::error::DeriveError;
+use crate::simplify::Simplifier;
+
+use super::{Boundary, Derivatives, Engine};
+
+/// The engine for differentiating `root` with respect to `wrt`: the differential variable, the
+/// named subexpressions it goes through (bindings, and shared nodes named `T_1`, `T_2`, ...).
+pub(crate) fn setup<'p>(
+    pool: &'p mut ExprPool,
+    root: ExprId,
+    expr: &Expr,
+    bindings: &mut Vec<(String, ExprId)>,
+    wrt: &str,
+    functions: &'p Derivatives,
+) -> Result<(Engine<'p>, bool, Symbol), DeriveError> {
+    let wrt_node = wrt_variable(pool, expr, root, wrt)?;
+    let wrt_sym = match pool.node(wrt_node) {
+        Node::Var(s) => *s,
+        _ => unreachable!("wrt_variable returns a variable"),
+    };
+    let info = pool.var_info(wrt_sym).expect("a declared variable");
+    let dx_name = fresh_name(pool, &format!("d{wrt}"), info.shape);
+    let differential = pool.declare_var(&dx_name, info.shape, false)?;
+    let dx = pool.intern(Node::Var(differential))?;
+
+    // Which nodes depend on the variable, and which are shared (used twice or more).
+    let mut depends = vec![false; root.index() + 1];
+    let mut uses = vec![0u32; root.index() + 1];
+    let mut reachable = vec![false; root.index() + 1];
+    reachable[root.index()] = true;
+    let ids: Vec<ExprId> = pool.ids().take(root.index() + 1).collect();
+    for &id in ids.iter().rev() {
+        if !reachable[id.index()] {
+            continue;
+        }
+        for &c in pool.node(id).children() {
+            reachable[c.index()] = true;
+            uses[c.index()] += 1;
+        }
+    }
+    for &id in &ids {
+        let i = id.index();
+        depends[i] = id == wrt_node || pool.node(id).children().iter().any(|c| depends[c.index()]);
+    }
+    // The named subexpressions the derivation goes through: the bindings, and every other shared
+    // node that depends on the variable (so the cost stays linear in the DAG).
+    let mut boundary_ids: Vec<(ExprId, String)> = Vec::new();
+    for (name, id) in bindings.iter() {
+        if depends.get(id.index()).copied().unwrap_or(false)
+            && !matches!(pool.node(*id), Node::Var(_))
+        {
+            boundary_ids.push((*id, name.clone()));
+        }
+    }
+    // The argument of max or min is named too: its gradient compares max(Y) with Y entry by
+    // entry, which must see the very same values (Y rewritten into another form would round
+    // differently and miss the extreme entry).
+    let mut extreme_arg = vec![false; root.index() + 1];
+    for &id in &ids {
+        if let Node::Reduce(Reduce::Max | Reduce::Min, a) = pool.node(id) {
+            extreme_arg[a.index()] = reachable[id.index()];
+        }
+    }
+    let mut auto = 0;
+    for &id in &ids {
+        let i = id.index();
+        let trivial = match pool.node(id) {
+            Node::Var(_) | Node::Num(_) => true,
+            Node::Transpose(a) | Node::Neg(a) => matches!(pool.node(*a), Node::Var(_)),
+            _ => false,
+        };
+        if reachable[i]
+            && depends[i]
+            && (uses[i] >= 2 || extreme_arg[i])
+            && !trivial
+            && !boundary_ids.iter().any(|b| b.0 == id)
+        {
+            auto += 1;
+            // `T_1`, `T_2`, ...: no rule id has an underscore, and a variable of the user's
+            // of that name (whatever its shape) keeps it.
+            let taken = |n: &str| {
+                pool.find_symbol(n)
+                    .is_some_and(|s| pool.var_info(s).is_some())
+            };
+            let name = (0..)
+                .map(|i| match i {
+                    0 => format!("T_{auto}"),
+                    i => format!("T_{auto}_{i}"),
+                })
+                .find(|n| !taken(n))
+                .expect("a free name");
+            boundary_ids.push((id, name.clone()));
+            bindings.push((name, id));
+        }
+    }
+    let mut boundaries = HashMap::default();
+    for (id, name) in &boundary_ids {
+        let dname = fresh_name(pool, &format!("d{name}"), pool.shape(*id));
+        let sym = pool.declare_var(&dname, pool.shape(*id), false)?;
+        let dvar = pool.intern(Node::Var(sym))?;
+        boundaries.insert(
+            *id,
+            Boundary {
+                name: name.clone(),
+                dvar,
+            },
+        );
+    }
+    let dvars: HashSet<ExprId> = boundaries.values().map(|b| b.dvar).chain([dx]).collect();
+    let mut s = Simplifier::new(pool);
+    s.set_opaque(boundary_ids.iter().map(|b| b.0));
+    let engine = Engine {
+        s,
+        wrt_node,
+        dx,
+        depends,
+        boundaries,
+        dmemo: HashMap::default(),
+        stage: root,
+        line_rules: Vec::new(),
+        functions,
+        dvars,
+        has_d: HashMap::default(),
+        steps: Vec::new(),
+    };
+    Ok((engine, info.symmetric, differential))
+}
+
+/// `tr(G'*EXPR)` with `G` declared with the shape of EXPR.
+pub(super) fn upstream_function(
+    pool: &mut ExprPool,
+    root: ExprId,
+    name: &str,
+) -> Result<ExprId, DeriveError> {
+    let shape = pool.shape(root);
+    if let Some(info) = pool.find_symbol(name).and_then(|s| pool.var_info(s)) {
+        if info.shape != shape {
+            return Err(DeriveError::UpstreamTaken {
+                name: name.into(),
+                shape: pool.shape_str(info.shape),
+            });
+        }
+    }
+    let g = pool.declare_var(name, shape, false)?;
+    let g = pool.intern(Node::Var(g))?;
+    let gt = pool.intern(Node::Transpose(g))?;
+    let p = pool.intern(Node::Mul(vec![gt, root].into()))?;
+    Ok(pool.intern(Node::Reduce(Reduce::Trace, p))?)
+}
+
+/// The variable node of `wrt`, checked to occur under `root`.
+pub(super) fn wrt_variable(
+    pool: &ExprPool,
+    expr: &Expr,
+    root: ExprId,
+    wrt: &str,
+) -> Result<ExprId, DeriveError> {
+    let not_var = |hint: &str| DeriveError::NotAVariable {
+        name: wrt.to_string(),
+        hint: hint.to_string(),
+    };
+    if expr.bindings.iter().any(|b| b.0 == wrt) {
+        return Err(not_var(
+            ": it is a 'where' binding; differentiate with respect to a variable",
+        ));
+    }
+    let Some(sym) = pool.find_symbol(wrt) else {
+        return Err(not_var(""));
+    };
+    if pool.is_function(sym) {
+        return Err(not_var(": it is a function"));
+    }
+    if pool.var_info(sym).is_none() {
+        return Err(not_var(""));
+    }
+    let node = Node::Var(sym);
+    let mut seen = HashSet::default();
+    let mut stack = vec![root];
+    while let Some(id) = stack.pop() {
+        if pool.node(id) == &node {
+            return Ok(id);
+        }
+        if seen.insert(id) {
+            stack.extend_from_slice(pool.node(id).children());
+        }
+    }
+    Err(DeriveError::NotInExpression {
+        name: wrt.to_string(),
+    })
+}
+
+/// `base`, or `base_1`, `base_2`, ... : a name that is free or already a variable of `shape`.
+pub(super) fn fresh_name(pool: &ExprPool, base: &str, shape: Shape) -> String {
+    let free = |n: &str| match pool.find_symbol(n) {
+        None => true,
+        Some(s) => !pool.is_function(s) && pool.var_info(s).is_none_or(|i| i.shape == shape),
+    };
+    if free(base) {
+        return base.to_string();
+    }
+    (1..)
+        .map(|i| format!("{base}_{i}"))
+        .find(|n| free(n))
+        .expect("endless names")
+}

@@ -1,0 +1,297 @@
+//! Element-wise products, quotients and powers, and element-wise functions.
+
+use matdiff_expr::{Dim, ExprError, ExprId, Fun, Func, Node, Shape};
+
+use crate::rules::RuleId;
+
+use super::{Simplifier, R};
+
+impl Simplifier<'_> {
+    /// A Hadamard product `nums ./ dens`, canonical: scalars pulled out in front, all-ones
+    /// factors dropped, equal factors made powers, `exp(z) ./ (1 + exp(z))` made `sigmoid(z)`.
+    pub fn hadamard(&mut self, nums: &[ExprId], dens: &[ExprId]) -> R {
+        let shape = nums
+            .iter()
+            .chain(dens)
+            .map(|&x| self.shape(x))
+            .find(|s| !s.is_scalar())
+            .unwrap_or(Shape::SCALAR);
+        let mut scalars: Vec<ExprId> = Vec::new();
+        let mut num: Vec<(ExprId, f64)> = Vec::new();
+        let mut stack: Vec<(ExprId, f64)> = dens.iter().rev().map(|&x| (x, -1.0)).collect();
+        stack.extend(nums.iter().rev().map(|&x| (x, 1.0)));
+        while let Some((x, e)) = stack.pop() {
+            let opaque = self.opaque.contains(&x);
+            if self.is_scalar(x)
+                && (e.fract() == 0.0 || !matches!(self.pool.node(x), Node::Num(n) if n.get() < 0.0))
+            {
+                scalars.push(self.pow_scalar(x, e)?);
+                continue;
+            }
+            match self.pool.node(x).clone() {
+                Node::Hadamard(ys) if !opaque => stack.extend(ys.iter().rev().map(|&y| (y, e))),
+                Node::HDiv([a, b]) if !opaque => {
+                    stack.push((b, -e));
+                    stack.push((a, e));
+                }
+                // (-x).^e = (-1)^e * x.^e for an integer e.
+                Node::Neg(y) if !opaque && e.fract() == 0.0 => {
+                    scalars.push(self.num((-1.0f64).powf(e)));
+                    stack.push((y, e));
+                }
+                Node::Mul(ys)
+                    if !opaque && e.fract() == 0.0 && ys.iter().any(|&y| self.is_scalar(y)) =>
+                {
+                    // Scalars of a product factor come out: (2*M*Y) .* Z = 2*((M*Y) .* Z).
+                    let (s, m): (Vec<ExprId>, Vec<ExprId>) =
+                        ys.iter().partition(|&&y| self.is_scalar(y));
+                    for y in s {
+                        scalars.push(self.pow_scalar(y, e)?);
+                    }
+                    let m = if m.len() == 1 {
+                        m[0]
+                    } else {
+                        self.pool.intern(Node::Mul(m.into()))?
+                    };
+                    stack.push((m, e));
+                }
+                Node::Div([a, s]) if !opaque && e.fract() == 0.0 => {
+                    scalars.push(self.pow_scalar(s, -e)?);
+                    stack.push((a, e));
+                }
+                Node::HPow([b, c]) if !opaque && self.num_of(c).is_some() => {
+                    let c = self.num_of(c).expect("a number");
+                    stack.push((b, e * c));
+                }
+                _ if self.is_all_ones(x) => {}
+                _ => match num.iter_mut().find(|f| f.0 == x) {
+                    Some(f) => f.1 += e,
+                    None => num.push((x, e)),
+                },
+            }
+        }
+        self.fold_sigmoid(&mut num)?;
+        num.retain(|f| f.1 != 0.0);
+        let keys: Vec<_> = num.iter().map(|f| self.sort_key(f.0)).collect();
+        let mut idx: Vec<usize> = (0..num.len()).collect();
+        idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        let mut top = Vec::new();
+        let mut bottom = Vec::new();
+        for i in idx {
+            let (x, e) = num[i];
+            let f = if e.abs() == 1.0 {
+                x
+            } else {
+                let c = self.num(e.abs());
+                self.pool.intern(Node::HPow([x, c]))?
+            };
+            if e > 0.0 {
+                top.push(f);
+            } else {
+                bottom.push(f);
+            }
+        }
+        let mut body = match top.len() {
+            0 if bottom.is_empty() && !shape.is_scalar() => self.all_ones(shape)?,
+            0 => self.num(1.0),
+            1 => top[0],
+            _ => self.pool.intern(Node::Hadamard(top.into()))?,
+        };
+        if !bottom.is_empty() {
+            let den = if bottom.len() == 1 {
+                bottom[0]
+            } else {
+                self.pool.intern(Node::Hadamard(bottom.into()))?
+            };
+            body = self.pool.intern(Node::HDiv([body, den]))?;
+        }
+        if scalars.is_empty() {
+            return Ok(body);
+        }
+        scalars.push(body);
+        self.mul(&scalars)
+    }
+
+    /// `exp(z) ./ (1 + exp(z))` is `sigmoid(z)` (rule F2).
+    pub(super) fn fold_sigmoid(&mut self, num: &mut Vec<(ExprId, f64)>) -> Result<(), ExprError> {
+        let mut i = 0;
+        while i < num.len() {
+            let (x, e) = num[i];
+            if e == 1.0 {
+                if let Node::Apply {
+                    fun: Fun::Builtin(Func::Exp),
+                    order: 0,
+                    arg,
+                } = self.pool.node(x).clone()
+                {
+                    let one = self.num(1.0);
+                    let one_plus = self.pool.intern(Node::Add(vec![one, x].into()))?;
+                    let plus_one = self.pool.intern(Node::Add(vec![x, one].into()))?;
+                    if let Some(j) = num
+                        .iter()
+                        .position(|f| (f.0 == one_plus || f.0 == plus_one) && f.1 == -1.0)
+                    {
+                        self.applied.push(RuleId::F2);
+                        let s = self.pool.intern(Node::Apply {
+                            fun: Fun::Builtin(Func::Sigmoid),
+                            order: 0,
+                            arg,
+                        })?;
+                        num[i] = (s, 1.0);
+                        num.remove(j);
+                        if j < i {
+                            i -= 1;
+                        }
+                    }
+                }
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+
+    /// The all-ones value of a shape: `1`, `ones`, `ones'` or `ones*ones'`.
+    pub(super) fn all_ones(&mut self, shape: Shape) -> R {
+        let mut factors = Vec::with_capacity(2);
+        if shape.rows != Dim::ONE {
+            factors.push(self.pool.intern(Node::Ones(shape.rows))?);
+        }
+        if shape.cols != Dim::ONE {
+            let cols = self.pool.intern(Node::Ones(shape.cols))?;
+            factors.push(self.pool.intern(Node::Transpose(cols))?);
+        }
+        match factors[..] {
+            [] => Ok(self.num(1.0)),
+            [one] => Ok(one),
+            _ => self.pool.intern(Node::Mul(factors.into())),
+        }
+    }
+
+    /// `a ./ b`, canonical.
+    pub fn hdiv(&mut self, a: ExprId, b: ExprId) -> R {
+        if self.is_scalar(b) {
+            let inv = self.pow_scalar(b, -1.0)?;
+            return self.mul(&[a, inv]);
+        }
+        self.hadamard(&[a], &[b])
+    }
+
+    /// `a^k`, canonical.
+    pub fn pow(&mut self, a: ExprId, k: ExprId) -> R {
+        let Some(kv) = self.num_of(k) else {
+            return self.pool.intern(Node::Pow([a, k]));
+        };
+        if kv == 1.0 {
+            return Ok(a);
+        }
+        if self.is_scalar(a) {
+            if let Some(av) = self.num_of(a) {
+                return Ok(self.num(av.powf(kv)));
+            }
+            if kv == 0.0 {
+                return Ok(self.num(1.0));
+            }
+            return self.pool.intern(Node::Pow([a, k]));
+        }
+        if kv == 0.0 {
+            return self.pool.intern(Node::Identity(self.shape(a).rows));
+        }
+        let (base, j) = self.power_parts(a);
+        let total = j * kv as i64;
+        if total == 1 {
+            return Ok(base);
+        }
+        if total < 0 {
+            let inv = self.inv(base)?;
+            if total == -1 {
+                return Ok(inv);
+            }
+            let k = self.num((-total) as f64);
+            return self.pool.intern(Node::Pow([inv, k]));
+        }
+        let k = self.num(total as f64);
+        self.pool.intern(Node::Pow([base, k]))
+    }
+
+    /// `a .^ c`, canonical.
+    pub fn hpow(&mut self, a: ExprId, c: ExprId) -> R {
+        match self.num_of(c) {
+            Some(1.0) => Ok(a),
+            _ if self.is_scalar(a) => self.pow(a, c),
+            _ => self.pool.intern(Node::HPow([a, c])),
+        }
+    }
+
+    /// An element-wise function, canonical: derivatives of built-ins written out where the
+    /// language has a closed form (`exp' = exp`, `log'(x) = 1 ./ x`, `softplus' = sigmoid`, ...);
+    /// `log(1 + exp(z))` is `softplus(z)` (rule F1).
+    pub fn apply(&mut self, fun: Fun, order: u8, arg: ExprId) -> R {
+        let Fun::Builtin(f) = fun else {
+            return self.pool.intern(Node::Apply { fun, order, arg });
+        };
+        if let Some(d) = self.written_derivative(f, order, arg)? {
+            return Ok(d);
+        }
+        let call = |s: &mut Self, f: Func, order: u8| {
+            s.pool.intern(Node::Apply {
+                fun: Fun::Builtin(f),
+                order,
+                arg,
+            })
+        };
+        match (f, order) {
+            (Func::Log, 0) => {
+                if let Node::Add(xs) = self.pool.node(arg).clone() {
+                    if xs.len() == 2 {
+                        for (a, b) in [(xs[0], xs[1]), (xs[1], xs[0])] {
+                            if self.num_of(a) == Some(1.0) {
+                                if let Node::Apply {
+                                    fun: Fun::Builtin(Func::Exp),
+                                    order: 0,
+                                    arg: z,
+                                } = self.pool.node(b).clone()
+                                {
+                                    self.applied.push(RuleId::F1);
+                                    return self.pool.intern(Node::Apply {
+                                        fun: Fun::Builtin(Func::Softplus),
+                                        order: 0,
+                                        arg: z,
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
+                call(self, f, 0)
+            }
+            (Func::Exp, _) => call(self, Func::Exp, 0),
+            (Func::Log, 1) => {
+                let one = self.num(1.0);
+                self.hdiv(one, arg)
+            }
+            (Func::Log, 2) => {
+                let minus_one = self.num(-1.0);
+                let two = self.num(2.0);
+                let sq = self.hpow(arg, two)?;
+                self.hdiv(minus_one, sq)
+            }
+            (Func::Sin, 1) => call(self, Func::Cos, 0),
+            (Func::Sin, 2) | (Func::Cos, 1) => {
+                let s = call(self, Func::Sin, 0)?;
+                self.neg(s)
+            }
+            (Func::Cos, 2) => {
+                let c = call(self, Func::Cos, 0)?;
+                self.neg(c)
+            }
+            (Func::Softplus, 1) => call(self, Func::Sigmoid, 0),
+            (Func::Softplus, 2) => call(self, Func::Sigmoid, 1),
+            (Func::Sqrt, 1) => {
+                let half = self.num(0.5);
+                let s = call(self, Func::Sqrt, 0)?;
+                self.hdiv(half, s)
+            }
+            _ => call(self, f, order),
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! Products: factors flattened, scalars grouped in front, powers merged, inner products cancelled.
+
+use matdiff_expr::{Dim, ExprError, ExprId, Fun, Func, Node, Num, Reduce};
+
+use super::{Simplifier, R};
+
+impl Simplifier<'_> {
+    /// A product, canonical: numbers multiplied into one coefficient in front, scalar factors
+    /// next (powers combined, sorted), identities dropped, equal neighbours made powers.
+    pub fn mul(&mut self, xs: &[ExprId]) -> R {
+        let mut shape = self.shape(xs[0]);
+        for &x in &xs[1..] {
+            let s = self.shape(x);
+            shape = matdiff_expr::mul_shape(shape, s).ok_or_else(|| ExprError::InnerMismatch {
+                left: self.pool.shape_str(shape),
+                right: self.pool.shape_str(s),
+                inner_left: self.pool.dim_str(shape.cols),
+                inner_right: self.pool.dim_str(s.rows),
+            })?;
+        }
+        let mut coef = 1.0;
+        let mut scalars: Vec<(ExprId, f64)> = Vec::new();
+        let mut matrices: Vec<ExprId> = Vec::new();
+        let mut stack: Vec<(ExprId, f64)> = xs.iter().rev().map(|&x| (x, 1.0)).collect();
+        let mut identity = None;
+        while let Some((x, e)) = stack.pop() {
+            let opaque = self.opaque.contains(&x);
+            let node = self.pool.node(x).clone();
+            if self.is_scalar(x) {
+                // Signs and negative numbers come out only under integer powers.
+                let integer = e.fract() == 0.0;
+                match node {
+                    Node::Num(n) if integer || n.get() > 0.0 => coef *= n.get().powf(e),
+                    Node::Neg(y) if !opaque && integer => {
+                        coef *= (-1.0f64).powf(e);
+                        stack.push((y, e));
+                    }
+                    Node::Mul(ys) if !opaque && ys.iter().all(|&y| self.is_scalar(y)) => {
+                        stack.extend(ys.iter().rev().map(|&y| (y, e)));
+                    }
+                    Node::Div([a, s]) if !opaque => {
+                        stack.push((s, -e));
+                        stack.push((a, e));
+                    }
+                    Node::Pow([b, k]) if !opaque && self.num_of(k).is_some() => {
+                        let k = self.num_of(k).expect("a number");
+                        stack.push((b, e * k));
+                    }
+                    // sqrt(s) is s^0.5, so that det(X)/sqrt(det(X)) is sqrt(det(X)).
+                    Node::Apply {
+                        fun: Fun::Builtin(Func::Sqrt),
+                        order: 0,
+                        arg,
+                    } if !opaque => stack.push((arg, e * 0.5)),
+                    _ => match scalars.iter_mut().find(|s| s.0 == x) {
+                        Some(s) => s.1 += e,
+                        None => scalars.push((x, e)),
+                    },
+                }
+                continue;
+            }
+            match node {
+                Node::Neg(y) if !opaque => {
+                    coef = -coef;
+                    stack.push((y, e));
+                }
+                Node::Mul(ys) if !opaque => {
+                    let ys = self.group_scalar_prefix(&ys)?;
+                    stack.extend(ys.iter().rev().map(|&y| (y, e)))
+                }
+                Node::Div([a, s]) if !opaque => {
+                    stack.push((s, -e));
+                    stack.push((a, e));
+                }
+                Node::Identity(_) => identity = Some(x),
+                _ => {
+                    // Equal neighbours become a power; an inverse next to its matrix cancels.
+                    if let Some(&prev) = matrices.last() {
+                        if let Some(merged) = self.merge_factors(prev, x)? {
+                            matrices.pop();
+                            if let Some(m) = merged {
+                                matrices.push(m);
+                            }
+                            continue;
+                        }
+                    }
+                    matrices.push(x);
+                }
+            }
+        }
+        if coef == 0.0 {
+            return self.zero(shape);
+        }
+        scalars.retain(|s| s.1 != 0.0);
+        let keys: Vec<_> = scalars.iter().map(|s| self.sort_key(s.0)).collect();
+        let mut idx: Vec<usize> = (0..scalars.len()).collect();
+        idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        let mut factors: Vec<ExprId> = Vec::new();
+        if coef.abs() != 1.0 {
+            factors.push(self.num(coef.abs()));
+        }
+        let mut dens = Vec::new();
+        for i in idx {
+            let (s, e) = scalars[i];
+            let f = self.pow_scalar(s, e.abs())?;
+            if e > 0.0 {
+                factors.push(f);
+            } else {
+                dens.push(f);
+            }
+        }
+        if matrices.is_empty() && !shape.is_scalar() {
+            // Only identities (times scalars) were left.
+            matrices.push(match identity {
+                Some(i) => i,
+                None => self.pool.intern(Node::Identity(shape.rows))?,
+            });
+        }
+        // An inner product whose element-wise product cancels is a sum: (y ./ t)'*t is sum(y).
+        if shape.is_scalar() && matrices.len() == 2 {
+            if let Some(sum) = self.cancelled_inner_product(matrices[0], matrices[1])? {
+                matrices = vec![sum];
+            }
+        }
+        // ones'*M*ones is sum(M).
+        if shape.is_scalar() && matrices.len() >= 3 {
+            let first_ones_t = matches!(self.pool.node(matrices[0]), Node::Transpose(o) if matches!(self.pool.node(*o), Node::Ones(_)));
+            let last_ones = matches!(self.pool.node(matrices[matrices.len() - 1]), Node::Ones(_));
+            if first_ones_t && last_ones {
+                let inner = &matrices[1..matrices.len() - 1];
+                let m = if inner.len() == 1 {
+                    inner[0]
+                } else {
+                    self.pool.intern(Node::Mul(inner.into()))?
+                };
+                matrices = vec![self.pool.intern(Node::Reduce(Reduce::Sum, m))?];
+            }
+        }
+        factors.extend(matrices);
+        let mut body = match factors.len() {
+            0 => self.num(1.0),
+            1 => factors[0],
+            _ => self.pool.intern(Node::Mul(factors.into()))?,
+        };
+        if !dens.is_empty() {
+            let den = if dens.len() == 1 {
+                dens[0]
+            } else {
+                self.pool.intern(Node::Mul(dens.into()))?
+            };
+            body = self.pool.intern(Node::Div([body, den]))?;
+        }
+        if coef < 0.0 {
+            body = self.pool.intern(Node::Neg(body))?;
+        }
+        Ok(body)
+    }
+
+    /// `sum(p .* q)` for the inner product `p'*q` of column vectors when their element-wise
+    /// product has fewer factors than `p` and `q` together (a quotient cancelled), else `None`.
+    pub(super) fn cancelled_inner_product(
+        &mut self,
+        left: ExprId,
+        q: ExprId,
+    ) -> Result<Option<ExprId>, ExprError> {
+        let column = |s: &Self, x: ExprId| s.shape(x).cols == Dim::ONE && !s.is_scalar(x);
+        let row = self.shape(left).rows == Dim::ONE && !self.is_scalar(left);
+        if !(row && column(self, q)) || self.opaque.contains(&left) {
+            return Ok(None);
+        }
+        let p = self.transpose(left)?;
+        if self.is_all_ones(p) || self.is_all_ones(q) {
+            return Ok(None);
+        }
+        // Factors counted with their powers: x .* x = x.^2 cancels nothing.
+        let count = |s: &Self, x: ExprId| -> f64 {
+            let mut stack = vec![(x, 1.0)];
+            let mut n = 0.0;
+            while let Some((y, e)) = stack.pop() {
+                let opaque = s.opaque.contains(&y);
+                match s.pool.node(y) {
+                    Node::Hadamard(ys) if !opaque => stack.extend(ys.iter().map(|&y| (y, e))),
+                    Node::HDiv(ab) if !opaque => stack.extend(ab.iter().map(|&y| (y, e))),
+                    Node::HPow([b, c]) if !opaque && s.num_of(*c).is_some() => {
+                        stack.push((*b, e * s.num_of(*c).expect("a number").abs()))
+                    }
+                    _ => n += e,
+                }
+            }
+            n
+        };
+        let product = self.hadamard(&[p, q], &[])?;
+        if count(self, product) >= count(self, p) + count(self, q) {
+            return Ok(None);
+        }
+        Ok(Some(self.pool.intern(Node::Reduce(Reduce::Sum, product))?))
+    }
+
+    /// The factors of a product with a leading run whose product is a scalar that scales the rest
+    /// (`a'*b` in `a'*b*X`, as the parser writes it) made one factor of its own.
+    pub(crate) fn group_scalar_prefix(&mut self, fs: &[ExprId]) -> Result<Vec<ExprId>, ExprError> {
+        let mut acc = self.shape(fs[0]);
+        for (k, &x) in fs.iter().enumerate().skip(1) {
+            let s = self.shape(x);
+            if acc.is_scalar() && k >= 2 && s.rows != Dim::ONE {
+                let head = self.pool.intern(Node::Mul(fs[..k].into()))?;
+                let mut out = vec![head];
+                out.extend_from_slice(&fs[k..]);
+                return Ok(out);
+            }
+            match matdiff_expr::mul_shape(acc, s) {
+                Some(next) => acc = next,
+                None => break,
+            }
+        }
+        Ok(fs.to_vec())
+    }
+
+    /// `a*b` for neighbouring factors when it folds: `X*X = X^2`, `X^j*X^k = X^(j+k)`,
+    /// `inv(X)*X = I` (`Some(None)`: both vanish). `None` when nothing folds.
+    pub(super) fn merge_factors(
+        &mut self,
+        a: ExprId,
+        b: ExprId,
+    ) -> Result<Option<Option<ExprId>>, ExprError> {
+        let (ba, ka) = self.power_parts(a);
+        let (bb, kb) = self.power_parts(b);
+        if ba == bb && self.shape(ba).is_square() {
+            let k = ka + kb;
+            if k == 0 {
+                return Ok(Some(None));
+            }
+            let kk = self.num(k as f64);
+            return Ok(Some(Some(self.pow(ba, kk)?)));
+        }
+        Ok(None)
+    }
+
+    /// A factor as base and integer power: `X^3` is (X, 3), `inv(X)` is (X, -1), `X` is (X, 1).
+    pub(super) fn power_parts(&mut self, x: ExprId) -> (ExprId, i64) {
+        if self.opaque.contains(&x) {
+            return (x, 1);
+        }
+        // inv(X)' is X'^-1, so that it folds with X'.
+        if let Node::Transpose(t) = self.pool.node(x).clone() {
+            if let Node::Inv(c) = self.pool.node(t).clone() {
+                if let Ok(ct) = self.pool.intern(Node::Transpose(c)) {
+                    return (ct, -1);
+                }
+            }
+        }
+        if let Node::Pow([b, k]) = self.pool.node(x).clone() {
+            if let (Node::Transpose(t), Some(k)) = (
+                self.pool.node(b).clone(),
+                self.num_of(k).and_then(|v| Num::new(v)?.as_integer()),
+            ) {
+                if let Node::Inv(c) = self.pool.node(t).clone() {
+                    if let Ok(ct) = self.pool.intern(Node::Transpose(c)) {
+                        return (ct, -k);
+                    }
+                }
+            }
+        }
+        match self.pool.node(x) {
+            Node::Pow([b, k]) => match self.num_of(*k).and_then(|v| Num::new(v)?.as_integer()) {
+                Some(k) => match self.pool.node(*b) {
+                    Node::Inv(c) if !self.opaque.contains(b) => (*c, -k),
+                    _ => (*b, k),
+                },
+                None => (x, 1),
+            },
+            Node::Inv(c) => (*c, -1),
+            _ => (x, 1),
+        }
+    }
+
+    /// Order of scalar factors and of element-wise factors: names first, then by text.
+    /// The order of factors in a canonical product: rank, then the start of the plain form (in
+    /// time bounded by its length, so deep expressions sort in linear time), then the id.
+    pub(super) fn sort_key(&mut self, id: ExprId) -> (u8, std::sync::Arc<str>, ExprId) {
+        let rank = match self.pool.node(id) {
+            Node::Num(_) => 0,
+            Node::Var(_) => 1,
+            Node::Transpose(x) if matches!(self.pool.node(*x), Node::Var(_)) => 2,
+            Node::Pow(_) => 3,
+            _ => 4,
+        };
+        let pool = &*self.pool;
+        let text = self
+            .sort_keys
+            .entry(id)
+            .or_insert_with(|| pool.plain_prefix(id, 96).into());
+        (rank, text.clone(), id)
+    }
+}
