@@ -20,8 +20,6 @@ const PENDING_SPLITS: &[(&str, usize)] = &[
     ("crates/matdiff-faer/src/exec.rs", 1236 + 150), // split pending, issue 12
     ("crates/matdiff-rewrite/src/simplify.rs", 1832 + 150), // split pending, issue 12
     ("crates/matdiff-rewrite/src/derive.rs", 1206 + 150), // split pending, issue 12
-    ("crates/matdiff-expr/src/infer.rs", 1123 + 150), // split pending, issue 12
-    ("crates/matdiff-codegen/src/lower.rs", 1104 + 150), // split pending, issue 12
 ];
 
 /// Runs every check and reports every violation; fails when there is one.
