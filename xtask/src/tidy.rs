@@ -1,6 +1,6 @@
 //! `cargo xtask tidy`: the project's structural rules, checked on the sources.
 //!
-//! - no file in `crates/*/src` is over 1,000 lines, except the few in [`PENDING_SPLITS`];
+//! - no file in `crates/*/src` is over 1,000 lines;
 //! - every rule id the code names exists in the catalog (`RuleId::X` is checked by the compiler,
 //!   ids written as text here), and every row of the catalog is used by the rewriter;
 //! - no `#[path]`, `include!`, `include_str!` or `include_bytes!` reaches into another package
@@ -12,13 +12,6 @@ use anyhow::{bail, Result};
 
 /// Longest source file, in lines.
 const MAX_LINES: usize = 1_000;
-
-/// Files over [`MAX_LINES`] whose split waits until parallel work on them is merged, each with a
-/// ceiling: its length when this list was written plus 150 lines.
-const PENDING_SPLITS: &[(&str, usize)] = &[
-    ("crates/matdiff-expr/src/infer.rs", 1123 + 150), // split pending, issue 12
-    ("crates/matdiff-codegen/src/lower.rs", 1104 + 150), // split pending, issue 12
-];
 
 /// Runs every check and reports every violation; fails when there is one.
 pub(crate) fn run(_args: &[String]) -> Result<()> {
@@ -70,7 +63,7 @@ fn relative(root: &Path, path: &Path) -> String {
         .to_string()
 }
 
-/// Files of `crates/*/src` over their limit.
+/// Files of `crates/*/src` over [`MAX_LINES`].
 fn long_files(root: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     for path in rust_files(&root.join("crates")) {
@@ -79,20 +72,9 @@ fn long_files(root: &Path) -> Vec<String> {
             continue;
         }
         let lines = std::fs::read_to_string(&path).map_or(0, |t| t.lines().count());
-        let limit = PENDING_SPLITS
-            .iter()
-            .find(|p| p.0 == name)
-            .map_or(MAX_LINES, |p| p.1);
-        if lines > limit {
+        if lines > MAX_LINES {
             problems.push(format!(
-                "{name} has {lines} lines, over {limit}: split it along its seams"
-            ));
-        }
-    }
-    for (name, _) in PENDING_SPLITS {
-        if !root.join(name).exists() {
-            problems.push(format!(
-                "{name} is listed in PENDING_SPLITS but does not exist: remove it from the list"
+                "{name} has {lines} lines, over {MAX_LINES}: split it along its seams"
             ));
         }
     }

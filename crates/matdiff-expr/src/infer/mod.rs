@@ -1,0 +1,158 @@
+//! Shape inference by unification over the syntax tree, then lowering into the pool.
+
+use crate::fxhash::FxHashMap as HashMap;
+use std::ops::Range;
+
+use crate::error::ParseError;
+use crate::node::{Dim, DimVar, ExprId, Num};
+use crate::parser::{Ast, AstKind};
+use crate::pool::{ExprPool, Structure};
+
+mod dims;
+mod lower;
+mod shapes;
+
+/// A parsed expression: its root and the names of its `where` bindings (in the order written).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expr {
+    /// The expression, with every binding substituted.
+    pub root: ExprId,
+    /// The `where` bindings: each name with the node it stands for.
+    pub bindings: Vec<(String, ExprId)>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Val {
+    Known(u64),
+    Rigid(DimVar),
+}
+
+/// Union-find over dimension variables.
+#[derive(Default)]
+pub(crate) struct Dims {
+    parent: Vec<u32>,
+    val: Vec<Option<Val>>,
+    nonunit: Vec<bool>,
+    rigid: HashMap<DimVar, u32>,
+}
+
+type TShape = (u32, u32);
+
+/// Names free dimensions on demand for messages (`m`, `n`, ... not used by the pool).
+struct Namer<'a> {
+    pool: &'a ExprPool,
+    names: HashMap<u32, String>,
+}
+
+/// The default shape of a new name: a scalar for Greek names, a matrix for capitalised names, a
+/// column vector otherwise.
+pub(crate) fn is_greek(name: &str) -> bool {
+    const GREEK: [&str; 24] = [
+        "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
+        "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi",
+        "chi", "psi", "omega",
+    ];
+    let first = name.chars().next().unwrap_or('a');
+    let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '_');
+    ('\u{370}'..='\u{3ff}').contains(&first) || GREEK.contains(&base)
+}
+
+pub(crate) struct Inference<'p> {
+    pub(crate) pool: &'p mut ExprPool,
+    dims: Dims,
+    /// Variables of this expression with their shapes (in first-use order).
+    vars: Vec<(String, TShape, Range<usize>)>,
+    var_index: HashMap<String, usize>,
+    functions: HashMap<String, Range<usize>>,
+    bindings: HashMap<String, TShape>,
+    symmetric: Vec<String>,
+    /// Declared structures (`diagonal`, `spd`), applied once the variables are in the pool.
+    structures: Vec<(String, Structure, Range<usize>)>,
+    /// The dimension of every `I` and `ones` that no variable constrains, once there is one.
+    free_dim: Option<Dim>,
+}
+
+impl<'p> Inference<'p> {
+    pub(crate) fn new(pool: &'p mut ExprPool) -> Inference<'p> {
+        Inference {
+            pool,
+            dims: Dims::default(),
+            vars: Vec::new(),
+            var_index: HashMap::default(),
+            functions: HashMap::default(),
+            bindings: HashMap::default(),
+            symmetric: Vec::new(),
+            structures: Vec::new(),
+            free_dim: None,
+        }
+    }
+
+    fn err(&mut self, msg: String, span: Range<usize>) -> ParseError {
+        ParseError::new(msg, span)
+    }
+
+    fn shape_msg(&mut self, shapes: &[TShape]) -> Vec<String> {
+        self.describe(shapes, &[]).0
+    }
+
+    /// Shapes and dimensions as text, free dimensions named consistently across both.
+    fn describe(&mut self, shapes: &[TShape], dims: &[u32]) -> (Vec<String>, Vec<String>) {
+        let mut namer = Namer {
+            pool: self.pool,
+            names: HashMap::default(),
+        };
+        let s = shapes
+            .iter()
+            .map(|&s| namer.shape(&mut self.dims, s))
+            .collect();
+        let d = dims.iter().map(|&d| namer.dim(&mut self.dims, d)).collect();
+        (s, d)
+    }
+
+    fn var_shape(&mut self, name: &str, span: &Range<usize>) -> Result<TShape, ParseError> {
+        if let Some(&i) = self.var_index.get(name) {
+            return Ok(self.vars[i].1);
+        }
+        if self.functions.contains_key(name) {
+            return Err(self.err(
+                format!("'{name}' is used both as a function and as a variable"),
+                span.clone(),
+            ));
+        }
+        let sym = self.pool.find_symbol(name);
+        if sym.is_some_and(|s| self.pool.is_function(s)) {
+            return Err(self.err(
+                format!("'{name}' is used both as a function and as a variable"),
+                span.clone(),
+            ));
+        }
+        let shape = match sym.and_then(|s| self.pool.var_info(s)) {
+            Some(info) => self.dims.elems_of_shape(info.shape),
+            None => {
+                let first = name.chars().next().unwrap_or('a');
+                if is_greek(name) {
+                    let one = self.dims.known(1);
+                    (one, one)
+                } else if first.is_uppercase() {
+                    (self.dims.fresh(), self.dims.fresh())
+                } else {
+                    (self.dims.fresh(), self.dims.known(1))
+                }
+            }
+        };
+        self.var_index.insert(name.to_string(), self.vars.len());
+        self.vars.push((name.to_string(), shape, span.clone()));
+        Ok(shape)
+    }
+}
+
+const SIZE_MESSAGE: &str =
+    "a size is a whole number, rows(E) or cols(E): ones(3), eye(rows(A)), ones(cols(X))";
+
+fn integer_literal(ast: &Ast) -> Option<i64> {
+    match &ast.kind {
+        AstKind::Num(v) => Num::new(*v)?.as_integer(),
+        AstKind::Neg(a) => integer_literal(a).map(|k| -k),
+        _ => None,
+    }
+}
