@@ -139,7 +139,7 @@ impl ExprPool {
     pub fn with_limits(limits: Limits) -> ExprPool {
         // Room for a typical derivation's nodes up front: growing the dedup table from empty
         // rehashes it several times, which costs more than the derivation's own work.
-        const NODES: usize = 128;
+        const NODES: usize = 64;
         ExprPool {
             limits,
             nodes: Vec::with_capacity(NODES),

@@ -18,7 +18,7 @@ mod sums;
 mod tests;
 
 /// The initial capacity of the simplifier's memo tables.
-const MEMO_CAPACITY: usize = 64;
+const MEMO_CAPACITY: usize = 32;
 
 /// Simplifies expressions of one pool. Nodes listed as opaque (named bindings) are kept as they
 /// are, so that results can refer to them by name.
