@@ -10,6 +10,7 @@ pub struct ExprId(pub(crate) u32);
 
 impl ExprId {
     /// The position of the node in its pool; children always have smaller indices than parents.
+    #[inline]
     pub fn index(self) -> usize {
         self.0 as usize
     }
@@ -31,6 +32,7 @@ pub struct DimVar(pub(crate) u32);
 
 impl DimVar {
     /// The position of the dimension in its pool.
+    #[inline]
     pub fn index(self) -> usize {
         self.0 as usize
     }
@@ -72,6 +74,7 @@ impl Shape {
     }
 
     /// Whether this is 1 x 1.
+    #[inline]
     pub fn is_scalar(self) -> bool {
         self == Shape::SCALAR
     }
@@ -82,6 +85,7 @@ impl Shape {
     }
 
     /// Whether rows and columns are the same dimension.
+    #[inline]
     pub fn is_square(self) -> bool {
         self.rows == self.cols
     }
@@ -403,6 +407,7 @@ pub enum Node {
 
 impl Node {
     /// The children, in order.
+    #[inline]
     pub fn children(&self) -> &[ExprId] {
         match self {
             Node::Var(_) | Node::Num(_) | Node::Identity(_) | Node::Ones(_) => &[],

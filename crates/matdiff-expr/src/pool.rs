@@ -132,13 +132,20 @@ pub struct ExprPool {
 impl ExprPool {
     /// An empty pool with the default [`Limits`].
     pub fn new() -> ExprPool {
-        ExprPool::default()
+        ExprPool::with_limits(Limits::default())
     }
 
     /// An empty pool with the given limits.
     pub fn with_limits(limits: Limits) -> ExprPool {
+        // Room for a typical derivation's nodes up front: growing the dedup table from empty
+        // rehashes it several times, which costs more than the derivation's own work.
+        const NODES: usize = 64;
         ExprPool {
             limits,
+            nodes: Vec::with_capacity(NODES),
+            shapes: Vec::with_capacity(NODES),
+            heights: Vec::with_capacity(NODES),
+            dedup: FxHashMap::with_capacity_and_hasher(NODES, Default::default()),
             ..ExprPool::default()
         }
     }
@@ -160,18 +167,21 @@ impl ExprPool {
 
     /// The node of an id.
     #[track_caller]
+    #[inline]
     pub fn node(&self, id: ExprId) -> &Node {
         &self.nodes[id.index()]
     }
 
     /// The shape of a node.
     #[track_caller]
+    #[inline]
     pub fn shape(&self, id: ExprId) -> Shape {
         self.shapes[id.index()]
     }
 
     /// The height of the tree under a node (a leaf has height 1).
     #[track_caller]
+    #[inline]
     pub fn height(&self, id: ExprId) -> u32 {
         self.heights[id.index()]
     }
@@ -818,6 +828,7 @@ impl ExprPool {
 }
 
 /// The shape of `a * b` where a scalar factor scales, or `None` when the inner dimensions differ.
+#[inline]
 pub fn mul_shape(a: Shape, b: Shape) -> Option<Shape> {
     if a.is_scalar() {
         Some(b)

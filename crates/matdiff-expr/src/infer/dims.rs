@@ -2,10 +2,10 @@
 
 use crate::node::{Dim, Shape};
 
-use super::{Dims, Namer, TShape, Val};
+use super::{DimValue, Dims, Namer, TShape};
 
 impl Dims {
-    fn new_elem(&mut self, val: Option<Val>, nonunit: bool) -> u32 {
+    fn new_elem(&mut self, val: Option<DimValue>, nonunit: bool) -> u32 {
         let i = self.parent.len() as u32;
         self.parent.push(i);
         self.val.push(val);
@@ -18,7 +18,7 @@ impl Dims {
     }
 
     pub(super) fn known(&mut self, k: u64) -> u32 {
-        self.new_elem(Some(Val::Known(k)), false)
+        self.new_elem(Some(DimValue::Known(k)), false)
     }
 
     pub(super) fn elem_of_dim(&mut self, d: Dim) -> u32 {
@@ -28,7 +28,7 @@ impl Dims {
                 if let Some(&e) = self.rigid.get(&v) {
                     return e;
                 }
-                let e = self.new_elem(Some(Val::Rigid(v)), true);
+                let e = self.new_elem(Some(DimValue::Rigid(v)), true);
                 self.rigid.insert(v, e);
                 e
             }
@@ -48,13 +48,13 @@ impl Dims {
         x
     }
 
-    fn value(&mut self, x: u32) -> Option<Val> {
+    fn value(&mut self, x: u32) -> Option<DimValue> {
         let r = self.find(x);
         self.val[r as usize]
     }
 
     pub(super) fn is_one(&mut self, x: u32) -> bool {
-        self.value(x) == Some(Val::Known(1))
+        self.value(x) == Some(DimValue::Known(1))
     }
 
     pub(super) fn is_scalar(&mut self, s: TShape) -> bool {
@@ -74,7 +74,7 @@ impl Dims {
             (None, None) => None,
         };
         let nonunit = self.nonunit[ra as usize] || self.nonunit[rb as usize];
-        if nonunit && val == Some(Val::Known(1)) {
+        if nonunit && val == Some(DimValue::Known(1)) {
             return false;
         }
         self.parent[rb as usize] = ra;
@@ -94,8 +94,8 @@ impl Namer<'_> {
     pub(super) fn dim(&mut self, dims: &mut Dims, x: u32) -> String {
         let r = dims.find(x);
         match dims.val[r as usize] {
-            Some(Val::Known(k)) => k.to_string(),
-            Some(Val::Rigid(v)) => self.pool.dim_name(v).to_string(),
+            Some(DimValue::Known(k)) => k.to_string(),
+            Some(DimValue::Rigid(v)) => self.pool.dim_name(v).to_string(),
             None => {
                 if let Some(n) = self.names.get(&r) {
                     return n.clone();

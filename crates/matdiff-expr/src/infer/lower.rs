@@ -6,7 +6,7 @@ use crate::error::{ExprError, ParseError};
 use crate::node::{Dim, ExprId, Fun, Func, Node, Num, Reduce, Shape};
 use crate::parser::{Ast, AstBinding, AstKind, BinOp, Callee, NaryOp};
 
-use super::{integer_literal, Expr, Inference, Val};
+use super::{integer_literal, DimValue, Expr, Inference};
 
 impl<'p> Inference<'p> {
     /// Writes the inferred variables into the pool and lowers the trees to nodes.
@@ -58,8 +58,8 @@ impl<'p> Inference<'p> {
     fn resolve(&mut self, x: u32, resolved: &mut HashMap<u32, Dim>) -> Dim {
         let r = self.dims.find(x);
         match self.dims.val[r as usize] {
-            Some(Val::Known(k)) => Dim::Known(k),
-            Some(Val::Rigid(v)) => Dim::Sym(v),
+            Some(DimValue::Known(k)) => Dim::Known(k),
+            Some(DimValue::Rigid(v)) => Dim::Sym(v),
             None => *resolved
                 .entry(r)
                 .or_insert_with(|| Dim::Sym(self.pool.fresh_dim())),

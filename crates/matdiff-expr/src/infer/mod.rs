@@ -21,8 +21,9 @@ pub struct Expr {
     pub bindings: Vec<(String, ExprId)>,
 }
 
+/// What a class of equal dimensions is bound to: a size, or a user's named dimension.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum Val {
+enum DimValue {
     Known(u64),
     Rigid(DimVar),
 }
@@ -31,7 +32,7 @@ enum Val {
 #[derive(Default)]
 pub(crate) struct Dims {
     parent: Vec<u32>,
-    val: Vec<Option<Val>>,
+    val: Vec<Option<DimValue>>,
     nonunit: Vec<bool>,
     rigid: HashMap<DimVar, u32>,
 }

@@ -16,11 +16,6 @@ impl Engine<'_> {
         out: &mut Vec<State>,
         rules: &mut Vec<RuleId>,
     ) -> Result<bool, DeriveError> {
-        let mut rule = |r: RuleId| {
-            if !rules.contains(&r) {
-                rules.push(r);
-            }
-        };
         if self.dvars.contains(&st.e) {
             out.push(st);
             return Ok(false);
@@ -30,161 +25,44 @@ impl Engine<'_> {
             return Ok(true);
         }
         let node = self.s.pool.node(st.e).clone();
-        let e_shape = self.s.pool.shape(st.e);
-        let unsupported = |e: &mut Self, why| DeriveError::Unsupported {
-            expr: e.s.pool.plain(st.e),
-            wrt: e.s.pool.plain(e.dx),
-            why,
-        };
         match node {
-            Node::Add(ts) => {
-                rule(RuleId::T3);
-                for &t in ts.iter() {
-                    if !self.has_d(t) {
-                        continue;
-                    }
-                    if self.s.pool.shape(t).is_scalar() && !e_shape.is_scalar() {
-                        // A broadcast scalar: tr(U'*(s*ones*ones')) = s*sum(U).
-                        rule(RuleId::T9);
-                        let u = self.u_or_identity(st)?;
-                        let total = self.s.reduce(Reduce::Sum, u)?;
-                        out.push(State {
-                            u: Some(total),
-                            e: t,
-                        });
-                    } else {
-                        out.push(State { u: st.u, e: t });
-                    }
-                }
-            }
+            Node::Add(ts) => self.peel_sum(st, &ts, out, rules)?,
             Node::Neg(a) => {
-                rule(RuleId::T3);
+                cite(rules, RuleId::T3);
                 let u = self.u_or_identity(st)?;
                 let nu = self.s.neg(u)?;
                 out.push(State { u: Some(nu), e: a });
             }
             Node::Transpose(a) => {
-                rule(RuleId::T2);
+                cite(rules, RuleId::T2);
                 let u = match st.u {
                     Some(u) => Some(self.s.transpose(u)?),
                     None => None,
                 };
                 out.push(State { u, e: a });
             }
-            Node::Mul(fs) => {
-                let fs = self.s.group_scalar_prefix(&fs)?;
-                let positions: Vec<usize> = (0..fs.len()).filter(|&i| self.has_d(fs[i])).collect();
-                let [i] = positions[..] else {
-                    return Err(unsupported(self, "the differential is not linear"));
-                };
-                let fi = fs[i];
-                let scalars: Vec<ExprId> = fs
-                    .iter()
-                    .enumerate()
-                    .filter(|&(j, &f)| j != i && self.s.pool.shape(f).is_scalar())
-                    .map(|(_, &f)| f)
-                    .collect();
-                let left: Vec<ExprId> = fs[..i]
-                    .iter()
-                    .copied()
-                    .filter(|&f| !self.s.pool.shape(f).is_scalar())
-                    .collect();
-                let right: Vec<ExprId> = fs[i + 1..]
-                    .iter()
-                    .copied()
-                    .filter(|&f| !self.s.pool.shape(f).is_scalar())
-                    .collect();
-                if !scalars.is_empty() {
-                    rule(RuleId::T6);
-                }
-                if self.s.pool.shape(fi).is_scalar() {
-                    // A scalar holding the differential scales a matrix M: tr(U'*(s*M)) = s*tr(U'*M).
-                    rule(RuleId::T4);
-                    let mut m: Vec<ExprId> = scalars.clone();
-                    m.extend(left.iter().chain(&right));
-                    let m = self.s.mul(&m)?;
-                    let u = self.u_or_identity(st)?;
-                    let ut = self.s.transpose(u)?;
-                    let p = self.s.mul(&[ut, m])?;
-                    let t = self.s.reduce(Reduce::Trace, p)?;
-                    out.push(State { u: Some(t), e: fi });
-                } else {
-                    if !left.is_empty() || !right.is_empty() {
-                        rule(RuleId::T4);
-                    }
-                    let mut factors = scalars;
-                    if !left.is_empty() {
-                        let l = self.s.mul(&left)?;
-                        factors.push(self.s.transpose(l)?);
-                    }
-                    if let Some(u) = st.u {
-                        factors.push(u);
-                    }
-                    if !right.is_empty() {
-                        let r = self.s.mul(&right)?;
-                        factors.push(self.s.transpose(r)?);
-                    }
-                    let u = if factors.is_empty() {
-                        None
-                    } else {
-                        if factors.iter().all(|&f| self.s.pool.shape(f).is_scalar())
-                            && !self.s.pool.shape(fi).is_scalar()
-                        {
-                            let shape = self.s.pool.shape(fi);
-                            factors.push(self.identity(shape.rows)?);
-                        }
-                        Some(self.s.mul(&factors)?)
-                    };
-                    out.push(State { u, e: fi });
-                }
-            }
-            Node::Hadamard(fs) => {
-                let positions: Vec<usize> = (0..fs.len()).filter(|&i| self.has_d(fs[i])).collect();
-                let [i] = positions[..] else {
-                    return Err(unsupported(self, "the differential is not linear"));
-                };
-                let fi = fs[i];
-                let others: Vec<ExprId> = fs
-                    .iter()
-                    .enumerate()
-                    .filter(|&(j, _)| j != i)
-                    .map(|(_, &f)| f)
-                    .collect();
-                let u = self.u_or_identity(st)?;
-                if self.s.pool.shape(fi).is_scalar() && !e_shape.is_scalar() {
-                    rule(RuleId::T9);
-                    let m = self.s.hadamard(&others, &[])?;
-                    let p = self.s.hadamard(&[u, m], &[])?;
-                    let t = self.s.reduce(Reduce::Sum, p)?;
-                    out.push(State { u: Some(t), e: fi });
-                } else {
-                    rule(RuleId::T5);
-                    let mut all = vec![u];
-                    all.extend(others);
-                    let nu = self.s.hadamard(&all, &[])?;
-                    out.push(State { u: Some(nu), e: fi });
-                }
-            }
+            Node::Mul(fs) => self.peel_product(st, &fs, out, rules)?,
+            Node::Hadamard(fs) => self.peel_hadamard(st, &fs, out, rules)?,
             Node::HDiv([a, b]) => {
                 if self.has_d(b) {
-                    return Err(unsupported(self, "the differential is not linear"));
+                    return Err(self.unsupported(st, "the differential is not linear"));
                 }
-                rule(RuleId::T5);
+                cite(rules, RuleId::T5);
                 let u = self.u_or_identity(st)?;
                 let nu = self.s.hadamard(&[u], &[b])?;
                 out.push(State { u: Some(nu), e: a });
             }
             Node::Div([a, s]) => {
                 if self.has_d(s) {
-                    return Err(unsupported(self, "the differential is not linear"));
+                    return Err(self.unsupported(st, "the differential is not linear"));
                 }
-                rule(RuleId::T6);
+                cite(rules, RuleId::T6);
                 let u = self.u_or_identity(st)?;
                 let nu = self.s.hdiv(u, s)?;
                 out.push(State { u: Some(nu), e: a });
             }
             Node::Reduce(Reduce::Trace, a) => {
-                rule(RuleId::T1);
+                cite(rules, RuleId::T1);
                 let u = match st.u {
                     None => None,
                     Some(u) => {
@@ -196,7 +74,7 @@ impl Engine<'_> {
                 out.push(State { u, e: a });
             }
             Node::Reduce(Reduce::Sum, a) => {
-                rule(RuleId::T7);
+                cite(rules, RuleId::T7);
                 let u = self.u_or_identity(st)?;
                 let shape = self.s.pool.shape(a);
                 let mut factors = vec![u];
@@ -211,19 +89,181 @@ impl Engine<'_> {
                 out.push(State { u: Some(nu), e: a });
             }
             Node::Diag(a) => {
-                rule(RuleId::T8);
+                cite(rules, RuleId::T8);
                 let u = self.u_or_identity(st)?;
                 let nu = self.s.pool.intern(Node::Diag(u))?;
                 out.push(State { u: Some(nu), e: a });
             }
             Node::Tri(t, a) => {
-                rule(RuleId::T10);
+                cite(rules, RuleId::T10);
                 let u = self.u_or_identity(st)?;
                 let nu = self.s.pool.intern(Node::Tri(t, u))?;
                 out.push(State { u: Some(nu), e: a });
             }
-            _ => return Err(unsupported(self, "no trace trick applies")),
+            _ => return Err(self.unsupported(st, "no trace trick applies")),
         }
         Ok(true)
+    }
+
+    /// A sum: each term with a differential goes on alone (T3); a broadcast scalar term takes
+    /// the sum of the multiplier's entries (T9).
+    fn peel_sum(
+        &mut self,
+        st: State,
+        ts: &[ExprId],
+        out: &mut Vec<State>,
+        rules: &mut Vec<RuleId>,
+    ) -> Result<(), DeriveError> {
+        let e_shape = self.s.pool.shape(st.e);
+        cite(rules, RuleId::T3);
+        for &t in ts.iter() {
+            if !self.has_d(t) {
+                continue;
+            }
+            if self.s.pool.shape(t).is_scalar() && !e_shape.is_scalar() {
+                // A broadcast scalar: tr(U'*(s*ones*ones')) = s*sum(U).
+                cite(rules, RuleId::T9);
+                let u = self.u_or_identity(st)?;
+                let total = self.s.reduce(Reduce::Sum, u)?;
+                out.push(State {
+                    u: Some(total),
+                    e: t,
+                });
+            } else {
+                out.push(State { u: st.u, e: t });
+            }
+        }
+        Ok(())
+    }
+
+    /// A product with the differential in one factor: the factors left and right of it move
+    /// into the multiplier (T4), scalar factors too (T6).
+    fn peel_product(
+        &mut self,
+        st: State,
+        fs: &[ExprId],
+        out: &mut Vec<State>,
+        rules: &mut Vec<RuleId>,
+    ) -> Result<(), DeriveError> {
+        let fs = self.s.group_scalar_prefix(fs)?;
+        let positions: Vec<usize> = (0..fs.len()).filter(|&i| self.has_d(fs[i])).collect();
+        let [i] = positions[..] else {
+            return Err(self.unsupported(st, "the differential is not linear"));
+        };
+        let fi = fs[i];
+        let scalars: Vec<ExprId> = fs
+            .iter()
+            .enumerate()
+            .filter(|&(j, &f)| j != i && self.s.pool.shape(f).is_scalar())
+            .map(|(_, &f)| f)
+            .collect();
+        let left: Vec<ExprId> = fs[..i]
+            .iter()
+            .copied()
+            .filter(|&f| !self.s.pool.shape(f).is_scalar())
+            .collect();
+        let right: Vec<ExprId> = fs[i + 1..]
+            .iter()
+            .copied()
+            .filter(|&f| !self.s.pool.shape(f).is_scalar())
+            .collect();
+        if !scalars.is_empty() {
+            cite(rules, RuleId::T6);
+        }
+        if self.s.pool.shape(fi).is_scalar() {
+            // A scalar holding the differential scales a matrix M: tr(U'*(s*M)) = s*tr(U'*M).
+            cite(rules, RuleId::T4);
+            let mut m: Vec<ExprId> = scalars.clone();
+            m.extend(left.iter().chain(&right));
+            let m = self.s.mul(&m)?;
+            let u = self.u_or_identity(st)?;
+            let ut = self.s.transpose(u)?;
+            let p = self.s.mul(&[ut, m])?;
+            let t = self.s.reduce(Reduce::Trace, p)?;
+            out.push(State { u: Some(t), e: fi });
+        } else {
+            if !left.is_empty() || !right.is_empty() {
+                cite(rules, RuleId::T4);
+            }
+            let mut factors = scalars;
+            if !left.is_empty() {
+                let l = self.s.mul(&left)?;
+                factors.push(self.s.transpose(l)?);
+            }
+            if let Some(u) = st.u {
+                factors.push(u);
+            }
+            if !right.is_empty() {
+                let r = self.s.mul(&right)?;
+                factors.push(self.s.transpose(r)?);
+            }
+            let u = if factors.is_empty() {
+                None
+            } else {
+                if factors.iter().all(|&f| self.s.pool.shape(f).is_scalar())
+                    && !self.s.pool.shape(fi).is_scalar()
+                {
+                    let shape = self.s.pool.shape(fi);
+                    factors.push(self.identity(shape.rows)?);
+                }
+                Some(self.s.mul(&factors)?)
+            };
+            out.push(State { u, e: fi });
+        }
+        Ok(())
+    }
+
+    /// An element-wise product with the differential in one factor: the other factors move into
+    /// the multiplier (T5), or, for a broadcast scalar, into a sum of entries (T9).
+    fn peel_hadamard(
+        &mut self,
+        st: State,
+        fs: &[ExprId],
+        out: &mut Vec<State>,
+        rules: &mut Vec<RuleId>,
+    ) -> Result<(), DeriveError> {
+        let e_shape = self.s.pool.shape(st.e);
+        let positions: Vec<usize> = (0..fs.len()).filter(|&i| self.has_d(fs[i])).collect();
+        let [i] = positions[..] else {
+            return Err(self.unsupported(st, "the differential is not linear"));
+        };
+        let fi = fs[i];
+        let others: Vec<ExprId> = fs
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != i)
+            .map(|(_, &f)| f)
+            .collect();
+        let u = self.u_or_identity(st)?;
+        if self.s.pool.shape(fi).is_scalar() && !e_shape.is_scalar() {
+            cite(rules, RuleId::T9);
+            let m = self.s.hadamard(&others, &[])?;
+            let p = self.s.hadamard(&[u, m], &[])?;
+            let t = self.s.reduce(Reduce::Sum, p)?;
+            out.push(State { u: Some(t), e: fi });
+        } else {
+            cite(rules, RuleId::T5);
+            let mut all = vec![u];
+            all.extend(others);
+            let nu = self.s.hadamard(&all, &[])?;
+            out.push(State { u: Some(nu), e: fi });
+        }
+        Ok(())
+    }
+
+    /// The error for a term no trace trick can take apart.
+    fn unsupported(&self, st: State, why: &'static str) -> DeriveError {
+        DeriveError::Unsupported {
+            expr: self.s.pool.plain(st.e),
+            wrt: self.s.pool.plain(self.dx),
+            why,
+        }
+    }
+}
+
+/// Adds a rule to a line's citations, once.
+fn cite(rules: &mut Vec<RuleId>, r: RuleId) {
+    if !rules.contains(&r) {
+        rules.push(r);
     }
 }

@@ -120,12 +120,12 @@ pub(crate) fn setup<'p>(
         dx,
         depends,
         boundaries,
-        dmemo: HashMap::default(),
+        dmemo: HashMap::with_capacity_and_hasher(64, Default::default()),
         stage: root,
         line_rules: Vec::new(),
         functions,
         dvars,
-        has_d: HashMap::default(),
+        has_d: HashMap::with_capacity_and_hasher(64, Default::default()),
         steps: Vec::new(),
     };
     Ok((engine, info.symmetric, differential))

@@ -4,12 +4,12 @@ use matdiff_expr::{Dim, ExprError, ExprId, Fun, Func, Node, Shape};
 
 use crate::rules::RuleId;
 
-use super::{Simplifier, R};
+use super::Simplifier;
 
 impl Simplifier<'_> {
     /// A Hadamard product `nums ./ dens`, canonical: scalars pulled out in front, all-ones
     /// factors dropped, equal factors made powers, `exp(z) ./ (1 + exp(z))` made `sigmoid(z)`.
-    pub fn hadamard(&mut self, nums: &[ExprId], dens: &[ExprId]) -> R {
+    pub fn hadamard(&mut self, nums: &[ExprId], dens: &[ExprId]) -> Result<ExprId, ExprError> {
         let shape = nums
             .iter()
             .chain(dens)
@@ -151,7 +151,7 @@ impl Simplifier<'_> {
     }
 
     /// The all-ones value of a shape: `1`, `ones`, `ones'` or `ones*ones'`.
-    pub(super) fn all_ones(&mut self, shape: Shape) -> R {
+    pub(super) fn all_ones(&mut self, shape: Shape) -> Result<ExprId, ExprError> {
         let mut factors = Vec::with_capacity(2);
         if shape.rows != Dim::ONE {
             factors.push(self.pool.intern(Node::Ones(shape.rows))?);
@@ -168,7 +168,7 @@ impl Simplifier<'_> {
     }
 
     /// `a ./ b`, canonical.
-    pub fn hdiv(&mut self, a: ExprId, b: ExprId) -> R {
+    pub fn hdiv(&mut self, a: ExprId, b: ExprId) -> Result<ExprId, ExprError> {
         if self.is_scalar(b) {
             let inv = self.pow_scalar(b, -1.0)?;
             return self.mul(&[a, inv]);
@@ -177,7 +177,7 @@ impl Simplifier<'_> {
     }
 
     /// `a^k`, canonical.
-    pub fn pow(&mut self, a: ExprId, k: ExprId) -> R {
+    pub fn pow(&mut self, a: ExprId, k: ExprId) -> Result<ExprId, ExprError> {
         let Some(kv) = self.num_of(k) else {
             return self.pool.intern(Node::Pow([a, k]));
         };
@@ -214,7 +214,7 @@ impl Simplifier<'_> {
     }
 
     /// `a .^ c`, canonical.
-    pub fn hpow(&mut self, a: ExprId, c: ExprId) -> R {
+    pub fn hpow(&mut self, a: ExprId, c: ExprId) -> Result<ExprId, ExprError> {
         match self.num_of(c) {
             Some(1.0) => Ok(a),
             _ if self.is_scalar(a) => self.pow(a, c),
@@ -225,7 +225,7 @@ impl Simplifier<'_> {
     /// An element-wise function, canonical: derivatives of built-ins written out where the
     /// language has a closed form (`exp' = exp`, `log'(x) = 1 ./ x`, `softplus' = sigmoid`, ...);
     /// `log(1 + exp(z))` is `softplus(z)` (rule F1).
-    pub fn apply(&mut self, fun: Fun, order: u8, arg: ExprId) -> R {
+    pub fn apply(&mut self, fun: Fun, order: u8, arg: ExprId) -> Result<ExprId, ExprError> {
         let Fun::Builtin(f) = fun else {
             return self.pool.intern(Node::Apply { fun, order, arg });
         };

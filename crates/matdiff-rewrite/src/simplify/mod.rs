@@ -17,7 +17,8 @@ mod sums;
 #[cfg(test)]
 mod tests;
 
-type R = Result<ExprId, ExprError>;
+/// The initial capacity of the simplifier's memo tables.
+const MEMO_CAPACITY: usize = 32;
 
 /// Simplifies expressions of one pool. Nodes listed as opaque (named bindings) are kept as they
 /// are, so that results can refer to them by name.
@@ -25,6 +26,8 @@ pub struct Simplifier<'p> {
     pub(crate) pool: &'p mut ExprPool,
     memo: HashMap<ExprId, ExprId>,
     present_memo: HashMap<ExprId, Forms>,
+    /// Canonical transposes, by the id transposed.
+    transposed: HashMap<ExprId, ExprId>,
     opaque: HashSet<ExprId>,
     /// The printed prefixes that order factors (`sort_key`), by id: printing is the costly part.
     sort_keys: HashMap<ExprId, std::sync::Arc<str>>,
@@ -37,10 +40,12 @@ impl<'p> Simplifier<'p> {
     pub fn new(pool: &'p mut ExprPool) -> Simplifier<'p> {
         Simplifier {
             pool,
-            memo: HashMap::default(),
-            present_memo: HashMap::default(),
+            // Sized for a typical derivation, so that the memos are not rehashed as they fill.
+            memo: HashMap::with_capacity_and_hasher(MEMO_CAPACITY, Default::default()),
+            present_memo: HashMap::with_capacity_and_hasher(MEMO_CAPACITY, Default::default()),
+            transposed: HashMap::with_capacity_and_hasher(MEMO_CAPACITY, Default::default()),
             opaque: HashSet::default(),
-            sort_keys: HashMap::default(),
+            sort_keys: HashMap::with_capacity_and_hasher(MEMO_CAPACITY, Default::default()),
             applied: Vec::new(),
         }
     }
@@ -61,13 +66,13 @@ impl<'p> Simplifier<'p> {
     /// let s = Simplifier::new(&mut pool).simplify(e).unwrap();
     /// assert_eq!(pool.plain(s), "b*a' + X");
     /// ```
-    pub fn simplify(&mut self, id: ExprId) -> R {
+    pub fn simplify(&mut self, id: ExprId) -> Result<ExprId, ExprError> {
         let c = self.canon(id)?;
         self.present(c)
     }
 
     /// The canonical form (transposes pushed to the leaves).
-    pub fn canon(&mut self, id: ExprId) -> R {
+    pub fn canon(&mut self, id: ExprId) -> Result<ExprId, ExprError> {
         if let Some(&r) = self.memo.get(&id) {
             return Ok(r);
         }
@@ -195,7 +200,7 @@ impl<'p> Simplifier<'p> {
     }
 
     /// The zero of a shape: `0`, `0*ones` or `0*ones*ones'`.
-    pub fn zero(&mut self, shape: Shape) -> R {
+    pub fn zero(&mut self, shape: Shape) -> Result<ExprId, ExprError> {
         let zero = self.num(0.0);
         if shape.is_scalar() {
             return Ok(zero);
@@ -235,17 +240,17 @@ impl<'p> Simplifier<'p> {
     }
 
     /// `c * a`, canonical.
-    pub fn scale(&mut self, c: f64, a: ExprId) -> R {
+    pub fn scale(&mut self, c: f64, a: ExprId) -> Result<ExprId, ExprError> {
         let k = self.num(c);
         self.mul(&[k, a])
     }
 
     /// `-a`, canonical.
-    pub fn neg(&mut self, a: ExprId) -> R {
+    pub fn neg(&mut self, a: ExprId) -> Result<ExprId, ExprError> {
         self.scale(-1.0, a)
     }
 
-    fn pow_scalar(&mut self, s: ExprId, k: f64) -> R {
+    fn pow_scalar(&mut self, s: ExprId, k: f64) -> Result<ExprId, ExprError> {
         if let Some(v) = self.num_of(s) {
             return Ok(self.num(v.powf(k)));
         }
@@ -264,7 +269,21 @@ impl<'p> Simplifier<'p> {
     }
 
     /// `a'`, canonical: transposes go to the leaves; scalars and symmetric matrices lose them.
-    pub fn transpose(&mut self, a: ExprId) -> R {
+    pub fn transpose(&mut self, a: ExprId) -> Result<ExprId, ExprError> {
+        if let Some(&t) = self.transposed.get(&a) {
+            return Ok(t);
+        }
+        // Remembered only when no function identity was applied on the way, so that a step
+        // still cites every identity it uses.
+        let applied = self.applied.len();
+        let t = self.transpose_uncached(a)?;
+        if self.applied.len() == applied {
+            self.transposed.insert(a, t);
+        }
+        Ok(t)
+    }
+
+    fn transpose_uncached(&mut self, a: ExprId) -> Result<ExprId, ExprError> {
         if self.is_scalar(a) || self.pool.is_symmetric(a) {
             return Ok(a);
         }

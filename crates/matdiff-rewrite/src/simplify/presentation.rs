@@ -2,13 +2,13 @@
 
 use matdiff_expr::{ExprError, ExprId, Node};
 
-use super::{Forms, Simplifier, R};
+use super::{Forms, Simplifier};
 
 impl Simplifier<'_> {
     /// The presentation pass: for each node the cheaper of itself and the transpose of its
     /// transpose, so `A'*B'` may print as `(B*A)'` and `inv(X)'*A'*B'*inv(X)'` as
     /// `(inv(X)*B*A*inv(X))'`.
-    pub fn present(&mut self, id: ExprId) -> R {
+    pub fn present(&mut self, id: ExprId) -> Result<ExprId, ExprError> {
         Ok(self.best(id)?.0 .0)
     }
 

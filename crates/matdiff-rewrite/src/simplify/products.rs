@@ -2,12 +2,12 @@
 
 use matdiff_expr::{Dim, ExprError, ExprId, Fun, Func, Node, Num, Reduce};
 
-use super::{Simplifier, R};
+use super::Simplifier;
 
 impl Simplifier<'_> {
     /// A product, canonical: numbers multiplied into one coefficient in front, scalar factors
     /// next (powers combined, sorted), identities dropped, equal neighbours made powers.
-    pub fn mul(&mut self, xs: &[ExprId]) -> R {
+    pub fn mul(&mut self, xs: &[ExprId]) -> Result<ExprId, ExprError> {
         let mut shape = self.shape(xs[0]);
         for &x in &xs[1..] {
             let s = self.shape(x);
@@ -20,7 +20,7 @@ impl Simplifier<'_> {
         }
         let mut coef = 1.0;
         let mut scalars: Vec<(ExprId, f64)> = Vec::new();
-        let mut matrices: Vec<ExprId> = Vec::new();
+        let mut matrices: Vec<ExprId> = Vec::with_capacity(xs.len());
         let mut stack: Vec<(ExprId, f64)> = xs.iter().rev().map(|&x| (x, 1.0)).collect();
         let mut identity = None;
         while let Some((x, e)) = stack.pop() {
@@ -95,7 +95,7 @@ impl Simplifier<'_> {
         let keys: Vec<_> = scalars.iter().map(|s| self.sort_key(s.0)).collect();
         let mut idx: Vec<usize> = (0..scalars.len()).collect();
         idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
-        let mut factors: Vec<ExprId> = Vec::new();
+        let mut factors: Vec<ExprId> = Vec::with_capacity(scalars.len() + matrices.len() + 1);
         if coef.abs() != 1.0 {
             factors.push(self.num(coef.abs()));
         }
@@ -238,7 +238,11 @@ impl Simplifier<'_> {
 
     /// A factor as base and integer power: `X^3` is (X, 3), `inv(X)` is (X, -1), `X` is (X, 1).
     pub(super) fn power_parts(&mut self, x: ExprId) -> (ExprId, i64) {
-        if self.opaque.contains(&x) {
+        // Only powers, inverses and transposes can have parts; most factors are none of them.
+        let kind = self.pool.node(x);
+        if !matches!(kind, Node::Pow(_) | Node::Inv(_) | Node::Transpose(_))
+            || self.opaque.contains(&x)
+        {
             return (x, 1);
         }
         // inv(X)' is X'^-1, so that it folds with X'.

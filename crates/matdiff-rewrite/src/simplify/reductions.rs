@@ -1,13 +1,13 @@
 //! Reductions (sums, traces), entry counts and the inverse.
 
-use matdiff_expr::{Dim, ExprId, Fun, Func, Node, Reduce, Shape};
+use matdiff_expr::{Dim, ExprError, ExprId, Fun, Func, Node, Reduce, Shape};
 
-use super::{Simplifier, R};
+use super::Simplifier;
 
 impl Simplifier<'_> {
     /// A reduction to a scalar, canonical: numbers and signs pulled out, traces of sums split,
     /// transposes dropped under `tr`, `det`, `logdet`, `sum` and norms.
-    pub fn reduce(&mut self, r: Reduce, a: ExprId) -> R {
+    pub fn reduce(&mut self, r: Reduce, a: ExprId) -> Result<ExprId, ExprError> {
         if self.opaque.contains(&a) {
             return self.pool.intern(Node::Reduce(r, a));
         }
@@ -89,7 +89,7 @@ impl Simplifier<'_> {
 
     /// The number of entries along a dimension: a number when it is known, else `ones'*ones`
     /// (printed `rows(A)` or `cols(A)` after a variable of that size).
-    pub fn count(&mut self, d: Dim) -> R {
+    pub fn count(&mut self, d: Dim) -> Result<ExprId, ExprError> {
         if let Dim::Known(k) = d {
             return Ok(self.num(k as f64));
         }
@@ -100,7 +100,7 @@ impl Simplifier<'_> {
 
     /// The number of terms a reduction adds for a broadcast scalar: every entry of `shape` for
     /// `sum`, every diagonal entry for `tr`.
-    pub(super) fn entries(&mut self, r: Reduce, shape: Shape) -> R {
+    pub(super) fn entries(&mut self, r: Reduce, shape: Shape) -> Result<ExprId, ExprError> {
         let rows = self.count(shape.rows)?;
         if r == Reduce::Trace {
             return Ok(rows);
@@ -110,7 +110,7 @@ impl Simplifier<'_> {
     }
 
     /// `inv(a)`, canonical.
-    pub fn inv(&mut self, a: ExprId) -> R {
+    pub fn inv(&mut self, a: ExprId) -> Result<ExprId, ExprError> {
         if self.is_scalar(a) {
             return self.pow_scalar(a, -1.0);
         }

@@ -4,7 +4,7 @@ use matdiff_expr::FxHashMap as HashMap;
 
 use matdiff_expr::{ExprError, ExprId, Node, Shape};
 
-use super::{Simplifier, R};
+use super::Simplifier;
 
 impl Simplifier<'_> {
     /// Splits a canonical term into a number and the rest (`None` for a bare number).
@@ -36,7 +36,12 @@ impl Simplifier<'_> {
     }
 
     /// A number times a core, canonical (`c == 0` gives the zero of `shape`).
-    pub(super) fn build_term(&mut self, c: f64, core: Option<ExprId>, shape: Shape) -> R {
+    pub(super) fn build_term(
+        &mut self,
+        c: f64,
+        core: Option<ExprId>,
+        shape: Shape,
+    ) -> Result<ExprId, ExprError> {
         let Some(core) = core else {
             return Ok(self.num(c));
         };
@@ -65,7 +70,7 @@ impl Simplifier<'_> {
 
     /// A sum, canonical: nested sums flattened, like terms collected, common factors pulled out.
     /// Scalars broadcast into a matrix sum keep its shape when the matrix terms cancel.
-    pub fn add(&mut self, xs: &[ExprId]) -> R {
+    pub fn add(&mut self, xs: &[ExprId]) -> Result<ExprId, ExprError> {
         let sum = self.add_terms(xs)?;
         let shape = self.shape_of_sum(xs);
         if self.is_scalar(sum) && !shape.is_scalar() {
@@ -83,7 +88,7 @@ impl Simplifier<'_> {
             .unwrap_or(Shape::SCALAR)
     }
 
-    pub(super) fn add_terms(&mut self, xs: &[ExprId]) -> R {
+    pub(super) fn add_terms(&mut self, xs: &[ExprId]) -> Result<ExprId, ExprError> {
         let shape = self.shape_of_sum(xs);
         let mut order: Vec<Option<ExprId>> = Vec::new();
         let mut coefs: HashMap<Option<ExprId>, f64> = HashMap::default();
@@ -160,7 +165,11 @@ impl Simplifier<'_> {
 
     /// Builds a sum of collected terms, pulling out a matrix factor shared by the last (or
     /// first) places of several terms: `A*x + B*x` is `(A + B)*x`.
-    pub(super) fn factor_sum(&mut self, terms: Vec<(f64, Option<ExprId>)>, shape: Shape) -> R {
+    pub(super) fn factor_sum(
+        &mut self,
+        terms: Vec<(f64, Option<ExprId>)>,
+        shape: Shape,
+    ) -> Result<ExprId, ExprError> {
         if let Some(sum) = self.sum_over_divisor(&terms, shape)? {
             return Ok(sum);
         }
