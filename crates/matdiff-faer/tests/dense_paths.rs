@@ -117,3 +117,22 @@ fn diagonal_identity_and_outer_leaves_load_by_columns() {
         );
     }
 }
+
+#[test]
+fn a_dense_linear_map_reuses_its_runs_and_reports_non_finite_values() {
+    let mut rng = StdRng::seed_from_u64(3);
+    let a = rand_mat(&mut rng, 9, 9, -1.0, 1.0);
+    let mut values = Values::new()
+        .with("A", a.clone())
+        .with("v", Mat::zeros(9, 1));
+    let (pool, root) = parse("(A + A')*v", &values);
+    let options = matdiff_faer::Options::new();
+    let h = matdiff_faer::dense_linear_map(&pool, root, "v", &values, &options).unwrap();
+    assert_close(&h, &(&a + a.transpose()), 1e-15, "the matrix of (A + A')*v");
+    values.get_mut("A").unwrap()[(2, 4)] = f64::NAN;
+    let err = matdiff_faer::dense_linear_map(&pool, root, "v", &values, &options).unwrap_err();
+    assert!(
+        matches!(&err, matdiff_faer::EvalError::NonFinite { name, row: 3, col: 5 } if name == "A"),
+        "{err}"
+    );
+}
