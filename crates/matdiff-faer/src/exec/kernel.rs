@@ -172,8 +172,19 @@ fn load_structured_column<T: Scalar>(
             match along {
                 Some(w) => {
                     let w = cx.src(w);
-                    for (k, o) in out.iter_mut().enumerate() {
-                        *o = vec_at(w, r0 + k) * scale;
+                    let w = if w.ncols() == 1 { w } else { w.transpose() };
+                    let w = w.col(0).subrows(r0, out.len());
+                    match w.try_as_col_major() {
+                        Some(w) => {
+                            for (o, &x) in out.iter_mut().zip(w.as_slice()) {
+                                *o = x * scale;
+                            }
+                        }
+                        None => {
+                            for (k, o) in out.iter_mut().enumerate() {
+                                *o = w[k] * scale;
+                            }
+                        }
                     }
                 }
                 None => out.fill(scale),
