@@ -44,18 +44,35 @@ pub fn dense_linear_map(
     let sizes = Sizes::from_values(pool, &values)?;
     let mut plan = Plan::compile_with(pool, &[linear], &sizes, options)?;
     let mut out: Option<Mat<f64>> = None;
+    let mut column = Vec::new();
     for k in 0..rows * cols {
         let (i, j) = (k % rows, k / rows);
         values.get_mut(direction).expect("inserted")[(i, j)] = 1.0;
-        let r = plan.run(&values);
+        let r = plan.run_into(&values, &mut column);
         values.get_mut(direction).expect("inserted")[(i, j)] = 0.0;
-        let column = r?.remove(0);
-        let m = out.get_or_insert_with(|| Mat::zeros(column.nrows() * column.ncols(), rows * cols));
-        for (q, value) in vec_entries(&column).enumerate() {
+        r?;
+        let c = &column[0];
+        let m = out.get_or_insert_with(|| Mat::zeros(c.nrows() * c.ncols(), rows * cols));
+        for (q, value) in vec_entries(c).enumerate() {
             m[(q, k)] = value;
         }
     }
-    Ok(out.unwrap_or_else(|| Mat::zeros(0, 0)))
+    let out = out.unwrap_or_else(|| Mat::zeros(0, 0));
+    // The runs wrote into reused matrices without scanning them: a non-finite entry that
+    // comes from a non-finite value is reported once here, as a checked run reports it.
+    if vec_entries(&out).any(|x| !x.is_finite()) {
+        for (name, m) in values.iter() {
+            let n = m.nrows().max(1);
+            if let Some(k) = vec_entries(m).position(|x| !x.is_finite()) {
+                return Err(EvalError::NonFinite {
+                    name: name.to_string(),
+                    row: k % n + 1,
+                    col: k / n + 1,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The Jacobian `∂vec(F)/∂vec(X)'` of the expression `f` with respect to the variable `wrt` by

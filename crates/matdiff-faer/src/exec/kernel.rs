@@ -106,6 +106,11 @@ impl Pos {
 }
 
 pub(super) fn load<T: Scalar>(leaf: &Leaf, cx: &Ctx<'_, T>, pos: Pos, out: &mut [T]) {
+    if let Pos::Col { j, r0 } = pos {
+        if load_structured_column(leaf, cx, j, r0, out) {
+            return;
+        }
+    }
     let len = out.len();
     match leaf.kind {
         LeafKind::Matrix(s) => {
@@ -138,6 +143,56 @@ pub(super) fn load<T: Scalar>(leaf: &Leaf, cx: &Ctx<'_, T>, pos: Pos, out: &mut 
             }
         }
     }
+}
+
+/// Loads rows `r0..` of column `j` of a diagonal, identity or outer-product leaf in one pass
+/// (zeros with at most one entry; `u` scaled by one entry of `v`), not entry by entry. Returns
+/// whether the leaf is of such a kind.
+fn load_structured_column<T: Scalar>(
+    leaf: &Leaf,
+    cx: &Ctx<'_, T>,
+    j: usize,
+    r0: usize,
+    out: &mut [T],
+) -> bool {
+    match leaf.kind {
+        LeafKind::Identity | LeafKind::DiagMat(_) => {
+            out.fill(T::zero());
+            if (r0..r0 + out.len()).contains(&j) {
+                out[j - r0] = match leaf.kind {
+                    LeafKind::DiagMat(v) => vec_at(cx.src(v), j),
+                    _ => T::one(),
+                };
+            }
+        }
+        LeafKind::Outer(u, v) => {
+            // Entry (i, j) is u_i v_j; transposed, it is u_j v_i.
+            let (along, across) = if leaf.t { (v, u) } else { (u, v) };
+            let scale = across.map_or(T::one(), |w| vec_at(cx.src(w), j));
+            match along {
+                Some(w) => {
+                    let w = cx.src(w);
+                    let w = if w.ncols() == 1 { w } else { w.transpose() };
+                    let w = w.col(0).subrows(r0, out.len());
+                    match w.try_as_col_major() {
+                        Some(w) => {
+                            for (o, &x) in out.iter_mut().zip(w.as_slice()) {
+                                *o = x * scale;
+                            }
+                        }
+                        None => {
+                            for (k, o) in out.iter_mut().enumerate() {
+                                *o = w[k] * scale;
+                            }
+                        }
+                    }
+                }
+                None => out.fill(scale),
+            }
+        }
+        _ => return false,
+    }
+    true
 }
 
 #[inline]

@@ -12,6 +12,7 @@ use crate::scalar::Scalar;
 use crate::values::{Inputs, Sizes, Values};
 
 mod chains;
+mod distribute;
 mod emit;
 mod inputs;
 mod kernels;
@@ -146,6 +147,11 @@ impl<T: Scalar> Plan<T> {
         sizes: &Sizes,
         options: &Options<T>,
     ) -> Result<Plan<T>, EvalError> {
+        let distributed = distribute::distribute(pool, roots, sizes);
+        let (pool, roots) = match &distributed {
+            Some((pool, roots)) => (pool, roots.as_slice()),
+            None => (pool, roots),
+        };
         let mut c = Compiler::new(pool, roots, sizes, options)?;
         c.assign_roles();
         c.emit()?;
