@@ -218,6 +218,7 @@ impl fmt::Display for crate::node::Shape {
         let d = |d: crate::node::Dim| match d {
             crate::node::Dim::Known(k) => k.to_string(),
             crate::node::Dim::Sym(v) => format!("d{}", v.index()),
+            crate::node::Dim::Prod(p) => format!("p{}", p.0),
         };
         write!(f, "{} x {}", d(self.rows), d(self.cols))
     }

@@ -36,13 +36,22 @@ impl DimVar {
     }
 }
 
-/// One dimension of a shape: a concrete size or a symbolic one.
+/// A product of dimensions interned by a pool (`m*p`, `2*n`): its factors are
+/// [`ExprPool::dim_factors`](crate::ExprPool::dim_factors).
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct DimProd(pub(crate) u32);
+
+/// One dimension of a shape: a concrete size, a symbolic one, or a product of them.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub enum Dim {
     /// A concrete size.
     Known(u64),
     /// A symbolic size, named by the pool.
     Sym(DimVar),
+    /// A product with at least one symbolic factor (`kron(A, B)` has `m*p` rows), made by
+    /// [`ExprPool::dim_product`](crate::ExprPool::dim_product): two products are equal exactly
+    /// when their factors are, as multisets.
+    Prod(DimProd),
 }
 
 impl Dim {

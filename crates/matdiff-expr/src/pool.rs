@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use crate::error::ExprError;
 use crate::fxhash::FxHashMap;
-use crate::node::{Dim, DimVar, ExprId, Fun, Node, Num, Reduce, Shape, Symbol};
+use crate::node::{Dim, DimProd, DimVar, ExprId, Fun, Node, Num, Reduce, Shape, Symbol};
 
 /// Names of new symbolic dimensions, in order of use (then `m1`, `n1`, ...).
 pub(crate) const FRESH_NAMES: [&str; 12] =
@@ -124,6 +124,9 @@ pub struct ExprPool {
     functions: FxHashMap<Symbol, ()>,
     dims: Vec<Symbol>,
     dim_ids: FxHashMap<Symbol, DimVar>,
+    /// The factors of each product dimension (sorted, numbers first and folded into one).
+    products: Vec<Box<[Dim]>>,
+    product_ids: FxHashMap<Box<[Dim]>, DimProd>,
     limits: Limits,
     /// Where [`ExprPool::fresh_dim`] looks first.
     next_fresh: usize,
@@ -245,9 +248,19 @@ impl ExprPool {
             .values()
             .flat_map(|info| [info.shape.rows, info.shape.cols])
             .filter_map(|d| match d {
-                Dim::Sym(v) => Some(v),
+                Dim::Sym(v) => Some(vec![v]),
+                Dim::Prod(_) => Some(
+                    self.dim_factors(d)
+                        .into_iter()
+                        .filter_map(|f| match f {
+                            Dim::Sym(v) => Some(v),
+                            _ => None,
+                        })
+                        .collect(),
+                ),
                 Dim::Known(_) => None,
             })
+            .flatten()
             .collect();
         for round in 0.. {
             for base in FRESH_NAMES {
@@ -277,11 +290,70 @@ impl ExprPool {
         self.name(self.dims[dim.index()])
     }
 
-    /// A dimension as text: `3` or `n`.
+    /// A dimension as text: `3`, `n` or `m*p`.
     pub fn dim_str(&self, dim: Dim) -> String {
         match dim {
             Dim::Known(k) => k.to_string(),
             Dim::Sym(d) => self.dim_name(d).to_string(),
+            Dim::Prod(_) => self
+                .dim_factors(dim)
+                .iter()
+                .map(|&f| self.dim_str(f))
+                .collect::<Vec<_>>()
+                .join("*"),
+        }
+    }
+
+    /// The factors of a dimension: a product's (numbers first, then symbolic dimensions in
+    /// order), or the dimension itself.
+    pub fn dim_factors(&self, dim: Dim) -> Vec<Dim> {
+        match dim {
+            Dim::Prod(p) => self.products[p.0 as usize].to_vec(),
+            _ => vec![dim],
+        }
+    }
+
+    /// The product of two dimensions: a number when both are, otherwise the one product with
+    /// these factors (as a multiset), interned.
+    ///
+    /// ```
+    /// use matdiff_expr::{Dim, ExprPool};
+    /// let mut pool = ExprPool::new();
+    /// let (m, p) = (Dim::Sym(pool.dim_named("m")), Dim::Sym(pool.dim_named("p")));
+    /// let mp = pool.dim_product(m, p);
+    /// assert_eq!(pool.dim_product(p, m), mp);
+    /// assert_eq!(pool.dim_str(mp), "m*p");
+    /// assert_eq!(pool.dim_product(Dim::Known(2), Dim::Known(3)), Dim::Known(6));
+    /// assert_eq!(pool.dim_product(Dim::ONE, m), m);
+    /// ```
+    pub fn dim_product(&mut self, a: Dim, b: Dim) -> Dim {
+        let mut known = 1u64;
+        let mut syms: Vec<Dim> = Vec::new();
+        for f in self.dim_factors(a).into_iter().chain(self.dim_factors(b)) {
+            match f {
+                Dim::Known(k) => known = known.saturating_mul(k),
+                _ => syms.push(f),
+            }
+        }
+        syms.sort();
+        match (known, syms.len()) {
+            (k, 0) => Dim::Known(k),
+            (1, 1) => syms[0],
+            (k, _) => {
+                let mut factors = Vec::with_capacity(syms.len() + 1);
+                if k != 1 {
+                    factors.push(Dim::Known(k));
+                }
+                factors.extend(syms);
+                let factors: Box<[Dim]> = factors.into();
+                if let Some(&p) = self.product_ids.get(&factors) {
+                    return Dim::Prod(p);
+                }
+                let p = DimProd(self.products.len() as u32);
+                self.products.push(factors.clone());
+                self.product_ids.insert(factors, p);
+                Dim::Prod(p)
+            }
         }
     }
 

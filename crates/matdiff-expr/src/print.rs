@@ -75,6 +75,15 @@ impl<'a> Printer<'a> {
         let v = match d {
             Dim::Known(k) => return Some(k.to_string()),
             Dim::Sym(v) => v,
+            Dim::Prod(_) => {
+                let texts: Option<Vec<String>> = self
+                    .pool
+                    .dim_factors(d)
+                    .into_iter()
+                    .map(|f| self.dim_text(f))
+                    .collect();
+                return texts.map(|t| t.join("*"));
+            }
         };
         let names = self.dim_names.get_or_init(|| {
             let mut vars = self.pool.vars();

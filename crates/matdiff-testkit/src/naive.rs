@@ -126,6 +126,11 @@ impl Evaluator<'_> {
     fn size(&self, d: Dim) -> Result<usize, Refused> {
         match d {
             Dim::Known(k) => Ok(k as usize),
+            Dim::Prod(_) if !self.dims.contains_key(&d) => self
+                .pool
+                .dim_factors(d)
+                .into_iter()
+                .try_fold(1usize, |n, f| Ok(n * self.size(f)?)),
             d => self
                 .dims
                 .get(&d)

@@ -189,6 +189,8 @@ impl Lowering<'_> {
     fn size_at(&mut self, dim: Dim, k: usize, axis: u8) -> Size {
         match dim {
             Dim::Known(n) => Size::Known(n),
+            // Read from the input; its factors are sized by other inputs or not at all.
+            Dim::Prod(_) => Size::Axis(k, axis),
             Dim::Sym(v) => *self.dims.entry(v).or_insert_with(|| {
                 let size = Size::Axis(k, axis);
                 self.program
@@ -202,6 +204,9 @@ impl Lowering<'_> {
     pub(super) fn size(&self, dim: Dim) -> Result<Size, CodegenError> {
         match dim {
             Dim::Known(n) => Ok(Size::Known(n)),
+            Dim::Prod(_) => Err(CodegenError::UnknownSize {
+                dim: self.pool.dim_str(dim),
+            }),
             Dim::Sym(v) => self
                 .dims
                 .get(&v)

@@ -60,9 +60,21 @@ impl<'p> Inference<'p> {
         match self.dims.val[r as usize] {
             Some(Val::Known(k)) => Dim::Known(k),
             Some(Val::Rigid(v)) => Dim::Sym(v),
-            None => *resolved
-                .entry(r)
-                .or_insert_with(|| Dim::Sym(self.pool.fresh_dim())),
+            None => {
+                if let Some(&d) = resolved.get(&r) {
+                    return d;
+                }
+                // Checked acyclic by `check_products`.
+                let d = match self.dims.product_of(r) {
+                    Some([a, b]) => {
+                        let (a, b) = (self.resolve(a, resolved), self.resolve(b, resolved));
+                        self.pool.dim_product(a, b)
+                    }
+                    None => Dim::Sym(self.pool.fresh_dim()),
+                };
+                resolved.insert(r, d);
+                d
+            }
         }
     }
 
@@ -242,6 +254,14 @@ impl<'p> Inference<'p> {
                 let e = self.lower(arg, env, resolved)?;
                 let shape = self.pool.shape(e);
                 Ok(if *cols { shape.cols } else { shape.rows })
+            }
+            AstKind::Nary(NaryOp::Mul, items, _) => {
+                let mut d = Dim::ONE;
+                for item in items {
+                    let f = self.lowered_size(item, env, resolved)?;
+                    d = self.pool.dim_product(d, f);
+                }
+                Ok(d)
             }
             _ => {
                 let k = integer_literal(size).expect("checked by inference");

@@ -316,7 +316,26 @@ impl Inference<'_> {
 
     /// `ones(N)` or `eye(N)`: the size is a whole number or `rows(E)`/`cols(E)`.
     fn infer_sized(&mut self, ones: bool, size: &mut Ast) -> Result<TShape, ParseError> {
-        let d = match &mut size.kind {
+        let d = self.infer_size(size)?;
+        Ok(if ones {
+            (d, self.dims.known(1))
+        } else {
+            (d, d)
+        })
+    }
+
+    /// A size: a whole number, `rows(E)`/`cols(E)`, or a product of sizes (`rows(A)*rows(B)`).
+    fn infer_size(&mut self, size: &mut Ast) -> Result<u32, ParseError> {
+        if let AstKind::Nary(NaryOp::Mul, items, _) = &mut size.kind {
+            let span = size.span.clone();
+            let mut d = self.dims.known(1);
+            for item in items.iter_mut() {
+                let f = self.infer_size(item)?;
+                d = self.dims.product(d, f, span.clone());
+            }
+            return Ok(d);
+        }
+        Ok(match &mut size.kind {
             AstKind::Num(_) => match integer_literal(size) {
                 Some(k) if k >= 1 => self.dims.known(k as u64),
                 _ => return Err(self.err(SIZE_MESSAGE.into(), size.span.clone())),
@@ -335,11 +354,6 @@ impl Inference<'_> {
                 }
             }
             _ => return Err(self.err(SIZE_MESSAGE.into(), size.span.clone())),
-        };
-        Ok(if ones {
-            (d, self.dims.known(1))
-        } else {
-            (d, d)
         })
     }
 
@@ -378,6 +392,33 @@ impl Inference<'_> {
             self.bindings.insert(bindings[i].name.clone(), s);
         }
         let s = self.infer(root)?;
+        if let Err(m) = self.dims.check_products() {
+            let mut namer = super::Namer {
+                pool: self.pool,
+                names: HashMap::default(),
+                expanding: vec![self.dims.find(m.class)],
+            };
+            let mut sides: Vec<String> = Vec::new();
+            for &[a, b] in &m.products {
+                let (a, b) = (namer.dim(&mut self.dims, a), namer.dim(&mut self.dims, b));
+                sides.push(format!("{a}*{b}"));
+            }
+            sides.push(namer.dim(&mut self.dims, m.class));
+            sides.dedup();
+            if m.value.is_none() && m.products.len() > 1 {
+                // The class is one of its products: named by them alone.
+                sides.pop();
+            }
+            return Err(self.err(
+                format!(
+                    "the dimensions {} must be equal and cannot be shown to be: a product of \
+                     dimensions equals only the same product, or its number when its factors \
+                     are numbers (declare the sizes, e.g. --let 'A: 2x3')",
+                    sides.join(" and ")
+                ),
+                m.span,
+            ));
+        }
         Ok((order, s))
     }
 
@@ -468,7 +509,7 @@ impl Inference<'_> {
             Some(DeclDim::Known(k)) => self.dims.known(k),
             Some(DeclDim::Named(ref n)) => {
                 let v = self.pool.dim_named(n);
-                self.dims.elem_of_dim(Dim::Sym(v))
+                self.dims.elem_of_dim(self.pool, Dim::Sym(v))
             }
         }
     }
