@@ -148,12 +148,14 @@ fn function_table() -> Result<String> {
         .iter()
         .map(|(_, call)| format!("`{call}`"))
         .collect();
-    writeln!(
-        w,
-        "Not built in yet, and refused rather than guessed: {}.",
-        not_yet.join(", ")
-    )?;
-    writeln!(w)?;
+    if !not_yet.is_empty() {
+        writeln!(
+            w,
+            "Not built in yet, and refused rather than guessed: {}.",
+            not_yet.join(", ")
+        )?;
+        writeln!(w)?;
+    }
     Ok(w)
 }
 

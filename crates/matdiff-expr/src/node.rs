@@ -408,13 +408,26 @@ pub enum Node {
     /// `logsumexp` of a matrix: one per column, a row (`m x n` to `1 x n`); of a column vector
     /// it is the reduction `Reduce::LogSumExp`.
     LogSumExpCols(ExprId),
+    /// The Kronecker product `kron(A, B)` (`A ⊗ B`): `m*p x n*q` for `A` `m x n`, `B` `p x q`.
+    Kron([ExprId; 2]),
+    /// `vec(X)`: the columns of `X` stacked, `m*n x 1` (of a column vector, the vector itself).
+    Vectorize(ExprId),
+    /// The commutation matrix `commutation(m, n)` (`K_{m,n}`, `m*n x m*n`):
+    /// `K_{m,n}*vec(A) = vec(A')` for every `m x n` matrix `A`.
+    Commutation(Dim, Dim),
+    /// `unvec(g, m)`: the `m*n x 1` column `g` as the `m x n` matrix whose `vec` it is.
+    Unvec(ExprId, Dim),
 }
 
 impl Node {
     /// The children, in order.
     pub fn children(&self) -> &[ExprId] {
         match self {
-            Node::Var(_) | Node::Num(_) | Node::Identity(_) | Node::Ones(_) => &[],
+            Node::Var(_)
+            | Node::Num(_)
+            | Node::Identity(_)
+            | Node::Ones(_)
+            | Node::Commutation(..) => &[],
             Node::Neg(a)
             | Node::Transpose(a)
             | Node::Apply { arg: a, .. }
@@ -422,9 +435,11 @@ impl Node {
             | Node::Inv(a)
             | Node::Diag(a)
             | Node::Tri(_, a)
-            | Node::LogSumExpCols(a) => std::slice::from_ref(a),
+            | Node::LogSumExpCols(a)
+            | Node::Vectorize(a)
+            | Node::Unvec(a, _) => std::slice::from_ref(a),
             Node::Add(xs) | Node::Mul(xs) | Node::Hadamard(xs) => xs,
-            Node::Div(ab) | Node::HDiv(ab) | Node::Pow(ab) | Node::HPow(ab) => ab,
+            Node::Div(ab) | Node::HDiv(ab) | Node::Pow(ab) | Node::HPow(ab) | Node::Kron(ab) => ab,
         }
     }
 }

@@ -530,6 +530,8 @@ impl ExprPool {
             Node::LogSumExpCols(a) if self.shapes[a.index()].cols == Dim::ONE => {
                 Node::Reduce(Reduce::LogSumExp, a)
             }
+            // The vec of a column is the column.
+            Node::Vectorize(a) if self.shapes[a.index()].cols == Dim::ONE => return Ok(a),
             other => other,
         };
         if let Some(&id) = self.dedup.get(&node) {
@@ -541,7 +543,11 @@ impl ExprPool {
                 "child {c:?} is not in this pool"
             );
         }
-        let shape = self.infer(&node)?;
+        let shape = self.infer_product_shape(&node)?;
+        let shape = match shape {
+            Some(shape) => shape,
+            None => self.infer(&node)?,
+        };
         let height = 1 + node
             .children()
             .iter()
@@ -668,6 +674,10 @@ impl ExprPool {
             Node::Diag(_) => Node::Diag(children[0]),
             Node::Tri(t, _) => Node::Tri(t, children[0]),
             Node::LogSumExpCols(_) => Node::LogSumExpCols(children[0]),
+            Node::Vectorize(_) => Node::Vectorize(children[0]),
+            Node::Unvec(_, d) => Node::Unvec(children[0], d),
+            Node::Kron(_) => Node::Kron([children[0], children[1]]),
+            n @ Node::Commutation(..) => n,
             Node::Add(_) => Node::Add(children.into()),
             Node::Mul(_) => Node::Mul(children.into()),
             Node::Hadamard(_) => Node::Hadamard(children.into()),
@@ -677,6 +687,85 @@ impl ExprPool {
             Node::HPow(_) => Node::HPow([children[0], children[1]]),
         };
         self.intern(node)
+    }
+
+    /// The shape of a node whose dimensions are products (made here, so `&mut`); `None` for
+    /// the other nodes.
+    fn infer_product_shape(&mut self, node: &Node) -> Result<Option<Shape>, ExprError> {
+        let sh = |pool: &ExprPool, id: ExprId| pool.shapes[id.index()];
+        Ok(Some(match *node {
+            Node::Kron([a, b]) => {
+                let (sa, sb) = (sh(self, a), sh(self, b));
+                Shape::new(
+                    self.dim_product(sa.rows, sb.rows),
+                    self.dim_product(sa.cols, sb.cols),
+                )
+            }
+            Node::Vectorize(a) => {
+                let s = sh(self, a);
+                Shape::new(self.dim_product(s.rows, s.cols), Dim::ONE)
+            }
+            Node::Commutation(m, n) => {
+                let mn = self.dim_product(m, n);
+                Shape::new(mn, mn)
+            }
+            Node::Unvec(g, m) => {
+                let s = sh(self, g);
+                let cols = match self.dim_quotient(s.rows, m) {
+                    Some(n) if s.cols == Dim::ONE => n,
+                    _ => {
+                        return Err(ExprError::Unvec {
+                            shape: self.shape_str(s),
+                            rows: self.dim_str(m),
+                        })
+                    }
+                };
+                Shape::new(m, cols)
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// `a / b` when `b`'s factors are among `a`'s (numbers divide): `m*p / m` is `p`, `6 / 2`
+    /// is `3`, `m / p` is `None`.
+    ///
+    /// ```
+    /// use matdiff_expr::{Dim, ExprPool};
+    /// let mut pool = ExprPool::new();
+    /// let (m, p) = (Dim::Sym(pool.dim_named("m")), Dim::Sym(pool.dim_named("p")));
+    /// let mp = pool.dim_product(m, p);
+    /// assert_eq!(pool.dim_quotient(mp, m), Some(p));
+    /// assert_eq!(pool.dim_quotient(Dim::Known(6), Dim::Known(4)), None);
+    /// assert_eq!(pool.dim_quotient(m, p), None);
+    /// ```
+    pub fn dim_quotient(&mut self, a: Dim, b: Dim) -> Option<Dim> {
+        let mut rest = self.dim_factors(a);
+        let mut known_a: u64 = 1;
+        rest.retain(|f| match f {
+            Dim::Known(k) => {
+                known_a *= k;
+                false
+            }
+            _ => true,
+        });
+        let mut known_b: u64 = 1;
+        for f in self.dim_factors(b) {
+            match f {
+                Dim::Known(k) => known_b *= k,
+                _ => {
+                    let i = rest.iter().position(|&x| x == f)?;
+                    rest.remove(i);
+                }
+            }
+        }
+        if known_b == 0 || !known_a.is_multiple_of(known_b) {
+            return None;
+        }
+        let mut out = Dim::Known(known_a / known_b);
+        for f in rest {
+            out = self.dim_product(out, f);
+        }
+        Some(out)
     }
 
     fn mismatch(&self, op: &'static str, a: Shape, b: Shape) -> ExprError {
@@ -815,6 +904,9 @@ impl ExprPool {
                 }
             }
             Node::LogSumExpCols(a) => Shape::new(Dim::ONE, sh(a).cols),
+            Node::Kron(_) | Node::Vectorize(_) | Node::Commutation(..) | Node::Unvec(..) => {
+                unreachable!("shaped by infer_product_shape")
+            }
             Node::Tri(t, a) => {
                 if !sh(a).is_square() {
                     return Err(ExprError::NotSquare {
@@ -851,6 +943,8 @@ impl ExprPool {
             Node::Identity(_) => true,
             Node::Neg(a) | Node::Inv(a) => self.is_symmetric(*a),
             Node::Diag(a) => self.shape(*a).cols == Dim::ONE,
+            Node::Kron([a, b]) => self.is_symmetric(*a) && self.is_symmetric(*b),
+            Node::Commutation(m, n) => m == n,
             Node::Add(xs) | Node::Hadamard(xs) => xs.iter().all(|&x| self.is_symmetric(x)),
             Node::Div([a, _]) | Node::HPow([a, _]) => self.is_symmetric(*a),
             Node::Pow([a, _]) => self.is_symmetric(*a),

@@ -140,14 +140,21 @@ fn draw(pool: &ExprPool, root: ExprId, seed: u64, order: Order) -> Values<f64> {
             | Node::Transpose(a)
             | Node::Diag(a)
             | Node::Tri(_, a)
-            | Node::LogSumExpCols(a) => stack.push((*a, pass)),
+            | Node::LogSumExpCols(a)
+            | Node::Vectorize(a)
+            | Node::Unvec(a, _) => stack.push((*a, pass)),
+            // Positive (well conditioned) factors make a positive (well-conditioned) product.
+            Node::Kron([a, b]) => {
+                stack.push((*a, pass));
+                stack.push((*b, pass));
+            }
             Node::Neg(a) => stack.push((*a, pass & (WELL_CONDITIONED | SMALL))),
             Node::Add(xs) | Node::Mul(xs) | Node::Hadamard(xs) => {
                 for &x in xs.iter() {
                     stack.push((x, pass));
                 }
             }
-            Node::Num(_) | Node::Identity(_) | Node::Ones(_) => {}
+            Node::Num(_) | Node::Identity(_) | Node::Ones(_) | Node::Commutation(..) => {}
         }
     }
     // Distinct sizes for distinct symbolic dimensions.

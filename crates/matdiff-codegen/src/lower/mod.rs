@@ -15,6 +15,7 @@ use crate::CodegenError;
 mod analysis;
 mod nodes;
 mod products;
+mod vec_ops;
 
 /// Where a value lives: an argument of the function or a temporary.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
@@ -118,6 +119,14 @@ pub(crate) enum Op {
     /// `log|det(a)|`.
     LogAbsDet(Operand),
     Fold(Fold, Ew),
+    /// `kron(a, b)`.
+    Kron(Operand, Operand),
+    /// `vec(a)`: the columns stacked.
+    Vec(Operand),
+    /// `unvec(a, rows)`: the column as a matrix of `rows` rows.
+    Unvec(Operand, Size),
+    /// `commutation(m, n)`.
+    Commutation(Size, Size),
 }
 
 impl Op {
@@ -148,7 +157,11 @@ impl Op {
                     ew(al, &mut out);
                 }
             }
-            Op::Solve { a, b } | Op::TraceProduct(a, b) => out.extend([a.slot, b.slot]),
+            Op::Solve { a, b } | Op::TraceProduct(a, b) | Op::Kron(a, b) => {
+                out.extend([a.slot, b.slot])
+            }
+            Op::Vec(a) | Op::Unvec(a, _) => out.push(a.slot),
+            Op::Commutation(..) => {}
             Op::Inverse(a)
             | Op::Power(a, _)
             | Op::DiagVector(a)

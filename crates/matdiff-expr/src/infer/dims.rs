@@ -252,6 +252,14 @@ impl Dims {
         self.val[r as usize]
     }
 
+    /// The number a dimension is known to be.
+    pub(super) fn known_value(&mut self, x: u32) -> Option<u64> {
+        match self.value(x) {
+            Some(Val::Known(k)) => Some(k),
+            _ => None,
+        }
+    }
+
     pub(super) fn is_one(&mut self, x: u32) -> bool {
         self.value(x) == Some(Val::Known(1))
     }

@@ -120,6 +120,16 @@ impl<'p> Inference<'p> {
                     NaryOp::Hadamard => Node::Hadamard(ids.into()),
                 }
             }
+            AstKind::Bin(BinOp::Commutation, m, n, _) => {
+                let m = self.lowered_size(m, env, resolved)?;
+                let n = self.lowered_size(n, env, resolved)?;
+                Node::Commutation(m, n)
+            }
+            AstKind::Bin(BinOp::Unvec, g, m, _) => {
+                let g = self.lower(g, env, resolved)?;
+                let m = self.lowered_size(m, env, resolved)?;
+                Node::Unvec(g, m)
+            }
             AstKind::Bin(op, a, b, _) => {
                 let ab = [self.lower(a, env, resolved)?, self.lower(b, env, resolved)?];
                 match op {
@@ -127,6 +137,8 @@ impl<'p> Inference<'p> {
                     BinOp::HDiv => Node::HDiv(ab),
                     BinOp::Pow => Node::Pow(ab),
                     BinOp::HPow => Node::HPow(ab),
+                    BinOp::Kron => Node::Kron(ab),
+                    BinOp::Commutation | BinOp::Unvec => unreachable!("lowered above"),
                     BinOp::Extreme(max) => {
                         let span = match &ast.kind {
                             AstKind::Bin(_, _, _, s) => s.clone(),
@@ -213,6 +225,7 @@ impl<'p> Inference<'p> {
             unreachable!("a call")
         };
         Ok(match callee {
+            Callee::Vec => Node::Vectorize(arg),
             Callee::Elementwise(f) => Node::Apply {
                 fun: Fun::Builtin(*f),
                 order: *order,

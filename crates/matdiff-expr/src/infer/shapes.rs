@@ -30,6 +30,16 @@ impl Inference<'_> {
                 }
                 self.infer_nary(*op, &shapes, ops)
             }
+            AstKind::Bin(BinOp::Commutation, m, n, op_span) => {
+                let (m, n) = (self.infer_size(m)?, self.infer_size(n)?);
+                let mn = self.dims.product(m, n, op_span.clone());
+                Ok((mn, mn))
+            }
+            AstKind::Bin(BinOp::Unvec, g, m, op_span) => {
+                let sg = self.infer(g)?;
+                let m = self.infer_size(m)?;
+                self.infer_unvec(sg, m, op_span.clone())
+            }
             AstKind::Bin(op, a, b, op_span) => {
                 let sa = self.infer(a)?;
                 let sb = self.infer(b)?;
@@ -134,6 +144,38 @@ impl Inference<'_> {
         Ok(acc)
     }
 
+    /// `unvec(g, m)`: `g` a column of `m*n` entries gives `m x n`.
+    fn infer_unvec(
+        &mut self,
+        sg: TShape,
+        m: u32,
+        span: Range<usize>,
+    ) -> Result<TShape, ParseError> {
+        let one = self.dims.known(1);
+        if let (Some(k), Some(r)) = (self.dims.known_value(sg.0), self.dims.known_value(m)) {
+            if k % r != 0 {
+                let (s, d) = self.describe(&[sg], &[m]);
+                return Err(self.err(
+                    format!("'unvec' needs a column of {}*n entries, got {}", d[0], s[0]),
+                    span,
+                ));
+            }
+        }
+        let n = self.dims.fresh();
+        let mn = self.dims.product(m, n, span.clone());
+        if !self.dims.unify(sg.1, one) || !self.dims.unify(sg.0, mn) {
+            let (s, d) = self.describe(&[sg], &[m]);
+            return Err(self.err(
+                format!(
+                    "'unvec' needs a column of {}*n entries (n columns of {} rows), got {}",
+                    d[0], d[0], s[0]
+                ),
+                span,
+            ));
+        }
+        Ok((m, n))
+    }
+
     #[inline(never)]
     fn infer_bin(
         &mut self,
@@ -154,6 +196,11 @@ impl Inference<'_> {
                 Err(self.err(msg, op_span))
             }
             BinOp::Div | BinOp::HPow => Ok(sa),
+            BinOp::Kron => Ok((
+                self.dims.product(sa.0, sb.0, op_span.clone()),
+                self.dims.product(sa.1, sb.1, op_span),
+            )),
+            BinOp::Commutation | BinOp::Unvec => unreachable!("inferred by infer"),
             BinOp::Pow => {
                 if self.dims.is_scalar(sa) {
                     return Ok(sa);
@@ -247,6 +294,7 @@ impl Inference<'_> {
         let name_span = name_span.clone();
         match callee {
             Callee::Elementwise(_) | Callee::Abstract => Ok(s),
+            Callee::Vec => Ok((self.dims.product(s.0, s.1, name_span), self.dims.known(1))),
             Callee::Reduce(r) | Callee::Softmax(r) => {
                 if matches!(callee, Callee::Softmax(_)) {
                     return Ok(s);

@@ -222,6 +222,31 @@ impl Engine<'_> {
                 let nu = self.s.pool.intern(Node::Tri(t, u))?;
                 out.push(State { u: Some(nu), e: a });
             }
+            Node::Kron([a, b]) => {
+                if self.has_d(a) && self.has_d(b) {
+                    return Err(unsupported(self, "the differential is not linear"));
+                }
+                rule(RuleId::T11);
+                let u = self.u_or_identity(st)?;
+                let left = self.has_d(a);
+                let nu = self.kron_weight(u, [a, b], left)?;
+                out.push(State {
+                    u: Some(nu),
+                    e: if left { a } else { b },
+                });
+            }
+            Node::Vectorize(a) => {
+                rule(RuleId::T12);
+                let u = self.u_or_identity(st)?;
+                let nu = self.unvec_weight(u, a)?;
+                out.push(State { u: Some(nu), e: a });
+            }
+            Node::Unvec(g, _) => {
+                rule(RuleId::T12);
+                let u = self.u_or_identity(st)?;
+                let nu = self.s.vec(u)?;
+                out.push(State { u: Some(nu), e: g });
+            }
             _ => return Err(unsupported(self, "no trace trick applies")),
         }
         Ok(true)
