@@ -27,7 +27,30 @@ impl Engine<'_> {
         Ok(if transposed { self.s.transpose(o)? } else { o })
     }
 
+    /// `U` as `s*kron(P, Q)` with `P` of `A`'s shape: the scalar factors, `P` and `Q`.
+    fn scaled_kron(&self, u: ExprId, a: ExprId) -> Option<(Vec<ExprId>, ExprId, ExprId)> {
+        let pool = &*self.s.pool;
+        let (scalars, k) = match pool.node(u) {
+            Node::Mul(xs) => {
+                let (s, m): (Vec<ExprId>, Vec<ExprId>) =
+                    xs.iter().partition(|&&x| pool.shape(x).is_scalar());
+                match m[..] {
+                    [k] => (s, k),
+                    _ => return None,
+                }
+            }
+            _ => (Vec::new(), u),
+        };
+        match *pool.node(k) {
+            Node::Kron([p, q]) if pool.shape(p) == pool.shape(a) => Some((scalars, p, q)),
+            _ => None,
+        }
+    }
+
     /// The weight of `dA` in `tr(U'*kron(dA, B))` (`left`) or of `dB` in `tr(U'*kron(A, dB))`.
+    /// Where `U` is `s*kron(P, Q)` (`P` of `A`'s shape) every block of `U` is a multiple of `Q`:
+    /// the weights are `s*sum(Q .* B)*P` and `s*sum(A .* P)*Q`; where `U` is `I` (`A`, `B`
+    /// square), `tr(B)*I` and `tr(A)*I`.
     pub(super) fn kron_weight(
         &mut self,
         u: ExprId,
@@ -35,6 +58,19 @@ impl Engine<'_> {
         left: bool,
     ) -> Result<ExprId, DeriveError> {
         let (sa, sb) = (self.s.pool.shape(a), self.s.pool.shape(b));
+        if let Some((mut factors, p, q)) = self.scaled_kron(u, a) {
+            let (x, y, keep) = if left { (q, b, p) } else { (a, p, q) };
+            let h = self.s.hadamard(&[x, y], &[])?;
+            factors.push(self.s.reduce(matdiff_expr::Reduce::Sum, h)?);
+            factors.push(keep);
+            return Ok(self.s.mul(&factors)?);
+        }
+        if matches!(self.s.pool.node(u), Node::Identity(_)) && sa.is_square() && sb.is_square() {
+            let (other, keep) = if left { (b, sa.rows) } else { (a, sb.rows) };
+            let t = self.s.reduce(matdiff_expr::Reduce::Trace, other)?;
+            let eye = self.identity(keep)?;
+            return Ok(self.s.mul(&[t, eye])?);
+        }
         let (m, n, p, q) = (sa.rows, sa.cols, sb.rows, sb.cols);
         let (row_sum, mask, col_sum) = if left {
             let eye_m = self.identity(m)?;

@@ -1,6 +1,6 @@
 //! The canonical forms of `kron`, `vec`, `unvec` and the commutation matrix.
 
-use matdiff_expr::{Dim, ExprId, Node};
+use matdiff_expr::{Dim, ExprError, ExprId, Node};
 
 use super::{Simplifier, R};
 
@@ -33,14 +33,77 @@ impl Simplifier<'_> {
         self.pool.intern(Node::Vectorize(a))
     }
 
-    /// `unvec(g, rows)`; `unvec(vec(X), rows(X))` is `X`.
+    /// `unvec(g, rows)`; `unvec(s*vec(X), rows(X))` is `s*X`.
     pub fn unvec(&mut self, g: ExprId, rows: Dim) -> R {
-        if let Node::Vectorize(x) = *self.pool.node(g) {
+        let (mut scalars, v) = match self.pool.node(g) {
+            Node::Mul(xs) => {
+                let (s, m): (Vec<ExprId>, Vec<ExprId>) =
+                    xs.iter().partition(|&&x| self.is_scalar(x));
+                (s, if m.len() == 1 { m[0] } else { g })
+            }
+            _ => (Vec::new(), g),
+        };
+        if let Node::Vectorize(x) = *self.pool.node(v) {
             if self.shape(x).rows == rows {
-                return Ok(x);
+                scalars.push(x);
+                return self.mul(&scalars);
             }
         }
+        if let Some(m) = self.unvec_kron_times_vec(v, rows)? {
+            scalars.push(m);
+            return self.mul(&scalars);
+        }
         self.pool.intern(Node::Unvec(g, rows))
+    }
+
+    /// `unvec(K*vec(V), rows)` with `K` a Kronecker product or a sum of them: `kron(L, R)*vec(V)`
+    /// is `vec(R*V*L')`, so each term is `R*V*L'` when `R` has `rows` rows.
+    fn unvec_kron_times_vec(&mut self, g: ExprId, rows: Dim) -> Result<Option<ExprId>, ExprError> {
+        let Node::Mul(xs) = self.pool.node(g) else {
+            return Ok(None);
+        };
+        let [k, v] = xs[..] else {
+            return Ok(None);
+        };
+        let Node::Vectorize(x) = *self.pool.node(v) else {
+            return Ok(None);
+        };
+        // commutation(m, n)*vec(X) = vec(X') for X of m x n.
+        if let Node::Commutation(m, n) = *self.pool.node(k) {
+            let sx = self.shape(x);
+            if (sx.rows, sx.cols) == (m, n) && rows == n {
+                return Ok(Some(self.transpose(x)?));
+            }
+            return Ok(None);
+        }
+        let terms: Vec<ExprId> = match self.pool.node(k) {
+            Node::Add(ts) => ts.to_vec(),
+            _ => vec![k],
+        };
+        let mut parts = Vec::with_capacity(terms.len());
+        for t in terms {
+            let (mut scalars, kron) = match self.pool.node(t) {
+                Node::Mul(fs) => {
+                    let (s, m): (Vec<ExprId>, Vec<ExprId>) =
+                        fs.iter().partition(|&&f| self.is_scalar(f));
+                    match m[..] {
+                        [kron] => (s, kron),
+                        _ => return Ok(None),
+                    }
+                }
+                _ => (Vec::new(), t),
+            };
+            let Node::Kron([l, r]) = *self.pool.node(kron) else {
+                return Ok(None);
+            };
+            if self.shape(r).rows != rows {
+                return Ok(None);
+            }
+            let lt = self.transpose(l)?;
+            scalars.extend([r, x, lt]);
+            parts.push(self.mul(&scalars)?);
+        }
+        Ok(Some(self.add(&parts)?))
     }
 
     /// The canonical form of a node of this module, its children canonical.
