@@ -357,6 +357,11 @@ impl Printer<'_> {
         match size {
             Size::Known(n) => n.to_string(),
             Size::Axis(k, a) => format!("{}.shape[{a}]", ident(&self.p.inputs[k].name)),
+            Size::Prod(i) => {
+                let factors: Vec<String> =
+                    self.p.products[i].iter().map(|&f| self.size(f)).collect();
+                format!("({})", factors.join(" * "))
+            }
         }
     }
 

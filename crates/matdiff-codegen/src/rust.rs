@@ -232,6 +232,11 @@ impl Printer<'_> {
             Size::Known(n) => n.to_string(),
             Size::Axis(k, 0) => format!("{}.nrows()", ident(&self.p.inputs[k].name)),
             Size::Axis(k, _) => format!("{}.ncols()", ident(&self.p.inputs[k].name)),
+            Size::Prod(i) => {
+                let factors: Vec<String> =
+                    self.p.products[i].iter().map(|&f| self.size(f)).collect();
+                format!("({})", factors.join(" * "))
+            }
         }
     }
 

@@ -29,6 +29,8 @@ pub(crate) enum Slot {
 pub(crate) enum Size {
     Known(u64),
     Axis(usize, u8),
+    /// A product of sizes (`Program::products`), for a product dimension (`m*p`).
+    Prod(usize),
 }
 
 /// A scalar, or a matrix (column vectors are n x 1 matrices).
@@ -226,6 +228,8 @@ pub struct Program {
     pub(crate) outputs: Vec<Output>,
     /// Every symbolic dimension with its name and where its size is read.
     pub(crate) dims: Vec<(String, Size)>,
+    /// The factors of each `Size::Prod`.
+    pub(crate) products: Vec<Vec<Size>>,
 }
 
 impl Program {
@@ -278,6 +282,8 @@ pub(crate) struct Lowering<'p> {
     temp_count: usize,
     /// Every operation pushed, by its text, to reuse.
     computed: HashMap<String, Slot>,
+    /// The factors of each `Size::Prod` made (`Program::products` at the end).
+    size_products: std::cell::RefCell<Vec<Vec<Size>>>,
 }
 
 /// Lowers the function `value` and the `gradients` (each with its variable's name) of one pool;
@@ -301,6 +307,7 @@ pub(crate) fn lower(
             temps: Vec::new(),
             outputs: Vec::new(),
             dims: Vec::new(),
+            products: Vec::new(),
         },
         dims: HashMap::new(),
         inputs: HashMap::new(),
@@ -311,6 +318,7 @@ pub(crate) fn lower(
         reachable: HashSet::new(),
         temp_count: 0,
         computed: HashMap::new(),
+        size_products: Default::default(),
     };
     l.analyse(&roots, names);
     l.declare_inputs(&roots)?;
@@ -329,6 +337,7 @@ pub(crate) fn lower(
         });
     }
     l.name_results();
+    l.program.products = l.size_products.take();
     Ok(l.program)
 }
 
