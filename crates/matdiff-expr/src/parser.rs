@@ -325,11 +325,27 @@ impl<'a> Parser<'a> {
         self.make(AstKind::Nary(NaryOp::Add, items, ops), span)
     }
 
-    /// A term: signs (`-` negates, `+` does nothing) before a product.
+    /// A term: signs (`-` negates, `+` does nothing) before Kronecker products.
     fn term(&mut self) -> Result<Ast, ParseError> {
         let minus = self.signs(true);
-        let t = self.product()?;
+        let t = self.kron_product()?;
         self.negate(t, minus)
+    }
+
+    /// Kronecker products written infix, `product ('⊗' product)*`: looser than `*`, tighter
+    /// than `+` (`A*B ⊗ C + D` is `kron(A*B, C) + D`), as the literature writes them.
+    fn kron_product(&mut self) -> Result<Ast, ParseError> {
+        let mut lhs = self.product()?;
+        while *self.peek() == Tok::Kron {
+            let op_span = self.bump();
+            let rhs = self.product()?;
+            let span = lhs.span.start..rhs.span.end;
+            lhs = self.make(
+                AstKind::Bin(BinOp::Kron, Box::new(lhs), Box::new(rhs), op_span),
+                span,
+            )?;
+        }
+        Ok(lhs)
     }
 
     /// Skips a run of signs and returns the starts of its minus signs (`+` only when `plus`).

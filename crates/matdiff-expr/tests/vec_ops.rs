@@ -165,3 +165,39 @@ fn errors_name_the_signature() {
     }
     insta::assert_snapshot!(rendered);
 }
+
+#[test]
+fn infix_kron_is_the_literature_spelling() {
+    let decls: Vec<Decl> = ["A: m x n", "B: p x q", "X: n x n"]
+        .iter()
+        .map(|d| Decl::parse(d).unwrap())
+        .collect();
+    let mut pool = ExprPool::new();
+    let cases = [
+        // Looser than `*`, tighter than `+`.
+        ("A*A' ⊗ B + kron(A*A', B)", "2*kron(A*A', B)"),
+        ("-(inv(X) ⊗ inv(X)')", "-kron(inv(X), inv(X)')"),
+        (
+            "(A ⊗ B)*vec(B'*ones(rows(B))*ones(rows(A))'*A)",
+            "kron(A, B)*vec(B'*ones(rows(B))*ones(rows(A))'*A)",
+        ),
+        ("eye(cols(X)) ⊗ (X + X')", "kron(eye(cols(X)), X + X')"),
+    ];
+    for (infix, call) in cases {
+        let a = pool
+            .parse_with(infix, &decls)
+            .unwrap_or_else(|e| panic!("{}", e.render(infix)));
+        let b = pool
+            .parse_with(call, &decls)
+            .unwrap_or_else(|e| panic!("{}", e.render(call)));
+        if infix.contains(" + kron") {
+            // Both spellings give the same node: the sum of two equal terms.
+            let matdiff_expr::Node::Add(xs) = pool.node(a.root) else {
+                panic!("a sum")
+            };
+            assert_eq!(xs[0], xs[1], "{infix}");
+            continue;
+        }
+        assert_eq!(a.root, b.root, "{infix} and {call}");
+    }
+}
