@@ -148,12 +148,14 @@ fn function_table() -> Result<String> {
         .iter()
         .map(|(_, call)| format!("`{call}`"))
         .collect();
-    writeln!(
-        w,
-        "Not built in yet, and refused rather than guessed: {}.",
-        not_yet.join(", ")
-    )?;
-    writeln!(w)?;
+    if !not_yet.is_empty() {
+        writeln!(
+            w,
+            "Not built in yet, and refused rather than guessed: {}.",
+            not_yet.join(", ")
+        )?;
+        writeln!(w)?;
+    }
     Ok(w)
 }
 
@@ -318,8 +320,8 @@ fn second_order_section(w: &mut String) -> Result<()> {
          `jacobian_kronecker`; rules V1, V2, V4-V6): `A*V*B` gives `B' ⊗ A`, `P .* V` gives \
          `diag(vec(P))`, `V'` gives `commutation(rows(V), cols(V))`, a scalar linear form `tr(Q'*V)` times `P` gives `vec(P)*vec(Q)'` (V6); `tr(X'*A*X)` gives `eye(cols(X)) ⊗ (A + A')`, \
          `logdet(X)` gives `-(inv(X) ⊗ inv(X)')*commutation(rows(X), rows(X))`, `inv(X)` gives \
-         `-(inv(X)' ⊗ inv(X))` (catalog `tests/kronecker/`). The language has no `kron` or `vec` \
-         yet: these forms are printed, not parsed back. Functions with \
+         `-(inv(X)' ⊗ inv(X))` (catalog `tests/kronecker/`). These forms are expressions of the \
+         language (`⊗` is infix `kron`): `matdiff eval` evaluates them. Functions with \
          kinks (`relu`, `abs`, `max`, ...) are refused. `matdiff check --hessian | --hvp V | \
          --jacobian` compares with the complex step of the derived gradient."
     )?;

@@ -136,7 +136,7 @@ pub(crate) fn print_form(
                 "wrt": target.wrt,
                 "rules": form.rules.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
                 "layout": layout(form.kind),
-                "note": "a Kronecker form: printed in the literature's notation, not re-parseable",
+                "note": "a Kronecker form in the literature's notation, an expression of the language (⊗ is infix kron): matdiff eval evaluates it",
             });
             v[name] = json!(text);
             v["latex"] = json!(form.text(pool, Style::Latex));

@@ -144,10 +144,25 @@ fn unknown_names_are_errors_with_suggestions() {
         &["Y - (ones*ones'*Y) .* softmax(X)\n"],
     );
     check(
-        &["grad", "sum(kron(A, B))", "--wrt", "A"],
+        &["grad", "sum(kron(A))", "--wrt", "A"],
         "",
         2,
-        &["'kron' is not built in yet (kron(A, B))"],
+        &["'kron' takes two arguments: kron(A, B)"],
+    );
+    check(
+        &[
+            "grad",
+            "tr(kron(A, B))",
+            "--wrt",
+            "A",
+            "--let",
+            "A: n x n",
+            "--let",
+            "B: p x p",
+        ],
+        "",
+        0,
+        &["tr(B)*eye(rows(A))\n"],
     );
     check(
         &["grad", "tr(X, Y)", "--wrt", "X"],

@@ -127,6 +127,11 @@ fn helper(name: &str) -> String {
             "m = np.max(a, axis=0, keepdims=True)\nreturn m + np.log(np.sum(np.exp(a - m), axis=0, keepdims=True))",
         ),
         "_logabsdet" => ("a", "return np.linalg.slogdet(a)[1]"),
+        // Row j + i*n of K has its one at column i + j*m: K @ vec(A) = vec(A.T), A of m x n.
+        "_commutation" => (
+            "m, n",
+            "idx = np.arange(m * n)\nreturn np.eye(m * n)[(idx // n) + (idx % n) * m]",
+        ),
         "_logdet" => (
             "a",
             "sign, logabs = np.linalg.slogdet(a)\nreturn np.where(sign > 0, logabs, np.nan)",
@@ -352,6 +357,11 @@ impl Printer<'_> {
         match size {
             Size::Known(n) => n.to_string(),
             Size::Axis(k, a) => format!("{}.shape[{a}]", ident(&self.p.inputs[k].name)),
+            Size::Prod(i) => {
+                let factors: Vec<String> =
+                    self.p.products[i].iter().map(|&f| self.size(f)).collect();
+                format!("({})", factors.join(" * "))
+            }
         }
     }
 
@@ -395,6 +405,16 @@ impl Printer<'_> {
             Op::Triangle(a, lower) => {
                 let f = if *lower { "tril" } else { "triu" };
                 format!("{ns}.{f}({})", self.operand(*a))
+            }
+            Op::Kron(a, b) => format!("{ns}.kron({}, {})", self.operand(*a), self.operand(*b)),
+            // Column-major: the rows of the transpose, one after the other.
+            Op::Vec(a) => format!("{}.T.reshape(-1, 1)", self.operand(*a)),
+            Op::Unvec(a, rows) => {
+                format!("{}.reshape(-1, {}).T", self.operand(*a), self.size(*rows))
+            }
+            Op::Commutation(m, n) => {
+                self.helpers.insert("_commutation");
+                format!("_commutation({}, {})", self.size(*m), self.size(*n))
             }
             Op::RowSums(a) => format!("{ns}.sum({}, axis=1, keepdims=True)", self.operand(*a)),
             Op::ColSums(a) => format!("{ns}.sum({}, axis=0, keepdims=True)", self.operand(*a)),

@@ -232,6 +232,11 @@ impl Printer<'_> {
             Size::Known(n) => n.to_string(),
             Size::Axis(k, 0) => format!("{}.nrows()", ident(&self.p.inputs[k].name)),
             Size::Axis(k, _) => format!("{}.ncols()", ident(&self.p.inputs[k].name)),
+            Size::Prod(i) => {
+                let factors: Vec<String> =
+                    self.p.products[i].iter().map(|&f| self.size(f)).collect();
+                format!("({})", factors.join(" * "))
+            }
         }
     }
 
@@ -454,6 +459,26 @@ impl Printer<'_> {
                 self.operand(*a)
             ),
             Op::Item(s) => format!("{}[(0, 0)]", self.slot(*s)),
+            Op::Kron(a, b) => format!(
+                "{{\n        let (a, b) = ({}, {});\n        let (p, q) = (b.nrows(), b.ncols());\n        faer::Mat::<f64>::from_fn(a.nrows() * p, a.ncols() * q, |i, j| a[(i / p, j / q)] * b[(i % p, j % q)])\n    }}",
+                self.operand(*a),
+                self.operand(*b)
+            ),
+            Op::Vec(a) => format!(
+                "{{\n        let a = {};\n        let r = a.nrows();\n        faer::Mat::<f64>::from_fn(r * a.ncols(), 1, |k, _| a[(k % r, k / r)])\n    }}",
+                self.operand(*a)
+            ),
+            Op::Unvec(a, rows) => format!(
+                "{{\n        let (a, m) = ({}, {});\n        faer::Mat::<f64>::from_fn(m, a.nrows() / m, |i, j| a[(i + j * m, 0)])\n    }}",
+                self.operand(*a),
+                self.size(*rows)
+            ),
+            // Row j + i*n has its one at column i + j*m: K*vec(A) = vec(A'), A of m x n.
+            Op::Commutation(m, n) => format!(
+                "{{\n        let (m, n) = ({}, {});\n        faer::Mat::<f64>::from_fn(m * n, m * n, |r, c| if c == r / n + (r % n) * m {{ 1.0 }} else {{ 0.0 }})\n    }}",
+                self.size(*m),
+                self.size(*n)
+            ),
             Op::Trace(a) => format!(
                 "{{\n        let a = {};\n        (0..a.nrows()).map(|i| a[(i, i)]).sum::<f64>()\n    }}",
                 self.operand(*a)

@@ -40,6 +40,14 @@ pub enum ExprError {
         /// Its shape.
         shape: String,
     },
+    /// `unvec(g, m)` of a `g` that is not a column of `m*n` entries.
+    #[error("unvec(g, {rows}) needs a column g of {rows}*n entries, got {shape}")]
+    Unvec {
+        /// The shape of `g`.
+        shape: String,
+        /// The rows asked for.
+        rows: String,
+    },
     /// A matrix that must be square is not.
     #[error("{what} must be square, got {shape}")]
     NotSquare {
@@ -218,6 +226,7 @@ impl fmt::Display for crate::node::Shape {
         let d = |d: crate::node::Dim| match d {
             crate::node::Dim::Known(k) => k.to_string(),
             crate::node::Dim::Sym(v) => format!("d{}", v.index()),
+            crate::node::Dim::Prod(p) => format!("p{}", p.0),
         };
         write!(f, "{} x {}", d(self.rows), d(self.cols))
     }

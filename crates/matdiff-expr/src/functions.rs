@@ -48,6 +48,10 @@ pub const BUILTINS: &[Builtin] = &[
     Builtin { name: "logsumexp", call: "logsumexp(x)", meaning: "log(sum(exp(x))) of a vector, evaluated with the maximum shifted out; of an m x n matrix, one per column (a 1 x n row)", derivative: "d logsumexp(x) = softmax(x)'*dx; of a matrix, ones'*(softmax(X) .* dX)", rule: "D20" },
     Builtin { name: "maximum", call: "maximum(X, Y)", meaning: "the larger of X and Y, element-wise (a scalar broadcasts); written X .* ((1 + sign(X - Y))/2) + Y .* ((1 - sign(X - Y))/2), exact", derivative: "d maximum(X, Y) = s .* dX + (1 - s) .* dY, s = (1 + sign(X - Y))/2: 1/2 to each at a tie (as JAX)", rule: "F5" },
     Builtin { name: "minimum", call: "minimum(X, Y)", meaning: "the smaller of X and Y, element-wise (a scalar broadcasts), written like maximum", derivative: "d minimum(X, Y) = s .* dX + (1 - s) .* dY, s = (1 + sign(Y - X))/2: 1/2 to each at a tie", rule: "F5" },
+    Builtin { name: "kron", call: "kron(A, B)", meaning: "the Kronecker product A ⊗ B: m*p x n*q for A of m x n, B of p x q, block (i, j) is A(i, j)*B", derivative: "d kron(A, B) = kron(dA, B) + kron(A, dB)", rule: "D25" },
+    Builtin { name: "vec", call: "vec(X)", meaning: "the columns of X stacked: m*n x 1 for X of m x n", derivative: "d vec(X) = vec(dX)", rule: "D26" },
+    Builtin { name: "unvec", call: "unvec(g, M)", meaning: "the column g of M*n entries as the M x n matrix whose vec it is; M a size like rows(X)", derivative: "d unvec(g, M) = unvec(dg, M)", rule: "D26" },
+    Builtin { name: "commutation", call: "commutation(M, N)", meaning: "the commutation matrix K (M*N x M*N): K*vec(A) = vec(A') for A of M x N; sizes like rows(X)", derivative: "d commutation(M, N) = 0, a constant", rule: "D9" },
     Builtin { name: "tr", call: "tr(X)", meaning: "trace of a square matrix (also 'trace')", derivative: "d tr(X) = tr(dX)", rule: "D4" },
     Builtin { name: "det", call: "det(X)", meaning: "determinant of a square matrix", derivative: "d det(X) = det(X)*tr(inv(X)*dX)", rule: "D6" },
     Builtin { name: "logdet", call: "logdet(X)", meaning: "log of the determinant (positive) of a square matrix", derivative: "d logdet(X) = tr(inv(X)*dX)", rule: "D10" },
@@ -65,7 +69,7 @@ pub const BUILTINS: &[Builtin] = &[
 
 /// Names the language reserves for functions it does not have yet: refused with a clear
 /// message rather than read as abstract functions.
-pub const NOT_YET: &[(&str, &str)] = &[("kron", "kron(A, B)"), ("vec", "vec(X)")];
+pub const NOT_YET: &[(&str, &str)] = &[];
 
 /// The built-in function of a name (`trace` and `inverse` are spellings of `tr` and `inv`).
 pub fn builtin(name: &str) -> Option<&'static Builtin> {

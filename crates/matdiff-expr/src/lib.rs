@@ -35,7 +35,9 @@ pub use error::{ExprError, ParseError, ParseErrorKind};
 pub use functions::{builtin, is_abstract_function_name, Builtin, BUILTINS, NOT_YET};
 pub use fxhash::{FxHashMap, FxHashSet, FxHasher};
 pub use infer::Expr;
-pub use node::{Dim, DimVar, ExprId, Fun, Func, Node, Num, Reduce, Shape, Symbol, Triangle};
+pub use node::{
+    Dim, DimProd, DimVar, ExprId, Fun, Func, Node, Num, Reduce, Shape, Symbol, Triangle,
+};
 pub use pool::{mul_shape, ExprPool, Limits, Structure, VarInfo};
 pub use print::{extreme_arguments, softmax_argument, Printer, Style};
 

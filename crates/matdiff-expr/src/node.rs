@@ -38,13 +38,22 @@ impl DimVar {
     }
 }
 
-/// One dimension of a shape: a concrete size or a symbolic one.
+/// A product of dimensions interned by a pool (`m*p`, `2*n`): its factors are
+/// [`ExprPool::dim_factors`](crate::ExprPool::dim_factors).
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct DimProd(pub(crate) u32);
+
+/// One dimension of a shape: a concrete size, a symbolic one, or a product of them.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub enum Dim {
     /// A concrete size.
     Known(u64),
     /// A symbolic size, named by the pool.
     Sym(DimVar),
+    /// A product with at least one symbolic factor (`kron(A, B)` has `m*p` rows), made by
+    /// [`ExprPool::dim_product`](crate::ExprPool::dim_product): two products are equal exactly
+    /// when their factors are, as multisets.
+    Prod(DimProd),
 }
 
 impl Dim {
@@ -403,6 +412,15 @@ pub enum Node {
     /// `logsumexp` of a matrix: one per column, a row (`m x n` to `1 x n`); of a column vector
     /// it is the reduction `Reduce::LogSumExp`.
     LogSumExpCols(ExprId),
+    /// The Kronecker product `kron(A, B)` (`A ⊗ B`): `m*p x n*q` for `A` `m x n`, `B` `p x q`.
+    Kron([ExprId; 2]),
+    /// `vec(X)`: the columns of `X` stacked, `m*n x 1` (of a column vector, the vector itself).
+    Vectorize(ExprId),
+    /// The commutation matrix `commutation(m, n)` (`K_{m,n}`, `m*n x m*n`):
+    /// `K_{m,n}*vec(A) = vec(A')` for every `m x n` matrix `A`.
+    Commutation(Dim, Dim),
+    /// `unvec(g, m)`: the `m*n x 1` column `g` as the `m x n` matrix whose `vec` it is.
+    Unvec(ExprId, Dim),
 }
 
 impl Node {
@@ -410,7 +428,11 @@ impl Node {
     #[inline]
     pub fn children(&self) -> &[ExprId] {
         match self {
-            Node::Var(_) | Node::Num(_) | Node::Identity(_) | Node::Ones(_) => &[],
+            Node::Var(_)
+            | Node::Num(_)
+            | Node::Identity(_)
+            | Node::Ones(_)
+            | Node::Commutation(..) => &[],
             Node::Neg(a)
             | Node::Transpose(a)
             | Node::Apply { arg: a, .. }
@@ -418,9 +440,11 @@ impl Node {
             | Node::Inv(a)
             | Node::Diag(a)
             | Node::Tri(_, a)
-            | Node::LogSumExpCols(a) => std::slice::from_ref(a),
+            | Node::LogSumExpCols(a)
+            | Node::Vectorize(a)
+            | Node::Unvec(a, _) => std::slice::from_ref(a),
             Node::Add(xs) | Node::Mul(xs) | Node::Hadamard(xs) => xs,
-            Node::Div(ab) | Node::HDiv(ab) | Node::Pow(ab) | Node::HPow(ab) => ab,
+            Node::Div(ab) | Node::HDiv(ab) | Node::Pow(ab) | Node::HPow(ab) | Node::Kron(ab) => ab,
         }
     }
 }

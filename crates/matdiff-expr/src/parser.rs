@@ -31,7 +31,16 @@ pub(crate) enum BinOp {
     HPow,
     /// `maximum(X, Y)` (`true`) or `minimum(X, Y)`, element-wise; the span is the name's.
     Extreme(bool),
+    /// `kron(A, B)`, the Kronecker product; the span is the name's.
+    Kron,
+    /// `commutation(M, N)` of two sizes; the span is the name's.
+    Commutation,
+    /// `unvec(g, M)`, `g` as a matrix of `M` rows; the span is the name's.
+    Unvec,
 }
+
+/// The functions of two arguments, as one binary node.
+const TWO_ARGUMENTS: [&str; 5] = ["maximum", "minimum", "kron", "commutation", "unvec"];
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Callee {
@@ -40,6 +49,8 @@ pub(crate) enum Callee {
     Reduce(Reduce),
     /// `softmax`, lowered as `exp(x - logsumexp(x))` (the reduction is `LogSumExp`).
     Softmax(Reduce),
+    /// `vec(X)`: the columns stacked.
+    Vec,
     Inv,
     Diag,
     /// `tril` or `triu`.
@@ -103,6 +114,10 @@ pub(crate) fn is_reserved(name: &str) -> bool {
             | "softmax"
             | "maximum"
             | "minimum"
+            | "kron"
+            | "vec"
+            | "unvec"
+            | "commutation"
     ) || Func::from_name(name).is_some()
         || Reduce::from_name(name).is_some()
 }
@@ -310,11 +325,27 @@ impl<'a> Parser<'a> {
         self.make(AstKind::Nary(NaryOp::Add, items, ops), span)
     }
 
-    /// A term: signs (`-` negates, `+` does nothing) before a product.
+    /// A term: signs (`-` negates, `+` does nothing) before Kronecker products.
     fn term(&mut self) -> Result<Ast, ParseError> {
         let minus = self.signs(true);
-        let t = self.product()?;
+        let t = self.kron_product()?;
         self.negate(t, minus)
+    }
+
+    /// Kronecker products written infix, `product ('⊗' product)*`: looser than `*`, tighter
+    /// than `+` (`A*B ⊗ C + D` is `kron(A*B, C) + D`), as the literature writes them.
+    fn kron_product(&mut self) -> Result<Ast, ParseError> {
+        let mut lhs = self.product()?;
+        while *self.peek() == Tok::Kron {
+            let op_span = self.bump();
+            let rhs = self.product()?;
+            let span = lhs.span.start..rhs.span.end;
+            lhs = self.make(
+                AstKind::Bin(BinOp::Kron, Box::new(lhs), Box::new(rhs), op_span),
+                span,
+            )?;
+        }
+        Ok(lhs)
     }
 
     /// Skips a run of signs and returns the starts of its minus signs (`+` only when `plus`).
@@ -525,24 +556,29 @@ impl<'a> Parser<'a> {
             });
         }
         let mut e = self.expr()?;
-        if let Some(max @ ("maximum" | "minimum")) = callee.as_deref() {
-            // The two arguments of maximum(X, Y) and minimum(X, Y), as one binary node.
+        if let Some(two) = callee.as_deref().filter(|c| TWO_ARGUMENTS.contains(c)) {
+            // The two arguments of maximum(X, Y), kron(A, B), ..., as one binary node.
+            let message = match builtin(two) {
+                Some(b) if !matches!(two, "maximum" | "minimum") => {
+                    format!("'{two}' takes two arguments: {}, {}", b.call, b.meaning)
+                }
+                _ => format!("'{two}' takes two arguments: {two}(X, Y), element-wise"),
+            };
             if *self.peek() != Tok::Comma {
-                return Err(ParseError::new(
-                    format!("'{max}' takes two arguments: {max}(X, Y), element-wise"),
-                    self.span(),
-                ));
+                return Err(ParseError::new(message, self.span()));
             }
             let comma = self.bump();
             let second = self.expr()?;
             if *self.peek() == Tok::Comma {
-                return Err(ParseError::new(
-                    format!("'{max}' takes two arguments: {max}(X, Y), element-wise"),
-                    self.span(),
-                ));
+                return Err(ParseError::new(message, self.span()));
             }
             let close = self.close_paren(&open_span)?;
-            let op = BinOp::Extreme(max == "maximum");
+            let op = match two {
+                "kron" => BinOp::Kron,
+                "commutation" => BinOp::Commutation,
+                "unvec" => BinOp::Unvec,
+                max => BinOp::Extreme(max == "maximum"),
+            };
             let span = open_span.start..close.end;
             return self.make(AstKind::Bin(op, Box::new(e), Box::new(second), comma), span);
         }
@@ -640,6 +676,8 @@ impl<'a> Parser<'a> {
             Some(Callee::Reduce(Reduce::Trace))
         } else if name == "softmax" {
             Some(Callee::Softmax(Reduce::LogSumExp))
+        } else if name == "vec" {
+            Some(Callee::Vec)
         } else if name == "inv" || name == "inverse" {
             Some(Callee::Inv)
         } else if name == "diag" {
@@ -673,7 +711,7 @@ impl<'a> Parser<'a> {
                 "'norm' is ambiguous: write norm2 (Euclidean norm of a vector, Frobenius norm of a matrix) or norm1",
                 span,
             )),
-            ("maximum" | "minimum", _, true) => {
+            ("maximum" | "minimum" | "kron" | "commutation" | "unvec", _, true) => {
                 let (mut e, close) = self.take_group()?;
                 e.span = span.start..close.end;
                 if let AstKind::Bin(_, _, _, op_span) = &mut e.kind {
@@ -683,6 +721,13 @@ impl<'a> Parser<'a> {
             }
             ("maximum" | "minimum", _, false) => Err(ParseError::new(
                 format!("'{name}' is a function and needs arguments: {name}(X, Y)"),
+                span,
+            )),
+            ("kron" | "commutation" | "unvec", _, false) => Err(ParseError::new(
+                format!(
+                    "'{name}' is a function and needs arguments: {}",
+                    builtin(name).map_or(name, |b| b.call)
+                ),
                 span,
             )),
             ("I" | "eye", _, false) => self.make(AstKind::Eye(None), span),

@@ -2,9 +2,11 @@
 
 use std::collections::HashSet;
 
+mod dims;
+
 use crate::error::ExprError;
 use crate::fxhash::FxHashMap;
-use crate::node::{Dim, DimVar, ExprId, Fun, Node, Num, Reduce, Shape, Symbol};
+use crate::node::{Dim, DimProd, DimVar, ExprId, Fun, Node, Num, Reduce, Shape, Symbol};
 
 /// Names of new symbolic dimensions, in order of use (then `m1`, `n1`, ...).
 pub(crate) const FRESH_NAMES: [&str; 12] =
@@ -124,6 +126,9 @@ pub struct ExprPool {
     functions: FxHashMap<Symbol, ()>,
     dims: Vec<Symbol>,
     dim_ids: FxHashMap<Symbol, DimVar>,
+    /// The factors of each product dimension (sorted, numbers first and folded into one).
+    products: Vec<Box<[Dim]>>,
+    product_ids: FxHashMap<Box<[Dim]>, DimProd>,
     limits: Limits,
     /// Where [`ExprPool::fresh_dim`] looks first.
     next_fresh: usize,
@@ -255,9 +260,19 @@ impl ExprPool {
             .values()
             .flat_map(|info| [info.shape.rows, info.shape.cols])
             .filter_map(|d| match d {
-                Dim::Sym(v) => Some(v),
+                Dim::Sym(v) => Some(vec![v]),
+                Dim::Prod(_) => Some(
+                    self.dim_factors(d)
+                        .into_iter()
+                        .filter_map(|f| match f {
+                            Dim::Sym(v) => Some(v),
+                            _ => None,
+                        })
+                        .collect(),
+                ),
                 Dim::Known(_) => None,
             })
+            .flatten()
             .collect();
         for round in 0.. {
             for base in FRESH_NAMES {
@@ -287,23 +302,26 @@ impl ExprPool {
         self.name(self.dims[dim.index()])
     }
 
-    /// A dimension as text: `3` or `n`.
+    /// A dimension as text: `3`, `n` or `m*p`.
     pub fn dim_str(&self, dim: Dim) -> String {
         match dim {
             Dim::Known(k) => k.to_string(),
             Dim::Sym(d) => self.dim_name(d).to_string(),
+            Dim::Prod(_) => self
+                .dim_factors(dim)
+                .iter()
+                .map(|&f| self.dim_str(f))
+                .collect::<Vec<_>>()
+                .join("*"),
         }
     }
 
-    /// A shape as text: `scalar`, `3x4` or `m x n`.
-    pub fn shape_str(&self, shape: Shape) -> String {
-        if shape.is_scalar() {
-            return "scalar".to_string();
-        }
-        let (r, c) = (self.dim_str(shape.rows), self.dim_str(shape.cols));
-        match (shape.rows, shape.cols) {
-            (Dim::Known(_), Dim::Known(_)) => format!("{r}x{c}"),
-            _ => format!("{r} x {c}"),
+    /// The factors of a dimension: a product's (numbers first, then symbolic dimensions in
+    /// order), or the dimension itself.
+    pub fn dim_factors(&self, dim: Dim) -> Vec<Dim> {
+        match dim {
+            Dim::Prod(p) => self.products[p.0 as usize].to_vec(),
+            _ => vec![dim],
         }
     }
 
@@ -468,6 +486,8 @@ impl ExprPool {
             Node::LogSumExpCols(a) if self.shapes[a.index()].cols == Dim::ONE => {
                 Node::Reduce(Reduce::LogSumExp, a)
             }
+            // The vec of a column is the column.
+            Node::Vectorize(a) if self.shapes[a.index()].cols == Dim::ONE => return Ok(a),
             other => other,
         };
         if let Some(&id) = self.dedup.get(&node) {
@@ -479,7 +499,11 @@ impl ExprPool {
                 "child {c:?} is not in this pool"
             );
         }
-        let shape = self.infer(&node)?;
+        let shape = self.infer_product_shape(&node)?;
+        let shape = match shape {
+            Some(shape) => shape,
+            None => self.infer(&node)?,
+        };
         let height = 1 + node
             .children()
             .iter()
@@ -606,6 +630,10 @@ impl ExprPool {
             Node::Diag(_) => Node::Diag(children[0]),
             Node::Tri(t, _) => Node::Tri(t, children[0]),
             Node::LogSumExpCols(_) => Node::LogSumExpCols(children[0]),
+            Node::Vectorize(_) => Node::Vectorize(children[0]),
+            Node::Unvec(_, d) => Node::Unvec(children[0], d),
+            Node::Kron(_) => Node::Kron([children[0], children[1]]),
+            n @ Node::Commutation(..) => n,
             Node::Add(_) => Node::Add(children.into()),
             Node::Mul(_) => Node::Mul(children.into()),
             Node::Hadamard(_) => Node::Hadamard(children.into()),
@@ -615,6 +643,43 @@ impl ExprPool {
             Node::HPow(_) => Node::HPow([children[0], children[1]]),
         };
         self.intern(node)
+    }
+
+    /// The shape of a node whose dimensions are products (made here, so `&mut`); `None` for
+    /// the other nodes.
+    fn infer_product_shape(&mut self, node: &Node) -> Result<Option<Shape>, ExprError> {
+        let sh = |pool: &ExprPool, id: ExprId| pool.shapes[id.index()];
+        Ok(Some(match *node {
+            Node::Kron([a, b]) => {
+                let (sa, sb) = (sh(self, a), sh(self, b));
+                Shape::new(
+                    self.dim_product(sa.rows, sb.rows),
+                    self.dim_product(sa.cols, sb.cols),
+                )
+            }
+            Node::Vectorize(a) => {
+                let s = sh(self, a);
+                Shape::new(self.dim_product(s.rows, s.cols), Dim::ONE)
+            }
+            Node::Commutation(m, n) => {
+                let mn = self.dim_product(m, n);
+                Shape::new(mn, mn)
+            }
+            Node::Unvec(g, m) => {
+                let s = sh(self, g);
+                let cols = match self.dim_quotient(s.rows, m) {
+                    Some(n) if s.cols == Dim::ONE => n,
+                    _ => {
+                        return Err(ExprError::Unvec {
+                            shape: self.shape_str(s),
+                            rows: self.dim_str(m),
+                        })
+                    }
+                };
+                Shape::new(m, cols)
+            }
+            _ => return Ok(None),
+        }))
     }
 
     fn mismatch(&self, op: &'static str, a: Shape, b: Shape) -> ExprError {
@@ -753,6 +818,9 @@ impl ExprPool {
                 }
             }
             Node::LogSumExpCols(a) => Shape::new(Dim::ONE, sh(a).cols),
+            Node::Kron(_) | Node::Vectorize(_) | Node::Commutation(..) | Node::Unvec(..) => {
+                unreachable!("shaped by infer_product_shape")
+            }
             Node::Tri(t, a) => {
                 if !sh(a).is_square() {
                     return Err(ExprError::NotSquare {
@@ -789,6 +857,8 @@ impl ExprPool {
             Node::Identity(_) => true,
             Node::Neg(a) | Node::Inv(a) => self.is_symmetric(*a),
             Node::Diag(a) => self.shape(*a).cols == Dim::ONE,
+            Node::Kron([a, b]) => self.is_symmetric(*a) && self.is_symmetric(*b),
+            Node::Commutation(m, n) => m == n,
             Node::Add(xs) | Node::Hadamard(xs) => xs.iter().all(|&x| self.is_symmetric(x)),
             Node::Div([a, _]) | Node::HPow([a, _]) => self.is_symmetric(*a),
             Node::Pow([a, _]) => self.is_symmetric(*a),

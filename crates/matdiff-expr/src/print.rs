@@ -7,6 +7,8 @@ use std::fmt::{self, Write};
 use crate::node::{Dim, DimVar, ExprId, Fun, Func, Node, Num, Reduce, Symbol};
 use crate::pool::ExprPool;
 
+mod vec_ops;
+
 /// How to print.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Style {
@@ -75,6 +77,15 @@ impl<'a> Printer<'a> {
         let v = match d {
             Dim::Known(k) => return Some(k.to_string()),
             Dim::Sym(v) => v,
+            Dim::Prod(_) => {
+                let texts: Option<Vec<String>> = self
+                    .pool
+                    .dim_factors(d)
+                    .into_iter()
+                    .map(|f| self.dim_text(f))
+                    .collect();
+                return texts.map(|t| t.join("*"));
+            }
         };
         let names = self.dim_names.get_or_init(|| {
             let mut vars = self.pool.vars();
@@ -247,6 +258,10 @@ impl<'a> Printer<'a> {
             Node::Mul(_) | Node::Hadamard(_) | Node::Div(_) | Node::HDiv(_) => Prec::Product,
             Node::Pow(_) | Node::HPow(_) => Prec::Power,
             Node::Transpose(_) => Prec::Postfix,
+            node @ (Node::Kron(_)
+            | Node::Vectorize(_)
+            | Node::Commutation(..)
+            | Node::Unvec(..)) => self.vec_op_prec(node),
         }
     }
 
@@ -647,6 +662,9 @@ impl<'a> Printer<'a> {
                 }
                 self.write(out, *a, Prec::Sum, None)?;
                 out.write_str(self.close())
+            }
+            Node::Kron(_) | Node::Vectorize(_) | Node::Commutation(..) | Node::Unvec(..) => {
+                self.write_vec_op(out, id)
             }
         }
     }

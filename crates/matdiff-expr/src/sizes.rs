@@ -67,6 +67,9 @@ pub(crate) fn unsized_constants(
                 uf.fix(cols);
             }
             Node::Num(_) | Node::Ones(_) => {}
+            // Their dimensions are products or quotients of their children's, not the same ones;
+            // a commutation matrix prints its sizes.
+            Node::Kron(_) | Node::Vectorize(_) | Node::Unvec(..) | Node::Commutation(..) => {}
             Node::Identity(_) => uf.union(rows, cols),
             Node::Transpose(_) => {
                 uf.union(rows, 2 * kids[0] + 1);

@@ -128,7 +128,7 @@ fn cases() -> Vec<Case> {
         case("tr(logsumexp(A*B))", &[], "'tr' needs a square matrix, got a matrix of shape 1 x m"),
         case("logsumexp(X) + X", &[], "cannot add 1 x m and n x m"),
         case("softmax'(x)", &[], "'softmax' is not an element-wise function"),
-        case("kron(A, B)", &[], "'kron' is not built in yet (kron(A, B))"),
+        case("kron(A)", &[], "'kron' takes two arguments: kron(A, B), the Kronecker product"),
         case("maximum(X)", &[], "'maximum' takes two arguments: maximum(X, Y), element-wise"),
         case("minimum(X, Y, Z)", &[], "'minimum' takes two arguments: minimum(X, Y), element-wise"),
         case("maximum(X, y)", &["X: 3x4"], "cannot take the maximum of 3x4 and"),

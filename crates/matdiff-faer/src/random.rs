@@ -140,14 +140,21 @@ fn draw(pool: &ExprPool, root: ExprId, seed: u64, order: Order) -> Values<f64> {
             | Node::Transpose(a)
             | Node::Diag(a)
             | Node::Tri(_, a)
-            | Node::LogSumExpCols(a) => stack.push((*a, pass)),
+            | Node::LogSumExpCols(a)
+            | Node::Vectorize(a)
+            | Node::Unvec(a, _) => stack.push((*a, pass)),
+            // Positive (well conditioned) factors make a positive (well-conditioned) product.
+            Node::Kron([a, b]) => {
+                stack.push((*a, pass));
+                stack.push((*b, pass));
+            }
             Node::Neg(a) => stack.push((*a, pass & (WELL_CONDITIONED | SMALL))),
             Node::Add(xs) | Node::Mul(xs) | Node::Hadamard(xs) => {
                 for &x in xs.iter() {
                     stack.push((x, pass));
                 }
             }
-            Node::Num(_) | Node::Identity(_) | Node::Ones(_) => {}
+            Node::Num(_) | Node::Identity(_) | Node::Ones(_) | Node::Commutation(..) => {}
         }
     }
     // Distinct sizes for distinct symbolic dimensions.
@@ -155,8 +162,10 @@ fn draw(pool: &ExprPool, root: ExprId, seed: u64, order: Order) -> Values<f64> {
     for s in needs.keys() {
         let shape = pool.var_info(*s).expect("a variable").shape;
         for d in [shape.rows, shape.cols] {
-            if let Dim::Sym(v) = d {
-                dims.push(v.index());
+            for f in pool.dim_factors(d) {
+                if let Dim::Sym(v) = f {
+                    dims.push(v.index());
+                }
             }
         }
     }
@@ -175,9 +184,15 @@ fn draw(pool: &ExprPool, root: ExprId, seed: u64, order: Order) -> Values<f64> {
             }
         }
     }
-    let size = |d: Dim| match d {
-        Dim::Known(k) => k as usize,
-        Dim::Sym(v) => sizes[dims.binary_search(&v.index()).expect("collected")],
+    let size = |d: Dim| {
+        pool.dim_factors(d)
+            .into_iter()
+            .map(|f| match f {
+                Dim::Sym(v) => sizes[dims.binary_search(&v.index()).expect("collected")],
+                Dim::Known(k) => k as usize,
+                Dim::Prod(_) => unreachable!("the factors of a product are not products"),
+            })
+            .product::<usize>()
     };
     let mut rng = StdRng::seed_from_u64(seed);
     let mut values = Values::new();

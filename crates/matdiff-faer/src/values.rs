@@ -167,6 +167,8 @@ impl Sizes {
     ) -> Result<Sizes, EvalError> {
         let mut sizes = Sizes::new();
         let mut source: BTreeMap<DimVar, &str> = BTreeMap::new();
+        // Product dimensions are checked once every symbolic one has its size.
+        let mut products: Vec<(&str, Dim, usize, (usize, usize))> = Vec::new();
         for (name, got) in shapes {
             let Some(info) = pool.find_symbol(name).and_then(|s| pool.var_info(s)) else {
                 continue;
@@ -188,6 +190,7 @@ impl Sizes {
                         )))
                     }
                     Dim::Known(_) => {}
+                    Dim::Prod(_) => products.push((name, dim, size, got)),
                     Dim::Sym(d) => match sizes.get(d) {
                         Some(s) if s != size => {
                             return Err(mismatch(format!(
@@ -207,16 +210,75 @@ impl Sizes {
                 }
             }
         }
+        for (name, dim, size, got) in products {
+            // One factor not known yet takes the quotient.
+            let factors = pool.dim_factors(dim);
+            let unknown: Vec<DimVar> = factors
+                .iter()
+                .filter_map(|&f| match f {
+                    Dim::Sym(d) if sizes.get(d).is_none() => Some(d),
+                    _ => None,
+                })
+                .collect();
+            if let [d] = unknown[..] {
+                let rest: usize = factors
+                    .iter()
+                    .filter(|&&f| f != Dim::Sym(d))
+                    .map(|&f| sizes.dim(pool, f).expect("known"))
+                    .product();
+                if size % rest == 0 {
+                    sizes.set(d, size / rest);
+                    source.insert(d, name);
+                }
+            }
+            if let Ok(s) = sizes.dim(pool, dim) {
+                if s != size {
+                    return Err(EvalError::ShapeMismatch {
+                        name: name.to_string(),
+                        got: format!("{}x{}", got.0, got.1),
+                        expected: format!(
+                            "it is {} in the expression and {} = {s}",
+                            pool.shape_str(
+                                pool.var_info(pool.find_symbol(name).expect("a variable"))
+                                    .expect("a variable")
+                                    .shape
+                            ),
+                            pool.dim_str(dim)
+                        ),
+                    });
+                }
+            }
+        }
         Ok(sizes)
     }
 
     /// The concrete size of a dimension.
+    ///
+    /// A product dimension is the product of its factors' sizes:
+    ///
+    /// ```
+    /// use matdiff_expr::ExprPool;
+    /// use matdiff_faer::Sizes;
+    /// let mut pool = ExprPool::new();
+    /// let e = pool.parse("ones(rows(A)*rows(B)) + c").unwrap();
+    /// let rows = pool.shape(e.root).rows;
+    /// let sizes = Sizes::from_shapes(&pool, [("A", (2, 3)), ("B", (4, 5))]).unwrap();
+    /// assert_eq!(sizes.dim(&pool, rows).unwrap(), 8);
+    /// // A value of c's product shape gives the one factor nothing else fixes: 12 = 3*4.
+    /// let sizes = Sizes::from_shapes(&pool, [("A", (3, 3)), ("c", (12, 1))]).unwrap();
+    /// assert_eq!(sizes.dim(&pool, rows).unwrap(), 12);
+    /// assert!(Sizes::from_shapes(&pool, [("A", (2, 3)), ("B", (4, 5)), ("c", (9, 1))]).is_err());
+    /// ```
     pub fn dim(&self, pool: &ExprPool, dim: Dim) -> Result<usize, EvalError> {
         match dim {
             Dim::Known(k) => Ok(k as usize),
             Dim::Sym(d) => self.get(d).ok_or_else(|| EvalError::UnknownDimension {
                 dim: pool.dim_name(d).to_string(),
             }),
+            Dim::Prod(_) => pool
+                .dim_factors(dim)
+                .into_iter()
+                .try_fold(1usize, |n, f| Ok(n * self.dim(pool, f)?)),
         }
     }
 

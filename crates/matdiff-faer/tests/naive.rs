@@ -106,6 +106,36 @@ fn naive(pool: &ExprPool, id: ExprId, v: &Values<f64>, sizes: &Sizes) -> Mat<f64
                 (0..m.nrows()).map(|i| m[(i, j)].exp()).sum::<f64>().ln()
             })
         }
+        Node::Kron([a, b]) => {
+            let (a, b) = (ev(*a), ev(*b));
+            let (p, q) = (b.nrows(), b.ncols());
+            Mat::from_fn(a.nrows() * p, a.ncols() * q, |i, j| {
+                a[(i / p, j / q)] * b[(i % p, j % q)]
+            })
+        }
+        Node::Vectorize(a) => {
+            let m = ev(*a);
+            Mat::from_fn(m.nrows() * m.ncols(), 1, |k, _| {
+                m[(k % m.nrows(), k / m.nrows())]
+            })
+        }
+        Node::Unvec(g, d) => {
+            let g = ev(*g);
+            let rows = sizes.dim(pool, *d).unwrap();
+            Mat::from_fn(rows, g.nrows() / rows, |i, j| g[(i + j * rows, 0)])
+        }
+        Node::Commutation(m, n) => {
+            let (m, n) = (sizes.dim(pool, *m).unwrap(), sizes.dim(pool, *n).unwrap());
+            // Row j + i*n has its one at column i + j*m.
+            Mat::from_fn(m * n, m * n, |r, c| {
+                let (j, i) = (r % n, r / n);
+                if c == i + j * m {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+        }
         Node::Tri(t, a) => {
             let m = ev(*a);
             let lower = *t == matdiff_expr::Triangle::Lower;
@@ -151,6 +181,13 @@ const EXPRESSIONS: &[&str] = &[
     "exp(T*tanh(S*exp(T)))",
     "S*S*S*v - S^3*v",
     "tr(inv(S)*T) + sum(inv(S)*v) + v'*inv(S)*v",
+    // Kronecker products, vec, unvec, commutation; kron(L, R)*v is never formed.
+    "kron(A, C)",
+    "kron(A, C)'*kron(D, c) + kron(v, alpha*ones(2)*b') + kron(ones(2), kron(alpha, A)')*ones(3)*ones(4)'",
+    "kron(A, C)*vec(C'*B') - vec(C*C'*B'*A') + kron(A, C)*vec(C'*B')",
+    "kron(S, T)*vec(S*T) - kron(S, T)'*vec(T)",
+    "commutation(rows(A), cols(A))*vec(A) - vec(A') + vec(unvec(vec(A), 2))",
+    "unvec(vec(A)*2, rows(D)) .* D + unvec(kron(a, b), rows(a))",
 ];
 
 #[test]

@@ -173,13 +173,12 @@ impl Derived {
             let (rows, cols) = match values.get(name) {
                 Some(v) => (v.nrows(), v.ncols()),
                 None => {
-                    let size = |dim: Dim| match dim {
-                        Dim::Known(k) => Ok(k as usize),
-                        Dim::Sym(d) => sizes.get(d).ok_or_else(|| OptimError::UnknownShape {
+                    let size = |dim: Dim| {
+                        sizes.dim(pool, dim).map_err(|_| OptimError::UnknownShape {
                             name: name.to_string(),
                             shape: pool.shape_str(info.shape),
-                            dim: pool.dim_name(d).to_string(),
-                        }),
+                            dim: pool.dim_str(dim),
+                        })
                     };
                     let shape = (size(info.shape.rows)?, size(info.shape.cols)?);
                     values.insert(name.to_string(), Mat::zeros(shape.0, shape.1));

@@ -363,6 +363,33 @@ impl Engine<'_> {
                 };
                 Ok(Some(self.raw(Node::Tri(t, da))?))
             }
+            Node::Commutation(..) => Ok(None),
+            Node::Kron([a, b]) => {
+                self.use_rule(RuleId::D25);
+                let (da, db) = (self.d(a)?, self.d(b)?);
+                let mut terms = Vec::new();
+                if let Some(da) = da {
+                    terms.push(self.raw(Node::Kron([da, b]))?);
+                }
+                if let Some(db) = db {
+                    terms.push(self.raw(Node::Kron([a, db]))?);
+                }
+                self.sum_of(terms)
+            }
+            Node::Vectorize(a) => {
+                self.use_rule(RuleId::D26);
+                let Some(da) = self.d(a)? else {
+                    return Ok(None);
+                };
+                Ok(Some(self.raw(Node::Vectorize(da))?))
+            }
+            Node::Unvec(g, m) => {
+                self.use_rule(RuleId::D26);
+                let Some(dg) = self.d(g)? else {
+                    return Ok(None);
+                };
+                Ok(Some(self.raw(Node::Unvec(dg, m))?))
+            }
         }
     }
 

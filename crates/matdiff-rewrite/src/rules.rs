@@ -65,6 +65,8 @@ rules! {
     D22, "maximum and minimum entry", "d max(X) = sum(W .* dX) with W = (1 - sign(max(X) - X))/sum(1 - sign(max(X) - X)), the indicator of the largest entries shared evenly at ties; min alike", r"\mathrm{d}\max(X) = \operatorname{sum}(W \odot \mathrm{d}X),\ W = \frac{1 - \operatorname{sign}(\max(X) - X)}{\operatorname{sum}(1 - \operatorname{sign}(\max(X) - X))}";
     D23, "trace of a symbolic power", "d tr(X^k) = k*tr(X^(k-1)*dX) for an integer symbol k", r"\mathrm{d}\operatorname{tr}(X^k) = k\operatorname{tr}(X^{k-1}\mathrm{d}X)";
     D24, "triangle", "d tril(X) = tril(dX), d triu(X) = triu(dX)", r"\mathrm{d}\operatorname{tril}(X) = \operatorname{tril}(\mathrm{d}X)";
+    D25, "Kronecker product", "d kron(A, B) = kron(dA, B) + kron(A, dB)", r"\mathrm{d}(A \otimes B) = \mathrm{d}A \otimes B + A \otimes \mathrm{d}B";
+    D26, "vec and unvec", "d vec(X) = vec(dX), d unvec(g, m) = unvec(dg, m)", r"\mathrm{d}\operatorname{vec}(X) = \operatorname{vec}(\mathrm{d}X)";
     D19, "division by a scalar", "d(X/s) = dX/s - X*ds/s^2", r"\mathrm{d}(X/s) = \mathrm{d}X/s - X\,\mathrm{d}s/s^2";
     // Trace tricks (seed 2.3): derive/peel.rs, `Engine::peel` (T3 also in `Engine::run`).
     T1, "scalar as trace", "a = tr(a) for a scalar a", r"a = \operatorname{tr}(a)";
@@ -78,6 +80,8 @@ rules! {
     T8, "diag swap", "tr(A'*diag(B)) = tr(diag(A)'*B)", r"\operatorname{tr}(A^T\operatorname{diag}(B)) = \operatorname{tr}(\operatorname{diag}(A)^T B)";
     T10, "triangle swap", "tr(A'*tril(B)) = tr(tril(A)'*B), triu alike", r"\operatorname{tr}(A^T\operatorname{tril}(B)) = \operatorname{tr}(\operatorname{tril}(A)^T B)";
     T9, "broadcast scalar", "tr(A'*(s*ones*ones')) = s*sum(A)", r"\operatorname{tr}(A^T(s\mathbf{1}\mathbf{1}^T)) = s\operatorname{sum}(A)";
+    T11, "Kronecker contraction", "tr(G'*kron(dA, B)) = tr(((I ⊗ ones_p')*(G .* (ones*ones' ⊗ B))*(I ⊗ ones_q))'*dA), tr(G'*kron(A, dB)) = tr(((ones' ⊗ I)*(G .* (A ⊗ ones*ones'))*(ones ⊗ I))'*dB) for A of m x n, B of p x q: each block of G contracted with B, or summed with the weights of A", r"\operatorname{tr}(G^T(\mathrm{d}A \otimes B)) = \textstyle\sum_{ij} \mathrm{d}A_{ij}\operatorname{tr}(G_{ij}^T B)";
+    T12, "vec swap", "tr(g'*vec(dX)) = tr(unvec(g, m)'*dX) for dX of m x n; tr(G'*unvec(dg, m)) = tr(vec(G)'*dg)", r"\operatorname{tr}(g^T\operatorname{vec}(\mathrm{d}X)) = \operatorname{tr}(\operatorname{unvec}_m(g)^T\mathrm{d}X)";
     // The core relationship (seed 2.1): derive/engine.rs, `Engine::run` and `derive`.
     C, "core relationship", "df = tr(G'*dX) gives df/dX = G", r"\mathrm{d}f = \operatorname{tr}(G^T\mathrm{d}X) \Rightarrow \frac{\partial f}{\partial X} = G";
     // Tidying: simplify/ (A: the canonical form, `Simplifier`; F1-F4: `shorten` and the presentation

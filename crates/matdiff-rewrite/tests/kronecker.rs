@@ -1,9 +1,10 @@
 //! The Kronecker catalog (`tests/kronecker/*.txt`): Hessians with respect to matrix variables
 //! and Jacobians of matrix-valued functions in Kronecker (vec) form. Each form is printed as
-//! its literature form (compared as text, since the language has no `kron` yet), assembled
-//! densely and checked at three random non-square, non-symmetric draws against the complex
-//! step of the derived gradient (of F for a Jacobian) to 1e-8; every line of the derivation it
-//! is read off is checked numerically too.
+//! its literature form (compared as text), assembled densely and checked at three random
+//! non-square, non-symmetric draws against the complex step of the derived gradient (of F for a
+//! Jacobian) to 1e-8; the literature form is parsed (`⊗` is the language's infix `kron`) and
+//! evaluated at the same draws against the same reference; every line of the derivation it is
+//! read off is checked numerically too.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -212,7 +213,13 @@ fn check_derivation_steps(
     Ok(())
 }
 
-fn check_draw(pool: &ExprPool, e: &Entry, form: &KroneckerForm, draw: u64) -> Result<(), String> {
+fn check_draw(
+    pool: &ExprPool,
+    e: &Entry,
+    form: &KroneckerForm,
+    literature: ExprId,
+    draw: u64,
+) -> Result<(), String> {
     let seed = e.name.bytes().fold(0xcbf29ce484222325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100000001b3)
     }) ^ draw;
@@ -236,6 +243,14 @@ fn check_draw(pool: &ExprPool, e: &Entry, form: &KroneckerForm, draw: u64) -> Re
     if err.is_nan() || err > TOLERANCE {
         return Err(format!(
             "the Kronecker form differs from the complex step by {err:.1e} (draw {draw})"
+        ));
+    }
+    let lit = matdiff_faer::eval(pool, literature, &values)
+        .map_err(|err| format!("evaluating the literature form: {err}"))?;
+    let err = relative_error(&lit, &reference);
+    if err.is_nan() || err > TOLERANCE {
+        return Err(format!(
+            "the literature form differs from the complex step by {err:.1e} (draw {draw})"
         ));
     }
     // The direction (V of X's shape, or U of F's for a Jacobian), for the derivations' lines.
@@ -262,7 +277,11 @@ fn check_draw(pool: &ExprPool, e: &Entry, form: &KroneckerForm, draw: u64) -> Re
 }
 
 fn check_entry(e: &Entry) -> Result<String, String> {
-    let (pool, form) = derive_entry(e)?;
+    let (mut pool, form) = derive_entry(e)?;
+    let literature = pool
+        .parse(&e.literature)
+        .map_err(|err| format!("literature: {}", err.render(&e.literature)))?
+        .root;
     let text = form.text(&pool, Style::Plain);
     if text != e.literature {
         return Err(format!(
@@ -271,7 +290,7 @@ fn check_entry(e: &Entry) -> Result<String, String> {
         ));
     }
     for draw in 0..DRAWS {
-        check_draw(&pool, e, &form, draw)?;
+        check_draw(&pool, e, &form, literature, draw)?;
     }
     Ok(format!(
         "{} ({}): {}\n\n{}",
@@ -327,13 +346,21 @@ fn a_form_without_its_commutation_matrix_fails_the_check() {
         "name: logdet\nsource: test\nkind: hessian\nexpr: logdet(X)\nwrt: X\nliterature: -",
     )
     .unwrap();
-    let (pool, mut form) = derive_entry(&e).unwrap();
-    check_draw(&pool, &e, &form, 0).unwrap();
+    let (mut pool, mut form) = derive_entry(&e).unwrap();
+    let right = pool
+        .parse("-(inv(X) ⊗ inv(X)')*commutation(rows(X), rows(X))")
+        .unwrap()
+        .root;
+    let wrong = pool.parse("-(inv(X) ⊗ inv(X)')").unwrap().root;
+    check_draw(&pool, &e, &form, right, 0).unwrap();
+    // The literature form is checked too: without its commutation matrix it fails.
+    let err = check_draw(&pool, &e, &form, wrong, 0).unwrap_err();
+    assert!(err.contains("the literature form differs"), "{err}");
     let term = &mut form.terms[0];
     assert!(matches!(
         term.factors.pop(),
         Some(VecFactor::Commutation { .. })
     ));
-    let err = check_draw(&pool, &e, &form, 0).unwrap_err();
+    let err = check_draw(&pool, &e, &form, right, 0).unwrap_err();
     assert!(err.contains("differs from the complex step"), "{err}");
 }

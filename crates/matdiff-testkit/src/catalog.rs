@@ -279,9 +279,10 @@ fn numeric_checks(
             let shape = pool.var_info(s).expect("a variable").shape;
             [shape.rows, shape.cols]
         })
+        .flat_map(|d| pool.dim_factors(d))
         .filter_map(|d| match d {
             Dim::Sym(v) => Some(v),
-            Dim::Known(_) => None,
+            _ => None,
         })
         .collect();
     let seed = entry.name.bytes().fold(0xcbf29ce484222325u64, |h, b| {

@@ -72,9 +72,10 @@ fn case(entry: &catalog::Entry) -> Result<Case, String> {
             let shape = pool.var_info(s).expect("a variable").shape;
             [shape.rows, shape.cols]
         })
+        .flat_map(|d| pool.dim_factors(d))
         .filter_map(|d| match d {
             Dim::Sym(v) => Some(v),
-            Dim::Known(_) => None,
+            _ => None,
         })
         .collect();
     let seed = entry

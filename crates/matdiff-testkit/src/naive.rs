@@ -126,6 +126,11 @@ impl Evaluator<'_> {
     fn size(&self, d: Dim) -> Result<usize, Refused> {
         match d {
             Dim::Known(k) => Ok(k as usize),
+            Dim::Prod(_) if !self.dims.contains_key(&d) => self
+                .pool
+                .dim_factors(d)
+                .into_iter()
+                .try_fold(1usize, |n, f| Ok(n * self.size(f)?)),
             d => self
                 .dims
                 .get(&d)
@@ -262,6 +267,32 @@ impl Evaluator<'_> {
                 let a = self.eval(a)?;
                 Cm::from_fn(1, a.cols, |_, j| {
                     (0..a.rows).map(|i| a.at(i, j).exp()).sum::<C>().ln()
+                })
+            }
+            // The textbook definitions: block (i, j) of A ⊗ B is A(i, j)*B; vec stacks the
+            // columns; K(m, n) moves entry (i, j) of an m x n matrix from i + j*m to j + i*n.
+            Node::Kron([a, b]) => {
+                let (a, b) = (self.eval(a)?, self.eval(b)?);
+                let (p, q) = (b.rows, b.cols);
+                Cm::from_fn(a.rows * p, a.cols * q, |i, j| {
+                    a.at(i / p, j / q) * b.at(i % p, j % q)
+                })
+            }
+            Node::Vectorize(a) => {
+                let a = self.eval(a)?;
+                Cm::from_fn(a.rows * a.cols, 1, |k, _| a.at(k % a.rows, k / a.rows))
+            }
+            Node::Unvec(g, m) => {
+                let g = self.eval(g)?;
+                let m = self.size(m)?;
+                Cm::from_fn(m, g.rows / m, |i, j| g.at(i + j * m, 0))
+            }
+            Node::Commutation(m, n) => {
+                let (m, n) = (self.size(m)?, self.size(n)?);
+                Cm::from_fn(m * n, m * n, |r, c| {
+                    // Row r = j + i*n has its one at column i + j*m.
+                    let one = c == r / n + (r % n) * m;
+                    C::new(if one { 1.0 } else { 0.0 }, 0.0)
                 })
             }
             Node::Tri(t, a) => {

@@ -189,6 +189,8 @@ impl Lowering<'_> {
     fn size_at(&mut self, dim: Dim, k: usize, axis: u8) -> Size {
         match dim {
             Dim::Known(n) => Size::Known(n),
+            // Checked against its factors when they are sized already, else read from it.
+            Dim::Prod(_) => self.size(dim).unwrap_or(Size::Axis(k, axis)),
             Dim::Sym(v) => *self.dims.entry(v).or_insert_with(|| {
                 let size = Size::Axis(k, axis);
                 self.program
@@ -202,6 +204,25 @@ impl Lowering<'_> {
     pub(super) fn size(&self, dim: Dim) -> Result<Size, CodegenError> {
         match dim {
             Dim::Known(n) => Ok(Size::Known(n)),
+            Dim::Prod(_) => {
+                let mut known = 1;
+                let mut factors = Vec::new();
+                for f in self.pool.dim_factors(dim) {
+                    match self.size(f)? {
+                        Size::Known(n) => known *= n,
+                        s => factors.push(s),
+                    }
+                }
+                if factors.is_empty() {
+                    return Ok(Size::Known(known));
+                }
+                if known != 1 {
+                    factors.insert(0, Size::Known(known));
+                }
+                let mut products = self.size_products.borrow_mut();
+                products.push(factors);
+                Ok(Size::Prod(products.len() - 1))
+            }
             Dim::Sym(v) => self
                 .dims
                 .get(&v)

@@ -15,6 +15,7 @@ use crate::CodegenError;
 mod analysis;
 mod nodes;
 mod products;
+mod vec_ops;
 
 /// Where a value lives: an argument of the function or a temporary.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
@@ -28,6 +29,8 @@ pub(crate) enum Slot {
 pub(crate) enum Size {
     Known(u64),
     Axis(usize, u8),
+    /// A product of sizes (`Program::products`), for a product dimension (`m*p`).
+    Prod(usize),
 }
 
 /// A scalar, or a matrix (column vectors are n x 1 matrices).
@@ -118,6 +121,14 @@ pub(crate) enum Op {
     /// `log|det(a)|`.
     LogAbsDet(Operand),
     Fold(Fold, Ew),
+    /// `kron(a, b)`.
+    Kron(Operand, Operand),
+    /// `vec(a)`: the columns stacked.
+    Vec(Operand),
+    /// `unvec(a, rows)`: the column as a matrix of `rows` rows.
+    Unvec(Operand, Size),
+    /// `commutation(m, n)`.
+    Commutation(Size, Size),
 }
 
 impl Op {
@@ -148,7 +159,11 @@ impl Op {
                     ew(al, &mut out);
                 }
             }
-            Op::Solve { a, b } | Op::TraceProduct(a, b) => out.extend([a.slot, b.slot]),
+            Op::Solve { a, b } | Op::TraceProduct(a, b) | Op::Kron(a, b) => {
+                out.extend([a.slot, b.slot])
+            }
+            Op::Vec(a) | Op::Unvec(a, _) => out.push(a.slot),
+            Op::Commutation(..) => {}
             Op::Inverse(a)
             | Op::Power(a, _)
             | Op::DiagVector(a)
@@ -213,6 +228,8 @@ pub struct Program {
     pub(crate) outputs: Vec<Output>,
     /// Every symbolic dimension with its name and where its size is read.
     pub(crate) dims: Vec<(String, Size)>,
+    /// The factors of each `Size::Prod`.
+    pub(crate) products: Vec<Vec<Size>>,
 }
 
 impl Program {
@@ -265,6 +282,8 @@ pub(crate) struct Lowering<'p> {
     temp_count: usize,
     /// Every operation pushed, by its text, to reuse.
     computed: HashMap<String, Slot>,
+    /// The factors of each `Size::Prod` made (`Program::products` at the end).
+    size_products: std::cell::RefCell<Vec<Vec<Size>>>,
 }
 
 /// Lowers the function `value` and the `gradients` (each with its variable's name) of one pool;
@@ -288,6 +307,7 @@ pub(crate) fn lower(
             temps: Vec::new(),
             outputs: Vec::new(),
             dims: Vec::new(),
+            products: Vec::new(),
         },
         dims: HashMap::new(),
         inputs: HashMap::new(),
@@ -298,6 +318,7 @@ pub(crate) fn lower(
         reachable: HashSet::new(),
         temp_count: 0,
         computed: HashMap::new(),
+        size_products: Default::default(),
     };
     l.analyse(&roots, names);
     l.declare_inputs(&roots)?;
@@ -316,6 +337,7 @@ pub(crate) fn lower(
         });
     }
     l.name_results();
+    l.program.products = l.size_products.take();
     Ok(l.program)
 }
 

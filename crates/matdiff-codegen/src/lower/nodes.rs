@@ -237,6 +237,9 @@ impl Lowering<'_> {
                 self.op(id, Op::Triangle(m, t == matdiff_expr::Triangle::Lower))
             }
             Node::Mul(xs) => self.product(id, &xs),
+            Node::Kron(_) | Node::Vectorize(_) | Node::Commutation(..) | Node::Unvec(..) => {
+                self.vec_op(id)
+            }
         }
     }
 

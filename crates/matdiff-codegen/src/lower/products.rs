@@ -143,6 +143,7 @@ impl Lowering<'_> {
                 let width = |m: ExprId| match pool.shape(m).cols {
                     Dim::Known(k) => k as f64,
                     Dim::Sym(_) => SYMBOLIC_SIZE,
+                    Dim::Prod(_) => SYMBOLIC_SIZE * SYMBOLIC_SIZE,
                 };
                 let mut j = i + 1;
                 for k in i + 1..mats.len() {
@@ -275,6 +276,7 @@ impl Lowering<'_> {
         let size = |d: Dim| match d {
             Dim::Known(k) => k as f64,
             Dim::Sym(_) => SYMBOLIC_SIZE,
+            Dim::Prod(_) => SYMBOLIC_SIZE * SYMBOLIC_SIZE,
         };
         let n = mats.len();
         let mut p = vec![size(self.pool.shape(mats[0]).rows)];

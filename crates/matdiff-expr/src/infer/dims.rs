@@ -1,8 +1,34 @@
 //! The union-find over dimension variables, and the names of free dimensions in messages.
 
-use crate::node::{Dim, Shape};
+use std::ops::Range;
 
-use super::{DimValue, Dims, Namer, TShape};
+use crate::node::{Dim, DimVar, Shape};
+use crate::pool::ExprPool;
+
+use super::{DimValue, Dims, Namer, Product, TShape};
+
+/// A product dimension written out: a number times symbolic atoms (rigid dimensions of the
+/// pool, or free roots of the union-find), sorted.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub(super) struct Factored {
+    known: u64,
+    atoms: Vec<Atom>,
+}
+
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Atom {
+    Rigid(DimVar),
+    Free(u32),
+}
+
+/// Two dimensions that must be equal and cannot be shown to be: the place of the product, the
+/// factors of every product in the class, and the class itself when it has a value.
+pub(super) struct ProductMismatch {
+    pub(super) class: u32,
+    pub(super) span: Range<usize>,
+    pub(super) products: Vec<[u32; 2]>,
+    pub(super) value: Option<u32>,
+}
 
 impl Dims {
     fn new_elem(&mut self, val: Option<DimValue>, nonunit: bool) -> u32 {
@@ -21,9 +47,18 @@ impl Dims {
         self.new_elem(Some(DimValue::Known(k)), false)
     }
 
-    pub(super) fn elem_of_dim(&mut self, d: Dim) -> u32 {
+    pub(super) fn elem_of_dim(&mut self, pool: &ExprPool, d: Dim) -> u32 {
         match d {
             Dim::Known(k) => self.known(k),
+            Dim::Prod(_) => {
+                let factors = pool.dim_factors(d);
+                let mut e = self.elem_of_dim(pool, factors[0]);
+                for &f in &factors[1..] {
+                    let f = self.elem_of_dim(pool, f);
+                    e = self.product(e, f, 0..0);
+                }
+                e
+            }
             Dim::Sym(v) => {
                 if let Some(&e) = self.rigid.get(&v) {
                     return e;
@@ -35,8 +70,172 @@ impl Dims {
         }
     }
 
-    pub(super) fn elems_of_shape(&mut self, s: Shape) -> TShape {
-        (self.elem_of_dim(s.rows), self.elem_of_dim(s.cols))
+    pub(super) fn elems_of_shape(&mut self, pool: &ExprPool, s: Shape) -> TShape {
+        (
+            self.elem_of_dim(pool, s.rows),
+            self.elem_of_dim(pool, s.cols),
+        )
+    }
+
+    /// The product of two dimensions (made at `span`): a number when both are, the other
+    /// factor when one is 1, otherwise a new dimension that only an equal product (or its
+    /// number, once its factors are numbers) can equal ([`Dims::check_products`]).
+    pub(super) fn product(&mut self, a: u32, b: u32, span: Range<usize>) -> u32 {
+        match (self.value(a), self.value(b)) {
+            (Some(DimValue::Known(1)), _) => b,
+            (_, Some(DimValue::Known(1))) => a,
+            (Some(DimValue::Known(x)), Some(DimValue::Known(y))) => self.known(x.saturating_mul(y)),
+            _ => {
+                let elem = self.new_elem(None, true);
+                self.products.push(Product {
+                    elem,
+                    factors: [a, b],
+                    span,
+                });
+                elem
+            }
+        }
+    }
+
+    /// The product that defines the class of `x`, if there is one.
+    pub(super) fn product_of(&mut self, x: u32) -> Option<[u32; 2]> {
+        let r = self.find(x);
+        let ps: Vec<(u32, [u32; 2])> = self.products.iter().map(|p| (p.elem, p.factors)).collect();
+        ps.into_iter()
+            .find(|&(e, _)| self.find(e) == r)
+            .map(|(_, f)| f)
+    }
+
+    /// A dimension as a number times atoms; `None` for a cycle (`m*p = m`, p not 1).
+    fn factored(&mut self, x: u32, depth: usize) -> Option<Factored> {
+        if depth > self.products.len() + 1 {
+            return None;
+        }
+        let r = self.find(x);
+        Some(match self.val[r as usize] {
+            Some(DimValue::Known(k)) => Factored {
+                known: k,
+                atoms: Vec::new(),
+            },
+            Some(DimValue::Rigid(v)) => Factored {
+                known: 1,
+                atoms: vec![Atom::Rigid(v)],
+            },
+            None => match self.product_of(r) {
+                Some([a, b]) => {
+                    let (fa, fb) = (self.factored(a, depth + 1)?, self.factored(b, depth + 1)?);
+                    let mut atoms = [fa.atoms, fb.atoms].concat();
+                    atoms.sort();
+                    Factored {
+                        known: fa.known.saturating_mul(fb.known),
+                        atoms,
+                    }
+                }
+                None => Factored {
+                    known: 1,
+                    atoms: vec![Atom::Free(r)],
+                },
+            },
+        })
+    }
+
+    /// Checks every product against what it was made equal to: another product with the same
+    /// factors (as a multiset), or a number when its factors are numbers. Where the two differ
+    /// by one free dimension on one side against one dimension or number on the other, that
+    /// free dimension is fixed (`m*p = m*q` gives `p = q`); any other difference is an error.
+    pub(super) fn check_products(&mut self) -> Result<(), ProductMismatch> {
+        loop {
+            let mut changed = false;
+            for i in 0..self.products.len() {
+                let Product { elem, factors, .. } = self.products[i].clone();
+                let r = self.find(elem);
+                let span = self.products[i].span.clone();
+                let mismatch = |dims: &mut Dims| {
+                    let ps: Vec<(u32, [u32; 2])> =
+                        dims.products.iter().map(|p| (p.elem, p.factors)).collect();
+                    let products = ps
+                        .into_iter()
+                        .filter(|&(e, _)| dims.find(e) == r)
+                        .map(|(_, f)| f)
+                        .collect();
+                    ProductMismatch {
+                        class: r,
+                        span: span.clone(),
+                        products,
+                        value: dims.val[r as usize].is_some().then_some(r),
+                    }
+                };
+                let mine = {
+                    let (fa, fb) = (self.factored(factors[0], 0), self.factored(factors[1], 0));
+                    let (Some(fa), Some(fb)) = (fa, fb) else {
+                        return Err(mismatch(self));
+                    };
+                    let mut atoms = [fa.atoms, fb.atoms].concat();
+                    atoms.sort();
+                    Factored {
+                        known: fa.known.saturating_mul(fb.known),
+                        atoms,
+                    }
+                };
+                let Some(other) = self.factored(r, 0) else {
+                    return Err(mismatch(self));
+                };
+                match self.equate(mine, other) {
+                    Equated::Same => {}
+                    Equated::Fixed => changed = true,
+                    Equated::Differ => return Err(mismatch(self)),
+                }
+            }
+            if !changed {
+                return Ok(());
+            }
+        }
+    }
+
+    fn equate(&mut self, a: Factored, b: Factored) -> Equated {
+        // Cancel the common atoms.
+        let (mut ra, mut rb) = (Vec::new(), b.atoms.clone());
+        for x in a.atoms {
+            match rb.iter().position(|y| *y == x) {
+                Some(i) => {
+                    rb.remove(i);
+                }
+                None => ra.push(x),
+            }
+        }
+        if ra.is_empty() && rb.is_empty() {
+            return if a.known == b.known {
+                Equated::Same
+            } else {
+                Equated::Differ
+            };
+        }
+        // One free atom alone against a number or one atom: fix it (coefficients divided by
+        // their common divisor first, so `2*m = 6` gives `m = 3`).
+        let g = gcd(a.known, b.known).max(1);
+        let (ka, kb) = (a.known / g, b.known / g);
+        let fix = |free: &[Atom], k_free: u64, other: &[Atom], k_other: u64| match free {
+            [Atom::Free(f)] if k_free == 1 => match other {
+                [] if k_other > 1 => Some((*f, None, k_other)),
+                [x] if k_other == 1 => Some((*f, Some(*x), 1)),
+                _ => None,
+            },
+            _ => None,
+        };
+        let fixed = fix(&ra, ka, &rb, kb).or_else(|| fix(&rb, kb, &ra, ka));
+        let Some((f, atom, k)) = fixed else {
+            return Equated::Differ;
+        };
+        let target = match atom {
+            None => self.known(k),
+            Some(Atom::Free(g)) => g,
+            Some(Atom::Rigid(v)) => self.rigid[&v],
+        };
+        if self.unify(f, target) {
+            Equated::Fixed
+        } else {
+            Equated::Differ
+        }
     }
 
     pub(super) fn find(&mut self, mut x: u32) -> u32 {
@@ -51,6 +250,14 @@ impl Dims {
     fn value(&mut self, x: u32) -> Option<DimValue> {
         let r = self.find(x);
         self.val[r as usize]
+    }
+
+    /// The number a dimension is known to be.
+    pub(super) fn known_value(&mut self, x: u32) -> Option<u64> {
+        match self.value(x) {
+            Some(DimValue::Known(k)) => Some(k),
+            _ => None,
+        }
     }
 
     pub(super) fn is_one(&mut self, x: u32) -> bool {
@@ -90,12 +297,35 @@ impl Dims {
     }
 }
 
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+enum Equated {
+    Same,
+    Fixed,
+    Differ,
+}
+
 impl Namer<'_> {
     pub(super) fn dim(&mut self, dims: &mut Dims, x: u32) -> String {
         let r = dims.find(x);
-        match dims.val[r as usize] {
+        let val = dims.val[r as usize];
+        match val {
             Some(DimValue::Known(k)) => k.to_string(),
             Some(DimValue::Rigid(v)) => self.pool.dim_name(v).to_string(),
+            None if !self.expanding.contains(&r) && dims.product_of(r).is_some() => {
+                let [a, b] = dims.product_of(r).expect("checked");
+                self.expanding.push(r);
+                let a = self.dim(dims, a);
+                let b = self.dim(dims, b);
+                self.expanding.pop();
+                format!("{a}*{b}")
+            }
             None => {
                 if let Some(n) = self.names.get(&r) {
                     return n.clone();

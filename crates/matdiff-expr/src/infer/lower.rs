@@ -60,9 +60,21 @@ impl<'p> Inference<'p> {
         match self.dims.val[r as usize] {
             Some(DimValue::Known(k)) => Dim::Known(k),
             Some(DimValue::Rigid(v)) => Dim::Sym(v),
-            None => *resolved
-                .entry(r)
-                .or_insert_with(|| Dim::Sym(self.pool.fresh_dim())),
+            None => {
+                if let Some(&d) = resolved.get(&r) {
+                    return d;
+                }
+                // Checked acyclic by `check_products`.
+                let d = match self.dims.product_of(r) {
+                    Some([a, b]) => {
+                        let (a, b) = (self.resolve(a, resolved), self.resolve(b, resolved));
+                        self.pool.dim_product(a, b)
+                    }
+                    None => Dim::Sym(self.pool.fresh_dim()),
+                };
+                resolved.insert(r, d);
+                d
+            }
         }
     }
 
@@ -108,6 +120,16 @@ impl<'p> Inference<'p> {
                     NaryOp::Hadamard => Node::Hadamard(ids.into()),
                 }
             }
+            AstKind::Bin(BinOp::Commutation, m, n, _) => {
+                let m = self.lowered_size(m, env, resolved)?;
+                let n = self.lowered_size(n, env, resolved)?;
+                Node::Commutation(m, n)
+            }
+            AstKind::Bin(BinOp::Unvec, g, m, _) => {
+                let g = self.lower(g, env, resolved)?;
+                let m = self.lowered_size(m, env, resolved)?;
+                Node::Unvec(g, m)
+            }
             AstKind::Bin(op, a, b, _) => {
                 let ab = [self.lower(a, env, resolved)?, self.lower(b, env, resolved)?];
                 match op {
@@ -115,6 +137,8 @@ impl<'p> Inference<'p> {
                     BinOp::HDiv => Node::HDiv(ab),
                     BinOp::Pow => Node::Pow(ab),
                     BinOp::HPow => Node::HPow(ab),
+                    BinOp::Kron => Node::Kron(ab),
+                    BinOp::Commutation | BinOp::Unvec => unreachable!("lowered above"),
                     BinOp::Extreme(max) => {
                         let span = match &ast.kind {
                             AstKind::Bin(_, _, _, s) => s.clone(),
@@ -201,6 +225,7 @@ impl<'p> Inference<'p> {
             unreachable!("a call")
         };
         Ok(match callee {
+            Callee::Vec => Node::Vectorize(arg),
             Callee::Elementwise(f) => Node::Apply {
                 fun: Fun::Builtin(*f),
                 order: *order,
@@ -242,6 +267,14 @@ impl<'p> Inference<'p> {
                 let e = self.lower(arg, env, resolved)?;
                 let shape = self.pool.shape(e);
                 Ok(if *cols { shape.cols } else { shape.rows })
+            }
+            AstKind::Nary(NaryOp::Mul, items, _) => {
+                let mut d = Dim::ONE;
+                for item in items {
+                    let f = self.lowered_size(item, env, resolved)?;
+                    d = self.pool.dim_product(d, f);
+                }
+                Ok(d)
             }
             _ => {
                 let k = integer_literal(size).expect("checked by inference");

@@ -35,6 +35,16 @@ pub(crate) struct Dims {
     val: Vec<Option<DimValue>>,
     nonunit: Vec<bool>,
     rigid: HashMap<DimVar, u32>,
+    /// Product dimensions: `elem = factors[0] * factors[1]`, with the place that made them.
+    products: Vec<Product>,
+}
+
+/// One product dimension of the union-find: its element, its two factors, where it was made.
+#[derive(Clone)]
+struct Product {
+    elem: u32,
+    factors: [u32; 2],
+    span: Range<usize>,
 }
 
 type TShape = (u32, u32);
@@ -43,6 +53,8 @@ type TShape = (u32, u32);
 struct Namer<'a> {
     pool: &'a ExprPool,
     names: HashMap<u32, String>,
+    /// Classes whose product is being written out: named, not expanded again (`m = m*p`).
+    expanding: Vec<u32>,
 }
 
 /// The default shape of a new name: a scalar for Greek names, a matrix for capitalised names, a
@@ -101,6 +113,7 @@ impl<'p> Inference<'p> {
         let mut namer = Namer {
             pool: self.pool,
             names: HashMap::default(),
+            expanding: Vec::new(),
         };
         let s = shapes
             .iter()
@@ -128,7 +141,7 @@ impl<'p> Inference<'p> {
             ));
         }
         let shape = match sym.and_then(|s| self.pool.var_info(s)) {
-            Some(info) => self.dims.elems_of_shape(info.shape),
+            Some(info) => self.dims.elems_of_shape(self.pool, info.shape),
             None => {
                 let first = name.chars().next().unwrap_or('a');
                 if is_greek(name) {

@@ -30,6 +30,16 @@ impl Inference<'_> {
                 }
                 self.infer_nary(*op, &shapes, ops)
             }
+            AstKind::Bin(BinOp::Commutation, m, n, op_span) => {
+                let (m, n) = (self.infer_size(m)?, self.infer_size(n)?);
+                let mn = self.dims.product(m, n, op_span.clone());
+                Ok((mn, mn))
+            }
+            AstKind::Bin(BinOp::Unvec, g, m, op_span) => {
+                let sg = self.infer(g)?;
+                let m = self.infer_size(m)?;
+                self.infer_unvec(sg, m, op_span.clone())
+            }
             AstKind::Bin(op, a, b, op_span) => {
                 let sa = self.infer(a)?;
                 let sb = self.infer(b)?;
@@ -134,6 +144,38 @@ impl Inference<'_> {
         Ok(acc)
     }
 
+    /// `unvec(g, m)`: `g` a column of `m*n` entries gives `m x n`.
+    fn infer_unvec(
+        &mut self,
+        sg: TShape,
+        m: u32,
+        span: Range<usize>,
+    ) -> Result<TShape, ParseError> {
+        let one = self.dims.known(1);
+        if let (Some(k), Some(r)) = (self.dims.known_value(sg.0), self.dims.known_value(m)) {
+            if k % r != 0 {
+                let (s, d) = self.describe(&[sg], &[m]);
+                return Err(self.err(
+                    format!("'unvec' needs a column of {}*n entries, got {}", d[0], s[0]),
+                    span,
+                ));
+            }
+        }
+        let n = self.dims.fresh();
+        let mn = self.dims.product(m, n, span.clone());
+        if !self.dims.unify(sg.1, one) || !self.dims.unify(sg.0, mn) {
+            let (s, d) = self.describe(&[sg], &[m]);
+            return Err(self.err(
+                format!(
+                    "'unvec' needs a column of {}*n entries (n columns of {} rows), got {}",
+                    d[0], d[0], s[0]
+                ),
+                span,
+            ));
+        }
+        Ok((m, n))
+    }
+
     #[inline(never)]
     fn infer_bin(
         &mut self,
@@ -154,6 +196,11 @@ impl Inference<'_> {
                 Err(self.err(msg, op_span))
             }
             BinOp::Div | BinOp::HPow => Ok(sa),
+            BinOp::Kron => Ok((
+                self.dims.product(sa.0, sb.0, op_span.clone()),
+                self.dims.product(sa.1, sb.1, op_span),
+            )),
+            BinOp::Commutation | BinOp::Unvec => unreachable!("inferred by infer"),
             BinOp::Pow => {
                 if self.dims.is_scalar(sa) {
                     return Ok(sa);
@@ -247,6 +294,7 @@ impl Inference<'_> {
         let name_span = name_span.clone();
         match callee {
             Callee::Elementwise(_) | Callee::Abstract => Ok(s),
+            Callee::Vec => Ok((self.dims.product(s.0, s.1, name_span), self.dims.known(1))),
             Callee::Reduce(r) | Callee::Softmax(r) => {
                 if matches!(callee, Callee::Softmax(_)) {
                     return Ok(s);
@@ -316,7 +364,26 @@ impl Inference<'_> {
 
     /// `ones(N)` or `eye(N)`: the size is a whole number or `rows(E)`/`cols(E)`.
     fn infer_sized(&mut self, ones: bool, size: &mut Ast) -> Result<TShape, ParseError> {
-        let d = match &mut size.kind {
+        let d = self.infer_size(size)?;
+        Ok(if ones {
+            (d, self.dims.known(1))
+        } else {
+            (d, d)
+        })
+    }
+
+    /// A size: a whole number, `rows(E)`/`cols(E)`, or a product of sizes (`rows(A)*rows(B)`).
+    fn infer_size(&mut self, size: &mut Ast) -> Result<u32, ParseError> {
+        if let AstKind::Nary(NaryOp::Mul, items, _) = &mut size.kind {
+            let span = size.span.clone();
+            let mut d = self.dims.known(1);
+            for item in items.iter_mut() {
+                let f = self.infer_size(item)?;
+                d = self.dims.product(d, f, span.clone());
+            }
+            return Ok(d);
+        }
+        Ok(match &mut size.kind {
             AstKind::Num(_) => match integer_literal(size) {
                 Some(k) if k >= 1 => self.dims.known(k as u64),
                 _ => return Err(self.err(SIZE_MESSAGE.into(), size.span.clone())),
@@ -335,11 +402,6 @@ impl Inference<'_> {
                 }
             }
             _ => return Err(self.err(SIZE_MESSAGE.into(), size.span.clone())),
-        };
-        Ok(if ones {
-            (d, self.dims.known(1))
-        } else {
-            (d, d)
         })
     }
 
@@ -378,6 +440,33 @@ impl Inference<'_> {
             self.bindings.insert(bindings[i].name.clone(), s);
         }
         let s = self.infer(root)?;
+        if let Err(m) = self.dims.check_products() {
+            let mut namer = super::Namer {
+                pool: self.pool,
+                names: HashMap::default(),
+                expanding: vec![self.dims.find(m.class)],
+            };
+            let mut sides: Vec<String> = Vec::new();
+            for &[a, b] in &m.products {
+                let (a, b) = (namer.dim(&mut self.dims, a), namer.dim(&mut self.dims, b));
+                sides.push(format!("{a}*{b}"));
+            }
+            sides.push(namer.dim(&mut self.dims, m.class));
+            sides.dedup();
+            if m.value.is_none() && m.products.len() > 1 {
+                // The class is one of its products: named by them alone.
+                sides.pop();
+            }
+            return Err(self.err(
+                format!(
+                    "the dimensions {} must be equal and cannot be shown to be: a product of \
+                     dimensions equals only the same product, or its number when its factors \
+                     are numbers (declare the sizes, e.g. --let 'A: 2x3')",
+                    sides.join(" and ")
+                ),
+                m.span,
+            ));
+        }
         Ok((order, s))
     }
 
@@ -468,7 +557,7 @@ impl Inference<'_> {
             Some(DeclDim::Known(k)) => self.dims.known(k),
             Some(DeclDim::Named(ref n)) => {
                 let v = self.pool.dim_named(n);
-                self.dims.elem_of_dim(Dim::Sym(v))
+                self.dims.elem_of_dim(self.pool, Dim::Sym(v))
             }
         }
     }

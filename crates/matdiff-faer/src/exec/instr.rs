@@ -49,6 +49,7 @@ pub(crate) fn run_instr<T: Scalar>(
 ) -> Result<Option<Factor<T>>, EvalError> {
     match instr {
         Instr::Kernel(k) => run_kernel(k, cx, dst, regs)?,
+        Instr::VecOp { op, .. } => super::vec_ops::run_vec_op(op, cx, dst),
         Instr::Fill {
             rows, cols, value, ..
         } => {

@@ -13,10 +13,12 @@ use crate::scalar::Scalar;
 mod dense;
 mod instr;
 mod kernel;
+mod vec_ops;
 
 pub(crate) use dense::{det, is_singular, is_symmetric, logabsdet, logdet};
 pub(crate) use instr::{run_instr, solve_lu};
 pub(crate) use kernel::{run_chunk, Pos, Reducer};
+pub(crate) use vec_ops::VecOp;
 
 /// Entries per register of an element-wise kernel.
 pub(crate) const CHUNK: usize = 256;
@@ -243,6 +245,11 @@ pub(crate) enum Instr<T> {
         src: Opnd,
         node: u32,
     },
+    /// `kron`, `vec`, `unvec`, the commutation matrix, `kron(L, R)*v` (`vec_ops.rs`).
+    VecOp {
+        dst: usize,
+        op: VecOp,
+    },
     MatPow {
         dst: usize,
         a: Opnd,
@@ -278,6 +285,7 @@ impl<T> Instr<T> {
             | Instr::TraceDot { dst, .. }
             | Instr::DiagDot { dst, .. }
             | Instr::Reduce { dst, .. }
+            | Instr::VecOp { dst, .. }
             | Instr::MatPow { dst, .. } => *dst,
         })
     }
@@ -306,6 +314,7 @@ impl<T> Instr<T> {
             | Instr::TraceDot { dst, .. }
             | Instr::DiagDot { dst, .. }
             | Instr::Reduce { dst, .. }
+            | Instr::VecOp { dst, .. }
             | Instr::MatPow { dst, .. } => dst,
         })
     }
@@ -389,6 +398,7 @@ impl<T> Instr<T> {
                 alpha(a, &mut out);
             }
             Instr::Lu { a, .. } => out.push(&mut a.src),
+            Instr::VecOp { op, .. } => out.extend(op.operands_mut()),
             Instr::MatPow { a, exponent, .. } => {
                 out.push(&mut a.src);
                 if let Some(e) = exponent {

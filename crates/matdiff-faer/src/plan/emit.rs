@@ -105,6 +105,8 @@ impl<'a, T: Scalar> Compiler<'a, T> {
             }
             Node::Diag(_) if matches!(self.role[li], Role::Plain) => f & !LEAF != 0,
             Node::Inv(_) => f & !FACTOR != 0,
+            // Not computed when only a product kron(L, R)*v reads it.
+            Node::Kron(_) => f != 0,
             _ => true,
         }
     }
@@ -146,6 +148,10 @@ impl<'a, T: Scalar> Compiler<'a, T> {
     pub(super) fn emit_plain(&mut self, li: usize, id: ExprId) {
         let (rows, cols) = self.dims[li];
         match self.pool.node(id) {
+            Node::Kron(_) | Node::Vectorize(_) | Node::Unvec(..) | Node::Commutation(..) => {
+                self.emit_vec_op(li, id)
+            }
+            Node::Mul(_) if self.kron_times_vec(id).is_some() => self.emit_vec_op(li, id),
             Node::Num(v) => {
                 let dst = self.node_slot(li);
                 self.instrs.push(Instr::Fill {

@@ -17,6 +17,7 @@ mod emit;
 mod inputs;
 mod kernels;
 mod roles;
+mod vec_ops;
 
 use inputs::{check_input, find_non_finite, view_finite};
 

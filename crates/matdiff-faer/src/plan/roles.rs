@@ -324,6 +324,9 @@ impl<'a, T: Scalar> Compiler<'a, T> {
                 }
                 continue;
             }
+            if self.vec_op_role(id, f != 0) {
+                continue;
+            }
             match node {
                 Node::Mul(_) => {
                     if let (Some((u, v)), true) =

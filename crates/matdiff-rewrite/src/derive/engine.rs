@@ -55,16 +55,15 @@ impl Engine<'_> {
     ) -> Result<ExprId, DeriveError> {
         let shape = self.s.pool.shape(arg);
         let placeholder = format!("__{name}_x");
+        // A product dimension has no declaration: the template infers it from the argument.
         let dim = |p: &ExprPool, d: Dim| match d {
-            Dim::Known(k) => DeclDim::Known(k),
-            Dim::Sym(v) => DeclDim::Named(p.dim_name(v).to_string()),
+            Dim::Known(k) => Some(DeclDim::Known(k)),
+            Dim::Sym(v) => Some(DeclDim::Named(p.dim_name(v).to_string())),
+            Dim::Prod(_) => None,
         };
         let decl = Decl {
             names: vec![(placeholder.clone(), 0..0)],
-            shape: DeclShape::Matrix(
-                Some(dim(self.s.pool, shape.rows)),
-                Some(dim(self.s.pool, shape.cols)),
-            ),
+            shape: DeclShape::Matrix(dim(self.s.pool, shape.rows), dim(self.s.pool, shape.cols)),
             symmetric: false,
             function: false,
             structure: matdiff_expr::Structure::General,

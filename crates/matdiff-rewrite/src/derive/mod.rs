@@ -15,6 +15,7 @@ use crate::simplify::Simplifier;
 mod engine;
 mod peel;
 mod setup;
+mod vec_ops;
 
 pub(crate) use setup::setup;
 use setup::{fresh_name, upstream_function, wrt_variable};

@@ -100,6 +100,31 @@ impl Engine<'_> {
                 let nu = self.s.pool.intern(Node::Tri(t, u))?;
                 out.push(State { u: Some(nu), e: a });
             }
+            Node::Kron([a, b]) => {
+                if self.has_d(a) && self.has_d(b) {
+                    return Err(self.unsupported(st, "the differential is not linear"));
+                }
+                cite(rules, RuleId::T11);
+                let u = self.u_or_identity(st)?;
+                let left = self.has_d(a);
+                let nu = self.kron_weight(u, [a, b], left)?;
+                out.push(State {
+                    u: Some(nu),
+                    e: if left { a } else { b },
+                });
+            }
+            Node::Vectorize(a) => {
+                cite(rules, RuleId::T12);
+                let u = self.u_or_identity(st)?;
+                let nu = self.unvec_weight(u, a)?;
+                out.push(State { u: Some(nu), e: a });
+            }
+            Node::Unvec(g, _) => {
+                cite(rules, RuleId::T12);
+                let u = self.u_or_identity(st)?;
+                let nu = self.s.vec(u)?;
+                out.push(State { u: Some(nu), e: g });
+            }
             _ => return Err(self.unsupported(st, "no trace trick applies")),
         }
         Ok(true)

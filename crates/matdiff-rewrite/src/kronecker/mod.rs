@@ -11,9 +11,10 @@
 //! Layout: the Jacobian is `∂vec(F)/∂vec(X)'` (pq x mn), the Hessian `∂²f/∂vec(X)∂vec(X)'`,
 //! vec stacking columns.
 //!
-//! The language has no `kron` or `vec` yet, so a form is a typed value ([`VecTerm`]s of
-//! [`VecFactor`]s whose matrices are expressions of the pool), printed in the notation of the
-//! literature with `⊗`, `diag(vec(P))` and `commutation(m, n)`.
+//! A form is a typed value ([`VecTerm`]s of [`VecFactor`]s whose matrices are expressions of
+//! the pool), printed in the notation of the literature with `⊗`, `diag(vec(P))` and
+//! `commutation(m, n)`; in the plain style that text is an expression of the language (`⊗` is
+//! its infix `kron`), which parses and evaluates (the catalog `tests/kronecker/` checks it).
 
 use std::collections::HashSet;
 

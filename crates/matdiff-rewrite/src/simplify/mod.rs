@@ -16,6 +16,7 @@ mod shorten;
 mod sums;
 #[cfg(test)]
 mod tests;
+mod vec_ops;
 
 /// The initial capacity of the simplifier's memo tables.
 const MEMO_CAPACITY: usize = 32;
@@ -153,6 +154,13 @@ impl<'p> Simplifier<'p> {
             Node::LogSumExpCols(a) => {
                 let a = self.canon(a)?;
                 self.pool.intern(Node::LogSumExpCols(a))?
+            }
+            Node::Commutation(..) => id,
+            Node::Kron(_) | Node::Vectorize(_) | Node::Unvec(..) => {
+                let kids = self.canon_all(node.children())?;
+                let rebuilt = self.pool.with_children(id, &kids)?;
+                let node = self.pool.node(rebuilt).clone();
+                self.canon_vec_op(node)?
             }
         };
         self.memo.insert(id, r);
@@ -344,7 +352,10 @@ impl<'p> Simplifier<'p> {
                 let b = self.transpose(b)?;
                 self.hpow(b, c)
             }
-            _ => self.pool.intern(Node::Transpose(a)),
+            other => match self.transpose_vec_op(&other) {
+                Some(t) => t,
+                None => self.pool.intern(Node::Transpose(a)),
+            },
         }
     }
 }

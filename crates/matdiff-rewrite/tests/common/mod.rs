@@ -24,12 +24,19 @@ pub(crate) fn random_values(
         }
         if let Node::Var(s) = pool.node(id) {
             let info = pool.var_info(*s).expect("declared");
-            let dim = |d: Dim| match d {
-                Dim::Known(k) => k as usize,
+            let factor = |d: Dim| match d {
                 Dim::Sym(v) => sizes
                     .iter()
                     .find(|x| x.0 == pool.dim_name(v))
                     .map_or(3, |x| x.1),
+                Dim::Known(k) => k as usize,
+                Dim::Prod(_) => unreachable!("the factors of a product are not products"),
+            };
+            let dim = |d: Dim| {
+                pool.dim_factors(d)
+                    .into_iter()
+                    .map(factor)
+                    .product::<usize>()
             };
             let (r, c) = (dim(info.shape.rows), dim(info.shape.cols));
             let mut m = Mat::from_fn(r, c, |_, _| rng.random_range(-1.0..1.0));

@@ -1,0 +1,134 @@
+//! The canonical forms of `kron`, `vec`, `unvec` and the commutation matrix.
+
+use matdiff_expr::{Dim, ExprError, ExprId, Node};
+
+use super::Simplifier;
+
+impl Simplifier<'_> {
+    /// `kron(a, b)`; a scalar factor scales (`kron(s, B) = s*B`).
+    ///
+    /// ```
+    /// use matdiff_expr::ExprPool;
+    /// use matdiff_rewrite::Simplifier;
+    /// let mut pool = ExprPool::new();
+    /// let e = pool.parse("kron(2, B)").unwrap().root;
+    /// let s = Simplifier::new(&mut pool).simplify(e).unwrap();
+    /// assert_eq!(pool.plain(s), "2*B");
+    /// let e = pool.parse("kron(A, B)'").unwrap().root;
+    /// let s = Simplifier::new(&mut pool).simplify(e).unwrap();
+    /// assert_eq!(pool.plain(s), "kron(A', B')");
+    /// ```
+    pub fn kron(&mut self, a: ExprId, b: ExprId) -> Result<ExprId, ExprError> {
+        if self.is_scalar(a) {
+            return self.mul(&[a, b]);
+        }
+        if self.is_scalar(b) {
+            return self.mul(&[b, a]);
+        }
+        self.pool.intern(Node::Kron([a, b]))
+    }
+
+    /// `vec(a)`; `vec(unvec(g, m))` is `g`.
+    pub fn vec(&mut self, a: ExprId) -> Result<ExprId, ExprError> {
+        if let Node::Unvec(g, _) = *self.pool.node(a) {
+            return Ok(g);
+        }
+        self.pool.intern(Node::Vectorize(a))
+    }
+
+    /// `unvec(g, rows)`; `unvec(s*vec(X), rows(X))` is `s*X`.
+    pub fn unvec(&mut self, g: ExprId, rows: Dim) -> Result<ExprId, ExprError> {
+        let (mut scalars, v) = match self.pool.node(g) {
+            Node::Mul(xs) => {
+                let (s, m): (Vec<ExprId>, Vec<ExprId>) =
+                    xs.iter().partition(|&&x| self.is_scalar(x));
+                (s, if m.len() == 1 { m[0] } else { g })
+            }
+            _ => (Vec::new(), g),
+        };
+        if let Node::Vectorize(x) = *self.pool.node(v) {
+            if self.shape(x).rows == rows {
+                scalars.push(x);
+                return self.mul(&scalars);
+            }
+        }
+        if let Some(m) = self.unvec_kron_times_vec(v, rows)? {
+            scalars.push(m);
+            return self.mul(&scalars);
+        }
+        self.pool.intern(Node::Unvec(g, rows))
+    }
+
+    /// `unvec(K*vec(V), rows)` with `K` a Kronecker product or a sum of them: `kron(L, R)*vec(V)`
+    /// is `vec(R*V*L')`, so each term is `R*V*L'` when `R` has `rows` rows.
+    fn unvec_kron_times_vec(&mut self, g: ExprId, rows: Dim) -> Result<Option<ExprId>, ExprError> {
+        let Node::Mul(xs) = self.pool.node(g) else {
+            return Ok(None);
+        };
+        let [k, v] = xs[..] else {
+            return Ok(None);
+        };
+        let Node::Vectorize(x) = *self.pool.node(v) else {
+            return Ok(None);
+        };
+        // commutation(m, n)*vec(X) = vec(X') for X of m x n.
+        if let Node::Commutation(m, n) = *self.pool.node(k) {
+            let sx = self.shape(x);
+            if (sx.rows, sx.cols) == (m, n) && rows == n {
+                return Ok(Some(self.transpose(x)?));
+            }
+            return Ok(None);
+        }
+        let terms: Vec<ExprId> = match self.pool.node(k) {
+            Node::Add(ts) => ts.to_vec(),
+            _ => vec![k],
+        };
+        let mut parts = Vec::with_capacity(terms.len());
+        for t in terms {
+            let (mut scalars, kron) = match self.pool.node(t) {
+                Node::Mul(fs) => {
+                    let (s, m): (Vec<ExprId>, Vec<ExprId>) =
+                        fs.iter().partition(|&&f| self.is_scalar(f));
+                    match m[..] {
+                        [kron] => (s, kron),
+                        _ => return Ok(None),
+                    }
+                }
+                _ => (Vec::new(), t),
+            };
+            let Node::Kron([l, r]) = *self.pool.node(kron) else {
+                return Ok(None);
+            };
+            if self.shape(r).rows != rows {
+                return Ok(None);
+            }
+            let lt = self.transpose(l)?;
+            scalars.extend([r, x, lt]);
+            parts.push(self.mul(&scalars)?);
+        }
+        Ok(Some(self.add(&parts)?))
+    }
+
+    /// The canonical form of a node of this module, its children canonical.
+    pub(super) fn canon_vec_op(&mut self, node: Node) -> Result<ExprId, ExprError> {
+        match node {
+            Node::Kron([a, b]) => self.kron(a, b),
+            Node::Vectorize(a) => self.vec(a),
+            Node::Unvec(g, m) => self.unvec(g, m),
+            other => self.pool.intern(other),
+        }
+    }
+
+    /// The transpose of a node of this module: `kron(A, B)' = kron(A', B')`,
+    /// `commutation(m, n)' = commutation(n, m)`; `None` for the others.
+    pub(super) fn transpose_vec_op(&mut self, node: &Node) -> Option<Result<ExprId, ExprError>> {
+        Some(match *node {
+            Node::Kron([a, b]) => (|| {
+                let (a, b) = (self.transpose(a)?, self.transpose(b)?);
+                self.kron(a, b)
+            })(),
+            Node::Commutation(m, n) => self.pool.intern(Node::Commutation(n, m)),
+            _ => return None,
+        })
+    }
+}
