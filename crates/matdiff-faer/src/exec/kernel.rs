@@ -179,20 +179,55 @@ pub(super) fn map2<T: Scalar>(x: &[T], y: &[T], out: &mut [T], f: impl Fn(T, T) 
     }
 }
 
-/// Runs the operations of a kernel on one chunk; the result is in the last register.
+/// The chunk of a loaded matrix read in place: a part of a column of a column-major source, which
+/// the operations then read without copying it into a register.
+#[inline]
+fn in_place<'a, T: Scalar>(op: &KOp<T>, cx: &Ctx<'a, T>, pos: Pos, len: usize) -> Option<&'a [T]> {
+    match (op, pos) {
+        (
+            KOp::Load(Leaf {
+                kind: LeafKind::Matrix(s),
+                t: false,
+            }),
+            Pos::Col { j, r0 },
+        ) => cx
+            .src(*s)
+            .col(j)
+            .subrows(r0, len)
+            .try_as_col_major()
+            .map(|c| c.as_slice()),
+        _ => None,
+    }
+}
+
+/// Runs the operations of a kernel on one chunk of `len` entries. The last operation writes into
+/// `dst` when given (of length `len`), else into the last register. Column-major matrices are
+/// read in place (see [`in_place`]), so a kernel like `exp(X)` reads `X` and writes `dst` only.
 pub(crate) fn run_chunk<T: Scalar>(
     k: &Kernel<T>,
     cx: &Ctx<'_, T>,
     regs: &mut [T],
     pos: Pos,
     len: usize,
+    mut dst: Option<&mut [T]>,
 ) -> Result<(), EvalError> {
+    let last = k.ops.len() - 1;
     for (n, op) in k.ops.iter().enumerate() {
         let (before, rest) = regs.split_at_mut(n * CHUNK);
-        let out = &mut rest[..len];
-        let r = |a: usize| &before[a * CHUNK..a * CHUNK + len];
+        let before = &*before;
+        let out: &mut [T] = match dst.as_deref_mut() {
+            Some(d) if n == last => d,
+            _ => &mut rest[..len],
+        };
+        let r = |a: usize| {
+            in_place(&k.ops[a], cx, pos, len).unwrap_or(&before[a * CHUNK..a * CHUNK + len])
+        };
         match op {
-            KOp::Load(leaf) => load(leaf, cx, pos, out),
+            KOp::Load(leaf) => {
+                if n == last || in_place(op, cx, pos, len).is_none() {
+                    load(leaf, cx, pos, out)
+                }
+            }
             KOp::Const(c) => out.fill(*c),
             KOp::Neg(a) => map1(r(*a), out, |x| -x),
             KOp::Add(a, b) => map2(r(*a), r(*b), out, |x, y| x + y),
@@ -299,7 +334,7 @@ pub(super) fn run_kernel<T: Scalar>(
             let mut d0 = 0;
             while d0 < n {
                 let len = CHUNK.min(n - d0);
-                run_chunk(k, cx, regs, Pos::Diag { d0 }, len)?;
+                run_chunk(k, cx, regs, Pos::Diag { d0 }, len, None)?;
                 for (i, &v) in regs[last..last + len].iter().enumerate() {
                     if k.sink == Sink::Diagonal {
                         dst[(d0 + i, 0)] = v;
@@ -320,7 +355,7 @@ pub(super) fn run_kernel<T: Scalar>(
                 let mut r0 = 0;
                 while r0 < k.rows {
                     let len = CHUNK.min(k.rows - r0);
-                    run_chunk(k, cx, regs, Pos::Col { j, r0 }, len)?;
+                    run_chunk(k, cx, regs, Pos::Col { j, r0 }, len, None)?;
                     for &v in &regs[last..last + len] {
                         red.push(v);
                     }
