@@ -264,9 +264,9 @@ pub(crate) fn run_chunk<T: Scalar>(
                     _ => None,
                 };
                 if let Some((what, strict)) = check {
-                    let bad = x
-                        .iter()
-                        .find(|v| v.re() < 0.0 || (strict && v.re() == 0.0 && v.im() == 0.0));
+                    let bad = first_bad(x, |v| {
+                        (v.re() < 0.0) | (strict & (v.re() == 0.0) & (v.im() == 0.0))
+                    });
                     if let Some(v) = bad {
                         return Err(EvalError::Domain {
                             what,
@@ -282,7 +282,7 @@ pub(crate) fn run_chunk<T: Scalar>(
                     _ => None,
                 };
                 if let Some((what, bad)) = outside {
-                    if let Some(v) = x.iter().find(|v| bad(v.re())) {
+                    if let Some(v) = first_bad(x, |v| bad(v.re())) {
                         return Err(EvalError::Domain {
                             what,
                             value: v.re(),
@@ -299,6 +299,17 @@ pub(crate) fn run_chunk<T: Scalar>(
         }
     }
     Ok(())
+}
+
+/// The first entry for which `bad` holds: a pass without branches over the chunk (vector code),
+/// and a second, to find it, only when there is one.
+#[inline]
+fn first_bad<T: Copy>(x: &[T], bad: impl Fn(T) -> bool) -> Option<T> {
+    if x.iter().fold(false, |any, &v| any | bad(v)) {
+        x.iter().copied().find(|&v| bad(v))
+    } else {
+        None
+    }
 }
 
 /// Whether a real part is outside a function's domain.
