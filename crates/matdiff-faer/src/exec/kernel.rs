@@ -275,20 +275,22 @@ pub(crate) fn run_chunk<T: Scalar>(
                         });
                     }
                 }
-                let outside: Option<(&'static str, OutsideDomain)> = match f {
-                    Func::Arcsin => Some(("arcsin of an entry outside [-1, 1]", |v| v.abs() > 1.0)),
-                    Func::Arccos => Some(("arccos of an entry outside [-1, 1]", |v| v.abs() > 1.0)),
-                    Func::Log1p => Some(("log1p of an entry not above -1", |v| v <= -1.0)),
+                // Closures, not function pointers, so that the checks compile to vector code.
+                let outside = match f {
+                    Func::Arcsin => first_bad(x, |v| v.re().abs() > 1.0)
+                        .map(|v| ("arcsin of an entry outside [-1, 1]", v)),
+                    Func::Arccos => first_bad(x, |v| v.re().abs() > 1.0)
+                        .map(|v| ("arccos of an entry outside [-1, 1]", v)),
+                    Func::Log1p => first_bad(x, |v| v.re() <= -1.0)
+                        .map(|v| ("log1p of an entry not above -1", v)),
                     _ => None,
                 };
-                if let Some((what, bad)) = outside {
-                    if let Some(v) = first_bad(x, |v| bad(v.re())) {
-                        return Err(EvalError::Domain {
-                            what,
-                            value: v.re(),
-                            node: cx.desc(*node),
-                        });
-                    }
+                if let Some((what, v)) = outside {
+                    return Err(EvalError::Domain {
+                        what,
+                        value: v.re(),
+                        node: cx.desc(*node),
+                    });
                 }
                 crate::simd::apply(*f, *order, x, out);
             }
@@ -311,9 +313,6 @@ fn first_bad<T: Copy>(x: &[T], bad: impl Fn(T) -> bool) -> Option<T> {
         None
     }
 }
-
-/// Whether a real part is outside a function's domain.
-type OutsideDomain = fn(f64) -> bool;
 
 pub(super) fn run_kernel<T: Scalar>(
     k: &Kernel<T>,
