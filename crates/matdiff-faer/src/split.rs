@@ -51,7 +51,6 @@ pub(crate) fn fill<T: Scalar>(
         };
         return a.and(b);
     }
-    let last = (k.ops.len() - 1) * CHUNK;
     let mut dst = dst;
     for j in 0..dst.ncols() {
         let col = dst
@@ -65,8 +64,7 @@ pub(crate) fn fill<T: Scalar>(
                 j: j0 + j,
                 r0: i0 + c * CHUNK,
             };
-            run_chunk(k, cx, regs, pos, out.len())?;
-            out.copy_from_slice(&regs[last..last + out.len()]);
+            run_chunk(k, cx, regs, pos, out.len(), Some(out))?;
         }
     }
     Ok(())

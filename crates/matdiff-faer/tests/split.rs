@@ -110,3 +110,53 @@ fn transposed_leaves_are_read_in_every_part() {
     let want = Mat::from_fn(301, 301, |i, j| c[(j, i)].tanh() * c[(i, j)]);
     assert_close(&one, &want, 1e-14, "tanh(C') .* C");
 }
+
+#[test]
+fn kernels_read_inputs_and_products_in_place_and_write_the_destination() {
+    // Leaves read in place (an input used twice, a product in a plan buffer) next to a transposed
+    // leaf that is copied, on column lengths that are not a multiple of the chunk.
+    let src = "exp(A) .* A + sigmoid(A * B) - tanh(C') .* A";
+    for (r, c) in [(3, 5), (301, 257), (1000, 70)] {
+        let mut rng = StdRng::seed_from_u64(5);
+        let a = rand_mat(&mut rng, r, c, -3.0, 3.0);
+        let b = rand_mat(&mut rng, c, c, -0.5, 0.5);
+        let cm = rand_mat(&mut rng, c, r, -3.0, 3.0);
+        let values = Values::new()
+            .with("A", a.clone())
+            .with("B", b.clone())
+            .with("C", cm.clone());
+        let ab = &a * &b;
+        let want = Mat::from_fn(r, c, |i, j| {
+            let x = a[(i, j)];
+            x.exp() * x + 1.0 / (1.0 + (-ab[(i, j)]).exp()) - cm[(j, i)].tanh() * x
+        });
+        let one = run(src, &values, 1).unwrap();
+        assert_close(&one, &want, 1e-13, src);
+        assert!(run(src, &values, 2).unwrap() == one, "{r} x {c}");
+    }
+}
+
+#[test]
+fn domain_checks_report_the_first_bad_entry_of_a_chunk() {
+    // The entry in the middle of a chunk, after a good one, and the boundary values themselves.
+    let cases: [(&str, f64, f64); 5] = [
+        ("log(P)", 0.0, 0.0),
+        ("log(P)", -3.0, -3.0),
+        ("sqrt(P)", -1e-300, -1e-300),
+        ("log1p(P)", -1.0, -1.0),
+        ("arcsin(P)", 1.5, 1.5),
+    ];
+    for (src, bad, reported) in cases {
+        let mut p = Mat::from_fn(300, 2, |i, _| 0.25 + i as f64 * 1e-3);
+        p[(100, 1)] = bad;
+        p[(200, 1)] = -7.0;
+        let values = Values::new().with("P", p);
+        match run(src, &values, 1) {
+            Err(EvalError::Domain { value, .. }) => assert_eq!(value, reported, "{src}"),
+            other => panic!("{src}: {other:?}"),
+        }
+    }
+    // Zero and negative zero are in the domain of sqrt.
+    let values = Values::new().with("P", Mat::from_fn(3, 1, |i, _| [0.0, -0.0, 4.0][i]));
+    assert_eq!(run("sqrt(P)", &values, 1).unwrap()[(2, 0)], 2.0);
+}

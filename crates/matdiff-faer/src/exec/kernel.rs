@@ -234,20 +234,55 @@ pub(super) fn map2<T: Scalar>(x: &[T], y: &[T], out: &mut [T], f: impl Fn(T, T) 
     }
 }
 
-/// Runs the operations of a kernel on one chunk; the result is in the last register.
+/// The chunk of a loaded matrix read in place: a part of a column of a column-major source, which
+/// the operations then read without copying it into a register.
+#[inline]
+fn in_place<'a, T: Scalar>(op: &KOp<T>, cx: &Ctx<'a, T>, pos: Pos, len: usize) -> Option<&'a [T]> {
+    match (op, pos) {
+        (
+            KOp::Load(Leaf {
+                kind: LeafKind::Matrix(s),
+                t: false,
+            }),
+            Pos::Col { j, r0 },
+        ) => cx
+            .src(*s)
+            .col(j)
+            .subrows(r0, len)
+            .try_as_col_major()
+            .map(|c| c.as_slice()),
+        _ => None,
+    }
+}
+
+/// Runs the operations of a kernel on one chunk of `len` entries. The last operation writes into
+/// `dst` when given (of length `len`), else into the last register. Column-major matrices are
+/// read in place (see [`in_place`]), so a kernel like `exp(X)` reads `X` and writes `dst` only.
 pub(crate) fn run_chunk<T: Scalar>(
     k: &Kernel<T>,
     cx: &Ctx<'_, T>,
     regs: &mut [T],
     pos: Pos,
     len: usize,
+    mut dst: Option<&mut [T]>,
 ) -> Result<(), EvalError> {
+    let last = k.ops.len() - 1;
     for (n, op) in k.ops.iter().enumerate() {
         let (before, rest) = regs.split_at_mut(n * CHUNK);
-        let out = &mut rest[..len];
-        let r = |a: usize| &before[a * CHUNK..a * CHUNK + len];
+        let before = &*before;
+        let out: &mut [T] = match dst.as_deref_mut() {
+            Some(d) if n == last => d,
+            _ => &mut rest[..len],
+        };
+        let r = |a: usize| {
+            in_place(&k.ops[a], cx, pos, len).unwrap_or(&before[a * CHUNK..a * CHUNK + len])
+        };
         match op {
-            KOp::Load(leaf) => load(leaf, cx, pos, out),
+            KOp::Load(leaf) => {
+                if n == last || in_place(op, cx, pos, len).is_none() {
+                    load(leaf, cx, pos, out)
+                }
+            }
             KOp::Const(c) => out.fill(*c),
             KOp::Neg(a) => map1(r(*a), out, |x| -x),
             KOp::Add(a, b) => map2(r(*a), r(*b), out, |x, y| x + y),
@@ -284,9 +319,9 @@ pub(crate) fn run_chunk<T: Scalar>(
                     _ => None,
                 };
                 if let Some((what, strict)) = check {
-                    let bad = x
-                        .iter()
-                        .find(|v| v.re() < 0.0 || (strict && v.re() == 0.0 && v.im() == 0.0));
+                    let bad = first_bad(x, |v| {
+                        (v.re() < 0.0) | (strict & (v.re() == 0.0) & (v.im() == 0.0))
+                    });
                     if let Some(v) = bad {
                         return Err(EvalError::Domain {
                             what,
@@ -295,20 +330,22 @@ pub(crate) fn run_chunk<T: Scalar>(
                         });
                     }
                 }
-                let outside: Option<(&'static str, OutsideDomain)> = match f {
-                    Func::Arcsin => Some(("arcsin of an entry outside [-1, 1]", |v| v.abs() > 1.0)),
-                    Func::Arccos => Some(("arccos of an entry outside [-1, 1]", |v| v.abs() > 1.0)),
-                    Func::Log1p => Some(("log1p of an entry not above -1", |v| v <= -1.0)),
+                // Closures, not function pointers, so that the checks compile to vector code.
+                let outside = match f {
+                    Func::Arcsin => first_bad(x, |v| v.re().abs() > 1.0)
+                        .map(|v| ("arcsin of an entry outside [-1, 1]", v)),
+                    Func::Arccos => first_bad(x, |v| v.re().abs() > 1.0)
+                        .map(|v| ("arccos of an entry outside [-1, 1]", v)),
+                    Func::Log1p => first_bad(x, |v| v.re() <= -1.0)
+                        .map(|v| ("log1p of an entry not above -1", v)),
                     _ => None,
                 };
-                if let Some((what, bad)) = outside {
-                    if let Some(v) = x.iter().find(|v| bad(v.re())) {
-                        return Err(EvalError::Domain {
-                            what,
-                            value: v.re(),
-                            node: cx.desc(*node),
-                        });
-                    }
+                if let Some((what, v)) = outside {
+                    return Err(EvalError::Domain {
+                        what,
+                        value: v.re(),
+                        node: cx.desc(*node),
+                    });
                 }
                 crate::simd::apply(*f, *order, x, out);
             }
@@ -321,8 +358,16 @@ pub(crate) fn run_chunk<T: Scalar>(
     Ok(())
 }
 
-/// Whether a real part is outside a function's domain.
-type OutsideDomain = fn(f64) -> bool;
+/// The first entry for which `bad` holds: a pass without branches over the chunk (vector code),
+/// and a second, to find it, only when there is one.
+#[inline]
+fn first_bad<T: Copy>(x: &[T], bad: impl Fn(T) -> bool) -> Option<T> {
+    if x.iter().fold(false, |any, &v| any | bad(v)) {
+        x.iter().copied().find(|&v| bad(v))
+    } else {
+        None
+    }
+}
 
 pub(super) fn run_kernel<T: Scalar>(
     k: &Kernel<T>,
@@ -354,7 +399,7 @@ pub(super) fn run_kernel<T: Scalar>(
             let mut d0 = 0;
             while d0 < n {
                 let len = CHUNK.min(n - d0);
-                run_chunk(k, cx, regs, Pos::Diag { d0 }, len)?;
+                run_chunk(k, cx, regs, Pos::Diag { d0 }, len, None)?;
                 for (i, &v) in regs[last..last + len].iter().enumerate() {
                     if k.sink == Sink::Diagonal {
                         dst[(d0 + i, 0)] = v;
@@ -375,7 +420,7 @@ pub(super) fn run_kernel<T: Scalar>(
                 let mut r0 = 0;
                 while r0 < k.rows {
                     let len = CHUNK.min(k.rows - r0);
-                    run_chunk(k, cx, regs, Pos::Col { j, r0 }, len)?;
+                    run_chunk(k, cx, regs, Pos::Col { j, r0 }, len, None)?;
                     for &v in &regs[last..last + len] {
                         red.push(v);
                     }

@@ -2,24 +2,27 @@
 //! AVX-512, AVX2 + FMA or the baseline target.
 //!
 //! The functions are range reductions and polynomials without branches or library calls
-//! (`math.rs`), so that the loops compile to vector code for each instruction set. `f32` is
-//! computed in `f64` and rounded once. Complex numbers, and functions not in the table below, go
-//! through [`Scalar::apply`] one entry at a time.
+//! (`math.rs` in `f64`, `math32.rs` in `f32`), so that the loops compile to vector code for each
+//! instruction set. `f32` runs natively (twice the lanes) for `exp` and the logistic functions on
+//! it, and elsewhere is computed in `f64` and rounded once. Complex numbers, and functions not in
+//! the table below, go through [`Scalar::apply`] one entry at a time.
 //!
 //! Accuracy against the platform's libm (std), measured over random sweeps of the whole range
 //! and at subnormals, overflow, NaN and ±inf by the tests of this module (`simd/tests.rs`):
 //!
-//! | function | `f64` max ulp | `f32` max ulp |
-//! |---|---|---|
-//! | `exp` (also `expm1'`) | 1 | 1 |
-//! | `expm1` | 2 | 1 |
-//! | `log`, `log1p` | 1 | 1 |
-//! | `tanh` | 4 | 1 |
-//! | `tanh'` | 3 | 1 |
-//! | `tanh''` | 6 | 1 |
-//! | `sigmoid`, `sigmoid'`, `softplus` | 2 | 1 |
-//! | `sigmoid''` | 3 | 1 |
-//! | `sqrt`, `relu` and the rational derivatives (`log'`, `sqrt'`, ...) | 0 | 1 |
+//! | function | `f64` max ulp | `f32` max ulp | `f32` computed in |
+//! |---|---|---|---|
+//! | `exp` (also `expm1'`) | 1 | 1 | `f32` |
+//! | `expm1` | 2 | 1 | `f64` |
+//! | `log`, `log1p` | 1 | 1 | `f64` |
+//! | `tanh` | 4 | 1 | `f64` |
+//! | `tanh'` | 3 | 4 | `f32` |
+//! | `tanh''` | 6 | 1 | `f64` |
+//! | `sigmoid` (also `softplus'`) | 2 | 2 | `f32` |
+//! | `sigmoid'` (also `softplus''`) | 2 | 3 | `f32` |
+//! | `softplus` | 2 | 1 | `f64` |
+//! | `sigmoid''` | 3 | 1 | `f64` |
+//! | `sqrt`, `relu` and the rational derivatives (`log'`, `sqrt'`, ...) | 0 | 1 | `f64` |
 //!
 //! (`f64`: against std's function, or for the derivatives against the scalar formulas of
 //! [`Scalar::apply`] on std, `sigmoid''` against `-sigmoid'(x) tanh(x/2)` since the scalar form
@@ -41,6 +44,7 @@
 //! ```
 
 mod math;
+mod math32;
 #[cfg(test)]
 mod tests;
 
@@ -91,41 +95,37 @@ fn cast_mut<T: 'static, U: 'static>(x: &mut [T]) -> Option<&mut [U]> {
         .then(|| unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast::<U>(), x.len()) })
 }
 
-/// A real lane type: `f64`, or `f32` computed in `f64`.
+/// A real lane type: `f64`, or `f32`.
 trait Lane: Copy + 'static {
-    fn widen(self) -> f64;
-    fn narrow(x: f64) -> Self;
+    fn eval<E: Element, const FMA: bool>(self) -> Self;
 }
 
 impl Lane for f64 {
     #[inline(always)]
-    fn widen(self) -> f64 {
-        self
-    }
-    #[inline(always)]
-    fn narrow(x: f64) -> f64 {
-        x
+    fn eval<E: Element, const FMA: bool>(self) -> f64 {
+        E::eval::<FMA>(self)
     }
 }
 
 impl Lane for f32 {
     #[inline(always)]
-    fn widen(self) -> f64 {
-        self as f64
-    }
-    #[inline(always)]
-    fn narrow(x: f64) -> f32 {
-        x as f32
+    fn eval<E: Element, const FMA: bool>(self) -> f32 {
+        E::eval32::<FMA>(self)
     }
 }
 
 /// One element function, inlined into the loop of each instruction set.
 trait Element {
     fn eval<const FMA: bool>(x: f64) -> f64;
+    /// In `f32`: natively where `math32.rs` has the function, else in `f64` rounded once.
+    #[inline(always)]
+    fn eval32<const FMA: bool>(x: f32) -> f32 {
+        Self::eval::<FMA>(x as f64) as f32
+    }
 }
 
 macro_rules! elements {
-    ($($name:ident = |$x:ident| $body:expr;)*) => {
+    ($($name:ident = |$x:ident| $body:expr $(, f32: $m32:ident::$f32:ident)?;)*) => {
         $(
             struct $name;
             impl Element for $name {
@@ -133,13 +133,19 @@ macro_rules! elements {
                 fn eval<const FMA: bool>($x: f64) -> f64 {
                     $body
                 }
+                $(
+                    #[inline(always)]
+                    fn eval32<const FMA: bool>(x: f32) -> f32 {
+                        $m32::$f32::<FMA>(x)
+                    }
+                )?
             }
         )*
     };
 }
 
 elements! {
-    Exp = |x| math::exp::<FMA>(x);
+    Exp = |x| math::exp::<FMA>(x), f32: math32::exp;
     Expm1 = |x| math::expm1::<FMA>(x);
     Ln = |x| math::ln::<FMA>(x);
     Recip = |x| 1.0 / x;
@@ -151,10 +157,10 @@ elements! {
         -(1.0 / (r * r))
     };
     Tanh = |x| math::tanh::<FMA>(x);
-    TanhPrime = |x| math::tanh_prime::<FMA>(x);
+    TanhPrime = |x| math::tanh_prime::<FMA>(x), f32: math32::tanh_prime;
     TanhSecond = |x| -2.0 * math::tanh::<FMA>(x) * math::tanh_prime::<FMA>(x);
-    Sigmoid = |x| math::sigmoid::<FMA>(x);
-    SigmoidPrime = |x| math::sigmoid_prime::<FMA>(x);
+    Sigmoid = |x| math::sigmoid::<FMA>(x), f32: math32::sigmoid;
+    SigmoidPrime = |x| math::sigmoid_prime::<FMA>(x), f32: math32::sigmoid_prime;
     SigmoidSecond = |x| math::sigmoid_second::<FMA>(x);
     Softplus = |x| math::softplus::<FMA>(x);
     Sqrt = |x| x.sqrt();
@@ -198,7 +204,7 @@ fn vectorised_on<L: Lane>(isa: Isa, func: Func, order: u8, x: &[L], out: &mut [L
 #[inline(always)]
 fn each<E: Element, L: Lane, const FMA: bool>(x: &[L], out: &mut [L]) {
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = L::narrow(E::eval::<FMA>(v.widen()));
+        *o = v.eval::<E, FMA>();
     }
 }
 

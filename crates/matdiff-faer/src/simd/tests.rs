@@ -231,25 +231,72 @@ fn f64_is_within_the_documented_ulps_of_std() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
-/// `f32` is computed in `f64` and rounded once: within 1 ulp of std's `f64` result rounded.
+/// The `f32` bound of a case: 1 ulp of std's `f64` result rounded where `f32` is computed in
+/// `f64` and rounded once, more where `math32.rs` computes it natively.
+fn max_ulps_f32(func: Func, order: u8) -> u64 {
+    match (func, order) {
+        (Func::Exp, _) | (Func::Expm1, 1..) => 1,
+        (Func::Sigmoid, 0) | (Func::Softplus, 1) => 2,
+        (Func::Sigmoid, 1) | (Func::Softplus, 2..) => 3,
+        (Func::Tanh, 1) => 4,
+        _ => 1,
+    }
+}
+
+/// `f32` inputs: the `f64` ones rounded, a uniform sweep of `[lo, hi]` in `f32` and random `f32`
+/// bit patterns (every binade equally).
+fn inputs32(lo: f64, hi: f64) -> Vec<f32> {
+    let mut rng = SmallRng::seed_from_u64(32);
+    let mut xs: Vec<f32> = inputs(lo, hi).into_iter().map(|x| x as f32).collect();
+    xs.extend([
+        f32::MIN_POSITIVE,
+        1e-40,
+        -1e-40,
+        88.72,
+        88.73,
+        -87.33,
+        -87.34,
+        -103.97,
+        -103.98,
+        -104.0,
+        f32::MAX,
+        f32::MIN,
+    ]);
+    let (lo, hi) = ((lo as f32).max(f32::MIN), (hi as f32).min(f32::MAX));
+    xs.extend((0..100_000).map(|_| rng.random_range(lo..=hi)));
+    xs.extend((0..100_000).map(|_| f32::from_bits(rng.random::<u32>())));
+    xs
+}
+
+/// Every function in `f32`, on every instruction set, within its bound of std's `f64` result
+/// rounded to `f32`.
 #[test]
-fn f32_is_within_one_ulp_of_std_rounded() {
+fn f32_is_within_the_documented_ulps_of_std_rounded() {
+    let mut failures = Vec::new();
     for c in cases() {
-        let xs: Vec<f32> = inputs(c.lo, c.hi).into_iter().map(|x| x as f32).collect();
+        let xs = inputs32(c.lo, c.hi);
         let mut out = vec![0.0f32; xs.len()];
         for isa in isas() {
             assert!(vectorised_on(isa, c.func, c.order, &xs, &mut out));
-            for (&x, &y) in xs.iter().zip(&out) {
-                let exact = (c.reference)(x as f64) as f32;
-                assert!(
-                    ulps32(y, exact) <= 1,
-                    "{:?} order {} on {isa:?} at {x:e}: {y:e} against {exact:e}",
-                    c.func,
-                    c.order,
-                );
+            let (worst, x, y) = xs
+                .iter()
+                .zip(&out)
+                .map(|(&x, &y)| (ulps32(y, (c.reference)(x as f64) as f32), x, y))
+                .max_by_key(|&(u, _, _)| u)
+                .unwrap();
+            let line = format!(
+                "{:?} order {} on {isa:?}: {worst} ulp at {x:e} ({y:e}, reference {:e})",
+                c.func,
+                c.order,
+                (c.reference)(x as f64) as f32
+            );
+            println!("{line}");
+            if worst > max_ulps_f32(c.func, c.order) {
+                failures.push(line);
             }
         }
     }
+    assert!(failures.is_empty(), "{failures:#?}");
 }
 
 /// Special values, spelled out.
