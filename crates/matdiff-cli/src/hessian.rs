@@ -394,15 +394,6 @@ pub(crate) fn check(
                 .map_err(fail)?,
         ),
     };
-    // The largest error, NaN if any is (a NaN must not pass).
-    let max = |m: Mat<f64>| {
-        m.col_iter()
-            .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
-            .fold(0.0f64, |acc, e| if e.is_nan() || e > acc { e } else { acc })
-    };
-    let vs_cs = max(relative_errors(&derived, &cs));
-    let vs_fd = max(relative_errors(&derived, &fd));
-    let ok = vs_cs <= TOLERANCE && vs_fd <= FD_TOLERANCE;
     let name = key(s.kind);
     let result = s.result_text(&pool, Style::Plain);
     let source = match at {
@@ -413,32 +404,69 @@ pub(crate) fn check(
         SecondKind::Jacobian => "of F",
         _ => "of the derived gradient",
     };
-    let out = match common.format {
-        Format::Json => format!(
-            "{:#}\n",
-            json!({
-                "wrt": target.wrt,
-                name: result,
-                "values": source,
-                "max_relative_error_complex_step": vs_cs,
-                "max_relative_error_finite_difference": vs_fd,
-                "tolerance": TOLERANCE,
-                "ok": ok,
-            })
-        ),
-        _ => format!(
-            "{name}: {result}\n{source}\n  derived vs complex step {reference}:        max relative error {vs_cs:.1e} (tolerance {TOLERANCE:.0e})\n  derived vs central differences {reference}: max relative error {vs_fd:.1e} (tolerance {FD_TOLERANCE:.0e})\n{}\n",
-            if ok { format!("ok: the derived {name} agrees") } else { format!("MISMATCH: the derived {name} disagrees") }
-        ),
+    let checked = Checked {
+        name,
+        result: &result,
+        reference,
+        derived: &derived,
+        complex_step: &cs,
+        finite_differences: &fd,
     };
-    if ok {
-        Ok(out)
-    } else {
-        Err(Failed::report(out))
+    checked.report(common, &target.wrt, &source)
+}
+
+/// A derived second-order result against its two numeric references, as `matdiff check` prints it.
+pub(crate) struct Checked<'a> {
+    /// `hessian`, `hvp` or `jacobian`: the JSON key and the word of the verdict.
+    pub(crate) name: &'a str,
+    /// The derived result as text.
+    pub(crate) result: &'a str,
+    /// What the references differentiate (`of the derived gradient`, `of F`).
+    pub(crate) reference: &'a str,
+    pub(crate) derived: &'a Mat<f64>,
+    pub(crate) complex_step: &'a Mat<f64>,
+    pub(crate) finite_differences: &'a Mat<f64>,
+}
+
+impl Checked<'_> {
+    /// The verdict (an error exit when a reference disagrees), at the values described by `source`.
+    pub(crate) fn report(&self, common: &Common, wrt: &str, source: &str) -> Outcome {
+        // The largest error, NaN if any is (a NaN must not pass).
+        let max = |m: Mat<f64>| {
+            m.col_iter()
+                .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
+                .fold(0.0f64, |acc, e| if e.is_nan() || e > acc { e } else { acc })
+        };
+        let vs_cs = max(relative_errors(self.derived, self.complex_step));
+        let vs_fd = max(relative_errors(self.derived, self.finite_differences));
+        let ok = vs_cs <= TOLERANCE && vs_fd <= FD_TOLERANCE;
+        let (name, result, reference) = (self.name, self.result, self.reference);
+        let out = match common.format {
+            Format::Json => format!(
+                "{:#}\n",
+                json!({
+                    "wrt": wrt,
+                    name: result,
+                    "values": source,
+                    "max_relative_error_complex_step": vs_cs,
+                    "max_relative_error_finite_difference": vs_fd,
+                    "tolerance": TOLERANCE,
+                    "ok": ok,
+                })
+            ),
+            _ => format!(
+                "{name}: {result}\n{source}\n  derived vs complex step {reference}:        max relative error {vs_cs:.1e} (tolerance {TOLERANCE:.0e})\n  derived vs central differences {reference}: max relative error {vs_fd:.1e} (tolerance {FD_TOLERANCE:.0e})\n{}\n",
+                if ok { format!("ok: the derived {name} agrees") } else { format!("MISMATCH: the derived {name} disagrees") }
+            ),
+        };
+        if ok {
+            Ok(out)
+        } else {
+            Err(Failed::report(out))
+        }
     }
 }
 
-/// A number in [-1, 1) from a splitmix64 state: the random direction of a check.
 fn uniform(state: &mut u64) -> f64 {
     *state = state.wrapping_add(0x9e3779b97f4a7c15);
     let mut z = *state;

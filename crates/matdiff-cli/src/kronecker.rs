@@ -4,8 +4,8 @@
 
 use matdiff_expr::{Expr, ExprId, ExprPool, Style};
 use matdiff_faer::{
-    complex_step_jacobian, dense_vec_form, finite_difference_jacobian, relative_errors, Complex,
-    Mat, Options, Plan, Sizes, Values, VecFactorValue,
+    complex_step_jacobian, dense_vec_form, finite_difference_jacobian, Complex, Mat, Options, Plan,
+    Sizes, Values, VecFactorValue,
 };
 use matdiff_rewrite::{
     hessian_kronecker, jacobian_kronecker, DeriveOptions, KroneckerForm, SecondKind, VecFactor,
@@ -196,43 +196,18 @@ pub(crate) fn check_form(
     .map_err(|e| fail(e.to_string()))?;
     let fd = finite_difference_jacobian(pool, differentiated, &target.wrt, values, &Options::new())
         .map_err(|e| fail(e.to_string()))?;
-    let max = |m: Mat<f64>| {
-        m.col_iter()
-            .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
-            .fold(0.0f64, |acc, e| if e.is_nan() || e > acc { e } else { acc })
-    };
-    let vs_cs = max(relative_errors(&derived, &cs));
-    let vs_fd = max(relative_errors(&derived, &fd));
-    let (tolerance, fd_tolerance) = (crate::hessian::TOLERANCE, crate::hessian::FD_TOLERANCE);
-    let ok = vs_cs <= tolerance && vs_fd <= fd_tolerance;
-    let name = if hessian { "hessian" } else { "jacobian" };
     let result = form.text(pool, Style::Plain);
-    let reference = if hessian {
-        "of the derived gradient"
-    } else {
-        "of F"
+    let checked = crate::hessian::Checked {
+        name: if hessian { "hessian" } else { "jacobian" },
+        result: &result,
+        reference: if hessian {
+            "of the derived gradient"
+        } else {
+            "of F"
+        },
+        derived: &derived,
+        complex_step: &cs,
+        finite_differences: &fd,
     };
-    let out = match common.format {
-        Format::Json => format!(
-            "{:#}\n",
-            json!({
-                "wrt": target.wrt,
-                name: result,
-                "values": source,
-                "max_relative_error_complex_step": vs_cs,
-                "max_relative_error_finite_difference": vs_fd,
-                "tolerance": tolerance,
-                "ok": ok,
-            })
-        ),
-        _ => format!(
-            "{name}: {result}\n{source}\n  derived vs complex step {reference}:        max relative error {vs_cs:.1e} (tolerance {tolerance:.0e})\n  derived vs central differences {reference}: max relative error {vs_fd:.1e} (tolerance {fd_tolerance:.0e})\n{}\n",
-            if ok { format!("ok: the derived {name} agrees") } else { format!("MISMATCH: the derived {name} disagrees") }
-        ),
-    };
-    if ok {
-        Ok(out)
-    } else {
-        Err(Failed::report(out))
-    }
+    checked.report(common, &target.wrt, source)
 }

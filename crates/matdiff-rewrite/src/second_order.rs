@@ -675,26 +675,28 @@ struct ReadOff<'p, 'd> {
     rules: Vec<RuleId>,
 }
 
-impl ReadOff<'_, '_> {
-    fn depends(&self, id: ExprId) -> bool {
-        if id == self.v {
+/// Whether `id` depends on the node `v` (children have smaller ids, so only ids above `v` are
+/// searched).
+pub(crate) fn depends_on(pool: &ExprPool, id: ExprId, v: ExprId) -> bool {
+    if id < v {
+        return false;
+    }
+    let mut seen = HashSet::new();
+    let mut stack = vec![id];
+    while let Some(x) = stack.pop() {
+        if x == v {
             return true;
         }
-        if id < self.v {
-            return false;
+        if x > v && seen.insert(x) {
+            stack.extend_from_slice(pool.node(x).children());
         }
-        let pool = &*self.s.pool;
-        let mut seen = HashSet::new();
-        let mut stack = vec![id];
-        while let Some(x) = stack.pop() {
-            if x == self.v {
-                return true;
-            }
-            if x > self.v && seen.insert(x) {
-                stack.extend_from_slice(pool.node(x).children());
-            }
-        }
-        false
+    }
+    false
+}
+
+impl ReadOff<'_, '_> {
+    fn depends(&self, id: ExprId) -> bool {
+        depends_on(self.s.pool, id, self.v)
     }
 
     fn unreadable(&self, id: ExprId) -> SecondOrderError {

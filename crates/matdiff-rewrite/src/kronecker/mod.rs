@@ -16,8 +16,6 @@
 //! `commutation(m, n)`; in the plain style that text is an expression of the language (`⊗` is
 //! its infix `kron`), which parses and evaluates (the catalog `tests/kronecker/` checks it).
 
-use std::collections::HashSet;
-
 use matdiff_expr::{Dim, Expr, ExprId, ExprPool, Node, Num, Printer, Shape, Structure, Style};
 
 use crate::derive::{derive, DeriveOptions};
@@ -547,21 +545,7 @@ struct ReadOff<'p, 'd> {
 
 impl ReadOff<'_, '_> {
     fn depends(&self, id: ExprId) -> bool {
-        if id < self.v {
-            return false;
-        }
-        let pool = &*self.s.pool;
-        let mut seen = HashSet::new();
-        let mut stack = vec![id];
-        while let Some(x) = stack.pop() {
-            if x == self.v {
-                return true;
-            }
-            if x > self.v && seen.insert(x) {
-                stack.extend_from_slice(pool.node(x).children());
-            }
-        }
-        false
+        crate::second_order::depends_on(self.s.pool, id, self.v)
     }
 
     fn unreadable(&self, id: ExprId) -> SecondOrderError {
