@@ -20,53 +20,7 @@ use matdiff_rewrite::{hessian, hvp, jacobian, Derivation, DeriveOptions, SecondO
 const TOLERANCE: f64 = 1e-8;
 const DRAWS: u64 = 3;
 
-#[derive(Default, Debug)]
-struct Entry {
-    name: String,
-    source: String,
-    kind: String,
-    expr: String,
-    wrt: String,
-    decls: Vec<String>,
-    literature: String,
-}
-
-fn parse_entry(text: &str) -> Result<Entry, String> {
-    let mut e = Entry::default();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (key, value) = line
-            .split_once(':')
-            .ok_or_else(|| format!("line {}: expected 'key: value'", n + 1))?;
-        let value = value.trim().to_string();
-        match key.trim() {
-            "name" => e.name = value,
-            "source" => e.source = value,
-            "kind" => e.kind = value,
-            "expr" => e.expr = value,
-            "wrt" => e.wrt = value,
-            "let" => e.decls.push(value),
-            "literature" => e.literature = value,
-            other => return Err(format!("line {}: unknown key '{other}'", n + 1)),
-        }
-    }
-    for (key, value) in [
-        ("name", &e.name),
-        ("source", &e.source),
-        ("kind", &e.kind),
-        ("expr", &e.expr),
-        ("wrt", &e.wrt),
-        ("literature", &e.literature),
-    ] {
-        if value.is_empty() {
-            return Err(format!("missing '{key}:'"));
-        }
-    }
-    Ok(e)
-}
+use matdiff_testkit::second_order_catalog::{parse_entry, Entry};
 
 /// Whether an error is small enough (NaN is not).
 fn within_tolerance(error: f64) -> bool {

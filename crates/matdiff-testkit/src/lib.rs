@@ -10,6 +10,7 @@
 //! - [`catalog`]: the derivation catalog's reader and checker; [`codegen_cases`]: its entries
 //!   lowered by the code generators and evaluated by plans, what generated code must reproduce;
 //! - [`acceptance`]: the acceptance table of the rewriter;
+//! - [`second_order_catalog`]: the entries of the second-order and Kronecker catalogs;
 //! - [`random_expr`]: random well-shaped source text of every operator (the parser's round trip
 //!   and bench);
 //! - [`cli`]: running the `matdiff` binary as a user does;
@@ -24,3 +25,4 @@ pub mod differential;
 pub mod generate;
 pub mod naive;
 pub mod random_expr;
+pub mod second_order_catalog;
