@@ -19,10 +19,10 @@ use matdiff_rewrite::{
     VecFactor,
 };
 
+use matdiff_testkit::second_order_catalog::{parse_entry, Entry};
+
 const TOLERANCE: f64 = 1e-8;
 const DRAWS: u64 = 3;
-
-use matdiff_testkit::second_order_catalog::{parse_entry, Entry};
 
 /// Largest entry-wise difference relative to the largest entry of the reference; infinite for
 /// other sizes, NaN for NaN.

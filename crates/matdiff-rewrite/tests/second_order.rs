@@ -17,10 +17,10 @@ use matdiff_faer::{
 };
 use matdiff_rewrite::{hessian, hvp, jacobian, Derivation, DeriveOptions, SecondOrder};
 
+use matdiff_testkit::second_order_catalog::{parse_entry, Entry};
+
 const TOLERANCE: f64 = 1e-8;
 const DRAWS: u64 = 3;
-
-use matdiff_testkit::second_order_catalog::{parse_entry, Entry};
 
 /// Whether an error is small enough (NaN is not).
 fn within_tolerance(error: f64) -> bool {
