@@ -53,6 +53,8 @@ fn the_reproducers_of_issue_17_agree_with_the_complex_step() {
         ("sum(A*W' - W*A')", "W"),
         ("tr(A)", "A"),
         ("sum(A)", "A"),
+        // `unvec` of a column of known size was refused (`2*m = 2` left unsolved).
+        ("sum(Y .* Y) where Y = unvec(y, 2)", "y"),
     ];
     let mut values = values();
     values.insert("a", Mat::from_fn(3, 1, |i, _| [0.5, -1.0, 2.0][i]));

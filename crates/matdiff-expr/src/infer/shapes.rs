@@ -152,8 +152,12 @@ impl Inference<'_> {
         span: Range<usize>,
     ) -> Result<TShape, ParseError> {
         let one = self.dims.known(1);
+        let mut columns = None;
         if let (Some(k), Some(r)) = (self.dims.known_value(sg.0), self.dims.known_value(m)) {
-            if k % r != 0 {
+            if r != 0 && k % r == 0 {
+                // Known sizes: the column count is their quotient, not a product to solve.
+                columns = Some(k / r);
+            } else {
                 let (s, d) = self.describe(&[sg], &[m]);
                 return Err(self.err(
                     format!("'unvec' needs a column of {}*n entries, got {}", d[0], s[0]),
@@ -161,9 +165,15 @@ impl Inference<'_> {
                 ));
             }
         }
-        let n = self.dims.fresh();
-        let mn = self.dims.product(m, n, span.clone());
-        if !self.dims.unify(sg.1, one) || !self.dims.unify(sg.0, mn) {
+        let (n, fits) = match columns {
+            Some(n) => (self.dims.known(n), true),
+            None => {
+                let n = self.dims.fresh();
+                let mn = self.dims.product(m, n, span.clone());
+                (n, self.dims.unify(sg.0, mn))
+            }
+        };
+        if !self.dims.unify(sg.1, one) || !fits {
             let (s, d) = self.describe(&[sg], &[m]);
             return Err(self.err(
                 format!(
