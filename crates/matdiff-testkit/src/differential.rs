@@ -50,6 +50,10 @@ pub struct Report {
     pub cases: usize,
     /// Cases the reference could evaluate, all of them checked.
     pub checked: usize,
+    /// Of the checked cases, those matdiff refuses without sizes, with a clear error (the
+    /// shapes need a product of dimensions to equal a number or another product, as in
+    /// `vec(A)'*vec(X)`): checked with the sizes the values fix only.
+    pub refused_without_sizes: usize,
     /// Cases drawn outside a domain or too ill-conditioned for the reference (not checked).
     pub refused_by_reference: usize,
     /// The disagreements, at most 20 kept.
@@ -64,8 +68,12 @@ pub fn run(first_seed: u64, cases: usize) -> Report {
     for seed in first_seed..first_seed + cases as u64 {
         report.cases += 1;
         match check_case(seed) {
-            Ok(true) => report.checked += 1,
-            Ok(false) => report.refused_by_reference += 1,
+            Ok(Checked::Fully) => report.checked += 1,
+            Ok(Checked::WithSizesOnly) => {
+                report.checked += 1;
+                report.refused_without_sizes += 1;
+            }
+            Ok(Checked::RefusedByReference) => report.refused_by_reference += 1,
             Err(f) => {
                 report.failed += 1;
                 if report.failures.len() < 20 {
@@ -129,8 +137,19 @@ fn reference(text: &str, wrt: &str, values: &Values<f64>) -> Option<(f64, Mat<f6
         .then_some((value, g))
 }
 
-/// Checks one drawn case: `Ok(false)` when the reference refuses its values.
-pub fn check_case(seed: u64) -> Result<bool, Failure> {
+/// How a case that matdiff gets right was checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checked {
+    /// With the sizes the values fix, and with symbolic sizes.
+    Fully,
+    /// With the sizes the values fix; without them matdiff refuses with a clear error.
+    WithSizesOnly,
+    /// Not checked: the reference refuses the values (outside a domain, ill-conditioned).
+    RefusedByReference,
+}
+
+/// Checks one drawn case.
+pub fn check_case(seed: u64) -> Result<Checked, Failure> {
     let drawn = draw(seed);
     check_expression(&drawn.text, &drawn.wrt, &values_for(seed)).map_err(|what| Failure {
         seed,
@@ -143,10 +162,9 @@ pub fn check_case(seed: u64) -> Result<bool, Failure> {
 /// Checks the scalar expression `text` by `wrt` at `values` (every variable, which fix the
 /// sizes) as a user of the command line would see it: the value and gradient value of `grad
 /// --at`, and the printed gradient of `grad` (with and without the sizes) evaluated by `eval`.
-/// `Ok(false)` when the reference refuses the values (outside a domain, ill-conditioned).
-pub fn check_expression(text: &str, wrt: &str, values: &Values<f64>) -> Result<bool, String> {
+pub fn check_expression(text: &str, wrt: &str, values: &Values<f64>) -> Result<Checked, String> {
     let Some((f0, g0)) = reference(text, wrt, values) else {
-        return Ok(false);
+        return Ok(Checked::RefusedByReference);
     };
     // Errors are relative to the largest gradient entry, and at least to 1e-4 of |f| per unit
     // of the variable: a gradient that is zero, or all but zero (a saturated softmax), is
@@ -213,16 +231,22 @@ pub fn check_expression(text: &str, wrt: &str, values: &Values<f64>) -> Result<b
         .filter(|(_, m)| (m.nrows(), m.ncols()) == (1, 1))
         .map(|(n, _)| Decl::parse(&format!("{n}: scalar")).expect("a declaration"))
         .collect();
+    // Shapes that hold only for some sizes (a product of dimensions equal to a number or to
+    // another product, a `1 x m` that is a scalar only when m = 1) are refused without the
+    // sizes, with an error that asks for them: a refusal, not a wrong answer.
     let mut pool = ExprPool::new();
-    let e = pool
-        .parse_with(text, &scalars)
-        .map_err(|e| format!("does not parse without sizes: {}", e.render(text)))?;
-    let d = derive(&mut pool, &e, wrt, &DeriveOptions::default())
-        .map_err(|e| format!("grad (symbolic sizes) refuses: {e}"))?;
+    let Ok(e) = pool.parse_with(text, &scalars) else {
+        return Ok(Checked::WithSizesOnly);
+    };
+    let d = match derive(&mut pool, &e, wrt, &DeriveOptions::default()) {
+        Ok(d) => d,
+        Err(e) if e.to_string().contains("not a scalar") => return Ok(Checked::WithSizesOnly),
+        Err(e) => return Err(format!("grad (symbolic sizes) refuses: {e}")),
+    };
     let printed = d.gradient_text(&pool, Style::Plain);
     let g = evaluate_printed(&printed, values).map_err(|e| format!("printed: {e}"))?;
     compare(&format!("eval of the printed {printed:?}"), &g)?;
-    Ok(true)
+    Ok(Checked::Fully)
 }
 
 /// Parses printed text as `matdiff eval` does (sizes from the values) and evaluates it.
