@@ -171,7 +171,7 @@ impl Generator {
         let scalar = (r, c) == (1, 1);
         let square = r == c;
         loop {
-            let choice = self.rng.random_range(0..18);
+            let choice = self.rng.random_range(0..22);
             let out = match choice {
                 0 => format!("({} + {})", self.expr(r, c, d), self.expr(r, c, d)),
                 1 => format!("({} - {})", self.expr(r, c, d), self.expr(r, c, d)),
@@ -277,9 +277,66 @@ impl Generator {
                     let k = self.size();
                     format!("{}*{}", self.factor(1, k, d), self.factor(k, 1, d))
                 }
+                18 if scalar => self.kron_reduction(d),
+                // `vec(A)'*vec(X)`: an inner product written through `vec`.
+                19 if scalar => {
+                    let (m, n) = (self.size(), self.size());
+                    format!("vec({})'*vec({})", self.expr(m, n, d), self.expr(m, n, d))
+                }
+                // `kron(L, R)*vec(X)` (sometimes infix), or `vec` of a matrix, as a column.
+                20 if c == 1 && !scalar => {
+                    let (m, p) = self.split(r);
+                    let (n, q) = (self.pick(&[1, 2, 3]), self.pick(&[1, 2, 3]));
+                    let (l, rr) = (self.factor(m, n, d.min(1)), self.factor(p, q, d.min(1)));
+                    let v = self.expr(q, n, d);
+                    if self.chance(0.5) {
+                        format!("kron({l}, {rr})*vec({v})")
+                    } else {
+                        format!("({l} ⊗ {rr})*vec({v})")
+                    }
+                }
+                20 if c == 1 => {
+                    let (m, n) = self.split(r);
+                    format!("vec({})", self.expr(m, n, d))
+                }
+                // `unvec` of a column of `r*c` entries.
+                // `unvec` of a column of `r*c` entries; beyond four, `kron(a, b) = vec(b*a')`.
+                21 if !scalar && r * c <= 4 => format!("unvec({}, {r})", self.expr(r * c, 1, d)),
+                21 if !scalar => {
+                    let (a, b) = (self.expr(c, 1, d.min(1)), self.expr(r, 1, d.min(1)));
+                    format!("unvec(kron({a}, {b}), {r})")
+                }
                 _ => continue,
             };
             return out;
+        }
+    }
+
+    /// A factorisation `r = m*p`, drawn among those of `r`.
+    fn split(&mut self, r: usize) -> (usize, usize) {
+        let ways: Vec<(usize, usize)> = (1..=r)
+            .filter(|&m| r.is_multiple_of(m))
+            .map(|m| (m, r / m))
+            .collect();
+        ways[self.rng.random_range(0..ways.len())]
+    }
+
+    /// A scalar of a Kronecker product of two small matrices: `tr`, `sum` or `norm2`, written
+    /// `kron(P, Q)` or `P ⊗ Q`.
+    fn kron_reduction(&mut self, d: u32) -> String {
+        let reduce = self.pick(&["tr", "sum", "norm2"]);
+        let ((a, b), (p, q)) = if reduce == "tr" {
+            let (a, p) = (self.pick(&[1, 2, 3]), self.pick(&[1, 2]));
+            ((a, a), (p, p))
+        } else {
+            let mut dim = || self.pick(&[1, 2, 3]);
+            ((dim(), dim()), (dim(), dim()))
+        };
+        let (l, r) = (self.expr(a, b, d.min(2)), self.expr(p, q, d.min(2)));
+        if self.chance(0.5) {
+            format!("{reduce}(kron({l}, {r}))")
+        } else {
+            format!("{reduce}({} ⊗ {})", atom(l), atom(r))
         }
     }
 
