@@ -124,6 +124,8 @@ pub struct ExprPool {
     name_ids: FxHashMap<String, Symbol>,
     vars: FxHashMap<Symbol, VarInfo>,
     functions: FxHashMap<Symbol, ()>,
+    /// The variables the rewriter made (differentials), see [`ExprPool::mark_internal`].
+    internal: FxHashMap<Symbol, ()>,
     dims: Vec<Symbol>,
     dim_ids: FxHashMap<Symbol, DimVar>,
     /// The factors of each product dimension (sorted, numbers first and folded into one).
@@ -323,6 +325,17 @@ impl ExprPool {
             Dim::Prod(p) => self.products[p.0 as usize].to_vec(),
             _ => vec![dim],
         }
+    }
+
+    /// Marks a variable as one the rewriter made (a differential `dX`, `dT_1`), not the user's:
+    /// a printer never names a size after it (`rows(dT_1)` would not evaluate for the user).
+    pub fn mark_internal(&mut self, symbol: Symbol) {
+        self.internal.insert(symbol, ());
+    }
+
+    /// Whether a variable was made by the rewriter ([`ExprPool::mark_internal`]).
+    pub fn is_internal(&self, symbol: Symbol) -> bool {
+        self.internal.contains_key(&symbol)
     }
 
     /// Declares (or re-declares with the same shape) a variable. A variable's shape is fixed once

@@ -4,9 +4,10 @@ use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write};
 
-use crate::node::{Dim, DimVar, ExprId, Fun, Func, Node, Num, Reduce, Symbol};
+use crate::node::{Dim, ExprId, Fun, Func, Node, Num, Reduce, Symbol};
 use crate::pool::ExprPool;
 
+mod size_names;
 mod vec_ops;
 
 /// How to print.
@@ -53,7 +54,7 @@ pub struct Printer<'a> {
     /// `ones` and `I` written with their size, in the plain style (see [`Printer::print`]).
     sized: RefCell<HashSet<ExprId>>,
     /// `rows(A)` or `cols(A)` for each symbolic dimension of a variable, made when first needed.
-    dim_names: OnceCell<HashMap<DimVar, String>>,
+    dim_names: OnceCell<HashMap<Dim, String>>,
 }
 
 impl<'a> Printer<'a> {
@@ -69,64 +70,6 @@ impl<'a> Printer<'a> {
             sized: RefCell::new(HashSet::new()),
             dim_names: OnceCell::new(),
         }
-    }
-
-    /// `rows(A)` or `cols(A)` after the first variable (in the order they were made) of that
-    /// size, or a number; `None` when no variable has it.
-    fn dim_text(&self, d: Dim) -> Option<String> {
-        let v = match d {
-            Dim::Known(k) => return Some(k.to_string()),
-            Dim::Sym(v) => v,
-            Dim::Prod(_) => {
-                let texts: Option<Vec<String>> = self
-                    .pool
-                    .dim_factors(d)
-                    .into_iter()
-                    .map(|f| self.dim_text(f))
-                    .collect();
-                return texts.map(|t| t.join("*"));
-            }
-        };
-        let names = self.dim_names.get_or_init(|| {
-            let mut vars = self.pool.vars();
-            vars.sort_by_key(|v| v.0);
-            let mut names = HashMap::new();
-            for (sym, info) in vars {
-                let name = self.pool.name(sym);
-                let plain = name.chars().next().is_some_and(char::is_alphabetic)
-                    && name.chars().all(|c| c.is_alphanumeric() || c == '_');
-                if !plain {
-                    continue;
-                }
-                for (dim, word) in [(info.shape.rows, "rows"), (info.shape.cols, "cols")] {
-                    if let Dim::Sym(v) = dim {
-                        names.entry(v).or_insert_with(|| format!("{word}({name})"));
-                    }
-                }
-            }
-            names
-        });
-        names.get(&v).cloned()
-    }
-
-    /// The size a pair of product factors `ones'*ones` counts, as `rows(A)`, when it has a
-    /// name.
-    fn count_text(&self, a: ExprId, b: ExprId) -> Option<String> {
-        let (Node::Transpose(t), Node::Ones(d)) = (self.pool.node(a), self.pool.node(b)) else {
-            return None;
-        };
-        if *t != b || self.is_named(a) || self.is_named(b) || *d == Dim::ONE {
-            return None;
-        }
-        let Dim::Sym(_) = d else { return None };
-        let text = self.dim_text(*d)?;
-        Some(match self.style {
-            Style::Latex => match text.split_once('(') {
-                Some((word, rest)) => format!("\\operatorname{{{word}}}({rest}"),
-                None => text,
-            },
-            _ => text,
-        })
     }
 
     /// The first `max_len` bytes (or fewer, at a character boundary) of the expression alone,

@@ -12,7 +12,7 @@ fn main() {
     let first = args.get(1).copied().unwrap_or(1_000_000_000);
     let part = 10_000u64.min(cases);
     let start = Instant::now();
-    let (mut checked, mut refused, mut failed, mut sized_only) = (0, 0, 0, 0);
+    let (mut checked, mut refused, mut failed, mut sized_only, mut other) = (0, 0, 0, 0, 0);
     let mut seed = first;
     while seed < first + cases {
         let n = part.min(first + cases - seed);
@@ -24,9 +24,10 @@ fn main() {
         refused += r.refused_by_reference;
         failed += r.failed;
         sized_only += r.refused_without_sizes;
+        other += r.other_sizes_without_sizes;
         seed += n;
         eprintln!(
-            "{} cases ({checked} checked, {sized_only} of them refused without sizes, {refused} refused by the reference, {failed} failed) in {:.0} s",
+            "{} cases ({checked} checked, {sized_only} of them refused without sizes, {other} read at other sizes without them, {refused} refused by the reference, {failed} failed) in {:.0} s",
             seed - first,
             start.elapsed().as_secs_f64()
         );

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use matdiff_expr::{Decl, ExprPool, Style};
+use matdiff_expr::{Decl, Dim, DimVar, ExprPool, Style};
 use matdiff_faer::{Mat, Plan, Sizes, Values};
 use matdiff_rewrite::{derive, DeriveOptions};
 use num_complex::Complex64 as C;
@@ -54,6 +54,9 @@ pub struct Report {
     /// shapes need a product of dimensions to equal a number or another product, as in
     /// `vec(A)'*vec(X)`): checked with the sizes the values fix only.
     pub refused_without_sizes: usize,
+    /// Of the checked cases, those whose text without sizes reads as a function of other sizes
+    /// (`diag(unvec(y, 2))` is square, so `y` has 4 entries): checked with the sizes only.
+    pub other_sizes_without_sizes: usize,
     /// Cases drawn outside a domain or too ill-conditioned for the reference (not checked).
     pub refused_by_reference: usize,
     /// The disagreements, at most 20 kept.
@@ -72,6 +75,10 @@ pub fn run(first_seed: u64, cases: usize) -> Report {
             Ok(Checked::WithSizesOnly) => {
                 report.checked += 1;
                 report.refused_without_sizes += 1;
+            }
+            Ok(Checked::OtherSizesWithoutSizes) => {
+                report.checked += 1;
+                report.other_sizes_without_sizes += 1;
             }
             Ok(Checked::RefusedByReference) => report.refused_by_reference += 1,
             Err(f) => {
@@ -144,6 +151,9 @@ pub enum Checked {
     Fully,
     /// With the sizes the values fix; without them matdiff refuses with a clear error.
     WithSizesOnly,
+    /// With the sizes the values fix; without them the language's defaults read the text at
+    /// other sizes (a symbolic dimension is not 1, so `diag` of `2 x n` is of a square).
+    OtherSizesWithoutSizes,
     /// Not checked: the reference refuses the values (outside a domain, ill-conditioned).
     RefusedByReference,
 }
@@ -238,6 +248,9 @@ pub fn check_expression(text: &str, wrt: &str, values: &Values<f64>) -> Result<C
     let Ok(e) = pool.parse_with(text, &scalars) else {
         return Ok(Checked::WithSizesOnly);
     };
+    if !sizes_fit(&pool, values) {
+        return Ok(Checked::OtherSizesWithoutSizes);
+    }
     let d = match derive(&mut pool, &e, wrt, &DeriveOptions::default()) {
         Ok(d) => d,
         Err(e) if e.to_string().contains("not a scalar") => return Ok(Checked::WithSizesOnly),
@@ -247,6 +260,52 @@ pub fn check_expression(text: &str, wrt: &str, values: &Values<f64>) -> Result<C
     let g = evaluate_printed(&printed, values).map_err(|e| format!("printed: {e}"))?;
     compare(&format!("eval of the printed {printed:?}"), &g)?;
     Ok(Checked::Fully)
+}
+
+/// Whether the values have the shapes the pool reads the text at: every symbolic dimension
+/// takes one size throughout (a product, the product of its factors' sizes), a known one its own.
+fn sizes_fit(pool: &ExprPool, values: &Values<f64>) -> bool {
+    let mut sizes: HashMap<DimVar, u64> = HashMap::new();
+    let mut products = Vec::new();
+    for (name, m) in values.iter() {
+        let Some(info) = pool.find_symbol(name).and_then(|s| pool.var_info(s)) else {
+            continue;
+        };
+        for (d, k) in [(info.shape.rows, m.nrows()), (info.shape.cols, m.ncols())] {
+            let k = k as u64;
+            match d {
+                Dim::Known(n) if n != k => return false,
+                Dim::Known(_) => {}
+                Dim::Sym(v) => {
+                    if *sizes.entry(v).or_insert(k) != k {
+                        return false;
+                    }
+                }
+                Dim::Prod(_) => products.push((d, k)),
+            }
+        }
+    }
+    // A product fits when its factors' sizes multiply to it; a factor no variable has alone
+    // takes what is left (one per product).
+    products.into_iter().all(|(d, k)| {
+        let mut known = 1u64;
+        let mut open = Vec::new();
+        for f in pool.dim_factors(d) {
+            match f {
+                Dim::Known(n) => known *= n,
+                Dim::Sym(v) => match sizes.get(&v) {
+                    Some(&n) => known *= n,
+                    None => open.push(v),
+                },
+                Dim::Prod(_) => unreachable!("the factors of a product are not products"),
+            }
+        }
+        match open[..] {
+            [] => known == k,
+            [v] if k % known == 0 => *sizes.entry(v).or_insert(k / known) == k / known,
+            _ => true,
+        }
+    })
 }
 
 /// Parses printed text as `matdiff eval` does (sizes from the values) and evaluates it.

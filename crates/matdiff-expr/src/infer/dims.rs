@@ -139,6 +139,19 @@ impl Dims {
         })
     }
 
+    /// The free classes (no value, no product) a dimension is made of.
+    pub(super) fn free_atoms(&mut self, x: u32) -> Vec<u32> {
+        self.factored(x, 0).map_or_else(Vec::new, |f| {
+            f.atoms
+                .into_iter()
+                .filter_map(|a| match a {
+                    Atom::Free(r) => Some(r),
+                    Atom::Rigid(_) => None,
+                })
+                .collect()
+        })
+    }
+
     /// Checks every product against what it was made equal to: another product with the same
     /// factors (as a multiset), or a number when its factors are numbers. Where the two differ
     /// by one free dimension on one side against one dimension or number on the other, that

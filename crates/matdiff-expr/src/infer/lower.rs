@@ -276,6 +276,19 @@ impl<'p> Inference<'p> {
                 }
                 Ok(d)
             }
+            AstKind::Bin(BinOp::Div, a, b, _) => {
+                let (da, db) = (
+                    self.lowered_size(a, env, resolved)?,
+                    self.lowered_size(b, env, resolved)?,
+                );
+                self.pool.dim_quotient(da, db).ok_or_else(|| {
+                    let (a, b) = (self.pool.dim_str(da), self.pool.dim_str(db));
+                    ParseError::new(
+                        format!("cannot divide the size {a} by {b}: declare the sizes"),
+                        size.span.clone(),
+                    )
+                })
+            }
             _ => {
                 let k = integer_literal(size).expect("checked by inference");
                 Ok(Dim::Known(k as u64))

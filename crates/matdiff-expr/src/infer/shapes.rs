@@ -382,8 +382,28 @@ impl Inference<'_> {
         })
     }
 
-    /// A size: a whole number, `rows(E)`/`cols(E)`, or a product of sizes (`rows(A)*rows(B)`).
+    /// A size: a whole number, `rows(E)`/`cols(E)`, a product of sizes (`rows(A)*rows(B)`),
+    /// or an exact quotient (`rows(y)/2`, what `unvec(y, 2)` has as columns).
     fn infer_size(&mut self, size: &mut Ast) -> Result<u32, ParseError> {
+        if let AstKind::Bin(BinOp::Div, a, b, op_span) = &mut size.kind {
+            let op_span = op_span.clone();
+            let (da, db) = (self.infer_size(a)?, self.infer_size(b)?);
+            if let (Some(x), Some(y)) = (self.dims.known_value(da), self.dims.known_value(db)) {
+                if y == 0 || x % y != 0 {
+                    let msg = format!("the size {x}/{y} is not a whole number");
+                    return Err(self.err(msg, size.span.clone()));
+                }
+                return Ok(self.dims.known(x / y));
+            }
+            let q = self.dims.fresh();
+            let product = self.dims.product(db, q, op_span.clone());
+            if !self.dims.unify(da, product) {
+                let (_, d) = self.describe(&[], &[da, db]);
+                let msg = format!("the size {} is not a multiple of {}", d[0], d[1]);
+                return Err(self.err(msg, op_span));
+            }
+            return Ok(q);
+        }
         if let AstKind::Nary(NaryOp::Mul, items, _) = &mut size.kind {
             let span = size.span.clone();
             let mut d = self.dims.known(1);
@@ -467,17 +487,46 @@ impl Inference<'_> {
                 // The class is one of its products: named by them alone.
                 sides.pop();
             }
+            let hint = self.variables_sized_by(&m.products, m.class);
             return Err(self.err(
                 format!(
                     "the dimensions {} must be equal and cannot be shown to be: a product of \
                      dimensions equals only the same product, or its number when its factors \
-                     are numbers (declare the sizes, e.g. --let 'A: 2x3')",
+                     are numbers ({hint})",
                     sides.join(" and ")
                 ),
                 m.span,
             ));
         }
         Ok((order, s))
+    }
+
+    /// Which sizes to declare for a product that cannot be shown equal: the variables whose
+    /// shapes have a free dimension of it (`declare the sizes of C and x, e.g. --let 'C: 2x3'`).
+    fn variables_sized_by(&mut self, products: &[[u32; 2]], class: u32) -> String {
+        let mut free: Vec<u32> = self.dims.free_atoms(class);
+        for &[a, b] in products {
+            free.extend(self.dims.free_atoms(a));
+            free.extend(self.dims.free_atoms(b));
+        }
+        let vars: Vec<(String, TShape)> = self.vars.iter().map(|v| (v.0.clone(), v.1)).collect();
+        let mut names: Vec<String> = Vec::new();
+        for (name, (r, c)) in vars {
+            let mut atoms = self.dims.free_atoms(r);
+            atoms.extend(self.dims.free_atoms(c));
+            if atoms.iter().any(|a| free.contains(a)) && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        match &names[..] {
+            [] => "declare the sizes, e.g. --let 'A: 2x3'".to_string(),
+            [one] => format!("declare the size of {one}, e.g. --let '{one}: 2x3'"),
+            [rest @ .., last] => format!(
+                "declare the sizes of {} and {last}, e.g. --let '{}: 2x3'",
+                rest.join(", "),
+                rest[0]
+            ),
+        }
     }
 
     /// Applies a declaration: the declared shape becomes the variable's shape, or is unified with

@@ -121,7 +121,7 @@ impl Engine<'_> {
                 let value = self.s.canon(value)?;
                 let shape = self.s.pool.shape(node);
                 let gname = fresh_name(self.s.pool, &format!("∂f/∂{name}"), shape);
-                let gsym = self.s.pool.declare_var(&gname, shape, false)?;
+                let gsym = super::setup::declare_internal(self.s.pool, &gname, shape)?;
                 let gvar = self.s.pool.intern(Node::Var(gsym))?;
                 let shown_value = self.s.present(value)?;
                 self.push(

@@ -255,7 +255,7 @@ fn absent_variable(
             hint: String::new(),
         })?;
     let dx_name = fresh_name(pool, &format!("d{wrt}"), info.shape);
-    let differential = pool.declare_var(&dx_name, info.shape, false)?;
+    let differential = setup::declare_internal(pool, &dx_name, info.shape)?;
     let zero = pool.num(0.0);
     let gradient = Simplifier::new(pool).zero(info.shape)?;
     let step = |kind, lhs: &str, expr, rules: &[RuleId]| Step {

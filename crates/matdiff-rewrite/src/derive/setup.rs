@@ -25,7 +25,7 @@ pub(crate) fn setup<'p>(
     };
     let info = pool.var_info(wrt_sym).expect("a declared variable");
     let dx_name = fresh_name(pool, &format!("d{wrt}"), info.shape);
-    let differential = pool.declare_var(&dx_name, info.shape, false)?;
+    let differential = declare_internal(pool, &dx_name, info.shape)?;
     let dx = pool.intern(Node::Var(differential))?;
 
     // Which nodes depend on the variable, and which are shared (used twice or more).
@@ -101,7 +101,7 @@ pub(crate) fn setup<'p>(
     let mut boundaries = HashMap::default();
     for (id, name) in &boundary_ids {
         let dname = fresh_name(pool, &format!("d{name}"), pool.shape(*id));
-        let sym = pool.declare_var(&dname, pool.shape(*id), false)?;
+        let sym = declare_internal(pool, &dname, pool.shape(*id))?;
         let dvar = pool.intern(Node::Var(sym))?;
         boundaries.insert(
             *id,
@@ -192,6 +192,24 @@ pub(super) fn wrt_variable(
     Err(DeriveError::NotInExpression {
         name: wrt.to_string(),
     })
+}
+
+/// Declares the rewriter's own variable `name` (a differential), marked internal when it is new
+/// (a variable of the user's of that name and shape stays the user's).
+pub(super) fn declare_internal(
+    pool: &mut ExprPool,
+    name: &str,
+    shape: Shape,
+) -> Result<Symbol, DeriveError> {
+    let new = pool
+        .find_symbol(name)
+        .and_then(|s| pool.var_info(s))
+        .is_none();
+    let symbol = pool.declare_var(name, shape, false)?;
+    if new {
+        pool.mark_internal(symbol);
+    }
+    Ok(symbol)
 }
 
 /// `base`, or `base_1`, `base_2`, ... : a name that is free or already a variable of `shape`.

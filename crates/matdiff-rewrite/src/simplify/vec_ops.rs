@@ -36,7 +36,8 @@ impl Simplifier<'_> {
         self.pool.intern(Node::Vectorize(a))
     }
 
-    /// `unvec(g, rows)`; `unvec(s*vec(X), rows(X))` is `s*X`.
+    /// `unvec(g, rows)`; `unvec(s*vec(X), rows(X))` is `s*X`, `unvec(vec(r), cols(r))` of a
+    /// row `r` is `r'`.
     pub fn unvec(&mut self, g: ExprId, rows: Dim) -> Result<ExprId, ExprError> {
         let (mut scalars, v) = match self.pool.node(g) {
             Node::Mul(xs) => {
@@ -47,8 +48,14 @@ impl Simplifier<'_> {
             _ => (Vec::new(), g),
         };
         if let Node::Vectorize(x) = *self.pool.node(v) {
-            if self.shape(x).rows == rows {
+            let sx = self.shape(x);
+            if sx.rows == rows {
                 scalars.push(x);
+                return self.mul(&scalars);
+            }
+            // The vec of a row is its transpose.
+            if sx.rows == Dim::ONE && sx.cols == rows {
+                scalars.push(self.transpose(x)?);
                 return self.mul(&scalars);
             }
         }
@@ -60,7 +67,8 @@ impl Simplifier<'_> {
     }
 
     /// `unvec(K*vec(V), rows)` with `K` a Kronecker product or a sum of them: `kron(L, R)*vec(V)`
-    /// is `vec(R*V*L')`, so each term is `R*V*L'` when `R` has `rows` rows.
+    /// is `vec(R*V*L')` (`V` the matrix of `cols(R)` rows whose vec is `vec(X)`), so each term
+    /// is `R*V*L'` when `R` has `rows` rows.
     fn unvec_kron_times_vec(&mut self, g: ExprId, rows: Dim) -> Result<Option<ExprId>, ExprError> {
         let Node::Mul(xs) = self.pool.node(g) else {
             return Ok(None);
@@ -102,8 +110,16 @@ impl Simplifier<'_> {
             if self.shape(r).rows != rows {
                 return Ok(None);
             }
+            // `V` is `vec(X)` as a matrix of `cols(R)` rows: `X` itself only when it has them
+            // (`kron(x', W)*vec(A')` with `A'` a 1 x 2 row reads it as a 2 x 1 column).
+            let cols_r = self.shape(r).cols;
+            let v = if self.shape(x).rows == cols_r {
+                x
+            } else {
+                self.unvec(v, cols_r)?
+            };
             let lt = self.transpose(l)?;
-            scalars.extend([r, x, lt]);
+            scalars.extend([r, v, lt]);
             parts.push(self.mul(&scalars)?);
         }
         Ok(Some(self.add(&parts)?))
