@@ -101,6 +101,21 @@ fn vec_and_unvec() {
 }
 
 #[test]
+fn sizes_divide_exactly() {
+    // The columns of `unvec(y, 2)` are a quotient no variable has: printed as one.
+    check(
+        "sum(ones(rows(y)/2)) + sum(unvec(y, 2))",
+        &[],
+        r"sum(ones(rows(y)/2)) + sum(unvec(y, 2)) | sum(𝟏) + sum(unvec(y, 2)) | \operatorname{sum}\left(\mathbf{1}\right) + \operatorname{sum}\left(\operatorname{unvec}_{2}\left(y\right)\right) | scalar | y: 2*m x 1",
+    );
+    check(
+        "unvec(g, 3) + ones(3)*ones(rows(g)/3)'",
+        &["g: 12x1"],
+        r"unvec(g, 3) + ones(3)*ones(4)' | unvec(g, 3) + 𝟏·𝟏ᵀ | \operatorname{unvec}_{3}\left(g\right) + \mathbf{1} \mathbf{1}^T | 3x4 | g: 12x1",
+    );
+}
+
+#[test]
 fn commutation() {
     check(
         "commutation(rows(X), cols(X))*vec(X)",
@@ -146,6 +161,12 @@ fn errors_name_the_signature() {
         ),
         ("kron(A, B) + C", &["C: n x n"], "cannot be shown"),
         ("vec", &[], "'vec' is a function and needs an argument"),
+        ("ones(7/2)", &[], "the size 7/2 is not a whole number"),
+        (
+            "ones(rows(A)/2)",
+            &["A: 3x3"],
+            "the size 3/2 is not a whole number",
+        ),
         (
             "vec(A)'*vec(B)",
             &[],

@@ -3,7 +3,7 @@
 //! step through the naive evaluator, at the issue's values.
 
 use matdiff_faer::{Mat, Values};
-use matdiff_testkit::differential::{check_expression, Checked};
+use matdiff_testkit::differential::{check_expression, values_for, Checked};
 
 /// The values of the issue: `A` 2x2, `C` 2x3, `W` 2x2, `y` of 2, `b`, `u`, `x` of 3, scalars.
 fn values() -> Values<f64> {
@@ -66,10 +66,50 @@ fn the_reproducers_of_issue_17_agree_with_the_complex_step() {
     let mut failures = Vec::new();
     for (text, wrt) in cases {
         match check_expression(text, wrt, &values) {
-            Ok(Checked::Fully | Checked::WithSizesOnly) => {}
+            Ok(Checked::Fully | Checked::WithSizesOnly | Checked::OtherSizesWithoutSizes) => {}
             Ok(Checked::RefusedByReference) => {
                 failures.push(format!("{text}: the reference refuses the values"))
             }
+            Err(e) => failures.push(format!("{text} wrt {wrt}: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The cases the differential fuzzer found when it first drew `kron`, `vec` and `unvec`, each at
+/// the values of its seed, with how it must be checked: `Fully` where the gradient printed
+/// without sizes must evaluate right (it named `unvec`'s column count after a differential,
+/// `rows(dT_1)`, or not at all, `ones'`), `WithSizesOnly` where `grad` refused with an internal
+/// shape error (`unvec(kron(L, R)*vec(X))` read `X` at its own rows, not `cols(R)`) and the text
+/// without sizes is ambiguous, `OtherSizesWithoutSizes` where the text without sizes is of other
+/// sizes (`diag(unvec(y, 2))` of a square).
+#[test]
+fn the_kron_vec_reproducers_agree_with_the_complex_step() {
+    use Checked::{Fully, OtherSizesWithoutSizes as OtherSizes, WithSizesOnly};
+    let cases = [
+        (62, "(2' .* ((sum((unvec(x, 3)) ⊗ A) - (logdet((S*S')*(S*S')' + I))*(arcsin(0.5*tanh(c))))))", "x", Fully),
+        (296, "max((alpha + (unvec(A'*y, 3))'))", "alpha", Fully),
+        (435, "sum(kron(((D'*C'*C)*b)', unvec((x' ⊗ W)*vec(A), 1)))", "A", WithSizesOnly),
+        (532, "sum(unvec(((y')').^2, 2))", "y", Fully),
+        (794, "vec(norm2((((W' - W') - (c ./ exp(alpha)))) ⊗ (((unvec(b, 2)) .* (unvec(b, 2))))))", "b", Fully),
+        (1051, "tr((diag(unvec(A'*y, 3))) ⊗ W)", "A", OtherSizes),
+        (1712, "(2*(sum(c*c + (x' - u'))) - (sum(unvec(b, 2)))')", "b", Fully),
+        (2238, "norm2(kron((unvec(A'*y, 3))', A')) + norm2(Y)^2 where Y = ((y + y) - vec(y')'*vec(y'))", "y", Fully),
+        (4236, "(det(unvec(kron(C', x')*vec(S'), 2)) - (((alpha^2) ./ (((1.5 - 2)).^2 + 1)))^2)", "S", WithSizesOnly),
+        (7176, "(sum(kron((u')', unvec(x, 3))))' + sum(Y .* Y) where Y = D'", "u", Fully),
+        (11066, "vec(unvec((y.^2 - (y .* y)), 2))'*vec((((y'*W)' - y'*y) + alpha*y))", "W", Fully),
+        (11744, "((logdet((unvec((b - b), 2))*(unvec((b - b), 2))' + I)) ./ exp(0.5*c))", "c", Fully),
+        (12938, "c + sum(Y)*sum(Y) where Y = diag(unvec(y, 2))", "y", OtherSizes),
+        (14436, "(unvec((kron(A, W)*vec(D'*C') - tanh''(-1)), 1))*(0.5*((2'*b + (C'*C)*b)))", "C", WithSizesOnly),
+        (14490, "sum(kron(((y')').^2, diag(unvec(y, 2))))", "y", OtherSizes),
+        (15813, "sum((A'*y) ⊗ (unvec(y, 2))) + norm2(Y)^2 where Y = (D.^2)*(expm1(0.5*tanh(y)))", "A", Fully),
+        (19873, "sum((unvec(b, 2)) ⊗ W')", "b", Fully),
+    ];
+    let mut failures = Vec::new();
+    for (seed, text, wrt, expected) in cases {
+        match check_expression(text, wrt, &values_for(seed)) {
+            Ok(how) if how == expected => {}
+            Ok(how) => failures.push(format!("{text} wrt {wrt}: {how:?}, not {expected:?}")),
             Err(e) => failures.push(format!("{text} wrt {wrt}: {e}")),
         }
     }
