@@ -198,6 +198,17 @@ fn run(
         None => None,
     };
     let name = key(s.kind);
+    let note = s.first.absent.then(|| {
+        let what = if s.kind == SecondKind::Jacobian {
+            "Jacobian"
+        } else {
+            "Hessian"
+        };
+        format!(
+            "'{}' does not occur in the expression: its {what} is zero",
+            target.wrt
+        )
+    });
     let out = match common.format {
         Format::Json => {
             let step_json = |d: &matdiff_rewrite::Derivation, st: &matdiff_rewrite::Step| {
@@ -234,6 +245,9 @@ fn run(
             if s.kind == SecondKind::Hvp {
                 v["direction"] = json!(s.direction);
             }
+            if let Some(note) = &note {
+                v["note"] = json!(note);
+            }
             if let Some(m) = &value {
                 v[format!("{name}_value")] = rows(m);
             }
@@ -258,6 +272,9 @@ fn run(
             } else {
                 out.push_str(&s.result_text(&pool, style));
                 out.push('\n');
+            }
+            if let Some(note) = &note {
+                out.push_str(&format!("note: {note}\n"));
             }
             if let Some(m) = &value {
                 out.push_str(&format!("{name} value: {}\n", rows(m)));

@@ -159,6 +159,13 @@ pub(crate) fn print_form(
                 (Format::Markdown, false) => format!("$$\n{body}\n$$\n"),
                 _ => format!("{body}\n"),
             };
+            if form.derivation.first.absent {
+                let what = if hessian { "Hessian" } else { "Jacobian" };
+                out.push_str(&format!(
+                    "note: '{}' does not occur in the expression: its {what} is zero\n",
+                    target.wrt
+                ));
+            }
             if let Some(m) = &value {
                 out.push_str(&format!("{name} value: {}\n", rows(m)));
             }

@@ -209,11 +209,6 @@ fn refusals_are_clear_errors() {
         0,
         &["\"jacobian\": \"Y' ⊗ eye(rows(X))\""],
     );
-    check(
-        &["jacobian", "inv(X)", "--wrt", "Y"],
-        2,
-        &["not a variable"],
-    );
     check(&["jacobian", "a'*x", "--wrt", "x"], 2, &["use grad"]);
     check(
         &["hessian", "sum(relu(W*x))", "--wrt", "x"],
@@ -230,6 +225,51 @@ fn refusals_are_clear_errors() {
     let (_, stdout, _) = matdiff(&["hessian", "max(x)", "--wrt", "x", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert!(v["error"].as_str().unwrap().contains("kink"));
+}
+
+/// A variable that does not occur: zero of the result's shape, with a note, exit 0 (as `grad`).
+#[test]
+fn variables_that_do_not_occur_have_zero_second_derivatives() {
+    let note =
+        |what: &str| format!("note: 'y' does not occur in the expression: its {what} is zero");
+    check(
+        &["hessian", "x'*A*x", "--wrt", "y"],
+        0,
+        &["0*ones(rows(y))*ones(rows(y))'\n", &note("Hessian")],
+    );
+    check(
+        &["jacobian", "A*x", "--wrt", "y"],
+        0,
+        &["0*ones(rows(A))*ones(rows(y))'\n", &note("Jacobian")],
+    );
+    let at = values(
+        "absent.json",
+        r#"{"A": [[1, 2, 3], [4, 5, 6]], "x": [1, 2, 3], "y": [1, 2]}"#,
+    );
+    check(
+        &["hessian", "x'*A'*A*x", "--wrt", "y", "--at", &at],
+        0,
+        &["hessian value: [[0.0,0.0],[0.0,0.0]]", &note("Hessian")],
+    );
+    check(
+        &["jacobian", "A*x", "--wrt", "y", "--at", &at],
+        0,
+        &["jacobian value: [[0.0,0.0],[0.0,0.0]]", &note("Jacobian")],
+    );
+    let (code, stdout, _) = matdiff(&["jacobian", "A*x", "--wrt", "y", "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["jacobian"], "0*ones(rows(A))*ones(rows(y))'");
+    assert!(v["note"].as_str().unwrap().contains("does not occur"));
+    // A matrix variable that does not occur: the Kronecker form, zero.
+    check(
+        &["jacobian", "inv(X)", "--wrt", "Y"],
+        0,
+        &[
+            "0\n",
+            "note: 'Y' does not occur in the expression: its Jacobian is zero",
+        ],
+    );
 }
 
 /// A Hessian with respect to a matrix has no closed form yet, but its value at given values

@@ -15,6 +15,7 @@ pub use error::DeriveError;
 pub use rules::{rule, Rule, RuleId, RULES};
 pub use simplify::Simplifier;
 
+mod absent;
 mod derive;
 mod diff;
 mod display;

@@ -20,6 +20,7 @@ use std::collections::HashSet;
 
 use matdiff_expr::{Dim, Expr, ExprId, ExprPool, Fun, Func, Node, Reduce, Shape, Style};
 
+use crate::absent::zero_second_order;
 use crate::derive::{derive, Derivation, DeriveOptions, Step, StepKind};
 use crate::error::DeriveError;
 use crate::rules::RuleId;
@@ -209,6 +210,9 @@ pub fn hessian(
             shape: pool.shape_str(shape),
         });
     }
+    if let Some(zero) = zero_second_order(pool, expr, wrt, SecondKind::Hessian, options)? {
+        return Ok(zero);
+    }
     let x_shape = variable_shape(pool, wrt)?;
     if x_shape.cols != Dim::ONE {
         return Err(SecondOrderError::NeedsKronecker {
@@ -255,6 +259,9 @@ pub fn jacobian(
     let shape = pool.shape(expr.root);
     if shape.is_scalar() {
         return Err(SecondOrderError::ScalarJacobian);
+    }
+    if let Some(zero) = zero_second_order(pool, expr, wrt, SecondKind::Jacobian, options)? {
+        return Ok(zero);
     }
     let x_shape = variable_shape(pool, wrt)?;
     for (ok, s) in [
