@@ -87,6 +87,20 @@ fn products_in_sizes() {
             &[],
             "m*p x 1 | A: m x n, B: p x q",
         ),
+        // Equal powers of sizes: m*m = n*n gives m = n (the trace of kron(X, X)).
+        ("tr(kron(X, X))", &[], "scalar | X: m x m"),
+        (
+            "kron(X, X) + eye(rows(Y)*rows(Y))",
+            &[],
+            "m*m x m*m | X: m x m, Y: m x n",
+        ),
+        (
+            "kron(X, X) + eye(rows(Y)*rows(Y))",
+            &["Y: 3x2"],
+            "9x9 | X: 3x3, Y: 3x2",
+        ),
+        // A square size of a number: m*m = 9 gives m = 3.
+        ("kron(X, X) + eye(9)", &[], "9x9 | X: 3x3"),
     ];
     for (src, decls, expected) in cases {
         assert_eq!(shapes(src, decls), *expected, "{src:?} with {decls:?}");

@@ -235,6 +235,45 @@ impl Dims {
             },
             _ => None,
         };
+        // `x^k = y^k` gives `x = y` for sizes (`tr(kron(X, X))` needs `m*m = n*n`).
+        let power_of = |atoms: &[Atom]| match atoms {
+            [first, rest @ ..] if rest.iter().all(|x| x == first) => Some(*first),
+            _ => None,
+        };
+        if ka == kb && ra.len() == rb.len() && ra.len() > 1 {
+            if let (Some(x), Some(y)) = (power_of(&ra), power_of(&rb)) {
+                let elem = |dims: &Dims, atom: Atom| match atom {
+                    Atom::Free(g) => g,
+                    Atom::Rigid(v) => dims.rigid[&v],
+                };
+                let (x, y) = (elem(self, x), elem(self, y));
+                return if self.unify(x, y) {
+                    Equated::Fixed
+                } else {
+                    Equated::Differ
+                };
+            }
+        }
+        // `x^k = c` gives `x` the whole k-th root of `c` (`m*m = 9` gives `m = 3`).
+        for (xs, kx, ys, ky) in [(&ra, ka, &rb, kb), (&rb, kb, &ra, ka)] {
+            if let (Some(Atom::Free(x)), true) =
+                (power_of(xs), xs.len() > 1 && kx == 1 && ys.is_empty())
+            {
+                let k = xs.len() as u32;
+                let root = (1..=ky).find(|r| r.checked_pow(k).is_none_or(|p| p >= ky));
+                return match root {
+                    Some(r) if r.checked_pow(k) == Some(ky) => {
+                        let target = self.known(r);
+                        if self.unify(x, target) {
+                            Equated::Fixed
+                        } else {
+                            Equated::Differ
+                        }
+                    }
+                    _ => Equated::Differ,
+                };
+            }
+        }
         let fixed = fix(&ra, ka, &rb, kb).or_else(|| fix(&rb, kb, &ra, ka));
         let Some((f, atom, k)) = fixed else {
             return Equated::Differ;
