@@ -104,7 +104,8 @@ rules! {
     S2, "diagonal gradient", "X diagonal: df/dX = I .* G", r"X = \operatorname{diag}(x) \Rightarrow \frac{\partial f}{\partial X} = I \odot G";
     S3, "triangular gradient", "X lower triangular: df/dX = tril(G); upper: triu(G)", r"X = \operatorname{tril}(X) \Rightarrow \frac{\partial f}{\partial X} = \operatorname{tril}(G)";
     B, "substitution", "names replaced by what they stand for", r"\text{substitution}";
-    // Second order (Magnus and Neudecker): second_order.rs.
+    // Second order (Magnus and Neudecker): second_order.rs, kronecker/ (V5 also simplify/vec_ops.rs:
+    // the mixed product of neighbouring factors).
     H1, "second identification", "dh = tr(H[V]'*dX) for h = tr((df/dX)'*V) gives the Hessian-vector product H[V] (the Hessian is symmetric)", r"h = \operatorname{tr}\big(\tfrac{\partial f}{\partial X}^T V\big),\ \mathrm{d}h = \operatorname{tr}(H[V]^T\mathrm{d}X) \Rightarrow \frac{\partial h}{\partial X} = H[V]";
     J1, "Jacobian identification", "d tr(U'*F) = tr((J'*U)'*dx) gives J = dvec(F)/dx', rows the entries of F", r"\mathrm{d}\operatorname{tr}(U^T F) = \operatorname{tr}((J^T U)^T\mathrm{d}x) \Rightarrow J = \frac{\partial \operatorname{vec} F}{\partial x^T}";
     V1, "vec of a product", "vec(A*dX*B) = (B' ⊗ A)*vec(dX); for vectors A*dx*b = b*A*dx and A*(dx'*b) = A*b'*dx", r"\operatorname{vec}(A\,\mathrm{d}X\,B) = (B^T \otimes A)\operatorname{vec}(\mathrm{d}X)";

@@ -189,6 +189,7 @@ impl Engine<'_> {
             self.push(StepKind::Differential, &lhs, line, rules, k > 0);
             // The same differential with its algebra done, when that is much shorter
             // (log(det(X)): 1/det(X)*det(X)*tr(inv(X)*dX) is tr(inv(X)*dX)).
+            let applied = self.s.applied.len();
             let tidy = self.s.canon(d)?;
             if !self.has_d(tidy) {
                 // The differential is zero (X - X): nothing flows through this stage.
@@ -202,6 +203,9 @@ impl Engine<'_> {
                 }];
                 let line = if k == 0 { tidy } else { self.show(&states)? };
                 self.push(StepKind::Differential, &lhs, line, vec![RuleId::A], true);
+            } else {
+                // Not shown: the identities it applied are not this derivation's.
+                self.s.applied.truncate(applied);
             }
             let d = states[0].e;
             let scalar_wrt = self.s.pool.shape(self.dx).is_scalar()

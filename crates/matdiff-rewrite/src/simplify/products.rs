@@ -223,6 +223,9 @@ impl Simplifier<'_> {
         a: ExprId,
         b: ExprId,
     ) -> Result<Option<Option<ExprId>>, ExprError> {
+        if let Some(m) = self.mixed_product(a, b)? {
+            return Ok(Some(Some(m)));
+        }
         let (ba, ka) = self.power_parts(a);
         let (bb, kb) = self.power_parts(b);
         if ba == bb && self.shape(ba).is_square() {

@@ -2,6 +2,8 @@
 
 use matdiff_expr::{Dim, ExprError, ExprId, Node};
 
+use crate::rules::RuleId;
+
 use super::Simplifier;
 
 impl Simplifier<'_> {
@@ -123,6 +125,41 @@ impl Simplifier<'_> {
             parts.push(self.mul(&scalars)?);
         }
         Ok(Some(self.add(&parts)?))
+    }
+
+    /// The mixed product (rule V5) of two neighbouring factors: `kron(A, B)*kron(C, D)` is
+    /// `kron(A*C, B*D)` when `A*C` and `B*D` are defined (not only their sizes' products).
+    ///
+    /// ```
+    /// use matdiff_expr::{Decl, ExprPool};
+    /// use matdiff_rewrite::Simplifier;
+    /// let mut pool = ExprPool::new();
+    /// let decls: Vec<Decl> = ["A: 2x3", "C: 3x2", "B: 4x5", "D: 5x4"]
+    ///     .iter()
+    ///     .map(|d| Decl::parse(d).unwrap())
+    ///     .collect();
+    /// let e = pool.parse_with("kron(A, B)*kron(C, D)", &decls).unwrap().root;
+    /// let s = Simplifier::new(&mut pool).simplify(e).unwrap();
+    /// assert_eq!(pool.plain(s), "kron(A*C, B*D)");
+    /// ```
+    pub(super) fn mixed_product(
+        &mut self,
+        a: ExprId,
+        b: ExprId,
+    ) -> Result<Option<ExprId>, ExprError> {
+        let (&Node::Kron([p, q]), &Node::Kron([r, s])) = (self.pool.node(a), self.pool.node(b))
+        else {
+            return Ok(None);
+        };
+        if self.opaque.contains(&a) || self.opaque.contains(&b) {
+            return Ok(None);
+        }
+        if self.shape(p).cols != self.shape(r).rows || self.shape(q).cols != self.shape(s).rows {
+            return Ok(None);
+        }
+        let (pr, qs) = (self.mul(&[p, r])?, self.mul(&[q, s])?);
+        self.applied.push(RuleId::V5);
+        Ok(Some(self.kron(pr, qs)?))
     }
 
     /// The canonical form of a node of this module, its children canonical.
