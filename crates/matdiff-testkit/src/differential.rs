@@ -13,7 +13,7 @@ use num_complex::Complex64 as C;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::generate::{draw, VARIABLES};
+use crate::generate::{draw, STRUCTURED, VARIABLES};
 use crate::naive::{self, Cm};
 
 /// Relative tolerance of every comparison: the reference is exact to rounding, and so should
@@ -98,16 +98,49 @@ pub fn values_for(seed: u64) -> Values<f64> {
     let mut rng = SmallRng::seed_from_u64(seed ^ 0x05ee_d0f7_a1e5);
     let mut values = Values::new();
     for &(name, r, c) in VARIABLES {
-        values.insert(name, Mat::from_fn(r, c, |_, _| rng.random_range(-1.5..1.5)));
+        let m = Mat::from_fn(r, c, |_, _| rng.random_range(-1.5..1.5));
+        let m = match structure_of(name) {
+            Some("symmetric") => Mat::from_fn(r, c, |i, j| (m[(i, j)] + m[(j, i)]) / 2.0),
+            Some("lower") => Mat::from_fn(r, c, |i, j| if i >= j { m[(i, j)] } else { 0.0 }),
+            Some("diagonal") => Mat::from_fn(r, c, |i, j| if i == j { m[(i, j)] } else { 0.0 }),
+            // Positive definite: M*M' + I.
+            Some(_) => Mat::from_fn(r, c, |i, j| {
+                let mm: f64 = (0..c).map(|k| m[(i, k)] * m[(j, k)]).sum();
+                mm + f64::from(u8::from(i == j))
+            }),
+            None => m,
+        };
+        values.insert(name, m);
     }
     values
+}
+
+/// The structure of a variable of [`STRUCTURED`], as declared.
+fn structure_of(name: &str) -> Option<&'static str> {
+    STRUCTURED.iter().find(|s| s.0 == name).map(|s| s.1)
+}
+
+/// The gradient of a variable of that structure, from the entry-wise one: `(G + G')/2` for a
+/// symmetric (or spd) variable, `tril(G)` for a lower, `I .* G` for a diagonal one.
+fn project(name: &str, g: Mat<f64>) -> Mat<f64> {
+    let (r, c) = (g.nrows(), g.ncols());
+    match structure_of(name) {
+        Some("symmetric" | "spd") => Mat::from_fn(r, c, |i, j| (g[(i, j)] + g[(j, i)]) / 2.0),
+        Some("lower") => Mat::from_fn(r, c, |i, j| if i >= j { g[(i, j)] } else { 0.0 }),
+        Some("diagonal") => Mat::from_fn(r, c, |i, j| if i == j { g[(i, j)] } else { 0.0 }),
+        _ => g,
+    }
 }
 
 /// Declarations of the sizes the values fix, as `matdiff grad --at` makes them.
 fn sized(values: &Values<f64>) -> Vec<Decl> {
     values
         .iter()
-        .map(|(n, m)| Decl::sized(n, m.nrows() as u64, m.ncols() as u64))
+        .map(|(n, m)| match structure_of(n) {
+            Some(s) => Decl::parse(&format!("{n}: {}x{} {s}", m.nrows(), m.ncols()))
+                .expect("a declaration"),
+            None => Decl::sized(n, m.nrows() as u64, m.ncols() as u64),
+        })
         .collect()
 }
 
@@ -142,7 +175,7 @@ fn reference(text: &str, wrt: &str, values: &Values<f64>) -> Option<(f64, Mat<f6
     }
     let value = f.data[0].re;
     (value.is_finite() && g.col_iter().all(|c| c.iter().all(|v| v.is_finite())))
-        .then_some((value, g))
+        .then(|| (value, project(wrt, g)))
 }
 
 /// How a case that matdiff gets right was checked.
@@ -236,11 +269,15 @@ pub fn check_expression(text: &str, wrt: &str, values: &Values<f64>) -> Result<C
     compare(&format!("eval of the printed {printed_at:?}"), &g)?;
 
     // `matdiff grad EXPR --wrt X`, then `matdiff eval GRADIENT --at VALUES.json`. Only the
-    // scalars need declaring: the other names have the default shapes of the language.
+    // scalars and the structures need declaring: the other names have the default shapes of
+    // the language.
     let scalars: Vec<Decl> = values
         .iter()
-        .filter(|(_, m)| (m.nrows(), m.ncols()) == (1, 1))
-        .map(|(n, _)| Decl::parse(&format!("{n}: scalar")).expect("a declaration"))
+        .filter_map(|(n, m)| match structure_of(n) {
+            Some(s) => Some(format!("{n}: {s}")),
+            None => ((m.nrows(), m.ncols()) == (1, 1)).then(|| format!("{n}: scalar")),
+        })
+        .map(|d| Decl::parse(&d).expect("a declaration"))
         .collect();
     // Shapes that hold only for some sizes (a product of dimensions equal to a number or to
     // another product, a `1 x m` that is a scalar only when m = 1) are refused without the

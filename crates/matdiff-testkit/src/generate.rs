@@ -20,6 +20,19 @@ pub const VARIABLES: &[(&str, usize, usize)] = &[
     ("D", 4, 2),
     ("W", 2, 2),
     ("S", 3, 3),
+    ("P", 3, 3),
+    ("L", 2, 2),
+    ("G", 3, 3),
+    ("Q", 2, 2),
+];
+
+/// The structured variables among [`VARIABLES`], with their structure as declared (`--let
+/// 'P: symmetric'`): their values, declarations and gradients keep it.
+pub const STRUCTURED: &[(&str, &str)] = &[
+    ("P", "symmetric"),
+    ("L", "lower"),
+    ("G", "diagonal"),
+    ("Q", "spd"),
 ];
 
 const SIZES: [usize; 4] = [1, 2, 3, 4];
@@ -395,6 +408,14 @@ impl Generator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn structured_variables_are_drawn_as_the_variable() {
+        for &(name, _) in STRUCTURED {
+            let n = (0..2000).filter(|&seed| draw(seed).wrt == name).count();
+            assert!(n >= 20, "{name} is the variable of {n} of 2000 cases");
+        }
+    }
 
     #[test]
     fn drawn_expressions_parse_as_scalars() {
