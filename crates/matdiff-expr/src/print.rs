@@ -546,6 +546,23 @@ impl<'a> Printer<'a> {
                     self.write(out, *a, Prec::Sum, None)?;
                     out.write_str("\\right)")
                 }
+                // The logsumexp of all the entries of a matrix (`logsumexp(X)` is one per
+                // column): of its transpose for a row, of its vec otherwise.
+                (Style::Plain, Reduce::LogSumExp) if pool.shape(*a).cols != Dim::ONE => {
+                    if let (Node::Transpose(column), false) = (pool.node(*a), self.is_named(*a)) {
+                        out.write_str("logsumexp(")?;
+                        self.write(out, *column, Prec::Sum, None)?;
+                        out.write_str(")")
+                    } else if pool.shape(*a).rows == Dim::ONE {
+                        out.write_str("logsumexp(")?;
+                        self.write(out, *a, Prec::Postfix, None)?;
+                        out.write_str("')")
+                    } else {
+                        out.write_str("logsumexp(vec(")?;
+                        self.write(out, *a, Prec::Sum, None)?;
+                        out.write_str("))")
+                    }
+                }
                 _ => {
                     let name = if st == Style::Unicode && *r == Reduce::LogDet {
                         "log det"
@@ -815,7 +832,8 @@ pub fn softmax_argument(pool: &ExprPool, id: ExprId) -> Option<ExprId> {
             _ => return None,
         };
         match pool.node(r) {
-            Node::Reduce(Reduce::LogSumExp, x) => Some(*x),
+            // Of a column only: `softmax` of a matrix is one per column.
+            Node::Reduce(Reduce::LogSumExp, x) if pool.shape(*x).cols == Dim::ONE => Some(*x),
             // A matrix: ones*logsumexp(X), the row of each column's logsumexp broadcast.
             Node::Mul(fs) => match fs[..] {
                 [o, l] if matches!(pool.node(o), Node::Ones(_)) => match pool.node(l) {

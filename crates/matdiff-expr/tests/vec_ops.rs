@@ -222,3 +222,27 @@ fn infix_kron_is_the_literature_spelling() {
         assert_eq!(a.root, b.root, "{infix} and {call}");
     }
 }
+
+/// The logsumexp of all the entries of a row or a matrix (what the simplifier may make of
+/// `logsumexp(r')`) prints as text that reads as that, not as one per column.
+#[test]
+fn logsumexp_of_all_entries_prints_as_one_reduction() {
+    use matdiff_expr::{Node, Reduce};
+    let mut pool = ExprPool::new();
+    let e = pool.parse("X + unvec(y, 1)'*x'").unwrap().root;
+    let (x, r) = match pool.node(e) {
+        Node::Add(xs) => (xs[0], pool.parse("unvec(y, 1)").unwrap().root),
+        _ => unreachable!(),
+    };
+    let rt = pool.intern(Node::Transpose(r)).unwrap();
+    for (arg, printed) in [
+        (x, "logsumexp(vec(X))"),
+        (r, "logsumexp(unvec(y, 1)')"),
+        (rt, "logsumexp(unvec(y, 1)')"),
+    ] {
+        let lse = pool.intern(Node::Reduce(Reduce::LogSumExp, arg)).unwrap();
+        assert_eq!(pool.plain(lse), printed);
+        let again = pool.parse(printed).unwrap().root;
+        assert!(pool.shape(again).is_scalar(), "{printed}");
+    }
+}

@@ -249,6 +249,9 @@ impl Generator {
                             format!("{f}(0.5*tanh({arg}))")
                         }
                         "log1p" => format!("{f}(({arg}).^2)"),
+                        // Away from its jump at 0, where a piece that cancels only up to
+                        // rounding (`X - log(exp(X))`) would give the reference any sign.
+                        "sign" => format!("{f}({arg} - 0.3183)"),
                         _ => format!("{f}({arg})"),
                     }
                 }

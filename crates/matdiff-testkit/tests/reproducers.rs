@@ -104,6 +104,14 @@ fn the_kron_vec_reproducers_agree_with_the_complex_step() {
         (14490, "sum(kron(((y')').^2, diag(unvec(y, 2))))", "y", OtherSizes),
         (15813, "sum((A'*y) ⊗ (unvec(y, 2))) + norm2(Y)^2 where Y = (D.^2)*(expm1(0.5*tanh(y)))", "A", Fully),
         (19873, "sum((unvec(b, 2)) ⊗ W')", "b", Fully),
+        // The long run: the logsumexp of all the entries of a row printed as `logsumexp(row)`,
+        // which reads as one per column (and `softmax(row)` likewise).
+        (1000012982, "((((vec(c) - vec(alpha))) .* ((((-1) .* 1.5) - alpha^2))))*(logsumexp((unvec(y, 1))'))", "alpha", Fully),
+        (1000065786, "logsumexp((unvec(x, 1))')", "x", Fully),
+        (1000077244, "softmax((unvec((b')', 1))')'*((C'*x).^2)", "x", Fully),
+        (1000195267, "logsumexp((unvec(diag(G'), 1))')", "G", Fully),
+        (1000360415, "vec(logsumexp((unvec(x, 1))'))'*vec(((tr(P')) .* ((y'*D')*(tanh'(b)))))", "P", Fully),
+        (1000656302, "softmax((unvec(sin(x), 1))')'*((P' ⊗ (y'*A))*vec(S))", "A", WithSizesOnly),
     ];
     let mut failures = Vec::new();
     for (seed, text, wrt, expected) in cases {
