@@ -93,7 +93,7 @@ pub fn run(first_seed: u64, cases: usize) -> Report {
 }
 
 /// The values of the case `seed`: entries between -1.5 and 1.5, the shapes of
-/// [`VARIABLES`](crate::generate::VARIABLES).
+/// [`VARIABLES`].
 pub fn values_for(seed: u64) -> Values<f64> {
     let mut rng = SmallRng::seed_from_u64(seed ^ 0x05ee_d0f7_a1e5);
     let mut values = Values::new();
