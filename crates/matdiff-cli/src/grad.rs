@@ -68,6 +68,9 @@ pub(crate) fn run(args: Args) -> Outcome {
         args.upstream.as_deref(),
         &extra.0,
     )?;
+    // A gradient whose text could not name a size is refused, not printed unevaluable.
+    d.complete_gradient_text(&pool)
+        .map_err(|e| Failed::new(format!("error: {e}"), json))?;
     let at = match &args.at {
         Some(_) => Some(crate::values::eval_pair(
             &pool, d.function, d.gradient, &extra.1, json,

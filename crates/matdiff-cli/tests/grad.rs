@@ -279,6 +279,23 @@ fn printed_gradients_carry_the_sizes_nothing_else_fixes() {
     );
     check(&["grad", "sum(tanh''(y))", "--wrt", "y"], 0, &["tanh"]);
     check(&["grad", "y'*((C + 1) ./ C)*b", "--wrt", "b"], 0, &["C"]);
+    // The columns of unvec(y, 2), which no variable has, as a quotient.
+    check(
+        &["grad", "sum(unvec(y.^2, 2))", "--wrt", "y"],
+        0,
+        &["2*(y .* vec(ones(2)*ones(rows(y)/2)'))\n"],
+    );
+    // A size nothing names: refused, not printed as text that would not evaluate.
+    for expr in ["alpha*sum(ones)", "alpha*tr(I)"] {
+        check(
+            &["grad", expr, "--wrt", "alpha"],
+            2,
+            &[
+                "has a size that no variable of the expression names",
+                "ones(3)",
+            ],
+        );
+    }
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Printers: plain (the input syntax, re-parseable), Unicode and LaTeX, with minimal parentheses.
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write};
 
@@ -55,6 +55,8 @@ pub struct Printer<'a> {
     sized: RefCell<HashSet<ExprId>>,
     /// `rows(A)` or `cols(A)` for each symbolic dimension of a variable, made when first needed.
     dim_names: OnceCell<HashMap<Dim, String>>,
+    /// Whether a size that must be written had no name (see [`Printer::print_complete`]).
+    unnamed: Cell<bool>,
 }
 
 impl<'a> Printer<'a> {
@@ -69,6 +71,7 @@ impl<'a> Printer<'a> {
             limit: usize::MAX,
             sized: RefCell::new(HashSet::new()),
             dim_names: OnceCell::new(),
+            unnamed: Cell::new(false),
         }
     }
 
@@ -147,6 +150,23 @@ impl<'a> Printer<'a> {
                 .expect("writing to a String");
         }
         out
+    }
+
+    /// [`Printer::print`] in the plain style, or `None` when a size the text must write has no
+    /// name (no variable of the user's has it, nor a product of it): such text would not
+    /// evaluate on its own.
+    ///
+    /// ```
+    /// use matdiff_expr::{ExprPool, Printer, Style};
+    /// let mut pool = ExprPool::new();
+    /// let e = pool.parse("sum(ones(rows(y)/2)) + sum(unvec(y, 2))").unwrap();
+    /// let p = Printer::new(&pool, Style::Plain);
+    /// assert_eq!(p.print_complete(e.root).unwrap(), "sum(ones(rows(y)/2)) + sum(unvec(y, 2))");
+    /// ```
+    pub fn print_complete(&self, id: ExprId) -> Option<String> {
+        self.unnamed.set(false);
+        let text = self.print(id);
+        (!self.unnamed.get()).then_some(text)
     }
 
     /// The expression alone, with binding names where they occur but no `where` list.
@@ -354,7 +374,10 @@ impl<'a> Printer<'a> {
                 };
                 match self.dim_text(*d) {
                     Some(size) => write!(out, "{word}({size})"),
-                    None => out.write_str(if word == "ones" { "ones" } else { "I" }),
+                    None => {
+                        self.unnamed.set(true);
+                        out.write_str(if word == "ones" { "ones" } else { "I" })
+                    }
                 }
             }
             Node::Identity(_) => out.write_str(match st {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use matdiff_expr::{ExprPool, Printer, Style};
 
 use crate::derive::{Derivation, Step, StepKind};
+use crate::error::DeriveError;
 
 impl Derivation {
     /// A printer for this derivation's expressions: bindings by name, differentials and
@@ -38,6 +39,18 @@ impl Derivation {
         let names: Vec<(String, matdiff_expr::ExprId)> = self.bindings.clone();
         let p = Printer::new(pool, style).with_bindings(&names);
         p.print(self.gradient)
+    }
+
+    /// The plain [`Derivation::gradient_text`], or [`DeriveError::UnnamedSize`] when a size it
+    /// must write has no name among the expression's variables (then the sizes must be
+    /// declared): what a front end prints, so that the text always evaluates on its own.
+    pub fn complete_gradient_text(&self, pool: &ExprPool) -> Result<String, DeriveError> {
+        Printer::new(pool, Style::Plain)
+            .with_bindings(&self.bindings)
+            .print_complete(self.gradient)
+            .ok_or_else(|| DeriveError::UnnamedSize {
+                wrt: self.wrt.clone(),
+            })
     }
 
     /// The derivation as aligned text, one step per line with its rule ids and names on the

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use matdiff_expr::{Decl, Dim, DimVar, ExprPool, Style};
+use matdiff_expr::{Decl, Dim, DimVar, ExprPool};
 use matdiff_faer::{Mat, Plan, Sizes, Values};
 use matdiff_rewrite::{derive, DeriveOptions};
 use num_complex::Complex64 as C;
@@ -264,7 +264,9 @@ pub fn check_expression(text: &str, wrt: &str, values: &Values<f64>) -> Result<C
         return Err(format!("value {v} differs from {f0}"));
     }
     compare("gradient_value", &out[1])?;
-    let printed_at = d.gradient_text(&pool, Style::Plain);
+    let printed_at = d
+        .complete_gradient_text(&pool)
+        .map_err(|e| format!("grad --at refuses: {e}"))?;
     let g = evaluate_printed(&printed_at, values).map_err(|e| format!("printed with --at: {e}"))?;
     compare(&format!("eval of the printed {printed_at:?}"), &g)?;
 
@@ -294,7 +296,9 @@ pub fn check_expression(text: &str, wrt: &str, values: &Values<f64>) -> Result<C
         Err(e) if e.to_string().contains("not a scalar") => return Ok(Checked::WithSizesOnly),
         Err(e) => return Err(format!("grad (symbolic sizes) refuses: {e}")),
     };
-    let printed = d.gradient_text(&pool, Style::Plain);
+    let Ok(printed) = d.complete_gradient_text(&pool) else {
+        return Ok(Checked::WithSizesOnly);
+    };
     let g = evaluate_printed(&printed, values).map_err(|e| format!("printed: {e}"))?;
     compare(&format!("eval of the printed {printed:?}"), &g)?;
     Ok(Checked::Fully)

@@ -104,7 +104,11 @@ impl Printer<'_> {
             return None;
         }
         let Dim::Sym(_) = d else { return None };
-        let text = self.dim_text(*d)?;
+        let Some(text) = self.dim_text(*d) else {
+            // Printed as `ones'*ones`, whose size nothing fixes.
+            self.unnamed.set(true);
+            return None;
+        };
         // A quotient `rows(y)/2` is one operand.
         let text = if text.contains('/') {
             format!("({text})")

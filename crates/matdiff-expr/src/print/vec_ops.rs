@@ -22,7 +22,10 @@ impl Printer<'_> {
     /// name when no variable has it), the name elsewhere.
     fn size_arg(&self, d: Dim) -> String {
         match self.style {
-            Style::Plain => self.dim_text(d).unwrap_or_else(|| self.pool.dim_str(d)),
+            Style::Plain => self.dim_text(d).unwrap_or_else(|| {
+                self.unnamed.set(true);
+                self.pool.dim_str(d)
+            }),
             _ => self.pool.dim_str(d),
         }
     }
