@@ -6,6 +6,7 @@ mod dims;
 
 use crate::error::ExprError;
 use crate::fxhash::FxHashMap;
+use crate::ids::Ids;
 use crate::node::{Dim, DimProd, DimVar, ExprId, Fun, Node, Num, Reduce, Shape, Symbol};
 
 /// Names of new symbolic dimensions, in order of use (then `m1`, `n1`, ...).
@@ -529,7 +530,7 @@ impl ExprPool {
     }
 
     /// Splices children of the same associative operator into their parent.
-    fn flatten(&self, xs: Box<[ExprId]>, same: impl Fn(&Node) -> bool) -> Box<[ExprId]> {
+    fn flatten(&self, xs: Ids, same: impl Fn(&Node) -> bool) -> Ids {
         if !xs
             .iter()
             .any(|x| x.index() < self.nodes.len() && same(&self.nodes[x.index()]))
@@ -552,7 +553,7 @@ impl ExprPool {
     /// Splicing a factor whose own factors still chain onto the product so far leaves the shape
     /// of the product so far unchanged, so the factors after it are unaffected and one pass from
     /// left to right (linear in the number of factors) decides every splice.
-    fn flatten_product(&self, xs: Box<[ExprId]>) -> Box<[ExprId]> {
+    fn flatten_product(&self, xs: Ids) -> Ids {
         let shape = |x: &ExprId| self.shapes.get(x.index()).copied();
         if !xs
             .iter()
