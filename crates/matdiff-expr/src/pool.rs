@@ -2,12 +2,14 @@
 
 use std::collections::HashSet;
 
+mod dedup;
 mod dims;
 
 use crate::error::ExprError;
 use crate::fxhash::FxHashMap;
 use crate::ids::Ids;
 use crate::node::{Dim, DimProd, DimVar, ExprId, Fun, Node, Num, Reduce, Shape, Symbol};
+use dedup::Dedup;
 
 /// Names of new symbolic dimensions, in order of use (then `m1`, `n1`, ...).
 pub(crate) const FRESH_NAMES: [&str; 12] =
@@ -120,7 +122,7 @@ pub struct ExprPool {
     nodes: Vec<Node>,
     shapes: Vec<Shape>,
     heights: Vec<u32>,
-    dedup: FxHashMap<Node, ExprId>,
+    dedup: Dedup,
     names: Vec<String>,
     name_ids: FxHashMap<String, Symbol>,
     vars: FxHashMap<Symbol, VarInfo>,
@@ -151,7 +153,7 @@ impl ExprPool {
             nodes: Vec::with_capacity(NODES),
             shapes: Vec::with_capacity(NODES),
             heights: Vec::with_capacity(NODES),
-            dedup: FxHashMap::with_capacity_and_hasher(NODES, Default::default()),
+            dedup: Dedup::with_capacity(NODES),
             ..ExprPool::default()
         }
     }
@@ -491,7 +493,8 @@ impl ExprPool {
             Node::Vectorize(a) if self.shapes[a.index()].cols == Dim::ONE => return Ok(a),
             other => other,
         };
-        if let Some(&id) = self.dedup.get(&node) {
+        let hash = Dedup::hash(&node);
+        if let Some(id) = self.dedup.find(&self.nodes, hash, &node) {
             return Ok(id);
         }
         for &c in node.children() {
@@ -522,10 +525,10 @@ impl ExprPool {
             });
         }
         let id = ExprId(self.nodes.len() as u32);
-        self.nodes.push(node.clone());
+        self.nodes.push(node);
         self.shapes.push(shape);
         self.heights.push(height);
-        self.dedup.insert(node, id);
+        self.dedup.insert(&self.nodes, hash, id);
         Ok(id)
     }
 
