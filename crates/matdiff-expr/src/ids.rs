@@ -97,9 +97,26 @@ impl<const N: usize> From<[ExprId; N]> for Ids {
 }
 
 impl FromIterator<ExprId> for Ids {
+    /// Collects without an allocation up to four ids.
     fn from_iter<I: IntoIterator<Item = ExprId>>(iter: I) -> Ids {
-        let ids: Vec<ExprId> = iter.into_iter().collect();
-        Ids::from(ids.as_slice())
+        let mut iter = iter.into_iter();
+        let mut ids = [ExprId(0); INLINE];
+        let mut len = 0;
+        while let Some(x) = iter.next() {
+            if len == INLINE {
+                let mut all = Vec::with_capacity(2 * INLINE);
+                all.extend_from_slice(&ids);
+                all.push(x);
+                all.extend(iter);
+                return Ids(Repr::Shared(all.into()));
+            }
+            ids[len] = x;
+            len += 1;
+        }
+        Ids(Repr::Inline {
+            len: len as u8,
+            ids,
+        })
     }
 }
 

@@ -1,6 +1,6 @@
 //! The engine's stages: the differential (a), the trace-tricks lines, the core relationship (c).
 
-use matdiff_expr::{Decl, DeclDim, DeclShape, Dim, ExprId, ExprPool, Node, Reduce, Symbol};
+use matdiff_expr::{Decl, DeclDim, DeclShape, Dim, ExprId, ExprPool, Ids, Node, Reduce, Symbol};
 use matdiff_expr::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::error::DeriveError;
@@ -39,9 +39,11 @@ impl Engine<'_> {
                 .pool
                 .node(id)
                 .children()
-                .to_vec()
-                .into_iter()
-                .any(|c| self.has_d(c));
+                .iter()
+                .copied()
+                .collect::<Ids>()
+                .iter()
+                .any(|&c| self.has_d(c));
         self.has_d.insert(id, b);
         b
     }
