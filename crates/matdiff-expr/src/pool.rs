@@ -122,6 +122,8 @@ pub struct ExprPool {
     nodes: Vec<Node>,
     shapes: Vec<Shape>,
     heights: Vec<u32>,
+    /// The number of nodes of the tree under each node (saturating).
+    tree_sizes: Vec<u64>,
     dedup: Dedup,
     names: Vec<String>,
     name_ids: FxHashMap<String, Symbol>,
@@ -153,6 +155,7 @@ impl ExprPool {
             nodes: Vec::with_capacity(NODES),
             shapes: Vec::with_capacity(NODES),
             heights: Vec::with_capacity(NODES),
+            tree_sizes: Vec::with_capacity(NODES),
             dedup: Dedup::with_capacity(NODES),
             ..ExprPool::default()
         }
@@ -192,6 +195,20 @@ impl ExprPool {
     #[inline]
     pub fn height(&self, id: ExprId) -> u32 {
         self.heights[id.index()]
+    }
+
+    /// The number of nodes of the tree under a node, a shared subtree counted at every
+    /// occurrence (saturating at `u64::MAX`).
+    ///
+    /// ```
+    /// use matdiff_expr::ExprPool;
+    /// let mut pool = ExprPool::new();
+    /// let e = pool.parse("tr(X*X) + tr(X*X)").unwrap();
+    /// assert_eq!(pool.tree_size(e.root), 9);
+    /// ```
+    #[inline]
+    pub fn tree_size(&self, id: ExprId) -> u64 {
+        self.tree_sizes[id.index()]
     }
 
     /// Every id of the pool, children before parents.
@@ -528,6 +545,13 @@ impl ExprPool {
         self.nodes.push(node);
         self.shapes.push(shape);
         self.heights.push(height);
+        let size = self.nodes[id.index()]
+            .children()
+            .iter()
+            .fold(1u64, |acc, c| {
+                acc.saturating_add(self.tree_sizes[c.index()])
+            });
+        self.tree_sizes.push(size);
         self.dedup.insert(&self.nodes, hash, id);
         Ok(id)
     }

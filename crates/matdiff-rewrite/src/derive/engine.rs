@@ -7,7 +7,7 @@ use crate::error::DeriveError;
 use crate::rules::RuleId;
 
 use super::setup::fresh_name;
-use super::{replace_word, substitute, tree_size, Engine, State, Step, StepKind};
+use super::{replace_word, substitute, Engine, State, Step, StepKind};
 
 impl Engine<'_> {
     pub(crate) fn depends(&self, id: ExprId) -> bool {
@@ -197,7 +197,7 @@ impl Engine<'_> {
                 self.push(StepKind::Differential, &lhs, tidy, vec![RuleId::A], true);
                 continue;
             }
-            if tree_size(self.s.pool, tidy) + 2 < tree_size(self.s.pool, d) {
+            if self.s.pool.tree_size(tidy).saturating_add(2) < self.s.pool.tree_size(d) {
                 states = vec![State {
                     u: start.u,
                     e: tidy,

@@ -219,7 +219,7 @@ pub fn derive(
     // for something large.
     let names = bindings.clone();
     bindings.retain(|(name, id)| {
-        expr.bindings.iter().any(|b| &b.0 == name) || tree_size(pool, *id) >= 10
+        expr.bindings.iter().any(|b| &b.0 == name) || pool.tree_size(*id) >= 10
     });
     Ok(Derivation {
         names,
@@ -328,24 +328,6 @@ pub fn substitute<S: BuildHasher>(
         Ok(r)
     }
     go(pool, id, map, &mut HashMap::default())
-}
-
-/// The number of nodes of the tree under `id` (shared nodes counted each time, saturating).
-fn tree_size(pool: &ExprPool, id: ExprId) -> u64 {
-    let mut memo: HashMap<ExprId, u64> = HashMap::default();
-    fn go(pool: &ExprPool, id: ExprId, memo: &mut HashMap<ExprId, u64>) -> u64 {
-        if let Some(&n) = memo.get(&id) {
-            return n;
-        }
-        let n = pool
-            .node(id)
-            .children()
-            .iter()
-            .fold(1u64, |acc, &c| acc.saturating_add(go(pool, c, memo)));
-        memo.insert(id, n);
-        n
-    }
-    go(pool, id, &mut memo)
 }
 
 /// Replaces whole-word occurrences of `word` in `text`.
