@@ -13,6 +13,7 @@ mod presentation;
 mod products;
 mod reductions;
 mod shorten;
+mod small_map;
 mod sums;
 #[cfg(test)]
 mod tests;
