@@ -441,14 +441,14 @@ impl Engine<'_> {
 
     /// The differential as printed: the sum of its terms `tr(U'*e)` (`U'*e` when that is 1 x 1).
     pub(super) fn show(&mut self, states: &[State]) -> Result<ExprId, DeriveError> {
-        let mut terms = Vec::new();
-        for st in states {
-            terms.push(self.show_one(*st)?);
-        }
+        let terms = states
+            .iter()
+            .map(|st| self.show_one(*st))
+            .collect::<Result<Ids, _>>()?;
         Ok(if terms.len() == 1 {
             terms[0]
         } else {
-            self.s.pool.intern(Node::Add(terms.into()))?
+            self.s.pool.intern(Node::Add(terms))?
         })
     }
 
