@@ -18,10 +18,11 @@ const INLINE: usize = 4;
 /// ```
 /// use matdiff_expr::{ExprPool, Ids, Node};
 /// let mut pool = ExprPool::new();
-/// let (a, b) = (pool.var("A").unwrap(), pool.var("B").unwrap());
-/// let sum = pool.intern(Node::Add(Ids::from([a, b]))).unwrap();
-/// assert_eq!(pool.node(sum).children(), &[a, b]);
-/// assert_eq!(Ids::from(vec![a, b]), Ids::from(&[a, b][..]));
+/// let sum = pool.parse("A + B").unwrap().root;
+/// let Node::Add(terms) = pool.node(sum).clone() else { unreachable!() };
+/// let (a, b) = (terms[0], terms[1]);
+/// assert_eq!(pool.intern(Node::Add(Ids::from([a, b]))).unwrap(), sum);
+/// assert_eq!(Ids::from(vec![a, b]), terms);
 /// ```
 #[derive(Clone)]
 pub struct Ids(Repr);
