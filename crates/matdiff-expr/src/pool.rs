@@ -1,6 +1,7 @@
 //! The arena with hash-consing: [`ExprPool`].
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 mod dedup;
 mod dims;
@@ -125,8 +126,9 @@ pub struct ExprPool {
     /// The number of nodes of the tree under each node (saturating).
     tree_sizes: Vec<u64>,
     dedup: Dedup,
-    names: Vec<String>,
-    name_ids: FxHashMap<String, Symbol>,
+    /// Each name once, shared by the two tables.
+    names: Vec<Arc<str>>,
+    name_ids: FxHashMap<Arc<str>, Symbol>,
     vars: FxHashMap<Symbol, VarInfo>,
     functions: FxHashMap<Symbol, ()>,
     dims: Vec<Symbol>,
@@ -222,8 +224,9 @@ impl ExprPool {
             return s;
         }
         let s = Symbol(self.names.len() as u32);
-        self.names.push(name.to_string());
-        self.name_ids.insert(name.to_string(), s);
+        let name: Arc<str> = name.into();
+        self.names.push(name.clone());
+        self.name_ids.insert(name, s);
         s
     }
 
