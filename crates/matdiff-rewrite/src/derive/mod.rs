@@ -207,14 +207,16 @@ pub fn derive(
     let steps = std::mem::take(&mut engine.steps);
     drop(engine);
     // Print with the names that the function and the gradient use.
-    let mut seen = HashSet::default();
-    let mut stack = vec![gradient, root];
-    while let Some(id) = stack.pop() {
-        if seen.insert(id) {
-            stack.extend_from_slice(pool.node(id).children());
+    if !bindings.is_empty() {
+        let mut seen = HashSet::default();
+        let mut stack = vec![gradient, root];
+        while let Some(id) = stack.pop() {
+            if seen.insert(id) {
+                stack.extend_from_slice(pool.node(id).children());
+            }
         }
+        bindings.retain(|(_, id)| seen.contains(id));
     }
-    bindings.retain(|(_, id)| seen.contains(id));
     // The gradient names the user's bindings, and the engine's own names only where they stand
     // for something large.
     let names = bindings.clone();
