@@ -152,12 +152,17 @@ impl ExprPool {
         // Room for a typical derivation's nodes up front: growing the dedup table from empty
         // rehashes it several times, which costs more than the derivation's own work.
         const NODES: usize = 64;
+        // And for its names (variables, differentials, dimensions).
+        const NAMES: usize = 16;
         ExprPool {
             limits,
             nodes: Vec::with_capacity(NODES),
             shapes: Vec::with_capacity(NODES),
             heights: Vec::with_capacity(NODES),
             tree_sizes: Vec::with_capacity(NODES),
+            names: Vec::with_capacity(NAMES),
+            name_ids: FxHashMap::with_capacity_and_hasher(NAMES, Default::default()),
+            vars: FxHashMap::with_capacity_and_hasher(NAMES, Default::default()),
             dedup: Dedup::with_capacity(NODES),
             ..ExprPool::default()
         }
@@ -259,10 +264,10 @@ impl ExprPool {
         // many fresh dimensions).
         for k in self.next_fresh.. {
             let (round, base) = (k / FRESH_NAMES.len(), FRESH_NAMES[k % FRESH_NAMES.len()]);
-            let name = if round == 0 {
-                base.to_string()
+            let name: std::borrow::Cow<str> = if round == 0 {
+                base.into()
             } else {
-                format!("{base}{round}")
+                format!("{base}{round}").into()
             };
             let taken = self
                 .find_symbol(&name)

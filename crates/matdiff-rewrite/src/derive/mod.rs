@@ -5,8 +5,9 @@
 use std::collections::HashMap as StdHashMap;
 use std::hash::BuildHasher;
 
-use matdiff_expr::{Expr, ExprId, ExprPool, Symbol};
+use matdiff_expr::{Expr, ExprId, ExprPool, Ids, Symbol};
 use matdiff_expr::{FxHashMap as HashMap, FxHashSet as HashSet};
+use smallvec::SmallVec;
 
 use crate::error::DeriveError;
 use crate::rules::RuleId;
@@ -311,15 +312,15 @@ pub fn substitute<S: BuildHasher>(
         let r = if let Some(&v) = map.get(&id) {
             go(pool, v, map, memo)?
         } else {
-            let kids = pool.node(id).children().to_vec();
+            let kids = Ids::from(pool.node(id).children());
             if kids.is_empty() {
                 id
             } else {
-                let mut new = Vec::with_capacity(kids.len());
+                let mut new: SmallVec<[ExprId; 4]> = SmallVec::with_capacity(kids.len());
                 for k in kids.iter() {
                     new.push(go(pool, *k, map, memo)?);
                 }
-                if new == kids {
+                if new[..] == kids[..] {
                     id
                 } else {
                     pool.with_children(id, &new)?
@@ -328,6 +329,9 @@ pub fn substitute<S: BuildHasher>(
         };
         memo.insert(id, r);
         Ok(r)
+    }
+    if map.is_empty() {
+        return Ok(id);
     }
     go(pool, id, map, &mut HashMap::default())
 }

@@ -172,7 +172,8 @@ impl Engine<'_> {
         rules: &mut Vec<RuleId>,
     ) -> Result<(), DeriveError> {
         let fs = self.s.group_scalar_prefix(fs)?;
-        let positions: SmallVec<[usize; 2]> = (0..fs.len()).filter(|&i| self.has_d(fs[i])).collect();
+        let positions: SmallVec<[usize; 2]> =
+            (0..fs.len()).filter(|&i| self.has_d(fs[i])).collect();
         let [i] = positions[..] else {
             return Err(self.unsupported(st, "the differential is not linear"));
         };
@@ -249,7 +250,8 @@ impl Engine<'_> {
         rules: &mut Vec<RuleId>,
     ) -> Result<(), DeriveError> {
         let e_shape = self.s.pool.shape(st.e);
-        let positions: SmallVec<[usize; 2]> = (0..fs.len()).filter(|&i| self.has_d(fs[i])).collect();
+        let positions: SmallVec<[usize; 2]> =
+            (0..fs.len()).filter(|&i| self.has_d(fs[i])).collect();
         let [i] = positions[..] else {
             return Err(self.unsupported(st, "the differential is not linear"));
         };
