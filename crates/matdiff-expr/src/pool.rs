@@ -564,6 +564,21 @@ impl ExprPool {
         Ok(id)
     }
 
+    /// The id of `node` if the pool holds it, without making it. The node is looked up as
+    /// given: the flattening and folding of [`ExprPool::intern`] are not applied.
+    ///
+    /// ```
+    /// use matdiff_expr::{ExprPool, Node};
+    /// let mut pool = ExprPool::new();
+    /// let x = pool.parse("X").unwrap().root;
+    /// assert_eq!(pool.find(&Node::Transpose(x)), None);
+    /// let t = pool.intern(Node::Transpose(x)).unwrap();
+    /// assert_eq!(pool.find(&Node::Transpose(x)), Some(t));
+    /// ```
+    pub fn find(&self, node: &Node) -> Option<ExprId> {
+        self.dedup.find(&self.nodes, Dedup::hash(node), node)
+    }
+
     /// Splices children of the same associative operator into their parent.
     fn flatten(&self, xs: Ids, same: impl Fn(&Node) -> bool) -> Ids {
         if !xs

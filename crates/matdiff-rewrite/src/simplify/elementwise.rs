@@ -1,6 +1,6 @@
 //! Element-wise products, quotients and powers, and element-wise functions.
 
-use matdiff_expr::{Dim, ExprError, ExprId, Fun, Func, Ids, Node, Shape};
+use matdiff_expr::{Dim, ExprError, ExprId, Fun, Func, Ids, Node, Num, Shape};
 use smallvec::SmallVec;
 
 use crate::rules::RuleId;
@@ -74,9 +74,12 @@ impl Simplifier<'_> {
         }
         self.fold_sigmoid(&mut num)?;
         num.retain(|f| f.1 != 0.0);
-        let keys: SmallVec<[_; 4]> = num.iter().map(|f| self.sort_key(f.0)).collect();
         let mut idx: SmallVec<[usize; 4]> = (0..num.len()).collect();
-        idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        // One factor needs no order (its key prints it: the costly part).
+        if num.len() > 1 {
+            let keys: SmallVec<[_; 4]> = num.iter().map(|f| self.sort_key(f.0)).collect();
+            idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        }
         let mut top: SmallVec<[ExprId; 4]> = SmallVec::new();
         let mut bottom: SmallVec<[ExprId; 4]> = SmallVec::new();
         for i in idx {
@@ -126,13 +129,17 @@ impl Simplifier<'_> {
                     arg,
                 } = self.pool.node(x).clone()
                 {
-                    let one = self.num(1.0);
-                    let one_plus = self.pool.intern(Node::Add(vec![one, x].into()))?;
-                    let plus_one = self.pool.intern(Node::Add(vec![x, one].into()))?;
-                    if let Some(j) = num
-                        .iter()
-                        .position(|f| (f.0 == one_plus || f.0 == plus_one) && f.1 == -1.0)
-                    {
+                    // A factor `1 + exp(z)` is a node of the pool already: look, do not make.
+                    let one = Node::Num(Num::new(1.0).expect("finite"));
+                    let sums = self.pool.find(&one).map(|one| {
+                        let one_plus = self.pool.find(&Node::Add([one, x].into()));
+                        let plus_one = self.pool.find(&Node::Add([x, one].into()));
+                        [one_plus, plus_one]
+                    });
+                    let denominator = |f: &(ExprId, f64)| {
+                        f.1 == -1.0 && sums.is_some_and(|s| s.contains(&Some(f.0)))
+                    };
+                    if let Some(j) = num.iter().position(denominator) {
                         self.applied.push(RuleId::F2);
                         let s = self.pool.intern(Node::Apply {
                             fun: Fun::Builtin(Func::Sigmoid),

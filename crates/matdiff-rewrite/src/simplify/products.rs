@@ -94,9 +94,12 @@ impl Simplifier<'_> {
             return self.zero(shape);
         }
         scalars.retain(|s| s.1 != 0.0);
-        let keys: SmallVec<[_; 4]> = scalars.iter().map(|s| self.sort_key(s.0)).collect();
         let mut idx: SmallVec<[usize; 4]> = (0..scalars.len()).collect();
-        idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        // One factor needs no order (its key prints it: the costly part).
+        if scalars.len() > 1 {
+            let keys: SmallVec<[_; 4]> = scalars.iter().map(|s| self.sort_key(s.0)).collect();
+            idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        }
         let mut factors: SmallVec<[ExprId; 8]> = SmallVec::new();
         if coef.abs() != 1.0 {
             factors.push(self.num(coef.abs()));
