@@ -624,7 +624,15 @@ impl ExprPool {
             })
             .flatten()
             .is_some_and(|s| s.is_scalar());
-        let mut out: Vec<ExprId> = Vec::with_capacity(xs.len() + 2);
+        // Room for the factors spliced one level down (most products nest no deeper).
+        let spliced = xs
+            .iter()
+            .map(|x| match self.nodes.get(x.index()) {
+                Some(Node::Mul(ys)) => ys.len(),
+                _ => 1,
+            })
+            .sum();
+        let mut out: Vec<ExprId> = Vec::with_capacity(spliced);
         let mut acc: Option<Shape> = None;
         for &x in xs.iter() {
             self.push_factor(x, parent_scalar, &mut out, &mut acc);

@@ -22,7 +22,7 @@ impl Simplifier<'_> {
         }
         let mut coef = 1.0;
         let mut scalars: SmallVec<[(ExprId, f64); 4]> = SmallVec::new();
-        let mut matrices: SmallVec<[ExprId; 8]> = SmallVec::new();
+        let mut matrices: SmallVec<[ExprId; 8]> = SmallVec::with_capacity(xs.len());
         let mut stack: SmallVec<[(ExprId, f64); 8]> = xs.iter().rev().map(|&x| (x, 1.0)).collect();
         let mut identity = None;
         while let Some((x, e)) = stack.pop() {
