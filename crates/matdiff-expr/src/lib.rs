@@ -22,6 +22,7 @@ mod decl;
 mod error;
 mod functions;
 mod fxhash;
+mod ids;
 mod infer;
 mod lexer;
 mod node;
@@ -34,6 +35,7 @@ pub use decl::{Decl, DeclDim, DeclShape, DECL_WORDS};
 pub use error::{ExprError, ParseError, ParseErrorKind};
 pub use functions::{builtin, is_abstract_function_name, Builtin, BUILTINS, NOT_YET};
 pub use fxhash::{FxHashMap, FxHashSet, FxHasher};
+pub use ids::Ids;
 pub use infer::Expr;
 pub use node::{
     Dim, DimProd, DimVar, ExprId, Fun, Func, Node, Num, Reduce, Shape, Symbol, Triangle,

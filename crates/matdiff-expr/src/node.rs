@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::ids::Ids;
+
 /// Index of a node in an [`ExprPool`](crate::ExprPool). Cheap to copy, compare and hash.
 ///
 /// Two ids from the same pool are equal exactly when the expressions are structurally equal.
@@ -377,11 +379,11 @@ pub enum Node {
     /// Unary minus.
     Neg(ExprId),
     /// Sum of two or more terms; scalar terms broadcast over matrix ones.
-    Add(Box<[ExprId]>),
+    Add(Ids),
     /// Product of two or more factors, left to right; a scalar factor scales.
-    Mul(Box<[ExprId]>),
+    Mul(Ids),
     /// Element-wise (Hadamard) product of two or more factors; scalars broadcast.
-    Hadamard(Box<[ExprId]>),
+    Hadamard(Ids),
     /// Division by a scalar: `[numerator, denominator]`.
     Div([ExprId; 2]),
     /// Element-wise division; scalars broadcast: `[numerator, denominator]`.

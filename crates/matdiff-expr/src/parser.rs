@@ -304,8 +304,11 @@ impl<'a> Parser<'a> {
     fn expr(&mut self) -> Result<Ast, ParseError> {
         let first = self.term()?;
         let start = first.span.start;
-        let mut items = vec![first];
-        let mut ops = Vec::new();
+        // Two items to start with: a sum or product of two is the common case, and the syntax
+        // tree of a long input is mostly such small lists.
+        let mut items = Vec::with_capacity(2);
+        items.push(first);
+        let mut ops = Vec::with_capacity(1);
         while matches!(self.peek(), Tok::Plus | Tok::Minus) {
             let (op, op_span) = self.bump_tok();
             let t = self.term()?;
@@ -397,8 +400,9 @@ impl<'a> Parser<'a> {
             };
             let tok = *self.peek();
             let start = lhs.span.start;
-            let mut items = vec![lhs];
-            let mut ops = Vec::new();
+            let mut items = Vec::with_capacity(2);
+            items.push(lhs);
+            let mut ops = Vec::with_capacity(1);
             while *self.peek() == tok {
                 ops.push(self.bump());
                 items.push(self.operand()?);

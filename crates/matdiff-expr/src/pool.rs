@@ -1,12 +1,16 @@
 //! The arena with hash-consing: [`ExprPool`].
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
+mod dedup;
 mod dims;
 
 use crate::error::ExprError;
 use crate::fxhash::FxHashMap;
+use crate::ids::Ids;
 use crate::node::{Dim, DimProd, DimVar, ExprId, Fun, Node, Num, Reduce, Shape, Symbol};
+use dedup::Dedup;
 
 /// Names of new symbolic dimensions, in order of use (then `m1`, `n1`, ...).
 pub(crate) const FRESH_NAMES: [&str; 12] =
@@ -119,9 +123,12 @@ pub struct ExprPool {
     nodes: Vec<Node>,
     shapes: Vec<Shape>,
     heights: Vec<u32>,
-    dedup: FxHashMap<Node, ExprId>,
-    names: Vec<String>,
-    name_ids: FxHashMap<String, Symbol>,
+    /// The number of nodes of the tree under each node (saturating).
+    tree_sizes: Vec<u64>,
+    dedup: Dedup,
+    /// Each name once, shared by the two tables.
+    names: Vec<Arc<str>>,
+    name_ids: FxHashMap<Arc<str>, Symbol>,
     vars: FxHashMap<Symbol, VarInfo>,
     functions: FxHashMap<Symbol, ()>,
     /// The variables the rewriter made (differentials), see [`ExprPool::mark_internal`].
@@ -147,12 +154,18 @@ impl ExprPool {
         // Room for a typical derivation's nodes up front: growing the dedup table from empty
         // rehashes it several times, which costs more than the derivation's own work.
         const NODES: usize = 64;
+        // And for its names (variables, differentials, dimensions).
+        const NAMES: usize = 16;
         ExprPool {
             limits,
             nodes: Vec::with_capacity(NODES),
             shapes: Vec::with_capacity(NODES),
             heights: Vec::with_capacity(NODES),
-            dedup: FxHashMap::with_capacity_and_hasher(NODES, Default::default()),
+            tree_sizes: Vec::with_capacity(NODES),
+            names: Vec::with_capacity(NAMES),
+            name_ids: FxHashMap::with_capacity_and_hasher(NAMES, Default::default()),
+            vars: FxHashMap::with_capacity_and_hasher(NAMES, Default::default()),
+            dedup: Dedup::with_capacity(NODES),
             ..ExprPool::default()
         }
     }
@@ -193,6 +206,20 @@ impl ExprPool {
         self.heights[id.index()]
     }
 
+    /// The number of nodes of the tree under a node, a shared subtree counted at every
+    /// occurrence (saturating at `u64::MAX`).
+    ///
+    /// ```
+    /// use matdiff_expr::ExprPool;
+    /// let mut pool = ExprPool::new();
+    /// let e = pool.parse("tr(X*X) + tr(X*X)").unwrap();
+    /// assert_eq!(pool.tree_size(e.root), 9);
+    /// ```
+    #[inline]
+    pub fn tree_size(&self, id: ExprId) -> u64 {
+        self.tree_sizes[id.index()]
+    }
+
     /// Every id of the pool, children before parents.
     pub fn ids(&self) -> impl Iterator<Item = ExprId> {
         (0..self.nodes.len() as u32).map(ExprId)
@@ -204,8 +231,9 @@ impl ExprPool {
             return s;
         }
         let s = Symbol(self.names.len() as u32);
-        self.names.push(name.to_string());
-        self.name_ids.insert(name.to_string(), s);
+        let name: Arc<str> = name.into();
+        self.names.push(name.clone());
+        self.name_ids.insert(name, s);
         s
     }
 
@@ -238,10 +266,10 @@ impl ExprPool {
         // many fresh dimensions).
         for k in self.next_fresh.. {
             let (round, base) = (k / FRESH_NAMES.len(), FRESH_NAMES[k % FRESH_NAMES.len()]);
-            let name = if round == 0 {
-                base.to_string()
+            let name: std::borrow::Cow<str> = if round == 0 {
+                base.into()
             } else {
-                format!("{base}{round}")
+                format!("{base}{round}").into()
             };
             let taken = self
                 .find_symbol(&name)
@@ -503,7 +531,8 @@ impl ExprPool {
             Node::Vectorize(a) if self.shapes[a.index()].cols == Dim::ONE => return Ok(a),
             other => other,
         };
-        if let Some(&id) = self.dedup.get(&node) {
+        let hash = Dedup::hash(&node);
+        if let Some(id) = self.dedup.find(&self.nodes, hash, &node) {
             return Ok(id);
         }
         for &c in node.children() {
@@ -534,15 +563,37 @@ impl ExprPool {
             });
         }
         let id = ExprId(self.nodes.len() as u32);
-        self.nodes.push(node.clone());
+        self.nodes.push(node);
         self.shapes.push(shape);
         self.heights.push(height);
-        self.dedup.insert(node, id);
+        let size = self.nodes[id.index()]
+            .children()
+            .iter()
+            .fold(1u64, |acc, c| {
+                acc.saturating_add(self.tree_sizes[c.index()])
+            });
+        self.tree_sizes.push(size);
+        self.dedup.insert(&self.nodes, hash, id);
         Ok(id)
     }
 
+    /// The id of `node` if the pool holds it, without making it. The node is looked up as
+    /// given: the flattening and folding of [`ExprPool::intern`] are not applied.
+    ///
+    /// ```
+    /// use matdiff_expr::{ExprPool, Node};
+    /// let mut pool = ExprPool::new();
+    /// let x = pool.parse("X").unwrap().root;
+    /// assert_eq!(pool.find(&Node::Transpose(x)), None);
+    /// let t = pool.intern(Node::Transpose(x)).unwrap();
+    /// assert_eq!(pool.find(&Node::Transpose(x)), Some(t));
+    /// ```
+    pub fn find(&self, node: &Node) -> Option<ExprId> {
+        self.dedup.find(&self.nodes, Dedup::hash(node), node)
+    }
+
     /// Splices children of the same associative operator into their parent.
-    fn flatten(&self, xs: Box<[ExprId]>, same: impl Fn(&Node) -> bool) -> Box<[ExprId]> {
+    fn flatten(&self, xs: Ids, same: impl Fn(&Node) -> bool) -> Ids {
         if !xs
             .iter()
             .any(|x| x.index() < self.nodes.len() && same(&self.nodes[x.index()]))
@@ -565,7 +616,7 @@ impl ExprPool {
     /// Splicing a factor whose own factors still chain onto the product so far leaves the shape
     /// of the product so far unchanged, so the factors after it are unaffected and one pass from
     /// left to right (linear in the number of factors) decides every splice.
-    fn flatten_product(&self, xs: Box<[ExprId]>) -> Box<[ExprId]> {
+    fn flatten_product(&self, xs: Ids) -> Ids {
         let shape = |x: &ExprId| self.shapes.get(x.index()).copied();
         if !xs
             .iter()
@@ -586,7 +637,15 @@ impl ExprPool {
             })
             .flatten()
             .is_some_and(|s| s.is_scalar());
-        let mut out: Vec<ExprId> = Vec::with_capacity(xs.len() + 2);
+        // Room for the factors spliced one level down (most products nest no deeper).
+        let spliced = xs
+            .iter()
+            .map(|x| match self.nodes.get(x.index()) {
+                Some(Node::Mul(ys)) => ys.len(),
+                _ => 1,
+            })
+            .sum();
+        let mut out: Vec<ExprId> = Vec::with_capacity(spliced);
         let mut acc: Option<Shape> = None;
         for &x in xs.iter() {
             self.push_factor(x, parent_scalar, &mut out, &mut acc);

@@ -1,13 +1,13 @@
 //! The engine's stages: the differential (a), the trace-tricks lines, the core relationship (c).
 
-use matdiff_expr::{Decl, DeclDim, DeclShape, Dim, ExprId, ExprPool, Node, Reduce, Symbol};
+use matdiff_expr::{Decl, DeclDim, DeclShape, Dim, ExprId, ExprPool, Ids, Node, Reduce, Symbol};
 use matdiff_expr::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::error::DeriveError;
 use crate::rules::RuleId;
 
 use super::setup::fresh_name;
-use super::{replace_word, substitute, tree_size, Engine, State, Step, StepKind};
+use super::{replace_word, substitute, Engine, State, Step, StepKind};
 
 impl Engine<'_> {
     pub(crate) fn depends(&self, id: ExprId) -> bool {
@@ -39,9 +39,11 @@ impl Engine<'_> {
                 .pool
                 .node(id)
                 .children()
-                .to_vec()
-                .into_iter()
-                .any(|c| self.has_d(c));
+                .iter()
+                .copied()
+                .collect::<Ids>()
+                .iter()
+                .any(|&c| self.has_d(c));
         self.has_d.insert(id, b);
         b
     }
@@ -196,7 +198,7 @@ impl Engine<'_> {
                 self.push(StepKind::Differential, &lhs, tidy, vec![RuleId::A], true);
                 continue;
             }
-            if tree_size(self.s.pool, tidy) + 2 < tree_size(self.s.pool, d) {
+            if self.s.pool.tree_size(tidy).saturating_add(2) < self.s.pool.tree_size(d) {
                 states = vec![State {
                     u: start.u,
                     e: tidy,
@@ -443,14 +445,14 @@ impl Engine<'_> {
 
     /// The differential as printed: the sum of its terms `tr(U'*e)` (`U'*e` when that is 1 x 1).
     pub(super) fn show(&mut self, states: &[State]) -> Result<ExprId, DeriveError> {
-        let mut terms = Vec::new();
-        for st in states {
-            terms.push(self.show_one(*st)?);
-        }
+        let terms = states
+            .iter()
+            .map(|st| self.show_one(*st))
+            .collect::<Result<Ids, _>>()?;
         Ok(if terms.len() == 1 {
             terms[0]
         } else {
-            self.s.pool.intern(Node::Add(terms.into()))?
+            self.s.pool.intern(Node::Add(terms))?
         })
     }
 

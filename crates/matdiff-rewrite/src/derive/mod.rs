@@ -5,8 +5,9 @@
 use std::collections::HashMap as StdHashMap;
 use std::hash::BuildHasher;
 
-use matdiff_expr::{Expr, ExprId, ExprPool, Symbol};
+use matdiff_expr::{Expr, ExprId, ExprPool, Ids, Symbol};
 use matdiff_expr::{FxHashMap as HashMap, FxHashSet as HashSet};
+use smallvec::SmallVec;
 
 use crate::error::DeriveError;
 use crate::rules::RuleId;
@@ -207,19 +208,21 @@ pub fn derive(
     let steps = std::mem::take(&mut engine.steps);
     drop(engine);
     // Print with the names that the function and the gradient use.
-    let mut seen = HashSet::default();
-    let mut stack = vec![gradient, root];
-    while let Some(id) = stack.pop() {
-        if seen.insert(id) {
-            stack.extend_from_slice(pool.node(id).children());
+    if !bindings.is_empty() {
+        let mut seen = HashSet::default();
+        let mut stack = vec![gradient, root];
+        while let Some(id) = stack.pop() {
+            if seen.insert(id) {
+                stack.extend_from_slice(pool.node(id).children());
+            }
         }
+        bindings.retain(|(_, id)| seen.contains(id));
     }
-    bindings.retain(|(_, id)| seen.contains(id));
     // The gradient names the user's bindings, and the engine's own names only where they stand
     // for something large.
     let names = bindings.clone();
     bindings.retain(|(name, id)| {
-        expr.bindings.iter().any(|b| &b.0 == name) || tree_size(pool, *id) >= 10
+        expr.bindings.iter().any(|b| &b.0 == name) || pool.tree_size(*id) >= 10
     });
     Ok(Derivation {
         names,
@@ -309,15 +312,15 @@ pub fn substitute<S: BuildHasher>(
         let r = if let Some(&v) = map.get(&id) {
             go(pool, v, map, memo)?
         } else {
-            let kids = pool.node(id).children().to_vec();
+            let kids = Ids::from(pool.node(id).children());
             if kids.is_empty() {
                 id
             } else {
-                let mut new = Vec::with_capacity(kids.len());
+                let mut new: SmallVec<[ExprId; 4]> = SmallVec::with_capacity(kids.len());
                 for k in kids.iter() {
                     new.push(go(pool, *k, map, memo)?);
                 }
-                if new == kids {
+                if new[..] == kids[..] {
                     id
                 } else {
                     pool.with_children(id, &new)?
@@ -327,25 +330,10 @@ pub fn substitute<S: BuildHasher>(
         memo.insert(id, r);
         Ok(r)
     }
-    go(pool, id, map, &mut HashMap::default())
-}
-
-/// The number of nodes of the tree under `id` (shared nodes counted each time, saturating).
-fn tree_size(pool: &ExprPool, id: ExprId) -> u64 {
-    let mut memo: HashMap<ExprId, u64> = HashMap::default();
-    fn go(pool: &ExprPool, id: ExprId, memo: &mut HashMap<ExprId, u64>) -> u64 {
-        if let Some(&n) = memo.get(&id) {
-            return n;
-        }
-        let n = pool
-            .node(id)
-            .children()
-            .iter()
-            .fold(1u64, |acc, &c| acc.saturating_add(go(pool, c, memo)));
-        memo.insert(id, n);
-        n
+    if map.is_empty() {
+        return Ok(id);
     }
-    go(pool, id, &mut memo)
+    go(pool, id, map, &mut HashMap::default())
 }
 
 /// Replaces whole-word occurrences of `word` in `text`.

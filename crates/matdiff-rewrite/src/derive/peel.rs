@@ -1,6 +1,7 @@
 //! The peel: one operator moved out of `tr(U' e)` per line (the trace tricks, step (b)).
 
 use matdiff_expr::{Dim, ExprId, Node, Reduce};
+use smallvec::{smallvec, SmallVec};
 
 use crate::error::DeriveError;
 use crate::rules::RuleId;
@@ -77,7 +78,7 @@ impl Engine<'_> {
                 cite(rules, RuleId::T7);
                 let u = self.u_or_identity(st)?;
                 let shape = self.s.pool.shape(a);
-                let mut factors = vec![u];
+                let mut factors: SmallVec<[ExprId; 4]> = smallvec![u];
                 if !shape.is_scalar() {
                     factors.push(self.s.pool.intern(Node::Ones(shape.rows))?);
                     if shape.cols != Dim::ONE {
@@ -171,23 +172,24 @@ impl Engine<'_> {
         rules: &mut Vec<RuleId>,
     ) -> Result<(), DeriveError> {
         let fs = self.s.group_scalar_prefix(fs)?;
-        let positions: Vec<usize> = (0..fs.len()).filter(|&i| self.has_d(fs[i])).collect();
+        let positions: SmallVec<[usize; 2]> =
+            (0..fs.len()).filter(|&i| self.has_d(fs[i])).collect();
         let [i] = positions[..] else {
             return Err(self.unsupported(st, "the differential is not linear"));
         };
         let fi = fs[i];
-        let scalars: Vec<ExprId> = fs
+        let scalars: SmallVec<[ExprId; 4]> = fs
             .iter()
             .enumerate()
             .filter(|&(j, &f)| j != i && self.s.pool.shape(f).is_scalar())
             .map(|(_, &f)| f)
             .collect();
-        let left: Vec<ExprId> = fs[..i]
+        let left: SmallVec<[ExprId; 4]> = fs[..i]
             .iter()
             .copied()
             .filter(|&f| !self.s.pool.shape(f).is_scalar())
             .collect();
-        let right: Vec<ExprId> = fs[i + 1..]
+        let right: SmallVec<[ExprId; 4]> = fs[i + 1..]
             .iter()
             .copied()
             .filter(|&f| !self.s.pool.shape(f).is_scalar())
@@ -198,8 +200,8 @@ impl Engine<'_> {
         if self.s.pool.shape(fi).is_scalar() {
             // A scalar holding the differential scales a matrix M: tr(U'*(s*M)) = s*tr(U'*M).
             cite(rules, RuleId::T4);
-            let mut m: Vec<ExprId> = scalars.clone();
-            m.extend(left.iter().chain(&right));
+            let mut m = scalars.clone();
+            m.extend(left.iter().chain(&right).copied());
             let m = self.s.mul(&m)?;
             let u = self.u_or_identity(st)?;
             let ut = self.s.transpose(u)?;
@@ -248,12 +250,13 @@ impl Engine<'_> {
         rules: &mut Vec<RuleId>,
     ) -> Result<(), DeriveError> {
         let e_shape = self.s.pool.shape(st.e);
-        let positions: Vec<usize> = (0..fs.len()).filter(|&i| self.has_d(fs[i])).collect();
+        let positions: SmallVec<[usize; 2]> =
+            (0..fs.len()).filter(|&i| self.has_d(fs[i])).collect();
         let [i] = positions[..] else {
             return Err(self.unsupported(st, "the differential is not linear"));
         };
         let fi = fs[i];
-        let others: Vec<ExprId> = fs
+        let others: SmallVec<[ExprId; 4]> = fs
             .iter()
             .enumerate()
             .filter(|&(j, _)| j != i)
@@ -268,7 +271,7 @@ impl Engine<'_> {
             out.push(State { u: Some(t), e: fi });
         } else {
             cite(rules, RuleId::T5);
-            let mut all = vec![u];
+            let mut all: SmallVec<[ExprId; 4]> = smallvec![u];
             all.extend(others);
             let nu = self.s.hadamard(&all, &[])?;
             out.push(State { u: Some(nu), e: fi });

@@ -1,6 +1,7 @@
 //! Element-wise products, quotients and powers, and element-wise functions.
 
-use matdiff_expr::{Dim, ExprError, ExprId, Fun, Func, Node, Shape};
+use matdiff_expr::{Dim, ExprError, ExprId, Fun, Func, Ids, Node, Num, Shape};
+use smallvec::SmallVec;
 
 use crate::rules::RuleId;
 
@@ -16,9 +17,10 @@ impl Simplifier<'_> {
             .map(|&x| self.shape(x))
             .find(|s| !s.is_scalar())
             .unwrap_or(Shape::SCALAR);
-        let mut scalars: Vec<ExprId> = Vec::new();
-        let mut num: Vec<(ExprId, f64)> = Vec::new();
-        let mut stack: Vec<(ExprId, f64)> = dens.iter().rev().map(|&x| (x, -1.0)).collect();
+        let mut scalars: SmallVec<[ExprId; 4]> = SmallVec::new();
+        let mut num: Vec<(ExprId, f64)> = Vec::with_capacity(nums.len() + dens.len());
+        let mut stack: SmallVec<[(ExprId, f64); 8]> =
+            dens.iter().rev().map(|&x| (x, -1.0)).collect();
         stack.extend(nums.iter().rev().map(|&x| (x, 1.0)));
         while let Some((x, e)) = stack.pop() {
             let opaque = self.opaque.contains(&x);
@@ -43,15 +45,15 @@ impl Simplifier<'_> {
                     if !opaque && e.fract() == 0.0 && ys.iter().any(|&y| self.is_scalar(y)) =>
                 {
                     // Scalars of a product factor come out: (2*M*Y) .* Z = 2*((M*Y) .* Z).
-                    let (s, m): (Vec<ExprId>, Vec<ExprId>) =
-                        ys.iter().partition(|&&y| self.is_scalar(y));
+                    let (s, m): (SmallVec<[ExprId; 4]>, SmallVec<[ExprId; 4]>) =
+                        ys.iter().copied().partition(|&y| self.is_scalar(y));
                     for y in s {
                         scalars.push(self.pow_scalar(y, e)?);
                     }
                     let m = if m.len() == 1 {
                         m[0]
                     } else {
-                        self.pool.intern(Node::Mul(m.into()))?
+                        self.pool.intern(Node::Mul(Ids::from(&m[..])))?
                     };
                     stack.push((m, e));
                 }
@@ -72,11 +74,14 @@ impl Simplifier<'_> {
         }
         self.fold_sigmoid(&mut num)?;
         num.retain(|f| f.1 != 0.0);
-        let keys: Vec<_> = num.iter().map(|f| self.sort_key(f.0)).collect();
-        let mut idx: Vec<usize> = (0..num.len()).collect();
-        idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
-        let mut top = Vec::new();
-        let mut bottom = Vec::new();
+        let mut idx: SmallVec<[usize; 4]> = (0..num.len()).collect();
+        // One factor needs no order (its key prints it: the costly part).
+        if num.len() > 1 {
+            let keys: SmallVec<[_; 4]> = num.iter().map(|f| self.sort_key(f.0)).collect();
+            idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        }
+        let mut top: SmallVec<[ExprId; 4]> = SmallVec::new();
+        let mut bottom: SmallVec<[ExprId; 4]> = SmallVec::new();
         for i in idx {
             let (x, e) = num[i];
             let f = if e.abs() == 1.0 {
@@ -95,13 +100,13 @@ impl Simplifier<'_> {
             0 if bottom.is_empty() && !shape.is_scalar() => self.all_ones(shape)?,
             0 => self.num(1.0),
             1 => top[0],
-            _ => self.pool.intern(Node::Hadamard(top.into()))?,
+            _ => self.pool.intern(Node::Hadamard(Ids::from(&top[..])))?,
         };
         if !bottom.is_empty() {
             let den = if bottom.len() == 1 {
                 bottom[0]
             } else {
-                self.pool.intern(Node::Hadamard(bottom.into()))?
+                self.pool.intern(Node::Hadamard(Ids::from(&bottom[..])))?
             };
             body = self.pool.intern(Node::HDiv([body, den]))?;
         }
@@ -124,13 +129,17 @@ impl Simplifier<'_> {
                     arg,
                 } = self.pool.node(x).clone()
                 {
-                    let one = self.num(1.0);
-                    let one_plus = self.pool.intern(Node::Add(vec![one, x].into()))?;
-                    let plus_one = self.pool.intern(Node::Add(vec![x, one].into()))?;
-                    if let Some(j) = num
-                        .iter()
-                        .position(|f| (f.0 == one_plus || f.0 == plus_one) && f.1 == -1.0)
-                    {
+                    // A factor `1 + exp(z)` is a node of the pool already: look, do not make.
+                    let one = Node::Num(Num::new(1.0).expect("finite"));
+                    let sums = self.pool.find(&one).map(|one| {
+                        let one_plus = self.pool.find(&Node::Add([one, x].into()));
+                        let plus_one = self.pool.find(&Node::Add([x, one].into()));
+                        [one_plus, plus_one]
+                    });
+                    let denominator = |f: &(ExprId, f64)| {
+                        f.1 == -1.0 && sums.is_some_and(|s| s.contains(&Some(f.0)))
+                    };
+                    if let Some(j) = num.iter().position(denominator) {
                         self.applied.push(RuleId::F2);
                         let s = self.pool.intern(Node::Apply {
                             fun: Fun::Builtin(Func::Sigmoid),

@@ -4,7 +4,7 @@
 
 use matdiff_expr::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use matdiff_expr::{Dim, ExprError, ExprId, ExprPool, Fun, Func, Node, Shape};
+use matdiff_expr::{Dim, ExprError, ExprId, ExprPool, Fun, Func, Ids, Node, Shape};
 
 use crate::rules::RuleId;
 
@@ -13,6 +13,7 @@ mod presentation;
 mod products;
 mod reductions;
 mod shorten;
+mod small_map;
 mod sums;
 #[cfg(test)]
 mod tests;
@@ -184,7 +185,7 @@ impl<'p> Simplifier<'p> {
         n
     }
 
-    fn canon_all(&mut self, xs: &[ExprId]) -> Result<Vec<ExprId>, ExprError> {
+    fn canon_all(&mut self, xs: &[ExprId]) -> Result<Ids, ExprError> {
         xs.iter().map(|&x| self.canon(x)).collect()
     }
 
@@ -303,24 +304,25 @@ impl<'p> Simplifier<'p> {
             Node::Transpose(b) => Ok(b),
             Node::Mul(xs) => {
                 let xs = self.group_scalar_prefix(&xs)?;
-                let mut ts = Vec::with_capacity(xs.len());
-                for &x in xs.iter().rev() {
-                    ts.push(self.transpose(x)?);
-                }
+                let ts = xs
+                    .iter()
+                    .rev()
+                    .map(|&x| self.transpose(x))
+                    .collect::<Result<Ids, _>>()?;
                 self.mul(&ts)
             }
             Node::Add(xs) => {
                 let ts = xs
                     .iter()
                     .map(|&x| self.transpose(x))
-                    .collect::<Result<Vec<_>, _>>()?;
+                    .collect::<Result<Ids, _>>()?;
                 self.add(&ts)
             }
             Node::Hadamard(xs) => {
                 let ts = xs
                     .iter()
                     .map(|&x| self.transpose(x))
-                    .collect::<Result<Vec<_>, _>>()?;
+                    .collect::<Result<Ids, _>>()?;
                 self.hadamard(&ts, &[])
             }
             Node::HDiv([x, y]) => {

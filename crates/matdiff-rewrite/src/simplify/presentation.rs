@@ -1,6 +1,7 @@
 //! The presentation pass: transposes moved to where they shorten the result.
 
-use matdiff_expr::{ExprError, ExprId, Node};
+use matdiff_expr::{ExprError, ExprId, Ids, Node};
+use smallvec::SmallVec;
 
 use super::{Forms, Simplifier};
 
@@ -31,18 +32,24 @@ impl Simplifier<'_> {
             let (p, t) = self.best(a)?;
             (t, p)
         } else {
-            let kids = node.children().to_vec();
+            let kids = Ids::from(node.children());
             let forms = kids
                 .iter()
                 .map(|&k| self.best(k))
-                .collect::<Result<Vec<_>, _>>()?;
+                .collect::<Result<SmallVec<[Forms; 4]>, _>>()?;
             let own = kids.len().saturating_sub(1).max(1) as u64;
-            let keep: Vec<ExprId> = forms.iter().map(|f| f.0 .0).collect();
+            let keep: SmallVec<[ExprId; 4]> = forms.iter().map(|f| f.0 .0).collect();
             let keep_cost = forms.iter().map(|f| f.0 .1).fold(own, u64::saturating_add);
             let keep_id = self.pool.with_children(id, &keep)?;
             let flip = match node {
                 // (F1*...*Fk)' = Fk'*...*F1'.
-                Node::Mul(_) => Some(forms.iter().rev().map(|f| f.1).collect::<Vec<_>>()),
+                Node::Mul(_) => Some(
+                    forms
+                        .iter()
+                        .rev()
+                        .map(|f| f.1)
+                        .collect::<SmallVec<[_; 4]>>(),
+                ),
                 // Element-wise operators commute with the transpose; scalar operands stay.
                 Node::Add(_)
                 | Node::Hadamard(_)
@@ -62,7 +69,7 @@ impl Simplifier<'_> {
                 (_, true) => ((keep_id, keep_cost), (keep_id, keep_cost)),
                 (Some(flip), false) => {
                     let flip_cost = flip.iter().map(|f| f.1).fold(own, u64::saturating_add);
-                    let ids: Vec<ExprId> = flip.iter().map(|f| f.0).collect();
+                    let ids: SmallVec<[ExprId; 4]> = flip.iter().map(|f| f.0).collect();
                     let flip_id = self.pool.with_children(id, &ids)?;
                     // Element-wise functions and signs prefer the transpose outside on a tie:
                     // sigmoid(z)' rather than sigmoid(z').

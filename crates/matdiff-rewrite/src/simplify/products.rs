@@ -1,6 +1,8 @@
 //! Products: factors flattened, scalars grouped in front, powers merged, inner products cancelled.
 
-use matdiff_expr::{Dim, ExprError, ExprId, Fun, Func, Node, Num, Reduce};
+use matdiff_expr::{Dim, ExprError, ExprId, Fun, Func, Ids, Node, Num, Reduce};
+
+use smallvec::{smallvec, SmallVec};
 
 use super::Simplifier;
 
@@ -19,9 +21,9 @@ impl Simplifier<'_> {
             })?;
         }
         let mut coef = 1.0;
-        let mut scalars: Vec<(ExprId, f64)> = Vec::new();
-        let mut matrices: Vec<ExprId> = Vec::with_capacity(xs.len());
-        let mut stack: Vec<(ExprId, f64)> = xs.iter().rev().map(|&x| (x, 1.0)).collect();
+        let mut scalars: SmallVec<[(ExprId, f64); 4]> = SmallVec::new();
+        let mut matrices: SmallVec<[ExprId; 8]> = SmallVec::with_capacity(xs.len());
+        let mut stack: SmallVec<[(ExprId, f64); 8]> = xs.iter().rev().map(|&x| (x, 1.0)).collect();
         let mut identity = None;
         while let Some((x, e)) = stack.pop() {
             let opaque = self.opaque.contains(&x);
@@ -92,14 +94,17 @@ impl Simplifier<'_> {
             return self.zero(shape);
         }
         scalars.retain(|s| s.1 != 0.0);
-        let keys: Vec<_> = scalars.iter().map(|s| self.sort_key(s.0)).collect();
-        let mut idx: Vec<usize> = (0..scalars.len()).collect();
-        idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
-        let mut factors: Vec<ExprId> = Vec::with_capacity(scalars.len() + matrices.len() + 1);
+        let mut idx: SmallVec<[usize; 4]> = (0..scalars.len()).collect();
+        // One factor needs no order (its key prints it: the costly part).
+        if scalars.len() > 1 {
+            let keys: SmallVec<[_; 4]> = scalars.iter().map(|s| self.sort_key(s.0)).collect();
+            idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        }
+        let mut factors: SmallVec<[ExprId; 8]> = SmallVec::new();
         if coef.abs() != 1.0 {
             factors.push(self.num(coef.abs()));
         }
-        let mut dens = Vec::new();
+        let mut dens: SmallVec<[ExprId; 4]> = SmallVec::new();
         for i in idx {
             let (s, e) = scalars[i];
             let f = self.pow_scalar(s, e.abs())?;
@@ -119,7 +124,7 @@ impl Simplifier<'_> {
         // An inner product whose element-wise product cancels is a sum: (y ./ t)'*t is sum(y).
         if shape.is_scalar() && matrices.len() == 2 {
             if let Some(sum) = self.cancelled_inner_product(matrices[0], matrices[1])? {
-                matrices = vec![sum];
+                matrices = smallvec![sum];
             }
         }
         // ones'*M*ones is sum(M).
@@ -133,20 +138,20 @@ impl Simplifier<'_> {
                 } else {
                     self.pool.intern(Node::Mul(inner.into()))?
                 };
-                matrices = vec![self.pool.intern(Node::Reduce(Reduce::Sum, m))?];
+                matrices = smallvec![self.pool.intern(Node::Reduce(Reduce::Sum, m))?];
             }
         }
         factors.extend(matrices);
         let mut body = match factors.len() {
             0 => self.num(1.0),
             1 => factors[0],
-            _ => self.pool.intern(Node::Mul(factors.into()))?,
+            _ => self.pool.intern(Node::Mul(Ids::from(&factors[..])))?,
         };
         if !dens.is_empty() {
             let den = if dens.len() == 1 {
                 dens[0]
             } else {
-                self.pool.intern(Node::Mul(dens.into()))?
+                self.pool.intern(Node::Mul(Ids::from(&dens[..])))?
             };
             body = self.pool.intern(Node::Div([body, den]))?;
         }
@@ -198,22 +203,22 @@ impl Simplifier<'_> {
 
     /// The factors of a product with a leading run whose product is a scalar that scales the rest
     /// (`a'*b` in `a'*b*X`, as the parser writes it) made one factor of its own.
-    pub(crate) fn group_scalar_prefix(&mut self, fs: &[ExprId]) -> Result<Vec<ExprId>, ExprError> {
+    pub(crate) fn group_scalar_prefix(&mut self, fs: &[ExprId]) -> Result<Ids, ExprError> {
         let mut acc = self.shape(fs[0]);
         for (k, &x) in fs.iter().enumerate().skip(1) {
             let s = self.shape(x);
             if acc.is_scalar() && k >= 2 && s.rows != Dim::ONE {
                 let head = self.pool.intern(Node::Mul(fs[..k].into()))?;
-                let mut out = vec![head];
-                out.extend_from_slice(&fs[k..]);
-                return Ok(out);
+                return Ok(std::iter::once(head)
+                    .chain(fs[k..].iter().copied())
+                    .collect());
             }
             match matdiff_expr::mul_shape(acc, s) {
                 Some(next) => acc = next,
                 None => break,
             }
         }
-        Ok(fs.to_vec())
+        Ok(fs.into())
     }
 
     /// `a*b` for neighbouring factors when it folds: `X*X = X^2`, `X^j*X^k = X^(j+k)`,

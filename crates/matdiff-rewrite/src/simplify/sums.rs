@@ -1,9 +1,9 @@
 //! Sums: terms split into a coefficient and a core, like terms collected, common factors pulled out.
 
-use matdiff_expr::FxHashMap as HashMap;
-
 use matdiff_expr::{ExprError, ExprId, Node, Shape};
+use smallvec::SmallVec;
 
+use super::small_map::SmallMap;
 use super::Simplifier;
 
 impl Simplifier<'_> {
@@ -90,9 +90,8 @@ impl Simplifier<'_> {
 
     pub(super) fn add_terms(&mut self, xs: &[ExprId]) -> Result<ExprId, ExprError> {
         let shape = self.shape_of_sum(xs);
-        let mut order: Vec<Option<ExprId>> = Vec::new();
-        let mut coefs: HashMap<Option<ExprId>, f64> = HashMap::default();
-        let mut stack: Vec<(f64, ExprId)> = xs.iter().rev().map(|&x| (1.0, x)).collect();
+        let mut coefs: SmallMap<Option<ExprId>, f64> = SmallMap::new();
+        let mut stack: SmallVec<[(f64, ExprId); 8]> = xs.iter().rev().map(|&x| (1.0, x)).collect();
         while let Some((sign, x)) = stack.pop() {
             if self.is_zero(x) {
                 continue;
@@ -109,15 +108,10 @@ impl Simplifier<'_> {
                     }
                 }
             }
-            let e = coefs.entry(core).or_insert_with(|| {
-                order.push(core);
-                0.0
-            });
-            *e += sign * c;
+            *coefs.entry(core, || 0.0) += sign * c;
         }
         let mut terms: Vec<(f64, Option<ExprId>)> = Vec::new();
-        for core in order {
-            let c = coefs[&core];
+        for (core, c) in coefs.into_entries() {
             if c != 0.0 {
                 terms.push((c, core));
             }
@@ -174,8 +168,7 @@ impl Simplifier<'_> {
             return Ok(sum);
         }
         for last in [true, false] {
-            let mut groups: Vec<(ExprId, Vec<usize>)> = Vec::new();
-            let mut group_of: HashMap<ExprId, usize> = HashMap::default();
+            let mut groups: SmallMap<ExprId, SmallVec<[usize; 4]>> = SmallMap::new();
             for (i, (_, core)) in terms.iter().enumerate() {
                 let Some(core) = core else { continue };
                 let Some(f) = self.end_factor(*core, last) else {
@@ -184,20 +177,14 @@ impl Simplifier<'_> {
                 if matches!(self.pool.node(f), Node::Identity(_)) {
                     continue;
                 }
-                match group_of.get(&f) {
-                    Some(&g) => groups[g].1.push(i),
-                    None => {
-                        group_of.insert(f, groups.len());
-                        groups.push((f, vec![i]));
-                    }
-                }
+                groups.entry(f, SmallVec::new).push(i);
             }
             // The other factors of each member, summed, times the shared one; when every member
             // has only scalars besides it, the sum is a scalar: (alpha + beta)*F. A quotient is
             // not factored where that would take an identity: a/s - b*c*a/t stays, rather than
             // (I/s - b*c/t)*a.
             let mut chosen = None;
-            for (f, members) in groups.into_iter().filter(|g| g.1.len() >= 2) {
+            for (f, members) in groups.into_entries().filter(|g| g.1.len() >= 2) {
                 let rests: Vec<Vec<ExprId>> = members
                     .iter()
                     .map(|&i| {
