@@ -1,6 +1,7 @@
 //! Native `f32` element functions, as many lanes as `f32` has: `exp` by a range reduction and
-//! Cephes' `expf` polynomial, and the logistic functions on it. The others go through `math.rs`
-//! in `f64`.
+//! Cephes' `expf` polynomial, `expm1` by the same reduction, `ln` by musl's `logf` reduction and
+//! polynomial, and `ln_1p`, `tanh`, `softplus` and the logistic functions on them. The others go
+//! through `math.rs` in `f64`.
 
 // The constants are written as Cephes publishes them.
 #![allow(clippy::excessive_precision)]
@@ -93,4 +94,133 @@ pub(crate) fn tanh_prime<const FMA: bool>(x: f32) -> f32 {
     let e = exp::<FMA>(-2.0 * x.abs());
     let d = 1.0 + e;
     4.0 * e / (d * d)
+}
+
+/// `(k, r)` with `x = k ln2 + r`, `|r| <= ln2/2`, for `|x| <= 105`.
+#[inline(always)]
+fn reduce<const FMA: bool>(x: f32) -> (i32, f32) {
+    let shifted = x * std::f32::consts::LOG2_E + ROUND;
+    let kf = shifted - ROUND;
+    let k = shifted.to_bits().wrapping_sub(ROUND.to_bits()) as i32;
+    (k, mad::<FMA>(-kf, LN2_LO, mad::<FMA>(-kf, LN2_HI, x)))
+}
+
+/// `expm1(r)` for `|r| <= ln2/2`: `r + r^2 q(r)`, `q` the Taylor series to `r^9` (remainder
+/// below `3e-10`), so that the leading term is exact.
+#[inline(always)]
+fn expm1_reduced<const FMA: bool>(r: f32) -> f32 {
+    let mut q = 1.0 / 3_628_800.0;
+    for c in [
+        1.0 / 362_880.0,
+        1.0 / 40_320.0,
+        1.0 / 5_040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+    ] {
+        q = mad::<FMA>(q, r, c);
+    }
+    mad::<FMA>(r * r, q, r)
+}
+
+/// `exp(x) - 1`, accurate for small `x`; `-1` below `-20` (where `exp(x)` is below half an ulp
+/// of 1).
+#[inline(always)]
+pub(crate) fn expm1<const FMA: bool>(x: f32) -> f32 {
+    let (k, r) = reduce::<FMA>(x.max(-20.0).min(EXP_MAX + 1.0));
+    let em1 = expm1_reduced::<FMA>(r);
+    // 2^k - 1 is exact up to k = 24 (one rounding with FMA); beyond, the -1 is below half an ulp.
+    let s = pow2(k.min(24));
+    let small = mad::<FMA>(s, em1, s - 1.0);
+    let half = k >> 1;
+    let large = ((1.0 + em1) * pow2(half)) * pow2(k - half);
+    if x.is_nan() {
+        x
+    } else if x > EXP_MAX {
+        f32::INFINITY
+    } else if x < -20.0 {
+        -1.0
+    } else if k > 24 {
+        large
+    } else {
+        small
+    }
+}
+
+/// `ln(x)`: musl's `logf`, the reduction to `[sqrt(2)/2, sqrt(2))` and a polynomial in
+/// `s = f/(2+f)`.
+#[inline(always)]
+pub(crate) fn ln<const FMA: bool>(x: f32) -> f32 {
+    const LG: [f32; 4] = [
+        0.666_666_626_93,
+        0.400_009_721_52,
+        0.284_987_866_88,
+        0.242_790_788_41,
+    ];
+    const LN2_HI: f32 = 6.931_381_225_6e-1;
+    const LN2_LO: f32 = 9.058_000_614_5e-6;
+    // Subnormals scaled into the normal range.
+    let subnormal = x < f32::MIN_POSITIVE;
+    let xs = if subnormal { x * 33_554_432.0 } else { x };
+    let bits = xs.to_bits().wrapping_add(0x3f80_0000 - 0x3f35_04f3);
+    let e = ((bits >> 23) as i32 - 0x7f) - if subnormal { 25 } else { 0 };
+    let m = f32::from_bits((bits & 0x007f_ffff) + 0x3f35_04f3);
+    let f = m - 1.0;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let w = z * z;
+    let t1 = w * mad::<FMA>(w, LG[3], LG[1]);
+    let t2 = z * mad::<FMA>(w, LG[2], LG[0]);
+    let r = t2 + t1;
+    let hfsq = 0.5 * f * f;
+    let dk = e as f32;
+    let y = s * (hfsq + r) + dk * LN2_LO - hfsq + f + dk * LN2_HI;
+    if x.is_nan() || x < 0.0 {
+        f32::NAN
+    } else if x == 0.0 {
+        f32::NEG_INFINITY
+    } else if x == f32::INFINITY {
+        x
+    } else {
+        y
+    }
+}
+
+/// `ln(1 + x)`, accurate for small `x`: `ln(u) - ((u - 1) - x)/u` with `u = 1 + x` rounded.
+#[inline(always)]
+pub(crate) fn ln_1p<const FMA: bool>(x: f32) -> f32 {
+    let u = 1.0 + x;
+    let y = ln::<FMA>(u) - ((u - 1.0) - x) / u;
+    if x == f32::INFINITY {
+        x
+    } else if x == -1.0 {
+        f32::NEG_INFINITY
+    } else {
+        y
+    }
+}
+
+/// `tanh(x) = sign(x) t/(t + 2)` with `t = expm1(2|x|)`; `tanh(9)` is 1 in `f32`.
+#[inline(always)]
+pub(crate) fn tanh<const FMA: bool>(x: f32) -> f32 {
+    let t = expm1::<FMA>(2.0 * x.abs().min(9.0));
+    let y = (t / (t + 2.0)).copysign(x);
+    if x.is_nan() {
+        x
+    } else {
+        y
+    }
+}
+
+/// `softplus(x) = max(x, 0) + ln(1 + exp(-|x|))`.
+#[inline(always)]
+pub(crate) fn softplus<const FMA: bool>(x: f32) -> f32 {
+    let y = x.max(0.0) + ln_1p::<FMA>(exp::<FMA>(-x.abs()));
+    if x.is_nan() {
+        x
+    } else {
+        y
+    }
 }
