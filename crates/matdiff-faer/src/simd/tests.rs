@@ -465,6 +465,13 @@ fn f32_pow_is_within_one_ulp_of_std_rounded() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(!pow(&[2.0f64], &[0.5], &mut [0.0]));
+    // Complex numbers (the complex step) keep the scalar code of the kernels.
+    let z = [Complex::new(2.0, 1e-20)];
+    assert!(!pow(
+        &z,
+        &[Complex::new(0.5, 0.0)],
+        &mut [Complex::new(0.0, 0.0)]
+    ));
 }
 
 /// `sin` and `cos`: signed zeros, ±inf and NaN, and the largest arguments (libm's reduction).
