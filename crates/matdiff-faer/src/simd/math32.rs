@@ -1,7 +1,8 @@
 //! Native `f32` element functions, as many lanes as `f32` has: `exp` by a range reduction and
 //! Cephes' `expf` polynomial, `expm1` by the same reduction, `ln` by musl's `logf` reduction and
-//! polynomial, and `ln_1p`, `tanh`, `softplus` and the logistic functions on them. The others go
-//! through `math.rs` in `f64`.
+//! polynomial, and `ln_1p`, `tanh`, `softplus` and the logistic functions on them; `sin` and
+//! `cos` as musl's `sinf` and `cosf` (in `f64` inside, polynomials of `f32` accuracy). The others
+//! go through `math.rs` in `f64`.
 
 // The constants are written as Cephes publishes them.
 #![allow(clippy::excessive_precision)]
@@ -223,4 +224,78 @@ pub(crate) fn softplus<const FMA: bool>(x: f32) -> f32 {
     } else {
         y
     }
+}
+
+/// Beyond this `|x|` the reduction of `sin` and `cos` in `f32` is not done here: the caller
+/// takes libm.
+pub(crate) const TRIG_MAX: f32 = 268_435_456.0;
+
+/// `sin(x + quarter pi/2)` for `|x| <= TRIG_MAX`, musl's `sinf` and `cosf` without branches:
+/// the reduction in `f64` by `pi/2` in two parts (the first of 25 bits, so that `k` times it is
+/// exact for `|k| < 2^28`, and `x` is exact in `f64`), and `f64` polynomials of `f32` accuracy
+/// (`__sindf`, `__cosdf`: relative errors below `2^-37` and `2^-34` on `[-pi/4, pi/4]`).
+#[inline(always)]
+fn sin_shifted(x: f32, quarter: i64) -> f32 {
+    const P1: f64 = 1.570_796_310_901_641_845_70;
+    const P1T: f64 = 1.589_325_477_352_819_669_16e-8;
+    const S: [f64; 4] = [
+        -0.166_666_666_416_265_235_595,
+        0.008_333_329_385_889_463_175_6,
+        -0.000_198_393_348_360_966_317_347,
+        0.000_002_718_311_493_989_821_906_4,
+    ];
+    const C: [f64; 4] = [
+        -0.499_999_997_251_031_003_120,
+        0.041_666_623_323_739_063_189_4,
+        -0.001_388_676_377_460_992_946_92,
+        0.000_024_390_448_796_277_409_065_4,
+    ];
+    const ROUND64: f64 = 6_755_399_441_055_744.0;
+    let x = x.max(-TRIG_MAX).min(TRIG_MAX) as f64;
+    let shifted = x * std::f64::consts::FRAC_2_PI + ROUND64;
+    let kf = shifted - ROUND64;
+    let k = shifted.to_bits().wrapping_sub(ROUND64.to_bits()) as i64;
+    let r = (x - kf * P1) - kf * P1T;
+    let z = r * r;
+    let w = z * z;
+    let zr = z * r;
+    let s = (r + zr * (S[0] + z * S[1])) + zr * w * (S[2] + z * S[3]);
+    let c = ((1.0 + z * C[0]) + w * C[1]) + (w * z) * (C[2] + z * C[3]);
+    let n = k.wrapping_add(quarter) & 3;
+    let y = if n & 1 == 0 { s } else { c };
+    (if n & 2 == 0 { y } else { -y }) as f32
+}
+
+/// `sin(x)` for `|x| <= TRIG_MAX` (`x` itself below `2^-12`, where it is the rounded sine).
+#[inline(always)]
+pub(crate) fn sin<const FMA: bool>(x: f32) -> f32 {
+    let y = sin_shifted(x, 0);
+    if x.abs() < 2.441_406_25e-4 {
+        x
+    } else {
+        y
+    }
+}
+
+/// `cos(x)` for `|x| <= TRIG_MAX`.
+#[inline(always)]
+pub(crate) fn cos<const FMA: bool>(x: f32) -> f32 {
+    let y = sin_shifted(x, 1);
+    if x.abs() < 2.441_406_25e-4 {
+        1.0
+    } else {
+        y
+    }
+}
+
+/// `-sin(x)`, for the derivatives.
+#[inline(always)]
+pub(crate) fn neg_sin<const FMA: bool>(x: f32) -> f32 {
+    -sin::<FMA>(x)
+}
+
+/// `-cos(x)`, for the derivatives.
+#[inline(always)]
+pub(crate) fn neg_cos<const FMA: bool>(x: f32) -> f32 {
+    -cos::<FMA>(x)
 }

@@ -5,9 +5,11 @@
 //! (`math.rs` in `f64`, `math32.rs` in `f32`), so that the loops compile to vector code for each
 //! instruction set (found once per process). `f32` runs natively (twice the lanes) for `exp`,
 //! `expm1`, `log`, `log1p`, `tanh`, `softplus` and the logistic functions, and elsewhere is
-//! computed in `f64` and rounded once. `sin` and `cos` reduce their argument by Cody-Waite with
-//! `pi/2` in three 33-bit parts and a fourth for the rest, summed exactly, up to `|x| = 2^20`;
-//! beyond (and at NaN, ±inf) they take libm's result, entry by entry. [`pow()`] (`x.^p` in the
+//! computed in `f64` and rounded once. `sin` and `cos` reduce their argument by Cody-Waite: in
+//! `f64` with `pi/2` in three 33-bit parts and a fourth for the rest, summed exactly, up to
+//! `|x| = 2^20`; in `f32` as musl's `sinf` (in `f64` lanes, `pi/2` in two parts, polynomials of
+//! `f32` accuracy) up to `|x| = 2^28`; beyond (and at NaN, ±inf) they take libm's result,
+//! entry by entry. [`pow()`] (`x.^p` in the
 //! plans' kernels) is vectorised for `f32` only, as `exp(p log|x|)` in `f64`: in `f64` that
 //! product would lose up to `|p log x|` ulps, so `f64` keeps libm's `powf` (and integer constant
 //! exponents repeated multiplication). Complex numbers, and functions not in the table below, go
@@ -29,7 +31,7 @@
 //! | `sigmoid'` (also `softplus''`) | 2 | 3 | `f32` |
 //! | `softplus` | 2 | 2 | `f32` |
 //! | `sigmoid''` | 3 | 1 | `f64` |
-//! | `sin`, `cos` and their derivatives | 1 | 1 | `f64` |
+//! | `sin`, `cos` and their derivatives | 1 | 1 | `f64` (short polynomials) |
 //! | `x.^p` (non-integer or non-constant `p`) | libm | 1 | `f64` |
 //! | `sqrt`, `relu` and the rational derivatives (`log'`, `sqrt'`, ...) | 0 | 1 | `f64` |
 //!
@@ -109,10 +111,13 @@ fn cast_mut<T: 'static, U: 'static>(x: &mut [T]) -> Option<&mut [U]> {
 
 /// A real lane type: `f64`, or `f32`.
 trait Lane: Scalar {
+    /// Beyond this `|x|`, `sin` and `cos` take libm.
+    const TRIG_MAX: f64;
     fn eval<E: Element, const FMA: bool>(self) -> Self;
 }
 
 impl Lane for f64 {
+    const TRIG_MAX: f64 = math::TRIG_MAX;
     #[inline(always)]
     fn eval<E: Element, const FMA: bool>(self) -> f64 {
         E::eval::<FMA>(self)
@@ -120,6 +125,7 @@ impl Lane for f64 {
 }
 
 impl Lane for f32 {
+    const TRIG_MAX: f64 = math32::TRIG_MAX as f64;
     #[inline(always)]
     fn eval<E: Element, const FMA: bool>(self) -> f32 {
         E::eval32::<FMA>(self)
@@ -179,10 +185,10 @@ elements! {
     SqrtPrime = |x| 1.0 / (2.0 * x.sqrt());
     SqrtSecond = |x| -(1.0 / (4.0 * x * x.sqrt()));
     Relu = |x| if x > 0.0 || x.is_nan() { x } else { 0.0 };
-    Sin = |x| math::sin::<FMA>(x);
-    Cos = |x| math::cos::<FMA>(x);
-    NegSin = |x| -math::sin::<FMA>(x);
-    NegCos = |x| -math::cos::<FMA>(x);
+    Sin = |x| math::sin::<FMA>(x), f32: math32::sin;
+    Cos = |x| math::cos::<FMA>(x), f32: math32::cos;
+    NegSin = |x| -math::sin::<FMA>(x), f32: math32::neg_sin;
+    NegCos = |x| -math::cos::<FMA>(x), f32: math32::neg_cos;
 }
 
 /// Runs the vectorised kernel of `(func, order)`; `false` when the table has none.
@@ -221,7 +227,7 @@ fn vectorised_on<L: Lane>(isa: Isa, func: Func, order: u8, x: &[L], out: &mut [L
     if matches!(func, Func::Sin | Func::Cos) {
         // Beyond `TRIG_MAX` (and for NaN and ±inf) libm's reduction, entry by entry: a pass
         // without branches to find out, the second only when there is one.
-        let huge = |v: &L| v.re().abs() > math::TRIG_MAX || v.re().is_nan();
+        let huge = |v: &L| v.re().abs() > L::TRIG_MAX || v.re().is_nan();
         if x.iter().fold(false, |any, v| any | huge(v)) {
             for (o, v) in out.iter_mut().zip(x).filter(|(_, v)| huge(v)) {
                 *o = v.apply(func, order);

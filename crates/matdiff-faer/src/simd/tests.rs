@@ -302,6 +302,18 @@ fn inputs32(lo: f64, hi: f64) -> Vec<f32> {
         9.0,
         9.000_001,
     ]);
+    // Multiples of pi/2 rounded to f32, and their neighbours, up to and beyond the native
+    // reduction of sin and cos (2^28).
+    let ks = (1..=300)
+        .chain((0..300).map(|_| rng.random_range(300..170_000_000)))
+        .chain([170_891_317, 170_891_318, 170_891_319, 1 << 29]);
+    for k in ks {
+        let x = (k as f64 * std::f64::consts::FRAC_PI_2) as f32;
+        for d in -2i32..=2 {
+            let near = f32::from_bits((x.to_bits() as i32 + d) as u32);
+            xs.extend([near, -near]);
+        }
+    }
     let (lo, hi) = ((lo as f32).max(f32::MIN), (hi as f32).min(f32::MAX));
     xs.extend((0..100_000).map(|_| rng.random_range(lo..=hi)));
     xs.extend((0..100_000).map(|_| f32::from_bits(rng.random::<u32>())));
