@@ -1,8 +1,8 @@
 //! Native `f32` element functions, as many lanes as `f32` has: `exp` by a range reduction and
 //! Cephes' `expf` polynomial, `expm1` by the same reduction, `ln` by musl's `logf` reduction and
-//! polynomial, and `ln_1p`, `tanh`, `softplus` and the logistic functions on them; `sin` and
-//! `cos` as musl's `sinf` and `cosf` (in `f64` inside, polynomials of `f32` accuracy). The others
-//! go through `math.rs` in `f64`.
+//! polynomial, `tanh` as Cephes' `tanhf`, and `ln_1p`, `softplus` and the logistic functions on
+//! them; `sin` and `cos` as musl's `sinf` and `cosf` (in `f64` inside, polynomials of `f32`
+//! accuracy). The others go through `math.rs` in `f64`.
 
 // The constants are written as Cephes publishes them.
 #![allow(clippy::excessive_precision)]
@@ -203,15 +203,29 @@ pub(crate) fn ln_1p<const FMA: bool>(x: f32) -> f32 {
     }
 }
 
-/// `tanh(x) = sign(x) t/(t + 2)` with `t = expm1(2|x|)`; `tanh(9)` is 1 in `f32`.
+/// `tanh(x)`: Cephes' `tanhf`, an odd polynomial below `|x| = 0.625` and `1 - 2/(exp(2|x|) + 1)`
+/// above (no cancellation there: the fraction is below 0.45), with the sign of `x`; `tanh(10)`
+/// is 1 in `f32`.
 #[inline(always)]
 pub(crate) fn tanh<const FMA: bool>(x: f32) -> f32 {
-    let t = expm1::<FMA>(2.0 * x.abs().min(9.0));
-    let y = (t / (t + 2.0)).copysign(x);
+    let a = x.abs().min(10.0);
+    let z = a * a;
+    let mut p = -5.704_988_727_45e-3;
+    for c in [
+        2.063_908_879_54e-2,
+        -5.373_971_555_31e-2,
+        1.333_144_220_36e-1,
+        -3.333_328_194_22e-1,
+    ] {
+        p = mad::<FMA>(p, z, c);
+    }
+    let small = mad::<FMA>(p * z, a, a);
+    let large = 1.0 - 2.0 / (exp::<FMA>(2.0 * a) + 1.0);
+    let y = if a < 0.625 { small } else { large };
     if x.is_nan() {
         x
     } else {
-        y
+        y.copysign(x)
     }
 }
 
