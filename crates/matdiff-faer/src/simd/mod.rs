@@ -44,29 +44,31 @@
 //! elementwise`: `plan` is `f(X)` on both cores, `simd` is [`apply`] on one; `python3
 //! benches/elementwise.py`: NumPy's ufuncs, one thread), Rust and Python run back to back twice
 //! in one session on 2 cores with AVX-512, the best of the two runs each. The machine was shared
-//! (load average 10 to 12 from other builds), so the Rust figures, on both cores, are the more
-//! depressed; `scalar` (`Scalar::apply` entry by entry, one thread, same run) was 36 (`f64`
-//! `sin`), 85 (`f64` `expm1`), 43 (`f32` `tanh`) and 102 (`f32` `sin`).
+//! (load average 7 to 10 from other builds) and the Rust figures varied up to 3x between runs:
+//! read them as lower bounds. In a quieter moment of the same session `f32` `exp` ran at 5240
+//! (`simd`) against NumPy's 3340, `f32` `tanh` at 3240 against 6570. `scalar`
+//! (`Scalar::apply` entry by entry, one thread, same runs) was 30-40 for `f64` `sin`, 35-90 for
+//! `f32` `tanh`, 60-100 for `f32` `sin`.
 //!
 //! | function | `f64` plan | `f64` simd | `f64` NumPy | `f32` plan | `f32` simd | `f32` NumPy |
 //! |---|---|---|---|---|---|---|
-//! | `exp` | 1210 | 1356 | 1878 | 1989 | 2510 | 3395 |
-//! | `expm1` | 996 | 958 | 1388 | 1766 | 1836 | 4902 |
-//! | `log` | 1050 | 808 | 2109 | 2273 | 2256 | 4580 |
-//! | `log1p` | 1150 | 674 | 1869 | 1436 | 1630 | 4418 |
-//! | `tanh` | 784 | 904 | 1408 | 993 | 1259 | 6884 |
-//! | `sigmoid` | 1049 | 530 | 295 | 1663 | 1979 | 449 |
-//! | `sigmoid'` | 1101 | 826 | 265 | 2277 | 2104 | 416 |
-//! | `softplus` | 347 | 231 | 59 | 711 | 822 | 60 |
-//! | `sqrt` | 2195 | 883 | 1193 | 4326 | 9948 | 3907 |
-//! | `sin` | 483 | 512 | 55 | 1040 | 1045 | 2788 |
-//! | `cos` | 314 | 426 | 49 | 930 | 1026 | 2769 |
-//! | `.^ 1.5` | 51 | 64 | 716 | 174 | 230 | 1121 |
+//! | `exp` | 1262 | 1548 | 1867 | 2158 | 2927 | 3357 |
+//! | `expm1` | 1026 | 1094 | 1537 | 1848 | 1945 | 4847 |
+//! | `log` | 842 | 1009 | 2191 | 2114 | 1864 | 4570 |
+//! | `log1p` | 700 | 875 | 1756 | 2157 | 1843 | 4448 |
+//! | `tanh` | 787 | 874 | 1412 | 1217 | 1194 | 6866 |
+//! | `sigmoid` | 1098 | 1347 | 298 | 2163 | 2774 | 438 |
+//! | `sigmoid'` | 1279 | 1426 | 267 | 2212 | 3124 | 405 |
+//! | `softplus` | 374 | 361 | 68 | 693 | 580 | 84 |
+//! | `sqrt` | 1636 | 3047 | 1187 | 3371 | 9890 | 3975 |
+//! | `sin` | 523 | 516 | 77 | 947 | 1129 | 2823 |
+//! | `cos` | 425 | 501 | 78 | 1195 | 1135 | 2776 |
+//! | `.^ 1.5` | 79 | 86 | 746 | 277 | 205 | 1143 |
 //!
-//! Ahead of NumPy: the logistic functions, `softplus`, `sqrt` and `f64` `sin`, `cos`. Behind:
-//! `f32` `tanh` (5x: ours is `expm1` and a division), `f32` `sin`, `cos` (2.7x, in `f64`
-//! lanes), the other `exp` and `log` family (1.3-3x) and `pow` (libm in `f64`, 10x behind
-//! NumPy's vectorised `power`; `f32` 5x).
+//! Ahead of NumPy: the logistic functions, `softplus`, `sqrt` and `f64` `sin`, `cos` (NumPy runs
+//! at scalar speed there). Behind: `f32` `tanh` (2-6x), `f32` `sin`, `cos` (2.5x, in `f64` lanes),
+//! the other `exp` and `log` family (1.2-2.5x) and `pow` (libm in `f64`, 9x behind NumPy's
+//! vectorised `power`; `f32` 4x).
 //!
 //! Special values follow libm: NaN gives NaN, `exp(-inf) = 0`, `log(0) = -inf`, `log(-1)` is
 //! NaN, `tanh(±inf) = ±1`, `tanh(-0) = sin(-0) = -0`, `sin(±inf)` is NaN.
