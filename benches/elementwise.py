@@ -64,6 +64,8 @@ def numpy_functions(np_):
         "softplus": (lambda x, out: np_.logaddexp(0.0, x, out=out), -5, 5),
         "sqrt": (lambda x, out: np_.sqrt(x, out=out), 0.01, 10),
         "sin": (lambda x, out: np_.sin(x, out=out), -5, 5),
+        "cos": (lambda x, out: np_.cos(x, out=out), -5, 5),
+        "pow": (lambda x, out: np_.power(x, x.dtype.type(1.5), out=out), 0.01, 10),
     }
 
 
@@ -86,6 +88,8 @@ def jax_functions():
         "softplus": jax.nn.softplus,
         "sqrt": jnp.sqrt,
         "sin": jnp.sin,
+        "cos": jnp.cos,
+        "pow": lambda x: x**1.5,
     }
     return jax, {k: jax.jit(f) for k, f in fs.items()}
 

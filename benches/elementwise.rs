@@ -1,9 +1,9 @@
-//! Element-wise throughput per function: a plan of `f(X)` on 10^6 entries (X 1000 x 1000) in
-//! `f64` and `f32`, on both cores (`plan`) and on one (`plan-1thread`), `matdiff_faer::simd::apply` on the
-//! whole slice (`simd-1thread`: the kernel without the plan around it), against the scalar code
-//! every kernel ran before `matdiff_faer::simd` (`scalar`: `Scalar::apply` entry by entry, one
-//! thread), measured in the same run. Compare with `benches/elementwise.py` (NumPy, JAX) run in
-//! the same session.
+//! Element-wise throughput per function: a plan of `f(X)` (or `X .^ 1.5`) on 10^6 entries
+//! (X 1000 x 1000) in `f64` and `f32`, on both cores (`plan`) and on one (`plan-1thread`),
+//! `matdiff_faer::simd::apply` (or `simd::pow`) on the whole slice (`simd-1thread`: the kernel
+//! without the plan around it), against the scalar code every kernel ran before
+//! `matdiff_faer::simd` (`scalar`: `Scalar::apply` entry by entry, one thread), measured in the
+//! same run. Compare with `benches/elementwise.py` (NumPy, JAX) run in the same session.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -18,8 +18,8 @@ use rand::{Rng, SeedableRng};
 const N: usize = 1000;
 
 /// Name in the expression language, the function and its derivative order, and the range of
-/// the inputs.
-const FUNCTIONS: [(&str, Func, u8, f64, f64); 10] = [
+/// the inputs; `pow` is `X .^ 1.5` (its `Func` unused).
+const FUNCTIONS: [(&str, Func, u8, f64, f64); 12] = [
     ("exp", Func::Exp, 0, -5.0, 5.0),
     ("expm1", Func::Expm1, 0, -5.0, 5.0),
     ("log", Func::Log, 0, 0.01, 10.0),
@@ -30,7 +30,12 @@ const FUNCTIONS: [(&str, Func, u8, f64, f64); 10] = [
     ("softplus", Func::Softplus, 0, -5.0, 5.0),
     ("sqrt", Func::Sqrt, 0, 0.01, 10.0),
     ("sin", Func::Sin, 0, -5.0, 5.0),
+    ("cos", Func::Cos, 0, -5.0, 5.0),
+    ("pow", Func::Exp, 0, 0.01, 10.0),
 ];
+
+/// The exponent of `pow`.
+const P: f64 = 1.5;
 
 fn plan<T: Scalar>(src: &str, values: &Values<T>, threads: usize) -> Plan<T> {
     let mut pool = ExprPool::new();
@@ -45,12 +50,24 @@ fn throughput<T: Scalar>(c: &mut Criterion, type_name: &str) {
     for (name, func, order, lo, hi) in FUNCTIONS {
         let x = Mat::<T>::from_fn(N, N, |_, _| T::from_f64(rng.random_range(lo..hi)));
         let values = Values::new().with("X", x.clone());
-        let src = format!("{name}(X)");
+        let is_pow = name == "pow";
+        let src = if is_pow {
+            format!("X .^ {P}")
+        } else {
+            format!("{name}(X)")
+        };
         let (mut both, mut one) = (plan(&src, &values, 0), plan(&src, &values, 1));
+        let f = |v: T| {
+            if is_pow {
+                v.pow(T::from_f64(P))
+            } else {
+                v.apply(func, order)
+            }
+        };
         let scalar = |x: &Mat<T>, out: &mut Mat<T>| {
             for j in 0..N {
                 for i in 0..N {
-                    out[(i, j)] = x[(i, j)].apply(func, order);
+                    out[(i, j)] = f(x[(i, j)]);
                 }
             }
         };
@@ -80,8 +97,17 @@ fn throughput<T: Scalar>(c: &mut Criterion, type_name: &str) {
         });
         let xs: Vec<T> = (0..N * N).map(|k| x[(k % N, k / N)]).collect();
         let mut ys = vec![T::zero(); N * N];
+        let ps = vec![T::from_f64(P); N * N];
         group.bench_function(BenchmarkId::from_parameter("simd-1thread"), |b| {
-            b.iter(|| matdiff_faer::simd::apply(func, order, black_box(&xs), &mut ys))
+            b.iter(|| {
+                if !is_pow {
+                    matdiff_faer::simd::apply(func, order, black_box(&xs), &mut ys)
+                } else if !matdiff_faer::simd::pow(black_box(&xs), &ps, &mut ys) {
+                    for ((y, &x), &p) in ys.iter_mut().zip(&xs).zip(&ps) {
+                        *y = x.pow(p);
+                    }
+                }
+            })
         });
         let mut out = Mat::<T>::zeros(N, N);
         group.bench_function(BenchmarkId::from_parameter("scalar"), |b| {

@@ -292,16 +292,18 @@ pub(crate) fn run_chunk<T: Scalar>(
             KOp::PowInt(a, p) => map1(r(*a), out, |x| x.powi(*p)),
             KOp::Pow(a, b, node) => {
                 let (x, y) = (r(*a), r(*b));
-                let mut bad = false;
-                for ((o, &v), &p) in out.iter_mut().zip(x).zip(y) {
-                    let pi = p.re();
-                    *o = if p.im() == 0.0 && pi.fract() == 0.0 && pi.abs() < 2.0e9 {
-                        v.powi(pi as i32)
-                    } else {
-                        bad |= v.re() < 0.0;
-                        v.pow(p)
-                    };
+                let int = |p: T| p.im() == 0.0 && p.re().fract() == 0.0 && p.re().abs() < 2.0e9;
+                if !crate::simd::pow(x, y, out) {
+                    for ((o, &v), &p) in out.iter_mut().zip(x).zip(y) {
+                        *o = if int(p) {
+                            v.powi(p.re() as i32)
+                        } else {
+                            v.pow(p)
+                        };
+                    }
                 }
+                let bad =
+                    (x.iter().zip(y)).fold(false, |any, (v, &p)| any | (v.re() < 0.0 && !int(p)));
                 if bad {
                     let v = x.iter().find(|v| v.re() < 0.0).map_or(0.0, |v| v.re());
                     return Err(EvalError::Domain {

@@ -237,3 +237,131 @@ pub(crate) fn softplus<const FMA: bool>(x: f64) -> f64 {
         y
     }
 }
+
+/// Beyond this `|x|` the reduction of `sin` and `cos` is not done here: the caller takes libm.
+pub(crate) const TRIG_MAX: f64 = 1_048_576.0;
+
+/// `a + b` and its rounding error, exactly (Knuth's two-sum, no branch).
+#[inline(always)]
+fn two_sum(a: f64, b: f64) -> (f64, f64) {
+    let s = a + b;
+    let bb = s - a;
+    (s, (a - (s - bb)) + (b - bb))
+}
+
+/// `(k, r, r_lo)` with `x = k pi/2 + r + r_lo` for `|x| <= TRIG_MAX`: Cody-Waite with `pi/2` in
+/// three 33-bit parts (fdlibm's, so that `k` times each is exact for `|k| < 2^20`) and a fourth
+/// for the rest, the subtractions summed exactly, so that `r` keeps its relative accuracy when
+/// `x` is close to a multiple of `pi/2`.
+#[inline(always)]
+fn reduce_half_pi(x: f64) -> (i64, f64, f64) {
+    const P1: f64 = 1.570_796_326_734_125_614_17;
+    const P2: f64 = 6.077_100_506_303_965_976_60e-11;
+    const P3: f64 = 2.022_266_248_711_166_455_80e-21;
+    const P3T: f64 = 8.478_427_660_368_899_569_97e-32;
+    let shifted = x * std::f64::consts::FRAC_2_PI + ROUND;
+    let kf = shifted - ROUND;
+    let k = shifted.to_bits().wrapping_sub(ROUND.to_bits()) as i64;
+    let t1 = x - kf * P1;
+    let (t2, e2) = two_sum(t1, -(kf * P2));
+    let (t3, e3) = two_sum(t2, -(kf * P3));
+    let tail = (e2 + e3) - kf * P3T;
+    let r = t3 + tail;
+    (k, r, (t3 - r) + tail)
+}
+
+/// `sin(r + r_lo)` for `|r| <= pi/4`: musl's `__sin`.
+#[inline(always)]
+fn sin_reduced<const FMA: bool>(x: f64, y: f64) -> f64 {
+    const S: [f64; 6] = [
+        -1.666_666_666_666_663_243_48e-1,
+        8.333_333_333_322_489_461_24e-3,
+        -1.984_126_982_985_794_931_34e-4,
+        2.755_731_370_707_006_767_89e-6,
+        -2.505_076_025_340_686_341_95e-8,
+        1.589_690_995_211_550_102_21e-10,
+    ];
+    let z = x * x;
+    let w = z * z;
+    let r = mad::<FMA>(z, mad::<FMA>(z, S[3], S[2]), S[1]) + z * w * mad::<FMA>(z, S[5], S[4]);
+    let v = z * x;
+    x - ((z * (0.5 * y - v * r) - y) - v * S[0])
+}
+
+/// `cos(r + r_lo)` for `|r| <= pi/4`: musl's `__cos`.
+#[inline(always)]
+fn cos_reduced<const FMA: bool>(x: f64, y: f64) -> f64 {
+    const C: [f64; 6] = [
+        4.166_666_666_666_660_190_37e-2,
+        -1.388_888_888_887_410_957_49e-3,
+        2.480_158_728_947_672_941_78e-5,
+        -2.755_731_435_139_066_330_35e-7,
+        2.087_572_321_298_174_827_90e-9,
+        -1.135_964_755_778_819_482_65e-11,
+    ];
+    let z = x * x;
+    let w = z * z;
+    let r = z * mad::<FMA>(z, mad::<FMA>(z, C[2], C[1]), C[0])
+        + w * w * mad::<FMA>(z, mad::<FMA>(z, C[5], C[4]), C[3]);
+    let hz = 0.5 * z;
+    let w = 1.0 - hz;
+    w + (((1.0 - w) - hz) + (z * r - x * y))
+}
+
+/// `sin(x + quarter pi/2)` for `|x| <= TRIG_MAX` (`quarter` 0 is `sin`, 1 is `cos`); NaN and
+/// larger `|x|` give garbage, which the caller replaces by libm's result.
+#[inline(always)]
+fn sin_shifted<const FMA: bool>(x: f64, quarter: i64) -> f64 {
+    let (k, r, r_lo) = reduce_half_pi(x.max(-TRIG_MAX).min(TRIG_MAX));
+    let s = sin_reduced::<FMA>(r, r_lo);
+    let c = cos_reduced::<FMA>(r, r_lo);
+    let n = k.wrapping_add(quarter) & 3;
+    let y = if n & 1 == 0 { s } else { c };
+    if n & 2 == 0 {
+        y
+    } else {
+        -y
+    }
+}
+
+/// `sin(x)` for `|x| <= TRIG_MAX` (`x` itself below `2^-27`, where it is the rounded sine).
+#[inline(always)]
+pub(crate) fn sin<const FMA: bool>(x: f64) -> f64 {
+    let y = sin_shifted::<FMA>(x, 0);
+    if x.abs() < 7.450_580_596_923_828e-9 {
+        x
+    } else {
+        y
+    }
+}
+
+/// `cos(x)` for `|x| <= TRIG_MAX`.
+#[inline(always)]
+pub(crate) fn cos<const FMA: bool>(x: f64) -> f64 {
+    let y = sin_shifted::<FMA>(x, 1);
+    if x.abs() < 7.450_580_596_923_828e-9 {
+        1.0
+    } else {
+        y
+    }
+}
+
+/// `x^p` in `f64` for an `f32` result: `exp(p ln|x|)` (the relative error of the product, a few
+/// `f64` ulps of `|p ln x| <= 105`, is far below an `f32` ulp), negated for a negative `x` and an
+/// odd integer `p`, NaN for a finite negative `x` and a finite non-integer `p`; the special
+/// values as libm (`x^0 = 1^p = (-1)^inf = 1`).
+#[inline(always)]
+pub(crate) fn pow_for_f32<const FMA: bool>(x: f64, p: f64) -> f64 {
+    let integer = p.fract() == 0.0;
+    let odd = integer && (0.5 * p).fract() != 0.0;
+    let y = exp::<FMA>(p * ln::<FMA>(x.abs()));
+    if p == 0.0 || x == 1.0 || (x == -1.0 && p.is_infinite()) {
+        1.0
+    } else if x < 0.0 && x.is_finite() && p.is_finite() && !integer {
+        f64::NAN
+    } else if x.is_sign_negative() && odd {
+        -y
+    } else {
+        y
+    }
+}

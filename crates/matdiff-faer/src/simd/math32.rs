@@ -1,6 +1,8 @@
 //! Native `f32` element functions, as many lanes as `f32` has: `exp` by a range reduction and
-//! Cephes' `expf` polynomial, and the logistic functions on it. The others go through `math.rs`
-//! in `f64`.
+//! Cephes' `expf` polynomial, `expm1` by the same reduction, `ln` by musl's `logf` reduction and
+//! polynomial, `tanh` as Cephes' `tanhf`, and `ln_1p`, `softplus` and the logistic functions on
+//! them; `sin` and `cos` as musl's `sinf` and `cosf` (in `f64` inside, polynomials of `f32`
+//! accuracy). The others go through `math.rs` in `f64`.
 
 // The constants are written as Cephes publishes them.
 #![allow(clippy::excessive_precision)]
@@ -93,4 +95,221 @@ pub(crate) fn tanh_prime<const FMA: bool>(x: f32) -> f32 {
     let e = exp::<FMA>(-2.0 * x.abs());
     let d = 1.0 + e;
     4.0 * e / (d * d)
+}
+
+/// `(k, r)` with `x = k ln2 + r`, `|r| <= ln2/2`, for `|x| <= 105`.
+#[inline(always)]
+fn reduce<const FMA: bool>(x: f32) -> (i32, f32) {
+    let shifted = x * std::f32::consts::LOG2_E + ROUND;
+    let kf = shifted - ROUND;
+    let k = shifted.to_bits().wrapping_sub(ROUND.to_bits()) as i32;
+    (k, mad::<FMA>(-kf, LN2_LO, mad::<FMA>(-kf, LN2_HI, x)))
+}
+
+/// `expm1(r)` for `|r| <= ln2/2`: `r + r^2 q(r)`, `q` the Taylor series to `r^9` (remainder
+/// below `3e-10`), so that the leading term is exact.
+#[inline(always)]
+fn expm1_reduced<const FMA: bool>(r: f32) -> f32 {
+    let mut q = 1.0 / 3_628_800.0;
+    for c in [
+        1.0 / 362_880.0,
+        1.0 / 40_320.0,
+        1.0 / 5_040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+    ] {
+        q = mad::<FMA>(q, r, c);
+    }
+    mad::<FMA>(r * r, q, r)
+}
+
+/// `exp(x) - 1`, accurate for small `x`; `-1` below `-20` (where `exp(x)` is below half an ulp
+/// of 1).
+#[inline(always)]
+pub(crate) fn expm1<const FMA: bool>(x: f32) -> f32 {
+    let (k, r) = reduce::<FMA>(x.max(-20.0).min(EXP_MAX + 1.0));
+    let em1 = expm1_reduced::<FMA>(r);
+    // 2^k - 1 is exact up to k = 24 (one rounding with FMA); beyond, the -1 is below half an ulp.
+    let s = pow2(k.min(24));
+    let small = mad::<FMA>(s, em1, s - 1.0);
+    let half = k >> 1;
+    let large = ((1.0 + em1) * pow2(half)) * pow2(k - half);
+    if x.is_nan() {
+        x
+    } else if x > EXP_MAX {
+        f32::INFINITY
+    } else if x < -20.0 {
+        -1.0
+    } else if k > 24 {
+        large
+    } else {
+        small
+    }
+}
+
+/// `ln(x)`: musl's `logf`, the reduction to `[sqrt(2)/2, sqrt(2))` and a polynomial in
+/// `s = f/(2+f)`.
+#[inline(always)]
+pub(crate) fn ln<const FMA: bool>(x: f32) -> f32 {
+    const LG: [f32; 4] = [
+        0.666_666_626_93,
+        0.400_009_721_52,
+        0.284_987_866_88,
+        0.242_790_788_41,
+    ];
+    const LN2_HI: f32 = 6.931_381_225_6e-1;
+    const LN2_LO: f32 = 9.058_000_614_5e-6;
+    // Subnormals scaled into the normal range.
+    let subnormal = x < f32::MIN_POSITIVE;
+    let xs = if subnormal { x * 33_554_432.0 } else { x };
+    let bits = xs.to_bits().wrapping_add(0x3f80_0000 - 0x3f35_04f3);
+    let e = ((bits >> 23) as i32 - 0x7f) - if subnormal { 25 } else { 0 };
+    let m = f32::from_bits((bits & 0x007f_ffff) + 0x3f35_04f3);
+    let f = m - 1.0;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let w = z * z;
+    let t1 = w * mad::<FMA>(w, LG[3], LG[1]);
+    let t2 = z * mad::<FMA>(w, LG[2], LG[0]);
+    let r = t2 + t1;
+    let hfsq = 0.5 * f * f;
+    let dk = e as f32;
+    let y = s * (hfsq + r) + dk * LN2_LO - hfsq + f + dk * LN2_HI;
+    if x.is_nan() || x < 0.0 {
+        f32::NAN
+    } else if x == 0.0 {
+        f32::NEG_INFINITY
+    } else if x == f32::INFINITY {
+        x
+    } else {
+        y
+    }
+}
+
+/// `ln(1 + x)`, accurate for small `x`: `ln(u) - ((u - 1) - x)/u` with `u = 1 + x` rounded.
+#[inline(always)]
+pub(crate) fn ln_1p<const FMA: bool>(x: f32) -> f32 {
+    let u = 1.0 + x;
+    let y = ln::<FMA>(u) - ((u - 1.0) - x) / u;
+    if x == f32::INFINITY {
+        x
+    } else if x == -1.0 {
+        f32::NEG_INFINITY
+    } else {
+        y
+    }
+}
+
+/// `tanh(x)`: Cephes' `tanhf`, an odd polynomial below `|x| = 0.625` and `1 - 2/(exp(2|x|) + 1)`
+/// above (no cancellation there: the fraction is below 0.45), with the sign of `x`; `tanh(10)`
+/// is 1 in `f32`.
+#[inline(always)]
+pub(crate) fn tanh<const FMA: bool>(x: f32) -> f32 {
+    let a = x.abs().min(10.0);
+    let z = a * a;
+    let mut p = -5.704_988_727_45e-3;
+    for c in [
+        2.063_908_879_54e-2,
+        -5.373_971_555_31e-2,
+        1.333_144_220_36e-1,
+        -3.333_328_194_22e-1,
+    ] {
+        p = mad::<FMA>(p, z, c);
+    }
+    let small = mad::<FMA>(p * z, a, a);
+    let large = 1.0 - 2.0 / (exp::<FMA>(2.0 * a) + 1.0);
+    let y = if a < 0.625 { small } else { large };
+    if x.is_nan() {
+        x
+    } else {
+        y.copysign(x)
+    }
+}
+
+/// `softplus(x) = max(x, 0) + ln(1 + exp(-|x|))`.
+#[inline(always)]
+pub(crate) fn softplus<const FMA: bool>(x: f32) -> f32 {
+    let y = x.max(0.0) + ln_1p::<FMA>(exp::<FMA>(-x.abs()));
+    if x.is_nan() {
+        x
+    } else {
+        y
+    }
+}
+
+/// Beyond this `|x|` the reduction of `sin` and `cos` in `f32` is not done here: the caller
+/// takes libm.
+pub(crate) const TRIG_MAX: f32 = 268_435_456.0;
+
+/// `sin(x + quarter pi/2)` for `|x| <= TRIG_MAX`, musl's `sinf` and `cosf` without branches:
+/// the reduction in `f64` by `pi/2` in two parts (the first of 25 bits, so that `k` times it is
+/// exact for `|k| < 2^28`, and `x` is exact in `f64`), and `f64` polynomials of `f32` accuracy
+/// (`__sindf`, `__cosdf`: relative errors below `2^-37` and `2^-34` on `[-pi/4, pi/4]`).
+#[inline(always)]
+fn sin_shifted(x: f32, quarter: i64) -> f32 {
+    const P1: f64 = 1.570_796_310_901_641_845_70;
+    const P1T: f64 = 1.589_325_477_352_819_669_16e-8;
+    const S: [f64; 4] = [
+        -0.166_666_666_416_265_235_595,
+        0.008_333_329_385_889_463_175_6,
+        -0.000_198_393_348_360_966_317_347,
+        0.000_002_718_311_493_989_821_906_4,
+    ];
+    const C: [f64; 4] = [
+        -0.499_999_997_251_031_003_120,
+        0.041_666_623_323_739_063_189_4,
+        -0.001_388_676_377_460_992_946_92,
+        0.000_024_390_448_796_277_409_065_4,
+    ];
+    const ROUND64: f64 = 6_755_399_441_055_744.0;
+    let x = x.max(-TRIG_MAX).min(TRIG_MAX) as f64;
+    let shifted = x * std::f64::consts::FRAC_2_PI + ROUND64;
+    let kf = shifted - ROUND64;
+    let k = shifted.to_bits().wrapping_sub(ROUND64.to_bits()) as i64;
+    let r = (x - kf * P1) - kf * P1T;
+    let z = r * r;
+    let w = z * z;
+    let zr = z * r;
+    let s = (r + zr * (S[0] + z * S[1])) + zr * w * (S[2] + z * S[3]);
+    let c = ((1.0 + z * C[0]) + w * C[1]) + (w * z) * (C[2] + z * C[3]);
+    let n = k.wrapping_add(quarter) & 3;
+    let y = if n & 1 == 0 { s } else { c };
+    (if n & 2 == 0 { y } else { -y }) as f32
+}
+
+/// `sin(x)` for `|x| <= TRIG_MAX` (`x` itself below `2^-12`, where it is the rounded sine).
+#[inline(always)]
+pub(crate) fn sin<const FMA: bool>(x: f32) -> f32 {
+    let y = sin_shifted(x, 0);
+    if x.abs() < 2.441_406_25e-4 {
+        x
+    } else {
+        y
+    }
+}
+
+/// `cos(x)` for `|x| <= TRIG_MAX`.
+#[inline(always)]
+pub(crate) fn cos<const FMA: bool>(x: f32) -> f32 {
+    let y = sin_shifted(x, 1);
+    if x.abs() < 2.441_406_25e-4 {
+        1.0
+    } else {
+        y
+    }
+}
+
+/// `-sin(x)`, for the derivatives.
+#[inline(always)]
+pub(crate) fn neg_sin<const FMA: bool>(x: f32) -> f32 {
+    -sin::<FMA>(x)
+}
+
+/// `-cos(x)`, for the derivatives.
+#[inline(always)]
+pub(crate) fn neg_cos<const FMA: bool>(x: f32) -> f32 {
+    -cos::<FMA>(x)
 }

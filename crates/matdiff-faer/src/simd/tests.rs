@@ -115,10 +115,29 @@ const EDGES: [f64; 52] = [
     -f64::NAN,
 ];
 
+/// Multiples of `pi/2` rounded, and their neighbours, up to and beyond `math::TRIG_MAX`: where the
+/// reduction of `sin` and `cos` cancels most.
+fn near_half_pi_multiples() -> Vec<f64> {
+    let mut rng = SmallRng::seed_from_u64(2);
+    let ks = (1..=200)
+        .chain((0..300).map(|_| rng.random_range(200..700_000)))
+        .chain([667_544, 667_545, 667_546, 1 << 22]);
+    let mut xs = Vec::new();
+    for k in ks {
+        let x = k as f64 * std::f64::consts::FRAC_PI_2;
+        for d in -2i64..=2 {
+            let near = f64::from_bits((x.to_bits() as i64 + d) as u64);
+            xs.extend([near, -near]);
+        }
+    }
+    xs
+}
+
 /// The edges, a uniform sweep of `[lo, hi]` and random bit patterns (every binade equally).
 fn inputs(lo: f64, hi: f64) -> Vec<f64> {
     let mut rng = SmallRng::seed_from_u64(16);
     let mut xs = EDGES.to_vec();
+    xs.extend(near_half_pi_multiples());
     xs.extend((0..40_000).map(|_| rng.random_range(lo..=hi)));
     xs.extend((0..40_000).map(|_| f64::from_bits(rng.random::<u64>())));
     xs
@@ -198,6 +217,14 @@ fn cases() -> Vec<Case> {
         case(Func::Sqrt, 0, 0.0, 1e6, f64::sqrt, 0),
         case(Func::Sqrt, 1, 0.0, 1e6, |x| x.apply(Func::Sqrt, 1), 0),
         case(Func::Relu, 0, -1.0, 1.0, |x| x.apply(Func::Relu, 0), 0),
+        case(Func::Sin, 0, -2e6, 2e6, f64::sin, 1),
+        case(Func::Sin, 1, -2e6, 2e6, f64::cos, 1),
+        case(Func::Sin, 2, -2e6, 2e6, |x| -x.sin(), 1),
+        case(Func::Cos, 0, -2e6, 2e6, f64::cos, 1),
+        case(Func::Cos, 1, -2e6, 2e6, |x| -x.sin(), 1),
+        case(Func::Cos, 2, -2e6, 2e6, |x| -x.cos(), 1),
+        case(Func::Sin, 0, -10.0, 10.0, f64::sin, 1),
+        case(Func::Cos, 0, -10.0, 10.0, f64::cos, 1),
     ]
 }
 
@@ -235,7 +262,9 @@ fn f64_is_within_the_documented_ulps_of_std() {
 /// `f64` and rounded once, more where `math32.rs` computes it natively.
 fn max_ulps_f32(func: Func, order: u8) -> u64 {
     match (func, order) {
-        (Func::Exp, _) | (Func::Expm1, 1..) => 1,
+        (Func::Exp, _) | (Func::Expm1, _) | (Func::Log | Func::Log1p, 0) => 1,
+        (Func::Tanh, 0) => 1,
+        (Func::Softplus, 0) => 2,
         (Func::Sigmoid, 0) | (Func::Softplus, 1) => 2,
         (Func::Sigmoid, 1) | (Func::Softplus, 2..) => 3,
         (Func::Tanh, 1) => 4,
@@ -261,7 +290,36 @@ fn inputs32(lo: f64, hi: f64) -> Vec<f32> {
         -104.0,
         f32::MAX,
         f32::MIN,
+        // The branch points of math32.rs: expm1 (-20, k = 24), log1p (-1), tanh (0.625, 10).
+        -20.0,
+        -20.000_002,
+        -19.999_998,
+        -17.3,
+        16.6,
+        16.9,
+        -0.999_999_94,
+        -0.999_99,
+        8.999_999,
+        9.0,
+        9.000_001,
+        0.624_999_94,
+        0.625,
+        -0.625_000_06,
+        9.999_999,
+        10.0,
     ]);
+    // Multiples of pi/2 rounded to f32, and their neighbours, up to and beyond the native
+    // reduction of sin and cos (2^28).
+    let ks = (1..=300)
+        .chain((0..300).map(|_| rng.random_range(300..170_000_000)))
+        .chain([170_891_317, 170_891_318, 170_891_319, 1 << 29]);
+    for k in ks {
+        let x = (k as f64 * std::f64::consts::FRAC_PI_2) as f32;
+        for d in -2i32..=2 {
+            let near = f32::from_bits((x.to_bits() as i32 + d) as u32);
+            xs.extend([near, -near]);
+        }
+    }
     let (lo, hi) = ((lo as f32).max(f32::MIN), (hi as f32).min(f32::MAX));
     xs.extend((0..100_000).map(|_| rng.random_range(lo..=hi)));
     xs.extend((0..100_000).map(|_| f32::from_bits(rng.random::<u32>())));
@@ -350,4 +408,106 @@ fn other_types_and_functions_are_exact_scalar_code() {
     let mut out = [0.0; 2];
     apply(Func::Arctan, 0, &x, &mut out);
     assert_eq!(out, [0.3f64.atan(), (-2.0f64).atan()]);
+}
+
+/// `x.^p` in `f32`, on every instruction set, within 1 ulp of std's `f64` `powf` rounded to
+/// `f32`: exponents integer and not, of both signs, large and special, on random bases of both
+/// signs and every binade, and the special bases.
+#[test]
+fn f32_pow_is_within_one_ulp_of_std_rounded() {
+    let mut rng = SmallRng::seed_from_u64(5);
+    let mut ps = vec![
+        0.0f32,
+        -0.0,
+        0.5,
+        -0.5,
+        1.0,
+        -1.0,
+        2.0,
+        3.0,
+        -3.0,
+        1.0 / 3.0,
+        1.5,
+        -2.7,
+        7.25,
+        30.5,
+        100.0,
+        -150.0,
+        1e-3,
+        1e10,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+    ];
+    ps.extend((0..20).map(|_| rng.random_range(-40.0f32..40.0)));
+    ps.extend((0..10).map(|_| rng.random_range(-40i32..40) as f32));
+    let mut xs: Vec<f32> = [
+        0.0f32,
+        -0.0,
+        1.0,
+        -1.0,
+        0.5,
+        -2.0,
+        1e-40,
+        -1e-40,
+        f32::MIN_POSITIVE,
+        f32::MAX,
+        f32::MIN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+    ]
+    .to_vec();
+    xs.extend((0..2_000).map(|_| rng.random_range(0.0f32..10.0)));
+    xs.extend((0..2_000).map(|_| f32::from_bits(rng.random::<u32>())));
+    let mut failures = Vec::new();
+    for &p in &ps {
+        let pv = vec![p; xs.len()];
+        let mut out = vec![0.0f32; xs.len()];
+        for isa in isas() {
+            pow::pow_on(isa, &xs, &pv, &mut out);
+            let reference = |x: f32| (x as f64).powf(p as f64) as f32;
+            let (worst, x, y) = xs
+                .iter()
+                .zip(&out)
+                .map(|(&x, &y)| (ulps32(y, reference(x)), x, y))
+                .max_by_key(|&(u, _, _)| u)
+                .unwrap();
+            if worst > 1 {
+                failures.push(format!(
+                    "{x:e}^{p:e} on {isa:?}: {worst} ulp ({y:e}, reference {:e})",
+                    reference(x)
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(!pow(&[2.0f64], &[0.5], &mut [0.0]));
+    // Complex numbers (the complex step) keep the scalar code of the kernels.
+    let z = [Complex::new(2.0, 1e-20)];
+    assert!(!pow(
+        &z,
+        &[Complex::new(0.5, 0.0)],
+        &mut [Complex::new(0.0, 0.0)]
+    ));
+}
+
+/// `sin` and `cos`: signed zeros, ±inf and NaN, and the largest arguments (libm's reduction).
+#[test]
+fn trigonometric_special_values_follow_libm() {
+    let one = |func, order, x: f64| {
+        let mut out = [0.0];
+        apply(func, order, &[x], &mut out);
+        out[0]
+    };
+    assert!(one(Func::Sin, 0, -0.0).is_sign_negative());
+    assert_eq!(one(Func::Sin, 0, 1e-310), 1e-310);
+    assert_eq!(one(Func::Cos, 0, -0.0), 1.0);
+    for x in [f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
+        assert!(one(Func::Sin, 0, x).is_nan() && one(Func::Cos, 0, x).is_nan());
+    }
+    for x in [1e22, f64::MAX, -3.0e300] {
+        assert_eq!(one(Func::Sin, 0, x), x.sin());
+        assert_eq!(one(Func::Cos, 1, x), -x.sin());
+    }
 }
