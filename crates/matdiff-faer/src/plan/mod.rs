@@ -14,6 +14,7 @@ use crate::values::{Inputs, Sizes, Values};
 mod chains;
 mod distribute;
 mod emit;
+mod fuse;
 mod inputs;
 mod kernels;
 mod roles;

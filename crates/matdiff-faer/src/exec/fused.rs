@@ -1,0 +1,242 @@
+//! Instructions that replace several others in one pass over memory (`plan/fuse.rs` finds
+//! them): `a*M*x + b*M'*y` reads the square `M` once, `a*diag(d) + b*u*w'` writes its result
+//! once. Each splits into two halves whatever the number of threads, and runs them on two
+//! threads where there are, so results do not depend on the number of threads.
+
+use faer::prelude::ReborrowMut;
+use faer::MatMut;
+
+use super::instr::sized;
+use super::kernel::vec_at;
+use super::*;
+use crate::split::join;
+
+/// One instruction of this module (in [`Instr::Fused`]).
+#[derive(Clone, Debug)]
+pub(crate) enum FusedOp {
+    /// `a*M*x + b*M'*y` for a square `M` and columns `x`, `y`, by columns of `M` (an axpy and
+    /// a dot product per column).
+    MatVecPair {
+        m: Opnd,
+        x: Opnd,
+        a: Alpha,
+        y: Opnd,
+        b: Alpha,
+    },
+    /// `a*diag(d) + b*u*w'` (`None`: the identity for `d`, a vector of ones for `u` or `w`).
+    DiagOuter {
+        n: usize,
+        d: Option<Src>,
+        a: Alpha,
+        u: Option<Src>,
+        w: Option<Src>,
+        b: Alpha,
+    },
+}
+
+impl FusedOp {
+    /// Every operand read.
+    pub(crate) fn operands_mut(&mut self) -> Vec<&mut Src> {
+        let mut out: Vec<&mut Src> = Vec::new();
+        let (a, b) = match self {
+            FusedOp::MatVecPair { m, x, a, y, b } => {
+                out.extend([&mut m.src, &mut x.src, &mut y.src]);
+                (a, b)
+            }
+            FusedOp::DiagOuter { d, a, u, w, b, .. } => {
+                out.extend([d, u, w].into_iter().flatten());
+                (a, b)
+            }
+        };
+        for s in a.scalars.iter_mut().chain(b.scalars.iter_mut()) {
+            out.push(&mut s.src);
+        }
+        out
+    }
+}
+
+/// Below this many entries of `M` (or of the result) one thread does both halves.
+const PARALLEL_ENTRIES: usize = 1 << 16;
+
+pub(super) fn run_fused<T: Scalar>(op: &FusedOp, cx: &Ctx<'_, T>, dst: &mut Mat<T>) {
+    let parallel = |entries: usize| cx.par.degree() > 1 && entries >= PARALLEL_ENTRIES;
+    match op {
+        FusedOp::MatVecPair { m, x, a, y, b } => {
+            let mut m = cx.view(*m);
+            let (mut x, mut y) = (cx.view(*x), cx.view(*y));
+            let (mut a, mut b) = (cx.alpha(a), cx.alpha(b));
+            if m.row_stride() != 1 {
+                // a*M*x + b*M'*y with M = N' is b*N*y + a*N'*x: read N by columns.
+                m = m.transpose();
+                (x, y, a, b) = (y, x, b, a);
+            }
+            let n = m.nrows();
+            sized(dst, n, 1);
+            let (x, y) = (column(x), column(y));
+            let half = n / 2;
+            let mut rest = vec![T::zero(); n];
+            let (left, right) = dst.as_mut().split_at_row_mut(half);
+            let run = |cols: std::ops::Range<usize>, axpy: &mut [T], dots: MatMut<'_, T>| {
+                pair_columns(m, &x, &y, cols, axpy, dots)
+            };
+            // Columns [0, half) accumulate M*x into `rest`, [half, n) into `other`; each half
+            // writes the dot products of its columns with y into its rows of dst.
+            let mut other = vec![T::zero(); n];
+            if parallel(n * n) {
+                join(
+                    || run(0..half, &mut rest, left),
+                    || run(half..n, &mut other, right),
+                );
+            } else {
+                run(0..half, &mut rest, left);
+                run(half..n, &mut other, right);
+            }
+            for i in 0..n {
+                dst[(i, 0)] = a * (rest[i] + other[i]) + b * dst[(i, 0)];
+            }
+        }
+        FusedOp::DiagOuter { n, d, a, u, w, b } => {
+            let n = *n;
+            sized(dst, n, n);
+            let (a, b) = (cx.alpha(a), cx.alpha(b));
+            let at = |s: &Option<Src>, k: usize| s.map_or(T::one(), |s| vec_at(cx.src(s), k));
+            let u: Vec<T> = (0..n).map(|i| at(u, i)).collect();
+            let fill = |j0: usize, mut part: MatMut<'_, T>| {
+                for c in 0..part.ncols() {
+                    let j = j0 + c;
+                    let s = b * at(w, j);
+                    let col = part
+                        .rb_mut()
+                        .col_mut(c)
+                        .try_as_col_major_mut()
+                        .expect("owned matrices are column major")
+                        .as_slice_mut();
+                    for (o, &ui) in col.iter_mut().zip(&u) {
+                        *o = s * ui;
+                    }
+                    col[j] = a * at(d, j) + col[j];
+                }
+            };
+            let half = n / 2;
+            let (left, right) = dst.as_mut().split_at_col_mut(half);
+            if parallel(n * n) {
+                join(|| fill(0, left), || fill(half, right));
+            } else {
+                fill(0, left);
+                fill(half, right);
+            }
+        }
+    }
+}
+
+/// The entries of a row or column vector, in order.
+fn column<T: Scalar>(v: MatRef<'_, T>) -> Vec<T> {
+    (0..v.nrows() * v.ncols()).map(|k| vec_at(v, k)).collect()
+}
+
+/// For the columns `cols` of the column-major `m`: `axpy += m[:, j] * x[j]` and
+/// `dots[j - cols.start] = m[:, j] . y`.
+fn pair_columns<T: Scalar>(
+    m: MatRef<'_, T>,
+    x: &[T],
+    y: &[T],
+    cols: std::ops::Range<usize>,
+    axpy: &mut [T],
+    mut dots: MatMut<'_, T>,
+) {
+    let start = cols.start;
+    for j in cols {
+        let col = m.col(j);
+        let dot = match col.try_as_col_major() {
+            Some(c) => axpy_dot(c.as_slice(), x[j], axpy, y),
+            None => {
+                let mut acc = T::zero();
+                for (i, o) in axpy.iter_mut().enumerate() {
+                    *o += col[i] * x[j];
+                    acc += col[i] * y[i];
+                }
+                acc
+            }
+        };
+        dots[(j - start, 0)] = dot;
+    }
+}
+
+/// `out += col * s` and the dot product `col . y`, in one read of `col`.
+fn axpy_dot<T: Scalar>(col: &[T], s: T, out: &mut [T], y: &[T]) -> T {
+    if let (Some(col), Some(s), Some(out), Some(y)) = (
+        cast::<T, f64>(col),
+        cast::<T, f64>(std::slice::from_ref(&s)),
+        cast_mut::<T, f64>(out),
+        cast::<T, f64>(y),
+    ) {
+        let dot = axpy_dot_f64(col, s[0], out, y);
+        return T::from_f64(dot);
+    }
+    axpy_dot_lanes(col, s, out, y)
+}
+
+/// [`axpy_dot`] with eight partial sums, so that it vectorises.
+#[inline(always)]
+fn axpy_dot_lanes<T: Scalar>(col: &[T], s: T, out: &mut [T], y: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let n = col.len() / 8 * 8;
+    for ((c, o), yy) in col[..n]
+        .chunks_exact(8)
+        .zip(out[..n].chunks_exact_mut(8))
+        .zip(y[..n].chunks_exact(8))
+    {
+        for k in 0..8 {
+            o[k] += c[k] * s;
+            acc[k] += c[k] * yy[k];
+        }
+    }
+    let mut dot = acc.iter().fold(T::zero(), |t, &a| t + a);
+    for i in n..col.len() {
+        out[i] += col[i] * s;
+        dot += col[i] * y[i];
+    }
+    dot
+}
+
+fn axpy_dot_f64(col: &[f64], s: f64, out: &mut [f64], y: &[f64]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx512f") && has!("fma") {
+            // SAFETY: the processor has the features the function is compiled for.
+            return unsafe { axpy_dot_avx512(col, s, out, y) };
+        }
+        if has!("avx2") && has!("fma") {
+            // SAFETY: as above.
+            return unsafe { axpy_dot_avx2(col, s, out, y) };
+        }
+    }
+    axpy_dot_lanes(col, s, out, y)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn axpy_dot_avx512(col: &[f64], s: f64, out: &mut [f64], y: &[f64]) -> f64 {
+    axpy_dot_lanes(col, s, out, y)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn axpy_dot_avx2(col: &[f64], s: f64, out: &mut [f64], y: &[f64]) -> f64 {
+    axpy_dot_lanes(col, s, out, y)
+}
+
+/// The slice as `&[U]` when `T` is `U`.
+fn cast<T: 'static, U: 'static>(x: &[T]) -> Option<&[U]> {
+    // SAFETY: T and U are the same type.
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<U>())
+        .then(|| unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<U>(), x.len()) })
+}
+
+/// The slice as `&mut [U]` when `T` is `U`.
+fn cast_mut<T: 'static, U: 'static>(x: &mut [T]) -> Option<&mut [U]> {
+    // SAFETY: T and U are the same type.
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<U>())
+        .then(|| unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast::<U>(), x.len()) })
+}
