@@ -153,8 +153,52 @@ fn shapes(n: usize) -> Vec<(&'static str, usize, usize)> {
     ]
 }
 
+fn symmetric_cases<T: Scalar>() -> Vec<Case<T>> {
+    fn g<T: Scalar>(v: &Values<T>, name: &str) -> Mat<T> {
+        v.get(name).unwrap().clone()
+    }
+    vec![
+        ("X'*X", |v| {
+            let x = g(v, "X");
+            product(x.transpose(), x.as_ref())
+        }),
+        ("c*X*X'", |v| {
+            let (x, c) = (g(v, "X"), g(v, "c")[(0, 0)]);
+            let p = product(x.as_ref(), x.transpose());
+            combine(c, &p, T::zero(), &p)
+        }),
+        ("X'*diag(y)*X", |v| {
+            let (x, y) = (g(v, "X"), g(v, "y"));
+            product(
+                x.transpose(),
+                product(diag(&y).as_ref(), x.as_ref()).as_ref(),
+            )
+        }),
+        ("2*X*diag(z)*X'", |v| {
+            let (x, z) = (g(v, "X"), g(v, "z"));
+            let p = product(
+                product(x.as_ref(), diag(&z).as_ref()).as_ref(),
+                x.transpose(),
+            );
+            combine(T::from_f64(2.0), &p, T::zero(), &p)
+        }),
+    ]
+}
+
+/// X of (n + 40) x 40 and vectors y, z along its sides, for symmetric products (at least
+/// 32 x 32).
+fn tall(n: usize) -> Vec<(&'static str, usize, usize)> {
+    let m = n + 40;
+    vec![("X", m, 40), ("y", m, 1), ("z", 40, 1), ("c", 1, 1)]
+}
+
 /// Every case fused, equal to its reference, and the same bits on one and two threads.
 fn check<T: Scalar>(cases: Vec<Case<T>>, fused: &str, im: f64, make: fn(f64, f64) -> T) {
+    let shapes = if fused == "SymmetricProduct" {
+        tall
+    } else {
+        shapes
+    };
     // 300 x 300 runs on two threads, 9 x 9 on one.
     for (seed, n) in [(1, 9), (2, 300)] {
         let values = draw(seed, &shapes(n), im, make);
@@ -211,6 +255,44 @@ fn diagonal_plus_outer_product_carries_the_complex_step() {
         1e-3,
         Complex::new,
     );
+}
+
+#[test]
+fn symmetric_products_compute_half_and_mirror_it() {
+    check(
+        symmetric_cases::<f64>(),
+        "SymmetricProduct",
+        0.0,
+        |re, _| re,
+    );
+}
+
+#[test]
+fn symmetric_products_carry_the_complex_step() {
+    check(
+        symmetric_cases::<Complex<f64>>(),
+        "SymmetricProduct",
+        1e-3,
+        Complex::new,
+    );
+}
+
+#[test]
+fn products_that_are_not_symmetric_are_computed_whole() {
+    let mut values = draw(5, &tall(60), 0.0, |re, _| re);
+    values.insert(
+        "Y",
+        get(&values, "X")
+            .transpose()
+            .to_owned()
+            .transpose()
+            .to_owned(),
+    );
+    values.get_mut("Y").unwrap()[(3, 1)] += 1.0;
+    for src in ["X'*diag(y)*Y", "Y'*X", "X*diag(z)*Y'"] {
+        let plan = compile(src, &values, 2);
+        assert!(!format!("{plan:?}").contains("SymmetricProduct"), "{src}");
+    }
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! Instructions that replace several others in one pass over memory (`plan/fuse.rs` finds
 //! them): `a*M*x + b*M'*y` reads the square `M` once, `a*diag(d) + b*u*w'` writes its result
-//! once. Each splits into two halves whatever the number of threads, and runs them on two
+//! once, a symmetric product computes half its entries. Each splits into two halves whatever the number of threads, and runs them on two
 //! threads where there are, so results do not depend on the number of threads.
 
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::prelude::ReborrowMut;
 use faer::MatMut;
 
@@ -23,6 +24,9 @@ pub(crate) enum FusedOp {
         y: Opnd,
         b: Alpha,
     },
+    /// `a*l*r` for a product known to be symmetric (`M'*M`, `M'*diag(d)*M`): the lower
+    /// triangle, mirrored (half the multiplications).
+    SymmetricProduct { l: Opnd, r: Opnd, a: Alpha },
     /// `a*diag(d) + b*u*w'` (`None`: the identity for `d`, a vector of ones for `u` or `w`).
     DiagOuter {
         n: usize,
@@ -38,21 +42,26 @@ impl FusedOp {
     /// Every operand read.
     pub(crate) fn operands_mut(&mut self) -> Vec<&mut Src> {
         let mut out: Vec<&mut Src> = Vec::new();
-        let (a, b) = match self {
+        match self {
             FusedOp::MatVecPair { m, x, a, y, b } => {
                 out.extend([&mut m.src, &mut x.src, &mut y.src]);
-                (a, b)
+                out.extend(scalars(a).chain(scalars(b)));
+            }
+            FusedOp::SymmetricProduct { l, r, a } => {
+                out.extend([&mut l.src, &mut r.src]);
+                out.extend(scalars(a));
             }
             FusedOp::DiagOuter { d, a, u, w, b, .. } => {
                 out.extend([d, u, w].into_iter().flatten());
-                (a, b)
+                out.extend(scalars(a).chain(scalars(b)));
             }
-        };
-        for s in a.scalars.iter_mut().chain(b.scalars.iter_mut()) {
-            out.push(&mut s.src);
         }
         out
     }
+}
+
+fn scalars(a: &mut Alpha) -> impl Iterator<Item = &mut Src> {
+    a.scalars.iter_mut().map(|s| &mut s.src)
 }
 
 /// Below this many entries of `M` (or of the result) one thread does both halves.
@@ -93,6 +102,27 @@ pub(super) fn run_fused<T: Scalar>(op: &FusedOp, cx: &Ctx<'_, T>, dst: &mut Mat<
             }
             for i in 0..n {
                 dst[(i, 0)] = a * (rest[i] + other[i]) + b * dst[(i, 0)];
+            }
+        }
+        FusedOp::SymmetricProduct { l, r, a } => {
+            let (l, r) = (cx.view(*l), cx.view(*r));
+            let n = l.nrows();
+            sized(dst, n, n);
+            triangular::matmul(
+                dst.as_mut(),
+                BlockStructure::TriangularLower,
+                Accum::Replace,
+                l,
+                BlockStructure::Rectangular,
+                r,
+                BlockStructure::Rectangular,
+                cx.alpha(a),
+                cx.par,
+            );
+            for j in 1..n {
+                for i in 0..j {
+                    dst[(i, j)] = dst[(j, i)];
+                }
             }
         }
         FusedOp::DiagOuter { n, d, a, u, w, b } => {

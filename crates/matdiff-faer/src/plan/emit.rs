@@ -279,7 +279,7 @@ impl<'a, T: Scalar> Compiler<'a, T> {
         let roots = self.roots.clone();
         let outs: Vec<Opnd> = roots.iter().map(|&r| self.operand(r)).collect();
         let nslots = self.slot_dims.len();
-        super::fuse::fuse(&mut self.instrs, &outs, nslots);
+        super::fuse::fuse(&mut self.instrs, &outs, &self.slot_dims);
         let mut protected = vec![false; nslots];
         let mut count = vec![0usize; nslots];
         for o in &outs {

@@ -5,13 +5,24 @@
 //!   distributed) reads the square `M` once, by columns, instead of twice;
 //! - a kernel that is `a*diag(d) ± b*u*w'` (such as `diag(p) - p*p'`) writes each column as
 //!   a scaled copy of `u` and adds the diagonal entry, instead of computing every entry from
-//!   its leaves.
+//!   its leaves;
+//! - a product known to be symmetric (`M'*M`, `M'*diag(d)*M` as `M'*(diag(d)*M)`, and
+//!   their mirrors) computes its lower triangle and mirrors it, half the multiplications.
 
 use crate::exec::{Alpha, FusedOp, Instr, KOp, Kernel, LeafKind, Opnd, Sink, Src};
 use crate::scalar::Scalar;
 
-/// Rewrites `instrs` in place; `outputs` are the plan's results, which stay where they are.
-pub(super) fn fuse<T: Scalar>(instrs: &mut Vec<Instr<T>>, outputs: &[Opnd], nslots: usize) {
+/// The smallest side of a symmetric product computed by halves.
+const MIN_SYMMETRIC: usize = 32;
+
+/// Rewrites `instrs` in place; `outputs` are the plan's results, which stay where they are,
+/// `dims` the shapes of the slots.
+pub(super) fn fuse<T: Scalar>(
+    instrs: &mut Vec<Instr<T>>,
+    outputs: &[Opnd],
+    dims: &[(usize, usize)],
+) {
+    let nslots = dims.len();
     let mut writes = vec![0u32; nslots];
     let mut reads = vec![0u32; nslots];
     let mut writer = vec![usize::MAX; nslots];
@@ -37,6 +48,45 @@ pub(super) fn fuse<T: Scalar>(instrs: &mut Vec<Instr<T>>, outputs: &[Opnd], nslo
     };
     let mut removed = vec![false; instrs.len()];
     for k in 0..instrs.len() {
+        if let Instr::MatMul {
+            dst,
+            lhs,
+            rhs,
+            alpha,
+        } = &instrs[k]
+        {
+            let (rows, cols) = dims[*dst];
+            let single_scale = |o: Opnd| match o.src {
+                Src::Slot(s) if writes[s] == 1 => match &instrs[writer[s]] {
+                    Instr::ScaleRows { src, .. } if single(src.src) => Some((true, *src)),
+                    Instr::ScaleCols { src, .. } if single(src.src) => Some((false, *src)),
+                    _ => None,
+                },
+                _ => None,
+            };
+            // B'*B, or B'*D*B with D*B (or B'*D) a scaled slot: D*M or M'*D (ScaleRows of
+            // M, read or transposed), M*D or D*M' (ScaleCols).
+            let symmetric = (lhs.src == rhs.src && lhs.t != rhs.t)
+                || single_scale(*rhs).is_some_and(|(rows, m)| match (rows, rhs.t) {
+                    (true, false) => *lhs == m.flip(),
+                    (false, true) => *lhs == m,
+                    _ => false,
+                })
+                || single_scale(*lhs).is_some_and(|(rows, m)| match (rows, lhs.t) {
+                    (true, true) => *rhs == m,
+                    (false, false) => *rhs == m.flip(),
+                    _ => false,
+                });
+            if symmetric && rows == cols && rows >= MIN_SYMMETRIC {
+                let op = FusedOp::SymmetricProduct {
+                    l: *lhs,
+                    r: *rhs,
+                    a: alpha.clone(),
+                };
+                instrs[k] = Instr::Fused { dst: *dst, op };
+            }
+            continue;
+        }
         let Instr::Kernel(kernel) = &instrs[k] else {
             continue;
         };
