@@ -141,9 +141,7 @@ pub(super) fn run_fused<T: Scalar>(op: &FusedOp, cx: &Ctx<'_, T>, dst: &mut Mat<
                         .try_as_col_major_mut()
                         .expect("owned matrices are column major")
                         .as_slice_mut();
-                    for (o, &ui) in col.iter_mut().zip(&u) {
-                        *o = s * ui;
-                    }
+                    scaled_copy(col, s, &u);
                     col[j] = a * at(d, j) + col[j];
                 }
             };
@@ -206,17 +204,21 @@ fn axpy_dot<T: Scalar>(col: &[T], s: T, out: &mut [T], y: &[T]) -> T {
     axpy_dot_lanes(col, s, out, y)
 }
 
-/// [`axpy_dot`] with eight partial sums, so that it vectorises.
+/// Partial sums of the dot product in [`axpy_dot`]: four vector registers of eight, so that
+/// the additions of one column overlap (the same on every instruction set).
+const LANES: usize = 32;
+
+/// [`axpy_dot`] in [`LANES`] partial sums.
 #[inline(always)]
 fn axpy_dot_lanes<T: Scalar>(col: &[T], s: T, out: &mut [T], y: &[T]) -> T {
-    let mut acc = [T::zero(); 8];
-    let n = col.len() / 8 * 8;
+    let mut acc = [T::zero(); LANES];
+    let n = col.len() / LANES * LANES;
     for ((c, o), yy) in col[..n]
-        .chunks_exact(8)
-        .zip(out[..n].chunks_exact_mut(8))
-        .zip(y[..n].chunks_exact(8))
+        .chunks_exact(LANES)
+        .zip(out[..n].chunks_exact_mut(LANES))
+        .zip(y[..n].chunks_exact(LANES))
     {
-        for k in 0..8 {
+        for k in 0..LANES {
             o[k] += c[k] * s;
             acc[k] += c[k] * yy[k];
         }
@@ -229,33 +231,75 @@ fn axpy_dot_lanes<T: Scalar>(col: &[T], s: T, out: &mut [T], y: &[T]) -> T {
     dot
 }
 
-fn axpy_dot_f64(col: &[f64], s: f64, out: &mut [f64], y: &[f64]) -> f64 {
+/// `out[i] = s * u[i]`.
+fn scaled_copy<T: Scalar>(out: &mut [T], s: T, u: &[T]) {
+    if let (Some(out), Some(s), Some(u)) = (
+        cast_mut::<T, f64>(out),
+        cast::<T, f64>(std::slice::from_ref(&s)),
+        cast::<T, f64>(u),
+    ) {
+        return scaled_copy_f64(out, s[0], u);
+    }
+    scaled_copy_lanes(out, s, u)
+}
+
+#[inline(always)]
+fn scaled_copy_lanes<T: Scalar>(out: &mut [T], s: T, u: &[T]) {
+    for (o, &x) in out.iter_mut().zip(u) {
+        *o = s * x;
+    }
+}
+
+/// The widest instruction set the processor has for the loops of this module.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Isa {
+    Avx512,
+    Avx2,
+    Baseline,
+}
+
+fn isa() -> Isa {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::is_x86_feature_detected as has;
         if has!("avx512f") && has!("fma") {
-            // SAFETY: the processor has the features the function is compiled for.
-            return unsafe { axpy_dot_avx512(col, s, out, y) };
+            return Isa::Avx512;
         }
         if has!("avx2") && has!("fma") {
-            // SAFETY: as above.
-            return unsafe { axpy_dot_avx2(col, s, out, y) };
+            return Isa::Avx2;
         }
     }
-    axpy_dot_lanes(col, s, out, y)
+    Isa::Baseline
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn axpy_dot_avx512(col: &[f64], s: f64, out: &mut [f64], y: &[f64]) -> f64 {
-    axpy_dot_lanes(col, s, out, y)
+/// `$name` runs `$generic` on `f64` compiled for the widest instruction set the processor has.
+macro_rules! dispatch {
+    ($name:ident, $generic:ident, ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+        fn $name($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                fn avx512($($arg: $ty),*) -> $ret {
+                    $generic($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) -> $ret {
+                    $generic($($arg),*)
+                }
+                match isa() {
+                    // SAFETY: `isa()` found the features the functions are compiled for.
+                    Isa::Avx512 => return unsafe { avx512($($arg),*) },
+                    Isa::Avx2 => return unsafe { avx2($($arg),*) },
+                    Isa::Baseline => {}
+                }
+            }
+            $generic($($arg),*)
+        }
+    };
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn axpy_dot_avx2(col: &[f64], s: f64, out: &mut [f64], y: &[f64]) -> f64 {
-    axpy_dot_lanes(col, s, out, y)
-}
+dispatch!(axpy_dot_f64, axpy_dot_lanes, (col: &[f64], s: f64, out: &mut [f64], y: &[f64]) -> f64);
+dispatch!(scaled_copy_f64, scaled_copy_lanes, (out: &mut [f64], s: f64, u: &[f64]) -> ());
 
 /// The slice as `&[U]` when `T` is `U`.
 fn cast<T: 'static, U: 'static>(x: &[T]) -> Option<&[U]> {
