@@ -185,19 +185,60 @@ fn symmetric_cases<T: Scalar>() -> Vec<Case<T>> {
     ]
 }
 
+fn shared_left_cases<T: Scalar>() -> Vec<Case<T>> {
+    fn g<T: Scalar>(v: &Values<T>, name: &str) -> Mat<T> {
+        v.get(name).unwrap().clone()
+    }
+    fn zip<T: Scalar>(a: &Mat<T>, b: &Mat<T>, f: impl Fn(T, T) -> T) -> Mat<T> {
+        Mat::from_fn(a.nrows(), a.ncols(), |i, j| f(a[(i, j)], b[(i, j)]))
+    }
+    vec![
+        ("exp(X*z) .* (X*w)", |v| {
+            let x = g(v, "X");
+            let (xz, xw) = (
+                product(x.as_ref(), g(v, "z").as_ref()),
+                product(x.as_ref(), g(v, "w").as_ref()),
+            );
+            zip(&xz, &xw, |a, b| a.exp() * b)
+        }),
+        ("X*z - c*(X*w)", |v| {
+            let (x, c) = (g(v, "X"), g(v, "c")[(0, 0)]);
+            let (xz, xw) = (
+                product(x.as_ref(), g(v, "z").as_ref()),
+                product(x.as_ref(), g(v, "w").as_ref()),
+            );
+            combine(T::one(), &xz, -c, &xw)
+        }),
+        ("X'*(y .* (X*w) .* exp(X*z))", |v| {
+            let x = g(v, "X");
+            let (xz, xw) = (
+                product(x.as_ref(), g(v, "z").as_ref()),
+                product(x.as_ref(), g(v, "w").as_ref()),
+            );
+            let inner = zip(&zip(&g(v, "y"), &xw, |a, b| a * b), &xz, |a, b| a * b.exp());
+            product(x.transpose(), inner.as_ref())
+        }),
+    ]
+}
+
 /// X of (n + 40) x 40 and vectors y, z along its sides, for symmetric products (at least
 /// 32 x 32).
 fn tall(n: usize) -> Vec<(&'static str, usize, usize)> {
     let m = n + 40;
-    vec![("X", m, 40), ("y", m, 1), ("z", 40, 1), ("c", 1, 1)]
+    vec![
+        ("X", m, 40),
+        ("y", m, 1),
+        ("z", 40, 1),
+        ("w", 40, 1),
+        ("c", 1, 1),
+    ]
 }
 
 /// Every case fused, equal to its reference, and the same bits on one and two threads.
 fn check<T: Scalar>(cases: Vec<Case<T>>, fused: &str, im: f64, make: fn(f64, f64) -> T) {
-    let shapes = if fused == "SymmetricProduct" {
-        tall
-    } else {
-        shapes
+    let shapes = match fused {
+        "SymmetricProduct" | "SharedLeft" => tall,
+        _ => shapes,
     };
     // 300 x 300 runs on two threads, 9 x 9 on one.
     for (seed, n) in [(1, 9), (2, 300)] {
@@ -275,6 +316,34 @@ fn symmetric_products_carry_the_complex_step() {
         1e-3,
         Complex::new,
     );
+}
+
+#[test]
+fn products_sharing_their_left_factor_read_it_once() {
+    check(shared_left_cases::<f64>(), "SharedLeft", 0.0, |re, _| re);
+}
+
+#[test]
+fn products_sharing_their_left_factor_carry_the_complex_step() {
+    check(
+        shared_left_cases::<Complex<f64>>(),
+        "SharedLeft",
+        1e-3,
+        Complex::new,
+    );
+}
+
+#[test]
+fn a_product_that_needs_the_other_is_not_paired_with_it() {
+    let values = draw(6, &tall(30), 0.0, |re, _| re);
+    let src = "X*exp(0.01*X'*(X*z))";
+    let plan = compile(src, &values, 2);
+    assert!(!format!("{plan:?}").contains("SharedLeft"));
+    let (x, z) = (get(&values, "X"), get(&values, "z"));
+    let inner = product(x.transpose(), product(x.as_ref(), z.as_ref()).as_ref());
+    let e = Mat::from_fn(inner.nrows(), 1, |i, _| (0.01 * inner[(i, 0)]).exp());
+    let got = compile(src, &values, 2).run(&values).unwrap().remove(0);
+    assert_close(&got, &product(x.as_ref(), e.as_ref()), 1e-12, src);
 }
 
 #[test]

@@ -24,6 +24,16 @@ pub(crate) enum FusedOp {
         y: Opnd,
         b: Alpha,
     },
+    /// `a*L*x` into the instruction's slot and `b*L*y` into `second`, for columns `x`, `y`: one
+    /// pass over `L` (two axpys, or for a transposed `L` two dot products, per column).
+    SharedLeft {
+        l: Opnd,
+        x: Opnd,
+        a: Alpha,
+        y: Opnd,
+        b: Alpha,
+        second: usize,
+    },
     /// `a*l*r` for a product known to be symmetric (`M'*M`, `M'*diag(d)*M`): the lower
     /// triangle, mirrored (half the multiplications).
     SymmetricProduct { l: Opnd, r: Opnd, a: Alpha },
@@ -43,7 +53,10 @@ impl FusedOp {
     pub(crate) fn operands_mut(&mut self) -> Vec<&mut Src> {
         let mut out: Vec<&mut Src> = Vec::new();
         match self {
-            FusedOp::MatVecPair { m, x, a, y, b } => {
+            FusedOp::MatVecPair { m, x, a, y, b }
+            | FusedOp::SharedLeft {
+                l: m, x, a, y, b, ..
+            } => {
                 out.extend([&mut m.src, &mut x.src, &mut y.src]);
                 out.extend(scalars(a).chain(scalars(b)));
             }
@@ -67,9 +80,97 @@ fn scalars(a: &mut Alpha) -> impl Iterator<Item = &mut Src> {
 /// Below this many entries of `M` (or of the result) one thread does both halves.
 const PARALLEL_ENTRIES: usize = 1 << 16;
 
+fn parallel<T>(cx: &Ctx<'_, T>, entries: usize) -> bool {
+    cx.par.degree() > 1 && entries >= PARALLEL_ENTRIES
+}
+
+/// Runs [`FusedOp::SharedLeft`], which writes two slots.
+pub(crate) fn run_shared_left<T: Scalar>(
+    op: &FusedOp,
+    cx: &Ctx<'_, T>,
+    first: &mut Mat<T>,
+    second: &mut Mat<T>,
+) {
+    let FusedOp::SharedLeft { l, x, a, y, b, .. } = op else {
+        unreachable!("only SharedLeft writes two slots")
+    };
+    let l = cx.view(*l);
+    let (x, y) = (column(cx.view(*x)), column(cx.view(*y)));
+    let (a, b) = (cx.alpha(a), cx.alpha(b));
+    let (rows, cols) = (l.nrows(), l.ncols());
+    sized(first, rows, 1);
+    sized(second, rows, 1);
+    let (f, s) = (column_mut(first), column_mut(second));
+    if l.row_stride() == 1 {
+        // By columns: f += L[:, j] x_j, s += L[:, j] y_j, rows split in halves.
+        let run = |r0: usize, f: &mut [T], s: &mut [T]| {
+            f.fill(T::zero());
+            s.fill(T::zero());
+            for j in 0..cols {
+                let c = l.col(j).subrows(r0, f.len());
+                let c = c.try_as_col_major().expect("rows of a column-major matrix");
+                double_axpy(c.as_slice(), x[j], f, y[j], s);
+            }
+        };
+        let half = rows / 2;
+        let ((f1, f2), (s1, s2)) = (f.split_at_mut(half), s.split_at_mut(half));
+        if parallel(cx, rows * cols) {
+            join(|| run(0, f1, s1), || run(half, f2, s2));
+        } else {
+            run(0, f1, s1);
+            run(half, f2, s2);
+        }
+    } else {
+        for i in 0..rows {
+            let (mut p, mut q) = (T::zero(), T::zero());
+            for j in 0..cols {
+                p += l[(i, j)] * x[j];
+                q += l[(i, j)] * y[j];
+            }
+            (f[i], s[i]) = (p, q);
+        }
+    }
+    for v in f.iter_mut() {
+        *v = a * *v;
+    }
+    for v in s.iter_mut() {
+        *v = b * *v;
+    }
+}
+
+fn column_mut<T: Scalar>(m: &mut Mat<T>) -> &mut [T] {
+    m.as_mut()
+        .col_mut(0)
+        .try_as_col_major_mut()
+        .expect("owned columns are contiguous")
+        .as_slice_mut()
+}
+
+/// `f += c * p` and `s += c * q`, in one read of `c`.
+fn double_axpy<T: Scalar>(c: &[T], p: T, f: &mut [T], q: T, s: &mut [T]) {
+    if let (Some(c), Some(pq), Some(f), Some(s)) = (
+        cast::<T, f64>(c),
+        cast::<T, f64>(&[p, q]),
+        cast_mut::<T, f64>(f),
+        cast_mut::<T, f64>(s),
+    ) {
+        return double_axpy_f64(c, pq[0], f, pq[1], s);
+    }
+    double_axpy_lanes(c, p, f, q, s)
+}
+
+#[inline(always)]
+fn double_axpy_lanes<T: Scalar>(c: &[T], p: T, f: &mut [T], q: T, s: &mut [T]) {
+    for ((&v, fi), si) in c.iter().zip(f.iter_mut()).zip(s.iter_mut()) {
+        *fi += v * p;
+        *si += v * q;
+    }
+}
+
 pub(super) fn run_fused<T: Scalar>(op: &FusedOp, cx: &Ctx<'_, T>, dst: &mut Mat<T>) {
-    let parallel = |entries: usize| cx.par.degree() > 1 && entries >= PARALLEL_ENTRIES;
+    let parallel = |entries: usize| parallel(cx, entries);
     match op {
+        FusedOp::SharedLeft { .. } => unreachable!("SharedLeft writes two slots"),
         FusedOp::MatVecPair { m, x, a, y, b } => {
             let mut m = cx.view(*m);
             let (mut x, mut y) = (cx.view(*x), cx.view(*y));
@@ -299,6 +400,7 @@ macro_rules! dispatch {
 }
 
 dispatch!(axpy_dot_f64, axpy_dot_lanes, (col: &[f64], s: f64, out: &mut [f64], y: &[f64]) -> f64);
+dispatch!(double_axpy_f64, double_axpy_lanes, (c: &[f64], p: f64, f: &mut [f64], q: f64, s: &mut [f64]) -> ());
 dispatch!(scaled_copy_f64, scaled_copy_lanes, (out: &mut [f64], s: f64, u: &[f64]) -> ());
 
 /// The slice as `&[U]` when `T` is `U`.

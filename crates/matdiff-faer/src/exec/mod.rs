@@ -17,7 +17,7 @@ mod kernel;
 mod vec_ops;
 
 pub(crate) use dense::{det, is_singular, is_symmetric, logabsdet, logdet};
-pub(crate) use fused::FusedOp;
+pub(crate) use fused::{run_shared_left, FusedOp};
 pub(crate) use instr::{run_instr, solve_lu};
 pub(crate) use kernel::{run_chunk, Pos, Reducer};
 pub(crate) use vec_ops::VecOp;
@@ -326,6 +326,28 @@ impl<T> Instr<T> {
             | Instr::Fused { dst, .. }
             | Instr::MatPow { dst, .. } => dst,
         })
+    }
+
+    /// The second slot written by an instruction that writes two.
+    pub(crate) fn second_dst(&self) -> Option<usize> {
+        match self {
+            Instr::Fused {
+                op: FusedOp::SharedLeft { second, .. },
+                ..
+            } => Some(*second),
+            _ => None,
+        }
+    }
+
+    /// Every slot written, to rename them.
+    pub(crate) fn dsts_mut(&mut self) -> Vec<&mut usize> {
+        match self {
+            Instr::Fused {
+                dst,
+                op: FusedOp::SharedLeft { second, .. },
+            } => vec![dst, second],
+            _ => self.dst_mut().into_iter().collect(),
+        }
     }
 
     /// Every operand read, to rename slots.

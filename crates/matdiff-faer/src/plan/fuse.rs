@@ -106,11 +106,71 @@ pub(super) fn fuse<T: Scalar>(
             };
         }
     }
+    shared_left(instrs, dims, &writer, &writes, &mut removed);
     let mut i = 0;
     instrs.retain(|_| {
         i += 1;
         !removed[i - 1]
     });
+}
+
+/// Two products `a*L*x` and `b*L*y` of one matrix (not transposed) by columns: the earlier
+/// becomes the fused pair (writing both slots) where the later one's operands are ready.
+fn shared_left<T: Scalar>(
+    instrs: &mut [Instr<T>],
+    dims: &[(usize, usize)],
+    writer: &[usize],
+    writes: &[u32],
+    removed: &mut [bool],
+) {
+    let product = |ins: &Instr<T>| match ins {
+        Instr::MatMul {
+            dst,
+            lhs,
+            rhs,
+            alpha,
+        } if !lhs.t && dims[*dst].1 == 1 && writes[*dst] == 1 => {
+            Some((*dst, *lhs, *rhs, alpha.clone()))
+        }
+        _ => None,
+    };
+    for later in 0..instrs.len() {
+        let Some((d2, l2, r2, b)) = product(&instrs[later]).filter(|_| !removed[later]) else {
+            continue;
+        };
+        for earlier in 0..later {
+            let Some((d1, l1, r1, a)) = product(&instrs[earlier]).filter(|_| !removed[earlier])
+            else {
+                continue;
+            };
+            let ready = |s: Src| match s {
+                Src::Slot(k) => writes[k] == 1 && writer[k] < earlier,
+                Src::Input(_) => true,
+            };
+            let single = |s: Src| match s {
+                Src::Slot(k) => writes[k] == 1,
+                Src::Input(_) => true,
+            };
+            if l1 != l2
+                || !single(l1.src)
+                || !ready(r2.src)
+                || !b.scalars.iter().all(|s| ready(s.src))
+            {
+                continue;
+            }
+            let op = FusedOp::SharedLeft {
+                l: l1,
+                x: r1,
+                a,
+                y: r2,
+                b,
+                second: d2,
+            };
+            instrs[earlier] = Instr::Fused { dst: d1, op };
+            removed[later] = true;
+            break;
+        }
+    }
 }
 
 /// A kernel `s ± t` whose slots `s` and `t` are products `a*M*x` and `b*M'*y` of a square
