@@ -221,15 +221,15 @@ fn shared_left_cases<T: Scalar>() -> Vec<Case<T>> {
     ]
 }
 
-/// X of (n + 40) x 40 and vectors y, z along its sides, for symmetric products (at least
-/// 32 x 32).
+/// X of (n + 40) x 42 and vectors y, z, w along its sides, for symmetric products (at least
+/// 32 x 32) and products by columns (four at a time, and two left).
 fn tall(n: usize) -> Vec<(&'static str, usize, usize)> {
     let m = n + 40;
     vec![
-        ("X", m, 40),
+        ("X", m, 42),
         ("y", m, 1),
-        ("z", 40, 1),
-        ("w", 40, 1),
+        ("z", 42, 1),
+        ("w", 42, 1),
         ("c", 1, 1),
     ]
 }

@@ -84,6 +84,9 @@ fn parallel<T>(cx: &Ctx<'_, T>, entries: usize) -> bool {
     cx.par.degree() > 1 && entries >= PARALLEL_ENTRIES
 }
 
+/// Rows of a block of [`FusedOp::SharedLeft`]: its two partial results take 8 KB.
+const ROW_BLOCK: usize = 512;
+
 /// Runs [`FusedOp::SharedLeft`], which writes two slots.
 pub(crate) fn run_shared_left<T: Scalar>(
     op: &FusedOp,
@@ -102,14 +105,34 @@ pub(crate) fn run_shared_left<T: Scalar>(
     sized(second, rows, 1);
     let (f, s) = (column_mut(first), column_mut(second));
     if l.row_stride() == 1 {
-        // By columns: f += L[:, j] x_j, s += L[:, j] y_j, rows split in halves.
+        // By columns: f += L[:, j] x_j, s += L[:, j] y_j, rows split in halves, each in
+        // blocks of rows whose parts of f and s stay in the first-level cache.
         let run = |r0: usize, f: &mut [T], s: &mut [T]| {
             f.fill(T::zero());
             s.fill(T::zero());
-            for j in 0..cols {
-                let c = l.col(j).subrows(r0, f.len());
-                let c = c.try_as_col_major().expect("rows of a column-major matrix");
-                double_axpy(c.as_slice(), x[j], f, y[j], s);
+            for (b, (fb, sb)) in f
+                .chunks_mut(ROW_BLOCK)
+                .zip(s.chunks_mut(ROW_BLOCK))
+                .enumerate()
+            {
+                let len = fb.len();
+                let part = |j: usize| {
+                    let c = l.col(j).subrows(r0 + b * ROW_BLOCK, len);
+                    c.try_as_col_major()
+                        .expect("rows of a column-major matrix")
+                        .as_slice()
+                };
+                // Four columns at a time: f and s are read and written once per four.
+                let quads = cols / 4 * 4;
+                for j in (0..quads).step_by(4) {
+                    let c = [part(j), part(j + 1), part(j + 2), part(j + 3)];
+                    let p = [x[j], x[j + 1], x[j + 2], x[j + 3]];
+                    let q = [y[j], y[j + 1], y[j + 2], y[j + 3]];
+                    double_axpy4(c, p, fb, q, sb);
+                }
+                for j in quads..cols {
+                    double_axpy(part(j), x[j], fb, y[j], sb);
+                }
             }
         };
         let half = rows / 2;
@@ -164,6 +187,36 @@ fn double_axpy_lanes<T: Scalar>(c: &[T], p: T, f: &mut [T], q: T, s: &mut [T]) {
     for ((&v, fi), si) in c.iter().zip(f.iter_mut()).zip(s.iter_mut()) {
         *fi += v * p;
         *si += v * q;
+    }
+}
+
+/// `f += C p` and `s += C q` for the four columns of `C`, in one read of each.
+fn double_axpy4<T: Scalar>(c: [&[T]; 4], p: [T; 4], f: &mut [T], q: [T; 4], s: &mut [T]) {
+    if let (Some(c0), Some(c1), Some(c2), Some(c3), Some(p), Some(q), Some(f), Some(s)) = (
+        cast::<T, f64>(c[0]),
+        cast::<T, f64>(c[1]),
+        cast::<T, f64>(c[2]),
+        cast::<T, f64>(c[3]),
+        cast::<T, f64>(&p),
+        cast::<T, f64>(&q),
+        cast_mut::<T, f64>(f),
+        cast_mut::<T, f64>(s),
+    ) {
+        let (p, q) = ([p[0], p[1], p[2], p[3]], [q[0], q[1], q[2], q[3]]);
+        return double_axpy4_f64([c0, c1, c2, c3], p, f, q, s);
+    }
+    double_axpy4_lanes(c, p, f, q, s)
+}
+
+#[inline(always)]
+fn double_axpy4_lanes<T: Scalar>(c: [&[T]; 4], p: [T; 4], f: &mut [T], q: [T; 4], s: &mut [T]) {
+    let n = f.len();
+    let (c0, c1, c2, c3) = (&c[0][..n], &c[1][..n], &c[2][..n], &c[3][..n]);
+    let s = &mut s[..n];
+    for i in 0..n {
+        let (a, b, d, e) = (c0[i], c1[i], c2[i], c3[i]);
+        f[i] += a * p[0] + b * p[1] + d * p[2] + e * p[3];
+        s[i] += a * q[0] + b * q[1] + d * q[2] + e * q[3];
     }
 }
 
@@ -400,6 +453,7 @@ macro_rules! dispatch {
 }
 
 dispatch!(axpy_dot_f64, axpy_dot_lanes, (col: &[f64], s: f64, out: &mut [f64], y: &[f64]) -> f64);
+dispatch!(double_axpy4_f64, double_axpy4_lanes, (c: [&[f64]; 4], p: [f64; 4], f: &mut [f64], q: [f64; 4], s: &mut [f64]) -> ());
 dispatch!(double_axpy_f64, double_axpy_lanes, (c: &[f64], p: f64, f: &mut [f64], q: f64, s: &mut [f64]) -> ());
 dispatch!(scaled_copy_f64, scaled_copy_lanes, (out: &mut [f64], s: f64, u: &[f64]) -> ());
 
