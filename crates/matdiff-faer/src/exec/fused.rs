@@ -1,7 +1,10 @@
 //! Instructions that replace several others in one pass over memory (`plan/fuse.rs` finds
-//! them): `a*M*x + b*M'*y` reads the square `M` once, `a*diag(d) + b*u*w'` writes its result
-//! once, a symmetric product computes half its entries. Each splits into two halves whatever the number of threads, and runs them on two
-//! threads where there are, so results do not depend on the number of threads.
+//! them): `a*M*x + b*M'*y` reads the square `M` once, `L*x` and `L*y` read `L` once,
+//! `a*diag(d) + b*u*w'` writes its result once, a symmetric product computes half its entries
+//! (faer's triangular product). The one-pass loops split into two halves whatever the number
+//! of threads and run them on two threads where there are, so results do not depend on the
+//! number of threads; their `f64` loops are compiled for AVX-512 and AVX2 too, chosen at run
+//! time, with the same operations in the same order on each.
 
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::prelude::ReborrowMut;
