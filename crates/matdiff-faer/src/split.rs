@@ -71,7 +71,10 @@ pub(crate) fn fill<T: Scalar>(
 }
 
 /// Runs both, on two threads where there are.
-fn join<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+pub(crate) fn join<A: Send, B: Send>(
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
     #[cfg(feature = "rayon")]
     {
         rayon::join(a, b)

@@ -50,6 +50,7 @@ pub(crate) fn run_instr<T: Scalar>(
     match instr {
         Instr::Kernel(k) => run_kernel(k, cx, dst, regs)?,
         Instr::VecOp { op, .. } => super::vec_ops::run_vec_op(op, cx, dst),
+        Instr::Fused { op, .. } => super::fused::run_fused(op, cx, dst),
         Instr::Fill {
             rows, cols, value, ..
         } => {

@@ -11,11 +11,13 @@ use crate::functions::ScalarFn;
 use crate::scalar::Scalar;
 
 mod dense;
+mod fused;
 mod instr;
 mod kernel;
 mod vec_ops;
 
 pub(crate) use dense::{det, is_singular, is_symmetric, logabsdet, logdet};
+pub(crate) use fused::{run_shared_left, FusedOp};
 pub(crate) use instr::{run_instr, solve_lu};
 pub(crate) use kernel::{run_chunk, Pos, Reducer};
 pub(crate) use vec_ops::VecOp;
@@ -250,6 +252,11 @@ pub(crate) enum Instr<T> {
         dst: usize,
         op: VecOp,
     },
+    /// One pass standing for several instructions (`fused.rs`).
+    Fused {
+        dst: usize,
+        op: FusedOp,
+    },
     MatPow {
         dst: usize,
         a: Opnd,
@@ -286,6 +293,7 @@ impl<T> Instr<T> {
             | Instr::DiagDot { dst, .. }
             | Instr::Reduce { dst, .. }
             | Instr::VecOp { dst, .. }
+            | Instr::Fused { dst, .. }
             | Instr::MatPow { dst, .. } => *dst,
         })
     }
@@ -315,8 +323,31 @@ impl<T> Instr<T> {
             | Instr::DiagDot { dst, .. }
             | Instr::Reduce { dst, .. }
             | Instr::VecOp { dst, .. }
+            | Instr::Fused { dst, .. }
             | Instr::MatPow { dst, .. } => dst,
         })
+    }
+
+    /// The second slot written by an instruction that writes two.
+    pub(crate) fn second_dst(&self) -> Option<usize> {
+        match self {
+            Instr::Fused {
+                op: FusedOp::SharedLeft { second, .. },
+                ..
+            } => Some(*second),
+            _ => None,
+        }
+    }
+
+    /// Every slot written, to rename them.
+    pub(crate) fn dsts_mut(&mut self) -> Vec<&mut usize> {
+        match self {
+            Instr::Fused {
+                dst,
+                op: FusedOp::SharedLeft { second, .. },
+            } => vec![dst, second],
+            _ => self.dst_mut().into_iter().collect(),
+        }
     }
 
     /// Every operand read, to rename slots.
@@ -399,6 +430,7 @@ impl<T> Instr<T> {
             }
             Instr::Lu { a, .. } => out.push(&mut a.src),
             Instr::VecOp { op, .. } => out.extend(op.operands_mut()),
+            Instr::Fused { op, .. } => out.extend(op.operands_mut()),
             Instr::MatPow { a, exponent, .. } => {
                 out.push(&mut a.src);
                 if let Some(e) = exponent {

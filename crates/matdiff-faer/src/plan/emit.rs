@@ -279,6 +279,7 @@ impl<'a, T: Scalar> Compiler<'a, T> {
         let roots = self.roots.clone();
         let outs: Vec<Opnd> = roots.iter().map(|&r| self.operand(r)).collect();
         let nslots = self.slot_dims.len();
+        super::fuse::fuse(&mut self.instrs, &outs, &self.slot_dims);
         let mut protected = vec![false; nslots];
         let mut count = vec![0usize; nslots];
         for o in &outs {
@@ -306,7 +307,10 @@ impl<'a, T: Scalar> Compiler<'a, T> {
                     *s = Src::Slot(phys[k]);
                 }
             }
-            if let Some(d) = ins.dst_mut() {
+            // A slot written and never read is free again after the instruction (not before
+            // its other slot, when it writes two, is given one).
+            let mut unread = Vec::new();
+            for d in ins.dsts_mut() {
                 let v = *d;
                 let dims = self.slot_dims[v];
                 let p = match free.get_mut(&dims).and_then(|f| f.pop()) {
@@ -319,8 +323,11 @@ impl<'a, T: Scalar> Compiler<'a, T> {
                 phys[v] = p;
                 *d = p;
                 if last_use[v].is_none() && !protected[v] {
-                    free.entry(dims).or_default().push(p);
+                    unread.push((dims, p));
                 }
+            }
+            for (dims, p) in unread {
+                free.entry(dims).or_default().push(p);
             }
             reads.sort_unstable();
             reads.dedup();

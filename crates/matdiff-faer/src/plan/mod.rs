@@ -14,6 +14,7 @@ use crate::values::{Inputs, Sizes, Values};
 mod chains;
 mod distribute;
 mod emit;
+mod fuse;
 mod inputs;
 mod kernels;
 mod roles;
@@ -261,6 +262,8 @@ impl<T: Scalar> Plan<T> {
                     .dst()
                     .expect("instructions other than LU write a slot");
                 let mut out = std::mem::replace(&mut slots[d], Mat::new());
+                let second = instr.second_dst();
+                let mut out2 = second.map(|s| std::mem::replace(&mut slots[s], Mat::new()));
                 let cx = Ctx {
                     inputs: &views,
                     slots,
@@ -269,8 +272,17 @@ impl<T: Scalar> Plan<T> {
                     descs,
                     par: *par,
                 };
-                let r = exec::run_instr(instr, &cx, &mut out, regs);
+                let r = match (instr, &mut out2) {
+                    (Instr::Fused { op, .. }, Some(out2)) => {
+                        exec::run_shared_left(op, &cx, &mut out, out2);
+                        Ok(None)
+                    }
+                    _ => exec::run_instr(instr, &cx, &mut out, regs),
+                };
                 slots[d] = out;
+                if let (Some(s), Some(out2)) = (second, out2) {
+                    slots[s] = out2;
+                }
                 r?;
             }
             Ok(())
