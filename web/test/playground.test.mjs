@@ -113,6 +113,15 @@ test("a bad input shows its error at the right place", async () => {
   await page.goto(`${base}#expr=${encodeURIComponent(deep)}&wrt=W&let=`);
   await page.waitForFunction(() => document.querySelector("#error").textContent !== "");
   assert.match(await text(page, "#error"), /^error: the derivation is too large to show/);
+  // A gradient whose text could not name a size is refused, not shown as text that does not
+  // evaluate; with the size written it shows.
+  await page.goto(`${base}#expr=${encodeURIComponent("alpha*sum(ones)")}&wrt=alpha&let=`);
+  await page.waitForFunction(() => /no variable of the expression names/.test(document.querySelector("#error").textContent));
+  assert.equal(await page.$("#steps[data-steps]"), null);
+  await page.goto(`${base}#expr=${encodeURIComponent("alpha*sum(ones(3))")}&wrt=alpha&let=`);
+  await page.waitForSelector("#steps[data-steps]");
+  assert.equal(await page.$eval("#gradient", (e) => e.dataset.plain), "3");
+  assert.equal(await text(page, "#error"), "");
   await typeExpression(page, "a'*X*b");
   await page.select("#wrt", "X");
   await page.waitForSelector("#steps[data-steps]");

@@ -49,8 +49,12 @@ pub(crate) fn derive_parsed(
         upstream: upstream.map(str::to_string),
         ..DeriveOptions::default()
     };
-    derive(pool, e, wrt, &options)
-        .map_err(|err| Failed::new(format!("error: {err}"), common.json()))
+    let fail =
+        |err: matdiff_rewrite::DeriveError| Failed::new(format!("error: {err}"), common.json());
+    let d = derive(pool, e, wrt, &options).map_err(fail)?;
+    // A gradient whose text could not name a size is refused, not printed unevaluable.
+    d.complete_gradient_text(pool).map_err(fail)?;
+    Ok(d)
 }
 
 pub(crate) fn run(args: Args) -> Outcome {
@@ -68,9 +72,6 @@ pub(crate) fn run(args: Args) -> Outcome {
         args.upstream.as_deref(),
         &extra.0,
     )?;
-    // A gradient whose text could not name a size is refused, not printed unevaluable.
-    d.complete_gradient_text(&pool)
-        .map_err(|e| Failed::new(format!("error: {e}"), json))?;
     let at = match &args.at {
         Some(_) => Some(crate::values::eval_pair(
             &pool, d.function, d.gradient, &extra.1, json,

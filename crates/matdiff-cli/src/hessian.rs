@@ -188,6 +188,12 @@ fn run(
         }
         other => other.map_err(|err| Failed::new(format!("error: {err}"), json))?,
     };
+    // A result or gradient whose text could not name a size is refused, not printed.
+    s.complete_result_text(&pool)
+        .map_err(|err| Failed::new(format!("error: {err}"), json))?;
+    s.first
+        .complete_gradient_text(&pool)
+        .map_err(|err| Failed::new(format!("error: {err}"), json))?;
     let value = match at {
         Some(_) => {
             let fail = |e: matdiff_faer::EvalError| Failed::new(format!("error: {e}"), json);
@@ -412,7 +418,9 @@ pub(crate) fn check(
         ),
     };
     let name = key(s.kind);
-    let result = s.result_text(&pool, Style::Plain);
+    let result = s
+        .complete_result_text(&pool)
+        .map_err(|e| Failed::new(format!("error: {e}"), json))?;
     let source = match at {
         Some(path) => format!("at {}", path.display()),
         None => format!("at random values (seed {seed})"),

@@ -129,7 +129,10 @@ pub(crate) fn print_form(
         ),
         None => None,
     };
-    let text = form.text(pool, Style::Plain);
+    // A form whose text could not name a size is refused, not printed unevaluable.
+    let text = form
+        .complete_text(pool)
+        .map_err(|e| Failed::new(format!("error: {e}"), json))?;
     Ok(match common.format {
         Format::Json => {
             let mut v = json!({
@@ -203,7 +206,7 @@ pub(crate) fn check_form(
     .map_err(|e| fail(e.to_string()))?;
     let fd = finite_difference_jacobian(pool, differentiated, &target.wrt, values, &Options::new())
         .map_err(|e| fail(e.to_string()))?;
-    let result = form.text(pool, Style::Plain);
+    let result = form.complete_text(pool).map_err(|e| fail(e.to_string()))?;
     let checked = crate::hessian::Checked {
         name: if hessian { "hessian" } else { "jacobian" },
         result: &result,

@@ -296,6 +296,41 @@ fn printed_gradients_carry_the_sizes_nothing_else_fixes() {
             ],
         );
     }
+    // Every subcommand and format that shows the gradient refuses it the same way.
+    let unnamed = "the gradient with respect to alpha has a size that no variable";
+    for format in ["text", "unicode", "latex", "markdown", "json"] {
+        check(
+            &[
+                "grad",
+                "alpha*sum(ones)",
+                "--wrt",
+                "alpha",
+                "--format",
+                format,
+            ],
+            2,
+            &[unnamed],
+        );
+    }
+    for args in [
+        &["check", "alpha*sum(ones)", "--wrt", "alpha"][..],
+        &["codegen", "alpha*sum(ones)", "--wrt", "alpha"],
+        &["solve", "sum((w - alpha*sum(ones)).^2)", "--wrt", "w"],
+    ] {
+        let unnamed = unnamed.replace(" alpha ", &format!(" {} ", args[3]));
+        check(args, 2, &[&unnamed]);
+    }
+    // The same commands with a size the text names succeed.
+    check(
+        &["check", "alpha*sum(ones(3))", "--wrt", "alpha"],
+        0,
+        &["agrees"],
+    );
+    check(
+        &["solve", "sum((w - alpha*sum(ones(3))).^2)", "--wrt", "w"],
+        0,
+        &["solution: w = "],
+    );
 }
 
 #[test]

@@ -261,12 +261,12 @@ fn variables_that_do_not_occur_have_zero_second_derivatives() {
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["jacobian"], "0*ones(rows(A))*ones(rows(y))'");
     assert!(v["note"].as_str().unwrap().contains("does not occur"));
-    // A matrix variable that does not occur: the Kronecker form, zero.
+    // A matrix variable that does not occur: the Kronecker form, zero of its shape.
     check(
         &["jacobian", "inv(X)", "--wrt", "Y"],
         0,
         &[
-            "0\n",
+            "0*ones(rows(X)*rows(X))*ones(rows(Y)*cols(Y))'\n",
             "note: 'Y' does not occur in the expression: its Jacobian is zero",
         ],
     );
@@ -507,6 +507,9 @@ fn kronecker_forms_evaluate_with_matdiff_eval() {
         ("jacobian", "X*X"),
         ("jacobian", "X .* Y"),
         ("jacobian", "X'"),
+        // Zero forms: a zero of the vec layout's shape, not a bare 0.
+        ("hessian", "tr(A'*X)"),
+        ("jacobian", "A*Y"),
     ];
     for (kind, expr) in cases {
         let json = |args: &[&str]| {
@@ -533,4 +536,64 @@ fn kronecker_forms_evaluate_with_matdiff_eval() {
             }
         }
     }
+}
+
+/// A result whose text would need a size that no variable names is refused, in every format
+/// and by `check`, as `grad` refuses such a gradient; named sizes print.
+#[test]
+fn results_that_cannot_name_a_size_are_refused() {
+    let unnamed = "has a size that no variable of the expression names";
+    for (args, what) in [
+        (
+            &["hessian", "alpha^2*sum(ones)", "--wrt", "alpha"][..],
+            "Hessian",
+        ),
+        (
+            &[
+                "hessian",
+                "alpha^2*sum(ones)",
+                "--wrt",
+                "alpha",
+                "--hvp",
+                "V",
+            ],
+            "Hessian-vector product",
+        ),
+        (&["jacobian", "alpha*ones", "--wrt", "alpha"], "Jacobian"),
+        (
+            &[
+                "hessian",
+                "alpha^2*tr(I)",
+                "--wrt",
+                "alpha",
+                "--format",
+                "latex",
+            ],
+            "Hessian",
+        ),
+    ] {
+        check(
+            args,
+            2,
+            &[unnamed, &format!("the {what} with respect to alpha")],
+        );
+    }
+    let (code, stdout, _) = matdiff(&[
+        "jacobian",
+        "alpha*ones",
+        "--wrt",
+        "alpha",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 2);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(v["error"].as_str().unwrap().contains(unnamed), "{v}");
+    // Sizes a variable names: printed as before.
+    check(&["jacobian", "alpha*x", "--wrt", "alpha"], 0, &["x\n"]);
+    check(
+        &["hessian", "alpha^2*sum(ones(3))", "--wrt", "alpha"],
+        0,
+        &["6\n"],
+    );
 }

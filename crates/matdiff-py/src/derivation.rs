@@ -163,6 +163,10 @@ fn grad(
     };
     let derivation =
         derive(&mut pool, &parsed, wrt, &options).map_err(|e| errors::derive_error(&e))?;
+    // A gradient whose text could not name a size is refused, not shown unevaluable.
+    derivation
+        .complete_gradient_text(&pool)
+        .map_err(|e| errors::derive_error(&e))?;
     let roots = vec![derivation.gradient, derivation.function];
     Ok(Derivation {
         evaluator: Evaluator::new(pool, roots),
@@ -401,7 +405,9 @@ fn solve(expr: &str, wrt: &str, lets: Vec<String>) -> PyResult<Solution> {
     let d = derive(&mut pool, &parsed, wrt, &DeriveOptions::default())
         .map_err(|e| errors::derive_error(&e))?;
     let s = stationary(&mut pool, &parsed, &d).map_err(|e| errors::derive_error(&e))?;
-    let gradient = d.gradient_text(&pool, Style::Plain);
+    let gradient = d
+        .complete_gradient_text(&pool)
+        .map_err(|e| errors::derive_error(&e))?;
     Ok(Solution {
         evaluator: Evaluator::new(pool, vec![s.solution]),
         lhs: s.lhs,

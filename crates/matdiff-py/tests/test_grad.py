@@ -193,6 +193,23 @@ def test_errors_are_value_errors_with_carets():
         assert issubclass(error, matdiff.MatdiffError) and issubclass(error, ValueError)
 
 
+def test_a_gradient_that_cannot_name_a_size_is_refused(rng):
+    # The size of `ones` is named by no variable: the text would not evaluate on its own.
+    unnamed = "has a size that no variable of the expression names"
+    with pytest.raises(matdiff.DerivationError, match=unnamed):
+        matdiff.grad("alpha*sum(ones)", "alpha")
+    with pytest.raises(matdiff.DerivationError, match=unnamed):
+        matdiff.solve("sum((w - alpha*tr(I)).^2)", "w")
+    # Written or declared, the size is in the text, and the text evaluates to the gradient.
+    d = matdiff.grad("alpha*sum(ones(3))", "alpha")
+    assert d.text == "3"
+    d = matdiff.grad("sum(unvec(y.^2, 2))", "y")
+    assert d.text == "2*(y .* vec(ones(2)*ones(rows(y)/2)'))"
+    y = rng.standard_normal(6)
+    np.testing.assert_allclose(d(y=y), 2 * y, rtol=1e-14)
+    np.testing.assert_allclose(matdiff.evaluate(d.text, y=y), 2 * y, rtol=1e-14)
+
+
 def test_evaluation_errors():
     d = matdiff.grad("tr(W*X)", "X")
     with pytest.raises(matdiff.ShapeError, match="'X'"):

@@ -6,6 +6,8 @@ use matdiff_expr::{ExprPool, Printer, Style};
 
 use crate::derive::{Derivation, Step, StepKind};
 use crate::error::DeriveError;
+use crate::kronecker::{KroneckerForm, VecFactor};
+use crate::second_order::{SecondKind, SecondOrder, SecondOrderError};
 
 impl Derivation {
     /// A printer for this derivation's expressions: bindings by name, differentials and
@@ -49,6 +51,7 @@ impl Derivation {
             .with_bindings(&self.bindings)
             .print_complete(self.gradient)
             .ok_or_else(|| DeriveError::UnnamedSize {
+                what: "gradient",
                 wrt: self.wrt.clone(),
             })
     }
@@ -129,6 +132,77 @@ impl Derivation {
         out.push_str("\\end{aligned}\n$$\n");
         out
     }
+}
+
+impl SecondOrder {
+    /// The plain [`SecondOrder::result_text`], or [`DeriveError::UnnamedSize`] when a size it
+    /// must write has no name among the expression's variables: what a front end prints.
+    ///
+    /// ```
+    /// use matdiff_expr::ExprPool;
+    /// use matdiff_rewrite::{hessian, DeriveOptions};
+    /// let mut pool = ExprPool::new();
+    /// let e = pool.parse("alpha^2*sum(ones)").unwrap();
+    /// let h = hessian(&mut pool, &e, "alpha", &DeriveOptions::default()).unwrap();
+    /// assert!(h.complete_result_text(&pool).is_err());
+    /// ```
+    pub fn complete_result_text(&self, pool: &ExprPool) -> Result<String, SecondOrderError> {
+        Printer::new(pool, Style::Plain)
+            .with_bindings(&self.bindings)
+            .print_complete(self.result)
+            .ok_or_else(|| unnamed(self.kind, &self.wrt))
+    }
+}
+
+impl KroneckerForm {
+    /// The plain [`KroneckerForm::text`], or [`DeriveError::UnnamedSize`] when a size one of
+    /// its matrices must write has no name among the expression's variables.
+    ///
+    /// ```
+    /// use matdiff_expr::ExprPool;
+    /// use matdiff_rewrite::{hessian_kronecker, DeriveOptions};
+    /// let mut pool = ExprPool::new();
+    /// let e = pool.parse("sum(X)").unwrap();
+    /// let h = hessian_kronecker(&mut pool, &e, "X", &DeriveOptions::default()).unwrap();
+    /// let zero = "0*ones(rows(X)*cols(X))*ones(rows(X)*cols(X))'";
+    /// assert_eq!(h.complete_text(&pool).unwrap(), zero);
+    /// ```
+    pub fn complete_text(&self, pool: &ExprPool) -> Result<String, SecondOrderError> {
+        let printer = Printer::new(pool, Style::Plain).with_bindings(&self.derivation.bindings);
+        let mut shown = Vec::new();
+        if self.terms.is_empty() {
+            shown.push(self.zero);
+        }
+        for term in &self.terms {
+            shown.push(term.scale);
+            for factor in &term.factors {
+                match *factor {
+                    VecFactor::Kron { left, right } => shown.extend([left, right]),
+                    VecFactor::DiagVec(p) => shown.push(p),
+                    VecFactor::Outer { col, row } => shown.extend([col, row]),
+                    VecFactor::Commutation { .. } => {}
+                }
+            }
+        }
+        // The form prints each matrix on its own, so each must name its sizes on its own.
+        if shown.iter().all(|&id| printer.print_complete(id).is_some()) {
+            Ok(self.text(pool, Style::Plain))
+        } else {
+            Err(unnamed(self.kind, &self.derivation.wrt))
+        }
+    }
+}
+
+/// The refusal of a second-order result whose text cannot name a size.
+fn unnamed(kind: SecondKind, wrt: &str) -> SecondOrderError {
+    SecondOrderError::Derive(DeriveError::UnnamedSize {
+        what: match kind {
+            SecondKind::Hessian => "Hessian",
+            SecondKind::Hvp => "Hessian-vector product",
+            SecondKind::Jacobian => "Jacobian",
+        },
+        wrt: wrt.to_string(),
+    })
 }
 
 impl Step {

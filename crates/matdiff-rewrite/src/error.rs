@@ -13,10 +13,13 @@ pub enum DeriveError {
         /// Its shape.
         shape: String,
     },
-    /// The gradient has a size that no variable of the expression names (not even as a
-    /// quotient, `rows(y)/2`): printed without it, it would not evaluate on its own.
-    #[error("the gradient with respect to {wrt} has a size that no variable of the expression names (a ones or I whose size nothing fixes), so its text would not evaluate on its own: write the size (ones(3), eye(rows(A))) or declare the sizes (--let 'A: 3x4')")]
+    /// The result (a gradient, Hessian or Jacobian) has a size that no variable of the
+    /// expression names (not even as a quotient, `rows(y)/2`): printed without it, it would not
+    /// evaluate on its own.
+    #[error("the {what} with respect to {wrt} has a size that no variable of the expression names (a ones or I whose size nothing fixes), so its text would not evaluate on its own: write the size (ones(3), eye(rows(A))) or declare the sizes (--let 'A: 3x4')")]
     UnnamedSize {
+        /// What was derived: `gradient`, `Hessian`, `Hessian-vector product`, `Jacobian`.
+        what: &'static str,
         /// The variable.
         wrt: String,
     },

@@ -283,6 +283,7 @@ pub fn jacobian(
         ..options.clone()
     };
     let first = derive(pool, expr, wrt, &options)?;
+    mark_direction(pool, &direction);
     let (transposed, mut rules) = read_off(pool, first.gradient, &direction)?;
     let t = transposed_of(pool, transposed)?;
     let matrix = Simplifier::new(pool).simplify(t)?;
@@ -580,6 +581,14 @@ pub(crate) fn fresh_name(pool: &ExprPool, base: &str) -> String {
         .map(|i| format!("{base}_{i}"))
         .find(|n| pool.find_symbol(n).is_none())
         .expect("endless names")
+}
+
+/// Marks the Jacobian's direction `U` as the rewriter's: no printed size is named after it, so
+/// a size of `F` that no variable of the user's names is refused, not written `rows(U)`.
+pub(crate) fn mark_direction(pool: &mut ExprPool, direction: &str) {
+    if let Some(symbol) = pool.find_symbol(direction) {
+        pool.mark_internal(symbol);
+    }
 }
 
 /// Whether `name` cannot be the direction: a function, a variable of another shape, or a name

@@ -212,7 +212,12 @@ fn derive_in(pool: &mut ExprPool, expr: &str, wrt: &str, lets: &str) -> Result<D
     if wrt.is_empty() {
         return Err(error("choose a variable".to_string(), None));
     }
-    derive(pool, &e, wrt, &DeriveOptions::default()).map_err(|e| error(e.to_string(), None))
+    let d =
+        derive(pool, &e, wrt, &DeriveOptions::default()).map_err(|e| error(e.to_string(), None))?;
+    // A gradient whose text could not name a size is refused, not shown unevaluable.
+    d.complete_gradient_text(pool)
+        .map_err(|e| error(e.to_string(), None))?;
+    Ok(d)
 }
 
 /// A parse error with its span in UTF-16 code units of `source`; `decl` the declaration's

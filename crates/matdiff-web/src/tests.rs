@@ -147,3 +147,31 @@ fn a_derivation_too_large_to_print_is_refused_quickly() {
     let shallow = format!("sum({}x{})", "tanh(W*".repeat(10), ")".repeat(10));
     assert_eq!(json(super::derivation(&shallow, "W", ""))["ok"], true);
 }
+
+#[test]
+fn a_gradient_that_cannot_name_a_size_is_refused() {
+    // `sum(ones)` has a size no variable names: its gradient text would not evaluate.
+    for (expr, wrt) in [
+        ("alpha*sum(ones)", "alpha"),
+        ("sum((w - alpha*tr(I)).^2)", "w"),
+    ] {
+        let d = json(super::derivation(expr, wrt, ""));
+        assert_eq!(d["ok"], false, "{d}");
+        let message = d["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!(
+                "the gradient with respect to {wrt} has a size that no variable"
+            )),
+            "{d}"
+        );
+        assert_eq!(json(super::check(expr, wrt, "", 0))["ok"], false);
+    }
+    // With the size written, or fixed by a variable, the gradient shows.
+    let d = json(super::derivation("alpha*sum(ones(3))", "alpha", ""));
+    assert_eq!(d["gradient"]["plain"], "3", "{d}");
+    let d = json(super::derivation("sum(unvec(y.^2, 2))", "y", ""));
+    assert_eq!(
+        d["gradient"]["plain"], "2*(y .* vec(ones(2)*ones(rows(y)/2)'))",
+        "{d}"
+    );
+}

@@ -91,7 +91,8 @@ def grad(expr: str, wrt: str, *, let: Let = None, upstream: str | None = None) -
     ("a*b'", ['f', 'df'])
 
     Raises ``ParseError`` or ``ShapeError`` (with a caret under the place) for bad text, and
-    ``DerivationError`` when the engine cannot derive it.
+    ``DerivationError`` when the engine cannot derive it, or when the gradient's text would
+    need a size that no variable names (``alpha*sum(ones)``: write ``ones(3)`` or declare it).
     """
     return _matdiff.grad(expr, wrt, _lets(let), upstream)
 

@@ -20,7 +20,9 @@ use matdiff_expr::{Dim, Expr, ExprId, ExprPool, Node, Num, Printer, Shape, Struc
 
 use crate::derive::{derive, DeriveOptions};
 use crate::rules::RuleId;
-use crate::second_order::{fresh_name, hvp, variable_shape, SecondKind, SecondOrderError};
+use crate::second_order::{
+    fresh_name, hvp, mark_direction, variable_shape, SecondKind, SecondOrderError,
+};
 use crate::simplify::Simplifier;
 use crate::SecondOrder;
 
@@ -78,6 +80,9 @@ pub struct KroneckerForm {
     pub terms: Vec<VecTerm>,
     /// The rules of the read-off.
     pub rules: Vec<RuleId>,
+    /// The zero matrix of the form's shape, `vec(F)` by `vec(X)` entries: its text when there
+    /// are no terms.
+    pub(crate) zero: ExprId,
 }
 
 /// The Hessian `∂²f/∂vec(X)∂vec(X)'` of the scalar `expr` with respect to the matrix `wrt`, in
@@ -114,6 +119,7 @@ pub fn hessian_kronecker(
         derivation,
         terms,
         rules,
+        zero: zero_between(pool, x, x)?,
     })
 }
 
@@ -150,6 +156,7 @@ pub fn jacobian_kronecker(
         ..options.clone()
     };
     let first = derive(pool, expr, wrt, &upstream)?;
+    mark_direction(pool, &direction);
     let (transposed, mut rules) = read_off(pool, first.gradient, &direction)?;
     let mut s = Simplifier::new(pool);
     let mut terms = Vec::new();
@@ -165,7 +172,9 @@ pub fn jacobian_kronecker(
     }
     let terms = merge(&mut s, terms)?;
     let x = variable_shape(pool, wrt)?;
-    check_sizes(pool, &terms, x, pool.shape(expr.root), &direction)?;
+    let to = pool.shape(expr.root);
+    check_sizes(pool, &terms, x, to, &direction)?;
+    let zero = zero_between(pool, x, to)?;
     rules.insert(0, RuleId::J1);
     let bindings = first.bindings.clone();
     Ok(KroneckerForm {
@@ -183,10 +192,19 @@ pub fn jacobian_kronecker(
         },
         terms,
         rules,
+        zero,
     })
 }
 
 /// The length of `vec(M)` for `M` of this shape, as its dimensions other than 1, sorted.
+/// The zero matrix from `vec` of a `from`-shaped matrix to `vec` of a `to`-shaped one:
+/// `len(vec(to))` by `len(vec(from))`.
+fn zero_between(pool: &mut ExprPool, from: Shape, to: Shape) -> Result<ExprId, SecondOrderError> {
+    let rows = pool.dim_product(to.rows, to.cols);
+    let cols = pool.dim_product(from.rows, from.cols);
+    Ok(Simplifier::new(pool).zero(Shape { rows, cols })?)
+}
+
 fn vec_length(shape: Shape) -> Vec<Dim> {
     let mut dims: Vec<Dim> = [shape.rows, shape.cols]
         .into_iter()
@@ -275,7 +293,8 @@ impl KroneckerForm {
         let notation = Notation::of(style);
         let mut out = String::new();
         if self.terms.is_empty() {
-            out.push('0');
+            // A zero of the form's shape, as a zero gradient is: it evaluates on its own.
+            out.push_str(&printer.print(self.zero));
         }
         let single = self.terms.len() == 1;
         for (i, t) in self.terms.iter().enumerate() {
