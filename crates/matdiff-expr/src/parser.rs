@@ -69,7 +69,9 @@ pub(crate) enum Callee {
 #[derive(Debug)]
 pub(crate) enum AstKind {
     Num(f64),
-    Name(String),
+    /// A name; a variable's index among the variables of the expression is filled in by shape
+    /// inference, so that lowering finds its symbol without looking the name up again.
+    Name(String, Option<u32>),
     /// `I` or `eye`; the inferred dimension is filled in by shape inference.
     Eye(Option<u32>),
     /// `ones`; the inferred dimension is filled in by shape inference.
@@ -215,7 +217,7 @@ impl<'a> Parser<'a> {
     /// A node of the syntax tree; an error when the tree grows higher than the nesting limit.
     fn make(&self, kind: AstKind, span: Range<usize>) -> Result<Ast, ParseError> {
         let child_height = match &kind {
-            AstKind::Num(_) | AstKind::Name(_) | AstKind::Eye(_) | AstKind::Ones(_) => 0,
+            AstKind::Num(_) | AstKind::Name(..) | AstKind::Eye(_) | AstKind::Ones(_) => 0,
             AstKind::Neg(a) | AstKind::Transpose(a) | AstKind::Call { arg: a, .. } => a.height,
             AstKind::Nary(_, xs, _) => xs.iter().map(|x| x.height).max().unwrap_or(0),
             AstKind::Bin(_, a, b, _) => a.height.max(b.height),
@@ -744,7 +746,7 @@ impl<'a> Parser<'a> {
                 format!("'{name}' is a function and needs an argument: {name}(...)"),
                 span,
             )),
-            (_, None, false) => self.make(AstKind::Name(name.to_string()), span),
+            (_, None, false) => self.make(AstKind::Name(name.to_string(), None), span),
             (_, None, true) if !self.is_abstract(name) => Err(ParseError::new(
                 match not_yet(name) {
                     Some(call) => not_yet_message(name, call),

@@ -5,12 +5,14 @@ use std::sync::Arc;
 
 mod dedup;
 mod dims;
+mod symbols;
 
 use crate::error::ExprError;
 use crate::fxhash::FxHashMap;
 use crate::ids::Ids;
 use crate::node::{Dim, DimProd, DimVar, ExprId, Fun, Node, Num, Reduce, Shape, Symbol};
 use dedup::Dedup;
+use symbols::SymbolMap;
 
 /// Names of new symbolic dimensions, in order of use (then `m1`, `n1`, ...).
 pub(crate) const FRESH_NAMES: [&str; 12] =
@@ -129,7 +131,7 @@ pub struct ExprPool {
     /// Each name once, shared by the two tables.
     names: Vec<Arc<str>>,
     name_ids: FxHashMap<Arc<str>, Symbol>,
-    vars: FxHashMap<Symbol, VarInfo>,
+    vars: SymbolMap<VarInfo>,
     functions: FxHashMap<Symbol, ()>,
     /// The variables the rewriter made (differentials), see [`ExprPool::mark_internal`].
     internal: FxHashMap<Symbol, ()>,
@@ -164,7 +166,6 @@ impl ExprPool {
             tree_sizes: Vec::with_capacity(NODES),
             names: Vec::with_capacity(NAMES),
             name_ids: FxHashMap::with_capacity_and_hasher(NAMES, Default::default()),
-            vars: FxHashMap::with_capacity_and_hasher(NAMES, Default::default()),
             dedup: Dedup::with_capacity(NODES),
             ..ExprPool::default()
         }
@@ -467,7 +468,7 @@ impl ExprPool {
 
     /// The declared variables, sorted by name.
     pub fn vars(&self) -> Vec<(Symbol, VarInfo)> {
-        let mut v: Vec<_> = self.vars.iter().map(|(&s, &i)| (s, i)).collect();
+        let mut v: Vec<_> = self.vars.iter().map(|(s, &i)| (s, i)).collect();
         v.sort_by(|a, b| self.name(a.0).cmp(self.name(b.0)));
         v
     }

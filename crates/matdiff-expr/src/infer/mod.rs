@@ -2,8 +2,10 @@
 
 use crate::fxhash::FxHashMap as HashMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::error::ParseError;
+use crate::node::Symbol;
 use crate::node::{Dim, DimVar, ExprId, Num};
 use crate::parser::{Ast, AstKind};
 use crate::pool::{ExprPool, Structure};
@@ -73,9 +75,12 @@ pub(crate) fn is_greek(name: &str) -> bool {
 pub(crate) struct Inference<'p> {
     pub(crate) pool: &'p mut ExprPool,
     dims: Dims,
-    /// Variables of this expression with their shapes (in first-use order).
-    vars: Vec<(String, TShape, Range<usize>)>,
-    var_index: HashMap<String, usize>,
+    /// Variables of this expression with their shapes (in first-use order); each name is
+    /// allocated once, shared with `var_index` and then with the pool.
+    vars: Vec<(Arc<str>, TShape, Range<usize>)>,
+    var_index: HashMap<Arc<str>, usize>,
+    /// The symbol of each variable (by its index in `vars`), once declared in the pool.
+    var_symbols: Vec<Symbol>,
     functions: HashMap<String, Range<usize>>,
     bindings: HashMap<String, TShape>,
     symmetric: Vec<String>,
@@ -92,6 +97,7 @@ impl<'p> Inference<'p> {
             dims: Dims::default(),
             vars: Vec::new(),
             var_index: HashMap::default(),
+            var_symbols: Vec::new(),
             functions: HashMap::default(),
             bindings: HashMap::default(),
             symmetric: Vec::new(),
@@ -124,8 +130,14 @@ impl<'p> Inference<'p> {
     }
 
     fn var_shape(&mut self, name: &str, span: &Range<usize>) -> Result<TShape, ParseError> {
+        let i = self.var_entry(name, span)?;
+        Ok(self.vars[i].1)
+    }
+
+    /// The index of a variable in `vars`, added with its default shape if new.
+    fn var_entry(&mut self, name: &str, span: &Range<usize>) -> Result<usize, ParseError> {
         if let Some(&i) = self.var_index.get(name) {
-            return Ok(self.vars[i].1);
+            return Ok(i);
         }
         if self.functions.contains_key(name) {
             return Err(self.err(
@@ -154,9 +166,11 @@ impl<'p> Inference<'p> {
                 }
             }
         };
-        self.var_index.insert(name.to_string(), self.vars.len());
-        self.vars.push((name.to_string(), shape, span.clone()));
-        Ok(shape)
+        let name: Arc<str> = name.into();
+        let i = self.vars.len();
+        self.var_index.insert(name.clone(), i);
+        self.vars.push((name, shape, span.clone()));
+        Ok(i)
     }
 }
 
