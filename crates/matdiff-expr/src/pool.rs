@@ -574,7 +574,7 @@ impl ExprPool {
                 acc.saturating_add(self.tree_sizes[c.index()])
             });
         self.tree_sizes.push(size);
-        self.dedup.insert(&self.nodes, hash, id);
+        self.dedup.insert(hash, id);
         Ok(id)
     }
 
