@@ -204,7 +204,7 @@ impl<'p> Inference<'p> {
     ) -> Result<Node, ExprId> {
         Ok(match &ast.kind {
             AstKind::Name(n, var) => {
-                if let Some(&id) = env.get(n) {
+                if let Some(&id) = env.get(*n) {
                     return Err(id);
                 }
                 match var {

@@ -69,7 +69,7 @@ impl Inference<'_> {
     fn infer_leaf(&mut self, ast: &mut Ast) -> Result<TShape, ParseError> {
         match &mut ast.kind {
             AstKind::Name(n, var) => {
-                if let Some(&s) = self.bindings.get(n.as_str()) {
+                if let Some(&s) = self.bindings.get(*n) {
                     return Ok(s);
                 }
                 let i = self.var_entry(n, &ast.span)?;
@@ -693,7 +693,7 @@ fn binding_order(bindings: &[AstBinding]) -> Result<Vec<usize>, ParseError> {
 
 fn collect_names(ast: &Ast, out: &mut Vec<String>) {
     match &ast.kind {
-        AstKind::Name(n, _) => out.push(n.clone()),
+        AstKind::Name(n, _) => out.push(n.to_string()),
         AstKind::Num(_) | AstKind::Eye(_) | AstKind::Ones(_) => {}
         AstKind::Neg(a) | AstKind::Transpose(a) | AstKind::Call { arg: a, .. } => {
             collect_names(a, out)
