@@ -367,50 +367,6 @@ impl ExprPool {
         self.internal.contains_key(&symbol)
     }
 
-    /// Declares (or re-declares with the same shape) a variable. A variable's shape is fixed once
-    /// declared; declaring it again with another shape is an error.
-    pub fn declare_var(
-        &mut self,
-        name: &str,
-        shape: Shape,
-        symmetric: bool,
-    ) -> Result<Symbol, ExprError> {
-        let s = self.symbol(name);
-        if symmetric && !shape.is_square() {
-            return Err(ExprError::NotSquare {
-                what: format!("symmetric {name}"),
-                shape: self.shape_str(shape),
-            });
-        }
-        if self.functions.contains_key(&s) {
-            return Err(ExprError::FunctionAsVariable {
-                name: name.to_string(),
-            });
-        }
-        match self.vars.get(&s) {
-            Some(info) if info.shape != shape => Err(ExprError::Redeclared {
-                name: name.to_string(),
-                old: self.shape_str(info.shape),
-                new: self.shape_str(shape),
-            }),
-            Some(_) => {
-                self.vars.get_mut(&s).expect("present").symmetric |= symmetric;
-                Ok(s)
-            }
-            None => {
-                self.vars.insert(
-                    s,
-                    VarInfo {
-                        shape,
-                        symmetric,
-                        structure: Structure::General,
-                    },
-                );
-                Ok(s)
-            }
-        }
-    }
-
     /// Whether a scalar node is an integer by construction: an integer number, a variable declared
     /// `integer`, or a sum, negation or product of those (`k - 1`).
     ///

@@ -26,10 +26,9 @@ impl<'p> Inference<'p> {
                 self.resolve(*c, &mut resolved),
             );
             let sym = symmetric.iter().any(|s| **s == **name);
-            self.pool.symbol_shared(name);
             let s = self
                 .pool
-                .declare_var(name, shape, sym)
+                .declare_var_shared(name, shape, sym)
                 .map_err(|e| ParseError::new(e.to_string(), span.clone()))?;
             self.var_symbols.push(s);
         }

@@ -12,6 +12,7 @@ use crate::pool::{ExprPool, Structure};
 
 mod dims;
 mod lower;
+mod names;
 mod shapes;
 
 /// A parsed expression: its root and the names of its `where` bindings (in the order written).
@@ -76,9 +77,9 @@ pub(crate) struct Inference<'p> {
     pub(crate) pool: &'p mut ExprPool,
     dims: Dims,
     /// Variables of this expression with their shapes (in first-use order); each name is
-    /// allocated once, shared with `var_index` and then with the pool.
+    /// allocated once, and the pool keeps that allocation (`declare_var_shared`).
     vars: Vec<(Arc<str>, TShape, Range<usize>)>,
-    var_index: HashMap<Arc<str>, usize>,
+    var_index: names::NameIndex,
     /// The symbol of each variable (by its index in `vars`), once declared in the pool.
     var_symbols: Vec<Symbol>,
     functions: HashMap<String, Range<usize>>,
@@ -96,7 +97,7 @@ impl<'p> Inference<'p> {
             pool,
             dims: Dims::default(),
             vars: Vec::new(),
-            var_index: HashMap::default(),
+            var_index: names::NameIndex::default(),
             var_symbols: Vec::new(),
             functions: HashMap::default(),
             bindings: HashMap::default(),
@@ -136,7 +137,7 @@ impl<'p> Inference<'p> {
 
     /// The index of a variable in `vars`, added with its default shape if new.
     fn var_entry(&mut self, name: &str, span: &Range<usize>) -> Result<usize, ParseError> {
-        if let Some(&i) = self.var_index.get(name) {
+        if let Some(i) = self.var_index.get(name, |i| &self.vars[i].0) {
             return Ok(i);
         }
         if self.functions.contains_key(name) {
@@ -166,10 +167,9 @@ impl<'p> Inference<'p> {
                 }
             }
         };
-        let name: Arc<str> = name.into();
         let i = self.vars.len();
-        self.var_index.insert(name.clone(), i);
-        self.vars.push((name, shape, span.clone()));
+        self.var_index.insert(name, i);
+        self.vars.push((name.into(), shape, span.clone()));
         Ok(i)
     }
 }

@@ -277,7 +277,7 @@ impl Inference<'_> {
     /// Records `name` as an abstract function, unless it is a variable.
     #[inline(never)]
     fn use_function(&mut self, name: &str, name_span: &Range<usize>) -> Result<(), ParseError> {
-        if self.var_index.contains_key(name)
+        if self.var_index.get(name, |i| &self.vars[i].0).is_some()
             || self
                 .pool
                 .find_symbol(name)
@@ -563,11 +563,10 @@ impl Inference<'_> {
                 .pool
                 .find_symbol(name)
                 .is_some_and(|s| self.pool.var_info(s).is_some());
-            let shape = match (declared, self.var_index.get(name.as_str())) {
+            let shape = match (declared, self.var_index.get(name, |i| &self.vars[i].0)) {
                 (Some(d), None) if !known => {
-                    let name: std::sync::Arc<str> = name.as_str().into();
-                    self.var_index.insert(name.clone(), self.vars.len());
-                    self.vars.push((name, d, span.clone()));
+                    self.var_index.insert(name, self.vars.len());
+                    self.vars.push((name.as_str().into(), d, span.clone()));
                     d
                 }
                 (declared, _) => {

@@ -1,12 +1,15 @@
-//! Names in bulk: a map from symbols to values, as a vector indexed by the symbol: symbols are numbered densely
-//! in the order their names first appear, so a lookup is one indexed read (no hashing, and the
-//! variables of a long input are read in about the order they were written, which the cache
-//! likes, where a hash table of 300,000 entries misses on nearly every read).
+//! Names in bulk. Variables are declared with a name already held in an `Arc` (shared with shape
+//! inference, not copied), and their information is kept in a [`SymbolMap`]: a vector indexed by
+//! the symbol. Symbols are numbered densely in the order their names first appear, so a lookup
+//! is one indexed read (no hashing), and the variables of a long input are read in about the
+//! order they were written, which the cache likes, where a hash table of 300,000 entries misses
+//! on nearly every read.
 
 use std::sync::Arc;
 
-use super::ExprPool;
-use crate::node::Symbol;
+use super::{ExprPool, Structure, VarInfo};
+use crate::error::ExprError;
+use crate::node::{Shape, Symbol};
 
 impl ExprPool {
     /// Makes room for `n` more names, so that interning the variables of a long input does not
@@ -26,6 +29,71 @@ impl ExprPool {
         self.names.push(name.clone());
         self.name_ids.insert(name.clone(), s);
         s
+    }
+
+    /// Declares (or re-declares with the same shape) a variable. A variable's shape is fixed once
+    /// declared; declaring it again with another shape is an error.
+    pub fn declare_var(
+        &mut self,
+        name: &str,
+        shape: Shape,
+        symmetric: bool,
+    ) -> Result<Symbol, ExprError> {
+        let s = self.symbol(name);
+        self.declare_symbol_var(s, name, shape, symmetric)
+    }
+
+    /// [`ExprPool::declare_var`] for a name held in an `Arc` (interned without a copy).
+    pub(crate) fn declare_var_shared(
+        &mut self,
+        name: &Arc<str>,
+        shape: Shape,
+        symmetric: bool,
+    ) -> Result<Symbol, ExprError> {
+        let s = self.symbol_shared(name);
+        self.declare_symbol_var(s, name, shape, symmetric)
+    }
+
+    fn declare_symbol_var(
+        &mut self,
+        s: Symbol,
+        name: &str,
+        shape: Shape,
+        symmetric: bool,
+    ) -> Result<Symbol, ExprError> {
+        if symmetric && !shape.is_square() {
+            return Err(ExprError::NotSquare {
+                what: format!("symmetric {name}"),
+                shape: self.shape_str(shape),
+            });
+        }
+        if self.functions.contains_key(&s) {
+            return Err(ExprError::FunctionAsVariable {
+                name: name.to_string(),
+            });
+        }
+        match self.vars.get(&s) {
+            Some(info) if info.shape != shape => Err(ExprError::Redeclared {
+                name: name.to_string(),
+                old: self.shape_str(info.shape),
+                new: self.shape_str(shape),
+            }),
+            Some(_) => {
+                self.vars.get_mut(&s).expect("present").symmetric |= symmetric;
+                Ok(s)
+            }
+            None => {
+                self.vars.insert(
+                    s,
+                    VarInfo {
+                        shape,
+                        symmetric,
+                        structure: Structure::General,
+                    },
+                );
+                Ok(s)
+            }
+        }
     }
 }
 
