@@ -10,8 +10,8 @@ use crate::node::{Func, Reduce, Triangle};
 use crate::pool::Limits;
 
 #[derive(Debug)]
-pub(crate) struct Ast {
-    pub(crate) kind: AstKind,
+pub(crate) struct Ast<'a> {
+    pub(crate) kind: AstKind<'a>,
     pub(crate) span: Range<usize>,
     pub(crate) height: u32,
 }
@@ -67,33 +67,35 @@ pub(crate) enum Callee {
 }
 
 #[derive(Debug)]
-pub(crate) enum AstKind {
+pub(crate) enum AstKind<'a> {
     Num(f64),
-    Name(String),
+    /// A name; a variable's index among the variables of the expression is filled in by shape
+    /// inference, so that lowering finds its symbol without looking the name up again.
+    Name(&'a str, Option<u32>),
     /// `I` or `eye`; the inferred dimension is filled in by shape inference.
     Eye(Option<u32>),
     /// `ones`; the inferred dimension is filled in by shape inference.
     Ones(Option<u32>),
-    Neg(Box<Ast>),
+    Neg(Box<Ast<'a>>),
     /// Operands, and the span of the operator before each operand after the first.
-    Nary(NaryOp, Vec<Ast>, Vec<Range<usize>>),
-    Bin(BinOp, Box<Ast>, Box<Ast>, Range<usize>),
-    Transpose(Box<Ast>),
+    Nary(NaryOp, Vec<Ast<'a>>, Vec<Range<usize>>),
+    Bin(BinOp, Box<Ast<'a>>, Box<Ast<'a>>, Range<usize>),
+    Transpose(Box<Ast<'a>>),
     Call {
         callee: Callee,
         name: String,
         name_span: Range<usize>,
         order: u8,
-        arg: Box<Ast>,
+        arg: Box<Ast<'a>>,
     },
 }
 
 /// A `where` binding as written.
 #[derive(Debug)]
-pub(crate) struct AstBinding {
+pub(crate) struct AstBinding<'a> {
     pub(crate) name: String,
     pub(crate) name_span: Range<usize>,
-    pub(crate) value: Ast,
+    pub(crate) value: Ast<'a>,
 }
 
 /// The words that cannot name a variable.
@@ -134,7 +136,7 @@ pub(crate) struct Parser<'a> {
     /// The parsed contents of each parenthesised group (or call argument), by the number of its
     /// `(` (`slot`); an error is reported only if the parse reaches the group. `None` for a
     /// group nested deeper than the limit, which is not parsed at all.
-    groups: Vec<Option<Result<Ast, ParseError>>>,
+    groups: Vec<Option<Result<Ast<'a>, ParseError>>>,
     /// The number of each `(` among the `(`s, by token index.
     slot: Vec<u32>,
     /// Names declared as abstract functions (`--let 'act: function'`, or known to the pool).
@@ -213,9 +215,9 @@ impl<'a> Parser<'a> {
     }
 
     /// A node of the syntax tree; an error when the tree grows higher than the nesting limit.
-    fn make(&self, kind: AstKind, span: Range<usize>) -> Result<Ast, ParseError> {
+    fn make(&self, kind: AstKind<'a>, span: Range<usize>) -> Result<Ast<'a>, ParseError> {
         let child_height = match &kind {
-            AstKind::Num(_) | AstKind::Name(_) | AstKind::Eye(_) | AstKind::Ones(_) => 0,
+            AstKind::Num(_) | AstKind::Name(..) | AstKind::Eye(_) | AstKind::Ones(_) => 0,
             AstKind::Neg(a) | AstKind::Transpose(a) | AstKind::Call { arg: a, .. } => a.height,
             AstKind::Nary(_, xs, _) => xs.iter().map(|x| x.height).max().unwrap_or(0),
             AstKind::Bin(_, a, b, _) => a.height.max(b.height),
@@ -240,7 +242,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `EXPR [where NAME = EXPR, ...]` and the end of input.
-    pub(crate) fn parse_top(&mut self) -> Result<(Ast, Vec<AstBinding>), ParseError> {
+    pub(crate) fn parse_top(&mut self) -> Result<(Ast<'a>, Vec<AstBinding<'a>>), ParseError> {
         if *self.peek() == Tok::End {
             return Err(ParseError::new(
                 "expected an expression, found end of input (the input is empty)",
@@ -301,7 +303,7 @@ impl<'a> Parser<'a> {
     // stack does not grow with the input, however deeply it nests.
 
     /// Sums: `term (('+' | '-') term)*`.
-    fn expr(&mut self) -> Result<Ast, ParseError> {
+    fn expr(&mut self) -> Result<Ast<'a>, ParseError> {
         let first = self.term()?;
         let start = first.span.start;
         // Two items to start with: a sum or product of two is the common case, and the syntax
@@ -329,7 +331,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A term: signs (`-` negates, `+` does nothing) before Kronecker products.
-    fn term(&mut self) -> Result<Ast, ParseError> {
+    fn term(&mut self) -> Result<Ast<'a>, ParseError> {
         let minus = self.signs(true);
         let t = self.kron_product()?;
         self.negate(t, minus)
@@ -337,7 +339,7 @@ impl<'a> Parser<'a> {
 
     /// Kronecker products written infix, `product ('⊗' product)*`: looser than `*`, tighter
     /// than `+` (`A*B ⊗ C + D` is `kron(A*B, C) + D`), as the literature writes them.
-    fn kron_product(&mut self) -> Result<Ast, ParseError> {
+    fn kron_product(&mut self) -> Result<Ast<'a>, ParseError> {
         let mut lhs = self.product()?;
         while *self.peek() == Tok::Kron {
             let op_span = self.bump();
@@ -366,7 +368,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Wraps `t` in one negation per minus sign, innermost last.
-    fn negate(&self, mut t: Ast, minus: Vec<usize>) -> Result<Ast, ParseError> {
+    fn negate(&self, mut t: Ast<'a>, minus: Vec<usize>) -> Result<Ast<'a>, ParseError> {
         for start in minus.into_iter().rev() {
             let span = start..t.span.end;
             t = self.make(AstKind::Neg(Box::new(t)), span)?;
@@ -375,7 +377,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Products: `operand (('*' | '/' | '.*' | './') operand)*`, runs of `*` and of `.*` n-ary.
-    fn product(&mut self) -> Result<Ast, ParseError> {
+    fn product(&mut self) -> Result<Ast<'a>, ParseError> {
         let mut lhs = self.operand()?;
         loop {
             let op = match self.peek() {
@@ -413,7 +415,7 @@ impl<'a> Parser<'a> {
     }
 
     /// An operand of a product or an exponent: minus signs before a power.
-    fn operand(&mut self) -> Result<Ast, ParseError> {
+    fn operand(&mut self) -> Result<Ast<'a>, ParseError> {
         let minus = self.signs(false);
         let t = self.power()?;
         self.negate(t, minus)
@@ -421,7 +423,7 @@ impl<'a> Parser<'a> {
 
     /// Powers, right-associative: `base (('^' | '.^') '-'* base)*` where each exponent takes
     /// the rest of the chain (`x^2^3` is `x^(2^3)`, `X^-1` is `X^(-1)`).
-    fn power(&mut self) -> Result<Ast, ParseError> {
+    fn power(&mut self) -> Result<Ast<'a>, ParseError> {
         let first = self.power_base()?;
         if !matches!(self.peek(), Tok::Caret | Tok::DotCaret) {
             return Ok(first);
@@ -453,7 +455,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A postfix expression followed by any number of `^T` (each possibly followed by quotes).
-    fn power_base(&mut self) -> Result<Ast, ParseError> {
+    fn power_base(&mut self) -> Result<Ast<'a>, ParseError> {
         let mut base = self.postfix()?;
         while *self.peek() == Tok::Caret && matches!(self.peek_at(1), Tok::Ident(t) if *t == "T") {
             self.bump();
@@ -466,13 +468,13 @@ impl<'a> Parser<'a> {
     }
 
     /// A primary followed by transposes.
-    fn postfix(&mut self) -> Result<Ast, ParseError> {
+    fn postfix(&mut self) -> Result<Ast<'a>, ParseError> {
         let e = self.primary()?;
         self.quotes(e)
     }
 
     /// `e` transposed once per quote that follows.
-    fn quotes(&mut self, mut e: Ast) -> Result<Ast, ParseError> {
+    fn quotes(&mut self, mut e: Ast<'a>) -> Result<Ast<'a>, ParseError> {
         while *self.peek() == Tok::Quote {
             let q = self.bump();
             let span = e.span.start..q.end;
@@ -481,7 +483,7 @@ impl<'a> Parser<'a> {
         Ok(e)
     }
 
-    fn primary(&mut self) -> Result<Ast, ParseError> {
+    fn primary(&mut self) -> Result<Ast<'a>, ParseError> {
         let span = self.span();
         match self.peek() {
             &Tok::Num(v) => {
@@ -549,7 +551,7 @@ impl<'a> Parser<'a> {
 
     /// The contents of the group opened at token `open`: a parenthesised expression or the
     /// argument of a call.
-    fn group(&mut self, open: usize) -> Result<Ast, ParseError> {
+    fn group(&mut self, open: usize) -> Result<Ast<'a>, ParseError> {
         self.pos = open + 1;
         let open_span = self.toks[open].1.clone();
         let callee = self.callee_before(open).map(str::to_string);
@@ -635,7 +637,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The parsed group at the current `(`; moves past its `)` and returns the span of it.
-    fn take_group(&mut self) -> Result<(Ast, Range<usize>), ParseError> {
+    fn take_group(&mut self) -> Result<(Ast<'a>, Range<usize>), ParseError> {
         let open = self.pos;
         let slot = self.slot[open];
         // Only the groups nested too deeply are not parsed beforehand.
@@ -670,7 +672,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The identifier `name` at `span`, already consumed: a name, a constant or a call.
-    fn ident(&mut self, name: &'a str, span: Range<usize>) -> Result<Ast, ParseError> {
+    fn ident(&mut self, name: &'a str, span: Range<usize>) -> Result<Ast<'a>, ParseError> {
         let callee = if let Some(f) = Func::from_name(name) {
             Some(Callee::Elementwise(f))
         } else if let Some(r) = Reduce::from_name(name) {
@@ -744,7 +746,7 @@ impl<'a> Parser<'a> {
                 format!("'{name}' is a function and needs an argument: {name}(...)"),
                 span,
             )),
-            (_, None, false) => self.make(AstKind::Name(name.to_string()), span),
+            (_, None, false) => self.make(AstKind::Name(name, None), span),
             (_, None, true) if !self.is_abstract(name) => Err(ParseError::new(
                 match not_yet(name) {
                     Some(call) => not_yet_message(name, call),
@@ -778,7 +780,7 @@ impl<'a> Parser<'a> {
         name: String,
         name_span: Range<usize>,
         order: u8,
-    ) -> Result<Ast, ParseError> {
+    ) -> Result<Ast<'a>, ParseError> {
         let (arg, close) = self.take_group()?;
         let span = name_span.start..close.end;
         let kind = AstKind::Call {

@@ -5,12 +5,14 @@ use std::sync::Arc;
 
 mod dedup;
 mod dims;
+mod symbols;
 
 use crate::error::ExprError;
 use crate::fxhash::FxHashMap;
 use crate::ids::Ids;
 use crate::node::{Dim, DimProd, DimVar, ExprId, Fun, Node, Num, Reduce, Shape, Symbol};
 use dedup::Dedup;
+use symbols::SymbolMap;
 
 /// Names of new symbolic dimensions, in order of use (then `m1`, `n1`, ...).
 pub(crate) const FRESH_NAMES: [&str; 12] =
@@ -129,7 +131,7 @@ pub struct ExprPool {
     /// Each name once, shared by the two tables.
     names: Vec<Arc<str>>,
     name_ids: FxHashMap<Arc<str>, Symbol>,
-    vars: FxHashMap<Symbol, VarInfo>,
+    vars: SymbolMap<VarInfo>,
     functions: FxHashMap<Symbol, ()>,
     /// The variables the rewriter made (differentials), see [`ExprPool::mark_internal`].
     internal: FxHashMap<Symbol, ()>,
@@ -164,7 +166,6 @@ impl ExprPool {
             tree_sizes: Vec::with_capacity(NODES),
             names: Vec::with_capacity(NAMES),
             name_ids: FxHashMap::with_capacity_and_hasher(NAMES, Default::default()),
-            vars: FxHashMap::with_capacity_and_hasher(NAMES, Default::default()),
             dedup: Dedup::with_capacity(NODES),
             ..ExprPool::default()
         }
@@ -366,50 +367,6 @@ impl ExprPool {
         self.internal.contains_key(&symbol)
     }
 
-    /// Declares (or re-declares with the same shape) a variable. A variable's shape is fixed once
-    /// declared; declaring it again with another shape is an error.
-    pub fn declare_var(
-        &mut self,
-        name: &str,
-        shape: Shape,
-        symmetric: bool,
-    ) -> Result<Symbol, ExprError> {
-        let s = self.symbol(name);
-        if symmetric && !shape.is_square() {
-            return Err(ExprError::NotSquare {
-                what: format!("symmetric {name}"),
-                shape: self.shape_str(shape),
-            });
-        }
-        if self.functions.contains_key(&s) {
-            return Err(ExprError::FunctionAsVariable {
-                name: name.to_string(),
-            });
-        }
-        match self.vars.get(&s) {
-            Some(info) if info.shape != shape => Err(ExprError::Redeclared {
-                name: name.to_string(),
-                old: self.shape_str(info.shape),
-                new: self.shape_str(shape),
-            }),
-            Some(_) => {
-                self.vars.get_mut(&s).expect("present").symmetric |= symmetric;
-                Ok(s)
-            }
-            None => {
-                self.vars.insert(
-                    s,
-                    VarInfo {
-                        shape,
-                        symmetric,
-                        structure: Structure::General,
-                    },
-                );
-                Ok(s)
-            }
-        }
-    }
-
     /// Whether a scalar node is an integer by construction: an integer number, a variable declared
     /// `integer`, or a sum, negation or product of those (`k - 1`).
     ///
@@ -467,7 +424,7 @@ impl ExprPool {
 
     /// The declared variables, sorted by name.
     pub fn vars(&self) -> Vec<(Symbol, VarInfo)> {
-        let mut v: Vec<_> = self.vars.iter().map(|(&s, &i)| (s, i)).collect();
+        let mut v: Vec<_> = self.vars.iter().map(|(s, &i)| (s, i)).collect();
         v.sort_by(|a, b| self.name(a.0).cmp(self.name(b.0)));
         v
     }
@@ -573,7 +530,7 @@ impl ExprPool {
                 acc.saturating_add(self.tree_sizes[c.index()])
             });
         self.tree_sizes.push(size);
-        self.dedup.insert(&self.nodes, hash, id);
+        self.dedup.insert(hash, id);
         Ok(id)
     }
 

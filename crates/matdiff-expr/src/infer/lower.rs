@@ -19,15 +19,18 @@ impl<'p> Inference<'p> {
         let symmetric = std::mem::take(&mut self.symmetric);
         let mut resolved: HashMap<u32, Dim> = HashMap::default();
         let vars = std::mem::take(&mut self.vars);
+        self.pool.reserve_names(vars.len());
         for (name, (r, c), span) in &vars {
             let shape = Shape::new(
                 self.resolve(*r, &mut resolved),
                 self.resolve(*c, &mut resolved),
             );
-            let sym = symmetric.contains(name);
-            self.pool
-                .declare_var(name, shape, sym)
+            let sym = symmetric.iter().any(|s| **s == **name);
+            let s = self
+                .pool
+                .declare_var_shared(name, shape, sym)
                 .map_err(|e| ParseError::new(e.to_string(), span.clone()))?;
+            self.var_symbols.push(s);
         }
         for (name, structure, span) in std::mem::take(&mut self.structures) {
             self.pool
@@ -199,11 +202,14 @@ impl<'p> Inference<'p> {
         resolved: &mut HashMap<u32, Dim>,
     ) -> Result<Node, ExprId> {
         Ok(match &ast.kind {
-            AstKind::Name(n) => {
-                if let Some(&id) = env.get(n) {
+            AstKind::Name(n, var) => {
+                if let Some(&id) = env.get(*n) {
                     return Err(id);
                 }
-                Node::Var(self.pool.symbol(n))
+                match var {
+                    Some(i) => Node::Var(self.var_symbols[*i as usize]),
+                    None => Node::Var(self.pool.symbol(n)),
+                }
             }
             AstKind::Eye(d) => Node::Identity(self.resolve_free(d.expect("inferred"), resolved)),
             AstKind::Ones(d) => Node::Ones(self.resolve_free(d.expect("inferred"), resolved)),

@@ -2,14 +2,17 @@
 
 use crate::fxhash::FxHashMap as HashMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::error::ParseError;
+use crate::node::Symbol;
 use crate::node::{Dim, DimVar, ExprId, Num};
 use crate::parser::{Ast, AstKind};
 use crate::pool::{ExprPool, Structure};
 
 mod dims;
 mod lower;
+mod names;
 mod shapes;
 
 /// A parsed expression: its root and the names of its `where` bindings (in the order written).
@@ -73,9 +76,12 @@ pub(crate) fn is_greek(name: &str) -> bool {
 pub(crate) struct Inference<'p> {
     pub(crate) pool: &'p mut ExprPool,
     dims: Dims,
-    /// Variables of this expression with their shapes (in first-use order).
-    vars: Vec<(String, TShape, Range<usize>)>,
-    var_index: HashMap<String, usize>,
+    /// Variables of this expression with their shapes (in first-use order); each name is
+    /// allocated once, and the pool keeps that allocation (`declare_var_shared`).
+    vars: Vec<(Arc<str>, TShape, Range<usize>)>,
+    var_index: names::NameIndex,
+    /// The symbol of each variable (by its index in `vars`), once declared in the pool.
+    var_symbols: Vec<Symbol>,
     functions: HashMap<String, Range<usize>>,
     bindings: HashMap<String, TShape>,
     symmetric: Vec<String>,
@@ -91,7 +97,8 @@ impl<'p> Inference<'p> {
             pool,
             dims: Dims::default(),
             vars: Vec::new(),
-            var_index: HashMap::default(),
+            var_index: names::NameIndex::default(),
+            var_symbols: Vec::new(),
             functions: HashMap::default(),
             bindings: HashMap::default(),
             symmetric: Vec::new(),
@@ -124,8 +131,14 @@ impl<'p> Inference<'p> {
     }
 
     fn var_shape(&mut self, name: &str, span: &Range<usize>) -> Result<TShape, ParseError> {
-        if let Some(&i) = self.var_index.get(name) {
-            return Ok(self.vars[i].1);
+        let i = self.var_entry(name, span)?;
+        Ok(self.vars[i].1)
+    }
+
+    /// The index of a variable in `vars`, added with its default shape if new.
+    fn var_entry(&mut self, name: &str, span: &Range<usize>) -> Result<usize, ParseError> {
+        if let Some(i) = self.var_index.get(name, |i| &self.vars[i].0) {
+            return Ok(i);
         }
         if self.functions.contains_key(name) {
             return Err(self.err(
@@ -154,9 +167,10 @@ impl<'p> Inference<'p> {
                 }
             }
         };
-        self.var_index.insert(name.to_string(), self.vars.len());
-        self.vars.push((name.to_string(), shape, span.clone()));
-        Ok(shape)
+        let i = self.vars.len();
+        self.var_index.insert(name, i);
+        self.vars.push((name.into(), shape, span.clone()));
+        Ok(i)
     }
 }
 

@@ -68,12 +68,13 @@ impl Inference<'_> {
     #[inline(never)]
     fn infer_leaf(&mut self, ast: &mut Ast) -> Result<TShape, ParseError> {
         match &mut ast.kind {
-            AstKind::Name(n) => {
-                if let Some(&s) = self.bindings.get(n.as_str()) {
+            AstKind::Name(n, var) => {
+                if let Some(&s) = self.bindings.get(*n) {
                     return Ok(s);
                 }
-                let n = n.clone();
-                self.var_shape(&n, &ast.span)
+                let i = self.var_entry(n, &ast.span)?;
+                *var = Some(i as u32);
+                Ok(self.vars[i].1)
             }
             AstKind::Eye(slot) => {
                 let d = self.dims.fresh();
@@ -276,7 +277,7 @@ impl Inference<'_> {
     /// Records `name` as an abstract function, unless it is a variable.
     #[inline(never)]
     fn use_function(&mut self, name: &str, name_span: &Range<usize>) -> Result<(), ParseError> {
-        if self.var_index.contains_key(name)
+        if self.var_index.get(name, |i| &self.vars[i].0).is_some()
             || self
                 .pool
                 .find_symbol(name)
@@ -440,7 +441,7 @@ impl Inference<'_> {
     fn integer_ast(&self, ast: &Ast) -> bool {
         match &ast.kind {
             AstKind::Num(v) => Num::new(*v).and_then(Num::as_integer).is_some(),
-            AstKind::Name(n) => {
+            AstKind::Name(n, _) => {
                 self.structures
                     .iter()
                     .any(|s| &s.0 == n && s.1 == Structure::Integer)
@@ -509,7 +510,8 @@ impl Inference<'_> {
             free.extend(self.dims.free_atoms(a));
             free.extend(self.dims.free_atoms(b));
         }
-        let vars: Vec<(String, TShape)> = self.vars.iter().map(|v| (v.0.clone(), v.1)).collect();
+        let vars: Vec<(String, TShape)> =
+            self.vars.iter().map(|v| (v.0.to_string(), v.1)).collect();
         let mut names: Vec<String> = Vec::new();
         for (name, (r, c)) in vars {
             let mut atoms = self.dims.free_atoms(r);
@@ -561,10 +563,10 @@ impl Inference<'_> {
                 .pool
                 .find_symbol(name)
                 .is_some_and(|s| self.pool.var_info(s).is_some());
-            let shape = match (declared, self.var_index.get(name.as_str())) {
+            let shape = match (declared, self.var_index.get(name, |i| &self.vars[i].0)) {
                 (Some(d), None) if !known => {
-                    self.var_index.insert(name.clone(), self.vars.len());
-                    self.vars.push((name.clone(), d, span.clone()));
+                    self.var_index.insert(name, self.vars.len());
+                    self.vars.push((name.as_str().into(), d, span.clone()));
                     d
                 }
                 (declared, _) => {
@@ -690,7 +692,7 @@ fn binding_order(bindings: &[AstBinding]) -> Result<Vec<usize>, ParseError> {
 
 fn collect_names(ast: &Ast, out: &mut Vec<String>) {
     match &ast.kind {
-        AstKind::Name(n) => out.push(n.clone()),
+        AstKind::Name(n, _) => out.push(n.to_string()),
         AstKind::Num(_) | AstKind::Eye(_) | AstKind::Ones(_) => {}
         AstKind::Neg(a) | AstKind::Transpose(a) | AstKind::Call { arg: a, .. } => {
             collect_names(a, out)
