@@ -1,11 +1,13 @@
-//! Generates the Rust functions of catalog entries (all that the Rust target translates) into
-//! `OUT_DIR/generated.rs`: one function per entry, named after it, and a table of them.
+//! Derives, lowers and evaluates every catalog entry once, and writes what the tests need into
+//! `OUT_DIR`: `generated.rs`, the Rust functions of the entries the Rust target translates (one
+//! per entry, named after it, and a table of them), and `cases.json`, each entry's NumPy and JAX
+//! code, inputs and matdiff-faer's value and gradient.
 
 use std::fmt::Write;
 
-use matdiff_testkit::catalog;
-
-use matdiff_codegen::{ArgumentKind, Lang, Options, Program};
+use matdiff_codegen::{ArgumentKind, Lang, Options};
+use matdiff_testkit::codegen_cases::{entries, Case};
+use serde_json::{json, Value};
 
 /// An expression whose variables are named like the generated body's own names.
 const RESERVED_NAMES: &str = "sum(exp(out) .* s .* t) + tr(A*inv(B)) + sigmoid(a'*b)";
@@ -19,26 +21,27 @@ fn main() {
         .collect();
     let mut out = String::new();
     let mut names = Vec::new();
-    for path in catalog::catalog_files() {
-        let entry = catalog::read_entry(&path).expect("a catalog entry");
-        let (pool, d, _) = catalog::derive_entry(&entry).expect("the entry derives");
-        let lowered = Program::new(&pool, &d.bindings, std::slice::from_ref(&d));
-        let listed = excluded.contains(&entry.name.as_str());
-        let program = match (lowered, listed) {
-            (Ok(_), true) => panic!("{} is listed as excluded but lowers", entry.name),
-            (Err(_), true) => continue,
-            (Err(e), false) => panic!("{} does not lower: {e}", entry.name),
-            (Ok(p), false) => p,
+    let mut cases = Vec::new();
+    // The catalog is derived, lowered and evaluated here, once: the tests read the results.
+    for case in matdiff_testkit::codegen_cases::cases() {
+        let case = match case {
+            Ok(case) if excluded.contains(&case.name.as_str()) => {
+                panic!("{} is listed as excluded but lowers", case.name)
+            }
+            Ok(case) => case,
+            Err((name, _)) if excluded.contains(&name.as_str()) => continue,
+            Err((name, e)) => panic!("{name} does not lower: {e}"),
         };
         let options = Options {
-            name: entry.name.clone(),
+            name: case.name.clone(),
             ..Options::default()
         };
-        let code = program.print(Lang::Rust, &options).expect("rust code");
+        let code = case.program.print(Lang::Rust, &options).expect("rust code");
         out.push_str(&code);
         out.push('\n');
         // A wrapper with one signature for all: values and functions by name.
-        let args: Vec<String> = program
+        let args: Vec<String> = case
+            .program
             .arguments()
             .iter()
             .map(|a| match a.kind {
@@ -50,10 +53,11 @@ fn main() {
         let _ = writeln!(
             out,
             "#[allow(unused_variables)]\nfn run_{0}(v: &crate::Values, f: &crate::Functions<'_>) -> (f64, faer::Mat<f64>) {{\n    let (value, gradient) = {0}({1});\n    (value, crate::IntoMat::into_mat(gradient))\n}}\n",
-            entry.name,
+            case.name,
             args.join(", ")
         );
-        names.push(entry.name);
+        cases.push(case_json(&case));
+        names.push(case.name);
     }
     // Variables named like the locals and helpers of the generated body.
     let options = Options {
@@ -80,6 +84,43 @@ fn main() {
             .join(", ")
     );
     let dir = std::env::var("OUT_DIR").expect("OUT_DIR");
-    std::fs::write(std::path::Path::new(&dir).join("generated.rs"), out)
-        .expect("OUT_DIR is writable");
+    let dir = std::path::Path::new(&dir);
+    std::fs::write(dir.join("generated.rs"), out).expect("OUT_DIR is writable");
+    let cases = serde_json::to_string(&cases).expect("JSON");
+    std::fs::write(dir.join("cases.json"), cases).expect("OUT_DIR is writable");
+}
+
+/// What the tests need of a case: its NumPy and JAX code, its inputs (a scalar as a number, a
+/// column as a list, a matrix as a list of rows), its abstract functions, and matdiff-faer's
+/// value and gradient (entries column by column).
+fn case_json(case: &Case) -> Value {
+    let numpy_options = Options {
+        check_gradient: true,
+        ..Options::default()
+    };
+    let inputs: serde_json::Map<String, Value> = case
+        .values
+        .iter()
+        .map(|(name, m)| {
+            let v = if m.nrows() == 1 && m.ncols() == 1 {
+                json!(m[(0, 0)])
+            } else if m.ncols() == 1 {
+                json!((0..m.nrows()).map(|i| m[(i, 0)]).collect::<Vec<_>>())
+            } else {
+                json!((0..m.nrows())
+                    .map(|i| (0..m.ncols()).map(|j| m[(i, j)]).collect::<Vec<_>>())
+                    .collect::<Vec<_>>())
+            };
+            (name.to_string(), v)
+        })
+        .collect();
+    json!({
+        "name": case.name,
+        "numpy": case.program.print(Lang::NumPy, &numpy_options).expect("numpy code"),
+        "jax": case.program.print(Lang::Jax, &Options::default()).expect("jax code"),
+        "inputs": inputs,
+        "functions": case.functions,
+        "value": case.value,
+        "gradient": entries(&case.gradient),
+    })
 }

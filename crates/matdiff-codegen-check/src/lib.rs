@@ -1,6 +1,7 @@
 //! Test-only: the Rust (faer) code that `matdiff-codegen` generates for every entry of the
 //! derivation catalog, compiled here (`build.rs` writes it) and run against matdiff-faer by
-//! `tests/generated.rs`.
+//! `tests/generated.rs`, and each entry's NumPy and JAX code with matdiff-faer's results
+//! ([`cases`]), which the same build script derived: the catalog is derived once for all targets.
 #![allow(missing_docs, unreachable_pub)]
 
 /// A generated function behind one signature: the values and the element-wise functions by
@@ -31,3 +32,73 @@ impl IntoMat for faer::Mat<f64> {
 }
 
 include!(concat!(env!("OUT_DIR"), "/generated.rs"));
+
+/// One catalog entry as the build script derived, lowered and evaluated it: what each generated
+/// target must reproduce.
+pub struct Case {
+    pub name: String,
+    /// The generated NumPy module (with `check_gradient()`) and JAX module.
+    pub numpy: String,
+    pub jax: String,
+    /// The inputs by name: a scalar as a number, a column as a list, a matrix as a list of rows.
+    pub inputs: serde_json::Map<String, serde_json::Value>,
+    /// The abstract functions, sorted by name.
+    pub functions: Vec<String>,
+    /// matdiff-faer's value of the function, and the gradient's entries column by column.
+    pub value: f64,
+    pub gradient: Vec<f64>,
+}
+
+impl Case {
+    /// The inputs as matrices (a scalar 1 x 1, a list a column).
+    pub fn values(&self) -> Values {
+        let number = |x: &serde_json::Value| x.as_f64().expect("a number");
+        let matrix = |v: &serde_json::Value| match v {
+            serde_json::Value::Array(rows) if rows.first().is_some_and(|r| r.is_array()) => {
+                let rows: Vec<&Vec<serde_json::Value>> =
+                    rows.iter().map(|r| r.as_array().expect("a row")).collect();
+                faer::Mat::from_fn(rows.len(), rows[0].len(), |i, j| number(&rows[i][j]))
+            }
+            serde_json::Value::Array(column) => {
+                faer::Mat::from_fn(column.len(), 1, |i, _| number(&column[i]))
+            }
+            x => faer::Mat::from_fn(1, 1, |_, _| number(x)),
+        };
+        self.inputs
+            .iter()
+            .map(|(name, v)| (name.clone(), matrix(v)))
+            .collect()
+    }
+}
+
+/// Every catalog entry the generators translate (the others are listed, with the reason, in
+/// matdiff-testkit's `codegen_excluded.txt`; the build script checks the list).
+pub fn cases() -> Vec<Case> {
+    let json: serde_json::Value =
+        serde_json::from_str(include_str!(concat!(env!("OUT_DIR"), "/cases.json")))
+            .expect("the build script's JSON");
+    let text = |c: &serde_json::Value, key: &str| c[key].as_str().expect(key).to_string();
+    json.as_array()
+        .expect("a list of cases")
+        .iter()
+        .map(|c| Case {
+            name: text(c, "name"),
+            numpy: text(c, "numpy"),
+            jax: text(c, "jax"),
+            inputs: c["inputs"].as_object().expect("inputs").clone(),
+            functions: c["functions"]
+                .as_array()
+                .expect("functions")
+                .iter()
+                .map(|f| f.as_str().expect("a name").to_string())
+                .collect(),
+            value: c["value"].as_f64().expect("the value"),
+            gradient: c["gradient"]
+                .as_array()
+                .expect("the gradient")
+                .iter()
+                .map(|x| x.as_f64().expect("a number"))
+                .collect(),
+        })
+        .collect()
+}

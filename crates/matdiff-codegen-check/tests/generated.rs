@@ -1,20 +1,21 @@
 //! The generated code of every catalog entry against matdiff-faer's evaluation (to 1e-10
 //! relative): the Rust code, compiled into this crate by its build script, here; the NumPy and
-//! JAX code, run by python3, in [`python`]. The catalog is derived and lowered once for both.
+//! JAX code, run by python3, in [`python`]. The build script derived, lowered and evaluated the
+//! catalog once for all targets ([`matdiff_codegen_check::cases`]).
 
 #[path = "generated/python.rs"]
 mod python;
 
 use std::sync::OnceLock;
 
-use matdiff_codegen_check::{Values, GENERATED};
+use matdiff_codegen_check::{Case, GENERATED};
 use matdiff_testkit::catalog;
-use matdiff_testkit::codegen_cases::{entries, relative_error, Case, TOLERANCE};
+use matdiff_testkit::codegen_cases::{entries, relative_error, TOLERANCE};
 
-/// Every catalog entry derived, lowered and evaluated (or its error), once per test run.
-fn cases() -> &'static [Result<Case, (String, String)>] {
-    static CASES: OnceLock<Vec<Result<Case, (String, String)>>> = OnceLock::new();
-    CASES.get_or_init(matdiff_testkit::codegen_cases::cases)
+/// The catalog entries the generators translate, read once per test run.
+fn cases() -> &'static [Case] {
+    static CASES: OnceLock<Vec<Case>> = OnceLock::new();
+    CASES.get_or_init(matdiff_codegen_check::cases)
 }
 
 /// The catalog's stand-in for the abstract function number `k` (as in `catalog::make_functions`)
@@ -36,20 +37,13 @@ fn generated_rust_matches_matdiff_faer() {
     let mut failures = Vec::new();
     let mut ran = 0;
     for case in cases() {
-        // The entries the generators refuse are listed, with the reason, in
-        // matdiff-testkit/src/codegen_excluded.txt; the build script checks the list.
-        let Ok(case) = case else { continue };
         let run = GENERATED
             .iter()
             .find(|g| g.0 == case.name)
             .unwrap_or_else(|| panic!("{}: no generated function", case.name))
             .1;
         let functions = &case.functions;
-        let v: Values = case
-            .values
-            .iter()
-            .map(|(n, m)| (n.to_string(), m.clone()))
-            .collect();
+        let v = case.values();
         let f = |name: &str| -> Box<dyn Fn(f64) -> f64> {
             let (base, order) = match name.split_once("_prime") {
                 Some((b, "")) => (b, 1),
@@ -64,7 +58,7 @@ fn generated_rust_matches_matdiff_faer() {
         };
         let (value, gradient) = run(&v, &f);
         let ev = relative_error(&[value], &[case.value]);
-        let eg = relative_error(&entries(&gradient), &entries(&case.gradient));
+        let eg = relative_error(&entries(&gradient), &case.gradient);
         if !(ev <= TOLERANCE && eg <= TOLERANCE) {
             failures.push(format!(
                 "{}: value error {ev:.1e}, gradient error {eg:.1e}",
