@@ -180,7 +180,15 @@ impl KroneckerForm {
                     VecFactor::Kron { left, right } => shown.extend([left, right]),
                     VecFactor::DiagVec(p) => shown.push(p),
                     VecFactor::Outer { col, row } => shown.extend([col, row]),
-                    VecFactor::Commutation { .. } => {}
+                    VecFactor::Commutation { rows, cols } => {
+                        // Its sizes are written as sizes of the variables.
+                        if [rows, cols]
+                            .iter()
+                            .any(|&d| crate::kronecker::named_size(pool, d).is_none())
+                        {
+                            return Err(unnamed(self.kind, &self.derivation.wrt));
+                        }
+                    }
                 }
             }
         }

@@ -293,8 +293,9 @@ impl KroneckerForm {
         let notation = Notation::of(style);
         let mut out = String::new();
         if self.terms.is_empty() {
-            // A zero of the form's shape, as a zero gradient is: it evaluates on its own.
-            out.push_str(&printer.print(self.zero));
+            // A zero of the form's shape, as a zero gradient is: it evaluates on its own, and
+            // uses none of the derivation's bindings.
+            return Printer::new(pool, style).print(self.zero);
         }
         let single = self.terms.len() == 1;
         for (i, t) in self.terms.iter().enumerate() {
@@ -502,20 +503,34 @@ fn factor_text(
 /// A size as the language writes it: a number, or `rows(A)`/`cols(A)` of the first variable
 /// of that size (the dimension's name when none has it).
 fn size_text(pool: &ExprPool, d: Dim) -> String {
-    let Dim::Sym(_) = d else {
-        return pool.dim_str(d);
-    };
-    let mut vars = pool.vars();
-    vars.sort_by_key(|v| v.0);
-    vars.iter()
-        .find_map(|(sym, info)| {
-            let name = pool.name(*sym);
-            [(info.shape.rows, "rows"), (info.shape.cols, "cols")]
+    named_size(pool, d).unwrap_or_else(|| pool.dim_str(d))
+}
+
+/// A size as the language writes it (a product as the product of its factors' names), or
+/// `None` when a symbolic factor is no variable's size.
+pub(crate) fn named_size(pool: &ExprPool, d: Dim) -> Option<String> {
+    match d {
+        Dim::Known(_) => Some(pool.dim_str(d)),
+        Dim::Prod(_) => {
+            let factors: Option<Vec<String>> = pool
+                .dim_factors(d)
                 .into_iter()
-                .find(|(dim, _)| *dim == d)
-                .map(|(_, word)| format!("{word}({name})"))
-        })
-        .unwrap_or_else(|| pool.dim_str(d))
+                .map(|f| named_size(pool, f))
+                .collect();
+            factors.map(|f| f.join("*"))
+        }
+        Dim::Sym(_) => {
+            let mut vars = pool.vars();
+            vars.sort_by_key(|v| v.0);
+            vars.iter().find_map(|(sym, info)| {
+                let name = pool.name(*sym);
+                [(info.shape.rows, "rows"), (info.shape.cols, "cols")]
+                    .into_iter()
+                    .find(|(dim, _)| *dim == d)
+                    .map(|(_, word)| format!("{word}({name})"))
+            })
+        }
+    }
 }
 
 /// The terms of `linear`, a matrix linear in the variable `direction`:
