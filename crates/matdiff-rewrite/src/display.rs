@@ -192,7 +192,9 @@ impl KroneckerForm {
                 }
             }
         }
-        // The form prints each matrix on its own, so each must name its sizes on its own.
+        // The form prints each matrix on its own, so each must name its sizes on its own, and
+        // so must its `where` list, printed after the linear map it is read off.
+        shown.push(self.derivation.result);
         if shown.iter().all(|&id| printer.print_complete(id).is_some()) {
             Ok(self.text(pool, Style::Plain))
         } else {

@@ -28,8 +28,8 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use crate::differential::{
-    evaluate, evaluate_printed, reference, rows, sized, sizes_fit, structure_of,
-    symbolic_decls, values_for,
+    evaluate, evaluate_printed, reference, rows, sized, sizes_fit, structure_of, symbolic_decls,
+    values_for,
 };
 use crate::generate::{draw, draw_matrix};
 use crate::naive::{self, Cm};
@@ -311,7 +311,11 @@ pub fn check_scalar(
                 return both(Outcome::Failed(e));
             }
         }
-        Err(e) => return both(Outcome::Failed(format!("the gradient cannot evaluate: {e}"))),
+        Err(e) => {
+            return both(Outcome::Failed(format!(
+                "the gradient cannot evaluate: {e}"
+            )))
+        }
     }
     let mut reference = match GradientStep::new(&pool, gradient, wrt, values) {
         Ok(r) => r,
@@ -389,7 +393,12 @@ fn check_hvp(
             Err(e) => return Ok(Err(reason(&e))),
         };
         let got = evaluate_printed(&printed, &with_v)?;
-        compare(&format!("eval of the printed {printed:?}"), &got, &want, floor)?;
+        compare(
+            &format!("eval of the printed {printed:?}"),
+            &got,
+            &want,
+            floor,
+        )?;
         let same = |m: &Mat<f64>| m.clone();
         Ok(Ok(without_sizes(
             text,
@@ -415,12 +424,7 @@ fn check_dense(
     values: &Values<f64>,
     want: &Mat<f64>,
     floor: f64,
-    derive: fn(
-        &mut ExprPool,
-        &Expr,
-        &str,
-        &DeriveOptions,
-    ) -> Result<SecondOrder, SecondOrderError>,
+    derive: fn(&mut ExprPool, &Expr, &str, &DeriveOptions) -> Result<SecondOrder, SecondOrderError>,
 ) -> Outcome {
     let options = DeriveOptions::default();
     let d = match derive(pool, e, wrt, &options) {
@@ -436,7 +440,12 @@ fn check_dense(
             Err(e) => return Ok(Err(reason(&e))),
         };
         let got = evaluate_printed(&printed, values)?;
-        compare(&format!("eval of the printed {printed:?}"), &got, want, floor)?;
+        compare(
+            &format!("eval of the printed {printed:?}"),
+            &got,
+            want,
+            floor,
+        )?;
         let same = |m: &Mat<f64>| m.clone();
         Ok(Ok(without_sizes(
             text,
@@ -477,14 +486,24 @@ fn check_kronecker(
     let want = free_columns(wrt, x, want);
     let result = (|| {
         let got = form_value(pool, &form, values)?;
-        compare("the form's value", &free_columns(wrt, x, &got), &want, floor)?;
+        compare(
+            "the form's value",
+            &free_columns(wrt, x, &got),
+            &want,
+            floor,
+        )?;
         let printed = match form.complete_text(pool) {
             Ok(t) => t,
             Err(e) => return Ok(Err(reason(&e))),
         };
         let got = evaluate_printed(&printed, values)?;
         let got = free_columns(wrt, x, &got);
-        compare(&format!("eval of the printed {printed:?}"), &got, &want, floor)?;
+        compare(
+            &format!("eval of the printed {printed:?}"),
+            &got,
+            &want,
+            floor,
+        )?;
         let masked = |m: &Mat<f64>| free_columns(wrt, x, m);
         Ok(Ok(without_sizes(
             text,
@@ -531,8 +550,7 @@ fn without_sizes(
         Ok(p) => p,
         Err(e) => return Ok(Err(format!("without sizes: {}", reason(&e)))),
     };
-    let got = evaluate_printed(&printed, at)
-        .map_err(|e| format!("printed without sizes: {e}"))?;
+    let got = evaluate_printed(&printed, at).map_err(|e| format!("printed without sizes: {e}"))?;
     let what = format!("eval of the printed (without sizes) {printed:?}");
     compare(&what, &mask(&got), want, floor)?;
     Ok(Ok(()))
@@ -668,7 +686,11 @@ fn free_columns(wrt: &str, x: &Mat<f64>, m: &Mat<f64>) -> Mat<f64> {
 
 /// The dense value of a Kronecker form at the values, from its factors' matrices (what `matdiff
 /// hessian --at` reports).
-fn form_value(pool: &ExprPool, form: &KroneckerForm, values: &Values<f64>) -> Result<Mat<f64>, String> {
+fn form_value(
+    pool: &ExprPool,
+    form: &KroneckerForm,
+    values: &Values<f64>,
+) -> Result<Mat<f64>, String> {
     let mut roots: Vec<ExprId> = Vec::new();
     for t in &form.terms {
         roots.push(t.scale);
@@ -681,7 +703,9 @@ fn form_value(pool: &ExprPool, form: &KroneckerForm, values: &Values<f64>) -> Re
             }
         }
     }
-    let x = values.get(&form.derivation.wrt).ok_or("no value of the variable")?;
+    let x = values
+        .get(&form.derivation.wrt)
+        .ok_or("no value of the variable")?;
     let to = match form.kind {
         SecondKind::Jacobian => {
             let sizes = Sizes::from_values(pool, values).map_err(|e| e.to_string())?;

@@ -110,6 +110,8 @@ pub fn hessian_kronecker(
     )?;
     let direction = fresh_name(pool, "V");
     let mut derivation = hvp(pool, expr, wrt, &direction, options)?;
+    // No size of the form is named after the direction, which the form does not show.
+    mark_direction(pool, &direction);
     derivation.kind = SecondKind::Hessian;
     let (terms, rules) = read_off(pool, derivation.result, &direction)?;
     let x = variable_shape(pool, wrt)?;
@@ -328,12 +330,18 @@ impl KroneckerForm {
                 .collect();
             out.push_str(&texts.join(notation.times));
         }
-        let full = printer.print(self.derivation.function);
-        let body = printer.print_body(self.derivation.function);
-        if let Some(where_list) = full.strip_prefix(&body) {
-            out.push_str(where_list);
-        }
+        out.push_str(&self.where_list(&printer));
         out
+    }
+
+    /// The `where` list of the bindings, printed after the linear map the form is read off
+    /// (`H[V]`, `J'*U`), which holds every binding: the sizes of its `ones` and `I` are found
+    /// there.
+    fn where_list(&self, printer: &Printer) -> String {
+        let root = self.derivation.result;
+        let full = printer.print(root);
+        let body = printer.print_body(root);
+        full.strip_prefix(&body).unwrap_or_default().to_string()
     }
 
     /// The read-off line that ends the derivation's steps: `∂²f/∂vec(X)∂vec(X)' = ...` with
