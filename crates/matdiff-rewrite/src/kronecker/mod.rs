@@ -308,8 +308,8 @@ impl KroneckerForm {
                     true,
                     Some(Num::new(-c.get()).map_or_else(String::new, |n| n.to_string())),
                 ),
-                Node::Neg(a) => (true, Some(operand(pool, &printer, *a))),
-                _ => (false, Some(operand(pool, &printer, t.scale))),
+                Node::Neg(a) => (true, Some(scale_operand(pool, &printer, *a))),
+                _ => (false, Some(scale_operand(pool, &printer, t.scale))),
             };
             out.push_str(match (i, negative) {
                 (0, false) => "",
@@ -458,9 +458,27 @@ fn operand(pool: &ExprPool, printer: &Printer, id: ExprId) -> String {
     let text = printer.print_body(id);
     let bound = text.chars().all(|c| c.is_alphanumeric() || c == '_');
     match pool.node(id) {
-        Node::Add(_) | Node::Neg(_) | Node::Div(_) | Node::HDiv(_) if !bound => {
+        // `.*` and `⊗` too: `P .* Q` beside a factor would take it into its operand.
+        Node::Add(_)
+        | Node::Neg(_)
+        | Node::Div(_)
+        | Node::HDiv(_)
+        | Node::Hadamard(_)
+        | Node::Kron(_)
+            if !bound =>
+        {
             format!("({text})")
         }
+        _ => text,
+    }
+}
+
+/// A term's scale as the left operand of `*`: a product with matrix factors (`0.5*b'*b`) in
+/// parentheses, or the product would run on into the factor after it (`b'*b*eye(3)`).
+fn scale_operand(pool: &ExprPool, printer: &Printer, id: ExprId) -> String {
+    let text = operand(pool, printer, id);
+    match pool.node(id) {
+        Node::Mul(xs) if xs.iter().any(|&x| !pool.shape(x).is_scalar()) => format!("({text})"),
         _ => text,
     }
 }
