@@ -77,6 +77,15 @@ fn the_kronecker_reproducers_agree_with_the_complex_step() {
             "D",
             Check::KroneckerHessian,
         ),
+        // The read-off's simplifier spliced the argument of `min` into the gap,
+        // `min(c + (D*y)') - c - D*y`, which rounds away from 0 at the minimum: a tie counted
+        // that is not one, the Jacobian halved. The arguments of `min` and `max` are kept whole.
+        (
+            1000094303,
+            "(((log1p((L').^2)) .* (2'*(A*A'))) - min(c + y'*D'))",
+            "D",
+            Check::KroneckerJacobian,
+        ),
         // A zero Jacobian printed the derivation's `where` bindings twice after its zero.
         (
             253,

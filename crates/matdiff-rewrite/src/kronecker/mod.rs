@@ -21,7 +21,7 @@ use matdiff_expr::{Dim, Expr, ExprId, ExprPool, Node, Num, Printer, Shape, Struc
 use crate::derive::{derive, DeriveOptions};
 use crate::rules::RuleId;
 use crate::second_order::{
-    fresh_name, hvp, mark_direction, variable_shape, SecondKind, SecondOrderError,
+    fresh_name, hvp, keeping, mark_direction, variable_shape, SecondKind, SecondOrderError,
 };
 use crate::simplify::Simplifier;
 use crate::SecondOrder;
@@ -113,7 +113,7 @@ pub fn hessian_kronecker(
     // No size of the form is named after the direction, which the form does not show.
     mark_direction(pool, &direction);
     derivation.kind = SecondKind::Hessian;
-    let (terms, rules) = read_off(pool, derivation.result, &direction)?;
+    let (terms, rules) = read_off(pool, derivation.result, &direction, &derivation.bindings)?;
     let x = variable_shape(pool, wrt)?;
     check_sizes(pool, &terms, x, x, &direction)?;
     Ok(KroneckerForm {
@@ -159,8 +159,8 @@ pub fn jacobian_kronecker(
     };
     let first = derive(pool, expr, wrt, &upstream)?;
     mark_direction(pool, &direction);
-    let (transposed, mut rules) = read_off(pool, first.gradient, &direction)?;
-    let mut s = Simplifier::new(pool);
+    let (transposed, mut rules) = read_off(pool, first.gradient, &direction, &first.bindings)?;
+    let mut s = keeping(Simplifier::new(pool), &first.bindings, first.gradient);
     let mut terms = Vec::new();
     for t in transposed {
         let mut factors = Vec::new();
@@ -565,11 +565,12 @@ fn read_off(
     pool: &mut ExprPool,
     linear: ExprId,
     direction: &str,
+    keep: &[(String, ExprId)],
 ) -> Result<(Vec<VecTerm>, Vec<RuleId>), SecondOrderError> {
     let sym = pool.find_symbol(direction).expect("declared direction");
     let v = pool.intern(Node::Var(sym))?;
     let mut r = ReadOff {
-        s: Simplifier::new(pool),
+        s: keeping(Simplifier::new(pool), keep, linear),
         v,
         direction,
         rules: Vec::new(),
