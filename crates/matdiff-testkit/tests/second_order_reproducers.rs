@@ -86,6 +86,14 @@ fn the_kronecker_reproducers_agree_with_the_complex_step() {
             "D",
             Check::KroneckerJacobian,
         ),
+        // A failure of the comparison, fixed there: terms of 1e5 that cancel to a Hessian of
+        // 1e-54 (a saturated softmax) sum to 1e-11, rounding at the scale of the terms.
+        (
+            1000099161,
+            "sum(softmax((((D*D'*D).^2) .* ((((D .* D)) .* ((D + D)))))) .* D)",
+            "D",
+            Check::KroneckerHessian,
+        ),
         // A zero Jacobian printed the derivation's `where` bindings twice after its zero.
         (
             253,
