@@ -36,6 +36,10 @@ const TASKS: &[(&str, &str)] = &[
         "N random expressions (default 1,000,000) against the complex step, in release mode",
     ),
     (
+        "fuzz-second-order",
+        "N random cases (default 100,000) of HVPs, Hessians and Jacobians, in release mode",
+    ),
+    (
         "web",
         "build the browser playground into target/web/ (--serve [PORT]: serve it on loopback)",
     ),
@@ -71,6 +75,19 @@ fn main() -> Result<()> {
                 "matdiff-testkit",
                 "--example",
                 "fuzz_differential",
+                "--",
+                cases,
+            ])
+        }
+        "fuzz-second-order" => {
+            let cases = rest.first().map_or("100000", String::as_str);
+            cargo(&[
+                "run",
+                "--release",
+                "-p",
+                "matdiff-testkit",
+                "--example",
+                "fuzz_second_order",
                 "--",
                 cases,
             ])

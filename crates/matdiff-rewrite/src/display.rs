@@ -180,11 +180,21 @@ impl KroneckerForm {
                     VecFactor::Kron { left, right } => shown.extend([left, right]),
                     VecFactor::DiagVec(p) => shown.push(p),
                     VecFactor::Outer { col, row } => shown.extend([col, row]),
-                    VecFactor::Commutation { .. } => {}
+                    VecFactor::Commutation { rows, cols } => {
+                        // Its sizes are written as sizes of the variables.
+                        if [rows, cols]
+                            .iter()
+                            .any(|&d| crate::kronecker::named_size(pool, d).is_none())
+                        {
+                            return Err(unnamed(self.kind, &self.derivation.wrt));
+                        }
+                    }
                 }
             }
         }
-        // The form prints each matrix on its own, so each must name its sizes on its own.
+        // The form prints each matrix on its own, so each must name its sizes on its own, and
+        // so must its `where` list, printed after the linear map it is read off.
+        shown.push(self.derivation.result);
         if shown.iter().all(|&id| printer.print_complete(id).is_some()) {
             Ok(self.text(pool, Style::Plain))
         } else {

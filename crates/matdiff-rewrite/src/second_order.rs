@@ -224,7 +224,7 @@ pub fn hessian(
     }
     let direction = fresh_name(pool, "v");
     let mut out = hvp(pool, expr, wrt, &direction, options)?;
-    let (matrix, rules) = read_off(pool, out.result, &direction)?;
+    let (matrix, rules) = read_off(pool, out.result, &direction, &out.bindings)?;
     let matrix = crate::literature_form(pool, matrix)?;
     out.kind = SecondKind::Hessian;
     out.result = matrix;
@@ -284,9 +284,9 @@ pub fn jacobian(
     };
     let first = derive(pool, expr, wrt, &options)?;
     mark_direction(pool, &direction);
-    let (transposed, mut rules) = read_off(pool, first.gradient, &direction)?;
-    let t = transposed_of(pool, transposed)?;
-    let matrix = Simplifier::new(pool).simplify(t)?;
+    let (transposed, mut rules) = read_off(pool, first.gradient, &direction, &first.bindings)?;
+    let t = transposed_of(pool, transposed, &first.bindings)?;
+    let matrix = keeping(Simplifier::new(pool), &first.bindings, t).simplify(t)?;
     let matrix = crate::literature_form(pool, matrix)?;
     rules.insert(0, RuleId::J1);
     let bindings = first.bindings.clone();
@@ -436,10 +436,10 @@ pub fn hessian_blocks(
     let names: Vec<&str> = directions.iter().map(String::as_str).collect();
     let stacked = hvp_stacked(pool, expr, wrt, &names, options)?;
     let mut blocks = Vec::new();
-    for part in stacked.results() {
+    for part in &stacked.parts {
         let mut row = Vec::new();
         for v in &names {
-            row.push(read_off(pool, part, v)?.0);
+            row.push(read_off(pool, part.gradient, v, &part.bindings)?.0);
         }
         blocks.push(row);
     }
@@ -657,8 +657,38 @@ fn refuse_kinks(pool: &ExprPool, expr: &Expr) -> Result<(), SecondOrderError> {
     Ok(())
 }
 
-fn transposed_of(pool: &mut ExprPool, id: ExprId) -> Result<ExprId, SecondOrderError> {
-    Ok(Simplifier::new(pool).transpose(id)?)
+fn transposed_of(
+    pool: &mut ExprPool,
+    id: ExprId,
+    keep: &[(String, ExprId)],
+) -> Result<ExprId, SecondOrderError> {
+    Ok(keeping(Simplifier::new(pool), keep, id).transpose(id)?)
+}
+
+/// The simplifier with the derivation's named nodes, and the arguments of `min` and `max` in
+/// `root`, kept whole: the gap `min(Y) - Y` of a gradient through `min` or `max` must subtract
+/// the very value of `Y` that `min(Y)` reads, or it misses the extreme entry by a rounding (a
+/// Jacobian's `min(c + v) - c - v` counted a tie that is not one, and halved the derivative).
+pub(crate) fn keeping<'p>(
+    mut s: Simplifier<'p>,
+    keep: &[(String, ExprId)],
+    root: ExprId,
+) -> Simplifier<'p> {
+    let mut kept: Vec<ExprId> = keep.iter().map(|b| b.1).collect();
+    let mut seen = HashSet::new();
+    let mut stack = vec![root];
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        let node = s.pool.node(id);
+        if let Node::Reduce(Reduce::Max | Reduce::Min, a) = node {
+            kept.push(*a);
+        }
+        stack.extend_from_slice(node.children());
+    }
+    s.set_opaque(kept);
+    s
 }
 
 /// The matrix `M` of a column (or scalar) `linear`, linear in the vector (or scalar) variable
@@ -667,11 +697,12 @@ fn read_off(
     pool: &mut ExprPool,
     linear: ExprId,
     direction: &str,
+    keep: &[(String, ExprId)],
 ) -> Result<(ExprId, Vec<RuleId>), SecondOrderError> {
     let sym = pool.find_symbol(direction).expect("declared direction");
     let v = pool.intern(Node::Var(sym))?;
     let mut r = ReadOff {
-        s: Simplifier::new(pool),
+        s: keeping(Simplifier::new(pool), keep, linear),
         v,
         direction,
         rules: Vec::new(),

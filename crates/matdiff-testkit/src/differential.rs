@@ -116,7 +116,7 @@ pub fn values_for(seed: u64) -> Values<f64> {
 }
 
 /// The structure of a variable of [`STRUCTURED`], as declared.
-fn structure_of(name: &str) -> Option<&'static str> {
+pub(crate) fn structure_of(name: &str) -> Option<&'static str> {
     STRUCTURED.iter().find(|s| s.0 == name).map(|s| s.1)
 }
 
@@ -133,7 +133,7 @@ fn project(name: &str, g: Mat<f64>) -> Mat<f64> {
 }
 
 /// Declarations of the sizes the values fix, as `matdiff grad --at` makes them.
-fn sized(values: &Values<f64>) -> Vec<Decl> {
+pub(crate) fn sized(values: &Values<f64>) -> Vec<Decl> {
     values
         .iter()
         .map(|(n, m)| match structure_of(n) {
@@ -146,7 +146,7 @@ fn sized(values: &Values<f64>) -> Vec<Decl> {
 
 /// The value and the complex-step gradient of the original expression; `None` when the
 /// reference refuses the values.
-fn reference(text: &str, wrt: &str, values: &Values<f64>) -> Option<(f64, Mat<f64>)> {
+pub(crate) fn reference(text: &str, wrt: &str, values: &Values<f64>) -> Option<(f64, Mat<f64>)> {
     let values: HashMap<String, Cm> = values
         .iter()
         .map(|(n, m)| {
@@ -273,14 +273,7 @@ pub fn check_expression(text: &str, wrt: &str, values: &Values<f64>) -> Result<C
     // `matdiff grad EXPR --wrt X`, then `matdiff eval GRADIENT --at VALUES.json`. Only the
     // scalars and the structures need declaring: the other names have the default shapes of
     // the language.
-    let scalars: Vec<Decl> = values
-        .iter()
-        .filter_map(|(n, m)| match structure_of(n) {
-            Some(s) => Some(format!("{n}: {s}")),
-            None => ((m.nrows(), m.ncols()) == (1, 1)).then(|| format!("{n}: scalar")),
-        })
-        .map(|d| Decl::parse(&d).expect("a declaration"))
-        .collect();
+    let scalars = symbolic_decls(values);
     // Shapes that hold only for some sizes (a product of dimensions equal to a number or to
     // another product, a `1 x m` that is a scalar only when m = 1) are refused without the
     // sizes, with an error that asks for them: a refusal, not a wrong answer.
@@ -304,9 +297,22 @@ pub fn check_expression(text: &str, wrt: &str, values: &Values<f64>) -> Result<C
     Ok(Checked::Fully)
 }
 
+/// Declarations of the scalars and the structures only, as a user of `matdiff grad` without
+/// sizes writes them: the other names have the default shapes of the language.
+pub(crate) fn symbolic_decls(values: &Values<f64>) -> Vec<Decl> {
+    values
+        .iter()
+        .filter_map(|(n, m)| match structure_of(n) {
+            Some(s) => Some(format!("{n}: {s}")),
+            None => ((m.nrows(), m.ncols()) == (1, 1)).then(|| format!("{n}: scalar")),
+        })
+        .map(|d| Decl::parse(&d).expect("a declaration"))
+        .collect()
+}
+
 /// Whether the values have the shapes the pool reads the text at: every symbolic dimension
 /// takes one size throughout (a product, the product of its factors' sizes), a known one its own.
-fn sizes_fit(pool: &ExprPool, values: &Values<f64>) -> bool {
+pub(crate) fn sizes_fit(pool: &ExprPool, values: &Values<f64>) -> bool {
     let mut sizes: HashMap<DimVar, u64> = HashMap::new();
     let mut products = Vec::new();
     for (name, m) in values.iter() {
@@ -351,7 +357,7 @@ fn sizes_fit(pool: &ExprPool, values: &Values<f64>) -> bool {
 }
 
 /// Parses printed text as `matdiff eval` does (sizes from the values) and evaluates it.
-fn evaluate_printed(text: &str, values: &Values<f64>) -> Result<Mat<f64>, String> {
+pub(crate) fn evaluate_printed(text: &str, values: &Values<f64>) -> Result<Mat<f64>, String> {
     let mut pool = ExprPool::new();
     let e = pool
         .parse_with(text, &sized(values))
@@ -361,7 +367,7 @@ fn evaluate_printed(text: &str, values: &Values<f64>) -> Result<Mat<f64>, String
     Ok(out.remove(0))
 }
 
-fn evaluate(
+pub(crate) fn evaluate(
     pool: &ExprPool,
     roots: &[matdiff_expr::ExprId],
     values: &Values<f64>,
@@ -371,7 +377,7 @@ fn evaluate(
     plan.run(values)
 }
 
-fn rows(m: &Mat<f64>) -> Vec<Vec<f64>> {
+pub(crate) fn rows(m: &Mat<f64>) -> Vec<Vec<f64>> {
     (0..m.nrows())
         .map(|i| (0..m.ncols()).map(|j| m[(i, j)]).collect())
         .collect()

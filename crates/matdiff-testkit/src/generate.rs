@@ -67,6 +67,37 @@ pub fn draw(seed: u64) -> Drawn {
     }
 }
 
+/// Draws one matrix-valued (or vector-valued) expression from `seed`, of a shape other than
+/// `1 x 1` (the functions whose Jacobians are checked), with a variable it depends on.
+///
+/// ```
+/// let d = matdiff_testkit::generate::draw_matrix(7);
+/// assert!(!d.text.is_empty());
+/// ```
+pub fn draw_matrix(seed: u64) -> Drawn {
+    let mut g = Generator {
+        rng: SmallRng::seed_from_u64(seed ^ 0x0a7c_0b1a_4e5d),
+        bound: None,
+    };
+    loop {
+        let (r, c) = (g.size(), g.size());
+        if (r, c) == (1, 1) {
+            continue;
+        }
+        let text = g.expr(r, c, 3);
+        let used: Vec<&str> = VARIABLES
+            .iter()
+            .map(|v| v.0)
+            .filter(|name| mentions(&text, name))
+            .collect();
+        if used.is_empty() {
+            continue;
+        }
+        let wrt = used[g.rng.random_range(0..used.len())].to_string();
+        return Drawn { text, wrt };
+    }
+}
+
 /// The variables of shape `r x c`, and the transposes of those of shape `c x r`.
 fn variables_of_shape(r: usize, c: usize) -> Vec<String> {
     let mut options = Vec::new();
@@ -417,6 +448,23 @@ mod tests {
         for &(name, _) in STRUCTURED {
             let n = (0..2000).filter(|&seed| draw(seed).wrt == name).count();
             assert!(n >= 20, "{name} is the variable of {n} of 2000 cases");
+        }
+    }
+
+    #[test]
+    fn drawn_matrix_expressions_parse_as_matrices() {
+        for seed in 0..300 {
+            let d = draw_matrix(seed);
+            let mut pool = matdiff_expr::ExprPool::new();
+            let decls: Vec<matdiff_expr::Decl> = VARIABLES
+                .iter()
+                .map(|&(n, r, c)| matdiff_expr::Decl::sized(n, r as u64, c as u64))
+                .collect();
+            let e = pool
+                .parse_with(&d.text, &decls)
+                .unwrap_or_else(|e| panic!("{}", e.render(&d.text)));
+            assert!(!pool.shape(e.root).is_scalar(), "{}", d.text);
+            assert!(mentions(&d.text, &d.wrt));
         }
     }
 

@@ -25,4 +25,5 @@ pub mod differential;
 pub mod generate;
 pub mod naive;
 pub mod random_expr;
+pub mod second_differential;
 pub mod second_order_catalog;

@@ -63,8 +63,9 @@ pub(super) fn normalise(
                     ])
                 }
                 (VecFactor::Commutation { rows, cols }, VecFactor::DiagVec(p)) => {
-                    // K*diag(vec(P)) = diag(vec(P'))*K for P of K's transposed shape.
-                    let (rows, cols) = (*cols, *rows);
+                    // K*diag(vec(P)) = diag(vec(P'))*K for P of K's shape: K still transposes
+                    // a matrix of P's shape, so it keeps its sizes.
+                    let (rows, cols) = (*rows, *cols);
                     Some(vec![
                         VecFactor::DiagVec(s.transpose(*p)?),
                         VecFactor::Commutation { rows, cols },

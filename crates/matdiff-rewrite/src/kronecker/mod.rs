@@ -21,7 +21,7 @@ use matdiff_expr::{Dim, Expr, ExprId, ExprPool, Node, Num, Printer, Shape, Struc
 use crate::derive::{derive, DeriveOptions};
 use crate::rules::RuleId;
 use crate::second_order::{
-    fresh_name, hvp, mark_direction, variable_shape, SecondKind, SecondOrderError,
+    fresh_name, hvp, keeping, mark_direction, variable_shape, SecondKind, SecondOrderError,
 };
 use crate::simplify::Simplifier;
 use crate::SecondOrder;
@@ -110,8 +110,10 @@ pub fn hessian_kronecker(
     )?;
     let direction = fresh_name(pool, "V");
     let mut derivation = hvp(pool, expr, wrt, &direction, options)?;
+    // No size of the form is named after the direction, which the form does not show.
+    mark_direction(pool, &direction);
     derivation.kind = SecondKind::Hessian;
-    let (terms, rules) = read_off(pool, derivation.result, &direction)?;
+    let (terms, rules) = read_off(pool, derivation.result, &direction, &derivation.bindings)?;
     let x = variable_shape(pool, wrt)?;
     check_sizes(pool, &terms, x, x, &direction)?;
     Ok(KroneckerForm {
@@ -157,8 +159,8 @@ pub fn jacobian_kronecker(
     };
     let first = derive(pool, expr, wrt, &upstream)?;
     mark_direction(pool, &direction);
-    let (transposed, mut rules) = read_off(pool, first.gradient, &direction)?;
-    let mut s = Simplifier::new(pool);
+    let (transposed, mut rules) = read_off(pool, first.gradient, &direction, &first.bindings)?;
+    let mut s = keeping(Simplifier::new(pool), &first.bindings, first.gradient);
     let mut terms = Vec::new();
     for t in transposed {
         let mut factors = Vec::new();
@@ -293,8 +295,9 @@ impl KroneckerForm {
         let notation = Notation::of(style);
         let mut out = String::new();
         if self.terms.is_empty() {
-            // A zero of the form's shape, as a zero gradient is: it evaluates on its own.
-            out.push_str(&printer.print(self.zero));
+            // A zero of the form's shape, as a zero gradient is: it evaluates on its own, and
+            // uses none of the derivation's bindings.
+            return Printer::new(pool, style).print(self.zero);
         }
         let single = self.terms.len() == 1;
         for (i, t) in self.terms.iter().enumerate() {
@@ -305,8 +308,8 @@ impl KroneckerForm {
                     true,
                     Some(Num::new(-c.get()).map_or_else(String::new, |n| n.to_string())),
                 ),
-                Node::Neg(a) => (true, Some(operand(pool, &printer, *a))),
-                _ => (false, Some(operand(pool, &printer, t.scale))),
+                Node::Neg(a) => (true, Some(scale_operand(pool, &printer, *a))),
+                _ => (false, Some(scale_operand(pool, &printer, t.scale))),
             };
             out.push_str(match (i, negative) {
                 (0, false) => "",
@@ -327,12 +330,18 @@ impl KroneckerForm {
                 .collect();
             out.push_str(&texts.join(notation.times));
         }
-        let full = printer.print(self.derivation.function);
-        let body = printer.print_body(self.derivation.function);
-        if let Some(where_list) = full.strip_prefix(&body) {
-            out.push_str(where_list);
-        }
+        out.push_str(&self.where_list(&printer));
         out
+    }
+
+    /// The `where` list of the bindings, printed after the linear map the form is read off
+    /// (`H[V]`, `J'*U`), which holds every binding: the sizes of its `ones` and `I` are found
+    /// there.
+    fn where_list(&self, printer: &Printer) -> String {
+        let root = self.derivation.result;
+        let full = printer.print(root);
+        let body = printer.print_body(root);
+        full.strip_prefix(&body).unwrap_or_default().to_string()
     }
 
     /// The read-off line that ends the derivation's steps: `∂²f/∂vec(X)∂vec(X)' = ...` with
@@ -449,9 +458,27 @@ fn operand(pool: &ExprPool, printer: &Printer, id: ExprId) -> String {
     let text = printer.print_body(id);
     let bound = text.chars().all(|c| c.is_alphanumeric() || c == '_');
     match pool.node(id) {
-        Node::Add(_) | Node::Neg(_) | Node::Div(_) | Node::HDiv(_) if !bound => {
+        // `.*` and `⊗` too: `P .* Q` beside a factor would take it into its operand.
+        Node::Add(_)
+        | Node::Neg(_)
+        | Node::Div(_)
+        | Node::HDiv(_)
+        | Node::Hadamard(_)
+        | Node::Kron(_)
+            if !bound =>
+        {
             format!("({text})")
         }
+        _ => text,
+    }
+}
+
+/// A term's scale as the left operand of `*`: a product with matrix factors (`0.5*b'*b`) in
+/// parentheses, or the product would run on into the factor after it (`b'*b*eye(3)`).
+fn scale_operand(pool: &ExprPool, printer: &Printer, id: ExprId) -> String {
+    let text = operand(pool, printer, id);
+    match pool.node(id) {
+        Node::Mul(xs) if xs.iter().any(|&x| !pool.shape(x).is_scalar()) => format!("({text})"),
         _ => text,
     }
 }
@@ -502,20 +529,34 @@ fn factor_text(
 /// A size as the language writes it: a number, or `rows(A)`/`cols(A)` of the first variable
 /// of that size (the dimension's name when none has it).
 fn size_text(pool: &ExprPool, d: Dim) -> String {
-    let Dim::Sym(_) = d else {
-        return pool.dim_str(d);
-    };
-    let mut vars = pool.vars();
-    vars.sort_by_key(|v| v.0);
-    vars.iter()
-        .find_map(|(sym, info)| {
-            let name = pool.name(*sym);
-            [(info.shape.rows, "rows"), (info.shape.cols, "cols")]
+    named_size(pool, d).unwrap_or_else(|| pool.dim_str(d))
+}
+
+/// A size as the language writes it (a product as the product of its factors' names), or
+/// `None` when a symbolic factor is no variable's size.
+pub(crate) fn named_size(pool: &ExprPool, d: Dim) -> Option<String> {
+    match d {
+        Dim::Known(_) => Some(pool.dim_str(d)),
+        Dim::Prod(_) => {
+            let factors: Option<Vec<String>> = pool
+                .dim_factors(d)
                 .into_iter()
-                .find(|(dim, _)| *dim == d)
-                .map(|(_, word)| format!("{word}({name})"))
-        })
-        .unwrap_or_else(|| pool.dim_str(d))
+                .map(|f| named_size(pool, f))
+                .collect();
+            factors.map(|f| f.join("*"))
+        }
+        Dim::Sym(_) => {
+            let mut vars = pool.vars();
+            vars.sort_by_key(|v| v.0);
+            vars.iter().find_map(|(sym, info)| {
+                let name = pool.name(*sym);
+                [(info.shape.rows, "rows"), (info.shape.cols, "cols")]
+                    .into_iter()
+                    .find(|(dim, _)| *dim == d)
+                    .map(|(_, word)| format!("{word}({name})"))
+            })
+        }
+    }
 }
 
 /// The terms of `linear`, a matrix linear in the variable `direction`:
@@ -524,11 +565,12 @@ fn read_off(
     pool: &mut ExprPool,
     linear: ExprId,
     direction: &str,
+    keep: &[(String, ExprId)],
 ) -> Result<(Vec<VecTerm>, Vec<RuleId>), SecondOrderError> {
     let sym = pool.find_symbol(direction).expect("declared direction");
     let v = pool.intern(Node::Var(sym))?;
     let mut r = ReadOff {
-        s: Simplifier::new(pool),
+        s: keeping(Simplifier::new(pool), keep, linear),
         v,
         direction,
         rules: Vec::new(),

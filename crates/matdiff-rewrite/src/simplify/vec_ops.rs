@@ -27,7 +27,19 @@ impl Simplifier<'_> {
         if self.is_scalar(b) {
             return self.mul(&[b, a]);
         }
-        self.pool.intern(Node::Kron([a, b]))
+        let k = self.pool.intern(Node::Kron([a, b]))?;
+        self.zero_if_of_zero(k, &[a, b])
+    }
+
+    /// The zero of `id`'s shape when one of `operands` is zero (`vec`, `unvec` and `kron` of a
+    /// zero are zero), else `id`: the zero's `ones` then name their sizes, which a zero inside
+    /// `vec(0*ones*ones')` cannot.
+    fn zero_if_of_zero(&mut self, id: ExprId, operands: &[ExprId]) -> Result<ExprId, ExprError> {
+        if operands.iter().any(|&x| self.is_zero(x)) {
+            let shape = self.shape(id);
+            return self.zero(shape);
+        }
+        Ok(id)
     }
 
     /// `vec(a)`; `vec(unvec(g, m))` is `g`.
@@ -35,7 +47,8 @@ impl Simplifier<'_> {
         if let Node::Unvec(g, _) = *self.pool.node(a) {
             return Ok(g);
         }
-        self.pool.intern(Node::Vectorize(a))
+        let v = self.pool.intern(Node::Vectorize(a))?;
+        self.zero_if_of_zero(v, &[a])
     }
 
     /// `unvec(g, rows)`; `unvec(s*vec(X), rows(X))` is `s*X`, `unvec(vec(r), cols(r))` of a
@@ -65,7 +78,8 @@ impl Simplifier<'_> {
             scalars.push(m);
             return self.mul(&scalars);
         }
-        self.pool.intern(Node::Unvec(g, rows))
+        let u = self.pool.intern(Node::Unvec(g, rows))?;
+        self.zero_if_of_zero(u, &[g])
     }
 
     /// `unvec(K*vec(V), rows)` with `K` a Kronecker product or a sum of them: `kron(L, R)*vec(V)`
