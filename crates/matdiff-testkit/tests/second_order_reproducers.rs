@@ -105,3 +105,28 @@ fn the_kronecker_reproducers_agree_with_the_complex_step() {
     let failed = failures(&cases);
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
+
+#[test]
+fn vec_and_unvec_of_a_vector_are_the_vector_or_its_transpose() {
+    // `vec` of a column is the column and of a row its transpose; `unvec(x, 1)` is `x'`. Kept
+    // as they were, the HVP of `logsumexp(unvec(x, 1)')` failed with an internal shape error
+    // and its dense Hessian (and those of the two others) could not be read off.
+    let mut cases = Vec::new();
+    for text in [
+        "logsumexp(unvec(x, 1)')",
+        "sum(exp(unvec(x, 1)))",
+        "logsumexp(vec(x'))",
+        "sum(log1p(vec(x').^2) .* vec(unvec(u, rows(u))))",
+    ] {
+        cases.push((7, text, "x", Check::Hvp));
+        cases.push((7, text, "x", Check::DenseHessian));
+    }
+    cases.push((
+        7,
+        "exp(unvec(x, 1)) ⊗ vec(y')",
+        "x",
+        Check::KroneckerJacobian,
+    ));
+    let failed = failures(&cases);
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}

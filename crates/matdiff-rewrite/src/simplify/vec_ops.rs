@@ -42,18 +42,32 @@ impl Simplifier<'_> {
         Ok(id)
     }
 
-    /// `vec(a)`; `vec(unvec(g, m))` is `g`.
+    /// `vec(a)`; `vec(unvec(g, m))` is `g`, the vec of a column is the column and the vec of a
+    /// row its transpose.
     pub fn vec(&mut self, a: ExprId) -> Result<ExprId, ExprError> {
         if let Node::Unvec(g, _) = *self.pool.node(a) {
             return Ok(g);
+        }
+        let sa = self.shape(a);
+        if sa.cols == Dim::ONE {
+            return Ok(a);
+        }
+        if sa.rows == Dim::ONE {
+            return self.transpose(a);
         }
         let v = self.pool.intern(Node::Vectorize(a))?;
         self.zero_if_of_zero(v, &[a])
     }
 
     /// `unvec(g, rows)`; `unvec(s*vec(X), rows(X))` is `s*X`, `unvec(vec(r), cols(r))` of a
-    /// row `r` is `r'`.
+    /// row `r` is `r'`; `unvec(g, rows(g))` is `g` and `unvec(g, 1)` is `g'`.
     pub fn unvec(&mut self, g: ExprId, rows: Dim) -> Result<ExprId, ExprError> {
+        if self.shape(g).rows == rows {
+            return Ok(g);
+        }
+        if rows == Dim::ONE {
+            return self.transpose(g);
+        }
         let (mut scalars, v) = match self.pool.node(g) {
             Node::Mul(xs) => {
                 let (s, m): (Vec<ExprId>, Vec<ExprId>) =
@@ -92,8 +106,11 @@ impl Simplifier<'_> {
         let [k, v] = xs[..] else {
             return Ok(None);
         };
-        let Node::Vectorize(x) = *self.pool.node(v) else {
-            return Ok(None);
+        // `vec(X)`, or a column, its own vec.
+        let x = match *self.pool.node(v) {
+            Node::Vectorize(x) => x,
+            _ if self.shape(v).cols == Dim::ONE && !self.is_scalar(v) => v,
+            _ => return Ok(None),
         };
         // commutation(m, n)*vec(X) = vec(X') for X of m x n.
         if let Node::Commutation(m, n) = *self.pool.node(k) {
