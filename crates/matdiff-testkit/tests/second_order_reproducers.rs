@@ -130,3 +130,32 @@ fn vec_and_unvec_of_a_vector_are_the_vector_or_its_transpose() {
     let failed = failures(&cases);
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
+
+#[test]
+fn diag_and_triangles_are_read_off_as_linear_maps() {
+    // `diag(u) = I .* (u*ones')` and `diag(A) = (I .* A)*ones`, `tril(A) = tril(ones*ones') .* A`:
+    // Kronecker forms and Hessians through them were refused as not readable.
+    let cases = [
+        (3, "diag(x)*C", "x", Check::KroneckerJacobian),
+        (3, "diag(W)", "W", Check::KroneckerJacobian),
+        (4, "diag(diag(W))", "W", Check::KroneckerJacobian),
+        (5, "tril(W)*A", "W", Check::KroneckerJacobian),
+        (6, "A'*diag(W*y)*triu(W')", "W", Check::KroneckerJacobian),
+        (
+            7,
+            "diag(C'*x)*exp(diag(D*A*C))",
+            "x",
+            Check::KroneckerJacobian,
+        ),
+        (8, "sum(diag(W)'*W*diag(W))", "W", Check::KroneckerHessian),
+        (
+            9,
+            "norm2(tril(W)*y)^2 + sum(exp(diag(W)))",
+            "W",
+            Check::KroneckerHessian,
+        ),
+        (10, "sum(exp(diag(x)*C))", "x", Check::Hvp),
+    ];
+    let failed = failures(&cases);
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}

@@ -712,7 +712,44 @@ impl ReadOff<'_, '_> {
                 let p = self.s.hdiv(one, b)?;
                 self.hadamard_by(p, a, id)
             }
+            // `tril(A) = tril(ones*ones') .* A` (rule V2).
+            Node::Tri(triangle, a) => {
+                let n = self.shape(a).rows;
+                let ones = self.s.pool.intern(Node::Ones(n))?;
+                let ones_t = self.s.transpose(ones)?;
+                let square = self.s.mul(&[ones, ones_t])?;
+                let mask = self.s.pool.intern(Node::Tri(triangle, square))?;
+                self.hadamard_by(mask, a, id)
+            }
+            Node::Diag(a) => self.diag(a),
             _ => Err(self.unreadable(id)),
+        }
+    }
+
+    /// `diag(u)` of a column: `vec(diag(u)) = diag(vec(I))*(ones ⊗ I)*u`, as `diag(u) = I .*
+    /// (u*ones')`; `diag(A)` of a square matrix: `diag(A) = (I .* A)*ones`, so
+    /// `(ones' ⊗ I)*diag(vec(I))*vec(A)` (rules V1, V2).
+    fn diag(&mut self, a: ExprId) -> Result<Vec<VecTerm>, SecondOrderError> {
+        let n = self.shape(a).rows;
+        let identity = self.identity(n)?;
+        let ones = self.s.pool.intern(Node::Ones(n))?;
+        let terms = self.terms(a)?;
+        self.rules.extend([RuleId::V1, RuleId::V2]);
+        if self.shape(a).cols == Dim::ONE {
+            let spread = VecFactor::Kron {
+                left: ones,
+                right: identity,
+            };
+            let terms = self.then(spread, terms);
+            Ok(self.then(VecFactor::DiagVec(identity), terms))
+        } else {
+            let ones_t = self.s.transpose(ones)?;
+            let terms = self.then(VecFactor::DiagVec(identity), terms);
+            let gather = VecFactor::Kron {
+                left: ones_t,
+                right: identity,
+            };
+            Ok(self.then(gather, terms))
         }
     }
 
