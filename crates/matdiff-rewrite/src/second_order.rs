@@ -707,7 +707,15 @@ fn read_off(
         direction,
         rules: Vec::new(),
     };
-    let m = r.matrix(linear)?;
+    let m = match r.matrix(linear) {
+        Ok(m) => m,
+        // A matrix stands between the direction and the column (`diag(v)*C`): read off in
+        // Kronecker form and multiplied out.
+        Err(SecondOrderError::NotReadable { .. }) => {
+            return crate::kronecker::matrix_of_column(pool, linear, direction, keep);
+        }
+        Err(e) => return Err(e),
+    };
     let m = r.s.simplify(m)?;
     let mut rules = r.rules;
     rules.sort_unstable();

@@ -159,3 +159,22 @@ fn diag_and_triangles_are_read_off_as_linear_maps() {
     let failed = failures(&cases);
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
+
+#[test]
+fn dense_hessians_through_a_matrix_fall_back_to_the_kronecker_read_off() {
+    // `sum(exp(diag(x)*C))`: the HVP holds the matrix `diag(v)*C`, which the dense read-off
+    // (columns only) refused; the Kronecker read-off, multiplied out, gives the matrix.
+    let cases = [
+        (12, "sum(exp(diag(x)*C))", "x", Check::DenseHessian),
+        (13, "sum(diag(x*x').^2)", "x", Check::DenseHessian),
+        (
+            14,
+            "sum(tril(x*u').^2) + x'*diag(x)*u",
+            "x",
+            Check::DenseHessian,
+        ),
+        (15, "exp(C'*diag(x)*x)", "x", Check::DenseJacobian),
+    ];
+    let failed = failures(&cases);
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}

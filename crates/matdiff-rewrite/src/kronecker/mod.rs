@@ -559,6 +559,53 @@ pub(crate) fn named_size(pool: &ExprPool, d: Dim) -> Option<String> {
     }
 }
 
+/// The matrix `M` of a column `linear`, linear in the column `direction` (`linear =
+/// M*direction`), read off as a Kronecker form and multiplied out into one expression: the
+/// dense read-off's fallback where a matrix (`diag(v)*C`, `V*B`) stands between the direction
+/// and the column. Returns `M`, simplified, and the rules used.
+pub(crate) fn matrix_of_column(
+    pool: &mut ExprPool,
+    linear: ExprId,
+    direction: &str,
+    keep: &[(String, ExprId)],
+) -> Result<(ExprId, Vec<RuleId>), SecondOrderError> {
+    let (terms, rules) = read_off(pool, linear, direction, keep)?;
+    if terms.is_empty() {
+        let v = pool.find_symbol(direction).expect("declared direction");
+        let from = pool.var_info(v).expect("a variable").shape;
+        let to = pool.shape(linear);
+        return Ok((zero_between(pool, from, to)?, rules));
+    }
+    let mut s = keeping(Simplifier::new(pool), keep, linear);
+    let mut sum = Vec::with_capacity(terms.len());
+    for term in &terms {
+        let mut factors = vec![term.scale];
+        for f in &term.factors {
+            factors.push(factor_matrix(&mut s, f)?);
+        }
+        sum.push(s.mul(&factors)?);
+    }
+    Ok((s.add(&sum)?, rules))
+}
+
+/// A factor of a vec form as the matrix it is.
+fn factor_matrix(s: &mut Simplifier<'_>, f: &VecFactor) -> Result<ExprId, SecondOrderError> {
+    Ok(match *f {
+        VecFactor::Kron { left, right } => s.kron(left, right)?,
+        VecFactor::DiagVec(p) => {
+            let v = s.vec(p)?;
+            s.pool.intern(Node::Diag(v))?
+        }
+        VecFactor::Outer { col, row } => {
+            let c = s.vec(col)?;
+            let r = s.vec(row)?;
+            let rt = s.transpose(r)?;
+            s.mul(&[c, rt])?
+        }
+        VecFactor::Commutation { rows, cols } => s.pool.intern(Node::Commutation(rows, cols))?,
+    })
+}
+
 /// The terms of `linear`, a matrix linear in the variable `direction`:
 /// `vec(linear) = Σ term*vec(direction)`. Returns them with the rules used.
 fn read_off(
