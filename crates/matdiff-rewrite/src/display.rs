@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use matdiff_expr::{ExprPool, Printer, Style};
 
-use crate::derive::{Derivation, Step, StepKind};
+use crate::derive::{latex_ident, Derivation, Step, StepKind};
 use crate::error::DeriveError;
 use crate::kronecker::{KroneckerForm, VecFactor};
 use crate::second_order::{SecondKind, SecondOrder, SecondOrderError};
@@ -65,7 +65,7 @@ impl Derivation {
             let lhs = if step.continues {
                 String::new()
             } else {
-                step.lhs.clone()
+                step.lhs.to_string()
             };
             let mut body = printer.print_body(step.expr);
             if step.kind == StepKind::Function && !self.names.is_empty() {
@@ -206,48 +206,8 @@ fn unnamed(kind: SecondKind, wrt: &str) -> SecondOrderError {
 }
 
 impl Step {
-    /// The left-hand side in LaTeX: `f`, `\mathrm{d}f`, `\mathrm{d}f_{[Y]}`,
-    /// `\frac{\partial f}{\partial X}`.
+    /// The left-hand side in LaTeX ([`crate::StepLhs::latex`]).
     pub fn lhs_latex(&self) -> String {
-        match self.kind {
-            StepKind::Function => "f".to_string(),
-            StepKind::Differential => match self.lhs.strip_prefix("df[") {
-                Some(rest) => format!(
-                    "\\mathrm{{d}}f_{{[{}]}}",
-                    latex_ident(rest.trim_end_matches(']'))
-                ),
-                None => "\\mathrm{d}f".to_string(),
-            },
-            StepKind::Gradient => format!(
-                "\\frac{{\\partial f}}{{\\partial {}}}",
-                latex_ident(self.lhs.trim_start_matches("∂f/∂"))
-            ),
-        }
-    }
-}
-
-/// A variable name in LaTeX: `W1` is `W_{1}`, Greek names get their backslash.
-fn latex_ident(name: &str) -> String {
-    let base = name.trim_end_matches(|c: char| c.is_ascii_digit());
-    let index = &name[base.len()..];
-    // `T_1` is `T_{1}` as `T1` is (the plain printer's `split_index` does the same).
-    let base = if index.is_empty() {
-        base
-    } else {
-        base.trim_end_matches('_')
-    };
-    let greek = [
-        "alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "lambda", "mu", "nu", "rho",
-        "sigma", "tau", "phi", "omega",
-    ];
-    let b = if greek.contains(&base) {
-        format!("\\{base}")
-    } else {
-        base.to_string()
-    };
-    if index.is_empty() || base.is_empty() {
-        b
-    } else {
-        format!("{b}_{{{index}}}")
+        self.lhs.latex()
     }
 }

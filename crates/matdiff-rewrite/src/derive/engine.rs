@@ -7,7 +7,7 @@ use crate::error::DeriveError;
 use crate::rules::RuleId;
 
 use super::setup::fresh_name;
-use super::{replace_word, substitute, Engine, State, Step, StepKind};
+use super::{replace_word, substitute, Engine, LhsFunction::F, State, Step, StepKind, StepLhs};
 
 impl Engine<'_> {
     pub(crate) fn depends(&self, id: ExprId) -> bool {
@@ -107,7 +107,13 @@ impl Engine<'_> {
         let mut shown: HashMap<ExprId, ExprId> = HashMap::default();
         let mut display_defs: Vec<(Symbol, ExprId)> = Vec::new();
         let mut dvar_defs: Vec<(ExprId, Symbol, ExprId)> = Vec::new();
-        self.push(StepKind::Function, "f", root, vec![], false);
+        self.push(
+            StepKind::Function,
+            StepLhs::Function(F),
+            root,
+            vec![],
+            false,
+        );
         for (k, &node) in order.iter().enumerate() {
             self.stage = node;
             self.line_rules.clear();
@@ -122,13 +128,16 @@ impl Engine<'_> {
                 let value = self.s.add(&contributions)?;
                 let value = self.s.canon(value)?;
                 let shape = self.s.pool.shape(node);
-                let gname = fresh_name(self.s.pool, &format!("∂f/∂{name}"), shape);
+                let base = format!("∂f/∂{name}");
+                let gname = fresh_name(self.s.pool, &base, shape);
                 let gsym = super::setup::declare_internal(self.s.pool, &gname, shape)?;
+                // `∂f/∂Y_1` when `∂f/∂Y` is taken: the name's gradient is written with its suffix.
+                let of = format!("{name}{}", &gname[base.len()..]);
                 let gvar = self.s.pool.intern(Node::Var(gsym))?;
                 let shown_value = self.s.present(value)?;
                 self.push(
                     StepKind::Gradient,
-                    &gname,
+                    StepLhs::Gradient(F, of.into()),
                     shown_value,
                     vec![RuleId::C],
                     false,
@@ -137,15 +146,15 @@ impl Engine<'_> {
                 shown.insert(gvar, value);
                 let dvar = self.boundaries[&node].dvar;
                 let lhs = if adjoints.values().all(Vec::is_empty) && grad_terms.is_empty() {
-                    "df".to_string()
+                    StepLhs::Differential(F)
                 } else {
-                    format!("df[{name}]")
+                    StepLhs::DifferentialThrough(F, name.into())
                 };
                 let first = self.show(&[State {
                     u: Some(gvar),
                     e: dvar,
                 }])?;
-                self.push(StepKind::Differential, &lhs, first, vec![RuleId::C], false);
+                self.push(StepKind::Differential, lhs, first, vec![RuleId::C], false);
                 State {
                     u: Some(gvar),
                     e: dvar,
@@ -167,7 +176,7 @@ impl Engine<'_> {
                     let rules = std::mem::take(&mut self.line_rules);
                     let lhs = self.steps.last().expect("a first line").lhs.clone();
                     let zero = self.s.pool.num(0.0);
-                    self.push(StepKind::Differential, &lhs, zero, rules, true);
+                    self.push(StepKind::Differential, lhs, zero, rules, true);
                 }
                 continue;
             };
@@ -180,7 +189,7 @@ impl Engine<'_> {
             }
             let mut states = vec![State { u: start.u, e: d }];
             let lhs = if k == 0 {
-                "df".to_string()
+                StepLhs::Differential(F)
             } else {
                 self.steps.last().expect("a first line").lhs.clone()
             };
@@ -188,14 +197,14 @@ impl Engine<'_> {
             // The function's differential is shown as it comes, `df = a'*(exp(X*b) .* (dX*b))`;
             // the trace form follows by T1.
             let line = if k == 0 { d } else { self.show(&states)? };
-            self.push(StepKind::Differential, &lhs, line, rules, k > 0);
+            self.push(StepKind::Differential, lhs.clone(), line, rules, k > 0);
             // The same differential with its algebra done, when that is much shorter
             // (log(det(X)): 1/det(X)*det(X)*tr(inv(X)*dX) is tr(inv(X)*dX)).
             let applied = self.s.applied.len();
             let tidy = self.s.canon(d)?;
             if !self.has_d(tidy) {
                 // The differential is zero (X - X): nothing flows through this stage.
-                self.push(StepKind::Differential, &lhs, tidy, vec![RuleId::A], true);
+                self.push(StepKind::Differential, lhs, tidy, vec![RuleId::A], true);
                 continue;
             }
             if self.s.pool.tree_size(tidy).saturating_add(2) < self.s.pool.tree_size(d) {
@@ -204,7 +213,13 @@ impl Engine<'_> {
                     e: tidy,
                 }];
                 let line = if k == 0 { tidy } else { self.show(&states)? };
-                self.push(StepKind::Differential, &lhs, line, vec![RuleId::A], true);
+                self.push(
+                    StepKind::Differential,
+                    lhs.clone(),
+                    line,
+                    vec![RuleId::A],
+                    true,
+                );
             } else {
                 // Not shown: the identities it applied are not this derivation's.
                 self.s.applied.truncate(applied);
@@ -214,7 +229,13 @@ impl Engine<'_> {
                 || self.s.pool.shape(self.dx).cols == Dim::ONE;
             if k == 0 && !scalar_wrt && !self.is_trace_form(d) {
                 let t = self.s.pool.intern(Node::Reduce(Reduce::Trace, d))?;
-                self.push(StepKind::Differential, &lhs, t, vec![RuleId::T1], true);
+                self.push(
+                    StepKind::Differential,
+                    lhs.clone(),
+                    t,
+                    vec![RuleId::T1],
+                    true,
+                );
             }
             // (b) The trace tricks.
             let collected = self.trace_tricks(states, &lhs)?;
@@ -248,7 +269,7 @@ impl Engine<'_> {
     fn trace_tricks(
         &mut self,
         mut states: Vec<State>,
-        lhs: &str,
+        lhs: &StepLhs,
     ) -> Result<Vec<State>, DeriveError> {
         loop {
             let mut rules = Vec::new();
@@ -262,7 +283,7 @@ impl Engine<'_> {
             }
             states = next;
             let line = self.show(&states)?;
-            self.push(StepKind::Differential, lhs, line, rules, true);
+            self.push(StepKind::Differential, lhs.clone(), line, rules, true);
         }
         // Collect terms of the same differential.
         let mut groups: Vec<(ExprId, Vec<ExprId>)> = Vec::new();
@@ -285,7 +306,7 @@ impl Engine<'_> {
             let line = self.show(&collected)?;
             self.push(
                 StepKind::Differential,
-                lhs,
+                lhs.clone(),
                 line,
                 vec![RuleId::T3, RuleId::A],
                 true,
@@ -310,9 +331,15 @@ impl Engine<'_> {
         } else {
             self.s.add(grad_terms)?
         };
-        let gname = format!("∂f/∂{wrt}");
+        let gname = StepLhs::Gradient(F, wrt.into());
         let shown_g = self.s.present(g)?;
-        self.push(StepKind::Gradient, &gname, shown_g, vec![RuleId::C], false);
+        self.push(
+            StepKind::Gradient,
+            gname.clone(),
+            shown_g,
+            vec![RuleId::C],
+            false,
+        );
         let mut full = substitute(self.s.pool, g, shown)?;
         full = self.s.canon(full)?;
         let mut shown_full = self.s.present(full)?;
@@ -322,13 +349,13 @@ impl Engine<'_> {
             } else {
                 vec![RuleId::B, RuleId::A]
             };
-            self.push(StepKind::Gradient, &gname, shown_full, rules, true);
+            self.push(StepKind::Gradient, gname.clone(), shown_full, rules, true);
         }
         // Element-wise products distributed, when that is shorter (the logistic loss).
         if let Some((shorter, rules)) = self.s.shorten(full)? {
             full = shorter;
             shown_full = self.s.present(full)?;
-            self.push(StepKind::Gradient, &gname, shown_full, rules, true);
+            self.push(StepKind::Gradient, gname.clone(), shown_full, rules, true);
         }
         // A gradient that is already symmetric is its own symmetric part.
         let already = symmetric && {
@@ -351,7 +378,7 @@ impl Engine<'_> {
                 // continued lines by value).
                 self.push(
                     StepKind::Gradient,
-                    &gname,
+                    gname.clone(),
                     shown_full,
                     vec![RuleId::S],
                     false,
@@ -371,7 +398,7 @@ impl Engine<'_> {
             shown_full = self.s.present(full)?;
             self.push(
                 StepKind::Gradient,
-                &gname,
+                gname.clone(),
                 shown_full,
                 vec![RuleId::S2],
                 false,
@@ -383,7 +410,7 @@ impl Engine<'_> {
             shown_full = self.s.present(full)?;
             self.push(
                 StepKind::Gradient,
-                &gname,
+                gname.clone(),
                 shown_full,
                 vec![RuleId::S3],
                 false,
@@ -395,7 +422,7 @@ impl Engine<'_> {
     pub(super) fn push(
         &mut self,
         kind: StepKind,
-        lhs: &str,
+        lhs: StepLhs,
         expr: ExprId,
         mut rules: Vec<RuleId>,
         continues: bool,
@@ -415,7 +442,7 @@ impl Engine<'_> {
         }
         self.steps.push(Step {
             kind,
-            lhs: lhs.to_string(),
+            lhs,
             expr,
             rules,
             continues,

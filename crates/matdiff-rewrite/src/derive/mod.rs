@@ -14,10 +14,13 @@ use crate::rules::RuleId;
 use crate::simplify::Simplifier;
 
 mod engine;
+mod lhs;
 mod peel;
 mod setup;
 mod vec_ops;
 
+pub(crate) use lhs::latex_ident;
+pub use lhs::{LhsFunction, StepLhs};
 pub(crate) use setup::setup;
 use setup::{fresh_name, upstream_function, wrt_variable};
 
@@ -87,8 +90,8 @@ pub enum StepKind {
 pub struct Step {
     /// What the line states.
     pub kind: StepKind,
-    /// The left-hand side as printed: `f`, `df`, `df[Y]`, `∂f/∂X`.
-    pub lhs: String,
+    /// The left-hand side: `f`, `df`, `df[Y]`, `∂f/∂X`.
+    pub lhs: StepLhs,
     /// The right-hand side, in the derivation's pool.
     pub expr: ExprId,
     /// The ids of the rules this line used (see [`crate::RULES`]).
@@ -261,9 +264,10 @@ fn absent_variable(
     let differential = setup::declare_internal(pool, &dx_name, info.shape)?;
     let zero = pool.num(0.0);
     let gradient = Simplifier::new(pool).zero(info.shape)?;
-    let step = |kind, lhs: &str, expr, rules: &[RuleId]| Step {
+    use LhsFunction::F;
+    let step = |kind, lhs, expr, rules: &[RuleId]| Step {
         kind,
-        lhs: lhs.to_string(),
+        lhs,
         expr,
         rules: rules.to_vec(),
         continues: false,
@@ -275,11 +279,16 @@ fn absent_variable(
         bindings: Vec::new(),
         names: Vec::new(),
         steps: vec![
-            step(StepKind::Function, "f", root, &[]),
-            step(StepKind::Differential, "df", zero, &[RuleId::D9]),
+            step(StepKind::Function, StepLhs::Function(F), root, &[]),
+            step(
+                StepKind::Differential,
+                StepLhs::Differential(F),
+                zero,
+                &[RuleId::D9],
+            ),
             step(
                 StepKind::Gradient,
-                &format!("∂f/∂{wrt}"),
+                StepLhs::Gradient(F, wrt.into()),
                 gradient,
                 &[RuleId::C],
             ),
