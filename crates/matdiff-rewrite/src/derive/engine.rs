@@ -109,7 +109,7 @@ impl Engine<'_> {
         let mut dvar_defs: Vec<(ExprId, Symbol, ExprId)> = Vec::new();
         self.push(
             StepKind::Function,
-            StepLhs::Function(F),
+            &StepLhs::Function(F),
             root,
             vec![],
             false,
@@ -117,8 +117,8 @@ impl Engine<'_> {
         for (k, &node) in order.iter().enumerate() {
             self.stage = node;
             self.line_rules.clear();
-            let start = if k == 0 {
-                State { u: None, e: node }
+            let (start, lhs) = if k == 0 {
+                (State { u: None, e: node }, StepLhs::Differential(F))
             } else {
                 let contributions = adjoints.remove(&node).unwrap_or_default();
                 if contributions.is_empty() {
@@ -134,14 +134,16 @@ impl Engine<'_> {
                 // `∂f/∂Y_1` when `∂f/∂Y` is taken: the name's gradient is written with its suffix.
                 let of = format!("{name}{}", &gname[base.len()..]);
                 let gvar = self.s.pool.intern(Node::Var(gsym))?;
-                let shown_value = self.s.present(value)?;
-                self.push(
-                    StepKind::Gradient,
-                    StepLhs::Gradient(F, of.into()),
-                    shown_value,
-                    vec![RuleId::C],
-                    false,
-                );
+                if self.recording() {
+                    let shown_value = self.s.present(value)?;
+                    self.push(
+                        StepKind::Gradient,
+                        &StepLhs::Gradient(F, of.into()),
+                        shown_value,
+                        vec![RuleId::C],
+                        false,
+                    );
+                }
                 display_defs.push((gsym, value));
                 shown.insert(gvar, value);
                 let dvar = self.boundaries[&node].dvar;
@@ -150,15 +152,12 @@ impl Engine<'_> {
                 } else {
                     StepLhs::DifferentialThrough(F, name.into())
                 };
-                let first = self.show(&[State {
+                let start = State {
                     u: Some(gvar),
                     e: dvar,
-                }])?;
-                self.push(StepKind::Differential, lhs, first, vec![RuleId::C], false);
-                State {
-                    u: Some(gvar),
-                    e: dvar,
-                }
+                };
+                self.push_shown(&lhs, &[start], vec![RuleId::C], false)?;
+                (start, lhs)
             };
             // (a) The differential.
             self.line_rules.clear();
@@ -174,9 +173,8 @@ impl Engine<'_> {
                     let zero = self.s.zero(shape)?;
                     dvar_defs.push((node, sym, zero));
                     let rules = std::mem::take(&mut self.line_rules);
-                    let lhs = self.steps.last().expect("a first line").lhs.clone();
                     let zero = self.s.pool.num(0.0);
-                    self.push(StepKind::Differential, lhs, zero, rules, true);
+                    self.push(StepKind::Differential, &lhs, zero, rules, true);
                 }
                 continue;
             };
@@ -188,23 +186,21 @@ impl Engine<'_> {
                 dvar_defs.push((node, sym, d));
             }
             let mut states = vec![State { u: start.u, e: d }];
-            let lhs = if k == 0 {
-                StepLhs::Differential(F)
-            } else {
-                self.steps.last().expect("a first line").lhs.clone()
-            };
             let rules = std::mem::take(&mut self.line_rules);
             // The function's differential is shown as it comes, `df = a'*(exp(X*b) .* (dX*b))`;
             // the trace form follows by T1.
-            let line = if k == 0 { d } else { self.show(&states)? };
-            self.push(StepKind::Differential, lhs.clone(), line, rules, k > 0);
+            if k == 0 {
+                self.push(StepKind::Differential, &lhs, d, rules, false);
+            } else {
+                self.push_shown(&lhs, &states, rules, true)?;
+            }
             // The same differential with its algebra done, when that is much shorter
             // (log(det(X)): 1/det(X)*det(X)*tr(inv(X)*dX) is tr(inv(X)*dX)).
             let applied = self.s.applied.len();
             let tidy = self.s.canon(d)?;
             if !self.has_d(tidy) {
                 // The differential is zero (X - X): nothing flows through this stage.
-                self.push(StepKind::Differential, lhs, tidy, vec![RuleId::A], true);
+                self.push(StepKind::Differential, &lhs, tidy, vec![RuleId::A], true);
                 continue;
             }
             if self.s.pool.tree_size(tidy).saturating_add(2) < self.s.pool.tree_size(d) {
@@ -212,14 +208,11 @@ impl Engine<'_> {
                     u: start.u,
                     e: tidy,
                 }];
-                let line = if k == 0 { tidy } else { self.show(&states)? };
-                self.push(
-                    StepKind::Differential,
-                    lhs.clone(),
-                    line,
-                    vec![RuleId::A],
-                    true,
-                );
+                if k == 0 {
+                    self.push(StepKind::Differential, &lhs, tidy, vec![RuleId::A], true);
+                } else {
+                    self.push_shown(&lhs, &states, vec![RuleId::A], true)?;
+                }
             } else {
                 // Not shown: the identities it applied are not this derivation's.
                 self.s.applied.truncate(applied);
@@ -227,15 +220,9 @@ impl Engine<'_> {
             let d = states[0].e;
             let scalar_wrt = self.s.pool.shape(self.dx).is_scalar()
                 || self.s.pool.shape(self.dx).cols == Dim::ONE;
-            if k == 0 && !scalar_wrt && !self.is_trace_form(d) {
+            if k == 0 && !scalar_wrt && self.recording() && !self.is_trace_form(d) {
                 let t = self.s.pool.intern(Node::Reduce(Reduce::Trace, d))?;
-                self.push(
-                    StepKind::Differential,
-                    lhs.clone(),
-                    t,
-                    vec![RuleId::T1],
-                    true,
-                );
+                self.push(StepKind::Differential, &lhs, t, vec![RuleId::T1], true);
             }
             // (b) The trace tricks.
             let collected = self.trace_tricks(states, &lhs)?;
@@ -282,8 +269,7 @@ impl Engine<'_> {
                 break;
             }
             states = next;
-            let line = self.show(&states)?;
-            self.push(StepKind::Differential, lhs.clone(), line, rules, true);
+            self.push_shown(lhs, &states, rules, true)?;
         }
         // Collect terms of the same differential.
         let mut groups: Vec<(ExprId, Vec<ExprId>)> = Vec::new();
@@ -303,14 +289,7 @@ impl Engine<'_> {
             });
         }
         if states.len() > collected.len() {
-            let line = self.show(&collected)?;
-            self.push(
-                StepKind::Differential,
-                lhs.clone(),
-                line,
-                vec![RuleId::T3, RuleId::A],
-                true,
-            );
+            self.push_shown(lhs, &collected, vec![RuleId::T3, RuleId::A], true)?;
         }
         Ok(collected)
     }
@@ -332,30 +311,29 @@ impl Engine<'_> {
             self.s.add(grad_terms)?
         };
         let gname = StepLhs::Gradient(F, wrt.into());
-        let shown_g = self.s.present(g)?;
-        self.push(
-            StepKind::Gradient,
-            gname.clone(),
-            shown_g,
-            vec![RuleId::C],
-            false,
-        );
+        let shown_g = if self.recording() {
+            let shown_g = self.s.present(g)?;
+            self.push(StepKind::Gradient, &gname, shown_g, vec![RuleId::C], false);
+            Some(shown_g)
+        } else {
+            None
+        };
         let mut full = substitute(self.s.pool, g, shown)?;
         full = self.s.canon(full)?;
         let mut shown_full = self.s.present(full)?;
-        if shown_full != shown_g {
+        if shown_g.is_some_and(|g| g != shown_full) {
             let rules = if shown.is_empty() {
                 vec![RuleId::A]
             } else {
                 vec![RuleId::B, RuleId::A]
             };
-            self.push(StepKind::Gradient, gname.clone(), shown_full, rules, true);
+            self.push(StepKind::Gradient, &gname, shown_full, rules, true);
         }
         // Element-wise products distributed, when that is shorter (the logistic loss).
         if let Some((shorter, rules)) = self.s.shorten(full)? {
             full = shorter;
             shown_full = self.s.present(full)?;
-            self.push(StepKind::Gradient, gname.clone(), shown_full, rules, true);
+            self.push(StepKind::Gradient, &gname, shown_full, rules, true);
         }
         // A gradient that is already symmetric is its own symmetric part.
         let already = symmetric && {
@@ -378,7 +356,7 @@ impl Engine<'_> {
                 // continued lines by value).
                 self.push(
                     StepKind::Gradient,
-                    gname.clone(),
+                    &gname,
                     shown_full,
                     vec![RuleId::S],
                     false,
@@ -398,7 +376,7 @@ impl Engine<'_> {
             shown_full = self.s.present(full)?;
             self.push(
                 StepKind::Gradient,
-                gname.clone(),
+                &gname,
                 shown_full,
                 vec![RuleId::S2],
                 false,
@@ -410,7 +388,7 @@ impl Engine<'_> {
             shown_full = self.s.present(full)?;
             self.push(
                 StepKind::Gradient,
-                gname.clone(),
+                &gname,
                 shown_full,
                 vec![RuleId::S3],
                 false,
@@ -419,14 +397,26 @@ impl Engine<'_> {
         Ok(shown_full)
     }
 
+    /// Whether the steps are recorded (not [`DeriveOptions::gradient_only`]).
+    ///
+    /// [`DeriveOptions::gradient_only`]: super::DeriveOptions::gradient_only
+    pub(super) fn recording(&self) -> bool {
+        self.steps.is_some()
+    }
+
+    /// Records a line (nothing when the steps are not recorded).
     pub(super) fn push(
         &mut self,
         kind: StepKind,
-        lhs: StepLhs,
+        lhs: &StepLhs,
         expr: ExprId,
         mut rules: Vec<RuleId>,
         continues: bool,
     ) {
+        let Some(steps) = &mut self.steps else {
+            self.s.applied.clear();
+            return;
+        };
         // Function identities the simplifier applied on the way to this line.
         for r in self.s.applied.drain(..) {
             if !rules.contains(&r) {
@@ -434,19 +424,37 @@ impl Engine<'_> {
             }
         }
         if continues {
-            if let Some(last) = self.steps.last_mut() {
+            if let Some(last) = steps.last_mut() {
                 if last.expr == expr {
                     return;
                 }
             }
         }
-        self.steps.push(Step {
+        steps.push(Step {
             kind,
-            lhs,
+            lhs: lhs.clone(),
             expr,
             rules,
             continues,
         });
+    }
+
+    /// Records a differential line of the terms `states` as printed (nothing, and no printing,
+    /// when the steps are not recorded).
+    fn push_shown(
+        &mut self,
+        lhs: &StepLhs,
+        states: &[State],
+        rules: Vec<RuleId>,
+        continues: bool,
+    ) -> Result<(), DeriveError> {
+        if self.recording() {
+            let line = self.show(states)?;
+            self.push(StepKind::Differential, lhs, line, rules, continues);
+        } else {
+            self.s.applied.clear();
+        }
+        Ok(())
     }
 
     /// Whether a differential is already written with traces: `tr(...)`, sums and multiples of

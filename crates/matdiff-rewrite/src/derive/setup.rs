@@ -126,7 +126,7 @@ pub(crate) fn setup<'p>(
         functions,
         dvars,
         has_d: HashMap::with_capacity_and_hasher(64, Default::default()),
-        steps: Vec::new(),
+        steps: Some(Vec::new()),
     };
     Ok((engine, info.symmetric, differential))
 }
