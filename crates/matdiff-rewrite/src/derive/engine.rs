@@ -30,21 +30,19 @@ impl Engine<'_> {
     }
 
     pub(super) fn has_d(&mut self, id: ExprId) -> bool {
-        if let Some(&b) = self.has_d.get(&id) {
+        if let Some(&Some(b)) = self.has_d.get(id.index()) {
             return b;
         }
-        let b = self.dvars.contains(&id)
-            || self
-                .s
-                .pool
-                .node(id)
-                .children()
-                .iter()
-                .copied()
-                .collect::<Ids>()
-                .iter()
-                .any(|&c| self.has_d(c));
-        self.has_d.insert(id, b);
+        let mut b = self.dvars.contains(&id);
+        let mut i = 0;
+        while !b && i < self.s.pool.node(id).children().len() {
+            b = self.has_d(self.s.pool.node(id).children()[i]);
+            i += 1;
+        }
+        if self.has_d.len() <= id.index() {
+            self.has_d.resize(id.index() + 1, None);
+        }
+        self.has_d[id.index()] = Some(b);
         b
     }
 

@@ -160,7 +160,8 @@ pub(crate) struct Engine<'p> {
     pub(crate) line_rules: Vec<RuleId>,
     pub(crate) functions: &'p Derivatives,
     dvars: HashSet<ExprId>,
-    has_d: HashMap<ExprId, bool>,
+    /// Whether a node (by index) mentions a differential, once known.
+    has_d: Vec<Option<bool>>,
     /// The lines so far; `None` when they are not recorded ([`DeriveOptions::gradient_only`]).
     steps: Option<Vec<Step>>,
 }

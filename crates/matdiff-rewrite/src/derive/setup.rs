@@ -125,7 +125,7 @@ pub(crate) fn setup<'p>(
         line_rules: Vec::new(),
         functions,
         dvars,
-        has_d: HashMap::with_capacity_and_hasher(64, Default::default()),
+        has_d: Vec::new(),
         steps: Some(Vec::new()),
     };
     Ok((engine, info.symmetric, differential))
@@ -178,20 +178,35 @@ pub(super) fn wrt_variable(
     if pool.var_info(sym).is_none() {
         return Err(not_var(""));
     }
-    let node = Node::Var(sym);
-    let mut seen = HashSet::default();
-    let mut stack = vec![root];
-    while let Some(id) = stack.pop() {
-        if pool.node(id) == &node {
-            return Ok(id);
-        }
-        if seen.insert(id) {
-            stack.extend_from_slice(pool.node(id).children());
+    let not_in = || DeriveError::NotInExpression {
+        name: wrt.to_string(),
+    };
+    // The variable's node, if the pool has it, and whether the root reaches it: children have
+    // smaller ids than their parents, so one pass down from the root over the ids between.
+    let node = pool.find(&Node::Var(sym)).ok_or_else(not_in)?;
+    if node > root {
+        return Err(not_in());
+    }
+    let between: Vec<ExprId> = pool
+        .ids()
+        .skip(node.index())
+        .take(root.index() - node.index() + 1)
+        .collect();
+    let mut reached = vec![false; between.len()];
+    reached[between.len() - 1] = true;
+    for (k, &id) in between.iter().enumerate().rev() {
+        if reached[k] {
+            if id == node {
+                return Ok(node);
+            }
+            for c in pool.node(id).children() {
+                if *c >= node {
+                    reached[c.index() - node.index()] = true;
+                }
+            }
         }
     }
-    Err(DeriveError::NotInExpression {
-        name: wrt.to_string(),
-    })
+    Err(not_in())
 }
 
 /// Declares the rewriter's own variable `name` (a differential), marked internal when it is new
