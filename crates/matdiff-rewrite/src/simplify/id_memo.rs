@@ -21,7 +21,8 @@ impl<T: Copy> IdMemo<T> {
         let i = id.index();
         if i >= self.values.len() {
             // Grown in steps, so that a growing pool does not resize it at every new node.
-            self.values.resize((i + 1).max(2 * self.values.len()).max(64), None);
+            self.values
+                .resize((i + 1).max(2 * self.values.len()).max(64), None);
         }
         self.values[i] = Some(value);
     }

@@ -294,8 +294,9 @@ impl Simplifier<'_> {
             return idx;
         }
         let ranks: SmallVec<[(u8, ExprId); 4]> = ids.map(|id| (self.rank(id), id)).collect();
-        let mut keys: SmallVec<[(u8, Option<std::sync::Arc<str>>, ExprId); 4]> =
-            SmallVec::with_capacity(ranks.len());
+        // Rank, the printed start when another factor shares the rank, id.
+        type Key = (u8, Option<std::sync::Arc<str>>, ExprId);
+        let mut keys: SmallVec<[Key; 4]> = SmallVec::with_capacity(ranks.len());
         for &(rank, id) in &ranks {
             let shared = ranks.iter().filter(|r| r.0 == rank).count() > 1;
             let text = shared.then(|| {
