@@ -30,7 +30,7 @@ impl Engine<'_> {
     }
 
     pub(super) fn has_d(&mut self, id: ExprId) -> bool {
-        if let Some(&Some(b)) = self.has_d.get(id.index()) {
+        if let Some(b) = self.has_d.get(id) {
             return b;
         }
         let mut b = self.dvars.contains(&id);
@@ -39,10 +39,7 @@ impl Engine<'_> {
             b = self.has_d(self.s.pool.node(id).children()[i]);
             i += 1;
         }
-        if self.has_d.len() <= id.index() {
-            self.has_d.resize(id.index() + 1, None);
-        }
-        self.has_d[id.index()] = Some(b);
+        self.has_d.insert(id, b);
         b
     }
 

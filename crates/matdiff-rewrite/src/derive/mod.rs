@@ -161,7 +161,7 @@ pub(crate) struct Engine<'p> {
     pub(crate) functions: &'p Derivatives,
     dvars: HashSet<ExprId>,
     /// Whether a node (by index) mentions a differential, once known.
-    has_d: Vec<Option<bool>>,
+    has_d: crate::simplify::id_memo::IdMemo<bool>,
     /// The lines so far; `None` when they are not recorded ([`DeriveOptions::gradient_only`]).
     steps: Option<Vec<Step>>,
 }

@@ -125,7 +125,7 @@ pub(crate) fn setup<'p>(
         line_rules: Vec::new(),
         functions,
         dvars,
-        has_d: Vec::new(),
+        has_d: crate::simplify::id_memo::IdMemo::new(),
         steps: Some(Vec::new()),
     };
     Ok((engine, info.symmetric, differential))

@@ -4,20 +4,20 @@ use matdiff_expr::ExprId;
 
 /// Values remembered by node id.
 #[derive(Clone, Debug)]
-pub(super) struct IdMemo<T: Copy> {
+pub(crate) struct IdMemo<T: Copy> {
     values: Vec<Option<T>>,
 }
 
 impl<T: Copy> IdMemo<T> {
-    pub(super) fn new() -> IdMemo<T> {
+    pub(crate) fn new() -> IdMemo<T> {
         IdMemo { values: Vec::new() }
     }
 
-    pub(super) fn get(&self, id: ExprId) -> Option<T> {
+    pub(crate) fn get(&self, id: ExprId) -> Option<T> {
         self.values.get(id.index()).copied().flatten()
     }
 
-    pub(super) fn insert(&mut self, id: ExprId, value: T) {
+    pub(crate) fn insert(&mut self, id: ExprId, value: T) {
         let i = id.index();
         if i >= self.values.len() {
             // Grown in steps, so that a growing pool does not resize it at every new node.

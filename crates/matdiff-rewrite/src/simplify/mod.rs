@@ -10,7 +10,7 @@ use crate::rules::RuleId;
 use id_memo::IdMemo;
 
 mod elementwise;
-mod id_memo;
+pub(crate) mod id_memo;
 mod presentation;
 mod products;
 mod reductions;
