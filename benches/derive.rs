@@ -1,5 +1,6 @@
 //! Derivation time: the cases of SymPy's baseline (`../shared/baselines/sympy_derive.py`, to be
-//! run in the same session for the ratio), every acceptance-table case, sums of k trace terms,
+//! run in the same session for the ratio), with the steps and the gradient only (what SymPy's
+//! `expr.diff` computes), every acceptance-table case, sums of k trace terms,
 //! `tr(A1*X*...*Ak*X)`, and a 50-layer network written with `where` bindings.
 
 use std::hint::black_box;
