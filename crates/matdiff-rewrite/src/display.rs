@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use matdiff_expr::{ExprPool, Printer, Style};
 
-use crate::derive::{latex_ident, Derivation, Step, StepKind};
+use crate::derive::{Derivation, Step, StepKind};
 use crate::error::DeriveError;
 use crate::kronecker::{KroneckerForm, VecFactor};
 use crate::second_order::{SecondKind, SecondOrder, SecondOrderError};
@@ -15,18 +15,11 @@ impl Derivation {
     pub fn printer<'a>(&self, pool: &'a ExprPool, style: Style) -> Printer<'a> {
         let mut renames = HashMap::new();
         if style == Style::Latex {
-            let mut aux: Vec<_> = self.definitions.iter().map(|d| d.0).collect();
-            aux.push(self.differential);
-            for sym in aux {
-                let name = pool.name(sym);
-                let latex = if let Some(rest) = name.strip_prefix("∂f/∂") {
-                    format!("\\frac{{\\partial f}}{{\\partial {}}}", latex_ident(rest))
-                } else if let Some(rest) = name.strip_prefix('d') {
-                    format!("\\mathrm{{d}}{}", latex_ident(rest))
-                } else {
-                    name.to_string()
-                };
-                renames.insert(sym, latex);
+            // The differential and the auxiliary variables of the definitions, as named.
+            for (sym, latex) in &self.aux_latex {
+                if *sym == self.differential || self.definitions.iter().any(|d| d.0 == *sym) {
+                    renames.insert(*sym, latex.clone());
+                }
             }
         }
         Printer::new(pool, style)

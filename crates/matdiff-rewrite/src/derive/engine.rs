@@ -128,6 +128,8 @@ impl Engine<'_> {
                 let gsym = super::setup::declare_internal(self.s.pool, &gname, shape)?;
                 // `∂f/∂Y_1` when `∂f/∂Y` is taken: the name's gradient is written with its suffix.
                 let of = format!("{name}{}", &gname[base.len()..]);
+                let latex = StepLhs::Gradient(F, of.as_str().into()).latex();
+                self.aux_latex.push((gsym, latex));
                 let gvar = self.s.pool.intern(Node::Var(gsym))?;
                 if self.recording() {
                     let shown_value = self.s.present(value)?;

@@ -19,10 +19,10 @@ mod peel;
 mod setup;
 mod vec_ops;
 
-pub(crate) use lhs::latex_ident;
+use lhs::latex_ident;
 pub use lhs::{LhsFunction, StepLhs};
 pub(crate) use setup::setup;
-use setup::{fresh_name, upstream_function, wrt_variable};
+use setup::{upstream_function, wrt_variable};
 
 /// Derivatives of abstract element-wise functions, registered by name: the extension point for
 /// new element-wise functions (the numeric side registers with `matdiff-faer`).
@@ -137,6 +137,9 @@ pub struct Derivation {
     /// The auxiliary variables of the steps (`dY` for a named `Y`, `∂f/∂Y`), each with what it
     /// stands for, in an order where each refers only to earlier ones, `dX` and the inputs.
     pub definitions: Vec<(Symbol, ExprId)>,
+    /// The LaTeX of the auxiliary variables, as the engine named them (`\\mathrm{d}Y`,
+    /// `\\frac{\\partial f}{\\partial Y}`).
+    pub(crate) aux_latex: Vec<(Symbol, String)>,
     /// Whether the variable is symmetric and the gradient is the symmetric `(G + G')/2`.
     pub symmetric: bool,
     /// Whether the variable does not occur in the function: its gradient is zero.
@@ -175,6 +178,8 @@ pub(crate) struct Engine<'p> {
     has_d: crate::simplify::id_memo::IdMemo<bool>,
     /// The lines so far; `None` when they are not recorded ([`DeriveOptions::gradient_only`]).
     steps: Option<Vec<Step>>,
+    /// The LaTeX of the auxiliary variables declared so far.
+    aux_latex: Vec<(Symbol, String)>,
 }
 
 /// Derives the gradient of the scalar `expr` with respect to the variable `wrt`.
@@ -228,6 +233,7 @@ pub fn derive(
     }
     let (gradient, definitions) = engine.run(root, wrt, symmetric)?;
     let steps = engine.steps.take().unwrap_or_default();
+    let aux_latex = std::mem::take(&mut engine.aux_latex);
     drop(engine);
     // Print with the names that the function and the gradient use.
     if !bindings.is_empty() {
@@ -255,6 +261,7 @@ pub fn derive(
         steps,
         differential,
         definitions,
+        aux_latex,
         symmetric,
         absent: false,
         diagonal: pool
@@ -280,8 +287,7 @@ fn absent_variable(
             name: wrt.to_string(),
             hint: String::new(),
         })?;
-    let dx_name = fresh_name(pool, &format!("d{wrt}"), info.shape);
-    let differential = setup::declare_internal(pool, &dx_name, info.shape)?;
+    let (differential, dx_latex) = setup::declare_differential(pool, wrt, info.shape)?;
     let zero = pool.num(0.0);
     let gradient = Simplifier::new(pool).zero(info.shape)?;
     use LhsFunction::F;
@@ -319,6 +325,7 @@ fn absent_variable(
         },
         differential,
         definitions: Vec::new(),
+        aux_latex: vec![(differential, dx_latex)],
         symmetric: false,
         absent: true,
         diagonal: false,
