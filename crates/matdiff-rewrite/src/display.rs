@@ -16,9 +16,9 @@ impl Derivation {
         let mut renames = HashMap::new();
         if style == Style::Latex {
             // The differential and the auxiliary variables of the definitions, as named.
-            for (sym, latex) in &self.aux_latex {
-                if *sym == self.differential || self.definitions.iter().any(|d| d.0 == *sym) {
-                    renames.insert(*sym, latex.clone());
+            for &(sym, aux) in &self.aux {
+                if sym == self.differential || self.definitions.iter().any(|d| d.0 == sym) {
+                    renames.insert(sym, aux.latex(pool.name(sym)));
                 }
             }
         }

@@ -7,7 +7,9 @@ use crate::error::DeriveError;
 use crate::rules::RuleId;
 
 use super::setup::fresh_name;
-use super::{replace_word, substitute, Engine, LhsFunction::F, State, Step, StepKind, StepLhs};
+use super::{
+    replace_word, substitute, Aux, Engine, LhsFunction::F, State, Step, StepKind, StepLhs,
+};
 
 impl Engine<'_> {
     pub(crate) fn depends(&self, id: ExprId) -> bool {
@@ -123,13 +125,12 @@ impl Engine<'_> {
                 let value = self.s.add(&contributions)?;
                 let value = self.s.canon(value)?;
                 let shape = self.s.pool.shape(node);
-                let base = format!("∂f/∂{name}");
+                let base = format!("{}{name}", Aux::Gradient.prefix());
                 let gname = fresh_name(self.s.pool, &base, shape);
                 let gsym = super::setup::declare_internal(self.s.pool, &gname, shape)?;
                 // `∂f/∂Y_1` when `∂f/∂Y` is taken: the name's gradient is written with its suffix.
                 let of = format!("{name}{}", &gname[base.len()..]);
-                let latex = StepLhs::Gradient(F, of.as_str().into()).latex();
-                self.aux_latex.push((gsym, latex));
+                self.aux.push((gsym, Aux::Gradient));
                 let gvar = self.s.pool.intern(Node::Var(gsym))?;
                 if self.recording() {
                     let shown_value = self.s.present(value)?;

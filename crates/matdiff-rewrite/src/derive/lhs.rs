@@ -101,6 +101,36 @@ impl fmt::Display for StepLhs {
     }
 }
 
+/// What an auxiliary variable of the steps stands for; its name is the prefix and then the
+/// name it is of (`dY`, `∂f/∂Y`, with a suffix when taken: `dY_1`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Aux {
+    /// The differential `dY` of a name or of the variable.
+    Differential,
+    /// The gradient `∂f/∂Y` of the function with respect to a name.
+    Gradient,
+}
+
+impl Aux {
+    /// The prefix of the variable's name.
+    pub(crate) fn prefix(self) -> &'static str {
+        match self {
+            Aux::Differential => "d",
+            Aux::Gradient => "∂f/∂",
+        }
+    }
+
+    /// The LaTeX of the variable named `name` (made of [`Aux::prefix`] and the name it is of):
+    /// `\mathrm{d}Y_{1}`, `\frac{\partial f}{\partial Y}`.
+    pub(crate) fn latex(self, name: &str) -> String {
+        let of = &name[self.prefix().len()..];
+        match self {
+            Aux::Differential => format!("\\mathrm{{d}}{}", latex_ident(of)),
+            Aux::Gradient => StepLhs::Gradient(LhsFunction::F, of.into()).latex(),
+        }
+    }
+}
+
 /// A variable name in LaTeX: `W1` is `W_{1}`, Greek names get their backslash.
 pub(crate) fn latex_ident(name: &str) -> String {
     let base = name.trim_end_matches(|c: char| c.is_ascii_digit());

@@ -19,7 +19,7 @@ mod peel;
 mod setup;
 mod vec_ops;
 
-use lhs::latex_ident;
+pub(crate) use lhs::Aux;
 pub use lhs::{LhsFunction, StepLhs};
 pub(crate) use setup::setup;
 use setup::{upstream_function, wrt_variable};
@@ -137,9 +137,9 @@ pub struct Derivation {
     /// The auxiliary variables of the steps (`dY` for a named `Y`, `∂f/∂Y`), each with what it
     /// stands for, in an order where each refers only to earlier ones, `dX` and the inputs.
     pub definitions: Vec<(Symbol, ExprId)>,
-    /// The LaTeX of the auxiliary variables, as the engine named them (`\\mathrm{d}Y`,
-    /// `\\frac{\\partial f}{\\partial Y}`).
-    pub(crate) aux_latex: Vec<(Symbol, String)>,
+    /// What each auxiliary variable the engine declared stands for (`dY`, `∂f/∂Y`), which
+    /// gives its LaTeX.
+    pub(crate) aux: Vec<(Symbol, Aux)>,
     /// Whether the variable is symmetric and the gradient is the symmetric `(G + G')/2`.
     pub symmetric: bool,
     /// Whether the variable does not occur in the function: its gradient is zero.
@@ -178,8 +178,8 @@ pub(crate) struct Engine<'p> {
     has_d: crate::simplify::id_memo::IdMemo<bool>,
     /// The lines so far; `None` when they are not recorded ([`DeriveOptions::gradient_only`]).
     steps: Option<Vec<Step>>,
-    /// The LaTeX of the auxiliary variables declared so far.
-    aux_latex: Vec<(Symbol, String)>,
+    /// The auxiliary variables declared so far.
+    aux: Vec<(Symbol, Aux)>,
 }
 
 /// Derives the gradient of the scalar `expr` with respect to the variable `wrt`.
@@ -233,7 +233,7 @@ pub fn derive(
     }
     let (gradient, definitions) = engine.run(root, wrt, symmetric)?;
     let steps = engine.steps.take().unwrap_or_default();
-    let aux_latex = std::mem::take(&mut engine.aux_latex);
+    let aux = std::mem::take(&mut engine.aux);
     drop(engine);
     // Print with the names that the function and the gradient use.
     if !bindings.is_empty() {
@@ -261,7 +261,7 @@ pub fn derive(
         steps,
         differential,
         definitions,
-        aux_latex,
+        aux,
         symmetric,
         absent: false,
         diagonal: pool
@@ -287,7 +287,7 @@ fn absent_variable(
             name: wrt.to_string(),
             hint: String::new(),
         })?;
-    let (differential, dx_latex) = setup::declare_differential(pool, wrt, info.shape)?;
+    let differential = setup::declare_differential(pool, wrt, info.shape)?;
     let zero = pool.num(0.0);
     let gradient = Simplifier::new(pool).zero(info.shape)?;
     use LhsFunction::F;
@@ -325,7 +325,7 @@ fn absent_variable(
         },
         differential,
         definitions: Vec::new(),
-        aux_latex: vec![(differential, dx_latex)],
+        aux: vec![(differential, Aux::Differential)],
         symmetric: false,
         absent: true,
         diagonal: false,

@@ -6,7 +6,7 @@ use matdiff_expr::{FxHashMap as HashMap, FxHashSet as HashSet};
 use crate::error::DeriveError;
 use crate::simplify::Simplifier;
 
-use super::{latex_ident, Boundary, Derivatives, Engine};
+use super::{Aux, Boundary, Derivatives, Engine};
 
 /// The engine for differentiating `root` with respect to `wrt`: the differential variable, the
 /// named subexpressions it goes through (bindings, and shared nodes named `T_1`, `T_2`, ...).
@@ -24,8 +24,8 @@ pub(crate) fn setup<'p>(
         _ => unreachable!("wrt_variable returns a variable"),
     };
     let info = pool.var_info(wrt_sym).expect("a declared variable");
-    let (differential, dx_latex) = declare_differential(pool, wrt, info.shape)?;
-    let mut aux_latex = vec![(differential, dx_latex)];
+    let differential = declare_differential(pool, wrt, info.shape)?;
+    let mut aux = vec![(differential, Aux::Differential)];
     let dx = pool.intern(Node::Var(differential))?;
 
     // Which nodes depend on the variable, and which are shared (used twice or more).
@@ -100,8 +100,8 @@ pub(crate) fn setup<'p>(
     }
     let mut boundaries = HashMap::default();
     for (id, name) in &boundary_ids {
-        let (sym, latex) = declare_differential(pool, name, pool.shape(*id))?;
-        aux_latex.push((sym, latex));
+        let sym = declare_differential(pool, name, pool.shape(*id))?;
+        aux.push((sym, Aux::Differential));
         let dvar = pool.intern(Node::Var(sym))?;
         boundaries.insert(
             *id,
@@ -127,7 +127,7 @@ pub(crate) fn setup<'p>(
         dvars,
         has_d: crate::simplify::id_memo::IdMemo::new(),
         steps: Some(Vec::new()),
-        aux_latex,
+        aux,
     };
     Ok((engine, info.symmetric, differential))
 }
@@ -229,18 +229,18 @@ pub(super) fn declare_internal(
 }
 
 /// `base`, or `base_1`, `base_2`, ... : a name that is free or already a variable of `shape`.
-/// Declares the differential `dY` of the name `Y` (`dY_1` when `dY` is taken), with its LaTeX
-/// (`\mathrm{d}Y_{1}`).
+/// Declares the differential `dY` of the name `Y` (`dY_1` when `dY` is taken).
 pub(super) fn declare_differential(
     pool: &mut ExprPool,
     name: &str,
     shape: Shape,
-) -> Result<(Symbol, String), DeriveError> {
-    let base = format!("d{name}");
-    let full = fresh_name(pool, &base, shape);
-    let sym = declare_internal(pool, &full, shape)?;
-    let shown = format!("{name}{}", &full[base.len()..]);
-    Ok((sym, format!("\\mathrm{{d}}{}", latex_ident(&shown))))
+) -> Result<Symbol, DeriveError> {
+    let full = fresh_name(
+        pool,
+        &format!("{}{name}", Aux::Differential.prefix()),
+        shape,
+    );
+    declare_internal(pool, &full, shape)
 }
 
 pub(super) fn fresh_name(pool: &ExprPool, base: &str, shape: Shape) -> String {
