@@ -1,5 +1,6 @@
 //! Derivation time: the cases of SymPy's baseline (`../shared/baselines/sympy_derive.py`, to be
-//! run in the same session for the ratio), every acceptance-table case, sums of k trace terms,
+//! run in the same session for the ratio), with the steps and the gradient only (what SymPy's
+//! `expr.diff` computes), every acceptance-table case, sums of k trace terms,
 //! `tr(A1*X*...*Ak*X)`, and a 50-layer network written with `where` bindings.
 
 use std::hint::black_box;
@@ -12,14 +13,27 @@ use matdiff_testkit::acceptance::CASES;
 
 /// Parses and derives; the parse is part of what a user waits for.
 fn derive_text(src: &str, wrt: &str, lets: &[&str], upstream: Option<&str>) -> usize {
+    derive_with(src, wrt, lets, upstream, false)
+}
+
+/// Parses and derives, with the steps or the gradient only.
+fn derive_with(
+    src: &str,
+    wrt: &str,
+    lets: &[&str],
+    upstream: Option<&str>,
+    gradient_only: bool,
+) -> usize {
     let mut pool = ExprPool::new();
     let decls: Vec<Decl> = lets.iter().map(|l| Decl::parse(l).unwrap()).collect();
     let e = pool.parse_with(src, &decls).unwrap();
     let options = DeriveOptions {
         upstream: upstream.map(str::to_string),
+        gradient_only,
         ..DeriveOptions::default()
     };
-    derive(&mut pool, &e, wrt, &options).unwrap().steps.len()
+    let d = derive(&mut pool, &e, wrt, &options).unwrap();
+    d.steps.len() + d.gradient.index()
 }
 
 fn trace_sum(k: usize) -> String {
@@ -99,6 +113,15 @@ fn benches(c: &mut Criterion) {
     for (id, src, wrt) in sympy_cases() {
         g.bench_with_input(BenchmarkId::from_parameter(id), &src, |b, src| {
             b.iter(|| derive_text(black_box(src), wrt, &[], None))
+        });
+    }
+    g.finish();
+
+    // What SymPy's `expr.diff` computes: the gradient, without the steps.
+    let mut g = c.benchmark_group("derive/sympy-gradient-only");
+    for (id, src, wrt) in sympy_cases() {
+        g.bench_with_input(BenchmarkId::from_parameter(id), &src, |b, src| {
+            b.iter(|| derive_with(black_box(src), wrt, &[], None, true))
         });
     }
     g.finish();

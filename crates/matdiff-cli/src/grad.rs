@@ -118,7 +118,7 @@ pub(crate) fn run(args: Args) -> Outcome {
                 .iter()
                 .map(|s| {
                     json!({
-                        "lhs": s.lhs,
+                        "lhs": s.lhs.to_string(),
                         "expr": d.printer(&pool, Style::Plain).print_body(s.expr),
                         "latex": d.printer(&pool, Style::Latex).print_body(s.expr),
                         "continues": s.continues,

@@ -219,7 +219,7 @@ fn run(
         Format::Json => {
             let step_json = |d: &matdiff_rewrite::Derivation, st: &matdiff_rewrite::Step| {
                 json!({
-                    "lhs": st.lhs,
+                    "lhs": st.lhs.to_string(),
                     "expr": d.printer(&pool, Style::Plain).print_body(st.expr),
                     "latex": d.printer(&pool, Style::Latex).print_body(st.expr),
                     "continues": st.continues,

@@ -79,7 +79,8 @@ impl<'a> Printer<'a> {
     /// in time proportional to `max_len` rather than to the expression: a cheap sort key.
     pub fn print_prefix(mut self, id: ExprId, max_len: usize) -> String {
         self.limit = max_len;
-        let mut out = String::new();
+        // Room for the prefix and the token that crosses the limit, so it is never regrown.
+        let mut out = String::with_capacity(max_len.saturating_add(32).min(1 << 12));
         // Writing fails once the limit is reached; what was written is the prefix.
         let _ = self.write_top(&mut out, id, None);
         if out.len() > max_len {

@@ -86,6 +86,7 @@ impl DerivedLayer {
         let options = DeriveOptions {
             upstream: Some(UPSTREAM.to_string()),
             functions,
+            ..DeriveOptions::default()
         };
         let wrts: &[&str] = if input_gradient {
             &["W", "b", "A"]

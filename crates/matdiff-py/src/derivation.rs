@@ -252,7 +252,7 @@ impl Derivation {
         d.steps
             .iter()
             .map(|s| Step {
-                lhs: s.lhs.clone(),
+                lhs: s.lhs.to_string(),
                 text: print(Style::Plain, s.expr),
                 unicode: print(Style::Unicode, s.expr),
                 latex: print(Style::Latex, s.expr),

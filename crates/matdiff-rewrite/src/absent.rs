@@ -3,7 +3,7 @@
 
 use matdiff_expr::{Dim, Expr, ExprPool, Node, Shape};
 
-use crate::derive::{derive, DeriveOptions, Step, StepKind};
+use crate::derive::{derive, DeriveOptions, Step, StepKind, StepLhs};
 use crate::rules::RuleId;
 use crate::second_order::{fresh_name, SecondKind, SecondOrder, SecondOrderError};
 use crate::simplify::Simplifier;
@@ -76,8 +76,8 @@ pub(crate) fn zero_second_order(
     }
     let zero = Simplifier::new(pool).zero(Shape { rows, cols: x.rows })?;
     let lhs = match kind {
-        SecondKind::Jacobian => format!("∂F/∂{wrt}'"),
-        _ => format!("∂²f/∂{wrt}∂{wrt}'"),
+        SecondKind::Jacobian => StepLhs::Jacobian(wrt.into()),
+        _ => StepLhs::Hessian(wrt.into()),
     };
     Ok(Some(SecondOrder {
         kind,

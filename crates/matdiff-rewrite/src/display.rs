@@ -15,18 +15,11 @@ impl Derivation {
     pub fn printer<'a>(&self, pool: &'a ExprPool, style: Style) -> Printer<'a> {
         let mut renames = HashMap::new();
         if style == Style::Latex {
-            let mut aux: Vec<_> = self.definitions.iter().map(|d| d.0).collect();
-            aux.push(self.differential);
-            for sym in aux {
-                let name = pool.name(sym);
-                let latex = if let Some(rest) = name.strip_prefix("∂f/∂") {
-                    format!("\\frac{{\\partial f}}{{\\partial {}}}", latex_ident(rest))
-                } else if let Some(rest) = name.strip_prefix('d') {
-                    format!("\\mathrm{{d}}{}", latex_ident(rest))
-                } else {
-                    name.to_string()
-                };
-                renames.insert(sym, latex);
+            // The differential and the auxiliary variables of the definitions, as named.
+            for &(sym, aux) in &self.aux {
+                if sym == self.differential || self.definitions.iter().any(|d| d.0 == sym) {
+                    renames.insert(sym, aux.latex(pool.name(sym)));
+                }
             }
         }
         Printer::new(pool, style)
@@ -65,7 +58,7 @@ impl Derivation {
             let lhs = if step.continues {
                 String::new()
             } else {
-                step.lhs.clone()
+                step.lhs.to_string()
             };
             let mut body = printer.print_body(step.expr);
             if step.kind == StepKind::Function && !self.names.is_empty() {
@@ -216,48 +209,8 @@ fn unnamed(kind: SecondKind, wrt: &str) -> SecondOrderError {
 }
 
 impl Step {
-    /// The left-hand side in LaTeX: `f`, `\mathrm{d}f`, `\mathrm{d}f_{[Y]}`,
-    /// `\frac{\partial f}{\partial X}`.
+    /// The left-hand side in LaTeX ([`crate::StepLhs::latex`]).
     pub fn lhs_latex(&self) -> String {
-        match self.kind {
-            StepKind::Function => "f".to_string(),
-            StepKind::Differential => match self.lhs.strip_prefix("df[") {
-                Some(rest) => format!(
-                    "\\mathrm{{d}}f_{{[{}]}}",
-                    latex_ident(rest.trim_end_matches(']'))
-                ),
-                None => "\\mathrm{d}f".to_string(),
-            },
-            StepKind::Gradient => format!(
-                "\\frac{{\\partial f}}{{\\partial {}}}",
-                latex_ident(self.lhs.trim_start_matches("∂f/∂"))
-            ),
-        }
-    }
-}
-
-/// A variable name in LaTeX: `W1` is `W_{1}`, Greek names get their backslash.
-fn latex_ident(name: &str) -> String {
-    let base = name.trim_end_matches(|c: char| c.is_ascii_digit());
-    let index = &name[base.len()..];
-    // `T_1` is `T_{1}` as `T1` is (the plain printer's `split_index` does the same).
-    let base = if index.is_empty() {
-        base
-    } else {
-        base.trim_end_matches('_')
-    };
-    let greek = [
-        "alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "lambda", "mu", "nu", "rho",
-        "sigma", "tau", "phi", "omega",
-    ];
-    let b = if greek.contains(&base) {
-        format!("\\{base}")
-    } else {
-        base.to_string()
-    };
-    if index.is_empty() || base.is_empty() {
-        b
-    } else {
-        format!("{b}_{{{index}}}")
+        self.lhs.latex()
     }
 }

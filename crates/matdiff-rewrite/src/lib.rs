@@ -26,7 +26,10 @@ mod second_order;
 mod solve;
 mod triangle;
 
-pub use derive::{derive, substitute, Derivation, Derivatives, DeriveOptions, Step, StepKind};
+pub use derive::{
+    derive, substitute, Derivation, Derivatives, DeriveOptions, LhsFunction, Step, StepKind,
+    StepLhs,
+};
 pub use kronecker::{hessian_kronecker, jacobian_kronecker, KroneckerForm, VecFactor, VecTerm};
 pub use present::literature_form;
 pub use second_order::{

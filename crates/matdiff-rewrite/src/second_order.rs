@@ -21,7 +21,7 @@ use std::collections::HashSet;
 use matdiff_expr::{Dim, Expr, ExprId, ExprPool, Fun, Func, Node, Reduce, Shape, Style};
 
 use crate::absent::zero_second_order;
-use crate::derive::{derive, Derivation, DeriveOptions, Step, StepKind};
+use crate::derive::{derive, Derivation, DeriveOptions, Step, StepKind, StepLhs};
 use crate::error::DeriveError;
 use crate::rules::RuleId;
 use crate::simplify::Simplifier;
@@ -170,7 +170,7 @@ pub fn hvp(
     };
     let mut second = derive(pool, &inner, wrt, options)?;
     for step in &mut second.steps {
-        step.lhs = relabel(&step.lhs);
+        step.lhs = step.lhs.clone().of_h();
     }
     let result = crate::literature_form(pool, second.gradient)?;
     let bindings = second.bindings.clone();
@@ -230,7 +230,7 @@ pub fn hessian(
     out.result = matrix;
     out.readoff = Some(Step {
         kind: StepKind::Gradient,
-        lhs: format!("∂²f/∂{wrt}∂{wrt}'"),
+        lhs: StepLhs::Hessian(wrt.into()),
         expr: matrix,
         rules,
         continues: false,
@@ -301,7 +301,7 @@ pub fn jacobian(
         bindings,
         readoff: Some(Step {
             kind: StepKind::Gradient,
-            lhs: format!("∂F/∂{wrt}'"),
+            lhs: StepLhs::Jacobian(wrt.into()),
             expr: matrix,
             rules,
             continues: false,
@@ -386,7 +386,7 @@ pub fn hvp_stacked(
     for &x in wrt {
         let mut d = derive(pool, &inner, x, options)?;
         for step in &mut d.steps {
-            step.lhs = relabel(&step.lhs);
+            step.lhs = step.lhs.clone().of_h();
         }
         parts.push(d);
     }
@@ -477,37 +477,24 @@ impl SecondOrder {
                 x = self.wrt,
                 rule = RuleId::H1,
             ));
-            // The LaTeX left-hand sides come from the step kinds, in f; then written in h.
-            let mut in_f = second.clone();
-            for step in &mut in_f.steps {
-                step.lhs = step.lhs.replacen("∂h/", "∂f/", 1).replacen("dh", "df", 1);
-            }
-            let text = in_f
+            // The left-hand sides are of h already; the auxiliary gradients in the bodies too.
+            let text = second
                 .markdown(pool)
                 .replace("\\mathrm{d}f", "\\mathrm{d}h")
-                .replace("{\\partial f}", "{\\partial h}")
-                .replace("\nf &=", "\nh &=");
+                .replace("{\\partial f}", "{\\partial h}");
             out.push_str(&text);
         }
         if let Some(step) = &self.readoff {
             let printer =
                 matdiff_expr::Printer::new(pool, Style::Latex).with_bindings(&self.bindings);
-            let lhs = match self.kind {
-                SecondKind::Jacobian => {
-                    format!("\\frac{{\\partial F}}{{\\partial {}^T}}", self.wrt)
-                }
-                _ => format!(
-                    "\\frac{{\\partial^2 f}}{{\\partial {x}\\,\\partial {x}^T}}",
-                    x = self.wrt
-                ),
-            };
             out.push_str(&format!(
-                "\nRead off with the vec identities ({}):\n\n$$\n{lhs} = {}\n$$\n",
+                "\nRead off with the vec identities ({}):\n\n$$\n{} = {}\n$$\n",
                 step.rules
                     .iter()
                     .map(|r| r.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
+                step.lhs.latex(),
                 printer.print_body(step.expr)
             ));
         }
@@ -543,19 +530,6 @@ impl SecondOrder {
             ));
         }
         out
-    }
-}
-
-/// The second derivation's lines are about `h`, not `f`.
-fn relabel(lhs: &str) -> String {
-    if let Some(rest) = lhs.strip_prefix("∂f/") {
-        format!("∂h/{rest}")
-    } else if let Some(rest) = lhs.strip_prefix("df") {
-        format!("dh{rest}")
-    } else if lhs == "f" {
-        "h".to_string()
-    } else {
-        lhs.to_string()
     }
 }
 

@@ -7,7 +7,9 @@ use crate::error::DeriveError;
 use crate::rules::RuleId;
 
 use super::setup::fresh_name;
-use super::{replace_word, substitute, Engine, State, Step, StepKind};
+use super::{
+    replace_word, substitute, Aux, Engine, LhsFunction::F, State, Step, StepKind, StepLhs,
+};
 
 impl Engine<'_> {
     pub(crate) fn depends(&self, id: ExprId) -> bool {
@@ -30,20 +32,15 @@ impl Engine<'_> {
     }
 
     pub(super) fn has_d(&mut self, id: ExprId) -> bool {
-        if let Some(&b) = self.has_d.get(&id) {
+        if let Some(b) = self.has_d.get(id) {
             return b;
         }
-        let b = self.dvars.contains(&id)
-            || self
-                .s
-                .pool
-                .node(id)
-                .children()
-                .iter()
-                .copied()
-                .collect::<Ids>()
-                .iter()
-                .any(|&c| self.has_d(c));
+        let mut b = self.dvars.contains(&id);
+        let mut i = 0;
+        while !b && i < self.s.pool.node(id).children().len() {
+            b = self.has_d(self.s.pool.node(id).children()[i]);
+            i += 1;
+        }
         self.has_d.insert(id, b);
         b
     }
@@ -107,12 +104,18 @@ impl Engine<'_> {
         let mut shown: HashMap<ExprId, ExprId> = HashMap::default();
         let mut display_defs: Vec<(Symbol, ExprId)> = Vec::new();
         let mut dvar_defs: Vec<(ExprId, Symbol, ExprId)> = Vec::new();
-        self.push(StepKind::Function, "f", root, vec![], false);
+        self.push(
+            StepKind::Function,
+            &StepLhs::Function(F),
+            root,
+            vec![],
+            false,
+        );
         for (k, &node) in order.iter().enumerate() {
             self.stage = node;
             self.line_rules.clear();
-            let start = if k == 0 {
-                State { u: None, e: node }
+            let (start, lhs) = if k == 0 {
+                (State { u: None, e: node }, StepLhs::Differential(F))
             } else {
                 let contributions = adjoints.remove(&node).unwrap_or_default();
                 if contributions.is_empty() {
@@ -122,34 +125,37 @@ impl Engine<'_> {
                 let value = self.s.add(&contributions)?;
                 let value = self.s.canon(value)?;
                 let shape = self.s.pool.shape(node);
-                let gname = fresh_name(self.s.pool, &format!("∂f/∂{name}"), shape);
+                let base = format!("{}{name}", Aux::Gradient.prefix());
+                let gname = fresh_name(self.s.pool, &base, shape);
                 let gsym = super::setup::declare_internal(self.s.pool, &gname, shape)?;
+                // `∂f/∂Y_1` when `∂f/∂Y` is taken: the name's gradient is written with its suffix.
+                let of = format!("{name}{}", &gname[base.len()..]);
+                self.aux.push((gsym, Aux::Gradient));
                 let gvar = self.s.pool.intern(Node::Var(gsym))?;
-                let shown_value = self.s.present(value)?;
-                self.push(
-                    StepKind::Gradient,
-                    &gname,
-                    shown_value,
-                    vec![RuleId::C],
-                    false,
-                );
+                if self.recording() {
+                    let shown_value = self.s.present(value)?;
+                    self.push(
+                        StepKind::Gradient,
+                        &StepLhs::Gradient(F, of.into()),
+                        shown_value,
+                        vec![RuleId::C],
+                        false,
+                    );
+                }
                 display_defs.push((gsym, value));
                 shown.insert(gvar, value);
                 let dvar = self.boundaries[&node].dvar;
                 let lhs = if adjoints.values().all(Vec::is_empty) && grad_terms.is_empty() {
-                    "df".to_string()
+                    StepLhs::Differential(F)
                 } else {
-                    format!("df[{name}]")
+                    StepLhs::DifferentialThrough(F, name.into())
                 };
-                let first = self.show(&[State {
+                let start = State {
                     u: Some(gvar),
                     e: dvar,
-                }])?;
-                self.push(StepKind::Differential, &lhs, first, vec![RuleId::C], false);
-                State {
-                    u: Some(gvar),
-                    e: dvar,
-                }
+                };
+                self.push_shown(&lhs, &[start], vec![RuleId::C], false)?;
+                (start, lhs)
             };
             // (a) The differential.
             self.line_rules.clear();
@@ -165,7 +171,6 @@ impl Engine<'_> {
                     let zero = self.s.zero(shape)?;
                     dvar_defs.push((node, sym, zero));
                     let rules = std::mem::take(&mut self.line_rules);
-                    let lhs = self.steps.last().expect("a first line").lhs.clone();
                     let zero = self.s.pool.num(0.0);
                     self.push(StepKind::Differential, &lhs, zero, rules, true);
                 }
@@ -179,16 +184,14 @@ impl Engine<'_> {
                 dvar_defs.push((node, sym, d));
             }
             let mut states = vec![State { u: start.u, e: d }];
-            let lhs = if k == 0 {
-                "df".to_string()
-            } else {
-                self.steps.last().expect("a first line").lhs.clone()
-            };
             let rules = std::mem::take(&mut self.line_rules);
             // The function's differential is shown as it comes, `df = a'*(exp(X*b) .* (dX*b))`;
             // the trace form follows by T1.
-            let line = if k == 0 { d } else { self.show(&states)? };
-            self.push(StepKind::Differential, &lhs, line, rules, k > 0);
+            if k == 0 {
+                self.push(StepKind::Differential, &lhs, d, rules, false);
+            } else {
+                self.push_shown(&lhs, &states, rules, true)?;
+            }
             // The same differential with its algebra done, when that is much shorter
             // (log(det(X)): 1/det(X)*det(X)*tr(inv(X)*dX) is tr(inv(X)*dX)).
             let applied = self.s.applied.len();
@@ -203,8 +206,11 @@ impl Engine<'_> {
                     u: start.u,
                     e: tidy,
                 }];
-                let line = if k == 0 { tidy } else { self.show(&states)? };
-                self.push(StepKind::Differential, &lhs, line, vec![RuleId::A], true);
+                if k == 0 {
+                    self.push(StepKind::Differential, &lhs, tidy, vec![RuleId::A], true);
+                } else {
+                    self.push_shown(&lhs, &states, vec![RuleId::A], true)?;
+                }
             } else {
                 // Not shown: the identities it applied are not this derivation's.
                 self.s.applied.truncate(applied);
@@ -212,7 +218,7 @@ impl Engine<'_> {
             let d = states[0].e;
             let scalar_wrt = self.s.pool.shape(self.dx).is_scalar()
                 || self.s.pool.shape(self.dx).cols == Dim::ONE;
-            if k == 0 && !scalar_wrt && !self.is_trace_form(d) {
+            if k == 0 && !scalar_wrt && self.recording() && !self.is_trace_form(d) {
                 let t = self.s.pool.intern(Node::Reduce(Reduce::Trace, d))?;
                 self.push(StepKind::Differential, &lhs, t, vec![RuleId::T1], true);
             }
@@ -248,7 +254,7 @@ impl Engine<'_> {
     fn trace_tricks(
         &mut self,
         mut states: Vec<State>,
-        lhs: &str,
+        lhs: &StepLhs,
     ) -> Result<Vec<State>, DeriveError> {
         loop {
             let mut rules = Vec::new();
@@ -261,8 +267,7 @@ impl Engine<'_> {
                 break;
             }
             states = next;
-            let line = self.show(&states)?;
-            self.push(StepKind::Differential, lhs, line, rules, true);
+            self.push_shown(lhs, &states, rules, true)?;
         }
         // Collect terms of the same differential.
         let mut groups: Vec<(ExprId, Vec<ExprId>)> = Vec::new();
@@ -282,14 +287,7 @@ impl Engine<'_> {
             });
         }
         if states.len() > collected.len() {
-            let line = self.show(&collected)?;
-            self.push(
-                StepKind::Differential,
-                lhs,
-                line,
-                vec![RuleId::T3, RuleId::A],
-                true,
-            );
+            self.push_shown(lhs, &collected, vec![RuleId::T3, RuleId::A], true)?;
         }
         Ok(collected)
     }
@@ -310,13 +308,18 @@ impl Engine<'_> {
         } else {
             self.s.add(grad_terms)?
         };
-        let gname = format!("∂f/∂{wrt}");
-        let shown_g = self.s.present(g)?;
-        self.push(StepKind::Gradient, &gname, shown_g, vec![RuleId::C], false);
+        let gname = StepLhs::Gradient(F, wrt.into());
+        let shown_g = if self.recording() {
+            let shown_g = self.s.present(g)?;
+            self.push(StepKind::Gradient, &gname, shown_g, vec![RuleId::C], false);
+            Some(shown_g)
+        } else {
+            None
+        };
         let mut full = substitute(self.s.pool, g, shown)?;
         full = self.s.canon(full)?;
         let mut shown_full = self.s.present(full)?;
-        if shown_full != shown_g {
+        if shown_g.is_some_and(|g| g != shown_full) {
             let rules = if shown.is_empty() {
                 vec![RuleId::A]
             } else {
@@ -392,14 +395,26 @@ impl Engine<'_> {
         Ok(shown_full)
     }
 
+    /// Whether the steps are recorded (not [`DeriveOptions::gradient_only`]).
+    ///
+    /// [`DeriveOptions::gradient_only`]: super::DeriveOptions::gradient_only
+    pub(super) fn recording(&self) -> bool {
+        self.steps.is_some()
+    }
+
+    /// Records a line (nothing when the steps are not recorded).
     pub(super) fn push(
         &mut self,
         kind: StepKind,
-        lhs: &str,
+        lhs: &StepLhs,
         expr: ExprId,
         mut rules: Vec<RuleId>,
         continues: bool,
     ) {
+        let Some(steps) = &mut self.steps else {
+            self.s.applied.clear();
+            return;
+        };
         // Function identities the simplifier applied on the way to this line.
         for r in self.s.applied.drain(..) {
             if !rules.contains(&r) {
@@ -407,19 +422,37 @@ impl Engine<'_> {
             }
         }
         if continues {
-            if let Some(last) = self.steps.last_mut() {
+            if let Some(last) = steps.last_mut() {
                 if last.expr == expr {
                     return;
                 }
             }
         }
-        self.steps.push(Step {
+        steps.push(Step {
             kind,
-            lhs: lhs.to_string(),
+            lhs: lhs.clone(),
             expr,
             rules,
             continues,
         });
+    }
+
+    /// Records a differential line of the terms `states` as printed (nothing, and no printing,
+    /// when the steps are not recorded).
+    fn push_shown(
+        &mut self,
+        lhs: &StepLhs,
+        states: &[State],
+        rules: Vec<RuleId>,
+        continues: bool,
+    ) -> Result<(), DeriveError> {
+        if self.recording() {
+            let line = self.show(states)?;
+            self.push(StepKind::Differential, lhs, line, rules, continues);
+        } else {
+            self.s.applied.clear();
+        }
+        Ok(())
     }
 
     /// Whether a differential is already written with traces: `tr(...)`, sums and multiples of

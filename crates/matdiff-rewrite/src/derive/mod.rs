@@ -14,12 +14,15 @@ use crate::rules::RuleId;
 use crate::simplify::Simplifier;
 
 mod engine;
+mod lhs;
 mod peel;
 mod setup;
 mod vec_ops;
 
+pub(crate) use lhs::Aux;
+pub use lhs::{LhsFunction, StepLhs};
 pub(crate) use setup::setup;
-use setup::{fresh_name, upstream_function, wrt_variable};
+use setup::{upstream_function, wrt_variable};
 
 /// Derivatives of abstract element-wise functions, registered by name: the extension point for
 /// new element-wise functions (the numeric side registers with `matdiff-faer`).
@@ -69,6 +72,20 @@ pub struct DeriveOptions {
     pub upstream: Option<String>,
     /// Derivatives of abstract element-wise functions.
     pub functions: Derivatives,
+    /// Only the gradient: no steps are recorded (`Derivation::steps` is empty) and no line is
+    /// printed into the pool, which saves about a quarter of the work; the gradient is the same.
+    ///
+    /// ```
+    /// use matdiff_expr::ExprPool;
+    /// use matdiff_rewrite::{derive, DeriveOptions};
+    /// let mut pool = ExprPool::new();
+    /// let e = pool.parse("a'*exp(X*b)").unwrap();
+    /// let options = DeriveOptions { gradient_only: true, ..DeriveOptions::default() };
+    /// let d = derive(&mut pool, &e, "X", &options).unwrap();
+    /// assert!(d.steps.is_empty());
+    /// assert_eq!(pool.plain(d.gradient), "(a .* exp(X*b))*b'");
+    /// ```
+    pub gradient_only: bool,
 }
 
 /// What a step line states.
@@ -87,8 +104,8 @@ pub enum StepKind {
 pub struct Step {
     /// What the line states.
     pub kind: StepKind,
-    /// The left-hand side as printed: `f`, `df`, `df[Y]`, `∂f/∂X`.
-    pub lhs: String,
+    /// The left-hand side: `f`, `df`, `df[Y]`, `∂f/∂X`.
+    pub lhs: StepLhs,
     /// The right-hand side, in the derivation's pool.
     pub expr: ExprId,
     /// The ids of the rules this line used (see [`crate::RULES`]).
@@ -113,13 +130,16 @@ pub struct Derivation {
     /// Every name the steps use: the bindings, and `T_1`, `T_2`, ... for the other shared
     /// subexpressions the derivation goes through.
     pub names: Vec<(String, ExprId)>,
-    /// The steps.
+    /// The steps (none with [`DeriveOptions::gradient_only`]).
     pub steps: Vec<Step>,
     /// The differential of the variable (`dX`), a variable of the pool.
     pub differential: Symbol,
     /// The auxiliary variables of the steps (`dY` for a named `Y`, `∂f/∂Y`), each with what it
     /// stands for, in an order where each refers only to earlier ones, `dX` and the inputs.
     pub definitions: Vec<(Symbol, ExprId)>,
+    /// What each auxiliary variable the engine declared stands for (`dY`, `∂f/∂Y`), which
+    /// gives its LaTeX.
+    pub(crate) aux: Vec<(Symbol, Aux)>,
     /// Whether the variable is symmetric and the gradient is the symmetric `(G + G')/2`.
     pub symmetric: bool,
     /// Whether the variable does not occur in the function: its gradient is zero.
@@ -154,8 +174,12 @@ pub(crate) struct Engine<'p> {
     pub(crate) line_rules: Vec<RuleId>,
     pub(crate) functions: &'p Derivatives,
     dvars: HashSet<ExprId>,
-    has_d: HashMap<ExprId, bool>,
-    steps: Vec<Step>,
+    /// Whether a node (by index) mentions a differential, once known.
+    has_d: crate::simplify::id_memo::IdMemo<bool>,
+    /// The lines so far; `None` when they are not recorded ([`DeriveOptions::gradient_only`]).
+    steps: Option<Vec<Step>>,
+    /// The auxiliary variables declared so far.
+    aux: Vec<(Symbol, Aux)>,
 }
 
 /// Derives the gradient of the scalar `expr` with respect to the variable `wrt`.
@@ -200,12 +224,16 @@ pub fn derive(
         });
     }
     if absent {
-        return absent_variable(pool, root, wrt);
+        return absent_variable(pool, root, wrt, options.gradient_only);
     }
     let (mut engine, symmetric, differential) =
         setup(pool, root, expr, &mut bindings, wrt, &options.functions)?;
+    if options.gradient_only {
+        engine.steps = None;
+    }
     let (gradient, definitions) = engine.run(root, wrt, symmetric)?;
-    let steps = std::mem::take(&mut engine.steps);
+    let steps = engine.steps.take().unwrap_or_default();
+    let aux = std::mem::take(&mut engine.aux);
     drop(engine);
     // Print with the names that the function and the gradient use.
     if !bindings.is_empty() {
@@ -233,6 +261,7 @@ pub fn derive(
         steps,
         differential,
         definitions,
+        aux,
         symmetric,
         absent: false,
         diagonal: pool
@@ -249,6 +278,7 @@ fn absent_variable(
     pool: &mut ExprPool,
     root: ExprId,
     wrt: &str,
+    gradient_only: bool,
 ) -> Result<Derivation, DeriveError> {
     let sym = pool.symbol(wrt);
     let info = pool
@@ -257,13 +287,13 @@ fn absent_variable(
             name: wrt.to_string(),
             hint: String::new(),
         })?;
-    let dx_name = fresh_name(pool, &format!("d{wrt}"), info.shape);
-    let differential = setup::declare_internal(pool, &dx_name, info.shape)?;
+    let differential = setup::declare_differential(pool, wrt, info.shape)?;
     let zero = pool.num(0.0);
     let gradient = Simplifier::new(pool).zero(info.shape)?;
-    let step = |kind, lhs: &str, expr, rules: &[RuleId]| Step {
+    use LhsFunction::F;
+    let step = |kind, lhs, expr, rules: &[RuleId]| Step {
         kind,
-        lhs: lhs.to_string(),
+        lhs,
         expr,
         rules: rules.to_vec(),
         continues: false,
@@ -274,18 +304,28 @@ fn absent_variable(
         gradient,
         bindings: Vec::new(),
         names: Vec::new(),
-        steps: vec![
-            step(StepKind::Function, "f", root, &[]),
-            step(StepKind::Differential, "df", zero, &[RuleId::D9]),
-            step(
-                StepKind::Gradient,
-                &format!("∂f/∂{wrt}"),
-                gradient,
-                &[RuleId::C],
-            ),
-        ],
+        steps: if gradient_only {
+            Vec::new()
+        } else {
+            vec![
+                step(StepKind::Function, StepLhs::Function(F), root, &[]),
+                step(
+                    StepKind::Differential,
+                    StepLhs::Differential(F),
+                    zero,
+                    &[RuleId::D9],
+                ),
+                step(
+                    StepKind::Gradient,
+                    StepLhs::Gradient(F, wrt.into()),
+                    gradient,
+                    &[RuleId::C],
+                ),
+            ]
+        },
         differential,
         definitions: Vec::new(),
+        aux: vec![(differential, Aux::Differential)],
         symmetric: false,
         absent: true,
         diagonal: false,

@@ -6,7 +6,7 @@ use matdiff_expr::{FxHashMap as HashMap, FxHashSet as HashSet};
 use crate::error::DeriveError;
 use crate::simplify::Simplifier;
 
-use super::{Boundary, Derivatives, Engine};
+use super::{Aux, Boundary, Derivatives, Engine};
 
 /// The engine for differentiating `root` with respect to `wrt`: the differential variable, the
 /// named subexpressions it goes through (bindings, and shared nodes named `T_1`, `T_2`, ...).
@@ -24,8 +24,8 @@ pub(crate) fn setup<'p>(
         _ => unreachable!("wrt_variable returns a variable"),
     };
     let info = pool.var_info(wrt_sym).expect("a declared variable");
-    let dx_name = fresh_name(pool, &format!("d{wrt}"), info.shape);
-    let differential = declare_internal(pool, &dx_name, info.shape)?;
+    let differential = declare_differential(pool, wrt, info.shape)?;
+    let mut aux = vec![(differential, Aux::Differential)];
     let dx = pool.intern(Node::Var(differential))?;
 
     // Which nodes depend on the variable, and which are shared (used twice or more).
@@ -100,8 +100,8 @@ pub(crate) fn setup<'p>(
     }
     let mut boundaries = HashMap::default();
     for (id, name) in &boundary_ids {
-        let dname = fresh_name(pool, &format!("d{name}"), pool.shape(*id));
-        let sym = declare_internal(pool, &dname, pool.shape(*id))?;
+        let sym = declare_differential(pool, name, pool.shape(*id))?;
+        aux.push((sym, Aux::Differential));
         let dvar = pool.intern(Node::Var(sym))?;
         boundaries.insert(
             *id,
@@ -125,8 +125,9 @@ pub(crate) fn setup<'p>(
         line_rules: Vec::new(),
         functions,
         dvars,
-        has_d: HashMap::with_capacity_and_hasher(64, Default::default()),
-        steps: Vec::new(),
+        has_d: crate::simplify::id_memo::IdMemo::new(),
+        steps: Some(Vec::new()),
+        aux,
     };
     Ok((engine, info.symmetric, differential))
 }
@@ -178,20 +179,35 @@ pub(super) fn wrt_variable(
     if pool.var_info(sym).is_none() {
         return Err(not_var(""));
     }
-    let node = Node::Var(sym);
-    let mut seen = HashSet::default();
-    let mut stack = vec![root];
-    while let Some(id) = stack.pop() {
-        if pool.node(id) == &node {
-            return Ok(id);
-        }
-        if seen.insert(id) {
-            stack.extend_from_slice(pool.node(id).children());
+    let not_in = || DeriveError::NotInExpression {
+        name: wrt.to_string(),
+    };
+    // The variable's node, if the pool has it, and whether the root reaches it: children have
+    // smaller ids than their parents, so one pass down from the root over the ids between.
+    let node = pool.find(&Node::Var(sym)).ok_or_else(not_in)?;
+    if node > root {
+        return Err(not_in());
+    }
+    let between: Vec<ExprId> = pool
+        .ids()
+        .skip(node.index())
+        .take(root.index() - node.index() + 1)
+        .collect();
+    let mut reached = vec![false; between.len()];
+    reached[between.len() - 1] = true;
+    for (k, &id) in between.iter().enumerate().rev() {
+        if reached[k] {
+            if id == node {
+                return Ok(node);
+            }
+            for c in pool.node(id).children() {
+                if *c >= node {
+                    reached[c.index() - node.index()] = true;
+                }
+            }
         }
     }
-    Err(DeriveError::NotInExpression {
-        name: wrt.to_string(),
-    })
+    Err(not_in())
 }
 
 /// Declares the rewriter's own variable `name` (a differential), marked internal when it is new
@@ -213,6 +229,20 @@ pub(super) fn declare_internal(
 }
 
 /// `base`, or `base_1`, `base_2`, ... : a name that is free or already a variable of `shape`.
+/// Declares the differential `dY` of the name `Y` (`dY_1` when `dY` is taken).
+pub(super) fn declare_differential(
+    pool: &mut ExprPool,
+    name: &str,
+    shape: Shape,
+) -> Result<Symbol, DeriveError> {
+    let full = fresh_name(
+        pool,
+        &format!("{}{name}", Aux::Differential.prefix()),
+        shape,
+    );
+    declare_internal(pool, &full, shape)
+}
+
 pub(super) fn fresh_name(pool: &ExprPool, base: &str, shape: Shape) -> String {
     let free = |n: &str| match pool.find_symbol(n) {
         None => true,

@@ -74,12 +74,7 @@ impl Simplifier<'_> {
         }
         self.fold_sigmoid(&mut num)?;
         num.retain(|f| f.1 != 0.0);
-        let mut idx: SmallVec<[usize; 4]> = (0..num.len()).collect();
-        // One factor needs no order (its key prints it: the costly part).
-        if num.len() > 1 {
-            let keys: SmallVec<[_; 4]> = num.iter().map(|f| self.sort_key(f.0)).collect();
-            idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
-        }
+        let idx = self.sort_order(num.iter().map(|f| f.0));
         let mut top: SmallVec<[ExprId; 4]> = SmallVec::new();
         let mut bottom: SmallVec<[ExprId; 4]> = SmallVec::new();
         for i in idx {

@@ -7,8 +7,10 @@ use matdiff_expr::{FxHashMap as HashMap, FxHashSet as HashSet};
 use matdiff_expr::{Dim, ExprError, ExprId, ExprPool, Fun, Func, Ids, Node, Shape};
 
 use crate::rules::RuleId;
+use id_memo::IdMemo;
 
 mod elementwise;
+pub(crate) mod id_memo;
 mod presentation;
 mod products;
 mod reductions;
@@ -26,12 +28,12 @@ const MEMO_CAPACITY: usize = 32;
 /// are, so that results can refer to them by name.
 pub struct Simplifier<'p> {
     pub(crate) pool: &'p mut ExprPool,
-    memo: HashMap<ExprId, ExprId>,
-    present_memo: HashMap<ExprId, Forms>,
+    memo: IdMemo<ExprId>,
+    present_memo: IdMemo<Forms>,
     /// Canonical transposes, by the id transposed.
-    transposed: HashMap<ExprId, ExprId>,
+    transposed: IdMemo<ExprId>,
     opaque: HashSet<ExprId>,
-    /// The printed prefixes that order factors (`sort_key`), by id: printing is the costly part.
+    /// The printed prefixes that order factors (`sort_order`), by id: printing is the costly part.
     sort_keys: HashMap<ExprId, std::sync::Arc<str>>,
     /// Ids of the function identities applied since last taken (F1, F2).
     pub(crate) applied: Vec<RuleId>,
@@ -43,9 +45,9 @@ impl<'p> Simplifier<'p> {
         Simplifier {
             pool,
             // Sized for a typical derivation, so that the memos are not rehashed as they fill.
-            memo: HashMap::with_capacity_and_hasher(MEMO_CAPACITY, Default::default()),
-            present_memo: HashMap::with_capacity_and_hasher(MEMO_CAPACITY, Default::default()),
-            transposed: HashMap::with_capacity_and_hasher(MEMO_CAPACITY, Default::default()),
+            memo: IdMemo::new(),
+            present_memo: IdMemo::new(),
+            transposed: IdMemo::new(),
             opaque: HashSet::default(),
             sort_keys: HashMap::with_capacity_and_hasher(MEMO_CAPACITY, Default::default()),
             applied: Vec::new(),
@@ -75,7 +77,7 @@ impl<'p> Simplifier<'p> {
 
     /// The canonical form (transposes pushed to the leaves).
     pub fn canon(&mut self, id: ExprId) -> Result<ExprId, ExprError> {
-        if let Some(&r) = self.memo.get(&id) {
+        if let Some(r) = self.memo.get(id) {
             return Ok(r);
         }
         if self.opaque.contains(&id) {
@@ -279,7 +281,7 @@ impl<'p> Simplifier<'p> {
 
     /// `a'`, canonical: transposes go to the leaves; scalars and symmetric matrices lose them.
     pub fn transpose(&mut self, a: ExprId) -> Result<ExprId, ExprError> {
-        if let Some(&t) = self.transposed.get(&a) {
+        if let Some(t) = self.transposed.get(a) {
             return Ok(t);
         }
         // Remembered only when no function identity was applied on the way, so that a step

@@ -15,7 +15,7 @@ impl Simplifier<'_> {
 
     /// The best form of `id` with its cost (operators), and the best form of `id'`.
     pub(super) fn best(&mut self, id: ExprId) -> Result<Forms, ExprError> {
-        if let Some(&r) = self.present_memo.get(&id) {
+        if let Some(r) = self.present_memo.get(id) {
             return Ok(r);
         }
         let node = self.pool.node(id).clone();

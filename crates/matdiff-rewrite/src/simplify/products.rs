@@ -94,12 +94,7 @@ impl Simplifier<'_> {
             return self.zero(shape);
         }
         scalars.retain(|s| s.1 != 0.0);
-        let mut idx: SmallVec<[usize; 4]> = (0..scalars.len()).collect();
-        // One factor needs no order (its key prints it: the costly part).
-        if scalars.len() > 1 {
-            let keys: SmallVec<[_; 4]> = scalars.iter().map(|s| self.sort_key(s.0)).collect();
-            idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
-        }
+        let idx = self.sort_order(scalars.iter().map(|s| s.0));
         let mut factors: SmallVec<[ExprId; 8]> = SmallVec::new();
         if coef.abs() != 1.0 {
             factors.push(self.num(coef.abs()));
@@ -286,22 +281,44 @@ impl Simplifier<'_> {
         }
     }
 
-    /// Order of scalar factors and of element-wise factors: names first, then by text.
-    /// The order of factors in a canonical product: rank, then the start of the plain form (in
-    /// time bounded by its length, so deep expressions sort in linear time), then the id.
-    pub(super) fn sort_key(&mut self, id: ExprId) -> (u8, std::sync::Arc<str>, ExprId) {
-        let rank = match self.pool.node(id) {
+    /// The order of scalar factors and of element-wise factors (indices into `ids`): by rank
+    /// (numbers, names, transposed names, powers, the rest), then by the start of the plain form
+    /// (in time bounded by its length, so deep expressions sort in linear time), then by id. Only
+    /// factors that share their rank are printed: printing is the costly part.
+    pub(super) fn sort_order(
+        &mut self,
+        ids: impl ExactSizeIterator<Item = ExprId>,
+    ) -> SmallVec<[usize; 4]> {
+        let mut idx: SmallVec<[usize; 4]> = (0..ids.len()).collect();
+        if idx.len() < 2 {
+            return idx;
+        }
+        let ranks: SmallVec<[(u8, ExprId); 4]> = ids.map(|id| (self.rank(id), id)).collect();
+        // Rank, the printed start when another factor shares the rank, id.
+        type Key = (u8, Option<std::sync::Arc<str>>, ExprId);
+        let mut keys: SmallVec<[Key; 4]> = SmallVec::with_capacity(ranks.len());
+        for &(rank, id) in &ranks {
+            let shared = ranks.iter().filter(|r| r.0 == rank).count() > 1;
+            let text = shared.then(|| {
+                let pool = &*self.pool;
+                self.sort_keys
+                    .entry(id)
+                    .or_insert_with(|| pool.plain_prefix(id, 96).into())
+                    .clone()
+            });
+            keys.push((rank, text, id));
+        }
+        idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        idx
+    }
+
+    fn rank(&self, id: ExprId) -> u8 {
+        match self.pool.node(id) {
             Node::Num(_) => 0,
             Node::Var(_) => 1,
             Node::Transpose(x) if matches!(self.pool.node(*x), Node::Var(_)) => 2,
             Node::Pow(_) => 3,
             _ => 4,
-        };
-        let pool = &*self.pool;
-        let text = self
-            .sort_keys
-            .entry(id)
-            .or_insert_with(|| pool.plain_prefix(id, 96).into());
-        (rank, text.clone(), id)
+        }
     }
 }
