@@ -61,6 +61,7 @@ pub(crate) fn run(args: Args) -> Outcome {
         &args.target.wrt,
         args.upstream.as_deref(),
         &decls,
+        false,
     )?;
     if d.absent {
         // Nothing depends on the variable: the zero gradient is exact, there is nothing to compare.

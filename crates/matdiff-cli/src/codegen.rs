@@ -55,6 +55,7 @@ pub(crate) fn run(args: Args) -> Outcome {
             &args.common,
             wrt.trim(),
             args.upstream.as_deref(),
+            false,
         )?);
     }
     let lang = match args.lang {

@@ -32,21 +32,25 @@ pub(crate) fn derive_cli(
     wrt: &str,
     upstream: Option<&str>,
     extra: &[matdiff_expr::Decl],
+    steps: bool,
 ) -> Result<Derivation, Failed> {
     let e = common.parse(pool, expr, extra)?;
-    derive_parsed(pool, &e, common, wrt, upstream)
+    derive_parsed(pool, &e, common, wrt, upstream, steps)
 }
 
-/// Derives the gradient of a parsed expression, with errors worded for the user.
+/// Derives the gradient of a parsed expression, with errors worded for the user; the steps
+/// are recorded only when `steps` (the gradient is the same either way).
 pub(crate) fn derive_parsed(
     pool: &mut ExprPool,
     e: &matdiff_expr::Expr,
     common: &Common,
     wrt: &str,
     upstream: Option<&str>,
+    steps: bool,
 ) -> Result<Derivation, Failed> {
     let options = DeriveOptions {
         upstream: upstream.map(str::to_string),
+        gradient_only: !steps,
         ..DeriveOptions::default()
     };
     let fail =
@@ -71,6 +75,8 @@ pub(crate) fn run(args: Args) -> Outcome {
         &args.target.wrt,
         args.upstream.as_deref(),
         &extra.0,
+        // JSON and Markdown show the steps too.
+        args.steps || matches!(args.common.format, Format::Json | Format::Markdown),
     )?;
     let at = match &args.at {
         Some(_) => Some(crate::values::eval_pair(

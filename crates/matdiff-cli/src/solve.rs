@@ -22,7 +22,14 @@ pub(crate) fn run(args: Args) -> Outcome {
     let json = args.common.json();
     let mut pool = crate::common::pool();
     let e = args.common.parse(&mut pool, &args.target.expr, &[])?;
-    let d = crate::grad::derive_parsed(&mut pool, &e, &args.common, &args.target.wrt, None)?;
+    let d = crate::grad::derive_parsed(
+        &mut pool,
+        &e,
+        &args.common,
+        &args.target.wrt,
+        None,
+        args.steps,
+    )?;
     if d.absent {
         return Err(Failed::new(
             format!(
