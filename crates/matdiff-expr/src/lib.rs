@@ -25,6 +25,7 @@ mod fxhash;
 mod ids;
 mod infer;
 mod lexer;
+mod names;
 mod node;
 mod parser;
 mod pool;

@@ -19,16 +19,18 @@ impl<'p> Inference<'p> {
         let symmetric = std::mem::take(&mut self.symmetric);
         let mut resolved: HashMap<u32, Dim> = HashMap::default();
         let vars = std::mem::take(&mut self.vars);
-        self.pool.reserve_names(vars.len());
-        for (name, (r, c), span) in &vars {
+        let names = std::mem::take(&mut self.var_names);
+        let bytes = names.iter().map(str::len).sum();
+        self.pool.reserve_names(vars.len(), bytes);
+        for (name, ((r, c), span)) in names.iter().zip(&vars) {
             let shape = Shape::new(
                 self.resolve(*r, &mut resolved),
                 self.resolve(*c, &mut resolved),
             );
-            let sym = symmetric.iter().any(|s| **s == **name);
+            let sym = symmetric.iter().any(|s| s == name);
             let s = self
                 .pool
-                .declare_var_shared(name, shape, sym)
+                .declare_var(name, shape, sym)
                 .map_err(|e| ParseError::new(e.to_string(), span.clone()))?;
             self.var_symbols.push(s);
         }
