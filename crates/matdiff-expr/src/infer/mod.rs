@@ -34,6 +34,8 @@ enum DimValue {
 #[derive(Default)]
 pub(crate) struct Dims {
     parent: Vec<u32>,
+    /// An upper bound of the height of each root's tree.
+    rank: Vec<u8>,
     val: Vec<Option<DimValue>>,
     nonunit: Vec<bool>,
     rigid: HashMap<DimVar, u32>,
