@@ -116,7 +116,7 @@ impl<'p> Inference<'p> {
             AstKind::Transpose(a) => Node::Transpose(self.lower(a, env, resolved)?),
             AstKind::Nary(op, items, _) => {
                 let mut ids = Vec::with_capacity(items.len());
-                for item in items {
+                for item in items.iter() {
                     ids.push(self.lower(item, env, resolved)?);
                 }
                 match op {
@@ -278,7 +278,7 @@ impl<'p> Inference<'p> {
             }
             AstKind::Nary(NaryOp::Mul, items, _) => {
                 let mut d = Dim::ONE;
-                for item in items {
+                for item in items.iter() {
                     let f = self.lowered_size(item, env, resolved)?;
                     d = self.pool.dim_product(d, f);
                 }
