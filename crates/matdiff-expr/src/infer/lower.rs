@@ -1,8 +1,10 @@
 //! Lowering the inferred trees into pool nodes.
 
 use crate::fxhash::FxHashMap as HashMap;
+use smallvec::SmallVec;
 
 use crate::error::{ExprError, ParseError};
+use crate::ids::Ids;
 use crate::node::{Dim, ExprId, Fun, Func, Node, Num, Reduce, Shape};
 use crate::parser::{Ast, AstBinding, AstKind, BinOp, Callee, NaryOp};
 
@@ -115,14 +117,16 @@ impl<'p> Inference<'p> {
             AstKind::Neg(a) => Node::Neg(self.lower(a, env, resolved)?),
             AstKind::Transpose(a) => Node::Transpose(self.lower(a, env, resolved)?),
             AstKind::Nary(op, items, _) => {
-                let mut ids = Vec::with_capacity(items.len());
+                // A sum or product of a few operands is the common case: no allocation.
+                let mut ids: SmallVec<[ExprId; 4]> = SmallVec::with_capacity(items.len());
                 for item in items.iter() {
                     ids.push(self.lower(item, env, resolved)?);
                 }
+                let ids = Ids::from(&ids[..]);
                 match op {
-                    NaryOp::Add => Node::Add(ids.into()),
-                    NaryOp::Mul => Node::Mul(ids.into()),
-                    NaryOp::Hadamard => Node::Hadamard(ids.into()),
+                    NaryOp::Add => Node::Add(ids),
+                    NaryOp::Mul => Node::Mul(ids),
+                    NaryOp::Hadamard => Node::Hadamard(ids),
                 }
             }
             AstKind::Bin(BinOp::Commutation, m, n, _) => {

@@ -3,6 +3,8 @@
 use crate::fxhash::FxHashMap as HashMap;
 use std::ops::Range;
 
+use smallvec::SmallVec;
+
 use crate::decl::{Decl, DeclDim, DeclShape};
 use crate::error::ParseError;
 use crate::node::{Dim, Num, Reduce};
@@ -24,7 +26,8 @@ impl Inference<'_> {
                 Ok((s.1, s.0))
             }
             AstKind::Nary(op, items, ops) => {
-                let mut shapes = Vec::with_capacity(items.len());
+                // A sum or product of a few operands is the common case: no allocation.
+                let mut shapes: SmallVec<[TShape; 4]> = SmallVec::with_capacity(items.len());
                 for item in items.iter_mut() {
                     shapes.push(self.infer(item)?);
                 }
