@@ -80,7 +80,7 @@ pub(crate) enum AstKind<'a> {
     Ones(Option<u32>),
     Neg(&'a mut Ast<'a>),
     /// Operands, and the span of the operator before each operand after the first.
-    Nary(NaryOp, &'a mut [Ast<'a>], &'a [Range<usize>]),
+    Nary(NaryOp, &'a mut [&'a mut Ast<'a>], &'a [Range<usize>]),
     Bin(BinOp, &'a mut Ast<'a>, &'a mut Ast<'a>, Range<usize>),
     Transpose(&'a mut Ast<'a>),
     Call {
@@ -136,9 +136,10 @@ const NONE: u32 = u32::MAX;
 pub(crate) struct Parser<'a> {
     toks: Vec<Token<'a>>,
     arena: &'a Bump,
-    /// The operands of the sums and products being parsed (a stack: each list is moved into
-    /// the arena when complete), and the spans of their operators.
-    operands: Vec<Ast<'a>>,
+    /// The operands of the sums and products being parsed, each already in the arena (a
+    /// stack: each list is moved into the arena when complete), and the spans of their
+    /// operators.
+    operands: Vec<&'a mut Ast<'a>>,
     operators: Vec<Range<usize>>,
     pos: usize,
     limits: Limits,
@@ -324,7 +325,7 @@ impl<'a> Parser<'a> {
             return Ok(first);
         }
         let marks = (self.operands.len(), self.operators.len());
-        self.operands.push(first);
+        self.operands.push(self.arena.alloc(first));
         while matches!(self.peek(), Tok::Plus | Tok::Minus) {
             let (op, op_span) = self.bump_tok();
             let t = self.term()?;
@@ -335,7 +336,7 @@ impl<'a> Parser<'a> {
                 t
             };
             self.operators.push(op_span);
-            self.operands.push(t);
+            self.operands.push(self.arena.alloc(t));
         }
         self.nary(NaryOp::Add, marks)
     }
@@ -430,12 +431,12 @@ impl<'a> Parser<'a> {
             };
             let tok = *self.peek();
             let marks = (self.operands.len(), self.operators.len());
-            self.operands.push(lhs);
+            self.operands.push(self.arena.alloc(lhs));
             while *self.peek() == tok {
                 let op_span = self.bump();
                 self.operators.push(op_span);
                 let t = self.operand()?;
-                self.operands.push(t);
+                self.operands.push(self.arena.alloc(t));
             }
             lhs = self.nary(op, marks)?;
         }
