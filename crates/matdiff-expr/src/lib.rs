@@ -25,6 +25,7 @@ mod fxhash;
 mod ids;
 mod infer;
 mod lexer;
+mod names;
 mod node;
 mod parser;
 mod pool;
@@ -61,7 +62,10 @@ impl ExprPool {
             .flat_map(|d| d.names.iter().map(|n| n.0.clone()))
             .chain(self.function_names())
             .collect();
-        let mut parser = parser::Parser::new(src, self.limits(), declared)?;
+        // The syntax tree's nodes, freed at once when the parse is done; room up front for
+        // about one node per three bytes of text (more is allocated if needed).
+        let arena = bumpalo::Bump::with_capacity((24 * src.len()).min(64 << 20));
+        let mut parser = parser::Parser::new(src, &arena, self.limits(), declared)?;
         let (mut root, mut bindings) = parser.parse_top()?;
         let mut inference = infer::Inference::new(self);
         for (k, decl) in decls.iter().enumerate() {

@@ -3,6 +3,8 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
+use bumpalo::Bump;
+
 use crate::error::ParseError;
 use crate::functions::{builtin, is_abstract_function_name, not_yet, unknown_message};
 use crate::lexer::{lex, Tok, Token};
@@ -76,17 +78,17 @@ pub(crate) enum AstKind<'a> {
     Eye(Option<u32>),
     /// `ones`; the inferred dimension is filled in by shape inference.
     Ones(Option<u32>),
-    Neg(Box<Ast<'a>>),
+    Neg(&'a mut Ast<'a>),
     /// Operands, and the span of the operator before each operand after the first.
-    Nary(NaryOp, Vec<Ast<'a>>, Vec<Range<usize>>),
-    Bin(BinOp, Box<Ast<'a>>, Box<Ast<'a>>, Range<usize>),
-    Transpose(Box<Ast<'a>>),
+    Nary(NaryOp, &'a mut [&'a mut Ast<'a>], &'a [Range<usize>]),
+    Bin(BinOp, &'a mut Ast<'a>, &'a mut Ast<'a>, Range<usize>),
+    Transpose(&'a mut Ast<'a>),
     Call {
         callee: Callee,
-        name: String,
+        name: &'a str,
         name_span: Range<usize>,
         order: u8,
-        arg: Box<Ast<'a>>,
+        arg: &'a mut Ast<'a>,
     },
 }
 
@@ -127,8 +129,18 @@ pub(crate) fn is_reserved(name: &str) -> bool {
 /// No token: an unmatched parenthesis has no partner, a token other than `(` no slot.
 const NONE: u32 = u32::MAX;
 
+/// The parser of one text. Its syntax tree lives in an arena (`arena`, made by the caller and
+/// dropped at once, in a few large blocks): a long input's tree is hundreds of thousands of
+/// small nodes, laid out in the order they are made, which is about the order in which shape
+/// inference and lowering read them.
 pub(crate) struct Parser<'a> {
     toks: Vec<Token<'a>>,
+    arena: &'a Bump,
+    /// The operands of the sums and products being parsed, each already in the arena (a
+    /// stack: each list is moved into the arena when complete), and the spans of their
+    /// operators.
+    operands: Vec<&'a mut Ast<'a>>,
+    operators: Vec<Range<usize>>,
     pos: usize,
     limits: Limits,
     /// The matching parenthesis of each matched `(` and `)`, by token index.
@@ -146,6 +158,7 @@ pub(crate) struct Parser<'a> {
 impl<'a> Parser<'a> {
     pub(crate) fn new(
         src: &'a str,
+        arena: &'a Bump,
         limits: Limits,
         declared: HashSet<String>,
     ) -> Result<Parser<'a>, ParseError> {
@@ -161,6 +174,9 @@ impl<'a> Parser<'a> {
         }
         let mut parser = Parser {
             toks: lex(src)?,
+            arena,
+            operands: Vec::new(),
+            operators: Vec::new(),
             pos: 0,
             limits,
             partner: Vec::new(),
@@ -305,29 +321,37 @@ impl<'a> Parser<'a> {
     /// Sums: `term (('+' | '-') term)*`.
     fn expr(&mut self) -> Result<Ast<'a>, ParseError> {
         let first = self.term()?;
-        let start = first.span.start;
-        // Two items to start with: a sum or product of two is the common case, and the syntax
-        // tree of a long input is mostly such small lists.
-        let mut items = Vec::with_capacity(2);
-        items.push(first);
-        let mut ops = Vec::with_capacity(1);
+        if !matches!(self.peek(), Tok::Plus | Tok::Minus) {
+            return Ok(first);
+        }
+        let marks = (self.operands.len(), self.operators.len());
+        self.operands.push(self.arena.alloc(first));
         while matches!(self.peek(), Tok::Plus | Tok::Minus) {
             let (op, op_span) = self.bump_tok();
             let t = self.term()?;
             let t = if op == Tok::Minus {
                 let span = op_span.start..t.span.end;
-                self.make(AstKind::Neg(Box::new(t)), span)?
+                self.make(AstKind::Neg(self.arena.alloc(t)), span)?
             } else {
                 t
             };
-            ops.push(op_span);
-            items.push(t);
+            self.operators.push(op_span);
+            self.operands.push(self.arena.alloc(t));
         }
-        if items.len() == 1 {
-            return Ok(items.pop().expect("one item"));
-        }
-        let span = start..items.last().expect("items").span.end;
-        self.make(AstKind::Nary(NaryOp::Add, items, ops), span)
+        self.nary(NaryOp::Add, marks)
+    }
+
+    /// The n-ary node of the operands and operators pushed since `marks` (their counts then).
+    fn nary(&mut self, op: NaryOp, marks: (usize, usize)) -> Result<Ast<'a>, ParseError> {
+        let last = self.operands.last().expect("operands");
+        let span = self.operands[marks.0].span.start..last.span.end;
+        let items = self
+            .arena
+            .alloc_slice_fill_iter(self.operands.drain(marks.0..));
+        let ops = self
+            .arena
+            .alloc_slice_fill_iter(self.operators.drain(marks.1..));
+        self.make(AstKind::Nary(op, items, ops), span)
     }
 
     /// A term: signs (`-` negates, `+` does nothing) before Kronecker products.
@@ -346,7 +370,12 @@ impl<'a> Parser<'a> {
             let rhs = self.product()?;
             let span = lhs.span.start..rhs.span.end;
             lhs = self.make(
-                AstKind::Bin(BinOp::Kron, Box::new(lhs), Box::new(rhs), op_span),
+                AstKind::Bin(
+                    BinOp::Kron,
+                    self.arena.alloc(lhs),
+                    self.arena.alloc(rhs),
+                    op_span,
+                ),
                 span,
             )?;
         }
@@ -371,7 +400,7 @@ impl<'a> Parser<'a> {
     fn negate(&self, mut t: Ast<'a>, minus: Vec<usize>) -> Result<Ast<'a>, ParseError> {
         for start in minus.into_iter().rev() {
             let span = start..t.span.end;
-            t = self.make(AstKind::Neg(Box::new(t)), span)?;
+            t = self.make(AstKind::Neg(self.arena.alloc(t)), span)?;
         }
         Ok(t)
     }
@@ -393,7 +422,7 @@ impl<'a> Parser<'a> {
                     };
                     let span = lhs.span.start..rhs.span.end;
                     lhs = self.make(
-                        AstKind::Bin(op, Box::new(lhs), Box::new(rhs), op_span),
+                        AstKind::Bin(op, self.arena.alloc(lhs), self.arena.alloc(rhs), op_span),
                         span,
                     )?;
                     continue;
@@ -401,16 +430,15 @@ impl<'a> Parser<'a> {
                 _ => return Ok(lhs),
             };
             let tok = *self.peek();
-            let start = lhs.span.start;
-            let mut items = Vec::with_capacity(2);
-            items.push(lhs);
-            let mut ops = Vec::with_capacity(1);
+            let marks = (self.operands.len(), self.operators.len());
+            self.operands.push(self.arena.alloc(lhs));
             while *self.peek() == tok {
-                ops.push(self.bump());
-                items.push(self.operand()?);
+                let op_span = self.bump();
+                self.operators.push(op_span);
+                let t = self.operand()?;
+                self.operands.push(self.arena.alloc(t));
             }
-            let span = start..items.last().expect("items").span.end;
-            lhs = self.make(AstKind::Nary(op, items, ops), span)?;
+            lhs = self.nary(op, marks)?;
         }
     }
 
@@ -447,7 +475,12 @@ impl<'a> Parser<'a> {
             let base = bases.pop().expect("a base per operator");
             let span = base.span.start..exponent.span.end;
             acc = self.make(
-                AstKind::Bin(op, Box::new(base), Box::new(exponent), op_span),
+                AstKind::Bin(
+                    op,
+                    self.arena.alloc(base),
+                    self.arena.alloc(exponent),
+                    op_span,
+                ),
                 span,
             )?;
         }
@@ -461,7 +494,7 @@ impl<'a> Parser<'a> {
             self.bump();
             let t = self.bump();
             let span = base.span.start..t.end;
-            base = self.make(AstKind::Transpose(Box::new(base)), span)?;
+            base = self.make(AstKind::Transpose(self.arena.alloc(base)), span)?;
             base = self.quotes(base)?;
         }
         Ok(base)
@@ -478,7 +511,7 @@ impl<'a> Parser<'a> {
         while *self.peek() == Tok::Quote {
             let q = self.bump();
             let span = e.span.start..q.end;
-            e = self.make(AstKind::Transpose(Box::new(e)), span)?;
+            e = self.make(AstKind::Transpose(self.arena.alloc(e)), span)?;
         }
         Ok(e)
     }
@@ -545,6 +578,9 @@ impl<'a> Parser<'a> {
         self.groups = (0..slots).map(|_| None).collect();
         for o in order {
             let result = self.group(o);
+            // A group that failed may leave operands behind: no list is open between groups.
+            self.operands.clear();
+            self.operators.clear();
             self.groups[self.slot[o] as usize] = Some(result);
         }
     }
@@ -586,7 +622,8 @@ impl<'a> Parser<'a> {
                 max => BinOp::Extreme(max == "maximum"),
             };
             let span = open_span.start..close.end;
-            return self.make(AstKind::Bin(op, Box::new(e), Box::new(second), comma), span);
+            let (e, second) = (self.arena.alloc(e), self.arena.alloc(second));
+            return self.make(AstKind::Bin(op, e, second, comma), span);
         }
         if let Some(name) = &callee {
             if *self.peek() == Tok::Comma {
@@ -768,7 +805,7 @@ impl<'a> Parser<'a> {
                 for _ in 0..quotes {
                     self.bump();
                 }
-                self.call(callee, name.to_string(), span, quotes as u8)
+                self.call(callee, name, span, quotes as u8)
             }
         }
     }
@@ -777,7 +814,7 @@ impl<'a> Parser<'a> {
     fn call(
         &mut self,
         callee: Callee,
-        name: String,
+        name: &'a str,
         name_span: Range<usize>,
         order: u8,
     ) -> Result<Ast<'a>, ParseError> {
@@ -788,7 +825,7 @@ impl<'a> Parser<'a> {
             name,
             name_span,
             order,
-            arg: Box::new(arg),
+            arg: self.arena.alloc(arg),
         };
         self.make(kind, span)
     }

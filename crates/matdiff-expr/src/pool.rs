@@ -1,17 +1,19 @@
 //! The arena with hash-consing: [`ExprPool`].
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 mod dedup;
 mod dims;
+mod keyed;
 mod symbols;
 
 use crate::error::ExprError;
 use crate::fxhash::FxHashMap;
 use crate::ids::Ids;
+use crate::names::NameTable;
 use crate::node::{Dim, DimProd, DimVar, ExprId, Fun, Node, Num, Reduce, Shape, Symbol};
 use dedup::Dedup;
+use keyed::Keyed;
 use symbols::SymbolMap;
 
 /// Names of new symbolic dimensions, in order of use (then `m1`, `n1`, ...).
@@ -128,9 +130,10 @@ pub struct ExprPool {
     /// The number of nodes of the tree under each node (saturating).
     tree_sizes: Vec<u64>,
     dedup: Dedup,
-    /// Each name once, shared by the two tables.
-    names: Vec<Arc<str>>,
-    name_ids: FxHashMap<Arc<str>, Symbol>,
+    /// Variables and transposes, found without hashing.
+    keyed: Keyed,
+    /// Each name once, numbered by its symbol.
+    names: NameTable,
     vars: SymbolMap<VarInfo>,
     functions: FxHashMap<Symbol, ()>,
     /// The variables the rewriter made (differentials), see [`ExprPool::mark_internal`].
@@ -164,8 +167,7 @@ impl ExprPool {
             shapes: Vec::with_capacity(NODES),
             heights: Vec::with_capacity(NODES),
             tree_sizes: Vec::with_capacity(NODES),
-            names: Vec::with_capacity(NAMES),
-            name_ids: FxHashMap::with_capacity_and_hasher(NAMES, Default::default()),
+            names: NameTable::with_capacity(NAMES),
             dedup: Dedup::with_capacity(NODES),
             ..ExprPool::default()
         }
@@ -228,25 +230,18 @@ impl ExprPool {
 
     /// The symbol of a name, interning it if new.
     pub fn symbol(&mut self, name: &str) -> Symbol {
-        if let Some(&s) = self.name_ids.get(name) {
-            return s;
-        }
-        let s = Symbol(self.names.len() as u32);
-        let name: Arc<str> = name.into();
-        self.names.push(name.clone());
-        self.name_ids.insert(name, s);
-        s
+        Symbol(self.names.intern(name) as u32)
     }
 
     /// The symbol of a name, if it was interned.
     pub fn find_symbol(&self, name: &str) -> Option<Symbol> {
-        self.name_ids.get(name).copied()
+        self.names.get(name).map(|i| Symbol(i as u32))
     }
 
     /// The name of a symbol.
     #[track_caller]
     pub fn name(&self, symbol: Symbol) -> &str {
-        &self.names[symbol.0 as usize]
+        self.names.name(symbol.0 as usize)
     }
 
     /// The symbolic dimension called `name`, created if new.
@@ -488,8 +483,9 @@ impl ExprPool {
             Node::Vectorize(a) if self.shapes[a.index()].cols == Dim::ONE => return Ok(a),
             other => other,
         };
-        let hash = Dedup::hash(&node);
-        if let Some(id) = self.dedup.find(&self.nodes, hash, &node) {
+        let keyed = self.keyed.keeps(&node);
+        let hash = if keyed { 0 } else { Dedup::hash(&node) };
+        if let Some(id) = self.find_hashed(hash, &node) {
             return Ok(id);
         }
         for &c in node.children() {
@@ -530,7 +526,11 @@ impl ExprPool {
                 acc.saturating_add(self.tree_sizes[c.index()])
             });
         self.tree_sizes.push(size);
-        self.dedup.insert(hash, id);
+        if keyed {
+            self.keyed.insert(&self.nodes[id.index()], id);
+        } else {
+            self.dedup.insert(hash, id);
+        }
         Ok(id)
     }
 
@@ -546,7 +546,22 @@ impl ExprPool {
     /// assert_eq!(pool.find(&Node::Transpose(x)), Some(t));
     /// ```
     pub fn find(&self, node: &Node) -> Option<ExprId> {
-        self.dedup.find(&self.nodes, Dedup::hash(node), node)
+        let hash = if self.keyed.keeps(node) {
+            0
+        } else {
+            Dedup::hash(node)
+        };
+        self.find_hashed(hash, node)
+    }
+
+    /// [`ExprPool::find`] with the node's hash (unused for the nodes that [`Keyed`] keeps).
+    #[inline]
+    fn find_hashed(&self, hash: u64, node: &Node) -> Option<ExprId> {
+        if self.keyed.keeps(node) {
+            self.keyed.find(node)
+        } else {
+            self.dedup.find(&self.nodes, hash, node)
+        }
     }
 
     /// Splices children of the same associative operator into their parent.

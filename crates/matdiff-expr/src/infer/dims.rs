@@ -34,6 +34,7 @@ impl Dims {
     fn new_elem(&mut self, val: Option<DimValue>, nonunit: bool) -> u32 {
         let i = self.parent.len() as u32;
         self.parent.push(i);
+        self.rank.push(0);
         self.val.push(val);
         self.nonunit.push(nonunit);
         i
@@ -335,6 +336,16 @@ impl Dims {
         let nonunit = self.nonunit[ra as usize] || self.nonunit[rb as usize];
         if nonunit && val == Some(DimValue::Known(1)) {
             return false;
+        }
+        // The lower tree goes under the higher (union by rank), so that no chain grows long:
+        // a long sum's terms each unify a new dimension with the same one.
+        let (ra, rb) = if self.rank[ra as usize] < self.rank[rb as usize] {
+            (rb, ra)
+        } else {
+            (ra, rb)
+        };
+        if self.rank[ra as usize] == self.rank[rb as usize] {
+            self.rank[ra as usize] += 1;
         }
         self.parent[rb as usize] = ra;
         self.val[ra as usize] = val;

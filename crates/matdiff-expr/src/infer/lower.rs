@@ -1,8 +1,10 @@
 //! Lowering the inferred trees into pool nodes.
 
 use crate::fxhash::FxHashMap as HashMap;
+use smallvec::SmallVec;
 
 use crate::error::{ExprError, ParseError};
+use crate::ids::Ids;
 use crate::node::{Dim, ExprId, Fun, Func, Node, Num, Reduce, Shape};
 use crate::parser::{Ast, AstBinding, AstKind, BinOp, Callee, NaryOp};
 
@@ -19,16 +21,18 @@ impl<'p> Inference<'p> {
         let symmetric = std::mem::take(&mut self.symmetric);
         let mut resolved: HashMap<u32, Dim> = HashMap::default();
         let vars = std::mem::take(&mut self.vars);
-        self.pool.reserve_names(vars.len());
-        for (name, (r, c), span) in &vars {
+        let names = std::mem::take(&mut self.var_names);
+        let bytes = names.iter().map(str::len).sum();
+        self.pool.reserve_names(vars.len(), bytes);
+        for (name, ((r, c), span)) in names.iter().zip(&vars) {
             let shape = Shape::new(
                 self.resolve(*r, &mut resolved),
                 self.resolve(*c, &mut resolved),
             );
-            let sym = symmetric.iter().any(|s| **s == **name);
+            let sym = symmetric.iter().any(|s| s == name);
             let s = self
                 .pool
-                .declare_var_shared(name, shape, sym)
+                .declare_var(name, shape, sym)
                 .map_err(|e| ParseError::new(e.to_string(), span.clone()))?;
             self.var_symbols.push(s);
         }
@@ -113,14 +117,16 @@ impl<'p> Inference<'p> {
             AstKind::Neg(a) => Node::Neg(self.lower(a, env, resolved)?),
             AstKind::Transpose(a) => Node::Transpose(self.lower(a, env, resolved)?),
             AstKind::Nary(op, items, _) => {
-                let mut ids = Vec::with_capacity(items.len());
-                for item in items {
+                // A sum or product of a few operands is the common case: no allocation.
+                let mut ids: SmallVec<[ExprId; 4]> = SmallVec::with_capacity(items.len());
+                for item in items.iter() {
                     ids.push(self.lower(item, env, resolved)?);
                 }
+                let ids = Ids::from(&ids[..]);
                 match op {
-                    NaryOp::Add => Node::Add(ids.into()),
-                    NaryOp::Mul => Node::Mul(ids.into()),
-                    NaryOp::Hadamard => Node::Hadamard(ids.into()),
+                    NaryOp::Add => Node::Add(ids),
+                    NaryOp::Mul => Node::Mul(ids),
+                    NaryOp::Hadamard => Node::Hadamard(ids),
                 }
             }
             AstKind::Bin(BinOp::Commutation, m, n, _) => {
@@ -276,7 +282,7 @@ impl<'p> Inference<'p> {
             }
             AstKind::Nary(NaryOp::Mul, items, _) => {
                 let mut d = Dim::ONE;
-                for item in items {
+                for item in items.iter() {
                     let f = self.lowered_size(item, env, resolved)?;
                     d = self.pool.dim_product(d, f);
                 }

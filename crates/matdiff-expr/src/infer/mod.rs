@@ -2,9 +2,9 @@
 
 use crate::fxhash::FxHashMap as HashMap;
 use std::ops::Range;
-use std::sync::Arc;
 
 use crate::error::ParseError;
+use crate::names::NameTable;
 use crate::node::Symbol;
 use crate::node::{Dim, DimVar, ExprId, Num};
 use crate::parser::{Ast, AstKind};
@@ -12,7 +12,6 @@ use crate::pool::{ExprPool, Structure};
 
 mod dims;
 mod lower;
-mod names;
 mod shapes;
 
 /// A parsed expression: its root and the names of its `where` bindings (in the order written).
@@ -35,6 +34,8 @@ enum DimValue {
 #[derive(Default)]
 pub(crate) struct Dims {
     parent: Vec<u32>,
+    /// An upper bound of the height of each root's tree.
+    rank: Vec<u8>,
     val: Vec<Option<DimValue>>,
     nonunit: Vec<bool>,
     rigid: HashMap<DimVar, u32>,
@@ -76,10 +77,10 @@ pub(crate) fn is_greek(name: &str) -> bool {
 pub(crate) struct Inference<'p> {
     pub(crate) pool: &'p mut ExprPool,
     dims: Dims,
-    /// Variables of this expression with their shapes (in first-use order); each name is
-    /// allocated once, and the pool keeps that allocation (`declare_var_shared`).
-    vars: Vec<(Arc<str>, TShape, Range<usize>)>,
-    var_index: names::NameIndex,
+    /// The names of the variables of this expression, numbered in first-use order.
+    var_names: NameTable,
+    /// The shape of each variable, and where it is first used.
+    vars: Vec<(TShape, Range<usize>)>,
     /// The symbol of each variable (by its index in `vars`), once declared in the pool.
     var_symbols: Vec<Symbol>,
     functions: HashMap<String, Range<usize>>,
@@ -97,7 +98,7 @@ impl<'p> Inference<'p> {
             pool,
             dims: Dims::default(),
             vars: Vec::new(),
-            var_index: names::NameIndex::default(),
+            var_names: NameTable::default(),
             var_symbols: Vec::new(),
             functions: HashMap::default(),
             bindings: HashMap::default(),
@@ -132,12 +133,12 @@ impl<'p> Inference<'p> {
 
     fn var_shape(&mut self, name: &str, span: &Range<usize>) -> Result<TShape, ParseError> {
         let i = self.var_entry(name, span)?;
-        Ok(self.vars[i].1)
+        Ok(self.vars[i].0)
     }
 
     /// The index of a variable in `vars`, added with its default shape if new.
     fn var_entry(&mut self, name: &str, span: &Range<usize>) -> Result<usize, ParseError> {
-        if let Some(i) = self.var_index.get(name, |i| &self.vars[i].0) {
+        if let Some(i) = self.var_names.get(name) {
             return Ok(i);
         }
         if self.functions.contains_key(name) {
@@ -167,9 +168,8 @@ impl<'p> Inference<'p> {
                 }
             }
         };
-        let i = self.vars.len();
-        self.var_index.insert(name, i);
-        self.vars.push((name.into(), shape, span.clone()));
+        let i = self.var_names.intern(name);
+        self.vars.push((shape, span.clone()));
         Ok(i)
     }
 }

@@ -3,6 +3,8 @@
 use crate::fxhash::FxHashMap as HashMap;
 use std::ops::Range;
 
+use smallvec::SmallVec;
+
 use crate::decl::{Decl, DeclDim, DeclShape};
 use crate::error::ParseError;
 use crate::node::{Dim, Num, Reduce};
@@ -24,7 +26,8 @@ impl Inference<'_> {
                 Ok((s.1, s.0))
             }
             AstKind::Nary(op, items, ops) => {
-                let mut shapes = Vec::with_capacity(items.len());
+                // A sum or product of a few operands is the common case: no allocation.
+                let mut shapes: SmallVec<[TShape; 4]> = SmallVec::with_capacity(items.len());
                 for item in items.iter_mut() {
                     shapes.push(self.infer(item)?);
                 }
@@ -74,7 +77,7 @@ impl Inference<'_> {
                 }
                 let i = self.var_entry(n, &ast.span)?;
                 *var = Some(i as u32);
-                Ok(self.vars[i].1)
+                Ok(self.vars[i].0)
             }
             AstKind::Eye(slot) => {
                 let d = self.dims.fresh();
@@ -277,7 +280,7 @@ impl Inference<'_> {
     /// Records `name` as an abstract function, unless it is a variable.
     #[inline(never)]
     fn use_function(&mut self, name: &str, name_span: &Range<usize>) -> Result<(), ParseError> {
-        if self.var_index.get(name, |i| &self.vars[i].0).is_some()
+        if self.var_names.get(name).is_some()
             || self
                 .pool
                 .find_symbol(name)
@@ -510,8 +513,9 @@ impl Inference<'_> {
             free.extend(self.dims.free_atoms(a));
             free.extend(self.dims.free_atoms(b));
         }
-        let vars: Vec<(String, TShape)> =
-            self.vars.iter().map(|v| (v.0.to_string(), v.1)).collect();
+        let vars: Vec<(String, TShape)> = (self.var_names.iter().zip(&self.vars))
+            .map(|(name, v)| (name.to_string(), v.0))
+            .collect();
         let mut names: Vec<String> = Vec::new();
         for (name, (r, c)) in vars {
             let mut atoms = self.dims.free_atoms(r);
@@ -563,10 +567,10 @@ impl Inference<'_> {
                 .pool
                 .find_symbol(name)
                 .is_some_and(|s| self.pool.var_info(s).is_some());
-            let shape = match (declared, self.var_index.get(name, |i| &self.vars[i].0)) {
+            let shape = match (declared, self.var_names.get(name)) {
                 (Some(d), None) if !known => {
-                    self.var_index.insert(name, self.vars.len());
-                    self.vars.push((name.as_str().into(), d, span.clone()));
+                    self.var_names.intern(name);
+                    self.vars.push((d, span.clone()));
                     d
                 }
                 (declared, _) => {

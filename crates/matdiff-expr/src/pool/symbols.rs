@@ -1,34 +1,18 @@
-//! Names in bulk. Variables are declared with a name already held in an `Arc` (shared with shape
-//! inference, not copied), and their information is kept in a [`SymbolMap`]: a vector indexed by
+//! Variables in bulk. A variable's information is kept in a [`SymbolMap`]: a vector indexed by
 //! the symbol. Symbols are numbered densely in the order their names first appear, so a lookup
 //! is one indexed read (no hashing), and the variables of a long input are read in about the
 //! order they were written, which the cache likes, where a hash table of 300,000 entries misses
 //! on nearly every read.
-
-use std::sync::Arc;
 
 use super::{ExprPool, Structure, VarInfo};
 use crate::error::ExprError;
 use crate::node::{Shape, Symbol};
 
 impl ExprPool {
-    /// Makes room for `n` more names, so that interning the variables of a long input does not
-    /// rehash the table again and again.
-    pub(crate) fn reserve_names(&mut self, n: usize) {
-        self.names.reserve(n);
-        self.name_ids.reserve(n);
-    }
-
-    /// The symbol of a name already held in an `Arc`, interning that `Arc` itself if the name is
-    /// new (the name is not copied).
-    pub(crate) fn symbol_shared(&mut self, name: &Arc<str>) -> Symbol {
-        if let Some(&s) = self.name_ids.get(&**name) {
-            return s;
-        }
-        let s = Symbol(self.names.len() as u32);
-        self.names.push(name.clone());
-        self.name_ids.insert(name.clone(), s);
-        s
+    /// Makes room for `n` more names of `bytes` bytes in all, so that interning the variables of
+    /// a long input does not rehash the table again and again.
+    pub(crate) fn reserve_names(&mut self, n: usize, bytes: usize) {
+        self.names.reserve(n, bytes);
     }
 
     /// Declares (or re-declares with the same shape) a variable. A variable's shape is fixed once
@@ -40,17 +24,6 @@ impl ExprPool {
         symmetric: bool,
     ) -> Result<Symbol, ExprError> {
         let s = self.symbol(name);
-        self.declare_symbol_var(s, name, shape, symmetric)
-    }
-
-    /// [`ExprPool::declare_var`] for a name held in an `Arc` (interned without a copy).
-    pub(crate) fn declare_var_shared(
-        &mut self,
-        name: &Arc<str>,
-        shape: Shape,
-        symmetric: bool,
-    ) -> Result<Symbol, ExprError> {
-        let s = self.symbol_shared(name);
         self.declare_symbol_var(s, name, shape, symmetric)
     }
 
