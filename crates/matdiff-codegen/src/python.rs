@@ -265,7 +265,9 @@ impl Printer<'_> {
     }
 
     /// `check_gradient(...)`: every gradient against central differences along a random
-    /// direction (symmetric for a symmetric variable, diagonal for a diagonal one).
+    /// direction (symmetric for a symmetric variable, diagonal for a diagonal one), relative to
+    /// the larger directional derivative and at least to `1e-4 (1 + |f|)`: a derivative that is
+    /// zero (`tr(Q*L - Q*L)`) is compared with the rounding of the differences, not with itself.
     fn check_gradient(&self, options: &Options) -> String {
         let p = self.p;
         let args = self.args();
@@ -276,7 +278,7 @@ impl Printer<'_> {
             args.join(", ")
         );
         s.push_str(
-            "    \"\"\"The relative error of each gradient against central differences of f along a\n    random direction, as a dict by variable name.\"\"\"\n",
+            "    \"\"\"The relative error of each gradient against central differences of f along a\n    random direction, as a dict by variable name (relative to the larger derivative, and at\n    least to 1e-4 (1 + |f|), so that a zero derivative is not compared with itself).\"\"\"\n",
         );
         s.push_str("    rng = np.random.default_rng(seed)\n");
         let _ = writeln!(
@@ -287,7 +289,7 @@ impl Printer<'_> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let _ = writeln!(s, "    _, *grads = {}(**args)", options.name);
+        let _ = writeln!(s, "    _value, *grads = {}(**args)", options.name);
         s.push_str("    errors = {}\n");
         let wrts: Vec<&str> = p.outputs.iter().skip(1).map(|o| o.name.as_str()).collect();
         for (k, w) in wrts.iter().enumerate() {
@@ -326,7 +328,7 @@ impl Printer<'_> {
             );
             let _ = writeln!(
                 s,
-                "    errors[\"{w}\"] = abs(numeric - analytic) / max(abs(analytic), abs(numeric), 1e-300)"
+                "    errors[\"{w}\"] = abs(numeric - analytic) / max(abs(analytic), abs(numeric), 1e-4 * (1 + abs(float(_value))))"
             );
         }
         s.push_str("    return errors\n");
