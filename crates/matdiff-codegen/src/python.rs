@@ -71,6 +71,30 @@ pub(crate) fn print(p: &Program, ns: &str, options: &Options) -> String {
     out
 }
 
+/// A sum with negated terms as its two sides, `a + b - c` as `(a + b, c)`.
+fn difference(e: &Ew) -> Option<(Ew, Ew)> {
+    let Ew::Add(xs) = e else { return None };
+    let (neg, pos): (Vec<&Ew>, Vec<&Ew>) = xs.iter().partition(|x| matches!(x, Ew::Neg(_)));
+    if neg.is_empty() || pos.is_empty() {
+        return None;
+    }
+    let side = |xs: Vec<Ew>| {
+        if xs.len() == 1 {
+            xs.into_iter().next().expect("one term")
+        } else {
+            Ew::Add(xs)
+        }
+    };
+    let neg = neg
+        .into_iter()
+        .map(|x| match x {
+            Ew::Neg(a) => (**a).clone(),
+            _ => unreachable!("negated"),
+        })
+        .collect();
+    Some((side(pos.into_iter().cloned().collect()), side(neg)))
+}
+
 /// The source of a helper function.
 fn helper(name: &str) -> String {
     let (args, body) = match name {
@@ -485,6 +509,17 @@ impl Printer<'_> {
             }
             Ew::Div(a, b) => (format!("{} / {}", self.ew(a, 2), self.ew(b, 3)), 2),
             Ew::Pow(a, b) => (format!("{} ** {}", self.ew(a, 4), self.ew(b, 4)), 3),
+            Ew::Fun(Func::Sign, 0, a) if self.ns == "jnp" && difference(a).is_some() => {
+                // `sign(a - b)` as `(a > b) - (a < b)`, equal in floating point: XLA contracts
+                // `m - b*c` into a fused multiply-add, which makes `min(X) - X` nonzero at the
+                // minimum (the tie lost, `0/0` in the gradient of `min`).
+                let (pos, neg) = difference(a).expect("a difference");
+                let (p, n) = (self.ew(&pos, 0), self.ew(&neg, 0));
+                (
+                    format!("(jnp.greater({p}, {n}) * 1.0 - jnp.less({p}, {n}) * 1.0)"),
+                    9,
+                )
+            }
             Ew::Fun(f, order, a) => {
                 let arg = self.ew(a, 0);
                 let atom = self.ew(a, 9);
