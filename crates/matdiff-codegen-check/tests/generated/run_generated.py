@@ -4,6 +4,7 @@ prints the results as JSON: for each case and target given (numpy, jax) the valu
 import inspect
 import json
 import keyword
+import math
 import sys
 
 import jax
@@ -26,11 +27,16 @@ def stand_ins(names, xp):
     return funcs
 
 
+def finite(x):
+    """A number for JSON: NaN and infinities as null (which the Rust side reads as NaN)."""
+    return x if math.isfinite(x) else None
+
+
 def entries(x):
     a = np.asarray(x, dtype=float)
     if a.ndim < 2:
         a = a.reshape(-1, 1)
-    return a.flatten(order="F").tolist()
+    return [finite(v) for v in a.flatten(order="F").tolist()]
 
 
 def ident(name):
@@ -48,10 +54,10 @@ def run(source, inputs, functions, xp, jit):
         value, grad = jax.jit(lambda kw: f(**kw, **funcs))(args)
     else:
         value, grad = f(**args, **funcs)
-    out = {"value": float(value), "gradient": entries(grad)}
+    out = {"value": finite(float(value)), "gradient": entries(grad)}
     if "check_gradient" in ns:
         errors = ns["check_gradient"](**args, **funcs)
-        out["check"] = max(errors.values())
+        out["check"] = finite(max(errors.values()))
     return out
 
 
