@@ -1,7 +1,7 @@
 //! `cargo run -p matdiff-codegen-check --example fuzz_codegen -- [SEEDS] [JAX_EVERY] [FIRST_SEED]`:
 //! a long run of the code generators' differential fuzzer: the NumPy code of every drawn case,
 //! the JAX code of every `JAX_EVERY`-th seed (JAX compiles each case), through python3 in parts
-//! of 2,000 seeds, with the failures as they come and the counts at the end.
+//! of 2,000 seeds, with the failures as they come and the counts after each part.
 
 use std::time::Instant;
 
@@ -47,10 +47,9 @@ fn main() {
         }
         seed += n;
         eprintln!(
-            "{} seeds, {} failed, {:.0} s",
-            seed - first,
-            report.failed,
-            start.elapsed().as_secs_f64()
+            "{:.0} s: {}",
+            start.elapsed().as_secs_f64(),
+            report.summary()
         );
     }
     let _ = std::fs::remove_file(&path);

@@ -1,10 +1,11 @@
 //! The code generators' differential fuzzer in CI: expressions drawn by the first-order
 //! fuzzer's generator, derived, lowered and printed, each lowered with and without its sizes;
 //! the generated code's value and gradient against matdiff-faer's evaluation of the derivation
-//! (itself checked against the complex step), to 1e-10 relative
+//! (itself checked against the complex step), to 1e-10 relative (a gradient to the larger of its
+//! largest entry and the first-order fuzzer's floor at the scale of the function)
 //! (`matdiff_testkit::codegen_differential`). The Rust code of 150 seeds is compiled into this
 //! crate by its build script; the NumPy code of 600 seeds (with `check_gradient()`) and the JAX
-//! code of every sixth runs through one python3 process. Needs python3 with numpy and jax
+//! code of every eighth runs through one python3 process. Needs python3 with numpy and jax
 //! (`requirements-test.txt`, installed by `cargo xtask test`): without them the test fails. A
 //! long run: `cargo run -p matdiff-codegen-check --example fuzz_codegen -- 20000`.
 
@@ -83,7 +84,7 @@ fn generated_numpy_and_jax_of_drawn_expressions_match_matdiff_faer() {
     let json: Vec<serde_json::Value> = cases
         .iter()
         .map(|c| {
-            let targets: &[Lang] = if c.seed % 6 == 0 {
+            let targets: &[Lang] = if c.seed % 8 == 0 {
                 &[Lang::NumPy, Lang::Jax]
             } else {
                 &[Lang::NumPy]
@@ -103,10 +104,10 @@ fn generated_numpy_and_jax_of_drawn_expressions_match_matdiff_faer() {
         report.failed,
         report.failures.join("\n")
     );
-    // Most seeds lower both ways; every case ran in NumPy, a sixth of the seeds in JAX.
+    // Most seeds lower both ways; every case ran in NumPy, an eighth of the seeds in JAX.
     assert_eq!(report.ran.get("numpy"), Some(&cases.len()));
     assert!(cases.len() >= 1000, "only {} cases", cases.len());
-    assert!(report.ran.get("jax").is_some_and(|&n| n >= 150));
+    assert!(report.ran.get("jax").is_some_and(|&n| n >= 100));
 }
 
 /// The smallest forms of the failures the fuzzer found (`REPRODUCERS`), in NumPy (with

@@ -138,11 +138,22 @@ pub fn lower_text(label: &str, seed: u64, text: &str, wrt: &str, sizing: Sizing)
     }
     let d = match derive(&mut pool, &e, &drawn.wrt, &DeriveOptions::default()) {
         Ok(d) => d,
-        Err(e) => return Lowered::Refused(format!("derive: {}", reason_of(&e.to_string()))),
+        // Without sizes, a text may be a scalar only at some sizes (`1 x s`): refused, as
+        // `matdiff grad` refuses it, with an error that asks for the sizes.
+        Err(e) if e.to_string().contains("not a scalar") => {
+            return Lowered::Refused(format!(
+                "derive ({}): not a scalar at every size",
+                sizing.label()
+            ))
+        }
+        Err(e) => {
+            let reason = reason_of(&e.to_string());
+            return Lowered::Refused(format!("derive ({}): {reason}", sizing.label()));
+        }
     };
     let program = match Program::new(&pool, &e.bindings, std::slice::from_ref(&d)) {
         Ok(p) => p,
-        Err(e) => return Lowered::Refused(codegen_reason(&e)),
+        Err(e) => return Lowered::Refused(format!("{} ({})", codegen_reason(&e), sizing.label())),
     };
     let functions = catalog::abstract_functions(&pool, d.function);
     let options = matdiff_faer::Options::new()
