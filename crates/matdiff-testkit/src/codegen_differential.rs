@@ -1,5 +1,5 @@
 //! The code generators' differential fuzzer: each expression the first-order fuzzer draws
-//! ([`generate::draw`]) is derived, lowered once ([`Program::new`]) and printed as NumPy, JAX
+//! ([`crate::generate::draw`]) is derived, lowered once ([`Program::new`]) and printed as NumPy, JAX
 //! and Rust; the generated code's value and gradient must equal matdiff-faer's plan evaluation
 //! of the derived function and gradient (to [`TOLERANCE`] relative, as the catalog check), and
 //! that gradient must equal the complex step through the naive evaluator (the fuzzer's
