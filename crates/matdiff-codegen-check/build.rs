@@ -1,7 +1,8 @@
 //! Derives, lowers and evaluates every catalog entry once, and writes what the tests need into
 //! `OUT_DIR`: `generated.rs`, the Rust functions of the entries the Rust target translates (one
 //! per entry, named after it, and a table of them), and `cases.json`, each entry's NumPy and JAX
-//! code, inputs and matdiff-faer's value and gradient.
+//! code, inputs and matdiff-faer's value and gradient; `fuzz.rs` and `fuzz.json`, the same for
+//! expressions drawn by the differential fuzzer's generator.
 
 use std::fmt::Write;
 
@@ -88,6 +89,42 @@ fn main() {
     std::fs::write(dir.join("generated.rs"), out).expect("OUT_DIR is writable");
     let cases = serde_json::to_string(&cases).expect("JSON");
     std::fs::write(dir.join("cases.json"), cases).expect("OUT_DIR is writable");
+    fuzz(dir);
+}
+
+/// The seeds of the drawn expressions (`matdiff_testkit::generate::draw`) whose Rust code is
+/// compiled into the crate, each lowered with and without its sizes.
+const FUZZ_SEEDS: std::ops::Range<u64> = 0..150;
+
+/// Writes `fuzz.rs`, the Rust functions of the drawn cases and of the reproducers (and the table `FUZZ` of their
+/// wrappers), and `fuzz.json`: each case's inputs and matdiff-faer's results, the refusals by
+/// reason and the failures found while lowering and evaluating.
+fn fuzz(dir: &std::path::Path) {
+    let mut report = matdiff_testkit::codegen_differential::Report::default();
+    let mut cases = report.draw(FUZZ_SEEDS);
+    cases.extend(report.reproducers());
+    let mut out = String::new();
+    for case in &cases {
+        out.push_str(&case.rust());
+    }
+    let _ = writeln!(
+        out,
+        "/// The generated functions of the drawn cases by name, each through its wrapper.\npub const FUZZ: [(&str, crate::Run); {}] = [{}];",
+        cases.len(),
+        cases
+            .iter()
+            .map(|c| format!("({:?}, run_{})", c.name(), c.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    std::fs::write(dir.join("fuzz.rs"), out).expect("OUT_DIR is writable");
+    let json = json!({
+        "seeds": report.seeds,
+        "cases": cases.iter().map(|c| c.expected_json()).collect::<Vec<_>>(),
+        "refused": report.refused,
+        "failures": report.failures,
+    });
+    std::fs::write(dir.join("fuzz.json"), json.to_string()).expect("OUT_DIR is writable");
 }
 
 /// What the tests need of a case: its NumPy and JAX code, its inputs (a scalar as a number, a

@@ -52,22 +52,42 @@ pub struct Case {
 impl Case {
     /// The inputs as matrices (a scalar 1 x 1, a list a column).
     pub fn values(&self) -> Values {
-        let number = |x: &serde_json::Value| x.as_f64().expect("a number");
-        let matrix = |v: &serde_json::Value| match v {
-            serde_json::Value::Array(rows) if rows.first().is_some_and(|r| r.is_array()) => {
-                let rows: Vec<&Vec<serde_json::Value>> =
-                    rows.iter().map(|r| r.as_array().expect("a row")).collect();
-                faer::Mat::from_fn(rows.len(), rows[0].len(), |i, j| number(&rows[i][j]))
-            }
-            serde_json::Value::Array(column) => {
-                faer::Mat::from_fn(column.len(), 1, |i, _| number(&column[i]))
-            }
-            x => faer::Mat::from_fn(1, 1, |_, _| number(x)),
-        };
-        self.inputs
-            .iter()
-            .map(|(name, v)| (name.clone(), matrix(v)))
-            .collect()
+        values_of(&self.inputs)
+    }
+}
+
+/// Inputs by name as matrices: a number 1 x 1, a list a column, a list of lists by rows.
+pub fn values_of(inputs: &serde_json::Map<String, serde_json::Value>) -> Values {
+    let number = |x: &serde_json::Value| x.as_f64().expect("a number");
+    let matrix = |v: &serde_json::Value| match v {
+        serde_json::Value::Array(rows) if rows.first().is_some_and(|r| r.is_array()) => {
+            let rows: Vec<&Vec<serde_json::Value>> =
+                rows.iter().map(|r| r.as_array().expect("a row")).collect();
+            faer::Mat::from_fn(rows.len(), rows[0].len(), |i, j| number(&rows[i][j]))
+        }
+        serde_json::Value::Array(column) => {
+            faer::Mat::from_fn(column.len(), 1, |i, _| number(&column[i]))
+        }
+        x => faer::Mat::from_fn(1, 1, |_, _| number(x)),
+    };
+    inputs
+        .iter()
+        .map(|(name, v)| (name.clone(), matrix(v)))
+        .collect()
+}
+
+/// The Rust code of expressions drawn by the differential fuzzer's generator
+/// (`matdiff_testkit::codegen_differential`), compiled here by the build script: `FUZZ`, the
+/// functions by name, each through its wrapper.
+pub mod fuzz {
+    include!(concat!(env!("OUT_DIR"), "/fuzz.rs"));
+
+    /// What the build script wrote of the drawn cases: `seeds`, `cases` (name, text, wrt,
+    /// inputs, functions, matdiff-faer's `value` and `gradient`, the gradient's error `scale`),
+    /// `refused` (counts by reason) and `failures` (of lowering and evaluation).
+    pub fn report() -> serde_json::Value {
+        serde_json::from_str(include_str!(concat!(env!("OUT_DIR"), "/fuzz.json")))
+            .expect("the build script's JSON")
     }
 }
 

@@ -210,20 +210,7 @@ pub fn check_expression(text: &str, wrt: &str, values: &Values<f64>) -> Result<C
     let Some((f0, g0)) = reference(text, wrt, values) else {
         return Ok(Checked::RefusedByReference);
     };
-    // Errors are relative to the largest gradient entry, and at least to 1e-4 of |f| per unit
-    // of the variable: a gradient that is zero, or all but zero (a saturated softmax), is
-    // compared with rounding noise at the scale of the function rather than with itself.
-    let largest_x = values.get(wrt).map_or(0.0, |x| {
-        x.col_iter()
-            .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
-            .fold(0.0, |m: f64, v| m.max(v.abs()))
-    });
-    let scale = g0
-        .col_iter()
-        .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
-        .fold(1e-4 * (1.0 + f0.abs()) / (1.0 + largest_x), |m, v| {
-            m.max(v.abs())
-        });
+    let scale = gradient_scale(f0, &g0, values, wrt);
     let compare = |what: &str, g: &Mat<f64>| -> Result<(), String> {
         if (g.nrows(), g.ncols()) != (g0.nrows(), g0.ncols()) {
             return Err(format!(
@@ -295,6 +282,22 @@ pub fn check_expression(text: &str, wrt: &str, values: &Values<f64>) -> Result<C
     let g = evaluate_printed(&printed, values).map_err(|e| format!("printed: {e}"))?;
     compare(&format!("eval of the printed {printed:?}"), &g)?;
     Ok(Checked::Fully)
+}
+
+/// What gradient errors are relative to: the largest gradient entry, and at least 1e-4 of |f|
+/// per unit of the variable: a gradient that is zero, or all but zero (a saturated softmax), is
+/// compared with rounding noise at the scale of the function rather than with itself.
+pub(crate) fn gradient_scale(f0: f64, g0: &Mat<f64>, values: &Values<f64>, wrt: &str) -> f64 {
+    let largest_x = values.get(wrt).map_or(0.0, |x| {
+        x.col_iter()
+            .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
+            .fold(0.0, |m: f64, v| m.max(v.abs()))
+    });
+    g0.col_iter()
+        .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
+        .fold(1e-4 * (1.0 + f0.abs()) / (1.0 + largest_x), |m, v| {
+            m.max(v.abs())
+        })
 }
 
 /// Declarations of the scalars and the structures only, as a user of `matdiff grad` without

@@ -9,6 +9,8 @@
 //!   evaluated) with the complex step through the naive evaluator;
 //! - [`catalog`]: the derivation catalog's reader and checker; [`codegen_cases`]: its entries
 //!   lowered by the code generators and evaluated by plans, what generated code must reproduce;
+//!   [`codegen_differential`]: the drawn expressions lowered, what their generated code must
+//!   reproduce (the code generators' differential fuzzer);
 //! - [`acceptance`]: the acceptance table of the rewriter;
 //! - [`second_order_catalog`]: the entries of the second-order and Kronecker catalogs;
 //! - [`random_expr`]: random well-shaped source text of every operator (the parser's round trip
@@ -20,6 +22,7 @@ pub mod acceptance;
 pub mod catalog;
 pub mod cli;
 pub mod codegen_cases;
+pub mod codegen_differential;
 pub mod data;
 pub mod differential;
 pub mod generate;

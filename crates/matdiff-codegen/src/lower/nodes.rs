@@ -173,6 +173,18 @@ impl Lowering<'_> {
                 }
             }
             Node::Reduce(r, a) => {
+                if pool.shape(a).is_scalar()
+                    && matches!(r, Reduce::Det | Reduce::LogDet | Reduce::LogAbsDet)
+                {
+                    // Of a scalar (a number in generated code): `det(c) = c`, `logdet(c) =
+                    // log(c)`, `logabsdet(c) = log(|c|)`.
+                    let e = self.ew(a)?;
+                    return ew(match r {
+                        Reduce::Det => e,
+                        Reduce::LogDet => Ew::Fun(Func::Log, 0, Box::new(e)),
+                        _ => Ew::Fun(Func::Log, 0, Box::new(Ew::Fun(Func::Abs, 0, Box::new(e)))),
+                    });
+                }
                 let op = match r {
                     Reduce::Trace => return self.trace(id, a),
                     Reduce::Det => Op::Det(self.operand(a)?),

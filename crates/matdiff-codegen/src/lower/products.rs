@@ -10,14 +10,21 @@ impl Lowering<'_> {
     /// The scalar factors and the matrix factors of a product, with shared sub-products
     /// replaced by their nodes.
     fn factors(&self, xs: &[ExprId]) -> (Vec<ExprId>, Vec<ExprId>) {
-        let (scalars, mut mats): (Vec<ExprId>, Vec<ExprId>) =
+        let (mut scalars, mut mats): (Vec<ExprId>, Vec<ExprId>) =
             xs.iter().partition(|&&x| self.pool.shape(x).is_scalar());
         // The longest proper run of factors that the program computes as a product of its own.
         'outer: loop {
             for len in (2..mats.len()).rev() {
                 for start in 0..=mats.len() - len {
                     if let Some(&p) = self.products.get(&mats[start..start + len]) {
-                        mats.splice(start..start + len, [p]);
+                        // A sub-product that is a scalar (`b'*D*y` in `b'*D*y*x'`) is a number
+                        // in generated code: a scalar factor, not a matrix of the chain.
+                        if self.pool.shape(p).is_scalar() {
+                            mats.drain(start..start + len);
+                            scalars.push(p);
+                        } else {
+                            mats.splice(start..start + len, [p]);
+                        }
                         continue 'outer;
                     }
                 }
@@ -62,6 +69,10 @@ impl Lowering<'_> {
     /// `tr(...)`: of a product without forming it, where it can.
     pub(super) fn trace(&mut self, id: ExprId, a: ExprId) -> Result<Lowered, CodegenError> {
         let pool = self.pool;
+        // The trace of a scalar (a number in generated code) is the scalar.
+        if pool.shape(a).is_scalar() {
+            return Ok(Lowered::Ew(self.ew(a)?));
+        }
         if let (Node::Mul(xs), false) = (pool.node(a), self.keep.contains(&a)) {
             let xs = xs.to_vec();
             let (scalars, mats) = self.factors(&xs);

@@ -2,12 +2,24 @@
 
 use matdiff_expr::{ExprId, Node};
 
-use super::{Lowered, Lowering, Op};
+use super::{Ew, Lowered, Lowering, Op};
 use crate::CodegenError;
 
 impl Lowering<'_> {
     /// The operation of a node of this module.
     pub(super) fn vec_op(&mut self, id: ExprId) -> Result<Lowered, CodegenError> {
+        // Scalars are numbers in generated code, not 1 x 1 matrices: `kron` by a scalar is a
+        // scaling, and `vec`, `unvec` of a scalar are the scalar.
+        let scalar = |x: ExprId| self.pool.shape(x).is_scalar();
+        match *self.pool.node(id) {
+            Node::Kron([a, b]) if scalar(a) || scalar(b) => {
+                return Ok(Lowered::Ew(Ew::Mul(vec![self.ew(a)?, self.ew(b)?])));
+            }
+            Node::Vectorize(a) | Node::Unvec(a, _) if scalar(a) => {
+                return Ok(Lowered::Ew(self.ew(a)?));
+            }
+            _ => {}
+        }
         let op = match *self.pool.node(id) {
             Node::Kron([a, b]) => Op::Kron(self.operand(a)?, self.operand(b)?),
             Node::Vectorize(a) => Op::Vec(self.operand(a)?),
