@@ -26,6 +26,7 @@ mod factor;
 mod functions;
 mod kronecker;
 mod plan;
+mod product;
 mod random;
 mod scalar;
 mod second_order;
@@ -43,6 +44,7 @@ pub use error::EvalError;
 pub use functions::{Functions, ScalarFn};
 pub use kronecker::{commutation, dense_vec_form, diag_vec, kron, kron_times_vec, VecFactorValue};
 pub use plan::{Options, Plan, PlanStats};
+pub use product::matmul;
 pub use random::{random_values, random_values_where};
 pub use scalar::Scalar;
 pub use second_order::{

@@ -1,6 +1,5 @@
 //! Small faer helpers shared by the forward pass, the hand-written backward and the optimisers.
 
-use faer::linalg::matmul::matmul;
 use faer::prelude::ReborrowMut;
 use faer::{Accum, MatMut, MatRef, Par};
 
@@ -37,7 +36,8 @@ pub(crate) fn par_for(m: usize, n: usize, k: usize) -> Par {
     }
 }
 
-/// `dst = lhs * rhs`, or `dst += lhs * rhs` with `accumulate`.
+/// `dst = lhs * rhs`, or `dst += lhs * rhs` with `accumulate` (matdiff-faer's product: large ones
+/// cut into blocks over the threads, with the same bits on any number of threads).
 pub(crate) fn gemm<T: Real>(
     dst: MatMut<'_, T>,
     accumulate: bool,
@@ -50,7 +50,7 @@ pub(crate) fn gemm<T: Real>(
     } else {
         Accum::Replace
     };
-    matmul(dst, accum, lhs, rhs, T::ONE, par);
+    matdiff_faer::matmul(dst, accum, lhs, rhs, T::ONE, par);
 }
 
 /// `dst[i] = sum_j m[i, j]`: the row sums, `m * ones`.

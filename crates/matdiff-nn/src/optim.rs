@@ -1,6 +1,7 @@
 //! Optimisers: SGD, SGD with momentum, Adam; L2 weight decay is added to the weights' gradients.
 
-use faer::Mat;
+use faer::prelude::ReborrowMut;
+use faer::{MatMut, MatRef};
 
 use crate::error::NnError;
 use crate::kernels::{col, col_mut};
@@ -135,38 +136,55 @@ impl<T: Real> OptimizerState<T> {
             update(
                 optimizer,
                 steps,
-                &mut layer.weights,
-                &grads.weights[k],
+                layer.weights.as_mut(),
+                grads.weights[k].as_ref(),
                 self.weight_decay,
-                self.first.as_mut().map(|g| &mut g.weights[k]),
-                self.second.as_mut().map(|g| &mut g.weights[k]),
+                self.first.as_mut().map(|g| g.weights[k].as_mut()),
+                self.second.as_mut().map(|g| g.weights[k].as_mut()),
             );
             update(
                 optimizer,
                 steps,
-                &mut layer.bias,
-                &grads.biases[k],
+                layer.bias.as_mut(),
+                grads.biases[k].as_ref(),
                 T::ZERO,
-                self.first.as_mut().map(|g| &mut g.biases[k]),
-                self.second.as_mut().map(|g| &mut g.biases[k]),
+                self.first.as_mut().map(|g| g.biases[k].as_mut()),
+                self.second.as_mut().map(|g| g.biases[k].as_mut()),
             );
         }
     }
 }
 
+/// Parameter matrices of at least this many entries are updated in two halves of columns on
+/// two threads (every entry by the same operations, so the result does not depend on the split).
+const PARALLEL_UPDATE_FROM: usize = 1 << 16;
+
 /// Updates one parameter matrix from its gradient and its slots of optimiser state.
 fn update<T: Real>(
     optimizer: Optimizer,
     steps: i32,
-    param: &mut Mat<T>,
-    grad: &Mat<T>,
+    mut param: MatMut<'_, T>,
+    grad: MatRef<'_, T>,
     wd: T,
-    mut first: Option<&mut Mat<T>>,
-    mut second: Option<&mut Mat<T>>,
+    mut first: Option<MatMut<'_, T>>,
+    mut second: Option<MatMut<'_, T>>,
 ) {
+    let cols = param.ncols();
+    if cols >= 2 && param.nrows() * cols >= PARALLEL_UPDATE_FROM {
+        let at = cols / 2;
+        let (pa, pb) = param.split_at_col_mut(at);
+        let (ga, gb) = grad.split_at_col(at);
+        let (fa, fb) = split(first, at);
+        let (sa, sb) = split(second, at);
+        rayon::join(
+            || update(optimizer, steps, pa, ga, wd, fa, sa),
+            || update(optimizer, steps, pb, gb, wd, fb, sb),
+        );
+        return;
+    }
     for j in 0..param.ncols() {
-        let p = col_mut(param.as_mut(), j);
-        let g = col(grad.as_ref(), j);
+        let p = col_mut(param.rb_mut(), j);
+        let g = col(grad, j);
         match optimizer {
             Optimizer::Sgd { learning_rate } => {
                 let lr = T::from_f64(learning_rate);
@@ -179,7 +197,7 @@ fn update<T: Real>(
                 momentum,
             } => {
                 let (lr, mu) = (T::from_f64(learning_rate), T::from_f64(momentum));
-                let v = col_mut(first.as_deref_mut().expect("velocity").as_mut(), j);
+                let v = col_mut(first.as_mut().expect("velocity").rb_mut(), j);
                 for ((p, &g), v) in p.iter_mut().zip(g).zip(v) {
                     *v = mu * *v + (g + wd * *p);
                     *p -= lr * *v;
@@ -195,8 +213,8 @@ fn update<T: Real>(
                     learning_rate * (1.0 - beta2.powi(steps)).sqrt() / (1.0 - beta1.powi(steps));
                 let (step, eps) = (T::from_f64(step), T::from_f64(epsilon));
                 let (b1, b2) = (T::from_f64(beta1), T::from_f64(beta2));
-                let m = col_mut(first.as_deref_mut().expect("first moment").as_mut(), j);
-                let v = col_mut(second.as_deref_mut().expect("second moment").as_mut(), j);
+                let m = col_mut(first.as_mut().expect("first moment").rb_mut(), j);
+                let v = col_mut(second.as_mut().expect("second moment").rb_mut(), j);
                 for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
                     let g = g + wd * *p;
                     *m = b1 * *m + (T::ONE - b1) * g;
@@ -204,6 +222,74 @@ fn update<T: Real>(
                     *p -= step * *m / (v.sqrt() + eps);
                 }
             }
+        }
+    }
+}
+
+/// An optional slot of optimiser state cut at column `at`.
+fn split<T>(m: Option<MatMut<'_, T>>, at: usize) -> (Option<MatMut<'_, T>>, Option<MatMut<'_, T>>) {
+    match m {
+        Some(m) => {
+            let (a, b) = m.split_at_col_mut(at);
+            (Some(a), Some(b))
+        }
+        None => (None, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faer::Mat;
+
+    /// A large matrix updated in halves on two threads gets the bits of column-by-column updates
+    /// on one, with every optimiser and weight decay.
+    #[test]
+    fn large_updates_split_over_threads_give_the_bits_of_one_column_at_a_time() {
+        let (rows, cols) = (301, 257);
+        assert!(rows * cols >= PARALLEL_UPDATE_FROM);
+        let at = |s: f64| {
+            Mat::<f32>::from_fn(rows, cols, |i, j| {
+                ((i * 31 + j * 17) as f64 * s).sin() as f32
+            })
+        };
+        for optimizer in [
+            Optimizer::sgd(0.1),
+            Optimizer::momentum(0.05, 0.9),
+            Optimizer::adam(0.01),
+        ] {
+            let wd = 0.01;
+            let grad = at(0.37);
+            let (mut split, mut first, mut second) = (at(0.11), at(0.23), at(0.05).map(|v| v * v));
+            let (mut by_col, mut first_c, mut second_c) =
+                (split.clone(), first.clone(), second.clone());
+            for steps in 1..=3 {
+                update(
+                    optimizer,
+                    steps,
+                    split.as_mut(),
+                    grad.as_ref(),
+                    wd,
+                    Some(first.as_mut()),
+                    Some(second.as_mut()),
+                );
+                for j in 0..cols {
+                    update(
+                        optimizer,
+                        steps,
+                        by_col.as_mut().subcols_mut(j, 1),
+                        grad.as_ref().subcols(j, 1),
+                        wd,
+                        Some(first_c.as_mut().subcols_mut(j, 1)),
+                        Some(second_c.as_mut().subcols_mut(j, 1)),
+                    );
+                }
+            }
+            assert!(
+                split == by_col && first == first_c && second == second_c,
+                "{optimizer:?}"
+            );
+            assert!(split != at(0.11), "{optimizer:?} moved the parameters");
         }
     }
 }

@@ -110,7 +110,7 @@ pub(crate) fn run_instr<T: Scalar>(
         } => {
             let (l, r) = (cx.view(*lhs), cx.view(*rhs));
             sized(dst, l.nrows(), r.ncols());
-            matmul(dst.as_mut(), Accum::Replace, l, r, cx.alpha(alpha), cx.par);
+            crate::product::matmul(dst.as_mut(), Accum::Replace, l, r, cx.alpha(alpha), cx.par);
         }
         Instr::ColSums { src, alpha, .. } => {
             let s = cx.view(*src);
