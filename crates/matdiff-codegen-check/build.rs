@@ -6,8 +6,8 @@
 
 use std::fmt::Write;
 
-use matdiff_codegen::{ArgumentKind, Lang, Options};
-use matdiff_testkit::codegen_cases::{entries, Case};
+use matdiff_codegen::{Lang, Options};
+use matdiff_testkit::codegen_cases::{entries, inputs_json, rust_function, Case};
 use serde_json::{json, Value};
 
 /// An expression whose variables are named like the generated body's own names.
@@ -33,30 +33,7 @@ fn main() {
             Err((name, _)) if excluded.contains(&name.as_str()) => continue,
             Err((name, e)) => panic!("{name} does not lower: {e}"),
         };
-        let options = Options {
-            name: case.name.clone(),
-            ..Options::default()
-        };
-        let code = case.program.print(Lang::Rust, &options).expect("rust code");
-        out.push_str(&code);
-        out.push('\n');
-        // A wrapper with one signature for all: values and functions by name.
-        let args: Vec<String> = case
-            .program
-            .arguments()
-            .iter()
-            .map(|a| match a.kind {
-                ArgumentKind::Scalar => format!("v[{:?}][(0, 0)]", a.name),
-                ArgumentKind::Matrix => format!("v[{:?}].as_ref()", a.name),
-                ArgumentKind::Function => format!("f({:?})", a.name),
-            })
-            .collect();
-        let _ = writeln!(
-            out,
-            "#[allow(unused_variables)]\nfn run_{0}(v: &crate::Values, f: &crate::Functions<'_>) -> (f64, faer::Mat<f64>) {{\n    let (value, gradient) = {0}({1});\n    (value, crate::IntoMat::into_mat(gradient))\n}}\n",
-            case.name,
-            args.join(", ")
-        );
+        out.push_str(&rust_function(&case.name, &case.program));
         cases.push(case_json(&case));
         names.push(case.name);
     }
@@ -135,22 +112,7 @@ fn case_json(case: &Case) -> Value {
         check_gradient: true,
         ..Options::default()
     };
-    let inputs: serde_json::Map<String, Value> = case
-        .values
-        .iter()
-        .map(|(name, m)| {
-            let v = if m.nrows() == 1 && m.ncols() == 1 {
-                json!(m[(0, 0)])
-            } else if m.ncols() == 1 {
-                json!((0..m.nrows()).map(|i| m[(i, 0)]).collect::<Vec<_>>())
-            } else {
-                json!((0..m.nrows())
-                    .map(|i| (0..m.ncols()).map(|j| m[(i, j)]).collect::<Vec<_>>())
-                    .collect::<Vec<_>>())
-            };
-            (name.to_string(), v)
-        })
-        .collect();
+    let inputs = inputs_json(&case.values);
     json!({
         "name": case.name,
         "numpy": case.program.print(Lang::NumPy, &numpy_options).expect("numpy code"),

@@ -3,13 +3,16 @@
 
 use std::collections::BTreeSet;
 
-use matdiff_codegen::Program;
+use std::fmt::Write;
+
+use matdiff_codegen::{ArgumentKind, Lang, Options as CodegenOptions, Program};
 use matdiff_expr::{Dim, DimVar, ExprId, ExprPool, Node, Symbol};
 use matdiff_faer::{Mat, Options, Plan, Sizes, Values};
 use matdiff_rewrite::Derivation;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
 
 use crate::catalog;
 
@@ -182,4 +185,49 @@ pub fn entries(m: &Mat<f64>) -> Vec<f64> {
         }
     }
     out
+}
+
+/// The Rust function `name` of `program` and a wrapper `run_NAME` with one signature for all
+/// (the values and the element-wise functions by name in, the value and the gradient out), as
+/// the code generators' test crate compiles them.
+pub fn rust_function(name: &str, program: &Program) -> String {
+    let options = CodegenOptions {
+        name: name.to_string(),
+        ..CodegenOptions::default()
+    };
+    let mut out = program.print(Lang::Rust, &options).expect("rust code");
+    let args: Vec<String> = program
+        .arguments()
+        .iter()
+        .map(|a| match a.kind {
+            ArgumentKind::Scalar => format!("v[{:?}][(0, 0)]", a.name),
+            ArgumentKind::Matrix => format!("v[{:?}].as_ref()", a.name),
+            ArgumentKind::Function => format!("f({:?})", a.name),
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "\n#[allow(unused_variables)]\nfn run_{name}(v: &crate::Values, f: &crate::Functions<'_>) -> (f64, faer::Mat<f64>) {{\n    let (value, gradient) = {name}({});\n    (value, crate::IntoMat::into_mat(gradient))\n}}\n",
+        args.join(", ")
+    );
+    out
+}
+
+/// Values as JSON by name: a scalar as a number, a column as a list, a matrix as a list of rows.
+pub fn inputs_json(values: &Values<f64>) -> serde_json::Map<String, Value> {
+    values
+        .iter()
+        .map(|(name, m)| {
+            let v = if (m.nrows(), m.ncols()) == (1, 1) {
+                json!(m[(0, 0)])
+            } else if m.ncols() == 1 {
+                json!((0..m.nrows()).map(|i| m[(i, 0)]).collect::<Vec<_>>())
+            } else {
+                json!((0..m.nrows())
+                    .map(|i| (0..m.ncols()).map(|j| m[(i, j)]).collect::<Vec<_>>())
+                    .collect::<Vec<_>>())
+            };
+            (name.to_string(), v)
+        })
+        .collect()
 }

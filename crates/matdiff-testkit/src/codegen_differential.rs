@@ -33,7 +33,7 @@ use matdiff_rewrite::{derive, DeriveOptions};
 use serde_json::{json, Value};
 
 use crate::catalog;
-use crate::codegen_cases::entries;
+use crate::codegen_cases::{entries, inputs_json, rust_function};
 use crate::differential::{self, reference, sized, sizes_fit, symbolic_decls, values_for};
 use crate::generate::draw;
 
@@ -236,23 +236,7 @@ impl FuzzCase {
     /// The inputs as JSON by name: a scalar as a number, a column as a list, a matrix as a
     /// list of rows.
     pub fn inputs_json(&self) -> Value {
-        let inputs: serde_json::Map<String, Value> = self
-            .values
-            .iter()
-            .map(|(name, m)| {
-                let v = if (m.nrows(), m.ncols()) == (1, 1) {
-                    json!(m[(0, 0)])
-                } else if m.ncols() == 1 {
-                    json!((0..m.nrows()).map(|i| m[(i, 0)]).collect::<Vec<_>>())
-                } else {
-                    json!((0..m.nrows())
-                        .map(|i| (0..m.ncols()).map(|j| m[(i, j)]).collect::<Vec<_>>())
-                        .collect::<Vec<_>>())
-                };
-                (name.to_string(), v)
-            })
-            .collect();
-        Value::Object(inputs)
+        Value::Object(inputs_json(&self.values))
     }
 
     /// What the Python script runs: the name, the inputs, the functions, and the code of each
@@ -299,31 +283,7 @@ impl FuzzCase {
     /// The generated Rust function (named [`FuzzCase::name`]) and a wrapper `run_NAME(v, f)` of
     /// one signature for all, as the catalog's build script writes them.
     pub fn rust(&self) -> String {
-        let name = self.name();
-        let options = Options {
-            name: name.clone(),
-            ..Options::default()
-        };
-        let mut out = self
-            .program
-            .print(Lang::Rust, &options)
-            .expect("a valid name");
-        let args: Vec<String> = self
-            .program
-            .arguments()
-            .iter()
-            .map(|a| match a.kind {
-                ArgumentKind::Scalar => format!("v[{:?}][(0, 0)]", a.name),
-                ArgumentKind::Matrix => format!("v[{:?}].as_ref()", a.name),
-                ArgumentKind::Function => format!("f({:?})", a.name),
-            })
-            .collect();
-        let _ = writeln!(
-            out,
-            "\n#[allow(unused_variables)]\nfn run_{name}(v: &crate::Values, f: &crate::Functions<'_>) -> (f64, faer::Mat<f64>) {{\n    let (value, gradient) = {name}({});\n    (value, crate::IntoMat::into_mat(gradient))\n}}\n",
-            args.join(", ")
-        );
-        out
+        rust_function(&self.name(), &self.program)
     }
 
     /// Compares a generated target's value (relative to `1 + |f|`) and gradient entries
