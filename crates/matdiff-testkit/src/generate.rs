@@ -451,19 +451,25 @@ mod tests {
         }
     }
 
+    /// Whether `text` parses, with the sizes of [`VARIABLES`], as a scalar (panics if it does
+    /// not parse).
+    fn parses_as_scalar(text: &str) -> bool {
+        let mut pool = matdiff_expr::ExprPool::new();
+        let decls: Vec<matdiff_expr::Decl> = VARIABLES
+            .iter()
+            .map(|&(n, r, c)| matdiff_expr::Decl::sized(n, r as u64, c as u64))
+            .collect();
+        let e = pool
+            .parse_with(text, &decls)
+            .unwrap_or_else(|e| panic!("{}", e.render(text)));
+        pool.shape(e.root).is_scalar()
+    }
+
     #[test]
     fn drawn_matrix_expressions_parse_as_matrices() {
         for seed in 0..300 {
             let d = draw_matrix(seed);
-            let mut pool = matdiff_expr::ExprPool::new();
-            let decls: Vec<matdiff_expr::Decl> = VARIABLES
-                .iter()
-                .map(|&(n, r, c)| matdiff_expr::Decl::sized(n, r as u64, c as u64))
-                .collect();
-            let e = pool
-                .parse_with(&d.text, &decls)
-                .unwrap_or_else(|e| panic!("{}", e.render(&d.text)));
-            assert!(!pool.shape(e.root).is_scalar(), "{}", d.text);
+            assert!(!parses_as_scalar(&d.text), "{}", d.text);
             assert!(mentions(&d.text, &d.wrt));
         }
     }
@@ -472,15 +478,7 @@ mod tests {
     fn drawn_expressions_parse_as_scalars() {
         for seed in 0..500 {
             let d = draw(seed);
-            let mut pool = matdiff_expr::ExprPool::new();
-            let decls: Vec<matdiff_expr::Decl> = VARIABLES
-                .iter()
-                .map(|&(n, r, c)| matdiff_expr::Decl::sized(n, r as u64, c as u64))
-                .collect();
-            let e = pool
-                .parse_with(&d.text, &decls)
-                .unwrap_or_else(|e| panic!("{}", e.render(&d.text)));
-            assert!(pool.shape(e.root).is_scalar(), "{}", d.text);
+            assert!(parses_as_scalar(&d.text), "{}", d.text);
             assert!(mentions(&d.text, &d.wrt));
         }
     }
