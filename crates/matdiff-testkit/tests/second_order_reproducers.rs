@@ -101,6 +101,15 @@ fn the_kronecker_reproducers_agree_with_the_complex_step() {
             "x",
             Check::KroneckerJacobian,
         ),
+        // A commutation matrix's sizes were named after the Jacobian's direction `U`, which
+        // no printed text declares: `commutation(2*cols(U), 2*cols(U))` did not parse without
+        // the sizes. They are named as every other size is: `commutation(rows(L), rows(L))`.
+        (
+            7000042534,
+            "kron((unvec(y, 2)), (((L'*y) .* y)))*vec(-1)",
+            "L",
+            Check::KroneckerJacobian,
+        ),
     ];
     let failed = failures(&cases);
     assert!(failed.is_empty(), "{}", failed.join("\n"));

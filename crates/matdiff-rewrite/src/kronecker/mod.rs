@@ -520,43 +520,18 @@ fn factor_text(
             n.row_transposed,
             v = n.vec
         ),
-        VecFactor::Commutation { rows, cols } => {
-            n.commutation(size_text(pool, *rows), size_text(pool, *cols))
-        }
+        VecFactor::Commutation { rows, cols } => n.commutation(
+            size_text(pool, printer, *rows),
+            size_text(pool, printer, *cols),
+        ),
     }
 }
 
-/// A size as the language writes it: a number, or `rows(A)`/`cols(A)` of the first variable
-/// of that size (the dimension's name when none has it).
-fn size_text(pool: &ExprPool, d: Dim) -> String {
-    named_size(pool, d).unwrap_or_else(|| pool.dim_str(d))
-}
-
-/// A size as the language writes it (a product as the product of its factors' names), or
-/// `None` when a symbolic factor is no variable's size.
-pub(crate) fn named_size(pool: &ExprPool, d: Dim) -> Option<String> {
-    match d {
-        Dim::Known(_) => Some(pool.dim_str(d)),
-        Dim::Prod(_) => {
-            let factors: Option<Vec<String>> = pool
-                .dim_factors(d)
-                .into_iter()
-                .map(|f| named_size(pool, f))
-                .collect();
-            factors.map(|f| f.join("*"))
-        }
-        Dim::Sym(_) => {
-            let mut vars = pool.vars();
-            vars.sort_by_key(|v| v.0);
-            vars.iter().find_map(|(sym, info)| {
-                let name = pool.name(*sym);
-                [(info.shape.rows, "rows"), (info.shape.cols, "cols")]
-                    .into_iter()
-                    .find(|(dim, _)| *dim == d)
-                    .map(|(_, word)| format!("{word}({name})"))
-            })
-        }
-    }
+/// A size as the language writes it: a number, `rows(A)`/`cols(A)` of a variable of the
+/// user's, a quotient or product of those (the dimension's name when none has it; a direction
+/// the rewriter made never names one, as `cols(U)` would not parse).
+fn size_text(pool: &ExprPool, printer: &Printer, d: Dim) -> String {
+    printer.size_text(d).unwrap_or_else(|| pool.dim_str(d))
 }
 
 /// The matrix `M` of a column `linear`, linear in the column `direction` (`linear =
