@@ -115,6 +115,32 @@ fn the_kronecker_reproducers_agree_with_the_complex_step() {
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
+/// A failure of the reference, fixed there: `log(exp(y)) - y` is exactly zero in matdiff-faer
+/// (its gradient through `norm2` is 0/0) and 1e-17 in the naive evaluator, whose derivative
+/// there is of rounding noise. A norm of rounding noise is the 2-norm's kink: refused.
+#[test]
+fn a_norm_of_rounding_noise_is_refused_by_the_reference() {
+    let (seed, text, wrt) = (7000061324, "norm2(kron((log(exp(y)) - y), A))", "A");
+    let values = values_for(seed);
+    let outcomes = check_scalar(text, wrt, &values, &direction_for(seed, wrt, &values));
+    assert_eq!(
+        outcomes,
+        vec![
+            (Check::Hvp, Outcome::ReferenceRefuses),
+            (Check::KroneckerHessian, Outcome::ReferenceRefuses)
+        ]
+    );
+    // Away from the kink the same expression is checked.
+    let text = "norm2(kron((log(exp(y)) - 0.5*y), A))";
+    let outcomes = check_scalar(text, wrt, &values, &direction_for(seed, wrt, &values));
+    assert!(
+        outcomes
+            .iter()
+            .all(|(_, o)| matches!(o, Outcome::Checked { .. })),
+        "{outcomes:?}"
+    );
+}
+
 #[test]
 fn vec_and_unvec_of_a_vector_are_the_vector_or_its_transpose() {
     // `vec` of a column is the column and of a row its transpose; `unvec(x, 1)` is `x'`. Kept
