@@ -18,10 +18,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use matdiff_expr::{Expr, ExprId, ExprPool};
-use matdiff_faer::{dense_vec_form, Complex, Mat, Plan, Sizes, Values, VecFactorValue};
+use matdiff_faer::{evaluate_vec_form, Complex, Mat, Plan, Sizes, Values};
 use matdiff_rewrite::{
     hessian, hessian_kronecker, hvp, jacobian, jacobian_kronecker, DeriveOptions, KroneckerForm,
-    SecondKind, SecondOrder, SecondOrderError, VecFactor,
+    SecondOrder, SecondOrderError,
 };
 use num_complex::Complex64 as C;
 use rand::rngs::SmallRng;
@@ -707,62 +707,10 @@ fn form_value(
     form: &KroneckerForm,
     values: &Values<f64>,
 ) -> Result<(Mat<f64>, f64), String> {
-    let mut roots: Vec<ExprId> = Vec::new();
-    for t in &form.terms {
-        roots.push(t.scale);
-        for f in &t.factors {
-            match f {
-                VecFactor::Kron { left, right } => roots.extend([*left, *right]),
-                VecFactor::DiagVec(p) => roots.push(*p),
-                VecFactor::Outer { col, row } => roots.extend([*col, *row]),
-                VecFactor::Commutation { .. } => {}
-            }
-        }
-    }
-    let x = values
-        .get(&form.derivation.wrt)
-        .ok_or("no value of the variable")?;
-    let to = match form.kind {
-        SecondKind::Jacobian => {
-            let sizes = Sizes::from_values(pool, values).map_err(|e| e.to_string())?;
-            let s = pool.shape(form.derivation.function);
-            let n = |d| sizes.dim(pool, d).map_err(|e| e.to_string());
-            n(s.rows)? * n(s.cols)?
-        }
-        _ => x.nrows() * x.ncols(),
-    };
-    if roots.is_empty() {
-        return Ok((Mat::zeros(to, x.nrows() * x.ncols()), 0.0));
-    }
-    let sizes = Sizes::from_values(pool, values).map_err(|e| e.to_string())?;
-    let mut plan = Plan::<f64>::compile(pool, &roots, &sizes).map_err(|e| e.to_string())?;
-    let mut out = plan.run(values).map_err(|e| e.to_string())?.into_iter();
-    let mut next = || out.next().expect("one value per root");
-    let mut terms = Vec::new();
-    for t in &form.terms {
-        let scale = next()[(0, 0)];
-        let mut factors = Vec::new();
-        for f in &t.factors {
-            factors.push(match f {
-                VecFactor::Kron { .. } => VecFactorValue::Kron(next(), next()),
-                VecFactor::DiagVec(_) => VecFactorValue::DiagVec(next()),
-                VecFactor::Outer { .. } => VecFactorValue::Outer(next(), next()),
-                VecFactor::Commutation { rows, cols } => VecFactorValue::Commutation(
-                    sizes.dim(pool, *rows).map_err(|e| e.to_string())?,
-                    sizes.dim(pool, *cols).map_err(|e| e.to_string())?,
-                ),
-            });
-        }
-        terms.push((scale, factors));
-    }
-    let total =
-        dense_vec_form(&terms).ok_or_else(|| "the form's factors do not fit".to_string())?;
-    let mut magnitude = 0.0;
-    for t in &terms {
-        let term = dense_vec_form(std::slice::from_ref(t)).ok_or("the factors do not fit")?;
-        magnitude += largest(&term);
-    }
-    Ok((total, magnitude))
+    let dense = evaluate_vec_form(pool, &form.terms, form.dense_shape(pool), values)
+        .map_err(|e| e.to_string())?;
+    let magnitude = dense.terms.iter().map(largest).sum();
+    Ok((dense.total, magnitude))
 }
 
 /// Compares `got` with `want` entry by entry, relative to the largest entry of `want` and at
