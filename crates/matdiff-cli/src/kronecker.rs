@@ -2,13 +2,13 @@
 //! F: the Kronecker form, printed; with `--at` its dense value; and `matdiff check` of it
 //! against the complex step and central differences.
 
-use matdiff_expr::{Expr, ExprId, ExprPool, Style};
+use matdiff_expr::{Expr, ExprPool, Style};
 use matdiff_faer::{
-    complex_step_jacobian, dense_vec_form, finite_difference_jacobian, Complex, Mat, Options, Plan,
-    Sizes, Values, VecFactorValue,
+    complex_step_jacobian, evaluate_vec_form, finite_difference_jacobian, Complex, Mat, Options,
+    Values,
 };
 use matdiff_rewrite::{
-    hessian_kronecker, jacobian_kronecker, DeriveOptions, KroneckerForm, SecondKind, VecFactor,
+    hessian_kronecker, jacobian_kronecker, DeriveOptions, KroneckerForm, SecondKind,
 };
 use serde_json::json;
 
@@ -31,66 +31,15 @@ fn form_of(
     .map_err(|err| Failed::new(format!("error: {err}"), json))
 }
 
-/// The dense value of a form at the values: its matrices evaluated by one plan, then the
-/// Kronecker products formed.
+/// The dense value of a form at the values.
 fn form_value(
     pool: &ExprPool,
     form: &KroneckerForm,
     values: &Values<f64>,
 ) -> Result<Mat<f64>, String> {
-    let mut roots: Vec<ExprId> = Vec::new();
-    for t in &form.terms {
-        roots.push(t.scale);
-        for f in &t.factors {
-            match f {
-                VecFactor::Kron { left, right } => roots.extend([*left, *right]),
-                VecFactor::DiagVec(p) => roots.push(*p),
-                VecFactor::Outer { col, row } => roots.extend([*col, *row]),
-                VecFactor::Commutation { .. } => {}
-            }
-        }
-    }
-    let sizes = Sizes::from_values(pool, values).map_err(|e| e.to_string())?;
-    let mut plan = Plan::<f64>::compile(pool, &roots, &sizes).map_err(|e| e.to_string())?;
-    let mut out = plan.run(values).map_err(|e| e.to_string())?.into_iter();
-    let mut next = || out.next().expect("one value per root");
-    let mut terms = Vec::new();
-    for t in &form.terms {
-        let scale = next()[(0, 0)];
-        let mut factors = Vec::new();
-        for f in &t.factors {
-            factors.push(match f {
-                VecFactor::Kron { .. } => VecFactorValue::Kron(next(), next()),
-                VecFactor::DiagVec(_) => VecFactorValue::DiagVec(next()),
-                VecFactor::Outer { .. } => VecFactorValue::Outer(next(), next()),
-                VecFactor::Commutation { rows, cols } => VecFactorValue::Commutation(
-                    sizes.dim(pool, *rows).map_err(|e| e.to_string())?,
-                    sizes.dim(pool, *cols).map_err(|e| e.to_string())?,
-                ),
-            });
-        }
-        terms.push((scale, factors));
-    }
-    if terms.is_empty() {
-        // The zero map, of vec(F) (or the gradient) by vec(X).
-        let x = pool
-            .find_symbol(&form.derivation.wrt)
-            .and_then(|s| pool.var_info(s))
-            .map(|i| i.shape)
-            .ok_or("no variable")?;
-        let to = match form.kind {
-            SecondKind::Jacobian => pool.shape(form.derivation.function),
-            _ => x,
-        };
-        let len = |shape| {
-            sizes
-                .shape(pool, shape)
-                .map(|(r, c)| r * c)
-                .map_err(|e| e.to_string())
-        };
-        return Ok(Mat::zeros(len(to)?, len(x)?));
-    }
-    dense_vec_form(&terms).ok_or_else(|| "the Kronecker form's sizes do not fit".to_string())
+    evaluate_vec_form(pool, &form.terms, form.dense_shape(pool), values)
+        .map(|v| v.total)
+        .map_err(|e| e.to_string())
 }
 
 fn rows(m: &Mat<f64>) -> serde_json::Value {

@@ -31,6 +31,7 @@ mod parser;
 mod pool;
 mod print;
 mod sizes;
+mod vec_form;
 
 pub use decl::{Decl, DeclDim, DeclShape, DECL_WORDS};
 pub use error::{ExprError, ParseError, ParseErrorKind};
@@ -43,6 +44,7 @@ pub use node::{
 };
 pub use pool::{mul_shape, ExprPool, Limits, Structure, VarInfo};
 pub use print::{extreme_arguments, softmax_argument, Printer, Style};
+pub use vec_form::{VecFactor, VecTerm};
 
 impl ExprPool {
     /// Parses an expression of the language into this pool, inferring every shape.

@@ -39,6 +39,9 @@ pub enum EvalError {
         /// Column, from 1.
         col: usize,
     },
+    /// A Kronecker form whose factors' sizes do not fit together at the values.
+    #[error("the Kronecker form's sizes do not fit")]
+    VecFormSizes,
     /// A symbolic dimension that no value fixes.
     #[error("no value fixes the dimension '{dim}'")]
     UnknownDimension {

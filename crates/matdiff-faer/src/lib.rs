@@ -34,6 +34,7 @@ pub mod simd;
 mod split;
 mod steps;
 mod values;
+mod vec_form;
 mod verify;
 
 pub use check::{
@@ -53,6 +54,7 @@ pub use second_order::{
 };
 pub use steps::{check_steps, StepReport};
 pub use values::{Inputs, Sizes, Values};
+pub use vec_form::{evaluate_vec_form, DenseVecForm};
 pub use verify::{verify_gradient, Tolerances, Verdict, VerifyOptions};
 
 pub use faer::Mat;

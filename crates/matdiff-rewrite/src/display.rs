@@ -175,10 +175,7 @@ impl KroneckerForm {
                     VecFactor::Outer { col, row } => shown.extend([col, row]),
                     VecFactor::Commutation { rows, cols } => {
                         // Its sizes are written as sizes of the variables.
-                        if [rows, cols]
-                            .iter()
-                            .any(|&d| crate::kronecker::named_size(pool, d).is_none())
-                        {
+                        if [rows, cols].iter().any(|&d| printer.size_text(d).is_none()) {
                             return Err(unnamed(self.kind, &self.derivation.wrt));
                         }
                     }

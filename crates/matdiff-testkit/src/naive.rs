@@ -7,6 +7,8 @@ use std::collections::HashMap;
 
 use matdiff_expr::{Dim, ExprId, ExprPool, Fun, Func, Node, Reduce};
 use num_complex::Complex64 as C;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 
 /// A dense complex matrix, row-major.
 #[derive(Clone, Debug, PartialEq)]
@@ -111,6 +113,28 @@ pub fn eval(pool: &ExprPool, root: ExprId, values: &HashMap<String, Cm>) -> Resu
         values,
         dims: dims(pool, values),
         memo: HashMap::new(),
+        rounding: None,
+    };
+    ev.eval(root)
+}
+
+/// Evaluates `root` at `values` with the rounding of every step made random: each computed
+/// value (every node's but the inputs' and constants') is multiplied entry by entry by
+/// `1 + δ`, `δ` drawn uniformly in `±2⁻⁵²` from `seed`. The change from [`eval`] is the size of
+/// the rounding error any floating-point evaluation of that formula carries (Monte Carlo
+/// arithmetic, node by node): large where terms cancel. No value is refused for its size.
+pub fn eval_rounded(
+    pool: &ExprPool,
+    root: ExprId,
+    values: &HashMap<String, Cm>,
+    seed: u64,
+) -> Result<Cm, Refused> {
+    let mut ev = Evaluator {
+        pool,
+        values,
+        dims: dims(pool, values),
+        memo: HashMap::new(),
+        rounding: Some(SmallRng::seed_from_u64(seed)),
     };
     ev.eval(root)
 }
@@ -120,6 +144,8 @@ struct Evaluator<'a> {
     values: &'a HashMap<String, Cm>,
     dims: HashMap<Dim, usize>,
     memo: HashMap<ExprId, Cm>,
+    /// Random rounding of every computed value ([`eval_rounded`]).
+    rounding: Option<SmallRng>,
 }
 
 impl Evaluator<'_> {
@@ -143,12 +169,25 @@ impl Evaluator<'_> {
         if let Some(m) = self.memo.get(&id) {
             return Ok(m.clone());
         }
-        let m = self.node(id)?;
+        let mut m = self.node(id)?;
         if m.data
             .iter()
             .any(|z| !z.re.is_finite() || !z.im.is_finite())
         {
             return Err(Refused::Domain);
+        }
+        if let Some(rng) = &mut self.rounding {
+            let exact = matches!(
+                self.pool.node(id),
+                Node::Var(_) | Node::Num(_) | Node::Ones(_) | Node::Identity(_)
+            );
+            if !exact {
+                for z in &mut m.data {
+                    *z *= 1.0 + rng.random_range(-1.0..1.0) * f64::EPSILON;
+                }
+            }
+            self.memo.insert(id, m.clone());
+            return Ok(m);
         }
         // Beyond this, rounding in one order of operations or another changes the digits the
         // comparison looks at (sin of a large argument, cancellation in an inverse).
@@ -340,7 +379,11 @@ impl Evaluator<'_> {
                     }
                     Reduce::Norm2 => {
                         let s: C = a.data.iter().map(|&z| z * z).sum();
-                        if s.re <= 0.0 {
+                        // The 2-norm has no derivative at zero, and a norm of rounding noise
+                        // is a zero computed in another order: `log(exp(y)) - y` is 1e-17
+                        // here and exactly 0 in matdiff-faer, whose gradient is then 0/0
+                        // (seed 7000061324). Refused as the ties of `max` are.
+                        if s.re <= 1e-18 {
                             return Err(Refused::Domain);
                         }
                         s.sqrt()

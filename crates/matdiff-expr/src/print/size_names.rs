@@ -8,6 +8,22 @@ use crate::node::{Dim, ExprId, Node};
 use super::{Printer, Style};
 
 impl Printer<'_> {
+    /// A size as the plain text writes it (see `dim_text`): a number, `rows(A)` or `cols(A)`
+    /// of a variable of the user's, a quotient, a product of those; `None` when no variable
+    /// of the user's names it (a direction the rewriter made does not).
+    ///
+    /// ```
+    /// use matdiff_expr::{ExprPool, Printer, Style};
+    /// let mut pool = ExprPool::new();
+    /// let e = pool.parse("unvec(y, 2)").unwrap();
+    /// let (p, shape) = (Printer::new(&pool, Style::Plain), pool.shape(e.root));
+    /// assert_eq!(p.size_text(shape.rows).as_deref(), Some("2"));
+    /// assert_eq!(p.size_text(shape.cols).as_deref(), Some("rows(y)/2"));
+    /// ```
+    pub fn size_text(&self, d: Dim) -> Option<String> {
+        self.dim_text(d)
+    }
+
     /// `rows(A)` or `cols(A)` after the first variable of the user's (in the order they were
     /// made) of that size, or a number; a factor of a variable's size as a quotient,
     /// `rows(y)/2` (the columns of `unvec(y, 2)`); a product of those. `None` when no variable

@@ -17,6 +17,7 @@
 //! its infix `kron`), which parses and evaluates (the catalog `tests/kronecker/` checks it).
 
 use matdiff_expr::{Dim, Expr, ExprId, ExprPool, Node, Num, Printer, Shape, Structure, Style};
+pub use matdiff_expr::{VecFactor, VecTerm};
 
 use crate::derive::{derive, DeriveOptions};
 use crate::rules::RuleId;
@@ -28,45 +29,6 @@ use crate::SecondOrder;
 
 mod algebra;
 use algebra::{merge, normalise, transpose_factor};
-
-/// One factor of a vec-form linear map, a matrix acting on `vec(M)`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum VecFactor {
-    /// `left ⊗ right`: maps `vec(M)` to `vec(right*M*left')`.
-    Kron {
-        /// The left factor (`B'` in `vec(A*M*B)`).
-        left: ExprId,
-        /// The right factor (`A` in `vec(A*M*B)`).
-        right: ExprId,
-    },
-    /// `diag(vec(P))`: maps `vec(M)` to `vec(P .* M)`.
-    DiagVec(ExprId),
-    /// `vec(col)*vec(row)'`: maps `vec(M)` to `vec(col)*tr(row'*M)`, the matrix of a scalar
-    /// linear form times a matrix.
-    Outer {
-        /// The matrix the form scales.
-        col: ExprId,
-        /// The gradient of the form.
-        row: ExprId,
-    },
-    /// The commutation matrix `commutation(rows, cols)`: maps `vec(M)` to `vec(M')` for `M` of
-    /// `rows` x `cols`.
-    Commutation {
-        /// Rows of the matrix it transposes.
-        rows: Dim,
-        /// Columns of the matrix it transposes.
-        cols: Dim,
-    },
-}
-
-/// One term of a vec form: `scale` times the product of `factors`, left to right.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VecTerm {
-    /// A scalar expression.
-    pub scale: ExprId,
-    /// The factors, left to right; never empty.
-    pub factors: Vec<VecFactor>,
-}
 
 /// A Hessian or Jacobian in Kronecker form, with the derivation it is read off.
 #[derive(Clone, Debug)]
@@ -83,6 +45,24 @@ pub struct KroneckerForm {
     /// The zero matrix of the form's shape, `vec(F)` by `vec(X)` entries: its text when there
     /// are no terms.
     pub(crate) zero: ExprId,
+}
+
+impl KroneckerForm {
+    /// The shape of the form's dense matrix: `len(vec(F))` (the gradient's for a Hessian) by
+    /// `len(vec(X))`.
+    ///
+    /// ```
+    /// use matdiff_expr::{Dim, ExprPool};
+    /// use matdiff_rewrite::{jacobian_kronecker, DeriveOptions};
+    /// let mut pool = ExprPool::new();
+    /// let e = pool.parse_with("A*X", &[matdiff_expr::Decl::sized("A", 2, 3), matdiff_expr::Decl::sized("X", 3, 4)]).unwrap();
+    /// let j = jacobian_kronecker(&mut pool, &e, "X", &DeriveOptions::default()).unwrap();
+    /// let shape = j.dense_shape(&pool);
+    /// assert_eq!((shape.rows, shape.cols), (Dim::Known(8), Dim::Known(12)));
+    /// ```
+    pub fn dense_shape(&self, pool: &ExprPool) -> Shape {
+        pool.shape(self.zero)
+    }
 }
 
 /// The Hessian `∂²f/∂vec(X)∂vec(X)'` of the scalar `expr` with respect to the matrix `wrt`, in
@@ -520,43 +500,18 @@ fn factor_text(
             n.row_transposed,
             v = n.vec
         ),
-        VecFactor::Commutation { rows, cols } => {
-            n.commutation(size_text(pool, *rows), size_text(pool, *cols))
-        }
+        VecFactor::Commutation { rows, cols } => n.commutation(
+            size_text(pool, printer, *rows),
+            size_text(pool, printer, *cols),
+        ),
     }
 }
 
-/// A size as the language writes it: a number, or `rows(A)`/`cols(A)` of the first variable
-/// of that size (the dimension's name when none has it).
-fn size_text(pool: &ExprPool, d: Dim) -> String {
-    named_size(pool, d).unwrap_or_else(|| pool.dim_str(d))
-}
-
-/// A size as the language writes it (a product as the product of its factors' names), or
-/// `None` when a symbolic factor is no variable's size.
-pub(crate) fn named_size(pool: &ExprPool, d: Dim) -> Option<String> {
-    match d {
-        Dim::Known(_) => Some(pool.dim_str(d)),
-        Dim::Prod(_) => {
-            let factors: Option<Vec<String>> = pool
-                .dim_factors(d)
-                .into_iter()
-                .map(|f| named_size(pool, f))
-                .collect();
-            factors.map(|f| f.join("*"))
-        }
-        Dim::Sym(_) => {
-            let mut vars = pool.vars();
-            vars.sort_by_key(|v| v.0);
-            vars.iter().find_map(|(sym, info)| {
-                let name = pool.name(*sym);
-                [(info.shape.rows, "rows"), (info.shape.cols, "cols")]
-                    .into_iter()
-                    .find(|(dim, _)| *dim == d)
-                    .map(|(_, word)| format!("{word}({name})"))
-            })
-        }
-    }
+/// A size as the language writes it: a number, `rows(A)`/`cols(A)` of a variable of the
+/// user's, a quotient or product of those (the dimension's name when none has it; a direction
+/// the rewriter made never names one, as `cols(U)` would not parse).
+fn size_text(pool: &ExprPool, printer: &Printer, d: Dim) -> String {
+    printer.size_text(d).unwrap_or_else(|| pool.dim_str(d))
 }
 
 /// The matrix `M` of a column `linear`, linear in the column `direction` (`linear =
