@@ -1,5 +1,6 @@
 //! Source text to a private syntax tree with spans (recursive descent with a nesting bound).
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::ops::Range;
 
@@ -7,7 +8,7 @@ use bumpalo::Bump;
 
 use crate::error::ParseError;
 use crate::functions::{builtin, is_abstract_function_name, not_yet, unknown_message};
-use crate::lexer::{lex, Tok, Token};
+use crate::lexer::{Kind, Tok, Token, NONE};
 use crate::node::{Func, Reduce, Triangle};
 use crate::pool::Limits;
 
@@ -126,15 +127,29 @@ pub(crate) fn is_reserved(name: &str) -> bool {
         || Reduce::from_name(name).is_some()
 }
 
-/// No token: an unmatched parenthesis has no partner, a token other than `(` no slot.
-const NONE: u32 = u32::MAX;
+/// An error if `src` is longer than the limit allows.
+pub(crate) fn check_length(src: &str, limits: &Limits) -> Result<(), ParseError> {
+    if src.len() > limits.max_input_bytes {
+        return Err(ParseError::new(
+            format!(
+                "the input is {} bytes long; the limit is {} bytes",
+                src.len(),
+                limits.max_input_bytes
+            ),
+            limits.max_input_bytes..limits.max_input_bytes + 1,
+        ));
+    }
+    Ok(())
+}
 
 /// The parser of one text. Its syntax tree lives in an arena (`arena`, made by the caller and
 /// dropped at once, in a few large blocks): a long input's tree is hundreds of thousands of
 /// small nodes, laid out in the order they are made, which is about the order in which shape
 /// inference and lowering read them.
 pub(crate) struct Parser<'a> {
-    toks: Vec<Token<'a>>,
+    src: &'a str,
+    /// The tokens; the parentheses' links (`partner`, `slot`) are filled in by `parse_groups`.
+    toks: Vec<Token>,
     arena: &'a Bump,
     /// The operands of the sums and products being parsed, each already in the arena (a
     /// stack: each list is moved into the arena when complete), and the spans of their
@@ -143,67 +158,80 @@ pub(crate) struct Parser<'a> {
     operators: Vec<Range<usize>>,
     pos: usize,
     limits: Limits,
-    /// The matching parenthesis of each matched `(` and `)`, by token index.
-    partner: Vec<u32>,
     /// The parsed contents of each parenthesised group (or call argument), by the number of its
-    /// `(` (`slot`); an error is reported only if the parse reaches the group. `None` for a
-    /// group nested deeper than the limit, which is not parsed at all.
+    /// `(` (its `slot`); an error is reported only if the parse reaches the group. A group
+    /// nested deeper than the limit has no slot and is not parsed at all.
     groups: Vec<Option<Result<Ast<'a>, ParseError>>>,
-    /// The number of each `(` among the `(`s, by token index.
-    slot: Vec<u32>,
     /// Names declared as abstract functions (`--let 'act: function'`, or known to the pool).
     declared: HashSet<String>,
+    /// The syntax nodes made, and those of them that are not names or transposes: bounds of
+    /// the pool nodes that lowering makes, to size the pool once.
+    counts: Cell<(usize, usize)>,
 }
 
 impl<'a> Parser<'a> {
+    /// The parser of `src`, lexed into `toks` (checked against the limits beforehand, with
+    /// [`check_length`]).
     pub(crate) fn new(
         src: &'a str,
+        toks: Vec<Token>,
         arena: &'a Bump,
         limits: Limits,
         declared: HashSet<String>,
-    ) -> Result<Parser<'a>, ParseError> {
-        if src.len() > limits.max_input_bytes {
-            return Err(ParseError::new(
-                format!(
-                    "the input is {} bytes long; the limit is {} bytes",
-                    src.len(),
-                    limits.max_input_bytes
-                ),
-                limits.max_input_bytes..limits.max_input_bytes + 1,
-            ));
-        }
+    ) -> Parser<'a> {
         let mut parser = Parser {
-            toks: lex(src)?,
+            src,
+            toks,
             arena,
             operands: Vec::new(),
             operators: Vec::new(),
             pos: 0,
             limits,
-            partner: Vec::new(),
             groups: Vec::new(),
-            slot: Vec::new(),
             declared,
+            counts: Cell::new((0, 0)),
         };
         parser.parse_groups();
         parser.pos = 0;
-        Ok(parser)
+        parser
     }
 
-    fn peek(&self) -> &Tok<'a> {
-        &self.toks[self.pos].0
+    /// The syntax nodes made so far, and those of them that are not names or transposes.
+    pub(crate) fn node_counts(&self) -> (usize, usize) {
+        self.counts.get()
     }
 
-    fn peek_at(&self, k: usize) -> &Tok<'a> {
-        &self.toks[(self.pos + k).min(self.toks.len() - 1)].0
+    #[inline]
+    fn peek(&self) -> Tok<'a> {
+        self.toks[self.pos].tok(self.src)
+    }
+
+    fn peek_at(&self, k: usize) -> Tok<'a> {
+        self.toks[(self.pos + k).min(self.toks.len() - 1)].tok(self.src)
     }
 
     fn span(&self) -> Range<usize> {
-        self.toks[self.pos].1.clone()
+        self.toks[self.pos].span()
+    }
+
+    /// The `(` or `)` at token `i`: the token index of its partner, if it has one.
+    fn partner(&self, i: usize) -> Option<usize> {
+        match self.toks[i].kind {
+            Kind::LParen { partner, .. } | Kind::RParen { partner } if partner != NONE => {
+                Some(partner as usize)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the current token is a `)` without a `(`.
+    fn at_unmatched_close(&self) -> bool {
+        matches!(self.toks[self.pos].kind, Kind::RParen { partner: NONE })
     }
 
     /// Moves past the current token and returns its span.
     fn bump(&mut self) -> Range<usize> {
-        let span = self.toks[self.pos].1.clone();
+        let span = self.toks[self.pos].span();
         if self.pos + 1 < self.toks.len() {
             self.pos += 1;
         }
@@ -211,8 +239,8 @@ impl<'a> Parser<'a> {
     }
 
     /// Moves past the current token and returns it with its span.
-    fn bump_tok(&mut self) -> Token<'a> {
-        let tok = self.toks[self.pos].0;
+    fn bump_tok(&mut self) -> (Tok<'a>, Range<usize>) {
+        let tok = self.peek();
         (tok, self.bump())
     }
 
@@ -242,6 +270,11 @@ impl<'a> Parser<'a> {
         if height as usize > self.limits.max_nesting {
             return Err(self.too_deep(span));
         }
+        let hashed = !matches!(kind, AstKind::Name(..) | AstKind::Transpose(_));
+        self.counts.set((
+            self.counts.get().0 + 1,
+            self.counts.get().1 + usize::from(hashed),
+        ));
         Ok(Ast { kind, span, height })
     }
 
@@ -259,7 +292,7 @@ impl<'a> Parser<'a> {
 
     /// `EXPR [where NAME = EXPR, ...]` and the end of input.
     pub(crate) fn parse_top(&mut self) -> Result<(Ast<'a>, Vec<AstBinding<'a>>), ParseError> {
-        if *self.peek() == Tok::End {
+        if self.peek() == Tok::End {
             return Err(ParseError::new(
                 "expected an expression, found end of input (the input is empty)",
                 self.span(),
@@ -267,10 +300,10 @@ impl<'a> Parser<'a> {
         }
         let root = self.expr()?;
         let mut bindings = Vec::new();
-        if matches!(self.peek(), Tok::Ident(w) if *w == "where") {
+        if matches!(self.peek(), Tok::Ident(w) if w == "where") {
             self.bump();
             loop {
-                let (name, name_span) = match *self.peek() {
+                let (name, name_span) = match self.peek() {
                     Tok::Ident(n) if !is_reserved(n) => (n, self.bump()),
                     Tok::Ident(n) => {
                         return Err(ParseError::new(
@@ -280,7 +313,7 @@ impl<'a> Parser<'a> {
                     }
                     _ => return Err(self.err_here("a name to bind after 'where'")),
                 };
-                if *self.peek() != Tok::Equals {
+                if self.peek() != Tok::Equals {
                     return Err(self.err_here(&format!("'=' after '{name}'")));
                 }
                 self.bump();
@@ -290,20 +323,20 @@ impl<'a> Parser<'a> {
                     name_span,
                     value,
                 });
-                if *self.peek() == Tok::Comma {
+                if self.peek() == Tok::Comma {
                     self.bump();
                 } else {
                     break;
                 }
             }
         }
-        if *self.peek() == Tok::RParen && self.partner[self.pos] == NONE {
+        if self.at_unmatched_close() {
             return Err(ParseError::new(
                 "unmatched ')': there is no '(' before it to close",
                 self.span(),
             ));
         }
-        if *self.peek() != Tok::End {
+        if self.peek() != Tok::End {
             let expected = if bindings.is_empty() {
                 "an operator or end of input"
             } else {
@@ -365,7 +398,7 @@ impl<'a> Parser<'a> {
     /// than `+` (`A*B ⊗ C + D` is `kron(A*B, C) + D`), as the literature writes them.
     fn kron_product(&mut self) -> Result<Ast<'a>, ParseError> {
         let mut lhs = self.product()?;
-        while *self.peek() == Tok::Kron {
+        while self.peek() == Tok::Kron {
             let op_span = self.bump();
             let rhs = self.product()?;
             let span = lhs.span.start..rhs.span.end;
@@ -429,10 +462,10 @@ impl<'a> Parser<'a> {
                 }
                 _ => return Ok(lhs),
             };
-            let tok = *self.peek();
+            let tok = self.peek();
             let marks = (self.operands.len(), self.operators.len());
             self.operands.push(self.arena.alloc(lhs));
-            while *self.peek() == tok {
+            while self.peek() == tok {
                 let op_span = self.bump();
                 self.operators.push(op_span);
                 let t = self.operand()?;
@@ -490,7 +523,7 @@ impl<'a> Parser<'a> {
     /// A postfix expression followed by any number of `^T` (each possibly followed by quotes).
     fn power_base(&mut self) -> Result<Ast<'a>, ParseError> {
         let mut base = self.postfix()?;
-        while *self.peek() == Tok::Caret && matches!(self.peek_at(1), Tok::Ident(t) if *t == "T") {
+        while self.peek() == Tok::Caret && matches!(self.peek_at(1), Tok::Ident(t) if t == "T") {
             self.bump();
             let t = self.bump();
             let span = base.span.start..t.end;
@@ -508,7 +541,7 @@ impl<'a> Parser<'a> {
 
     /// `e` transposed once per quote that follows.
     fn quotes(&mut self, mut e: Ast<'a>) -> Result<Ast<'a>, ParseError> {
-        while *self.peek() == Tok::Quote {
+        while self.peek() == Tok::Quote {
             let q = self.bump();
             let span = e.span.start..q.end;
             e = self.make(AstKind::Transpose(self.arena.alloc(e)), span)?;
@@ -519,7 +552,7 @@ impl<'a> Parser<'a> {
     fn primary(&mut self) -> Result<Ast<'a>, ParseError> {
         let span = self.span();
         match self.peek() {
-            &Tok::Num(v) => {
+            Tok::Num(v) => {
                 self.bump();
                 self.make(AstKind::Num(v), span)
             }
@@ -530,7 +563,7 @@ impl<'a> Parser<'a> {
                 };
                 self.ident(name, span)
             }
-            Tok::RParen if self.partner[self.pos] == NONE => Err(ParseError::new(
+            Tok::RParen if self.at_unmatched_close() => Err(ParseError::new(
                 "unmatched ')': there is no '(' before it to close",
                 span,
             )),
@@ -541,27 +574,27 @@ impl<'a> Parser<'a> {
     /// Parses every parenthesised group, innermost first, each as an expression whose inner
     /// groups are already parsed. The results wait in `groups` until the parse reaches them.
     fn parse_groups(&mut self) {
-        let n = self.toks.len();
-        self.partner = vec![NONE; n];
-        self.slot = vec![NONE; n];
         let mut open: Vec<usize> = Vec::new();
         // The groups to parse (those within the nesting limit), inner before outer.
         let mut order: Vec<usize> = Vec::new();
         let mut slots = 0;
-        for (i, (tok, _)) in self.toks.iter().enumerate() {
-            match tok {
-                Tok::LParen => {
+        for i in 0..self.toks.len() {
+            match self.toks[i].kind {
+                Kind::LParen { ref mut slot, .. } => {
                     open.push(i);
                     if open.len() <= self.limits.max_nesting {
-                        self.slot[i] = slots;
+                        *slot = slots;
                         slots += 1;
                     }
                 }
-                Tok::RParen => {
+                Kind::RParen { ref mut partner } => {
                     if let Some(o) = open.pop() {
-                        self.partner[o] = i as u32;
-                        self.partner[i] = o as u32;
-                        if self.slot[o] != NONE {
+                        *partner = o as u32;
+                        let Kind::LParen { slot, partner } = &mut self.toks[o].kind else {
+                            unreachable!("an open parenthesis")
+                        };
+                        *partner = i as u32;
+                        if *slot != NONE {
                             order.push(o);
                         }
                     }
@@ -571,7 +604,7 @@ impl<'a> Parser<'a> {
         }
         // Unclosed groups run to the end of input (and fail there).
         while let Some(o) = open.pop() {
-            if self.slot[o] != NONE {
+            if self.slot(o) != NONE {
                 order.push(o);
             }
         }
@@ -581,7 +614,16 @@ impl<'a> Parser<'a> {
             // A group that failed may leave operands behind: no list is open between groups.
             self.operands.clear();
             self.operators.clear();
-            self.groups[self.slot[o] as usize] = Some(result);
+            let slot = self.slot(o) as usize;
+            self.groups[slot] = Some(result);
+        }
+    }
+
+    /// The slot of the `(` at token `open` (`NONE` if nested too deeply to be parsed).
+    fn slot(&self, open: usize) -> u32 {
+        match self.toks[open].kind {
+            Kind::LParen { slot, .. } => slot,
+            _ => NONE,
         }
     }
 
@@ -589,16 +631,16 @@ impl<'a> Parser<'a> {
     /// argument of a call.
     fn group(&mut self, open: usize) -> Result<Ast<'a>, ParseError> {
         self.pos = open + 1;
-        let open_span = self.toks[open].1.clone();
-        let callee = self.callee_before(open).map(str::to_string);
-        if *self.peek() == Tok::RParen {
+        let open_span = self.toks[open].span();
+        let callee = self.callee_before(open);
+        if self.peek() == Tok::RParen {
             return Err(match callee {
                 Some(name) => ParseError::new(format!("'{name}' needs an argument"), self.span()),
                 None => ParseError::new("expected an expression inside '()'", self.span()),
             });
         }
         let mut e = self.expr()?;
-        if let Some(two) = callee.as_deref().filter(|c| TWO_ARGUMENTS.contains(c)) {
+        if let Some(two) = callee.filter(|c| TWO_ARGUMENTS.contains(c)) {
             // The two arguments of maximum(X, Y), kron(A, B), ..., as one binary node.
             let message = match builtin(two) {
                 Some(b) if !matches!(two, "maximum" | "minimum") => {
@@ -606,12 +648,12 @@ impl<'a> Parser<'a> {
                 }
                 _ => format!("'{two}' takes two arguments: {two}(X, Y), element-wise"),
             };
-            if *self.peek() != Tok::Comma {
+            if self.peek() != Tok::Comma {
                 return Err(ParseError::new(message, self.span()));
             }
             let comma = self.bump();
             let second = self.expr()?;
-            if *self.peek() == Tok::Comma {
+            if self.peek() == Tok::Comma {
                 return Err(ParseError::new(message, self.span()));
             }
             let close = self.close_paren(&open_span)?;
@@ -626,7 +668,7 @@ impl<'a> Parser<'a> {
             return self.make(AstKind::Bin(op, e, second, comma), span);
         }
         if let Some(name) = &callee {
-            if *self.peek() == Tok::Comma {
+            if self.peek() == Tok::Comma {
                 return Err(ParseError::new(self.arity_message(name), self.span()));
             }
         }
@@ -660,11 +702,11 @@ impl<'a> Parser<'a> {
 
     /// The name of the function whose argument list opens at token `open`, if it is one (`f(`,
     /// `f'(`).
-    fn callee_before(&self, open: usize) -> Option<&str> {
+    fn callee_before(&self, open: usize) -> Option<&'a str> {
         let mut i = open;
         while i > 0 {
             i -= 1;
-            match &self.toks[i].0 {
+            match self.toks[i].tok(self.src) {
                 Tok::Quote => continue,
                 Tok::Ident(name) => return Some(name),
                 _ => return None,
@@ -676,26 +718,26 @@ impl<'a> Parser<'a> {
     /// The parsed group at the current `(`; moves past its `)` and returns the span of it.
     fn take_group(&mut self) -> Result<(Ast<'a>, Range<usize>), ParseError> {
         let open = self.pos;
-        let slot = self.slot[open];
+        let slot = self.slot(open);
         // Only the groups nested too deeply are not parsed beforehand.
         let Some(result) = self.groups.get_mut(slot as usize).and_then(Option::take) else {
             return Err(self.too_deep(self.span()));
         };
         let ast = result?;
-        let close = self.partner[open] as usize;
+        let close = self.partner(open).expect("a parsed group is closed");
         self.pos = close + 1;
-        Ok((ast, self.toks[close].1.clone()))
+        Ok((ast, self.toks[close].span()))
     }
 
     /// Consumes the `)` that closes the `(` at `open`.
     fn close_paren(&mut self, open: &Range<usize>) -> Result<Range<usize>, ParseError> {
-        if *self.peek() == Tok::End {
+        if self.peek() == Tok::End {
             return Err(ParseError::new(
                 "'(' is never closed: expected ')' before the end of input",
                 open.clone(),
             ));
         }
-        if *self.peek() != Tok::RParen {
+        if self.peek() != Tok::RParen {
             let found = self.peek().describe();
             return Err(ParseError::new(
                 format!(
@@ -744,10 +786,10 @@ impl<'a> Parser<'a> {
         };
         // Count derivative quotes directly followed by '('.
         let mut quotes = 0;
-        while *self.peek_at(quotes) == Tok::Quote {
+        while self.peek_at(quotes) == Tok::Quote {
             quotes += 1;
         }
-        let is_call = *self.peek_at(quotes) == Tok::LParen;
+        let is_call = self.peek_at(quotes) == Tok::LParen;
         match (name, callee, is_call) {
             ("where", _, _) => Err(ParseError::new("expected an expression, found 'where'", span)),
             ("norm", None, true) => Err(ParseError::new(
@@ -777,7 +819,7 @@ impl<'a> Parser<'a> {
             ("ones", _, false) => self.make(AstKind::Ones(None), span),
             (_, Some(_), false) if quotes > 0 => Err(ParseError::new(
                 format!("cannot transpose the function name '{name}': write {name}(X)' to transpose its value"),
-                span.start..self.toks[self.pos + quotes - 1].1.end,
+                span.start..self.toks[self.pos + quotes - 1].span().end,
             )),
             (_, Some(_), false) => Err(ParseError::new(
                 format!("'{name}' is a function and needs an argument: {name}(...)"),
@@ -796,7 +838,7 @@ impl<'a> Parser<'a> {
                 if quotes > 0 && !matches!(callee, Callee::Elementwise(_) | Callee::Abstract) {
                     return Err(ParseError::new(
                         format!("'{name}' is not an element-wise function: the notation f'(Z) is for element-wise functions"),
-                        span.start..self.toks[self.pos + quotes - 1].1.end,
+                        span.start..self.toks[self.pos + quotes - 1].span().end,
                     ));
                 }
                 if quotes > 2 {

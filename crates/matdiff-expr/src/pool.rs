@@ -173,6 +173,16 @@ impl ExprPool {
         }
     }
 
+    /// Makes room for `n` more nodes, `hashed` of them kept by the hash-consing table (not
+    /// variables or transposes), so that a long input's parse does not grow the tables.
+    pub(crate) fn reserve_nodes(&mut self, n: usize, hashed: usize) {
+        self.nodes.reserve(n);
+        self.shapes.reserve(n);
+        self.heights.reserve(n);
+        self.tree_sizes.reserve(n);
+        self.dedup.reserve(hashed);
+    }
+
     /// The limits of this pool.
     pub fn limits(&self) -> Limits {
         self.limits
