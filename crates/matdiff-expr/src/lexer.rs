@@ -93,27 +93,53 @@ pub(crate) enum Kind {
     End,
 }
 
+/// A byte span of the source in 8 bytes (an input is shorter than 4 GiB).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// The span as a range of byte offsets.
+    #[inline]
+    pub(crate) fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+impl From<Range<usize>> for Span {
+    #[inline]
+    fn from(r: Range<usize>) -> Span {
+        Span {
+            start: r.start as u32,
+            end: r.end as u32,
+        }
+    }
+}
+
+// A long input has millions of tokens.
+const _: () = assert!(std::mem::size_of::<Token>() == 24);
+
 /// A token with its span.
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub(crate) struct Token {
     pub(crate) kind: Kind,
-    start: u32,
-    end: u32,
+    span: Span,
 }
 
 impl Token {
     fn new(kind: Kind, span: Range<usize>) -> Token {
         Token {
             kind,
-            start: span.start as u32,
-            end: span.end as u32,
+            span: span.into(),
         }
     }
 
     /// Its byte span in the source.
     #[inline]
     pub(crate) fn span(&self) -> Range<usize> {
-        self.start as usize..self.end as usize
+        self.span.range()
     }
 
     /// The token as the parser reads it, names from `src`.

@@ -8,15 +8,45 @@ use bumpalo::Bump;
 
 use crate::error::ParseError;
 use crate::functions::{builtin, is_abstract_function_name, not_yet, unknown_message};
-use crate::lexer::{Kind, Tok, Token, NONE};
+use crate::lexer::{Kind, Span, Tok, Token, NONE};
 use crate::node::{Func, Reduce, Triangle};
 use crate::pool::Limits;
 
+/// A node of the syntax tree: 48 bytes (a long input has millions), its spans in 8 bytes each.
 #[derive(Debug)]
 pub(crate) struct Ast<'a> {
     pub(crate) kind: AstKind<'a>,
-    pub(crate) span: Range<usize>,
+    span: Span,
     pub(crate) height: u32,
+}
+
+impl Ast<'_> {
+    /// The node's byte span in the source.
+    #[inline]
+    pub(crate) fn span(&self) -> Range<usize> {
+        self.span.range()
+    }
+
+    /// The span of a call's name (at the start of the call), or of the node.
+    pub(crate) fn name_span(&self) -> Range<usize> {
+        let span = self.span();
+        match self.kind {
+            AstKind::Call { name_len, .. } => span.start..span.start + name_len as usize,
+            _ => span,
+        }
+    }
+}
+
+// A long input's syntax tree is millions of nodes: keep them small.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Ast>() == 48);
+
+/// An operand of a sum or product, with the span of the operator before it (empty for the
+/// first operand).
+#[derive(Debug)]
+pub(crate) struct Operand<'a> {
+    pub(crate) op: Span,
+    pub(crate) ast: &'a mut Ast<'a>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -80,14 +110,16 @@ pub(crate) enum AstKind<'a> {
     /// `ones`; the inferred dimension is filled in by shape inference.
     Ones(Option<u32>),
     Neg(&'a mut Ast<'a>),
-    /// Operands, and the span of the operator before each operand after the first.
-    Nary(NaryOp, &'a mut [&'a mut Ast<'a>], &'a [Range<usize>]),
-    Bin(BinOp, &'a mut Ast<'a>, &'a mut Ast<'a>, Range<usize>),
+    /// Operands, each with the span of the operator before it.
+    Nary(NaryOp, &'a mut [Operand<'a>]),
+    /// The operator's span last.
+    Bin(BinOp, &'a mut Ast<'a>, &'a mut Ast<'a>, Span),
     Transpose(&'a mut Ast<'a>),
     Call {
         callee: Callee,
         name: &'a str,
-        name_span: Range<usize>,
+        /// The length of the name in the source (`σ` is `sigmoid`), which starts the call.
+        name_len: u32,
         order: u8,
         arg: &'a mut Ast<'a>,
     },
@@ -154,8 +186,7 @@ pub(crate) struct Parser<'a> {
     /// The operands of the sums and products being parsed, each already in the arena (a
     /// stack: each list is moved into the arena when complete), and the spans of their
     /// operators.
-    operands: Vec<&'a mut Ast<'a>>,
-    operators: Vec<Range<usize>>,
+    operands: Vec<Operand<'a>>,
     pos: usize,
     limits: Limits,
     /// The parsed contents of each parenthesised group (or call argument), by the number of its
@@ -184,7 +215,6 @@ impl<'a> Parser<'a> {
             toks,
             arena,
             operands: Vec::new(),
-            operators: Vec::new(),
             pos: 0,
             limits,
             groups: Vec::new(),
@@ -263,7 +293,7 @@ impl<'a> Parser<'a> {
         let child_height = match &kind {
             AstKind::Num(_) | AstKind::Name(..) | AstKind::Eye(_) | AstKind::Ones(_) => 0,
             AstKind::Neg(a) | AstKind::Transpose(a) | AstKind::Call { arg: a, .. } => a.height,
-            AstKind::Nary(_, xs, _) => xs.iter().map(|x| x.height).max().unwrap_or(0),
+            AstKind::Nary(_, xs) => xs.iter().map(|x| x.ast.height).max().unwrap_or(0),
             AstKind::Bin(_, a, b, _) => a.height.max(b.height),
         };
         let height = child_height + 1;
@@ -275,7 +305,11 @@ impl<'a> Parser<'a> {
             self.counts.get().0 + 1,
             self.counts.get().1 + usize::from(hashed),
         ));
-        Ok(Ast { kind, span, height })
+        Ok(Ast {
+            kind,
+            span: span.into(),
+            height,
+        })
     }
 
     #[cold]
@@ -357,34 +391,37 @@ impl<'a> Parser<'a> {
         if !matches!(self.peek(), Tok::Plus | Tok::Minus) {
             return Ok(first);
         }
-        let marks = (self.operands.len(), self.operators.len());
-        self.operands.push(self.arena.alloc(first));
+        let mark = self.operands.len();
+        self.push_operand(Span::default(), first);
         while matches!(self.peek(), Tok::Plus | Tok::Minus) {
             let (op, op_span) = self.bump_tok();
             let t = self.term()?;
             let t = if op == Tok::Minus {
-                let span = op_span.start..t.span.end;
+                let span = op_span.start..t.span().end;
                 self.make(AstKind::Neg(self.arena.alloc(t)), span)?
             } else {
                 t
             };
-            self.operators.push(op_span);
-            self.operands.push(self.arena.alloc(t));
+            self.push_operand(op_span.into(), t);
         }
-        self.nary(NaryOp::Add, marks)
+        self.nary(NaryOp::Add, mark)
     }
 
-    /// The n-ary node of the operands and operators pushed since `marks` (their counts then).
-    fn nary(&mut self, op: NaryOp, marks: (usize, usize)) -> Result<Ast<'a>, ParseError> {
+    /// Moves `ast` into the arena as the next operand of the list being parsed, after the
+    /// operator at `op`.
+    fn push_operand(&mut self, op: Span, ast: Ast<'a>) {
+        let ast = self.arena.alloc(ast);
+        self.operands.push(Operand { op, ast });
+    }
+
+    /// The n-ary node of the operands pushed since `mark` (their count then).
+    fn nary(&mut self, op: NaryOp, mark: usize) -> Result<Ast<'a>, ParseError> {
         let last = self.operands.last().expect("operands");
-        let span = self.operands[marks.0].span.start..last.span.end;
+        let span = self.operands[mark].ast.span().start..last.ast.span().end;
         let items = self
             .arena
-            .alloc_slice_fill_iter(self.operands.drain(marks.0..));
-        let ops = self
-            .arena
-            .alloc_slice_fill_iter(self.operators.drain(marks.1..));
-        self.make(AstKind::Nary(op, items, ops), span)
+            .alloc_slice_fill_iter(self.operands.drain(mark..));
+        self.make(AstKind::Nary(op, items), span)
     }
 
     /// A term: signs (`-` negates, `+` does nothing) before Kronecker products.
@@ -401,13 +438,13 @@ impl<'a> Parser<'a> {
         while self.peek() == Tok::Kron {
             let op_span = self.bump();
             let rhs = self.product()?;
-            let span = lhs.span.start..rhs.span.end;
+            let span = lhs.span().start..rhs.span().end;
             lhs = self.make(
                 AstKind::Bin(
                     BinOp::Kron,
                     self.arena.alloc(lhs),
                     self.arena.alloc(rhs),
-                    op_span,
+                    op_span.into(),
                 ),
                 span,
             )?;
@@ -432,7 +469,7 @@ impl<'a> Parser<'a> {
     /// Wraps `t` in one negation per minus sign, innermost last.
     fn negate(&self, mut t: Ast<'a>, minus: Vec<usize>) -> Result<Ast<'a>, ParseError> {
         for start in minus.into_iter().rev() {
-            let span = start..t.span.end;
+            let span = start..t.span().end;
             t = self.make(AstKind::Neg(self.arena.alloc(t)), span)?;
         }
         Ok(t)
@@ -453,9 +490,14 @@ impl<'a> Parser<'a> {
                     } else {
                         BinOp::HDiv
                     };
-                    let span = lhs.span.start..rhs.span.end;
+                    let span = lhs.span().start..rhs.span().end;
                     lhs = self.make(
-                        AstKind::Bin(op, self.arena.alloc(lhs), self.arena.alloc(rhs), op_span),
+                        AstKind::Bin(
+                            op,
+                            self.arena.alloc(lhs),
+                            self.arena.alloc(rhs),
+                            op_span.into(),
+                        ),
                         span,
                     )?;
                     continue;
@@ -463,15 +505,14 @@ impl<'a> Parser<'a> {
                 _ => return Ok(lhs),
             };
             let tok = self.peek();
-            let marks = (self.operands.len(), self.operators.len());
-            self.operands.push(self.arena.alloc(lhs));
+            let mark = self.operands.len();
+            self.push_operand(Span::default(), lhs);
             while self.peek() == tok {
                 let op_span = self.bump();
-                self.operators.push(op_span);
                 let t = self.operand()?;
-                self.operands.push(self.arena.alloc(t));
+                self.push_operand(op_span.into(), t);
             }
-            lhs = self.nary(op, marks)?;
+            lhs = self.nary(op, mark)?;
         }
     }
 
@@ -506,13 +547,13 @@ impl<'a> Parser<'a> {
         while let Some((op, op_span, minus)) = ops.pop() {
             let exponent = self.negate(acc, minus)?;
             let base = bases.pop().expect("a base per operator");
-            let span = base.span.start..exponent.span.end;
+            let span = base.span().start..exponent.span().end;
             acc = self.make(
                 AstKind::Bin(
                     op,
                     self.arena.alloc(base),
                     self.arena.alloc(exponent),
-                    op_span,
+                    op_span.into(),
                 ),
                 span,
             )?;
@@ -526,7 +567,7 @@ impl<'a> Parser<'a> {
         while self.peek() == Tok::Caret && matches!(self.peek_at(1), Tok::Ident(t) if t == "T") {
             self.bump();
             let t = self.bump();
-            let span = base.span.start..t.end;
+            let span = base.span().start..t.end;
             base = self.make(AstKind::Transpose(self.arena.alloc(base)), span)?;
             base = self.quotes(base)?;
         }
@@ -543,7 +584,7 @@ impl<'a> Parser<'a> {
     fn quotes(&mut self, mut e: Ast<'a>) -> Result<Ast<'a>, ParseError> {
         while self.peek() == Tok::Quote {
             let q = self.bump();
-            let span = e.span.start..q.end;
+            let span = e.span().start..q.end;
             e = self.make(AstKind::Transpose(self.arena.alloc(e)), span)?;
         }
         Ok(e)
@@ -613,7 +654,6 @@ impl<'a> Parser<'a> {
             let result = self.group(o);
             // A group that failed may leave operands behind: no list is open between groups.
             self.operands.clear();
-            self.operators.clear();
             let slot = self.slot(o) as usize;
             self.groups[slot] = Some(result);
         }
@@ -665,7 +705,7 @@ impl<'a> Parser<'a> {
             };
             let span = open_span.start..close.end;
             let (e, second) = (self.arena.alloc(e), self.arena.alloc(second));
-            return self.make(AstKind::Bin(op, e, second, comma), span);
+            return self.make(AstKind::Bin(op, e, second, comma.into()), span);
         }
         if let Some(name) = &callee {
             if self.peek() == Tok::Comma {
@@ -674,7 +714,7 @@ impl<'a> Parser<'a> {
         }
         let close = self.close_paren(&open_span)?;
         if callee.is_none() {
-            e.span = open_span.start..close.end;
+            e.span = (open_span.start..close.end).into();
         }
         Ok(e)
     }
@@ -798,9 +838,9 @@ impl<'a> Parser<'a> {
             )),
             ("maximum" | "minimum" | "kron" | "commutation" | "unvec", _, true) => {
                 let (mut e, close) = self.take_group()?;
-                e.span = span.start..close.end;
+                e.span = (span.start..close.end).into();
                 if let AstKind::Bin(_, _, _, op_span) = &mut e.kind {
-                    *op_span = span.clone();
+                    *op_span = span.clone().into();
                 }
                 Ok(e)
             }
@@ -865,7 +905,7 @@ impl<'a> Parser<'a> {
         let kind = AstKind::Call {
             callee,
             name,
-            name_span,
+            name_len: name_span.len() as u32,
             order,
             arg: self.arena.alloc(arg),
         };
