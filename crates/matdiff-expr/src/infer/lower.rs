@@ -33,7 +33,7 @@ impl<'p> Inference<'p> {
             let s = self
                 .pool
                 .declare_var(name, shape, sym)
-                .map_err(|e| ParseError::new(e.to_string(), span.clone()))?;
+                .map_err(|e| ParseError::new(e.to_string(), span.range()))?;
             self.var_symbols.push(s);
         }
         for (name, structure, span) in std::mem::take(&mut self.structures) {

@@ -576,7 +576,7 @@ impl Inference<'_> {
             let shape = match (declared, self.var_names.get(name)) {
                 (Some(d), None) if !known => {
                     self.var_names.intern(name);
-                    self.vars.push((d, span.clone()));
+                    self.vars.push((d, span.clone().into()));
                     d
                 }
                 (declared, _) => {
