@@ -5,6 +5,7 @@ use std::collections::HashSet;
 mod dedup;
 mod dims;
 mod keyed;
+mod shapes;
 mod symbols;
 
 use crate::error::ExprError;
@@ -14,6 +15,7 @@ use crate::names::NameTable;
 use crate::node::{Dim, DimProd, DimVar, ExprId, Fun, Node, Num, Reduce, Shape, Symbol};
 use dedup::Dedup;
 use keyed::Keyed;
+use shapes::NodeShapes;
 use symbols::SymbolMap;
 
 /// Names of new symbolic dimensions, in order of use (then `m1`, `n1`, ...).
@@ -125,7 +127,7 @@ impl Structure {
 #[derive(Clone, Debug, Default)]
 pub struct ExprPool {
     nodes: Vec<Node>,
-    shapes: Vec<Shape>,
+    shapes: NodeShapes,
     heights: Vec<u32>,
     /// The number of nodes of the tree under each node (saturating).
     tree_sizes: Vec<u64>,
@@ -164,7 +166,7 @@ impl ExprPool {
         ExprPool {
             limits,
             nodes: Vec::with_capacity(NODES),
-            shapes: Vec::with_capacity(NODES),
+            shapes: NodeShapes::with_capacity(NODES),
             heights: Vec::with_capacity(NODES),
             tree_sizes: Vec::with_capacity(NODES),
             names: NameTable::with_capacity(NAMES),
