@@ -171,13 +171,10 @@ impl Token {
     }
 }
 
-/// Splits source text into tokens; the last token is always `End`. The text must be shorter
-/// than 4 GiB (the parser's limit is far below).
+/// Splits source text into tokens; the last token is always `End`. The text is shorter than
+/// 4 GiB (checked by the parser's `check_length`).
 pub(crate) fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
-    assert!(
-        src.len() < u32::MAX as usize,
-        "the input is shorter than 4 GiB"
-    );
+    debug_assert!(src.len() < u32::MAX as usize, "checked by check_length");
     // Every token takes at least one byte: one allocation, never grown (pages never touched
     // cost nothing).
     let mut out = Vec::with_capacity(src.len() + 1);

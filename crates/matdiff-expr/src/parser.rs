@@ -159,16 +159,17 @@ pub(crate) fn is_reserved(name: &str) -> bool {
         || Reduce::from_name(name).is_some()
 }
 
-/// An error if `src` is longer than the limit allows.
+/// An error if `src` is longer than the limit allows (never more than 4 GiB - 2 bytes: spans
+/// are `u32`s).
 pub(crate) fn check_length(src: &str, limits: &Limits) -> Result<(), ParseError> {
-    if src.len() > limits.max_input_bytes {
+    let limit = limits.max_input_bytes.min(u32::MAX as usize - 1);
+    if src.len() > limit {
         return Err(ParseError::new(
             format!(
-                "the input is {} bytes long; the limit is {} bytes",
+                "the input is {} bytes long; the limit is {limit} bytes",
                 src.len(),
-                limits.max_input_bytes
             ),
-            limits.max_input_bytes..limits.max_input_bytes + 1,
+            limit..limit + 1,
         ));
     }
     Ok(())
