@@ -1,10 +1,15 @@
 //! Tokens with byte spans.
+//!
+//! A long input has millions of tokens, so a stored [`Token`] is 24 bytes: its kind (a number
+//! with its value), the links of a parenthesis, and its span as two `u32`s (an input is at most
+//! 4 GiB). The parser reads it as a [`Tok`], whose identifier borrows its name from the source.
 
 use std::ops::Range;
 
 use crate::error::ParseError;
 
-/// A token; an identifier borrows its name from the source (no allocation per token).
+/// A token as the parser reads it; an identifier borrows its name from the source (no
+/// allocation per token).
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub(crate) enum Tok<'a> {
     Num(f64),
@@ -53,10 +58,123 @@ impl Tok<'_> {
     }
 }
 
-pub(crate) type Token<'a> = (Tok<'a>, Range<usize>);
+/// No token: an unmatched parenthesis has no partner, a group nested too deeply no slot.
+pub(crate) const NONE: u32 = u32::MAX;
 
-/// Splits source text into tokens; the last token is always `End`.
-pub(crate) fn lex(src: &str) -> Result<Vec<Token<'_>>, ParseError> {
+/// A stored token: [`Tok`] without the identifier's name (its span is the name), and with the
+/// parentheses' links, filled in by the parser.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub(crate) enum Kind {
+    Num(f64),
+    Ident,
+    Plus,
+    Minus,
+    Star,
+    Slash,
+    Caret,
+    Quote,
+    DotStar,
+    DotSlash,
+    DotCaret,
+    Kron,
+    /// `(`: the number of its group among the groups parsed (`slot`), and the token index of
+    /// its `)`.
+    LParen {
+        slot: u32,
+        partner: u32,
+    },
+    /// `)`: the token index of its `(`.
+    RParen {
+        partner: u32,
+    },
+    Comma,
+    Equals,
+    Colon,
+    End,
+}
+
+/// A byte span of the source in 8 bytes (an input is shorter than 4 GiB).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// The span as a range of byte offsets.
+    #[inline]
+    pub(crate) fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+impl From<Range<usize>> for Span {
+    #[inline]
+    fn from(r: Range<usize>) -> Span {
+        Span {
+            start: r.start as u32,
+            end: r.end as u32,
+        }
+    }
+}
+
+// A long input has millions of tokens.
+const _: () = assert!(std::mem::size_of::<Token>() == 24);
+
+/// A token with its span.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub(crate) struct Token {
+    pub(crate) kind: Kind,
+    span: Span,
+}
+
+impl Token {
+    fn new(kind: Kind, span: Range<usize>) -> Token {
+        Token {
+            kind,
+            span: span.into(),
+        }
+    }
+
+    /// Its byte span in the source.
+    #[inline]
+    pub(crate) fn span(&self) -> Range<usize> {
+        self.span.range()
+    }
+
+    /// The token as the parser reads it, names from `src`.
+    #[inline]
+    pub(crate) fn tok<'a>(&self, src: &'a str) -> Tok<'a> {
+        match self.kind {
+            Kind::Num(v) => Tok::Num(v),
+            Kind::Ident => {
+                let name = &src[self.span()];
+                Tok::Ident(if name == "\u{3c3}" { "sigmoid" } else { name })
+            }
+            Kind::Plus => Tok::Plus,
+            Kind::Minus => Tok::Minus,
+            Kind::Star => Tok::Star,
+            Kind::Slash => Tok::Slash,
+            Kind::Caret => Tok::Caret,
+            Kind::Quote => Tok::Quote,
+            Kind::DotStar => Tok::DotStar,
+            Kind::DotSlash => Tok::DotSlash,
+            Kind::DotCaret => Tok::DotCaret,
+            Kind::Kron => Tok::Kron,
+            Kind::LParen { .. } => Tok::LParen,
+            Kind::RParen { .. } => Tok::RParen,
+            Kind::Comma => Tok::Comma,
+            Kind::Equals => Tok::Equals,
+            Kind::Colon => Tok::Colon,
+            Kind::End => Tok::End,
+        }
+    }
+}
+
+/// Splits source text into tokens; the last token is always `End`. The text is shorter than
+/// 4 GiB (checked by the parser's `check_length`).
+pub(crate) fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
+    debug_assert!(src.len() < u32::MAX as usize, "checked by check_length");
     // Every token takes at least one byte: one allocation, never grown (pages never touched
     // cost nothing).
     let mut out = Vec::with_capacity(src.len() + 1);
@@ -66,7 +184,7 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token<'_>>, ParseError> {
         let c = src[i..].chars().next().expect("in bounds");
         let start = i;
         let len = c.len_utf8();
-        let single = |t: Tok<'static>| (t, start..start + len);
+        let single = |kind: Kind| Token::new(kind, start..start + len);
         match c {
             ' ' | '\t' | '\n' | '\r' => {
                 i += len;
@@ -89,7 +207,7 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token<'_>>, ParseError> {
                         i..end,
                     ));
                 }
-                out.push((Tok::Num(value), i..end));
+                out.push(Token::new(Kind::Num(value), i..end));
                 i = end;
                 continue;
             }
@@ -97,16 +215,16 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token<'_>>, ParseError> {
                 let next = bytes.get(i + 1).copied();
                 let tok =
                     match next {
-                        Some(b'*') => Tok::DotStar,
-                        Some(b'/') => Tok::DotSlash,
-                        Some(b'^') => Tok::DotCaret,
+                        Some(b'*') => Kind::DotStar,
+                        Some(b'/') => Kind::DotSlash,
+                        Some(b'^') => Kind::DotCaret,
                         Some(b'0'..=b'9') => {
                             let end = scan_number(bytes, i);
                             let text = &src[i..end];
                             let value: f64 = text.parse().map_err(|_| {
                                 ParseError::new(format!("malformed number '{text}'"), i..end)
                             })?;
-                            out.push((Tok::Num(value), i..end));
+                            out.push(Token::new(Kind::Num(value), i..end));
                             i = end;
                             continue;
                         }
@@ -115,7 +233,7 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token<'_>>, ParseError> {
                             i..i + 1,
                         )),
                     };
-                out.push((tok, i..i + 2));
+                out.push(Token::new(tok, i..i + 2));
                 i += 2;
                 continue;
             }
@@ -125,20 +243,23 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token<'_>>, ParseError> {
                     i..i + 2,
                 ));
             }
-            '+' => out.push(single(Tok::Plus)),
-            '-' | '\u{2212}' => out.push(single(Tok::Minus)),
-            '*' | '\u{b7}' | '\u{22c5}' => out.push(single(Tok::Star)),
-            '/' => out.push(single(Tok::Slash)),
-            '^' => out.push(single(Tok::Caret)),
-            '\'' | '\u{1d40}' | '\u{22a4}' => out.push(single(Tok::Quote)),
-            '\u{2299}' | '\u{2218}' => out.push(single(Tok::DotStar)),
-            '\u{2298}' => out.push(single(Tok::DotSlash)),
-            '\u{2297}' => out.push(single(Tok::Kron)),
-            '(' => out.push(single(Tok::LParen)),
-            ')' => out.push(single(Tok::RParen)),
-            ',' | ';' => out.push(single(Tok::Comma)),
-            '=' => out.push(single(Tok::Equals)),
-            ':' => out.push(single(Tok::Colon)),
+            '+' => out.push(single(Kind::Plus)),
+            '-' | '\u{2212}' => out.push(single(Kind::Minus)),
+            '*' | '\u{b7}' | '\u{22c5}' => out.push(single(Kind::Star)),
+            '/' => out.push(single(Kind::Slash)),
+            '^' => out.push(single(Kind::Caret)),
+            '\'' | '\u{1d40}' | '\u{22a4}' => out.push(single(Kind::Quote)),
+            '\u{2299}' | '\u{2218}' => out.push(single(Kind::DotStar)),
+            '\u{2298}' => out.push(single(Kind::DotSlash)),
+            '\u{2297}' => out.push(single(Kind::Kron)),
+            '(' => out.push(single(Kind::LParen {
+                slot: NONE,
+                partner: NONE,
+            })),
+            ')' => out.push(single(Kind::RParen { partner: NONE })),
+            ',' | ';' => out.push(single(Kind::Comma)),
+            '=' => out.push(single(Kind::Equals)),
+            ':' => out.push(single(Kind::Colon)),
             c if c.is_alphabetic() || c == '_' => {
                 let mut end = i;
                 for (k, ch) in src[i..].char_indices() {
@@ -148,9 +269,7 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token<'_>>, ParseError> {
                         break;
                     }
                 }
-                let name = &src[i..end];
-                let name = if name == "\u{3c3}" { "sigmoid" } else { name };
-                out.push((Tok::Ident(name), i..end));
+                out.push(Token::new(Kind::Ident, i..end));
                 i = end;
                 continue;
             }
@@ -165,7 +284,7 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token<'_>>, ParseError> {
         }
         i += len;
     }
-    out.push((Tok::End, src.len()..src.len()));
+    out.push(Token::new(Kind::End, src.len()..src.len()));
     Ok(out)
 }
 

@@ -64,11 +64,19 @@ impl ExprPool {
             .flat_map(|d| d.names.iter().map(|n| n.0.clone()))
             .chain(self.function_names())
             .collect();
-        // The syntax tree's nodes, freed at once when the parse is done; room up front for
-        // about one node per three bytes of text (more is allocated if needed).
-        let arena = bumpalo::Bump::with_capacity((24 * src.len()).min(64 << 20));
-        let mut parser = parser::Parser::new(src, &arena, self.limits(), declared)?;
+        parser::check_length(src, &self.limits())?;
+        let tokens = lexer::lex(src)?;
+        // The syntax tree's nodes, freed at once when the parse is done. A token makes at most
+        // one node and its place in a list (a pointer, an operator's span): room for that up
+        // front, so that the arena does not grow (up to 1 GiB, then it grows).
+        let per_token = std::mem::size_of::<parser::Ast>() + 24;
+        let arena = bumpalo::Bump::with_capacity((per_token * tokens.len()).min(1 << 30));
+        let mut parser = parser::Parser::new(src, tokens, &arena, self.limits(), declared);
         let (mut root, mut bindings) = parser.parse_top()?;
+        let (nodes, hashed) = parser.node_counts();
+        // The tokens are done with: freed before the pool grows.
+        drop(parser);
+        self.reserve_nodes(nodes, hashed);
         let mut inference = infer::Inference::new(self);
         for (k, decl) in decls.iter().enumerate() {
             inference

@@ -1,5 +1,6 @@
 //! Source text to a private syntax tree with spans (recursive descent with a nesting bound).
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::ops::Range;
 
@@ -7,15 +8,45 @@ use bumpalo::Bump;
 
 use crate::error::ParseError;
 use crate::functions::{builtin, is_abstract_function_name, not_yet, unknown_message};
-use crate::lexer::{lex, Tok, Token};
+use crate::lexer::{Kind, Span, Tok, Token, NONE};
 use crate::node::{Func, Reduce, Triangle};
 use crate::pool::Limits;
 
+/// A node of the syntax tree: 48 bytes (a long input has millions), its spans in 8 bytes each.
 #[derive(Debug)]
 pub(crate) struct Ast<'a> {
     pub(crate) kind: AstKind<'a>,
-    pub(crate) span: Range<usize>,
+    span: Span,
     pub(crate) height: u32,
+}
+
+impl Ast<'_> {
+    /// The node's byte span in the source.
+    #[inline]
+    pub(crate) fn span(&self) -> Range<usize> {
+        self.span.range()
+    }
+
+    /// The span of a call's name (at the start of the call), or of the node.
+    pub(crate) fn name_span(&self) -> Range<usize> {
+        let span = self.span();
+        match self.kind {
+            AstKind::Call { name_len, .. } => span.start..span.start + name_len as usize,
+            _ => span,
+        }
+    }
+}
+
+// A long input's syntax tree is millions of nodes: keep them small.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Ast>() == 48);
+
+/// An operand of a sum or product, with the span of the operator before it (empty for the
+/// first operand).
+#[derive(Debug)]
+pub(crate) struct Operand<'a> {
+    pub(crate) op: Span,
+    pub(crate) ast: &'a mut Ast<'a>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -79,14 +110,16 @@ pub(crate) enum AstKind<'a> {
     /// `ones`; the inferred dimension is filled in by shape inference.
     Ones(Option<u32>),
     Neg(&'a mut Ast<'a>),
-    /// Operands, and the span of the operator before each operand after the first.
-    Nary(NaryOp, &'a mut [&'a mut Ast<'a>], &'a [Range<usize>]),
-    Bin(BinOp, &'a mut Ast<'a>, &'a mut Ast<'a>, Range<usize>),
+    /// Operands, each with the span of the operator before it.
+    Nary(NaryOp, &'a mut [Operand<'a>]),
+    /// The operator's span last.
+    Bin(BinOp, &'a mut Ast<'a>, &'a mut Ast<'a>, Span),
     Transpose(&'a mut Ast<'a>),
     Call {
         callee: Callee,
         name: &'a str,
-        name_span: Range<usize>,
+        /// The length of the name in the source (`σ` is `sigmoid`), which starts the call.
+        name_len: u32,
         order: u8,
         arg: &'a mut Ast<'a>,
     },
@@ -126,84 +159,110 @@ pub(crate) fn is_reserved(name: &str) -> bool {
         || Reduce::from_name(name).is_some()
 }
 
-/// No token: an unmatched parenthesis has no partner, a token other than `(` no slot.
-const NONE: u32 = u32::MAX;
+/// An error if `src` is longer than the limit allows (never more than 4 GiB - 2 bytes: spans
+/// are `u32`s).
+pub(crate) fn check_length(src: &str, limits: &Limits) -> Result<(), ParseError> {
+    let limit = limits.max_input_bytes.min(u32::MAX as usize - 1);
+    if src.len() > limit {
+        return Err(ParseError::new(
+            format!(
+                "the input is {} bytes long; the limit is {limit} bytes",
+                src.len(),
+            ),
+            limit..limit + 1,
+        ));
+    }
+    Ok(())
+}
 
 /// The parser of one text. Its syntax tree lives in an arena (`arena`, made by the caller and
 /// dropped at once, in a few large blocks): a long input's tree is hundreds of thousands of
 /// small nodes, laid out in the order they are made, which is about the order in which shape
 /// inference and lowering read them.
 pub(crate) struct Parser<'a> {
-    toks: Vec<Token<'a>>,
+    src: &'a str,
+    /// The tokens; the parentheses' links (`partner`, `slot`) are filled in by `parse_groups`.
+    toks: Vec<Token>,
     arena: &'a Bump,
     /// The operands of the sums and products being parsed, each already in the arena (a
     /// stack: each list is moved into the arena when complete), and the spans of their
     /// operators.
-    operands: Vec<&'a mut Ast<'a>>,
-    operators: Vec<Range<usize>>,
+    operands: Vec<Operand<'a>>,
     pos: usize,
     limits: Limits,
-    /// The matching parenthesis of each matched `(` and `)`, by token index.
-    partner: Vec<u32>,
     /// The parsed contents of each parenthesised group (or call argument), by the number of its
-    /// `(` (`slot`); an error is reported only if the parse reaches the group. `None` for a
-    /// group nested deeper than the limit, which is not parsed at all.
+    /// `(` (its `slot`); an error is reported only if the parse reaches the group. A group
+    /// nested deeper than the limit has no slot and is not parsed at all.
     groups: Vec<Option<Result<Ast<'a>, ParseError>>>,
-    /// The number of each `(` among the `(`s, by token index.
-    slot: Vec<u32>,
     /// Names declared as abstract functions (`--let 'act: function'`, or known to the pool).
     declared: HashSet<String>,
+    /// The syntax nodes made, and those of them that are not names or transposes: bounds of
+    /// the pool nodes that lowering makes, to size the pool once.
+    counts: Cell<(usize, usize)>,
 }
 
 impl<'a> Parser<'a> {
+    /// The parser of `src`, lexed into `toks` (checked against the limits beforehand, with
+    /// [`check_length`]).
     pub(crate) fn new(
         src: &'a str,
+        toks: Vec<Token>,
         arena: &'a Bump,
         limits: Limits,
         declared: HashSet<String>,
-    ) -> Result<Parser<'a>, ParseError> {
-        if src.len() > limits.max_input_bytes {
-            return Err(ParseError::new(
-                format!(
-                    "the input is {} bytes long; the limit is {} bytes",
-                    src.len(),
-                    limits.max_input_bytes
-                ),
-                limits.max_input_bytes..limits.max_input_bytes + 1,
-            ));
-        }
+    ) -> Parser<'a> {
         let mut parser = Parser {
-            toks: lex(src)?,
+            src,
+            toks,
             arena,
             operands: Vec::new(),
-            operators: Vec::new(),
             pos: 0,
             limits,
-            partner: Vec::new(),
             groups: Vec::new(),
-            slot: Vec::new(),
             declared,
+            counts: Cell::new((0, 0)),
         };
         parser.parse_groups();
         parser.pos = 0;
-        Ok(parser)
+        parser
     }
 
-    fn peek(&self) -> &Tok<'a> {
-        &self.toks[self.pos].0
+    /// The syntax nodes made so far, and those of them that are not names or transposes.
+    pub(crate) fn node_counts(&self) -> (usize, usize) {
+        self.counts.get()
     }
 
-    fn peek_at(&self, k: usize) -> &Tok<'a> {
-        &self.toks[(self.pos + k).min(self.toks.len() - 1)].0
+    #[inline]
+    fn peek(&self) -> Tok<'a> {
+        self.toks[self.pos].tok(self.src)
+    }
+
+    fn peek_at(&self, k: usize) -> Tok<'a> {
+        self.toks[(self.pos + k).min(self.toks.len() - 1)].tok(self.src)
     }
 
     fn span(&self) -> Range<usize> {
-        self.toks[self.pos].1.clone()
+        self.toks[self.pos].span()
+    }
+
+    /// The `(` or `)` at token `i`: the token index of its partner, if it has one.
+    fn partner(&self, i: usize) -> Option<usize> {
+        match self.toks[i].kind {
+            Kind::LParen { partner, .. } | Kind::RParen { partner } if partner != NONE => {
+                Some(partner as usize)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the current token is a `)` without a `(`.
+    fn at_unmatched_close(&self) -> bool {
+        matches!(self.toks[self.pos].kind, Kind::RParen { partner: NONE })
     }
 
     /// Moves past the current token and returns its span.
     fn bump(&mut self) -> Range<usize> {
-        let span = self.toks[self.pos].1.clone();
+        let span = self.toks[self.pos].span();
         if self.pos + 1 < self.toks.len() {
             self.pos += 1;
         }
@@ -211,8 +270,8 @@ impl<'a> Parser<'a> {
     }
 
     /// Moves past the current token and returns it with its span.
-    fn bump_tok(&mut self) -> Token<'a> {
-        let tok = self.toks[self.pos].0;
+    fn bump_tok(&mut self) -> (Tok<'a>, Range<usize>) {
+        let tok = self.peek();
         (tok, self.bump())
     }
 
@@ -235,14 +294,23 @@ impl<'a> Parser<'a> {
         let child_height = match &kind {
             AstKind::Num(_) | AstKind::Name(..) | AstKind::Eye(_) | AstKind::Ones(_) => 0,
             AstKind::Neg(a) | AstKind::Transpose(a) | AstKind::Call { arg: a, .. } => a.height,
-            AstKind::Nary(_, xs, _) => xs.iter().map(|x| x.height).max().unwrap_or(0),
+            AstKind::Nary(_, xs) => xs.iter().map(|x| x.ast.height).max().unwrap_or(0),
             AstKind::Bin(_, a, b, _) => a.height.max(b.height),
         };
         let height = child_height + 1;
         if height as usize > self.limits.max_nesting {
             return Err(self.too_deep(span));
         }
-        Ok(Ast { kind, span, height })
+        let hashed = !matches!(kind, AstKind::Name(..) | AstKind::Transpose(_));
+        self.counts.set((
+            self.counts.get().0 + 1,
+            self.counts.get().1 + usize::from(hashed),
+        ));
+        Ok(Ast {
+            kind,
+            span: span.into(),
+            height,
+        })
     }
 
     #[cold]
@@ -259,7 +327,7 @@ impl<'a> Parser<'a> {
 
     /// `EXPR [where NAME = EXPR, ...]` and the end of input.
     pub(crate) fn parse_top(&mut self) -> Result<(Ast<'a>, Vec<AstBinding<'a>>), ParseError> {
-        if *self.peek() == Tok::End {
+        if self.peek() == Tok::End {
             return Err(ParseError::new(
                 "expected an expression, found end of input (the input is empty)",
                 self.span(),
@@ -267,10 +335,10 @@ impl<'a> Parser<'a> {
         }
         let root = self.expr()?;
         let mut bindings = Vec::new();
-        if matches!(self.peek(), Tok::Ident(w) if *w == "where") {
+        if matches!(self.peek(), Tok::Ident(w) if w == "where") {
             self.bump();
             loop {
-                let (name, name_span) = match *self.peek() {
+                let (name, name_span) = match self.peek() {
                     Tok::Ident(n) if !is_reserved(n) => (n, self.bump()),
                     Tok::Ident(n) => {
                         return Err(ParseError::new(
@@ -280,7 +348,7 @@ impl<'a> Parser<'a> {
                     }
                     _ => return Err(self.err_here("a name to bind after 'where'")),
                 };
-                if *self.peek() != Tok::Equals {
+                if self.peek() != Tok::Equals {
                     return Err(self.err_here(&format!("'=' after '{name}'")));
                 }
                 self.bump();
@@ -290,20 +358,20 @@ impl<'a> Parser<'a> {
                     name_span,
                     value,
                 });
-                if *self.peek() == Tok::Comma {
+                if self.peek() == Tok::Comma {
                     self.bump();
                 } else {
                     break;
                 }
             }
         }
-        if *self.peek() == Tok::RParen && self.partner[self.pos] == NONE {
+        if self.at_unmatched_close() {
             return Err(ParseError::new(
                 "unmatched ')': there is no '(' before it to close",
                 self.span(),
             ));
         }
-        if *self.peek() != Tok::End {
+        if self.peek() != Tok::End {
             let expected = if bindings.is_empty() {
                 "an operator or end of input"
             } else {
@@ -324,34 +392,37 @@ impl<'a> Parser<'a> {
         if !matches!(self.peek(), Tok::Plus | Tok::Minus) {
             return Ok(first);
         }
-        let marks = (self.operands.len(), self.operators.len());
-        self.operands.push(self.arena.alloc(first));
+        let mark = self.operands.len();
+        self.push_operand(Span::default(), first);
         while matches!(self.peek(), Tok::Plus | Tok::Minus) {
             let (op, op_span) = self.bump_tok();
             let t = self.term()?;
             let t = if op == Tok::Minus {
-                let span = op_span.start..t.span.end;
+                let span = op_span.start..t.span().end;
                 self.make(AstKind::Neg(self.arena.alloc(t)), span)?
             } else {
                 t
             };
-            self.operators.push(op_span);
-            self.operands.push(self.arena.alloc(t));
+            self.push_operand(op_span.into(), t);
         }
-        self.nary(NaryOp::Add, marks)
+        self.nary(NaryOp::Add, mark)
     }
 
-    /// The n-ary node of the operands and operators pushed since `marks` (their counts then).
-    fn nary(&mut self, op: NaryOp, marks: (usize, usize)) -> Result<Ast<'a>, ParseError> {
+    /// Moves `ast` into the arena as the next operand of the list being parsed, after the
+    /// operator at `op`.
+    fn push_operand(&mut self, op: Span, ast: Ast<'a>) {
+        let ast = self.arena.alloc(ast);
+        self.operands.push(Operand { op, ast });
+    }
+
+    /// The n-ary node of the operands pushed since `mark` (their count then).
+    fn nary(&mut self, op: NaryOp, mark: usize) -> Result<Ast<'a>, ParseError> {
         let last = self.operands.last().expect("operands");
-        let span = self.operands[marks.0].span.start..last.span.end;
+        let span = self.operands[mark].ast.span().start..last.ast.span().end;
         let items = self
             .arena
-            .alloc_slice_fill_iter(self.operands.drain(marks.0..));
-        let ops = self
-            .arena
-            .alloc_slice_fill_iter(self.operators.drain(marks.1..));
-        self.make(AstKind::Nary(op, items, ops), span)
+            .alloc_slice_fill_iter(self.operands.drain(mark..));
+        self.make(AstKind::Nary(op, items), span)
     }
 
     /// A term: signs (`-` negates, `+` does nothing) before Kronecker products.
@@ -365,16 +436,16 @@ impl<'a> Parser<'a> {
     /// than `+` (`A*B ⊗ C + D` is `kron(A*B, C) + D`), as the literature writes them.
     fn kron_product(&mut self) -> Result<Ast<'a>, ParseError> {
         let mut lhs = self.product()?;
-        while *self.peek() == Tok::Kron {
+        while self.peek() == Tok::Kron {
             let op_span = self.bump();
             let rhs = self.product()?;
-            let span = lhs.span.start..rhs.span.end;
+            let span = lhs.span().start..rhs.span().end;
             lhs = self.make(
                 AstKind::Bin(
                     BinOp::Kron,
                     self.arena.alloc(lhs),
                     self.arena.alloc(rhs),
-                    op_span,
+                    op_span.into(),
                 ),
                 span,
             )?;
@@ -399,7 +470,7 @@ impl<'a> Parser<'a> {
     /// Wraps `t` in one negation per minus sign, innermost last.
     fn negate(&self, mut t: Ast<'a>, minus: Vec<usize>) -> Result<Ast<'a>, ParseError> {
         for start in minus.into_iter().rev() {
-            let span = start..t.span.end;
+            let span = start..t.span().end;
             t = self.make(AstKind::Neg(self.arena.alloc(t)), span)?;
         }
         Ok(t)
@@ -420,25 +491,29 @@ impl<'a> Parser<'a> {
                     } else {
                         BinOp::HDiv
                     };
-                    let span = lhs.span.start..rhs.span.end;
+                    let span = lhs.span().start..rhs.span().end;
                     lhs = self.make(
-                        AstKind::Bin(op, self.arena.alloc(lhs), self.arena.alloc(rhs), op_span),
+                        AstKind::Bin(
+                            op,
+                            self.arena.alloc(lhs),
+                            self.arena.alloc(rhs),
+                            op_span.into(),
+                        ),
                         span,
                     )?;
                     continue;
                 }
                 _ => return Ok(lhs),
             };
-            let tok = *self.peek();
-            let marks = (self.operands.len(), self.operators.len());
-            self.operands.push(self.arena.alloc(lhs));
-            while *self.peek() == tok {
+            let tok = self.peek();
+            let mark = self.operands.len();
+            self.push_operand(Span::default(), lhs);
+            while self.peek() == tok {
                 let op_span = self.bump();
-                self.operators.push(op_span);
                 let t = self.operand()?;
-                self.operands.push(self.arena.alloc(t));
+                self.push_operand(op_span.into(), t);
             }
-            lhs = self.nary(op, marks)?;
+            lhs = self.nary(op, mark)?;
         }
     }
 
@@ -473,13 +548,13 @@ impl<'a> Parser<'a> {
         while let Some((op, op_span, minus)) = ops.pop() {
             let exponent = self.negate(acc, minus)?;
             let base = bases.pop().expect("a base per operator");
-            let span = base.span.start..exponent.span.end;
+            let span = base.span().start..exponent.span().end;
             acc = self.make(
                 AstKind::Bin(
                     op,
                     self.arena.alloc(base),
                     self.arena.alloc(exponent),
-                    op_span,
+                    op_span.into(),
                 ),
                 span,
             )?;
@@ -490,10 +565,10 @@ impl<'a> Parser<'a> {
     /// A postfix expression followed by any number of `^T` (each possibly followed by quotes).
     fn power_base(&mut self) -> Result<Ast<'a>, ParseError> {
         let mut base = self.postfix()?;
-        while *self.peek() == Tok::Caret && matches!(self.peek_at(1), Tok::Ident(t) if *t == "T") {
+        while self.peek() == Tok::Caret && matches!(self.peek_at(1), Tok::Ident(t) if t == "T") {
             self.bump();
             let t = self.bump();
-            let span = base.span.start..t.end;
+            let span = base.span().start..t.end;
             base = self.make(AstKind::Transpose(self.arena.alloc(base)), span)?;
             base = self.quotes(base)?;
         }
@@ -508,9 +583,9 @@ impl<'a> Parser<'a> {
 
     /// `e` transposed once per quote that follows.
     fn quotes(&mut self, mut e: Ast<'a>) -> Result<Ast<'a>, ParseError> {
-        while *self.peek() == Tok::Quote {
+        while self.peek() == Tok::Quote {
             let q = self.bump();
-            let span = e.span.start..q.end;
+            let span = e.span().start..q.end;
             e = self.make(AstKind::Transpose(self.arena.alloc(e)), span)?;
         }
         Ok(e)
@@ -519,7 +594,7 @@ impl<'a> Parser<'a> {
     fn primary(&mut self) -> Result<Ast<'a>, ParseError> {
         let span = self.span();
         match self.peek() {
-            &Tok::Num(v) => {
+            Tok::Num(v) => {
                 self.bump();
                 self.make(AstKind::Num(v), span)
             }
@@ -530,7 +605,7 @@ impl<'a> Parser<'a> {
                 };
                 self.ident(name, span)
             }
-            Tok::RParen if self.partner[self.pos] == NONE => Err(ParseError::new(
+            Tok::RParen if self.at_unmatched_close() => Err(ParseError::new(
                 "unmatched ')': there is no '(' before it to close",
                 span,
             )),
@@ -541,27 +616,27 @@ impl<'a> Parser<'a> {
     /// Parses every parenthesised group, innermost first, each as an expression whose inner
     /// groups are already parsed. The results wait in `groups` until the parse reaches them.
     fn parse_groups(&mut self) {
-        let n = self.toks.len();
-        self.partner = vec![NONE; n];
-        self.slot = vec![NONE; n];
         let mut open: Vec<usize> = Vec::new();
         // The groups to parse (those within the nesting limit), inner before outer.
         let mut order: Vec<usize> = Vec::new();
         let mut slots = 0;
-        for (i, (tok, _)) in self.toks.iter().enumerate() {
-            match tok {
-                Tok::LParen => {
+        for i in 0..self.toks.len() {
+            match self.toks[i].kind {
+                Kind::LParen { ref mut slot, .. } => {
                     open.push(i);
                     if open.len() <= self.limits.max_nesting {
-                        self.slot[i] = slots;
+                        *slot = slots;
                         slots += 1;
                     }
                 }
-                Tok::RParen => {
+                Kind::RParen { ref mut partner } => {
                     if let Some(o) = open.pop() {
-                        self.partner[o] = i as u32;
-                        self.partner[i] = o as u32;
-                        if self.slot[o] != NONE {
+                        *partner = o as u32;
+                        let Kind::LParen { slot, partner } = &mut self.toks[o].kind else {
+                            unreachable!("an open parenthesis")
+                        };
+                        *partner = i as u32;
+                        if *slot != NONE {
                             order.push(o);
                         }
                     }
@@ -571,7 +646,7 @@ impl<'a> Parser<'a> {
         }
         // Unclosed groups run to the end of input (and fail there).
         while let Some(o) = open.pop() {
-            if self.slot[o] != NONE {
+            if self.slot(o) != NONE {
                 order.push(o);
             }
         }
@@ -580,8 +655,16 @@ impl<'a> Parser<'a> {
             let result = self.group(o);
             // A group that failed may leave operands behind: no list is open between groups.
             self.operands.clear();
-            self.operators.clear();
-            self.groups[self.slot[o] as usize] = Some(result);
+            let slot = self.slot(o) as usize;
+            self.groups[slot] = Some(result);
+        }
+    }
+
+    /// The slot of the `(` at token `open` (`NONE` if nested too deeply to be parsed).
+    fn slot(&self, open: usize) -> u32 {
+        match self.toks[open].kind {
+            Kind::LParen { slot, .. } => slot,
+            _ => NONE,
         }
     }
 
@@ -589,16 +672,16 @@ impl<'a> Parser<'a> {
     /// argument of a call.
     fn group(&mut self, open: usize) -> Result<Ast<'a>, ParseError> {
         self.pos = open + 1;
-        let open_span = self.toks[open].1.clone();
-        let callee = self.callee_before(open).map(str::to_string);
-        if *self.peek() == Tok::RParen {
+        let open_span = self.toks[open].span();
+        let callee = self.callee_before(open);
+        if self.peek() == Tok::RParen {
             return Err(match callee {
                 Some(name) => ParseError::new(format!("'{name}' needs an argument"), self.span()),
                 None => ParseError::new("expected an expression inside '()'", self.span()),
             });
         }
         let mut e = self.expr()?;
-        if let Some(two) = callee.as_deref().filter(|c| TWO_ARGUMENTS.contains(c)) {
+        if let Some(two) = callee.filter(|c| TWO_ARGUMENTS.contains(c)) {
             // The two arguments of maximum(X, Y), kron(A, B), ..., as one binary node.
             let message = match builtin(two) {
                 Some(b) if !matches!(two, "maximum" | "minimum") => {
@@ -606,12 +689,12 @@ impl<'a> Parser<'a> {
                 }
                 _ => format!("'{two}' takes two arguments: {two}(X, Y), element-wise"),
             };
-            if *self.peek() != Tok::Comma {
+            if self.peek() != Tok::Comma {
                 return Err(ParseError::new(message, self.span()));
             }
             let comma = self.bump();
             let second = self.expr()?;
-            if *self.peek() == Tok::Comma {
+            if self.peek() == Tok::Comma {
                 return Err(ParseError::new(message, self.span()));
             }
             let close = self.close_paren(&open_span)?;
@@ -623,16 +706,16 @@ impl<'a> Parser<'a> {
             };
             let span = open_span.start..close.end;
             let (e, second) = (self.arena.alloc(e), self.arena.alloc(second));
-            return self.make(AstKind::Bin(op, e, second, comma), span);
+            return self.make(AstKind::Bin(op, e, second, comma.into()), span);
         }
         if let Some(name) = &callee {
-            if *self.peek() == Tok::Comma {
+            if self.peek() == Tok::Comma {
                 return Err(ParseError::new(self.arity_message(name), self.span()));
             }
         }
         let close = self.close_paren(&open_span)?;
         if callee.is_none() {
-            e.span = open_span.start..close.end;
+            e.span = (open_span.start..close.end).into();
         }
         Ok(e)
     }
@@ -660,11 +743,11 @@ impl<'a> Parser<'a> {
 
     /// The name of the function whose argument list opens at token `open`, if it is one (`f(`,
     /// `f'(`).
-    fn callee_before(&self, open: usize) -> Option<&str> {
+    fn callee_before(&self, open: usize) -> Option<&'a str> {
         let mut i = open;
         while i > 0 {
             i -= 1;
-            match &self.toks[i].0 {
+            match self.toks[i].tok(self.src) {
                 Tok::Quote => continue,
                 Tok::Ident(name) => return Some(name),
                 _ => return None,
@@ -676,26 +759,26 @@ impl<'a> Parser<'a> {
     /// The parsed group at the current `(`; moves past its `)` and returns the span of it.
     fn take_group(&mut self) -> Result<(Ast<'a>, Range<usize>), ParseError> {
         let open = self.pos;
-        let slot = self.slot[open];
+        let slot = self.slot(open);
         // Only the groups nested too deeply are not parsed beforehand.
         let Some(result) = self.groups.get_mut(slot as usize).and_then(Option::take) else {
             return Err(self.too_deep(self.span()));
         };
         let ast = result?;
-        let close = self.partner[open] as usize;
+        let close = self.partner(open).expect("a parsed group is closed");
         self.pos = close + 1;
-        Ok((ast, self.toks[close].1.clone()))
+        Ok((ast, self.toks[close].span()))
     }
 
     /// Consumes the `)` that closes the `(` at `open`.
     fn close_paren(&mut self, open: &Range<usize>) -> Result<Range<usize>, ParseError> {
-        if *self.peek() == Tok::End {
+        if self.peek() == Tok::End {
             return Err(ParseError::new(
                 "'(' is never closed: expected ')' before the end of input",
                 open.clone(),
             ));
         }
-        if *self.peek() != Tok::RParen {
+        if self.peek() != Tok::RParen {
             let found = self.peek().describe();
             return Err(ParseError::new(
                 format!(
@@ -744,10 +827,10 @@ impl<'a> Parser<'a> {
         };
         // Count derivative quotes directly followed by '('.
         let mut quotes = 0;
-        while *self.peek_at(quotes) == Tok::Quote {
+        while self.peek_at(quotes) == Tok::Quote {
             quotes += 1;
         }
-        let is_call = *self.peek_at(quotes) == Tok::LParen;
+        let is_call = self.peek_at(quotes) == Tok::LParen;
         match (name, callee, is_call) {
             ("where", _, _) => Err(ParseError::new("expected an expression, found 'where'", span)),
             ("norm", None, true) => Err(ParseError::new(
@@ -756,9 +839,9 @@ impl<'a> Parser<'a> {
             )),
             ("maximum" | "minimum" | "kron" | "commutation" | "unvec", _, true) => {
                 let (mut e, close) = self.take_group()?;
-                e.span = span.start..close.end;
+                e.span = (span.start..close.end).into();
                 if let AstKind::Bin(_, _, _, op_span) = &mut e.kind {
-                    *op_span = span.clone();
+                    *op_span = span.clone().into();
                 }
                 Ok(e)
             }
@@ -777,7 +860,7 @@ impl<'a> Parser<'a> {
             ("ones", _, false) => self.make(AstKind::Ones(None), span),
             (_, Some(_), false) if quotes > 0 => Err(ParseError::new(
                 format!("cannot transpose the function name '{name}': write {name}(X)' to transpose its value"),
-                span.start..self.toks[self.pos + quotes - 1].1.end,
+                span.start..self.toks[self.pos + quotes - 1].span().end,
             )),
             (_, Some(_), false) => Err(ParseError::new(
                 format!("'{name}' is a function and needs an argument: {name}(...)"),
@@ -796,7 +879,7 @@ impl<'a> Parser<'a> {
                 if quotes > 0 && !matches!(callee, Callee::Elementwise(_) | Callee::Abstract) {
                     return Err(ParseError::new(
                         format!("'{name}' is not an element-wise function: the notation f'(Z) is for element-wise functions"),
-                        span.start..self.toks[self.pos + quotes - 1].1.end,
+                        span.start..self.toks[self.pos + quotes - 1].span().end,
                     ));
                 }
                 if quotes > 2 {
@@ -823,7 +906,7 @@ impl<'a> Parser<'a> {
         let kind = AstKind::Call {
             callee,
             name,
-            name_span,
+            name_len: name_span.len() as u32,
             order,
             arg: self.arena.alloc(arg),
         };

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 mod dedup;
 mod dims;
 mod keyed;
+mod shapes;
 mod symbols;
 
 use crate::error::ExprError;
@@ -14,6 +15,7 @@ use crate::names::NameTable;
 use crate::node::{Dim, DimProd, DimVar, ExprId, Fun, Node, Num, Reduce, Shape, Symbol};
 use dedup::Dedup;
 use keyed::Keyed;
+use shapes::NodeShapes;
 use symbols::SymbolMap;
 
 /// Names of new symbolic dimensions, in order of use (then `m1`, `n1`, ...).
@@ -125,7 +127,7 @@ impl Structure {
 #[derive(Clone, Debug, Default)]
 pub struct ExprPool {
     nodes: Vec<Node>,
-    shapes: Vec<Shape>,
+    shapes: NodeShapes,
     heights: Vec<u32>,
     /// The number of nodes of the tree under each node (saturating).
     tree_sizes: Vec<u64>,
@@ -164,13 +166,23 @@ impl ExprPool {
         ExprPool {
             limits,
             nodes: Vec::with_capacity(NODES),
-            shapes: Vec::with_capacity(NODES),
+            shapes: NodeShapes::with_capacity(NODES),
             heights: Vec::with_capacity(NODES),
             tree_sizes: Vec::with_capacity(NODES),
             names: NameTable::with_capacity(NAMES),
             dedup: Dedup::with_capacity(NODES),
             ..ExprPool::default()
         }
+    }
+
+    /// Makes room for `n` more nodes, `hashed` of them kept by the hash-consing table (not
+    /// variables or transposes), so that a long input's parse does not grow the tables.
+    pub(crate) fn reserve_nodes(&mut self, n: usize, hashed: usize) {
+        self.nodes.reserve(n);
+        self.shapes.reserve(n);
+        self.heights.reserve(n);
+        self.tree_sizes.reserve(n);
+        self.dedup.reserve(hashed);
     }
 
     /// The limits of this pool.

@@ -44,7 +44,17 @@ impl Dims {
         self.new_elem(None, true)
     }
 
+    /// An element of the value `k`; the one of the value 1 is shared (a class of a known
+    /// value only ever unifies with classes that take its value).
     pub(super) fn known(&mut self, k: u64) -> u32 {
+        if k == 1 {
+            if let Some(one) = self.one {
+                return one;
+            }
+            let one = self.new_elem(Some(DimValue::Known(1)), false);
+            self.one = Some(one);
+            return one;
+        }
         self.new_elem(Some(DimValue::Known(k)), false)
     }
 

@@ -33,7 +33,7 @@ impl<'p> Inference<'p> {
             let s = self
                 .pool
                 .declare_var(name, shape, sym)
-                .map_err(|e| ParseError::new(e.to_string(), span.clone()))?;
+                .map_err(|e| ParseError::new(e.to_string(), span.range()))?;
             self.var_symbols.push(s);
         }
         for (name, structure, span) in std::mem::take(&mut self.structures) {
@@ -116,11 +116,11 @@ impl<'p> Inference<'p> {
         let node = match &ast.kind {
             AstKind::Neg(a) => Node::Neg(self.lower(a, env, resolved)?),
             AstKind::Transpose(a) => Node::Transpose(self.lower(a, env, resolved)?),
-            AstKind::Nary(op, items, _) => {
+            AstKind::Nary(op, items) => {
                 // A sum or product of a few operands is the common case: no allocation.
                 let mut ids: SmallVec<[ExprId; 4]> = SmallVec::with_capacity(items.len());
                 for item in items.iter() {
-                    ids.push(self.lower(item, env, resolved)?);
+                    ids.push(self.lower(item.ast, env, resolved)?);
                 }
                 let ids = Ids::from(&ids[..]);
                 match op {
@@ -150,8 +150,8 @@ impl<'p> Inference<'p> {
                     BinOp::Commutation | BinOp::Unvec => unreachable!("lowered above"),
                     BinOp::Extreme(max) => {
                         let span = match &ast.kind {
-                            AstKind::Bin(_, _, _, s) => s.clone(),
-                            _ => ast.span.clone(),
+                            AstKind::Bin(_, _, _, s) => s.range(),
+                            _ => ast.span(),
                         };
                         return self
                             .extreme(*max, ab[0], ab[1])
@@ -230,7 +230,6 @@ impl<'p> Inference<'p> {
             callee,
             name,
             order,
-            name_span,
             ..
         } = &ast.kind
         else {
@@ -253,7 +252,7 @@ impl<'p> Inference<'p> {
             Callee::Softmax(_) => {
                 return self
                     .softmax(arg)
-                    .map_err(|e| ParseError::new(e.to_string(), name_span.clone()))
+                    .map_err(|e| ParseError::new(e.to_string(), ast.name_span()))
             }
             Callee::Inv => Node::Inv(arg),
             Callee::Diag => Node::Diag(arg),
@@ -280,10 +279,10 @@ impl<'p> Inference<'p> {
                 let shape = self.pool.shape(e);
                 Ok(if *cols { shape.cols } else { shape.rows })
             }
-            AstKind::Nary(NaryOp::Mul, items, _) => {
+            AstKind::Nary(NaryOp::Mul, items) => {
                 let mut d = Dim::ONE;
                 for item in items.iter() {
-                    let f = self.lowered_size(item, env, resolved)?;
+                    let f = self.lowered_size(item.ast, env, resolved)?;
                     d = self.pool.dim_product(d, f);
                 }
                 Ok(d)
@@ -297,7 +296,7 @@ impl<'p> Inference<'p> {
                     let (a, b) = (self.pool.dim_str(da), self.pool.dim_str(db));
                     ParseError::new(
                         format!("cannot divide the size {a} by {b}: declare the sizes"),
-                        size.span.clone(),
+                        size.span(),
                     )
                 })
             }
@@ -374,10 +373,10 @@ impl<'p> Inference<'p> {
     fn intern_at(&mut self, node: Node, ast: &Ast) -> Result<ExprId, ParseError> {
         self.pool.intern(node).map_err(|e| {
             let span = match &ast.kind {
-                AstKind::Nary(_, _, ops) => ops.first().cloned().unwrap_or(ast.span.clone()),
-                AstKind::Bin(_, _, _, op) => op.clone(),
-                AstKind::Call { name_span, .. } => name_span.clone(),
-                _ => ast.span.clone(),
+                AstKind::Nary(_, items) => items.get(1).map_or(ast.span(), |x| x.op.range()),
+                AstKind::Bin(_, _, _, op) => op.range(),
+                AstKind::Call { .. } => ast.name_span(),
+                _ => ast.span(),
             };
             ParseError::new(e.to_string(), span)
         })

@@ -4,6 +4,7 @@ use crate::fxhash::FxHashMap as HashMap;
 use std::ops::Range;
 
 use crate::error::ParseError;
+use crate::lexer::Span;
 use crate::names::NameTable;
 use crate::node::Symbol;
 use crate::node::{Dim, DimVar, ExprId, Num};
@@ -41,6 +42,9 @@ pub(crate) struct Dims {
     rigid: HashMap<DimVar, u32>,
     /// Product dimensions: `elem = factors[0] * factors[1]`, with the place that made them.
     products: Vec<Product>,
+    /// The element of the number 1, shared by every scalar and every vector's columns (a
+    /// long input has hundreds of thousands).
+    one: Option<u32>,
 }
 
 /// One product dimension of the union-find: its element, its two factors, where it was made.
@@ -80,7 +84,7 @@ pub(crate) struct Inference<'p> {
     /// The names of the variables of this expression, numbered in first-use order.
     var_names: NameTable,
     /// The shape of each variable, and where it is first used.
-    vars: Vec<(TShape, Range<usize>)>,
+    vars: Vec<(TShape, Span)>,
     /// The symbol of each variable (by its index in `vars`), once declared in the pool.
     var_symbols: Vec<Symbol>,
     functions: HashMap<String, Range<usize>>,
@@ -169,7 +173,7 @@ impl<'p> Inference<'p> {
             }
         };
         let i = self.var_names.intern(name);
-        self.vars.push((shape, span.clone()));
+        self.vars.push((shape, span.clone().into()));
         Ok(i)
     }
 }

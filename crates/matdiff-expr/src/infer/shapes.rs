@@ -8,7 +8,7 @@ use smallvec::SmallVec;
 use crate::decl::{Decl, DeclDim, DeclShape};
 use crate::error::ParseError;
 use crate::node::{Dim, Num, Reduce};
-use crate::parser::{is_reserved, Ast, AstBinding, AstKind, BinOp, Callee, NaryOp};
+use crate::parser::{is_reserved, Ast, AstBinding, AstKind, BinOp, Callee, NaryOp, Operand};
 use crate::pool::Structure;
 
 use super::{integer_literal, Inference, TShape, SIZE_MESSAGE};
@@ -25,57 +25,63 @@ impl Inference<'_> {
                 let s = self.infer(a)?;
                 Ok((s.1, s.0))
             }
-            AstKind::Nary(op, items, ops) => {
+            AstKind::Nary(op, items) => {
                 // A sum or product of a few operands is the common case: no allocation.
                 let mut shapes: SmallVec<[TShape; 4]> = SmallVec::with_capacity(items.len());
                 for item in items.iter_mut() {
-                    shapes.push(self.infer(item)?);
+                    shapes.push(self.infer(item.ast)?);
                 }
-                self.infer_nary(*op, &shapes, ops)
+                self.infer_nary(*op, &shapes, items)
             }
             AstKind::Bin(BinOp::Commutation, m, n, op_span) => {
                 let (m, n) = (self.infer_size(m)?, self.infer_size(n)?);
-                let mn = self.dims.product(m, n, op_span.clone());
+                let mn = self.dims.product(m, n, op_span.range());
                 Ok((mn, mn))
             }
             AstKind::Bin(BinOp::Unvec, g, m, op_span) => {
                 let sg = self.infer(g)?;
                 let m = self.infer_size(m)?;
-                self.infer_unvec(sg, m, op_span.clone())
+                self.infer_unvec(sg, m, op_span.range())
             }
             AstKind::Bin(op, a, b, op_span) => {
                 let sa = self.infer(a)?;
                 let sb = self.infer(b)?;
-                self.infer_bin(*op, sa, sb, b, op_span)
+                self.infer_bin(*op, sa, sb, b, &op_span.range())
             }
-            AstKind::Call {
-                callee,
-                name,
-                name_span,
-                arg,
-                ..
-            } => {
-                if *callee == Callee::Abstract {
-                    self.use_function(name, name_span)?;
-                }
-                if let Callee::Sized { ones } = *callee {
-                    return self.infer_sized(ones, arg);
-                }
-                let s = self.infer(arg)?;
-                self.infer_call(*callee, name, name_span, s)
-            }
+            AstKind::Call { .. } => self.infer_call_node(ast),
             _ => self.infer_leaf(ast),
         }
     }
 
+    /// A call: its argument, then the function.
+    #[inline(never)]
+    fn infer_call_node(&mut self, ast: &mut Ast) -> Result<TShape, ParseError> {
+        let name_span = ast.name_span();
+        let AstKind::Call {
+            callee, name, arg, ..
+        } = &mut ast.kind
+        else {
+            unreachable!("a call")
+        };
+        if *callee == Callee::Abstract {
+            self.use_function(name, &name_span)?;
+        }
+        if let Callee::Sized { ones } = *callee {
+            return self.infer_sized(ones, arg);
+        }
+        let s = self.infer(arg)?;
+        self.infer_call(*callee, name, &name_span, s)
+    }
+
     #[inline(never)]
     fn infer_leaf(&mut self, ast: &mut Ast) -> Result<TShape, ParseError> {
+        let span = ast.span();
         match &mut ast.kind {
             AstKind::Name(n, var) => {
                 if let Some(&s) = self.bindings.get(*n) {
                     return Ok(s);
                 }
-                let i = self.var_entry(n, &ast.span)?;
+                let i = self.var_entry(n, &span)?;
                 *var = Some(i as u32);
                 Ok(self.vars[i].0)
             }
@@ -101,11 +107,11 @@ impl Inference<'_> {
         &mut self,
         op: NaryOp,
         shapes: &[TShape],
-        ops: &[Range<usize>],
+        items: &[Operand],
     ) -> Result<TShape, ParseError> {
         let mut acc = shapes[0];
         for (k, &s) in shapes.iter().enumerate().skip(1) {
-            let op_span = ops[k - 1].clone();
+            let op_span = items[k].op.range();
             match op {
                 NaryOp::Mul => {
                     if self.dims.is_scalar(acc) {
@@ -222,7 +228,7 @@ impl Inference<'_> {
                 if integer_literal(b).is_none() && !self.integer_ast(b) {
                     return Err(self.err(
                         "a matrix power needs an integer exponent: a number, or a symbol declared --let 'k: integer' (use '.^' for an element-wise power)".into(),
-                        b.span.clone(),
+                        b.span(),
                     ));
                 }
                 if !self.dims.unify(sa.0, sa.1) {
@@ -390,12 +396,12 @@ impl Inference<'_> {
     /// or an exact quotient (`rows(y)/2`, what `unvec(y, 2)` has as columns).
     fn infer_size(&mut self, size: &mut Ast) -> Result<u32, ParseError> {
         if let AstKind::Bin(BinOp::Div, a, b, op_span) = &mut size.kind {
-            let op_span = op_span.clone();
+            let op_span = op_span.range();
             let (da, db) = (self.infer_size(a)?, self.infer_size(b)?);
             if let (Some(x), Some(y)) = (self.dims.known_value(da), self.dims.known_value(db)) {
                 if y == 0 || x % y != 0 {
                     let msg = format!("the size {x}/{y} is not a whole number");
-                    return Err(self.err(msg, size.span.clone()));
+                    return Err(self.err(msg, size.span()));
                 }
                 return Ok(self.dims.known(x / y));
             }
@@ -408,11 +414,11 @@ impl Inference<'_> {
             }
             return Ok(q);
         }
-        if let AstKind::Nary(NaryOp::Mul, items, _) = &mut size.kind {
-            let span = size.span.clone();
+        let span = size.span();
+        if let AstKind::Nary(NaryOp::Mul, items) = &mut size.kind {
             let mut d = self.dims.known(1);
             for item in items.iter_mut() {
-                let f = self.infer_size(item)?;
+                let f = self.infer_size(item.ast)?;
                 d = self.dims.product(d, f, span.clone());
             }
             return Ok(d);
@@ -420,7 +426,7 @@ impl Inference<'_> {
         Ok(match &mut size.kind {
             AstKind::Num(_) => match integer_literal(size) {
                 Some(k) if k >= 1 => self.dims.known(k as u64),
-                _ => return Err(self.err(SIZE_MESSAGE.into(), size.span.clone())),
+                _ => return Err(self.err(SIZE_MESSAGE.into(), size.span())),
             },
             AstKind::Call {
                 callee: Callee::Size { cols },
@@ -435,7 +441,7 @@ impl Inference<'_> {
                     s.0
                 }
             }
-            _ => return Err(self.err(SIZE_MESSAGE.into(), size.span.clone())),
+            _ => return Err(self.err(SIZE_MESSAGE.into(), size.span())),
         })
     }
 
@@ -455,8 +461,8 @@ impl Inference<'_> {
                         .is_some_and(|i| i.structure == Structure::Integer)
             }
             AstKind::Neg(a) => self.integer_ast(a),
-            AstKind::Nary(NaryOp::Add | NaryOp::Mul, xs, _) => {
-                xs.iter().all(|x| self.integer_ast(x))
+            AstKind::Nary(NaryOp::Add | NaryOp::Mul, xs) => {
+                xs.iter().all(|x| self.integer_ast(x.ast))
             }
             _ => false,
         }
@@ -570,7 +576,7 @@ impl Inference<'_> {
             let shape = match (declared, self.var_names.get(name)) {
                 (Some(d), None) if !known => {
                     self.var_names.intern(name);
-                    self.vars.push((d, span.clone()));
+                    self.vars.push((d, span.clone().into()));
                     d
                 }
                 (declared, _) => {
@@ -701,7 +707,7 @@ fn collect_names(ast: &Ast, out: &mut Vec<String>) {
         AstKind::Neg(a) | AstKind::Transpose(a) | AstKind::Call { arg: a, .. } => {
             collect_names(a, out)
         }
-        AstKind::Nary(_, xs, _) => xs.iter().for_each(|x| collect_names(x, out)),
+        AstKind::Nary(_, xs) => xs.iter().for_each(|x| collect_names(x.ast, out)),
         AstKind::Bin(_, a, b, _) => {
             collect_names(a, out);
             collect_names(b, out);

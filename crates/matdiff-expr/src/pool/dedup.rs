@@ -28,6 +28,11 @@ impl Dedup {
         }
     }
 
+    /// Makes room for `n` more nodes.
+    pub(super) fn reserve(&mut self, n: usize) {
+        self.table.reserve(n, |&(_, h)| spread(h));
+    }
+
     /// The hash of a node (the same for equal nodes).
     #[inline]
     pub(super) fn hash(node: &Node) -> u64 {
