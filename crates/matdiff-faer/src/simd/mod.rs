@@ -10,10 +10,13 @@
 //! `|x| = 2^20`; in `f32` as musl's `sinf` (in `f64` lanes, `pi/2` in two parts, polynomials of
 //! `f32` accuracy) up to `|x| = 2^28`; beyond (and at NaN, ±inf) they take libm's result,
 //! entry by entry. [`pow()`] (`x.^p` in the
-//! plans' kernels) is vectorised for `f32` only, as `exp(p log|x|)` in `f64`: in `f64` that
-//! product would lose up to `|p log x|` ulps, so `f64` keeps libm's `powf` (and integer constant
-//! exponents repeated multiplication). Complex numbers, and functions not in the table below, go
-//! through [`Scalar::apply`] one entry at a time.
+//! plans' kernels; integer constant exponents stay repeated multiplication) is vectorised: in
+//! `f32` as `exp(p log|x|)` in `f64`; in `f64` as ARM's and musl's `pow` (`pow64.rs`): `log x`
+//! in double-double from a 128-entry table and a polynomial, times `p` with the product's
+//! rounding error kept, and `exp` of that double-double argument from a second table, so that
+//! no `|p log x|` ulps are lost; libm's `pow` at zeros, infinities, NaN and results beyond
+//! `exp(±708)`. Complex numbers, and functions not in the table below, go through
+//! [`Scalar::apply`] one entry at a time.
 //!
 //! Accuracy against the platform's libm (std), measured over random sweeps of the whole range
 //! and at subnormals, overflow, NaN, ±inf and the branch points (near multiples of `pi/2` for
@@ -32,7 +35,7 @@
 //! | `softplus` | 2 | 2 | `f32` |
 //! | `sigmoid''` | 3 | 1 | `f64` |
 //! | `sin`, `cos` and their derivatives | 1 | 1 | `f64` (short polynomials) |
-//! | `x.^p` (non-integer or non-constant `p`) | libm | 1 | `f64` |
+//! | `x.^p` (non-integer or non-constant `p`) | 1 | 1 | `f64` |
 //! | `sqrt`, `relu` and the rational derivatives (`log'`, `sqrt'`, ...) | 0 | 1 | `f64` |
 //!
 //! (`f64`: against std's function, or for the derivatives against the scalar formulas of
@@ -87,6 +90,8 @@
 mod math;
 mod math32;
 mod pow;
+mod pow64;
+mod pow64_tables;
 #[cfg(test)]
 mod tests;
 
