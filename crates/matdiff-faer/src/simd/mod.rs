@@ -94,6 +94,7 @@ mod pow64;
 mod pow64_tables;
 #[cfg(test)]
 mod tests;
+mod wide;
 
 use std::any::TypeId;
 use std::sync::OnceLock;
@@ -104,6 +105,7 @@ use crate::Scalar;
 #[cfg(test)]
 use num_complex::Complex;
 pub use pow::pow;
+pub(crate) use wide::wide;
 
 /// `out[i] = f(x[i])` for a built-in function `func` or its derivative of order `order` (as
 /// [`Scalar::apply`]), vectorised for `f32` and `f64` where the module's table has the function.
