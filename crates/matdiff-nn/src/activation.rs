@@ -107,13 +107,16 @@ impl Activation {
 
     /// `dz[i] = da[i] * g'(z[i])`, in place (`dz` holds `da` on entry); `a = g(z)`.
     pub(crate) fn backprop_slice<T: Real>(self, z: &[T], a: &[T], dz: &mut [T]) {
-        match self {
-            Activation::Identity => {}
-            Activation::Sigmoid => zip3(z, a, dz, |_, a, d| d * (a * (T::ONE - a))),
-            Activation::Tanh => zip3(z, a, dz, |_, a, d| d * (T::ONE - a * a)),
-            Activation::Relu => zip3(z, a, dz, |z, _, d| d * relu_step(z)),
-            Activation::Softplus => zip3(z, a, dz, |z, _, d| d * sigmoid(z)),
-        }
+        crate::wide::wide(
+            #[inline(always)]
+            || match self {
+                Activation::Identity => {}
+                Activation::Sigmoid => zip3(z, a, dz, |_, a, d| d * (a * (T::ONE - a))),
+                Activation::Tanh => zip3(z, a, dz, |_, a, d| d * (T::ONE - a * a)),
+                Activation::Relu => zip3(z, a, dz, |z, _, d| d * relu_step(z)),
+                Activation::Softplus => zip3(z, a, dz, |z, _, d| d * sigmoid(z)),
+            },
+        )
     }
 }
 

@@ -57,9 +57,14 @@ pub(crate) fn gemm<T: Real>(
 pub(crate) fn row_sums<T: Real>(m: MatRef<'_, T>, mut dst: MatMut<'_, T>) {
     let out = col_mut(dst.rb_mut(), 0);
     out.fill(T::ZERO);
-    for j in 0..m.ncols() {
-        for (o, &v) in out.iter_mut().zip(col(m, j)) {
-            *o += v;
-        }
-    }
+    crate::wide::wide(
+        #[inline(always)]
+        || {
+            for j in 0..m.ncols() {
+                for (o, &v) in out.iter_mut().zip(col(m, j)) {
+                    *o += v;
+                }
+            }
+        },
+    )
 }

@@ -40,6 +40,7 @@ mod plot;
 mod real;
 mod train;
 mod weights;
+mod wide;
 
 pub use activation::Activation;
 pub use backward::BackwardKind;

@@ -123,47 +123,53 @@ impl Loss {
         scale: T,
     ) -> BatchScore {
         let mut score = BatchScore::default();
-        for j in 0..z.ncols() {
-            let (zc, yc, dc) = (col(z, j), col(y, j), col_mut(dz.rb_mut(), j));
-            if self != Loss::SoftmaxCrossEntropy {
-                score.loss_sum += self.column(zc, yc);
-            }
-            match self {
-                Loss::MeanSquaredError => {
-                    for ((d, &z), &y) in dc.iter_mut().zip(zc).zip(yc) {
-                        *d = (z - y) * scale;
+        let mut shifted = Vec::with_capacity(z.nrows());
+        crate::wide::wide(
+            #[inline(always)]
+            || {
+                for j in 0..z.ncols() {
+                    let (zc, yc, dc) = (col(z, j), col(y, j), col_mut(dz.rb_mut(), j));
+                    if self != Loss::SoftmaxCrossEntropy {
+                        score.loss_sum += self.column(zc, yc);
+                    }
+                    match self {
+                        Loss::MeanSquaredError => {
+                            for ((d, &z), &y) in dc.iter_mut().zip(zc).zip(yc) {
+                                *d = (z - y) * scale;
+                            }
+                        }
+                        Loss::SigmoidCrossEntropy => {
+                            for ((d, &z), &y) in dc.iter_mut().zip(zc).zip(yc) {
+                                *d = (sigmoid(z) - y) * scale;
+                                score.correct +=
+                                    usize::from((z > T::ZERO) == (y > T::from_f64(0.5)));
+                            }
+                            score.decisions += zc.len();
+                        }
+                        Loss::SoftmaxCrossEntropy => {
+                            let max = zc.iter().fold(zc[0], |m, &v| m.max(v));
+                            shifted.clear();
+                            shifted.extend(zc.iter().map(|&z| z - max));
+                            T::exp_slice(&shifted, dc);
+                            let sum = dc.iter().fold(T::ZERO, |sum, &d| sum + d);
+                            let inv = scale / sum;
+                            for (d, &y) in dc.iter_mut().zip(yc) {
+                                *d = *d * inv - y * scale;
+                            }
+                            // The loss from the same sum: sum_i y_i (max + log(sum) - z_i).
+                            let lse = max.to_f64() + sum.to_f64().ln();
+                            score.loss_sum += zc
+                                .iter()
+                                .zip(yc)
+                                .map(|(&z, &y)| y.to_f64() * (lse - z.to_f64()))
+                                .sum::<f64>();
+                            score.correct += usize::from(argmax(zc) == argmax(yc));
+                            score.decisions += 1;
+                        }
                     }
                 }
-                Loss::SigmoidCrossEntropy => {
-                    for ((d, &z), &y) in dc.iter_mut().zip(zc).zip(yc) {
-                        *d = (sigmoid(z) - y) * scale;
-                        score.correct += usize::from((z > T::ZERO) == (y > T::from_f64(0.5)));
-                    }
-                    score.decisions += zc.len();
-                }
-                Loss::SoftmaxCrossEntropy => {
-                    let max = zc.iter().fold(zc[0], |m, &v| m.max(v));
-                    let mut sum = T::ZERO;
-                    for (d, &z) in dc.iter_mut().zip(zc) {
-                        *d = (z - max).exp();
-                        sum += *d;
-                    }
-                    let inv = scale / sum;
-                    for (d, &y) in dc.iter_mut().zip(yc) {
-                        *d = *d * inv - y * scale;
-                    }
-                    // The loss from the same sum: sum_i y_i (max + log(sum) - z_i).
-                    let lse = max.to_f64() + sum.to_f64().ln();
-                    score.loss_sum += zc
-                        .iter()
-                        .zip(yc)
-                        .map(|(&z, &y)| y.to_f64() * (lse - z.to_f64()))
-                        .sum::<f64>();
-                    score.correct += usize::from(argmax(zc) == argmax(yc));
-                    score.decisions += 1;
-                }
-            }
-        }
+            },
+        );
         score
     }
 

@@ -7,6 +7,7 @@ use crate::error::NnError;
 use crate::kernels::{col, col_mut};
 use crate::network::{Gradients, Network};
 use crate::real::Real;
+use crate::wide::wide;
 
 /// How parameters follow their gradients.
 ///
@@ -163,11 +164,11 @@ const PARALLEL_UPDATE_FROM: usize = 1 << 16;
 fn update<T: Real>(
     optimizer: Optimizer,
     steps: i32,
-    mut param: MatMut<'_, T>,
+    param: MatMut<'_, T>,
     grad: MatRef<'_, T>,
     wd: T,
-    mut first: Option<MatMut<'_, T>>,
-    mut second: Option<MatMut<'_, T>>,
+    first: Option<MatMut<'_, T>>,
+    second: Option<MatMut<'_, T>>,
 ) {
     let cols = param.ncols();
     if cols >= 2 && param.nrows() * cols >= PARALLEL_UPDATE_FROM {
@@ -182,6 +183,23 @@ fn update<T: Real>(
         );
         return;
     }
+    wide(
+        #[inline(always)]
+        || update_columns(optimizer, steps, param, grad, wd, first, second),
+    );
+}
+
+/// [`update`] column by column, on one thread.
+#[inline(always)]
+fn update_columns<T: Real>(
+    optimizer: Optimizer,
+    steps: i32,
+    mut param: MatMut<'_, T>,
+    grad: MatRef<'_, T>,
+    wd: T,
+    mut first: Option<MatMut<'_, T>>,
+    mut second: Option<MatMut<'_, T>>,
+) {
     for j in 0..param.ncols() {
         let p = col_mut(param.rb_mut(), j);
         let g = col(grad, j);

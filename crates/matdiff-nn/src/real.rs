@@ -61,6 +61,8 @@ pub trait Real:
     fn is_finite(self) -> bool;
     /// `out[i] = tanh(z[i])`, vectorised.
     fn tanh_slice(z: &[Self], out: &mut [Self]);
+    /// `out[i] = exp(z[i])`, vectorised.
+    fn exp_slice(z: &[Self], out: &mut [Self]);
     /// Appends the little-endian bytes.
     fn write_le(self, out: &mut Vec<u8>);
     /// Reads from exactly [`Real::BYTES`] little-endian bytes.
@@ -88,6 +90,9 @@ macro_rules! impl_real {
             }
             fn tanh_slice(z: &[Self], out: &mut [Self]) {
                 matdiff_faer::simd::apply(matdiff_expr::Func::Tanh, 0, z, out)
+            }
+            fn exp_slice(z: &[Self], out: &mut [Self]) {
+                matdiff_faer::simd::apply(matdiff_expr::Func::Exp, 0, z, out)
             }
             fn write_le(self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_le_bytes());

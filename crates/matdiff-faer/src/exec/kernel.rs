@@ -222,16 +222,26 @@ pub(super) fn entry<T: Scalar>(kind: LeafKind, cx: &Ctx<'_, T>, i: usize, j: usi
 
 #[inline]
 pub(super) fn map1<T: Scalar>(x: &[T], out: &mut [T], f: impl Fn(T) -> T) {
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = f(v);
-    }
+    crate::simd::wide(
+        #[inline(always)]
+        || {
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = f(v);
+            }
+        },
+    )
 }
 
 #[inline]
 pub(super) fn map2<T: Scalar>(x: &[T], y: &[T], out: &mut [T], f: impl Fn(T, T) -> T) {
-    for ((o, &a), &b) in out.iter_mut().zip(x).zip(y) {
-        *o = f(a, b);
-    }
+    crate::simd::wide(
+        #[inline(always)]
+        || {
+            for ((o, &a), &b) in out.iter_mut().zip(x).zip(y) {
+                *o = f(a, b);
+            }
+        },
+    )
 }
 
 /// The chunk of a loaded matrix read in place: a part of a column of a column-major source, which

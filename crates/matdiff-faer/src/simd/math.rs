@@ -167,10 +167,19 @@ pub(crate) fn ln_1p<const FMA: bool>(x: f64) -> f64 {
     }
 }
 
-/// `tanh(x) = sign(x) t/(t + 2)` with `t = expm1(2|x|)`; `tanh(22)` is 1 in `f64`.
+/// `exp(x) - 1` for `0 <= x <= 40` (`tanh`'s range): [`expm1`] without its special values and
+/// large arguments (`2^k - 1` is exact up to `k = 53`, beyond the `-1` is below an ulp).
+#[inline(always)]
+fn expm1_0_40<const FMA: bool>(x: f64) -> f64 {
+    let (k, r) = reduce(x);
+    let s = pow2(k);
+    s * expm1_reduced::<FMA>(r) + (s - 1.0)
+}
+
+/// `tanh(x) = sign(x) t/(t + 2)` with `t = expm1(2|x|)`; `tanh(20)` is 1 in `f64`.
 #[inline(always)]
 pub(crate) fn tanh<const FMA: bool>(x: f64) -> f64 {
-    let t = expm1::<FMA>(2.0 * x.abs().min(22.0));
+    let t = expm1_0_40::<FMA>(2.0 * x.abs().min(20.0));
     let y = (t / (t + 2.0)).copysign(x);
     if x.is_nan() {
         x

@@ -220,13 +220,35 @@ pub(crate) fn tanh<const FMA: bool>(x: f32) -> f32 {
         p = mad::<FMA>(p, z, c);
     }
     let small = mad::<FMA>(p * z, a, a);
-    let large = 1.0 - 2.0 / (exp::<FMA>(2.0 * a) + 1.0);
+    let large = 1.0 - 2.0 / (exp_0_20::<FMA>(2.0 * a) + 1.0);
     let y = if a < 0.625 { small } else { large };
     if x.is_nan() {
         x
     } else {
         y.copysign(x)
     }
+}
+
+/// `exp(x)` for `0 <= x <= 20` (`tanh`'s range): the reduction and polynomial of [`exp`], the
+/// power of two added to the exponent field, no special values.
+#[inline(always)]
+fn exp_0_20<const FMA: bool>(x: f32) -> f32 {
+    let shifted = x * std::f32::consts::LOG2_E + ROUND;
+    let kf = shifted - ROUND;
+    let k = shifted.to_bits().wrapping_sub(ROUND.to_bits());
+    let r = mad::<FMA>(-kf, LN2_LO, mad::<FMA>(-kf, LN2_HI, x));
+    let mut p = 1.987_569_2e-4;
+    for c in [
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        5.000_000_1e-1,
+    ] {
+        p = mad::<FMA>(p, r, c);
+    }
+    let e = mad::<FMA>(p, r * r, r) + 1.0;
+    f32::from_bits(e.to_bits().wrapping_add(k << 23))
 }
 
 /// `softplus(x) = max(x, 0) + ln(1 + exp(-|x|))`.

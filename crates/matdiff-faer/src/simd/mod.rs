@@ -10,10 +10,13 @@
 //! `|x| = 2^20`; in `f32` as musl's `sinf` (in `f64` lanes, `pi/2` in two parts, polynomials of
 //! `f32` accuracy) up to `|x| = 2^28`; beyond (and at NaN, ±inf) they take libm's result,
 //! entry by entry. [`pow()`] (`x.^p` in the
-//! plans' kernels) is vectorised for `f32` only, as `exp(p log|x|)` in `f64`: in `f64` that
-//! product would lose up to `|p log x|` ulps, so `f64` keeps libm's `powf` (and integer constant
-//! exponents repeated multiplication). Complex numbers, and functions not in the table below, go
-//! through [`Scalar::apply`] one entry at a time.
+//! plans' kernels; integer constant exponents stay repeated multiplication) is vectorised: in
+//! `f32` as `exp(p log|x|)` in `f64`; in `f64` as ARM's and musl's `pow` (`pow64.rs`): `log x`
+//! in double-double from a 128-entry table and a polynomial, times `p` with the product's
+//! rounding error kept, and `exp` of that double-double argument from a second table, so that
+//! no `|p log x|` ulps are lost; libm's `pow` at zeros, infinities, NaN and results beyond
+//! `exp(±708)`. Complex numbers, and functions not in the table below, go through
+//! [`Scalar::apply`] one entry at a time.
 //!
 //! Accuracy against the platform's libm (std), measured over random sweeps of the whole range
 //! and at subnormals, overflow, NaN, ±inf and the branch points (near multiples of `pi/2` for
@@ -32,7 +35,7 @@
 //! | `softplus` | 2 | 2 | `f32` |
 //! | `sigmoid''` | 3 | 1 | `f64` |
 //! | `sin`, `cos` and their derivatives | 1 | 1 | `f64` (short polynomials) |
-//! | `x.^p` (non-integer or non-constant `p`) | libm | 1 | `f64` |
+//! | `x.^p` (non-integer or non-constant `p`) | 1 | 1 | `f64` |
 //! | `sqrt`, `relu` and the rational derivatives (`log'`, `sqrt'`, ...) | 0 | 1 | `f64` |
 //!
 //! (`f64`: against std's function, or for the derivatives against the scalar formulas of
@@ -41,34 +44,36 @@
 //! hyperbolic functions other than `tanh` stay scalar.
 //!
 //! Throughput in millions of entries per second on 10^6 entries (`cargo bench --bench
-//! elementwise`: `plan` is `f(X)` on both cores, `simd` is [`apply`] on one; `python3
-//! benches/elementwise.py`: NumPy's ufuncs, one thread), Rust and Python run back to back twice
-//! in one session on 2 cores with AVX-512, the best of the two runs each. The machine was shared
-//! (load average 7 to 10 from other builds) and the Rust figures varied up to 3x between runs:
-//! read them as lower bounds. In a quieter moment of the same session `f32` `exp` ran at 5240
-//! (`simd`) against NumPy's 3340, `f32` `tanh` at 3240 against 6570. `scalar`
-//! (`Scalar::apply` entry by entry, one thread, same runs) was 30-40 for `f64` `sin`, 35-90 for
-//! `f32` `tanh`, 60-100 for `f32` `sin`.
+//! elementwise`: `plan` is `f(X)` on both cores, `simd` is [`apply`] (or [`pow()`]) on one;
+//! `python3 benches/elementwise.py`: NumPy's ufuncs, one thread), Rust and Python run back to
+//! back three times in one session (session 7) on 2 cores with AVX-512 (AMD EPYC), the best
+//! of the three runs each. The machine was shared: load average 7 to 8 during the first two
+//! pairs, 4.5 to 5 during the third. Under load criterion's mean (Rust) suffers more than
+//! NumPy's median of 15 (the same `f64` `exp` kernel ran at 1548 in an earlier session's
+//! table), so read the Rust figures as lower bounds.
+//! `scalar` (`Scalar::apply` or libm's `pow` entry by entry, one thread, same runs) was 89 for
+//! `f64` `.^ 1.5`, 84 for `f32` `tanh`, 43 for `f64` `tanh`, 64 for `f64` `sin`.
 //!
 //! | function | `f64` plan | `f64` simd | `f64` NumPy | `f32` plan | `f32` simd | `f32` NumPy |
 //! |---|---|---|---|---|---|---|
-//! | `exp` | 1262 | 1548 | 1867 | 2158 | 2927 | 3357 |
-//! | `expm1` | 1026 | 1094 | 1537 | 1848 | 1945 | 4847 |
-//! | `log` | 842 | 1009 | 2191 | 2114 | 1864 | 4570 |
-//! | `log1p` | 700 | 875 | 1756 | 2157 | 1843 | 4448 |
-//! | `tanh` | 787 | 874 | 1412 | 1217 | 1194 | 6866 |
-//! | `sigmoid` | 1098 | 1347 | 298 | 2163 | 2774 | 438 |
-//! | `sigmoid'` | 1279 | 1426 | 267 | 2212 | 3124 | 405 |
-//! | `softplus` | 374 | 361 | 68 | 693 | 580 | 84 |
-//! | `sqrt` | 1636 | 3047 | 1187 | 3371 | 9890 | 3975 |
-//! | `sin` | 523 | 516 | 77 | 947 | 1129 | 2823 |
-//! | `cos` | 425 | 501 | 78 | 1195 | 1135 | 2776 |
-//! | `.^ 1.5` | 79 | 86 | 746 | 277 | 205 | 1143 |
+//! | `exp` | 783 | 918 | 1940 | 2820 | 3726 | 3406 |
+//! | `expm1` | 660 | 760 | 1313 | 2354 | 3657 | 4878 |
+//! | `log` | 534 | 691 | 2201 | 2491 | 4055 | 4572 |
+//! | `log1p` | 527 | 616 | 1873 | 2337 | 3144 | 4453 |
+//! | `tanh` | 906 | 795 | 1401 | 3286 | 4248 | 6882 |
+//! | `sigmoid` | 756 | 752 | 136 | 3294 | 4171 | 450 |
+//! | `sigmoid'` | 930 | 995 | 270 | 3597 | 4451 | 417 |
+//! | `softplus` | 260 | 237 | 77 | 1511 | 1174 | 42 |
+//! | `sqrt` | 1512 | 3102 | 1204 | 5116 | 15557 | 3980 |
+//! | `sin` | 607 | 635 | 77 | 1229 | 1195 | 2813 |
+//! | `cos` | 711 | 550 | 76 | 1009 | 936 | 2777 |
+//! | `.^ 1.5` | 164 | 182 | 756 | 301 | 240 | 1148 |
 //!
-//! Ahead of NumPy: the logistic functions, `softplus`, `sqrt` and `f64` `sin`, `cos` (NumPy runs
-//! at scalar speed there). Behind: `f32` `tanh` (2-6x), `f32` `sin`, `cos` (2.5x, in `f64` lanes),
-//! the other `exp` and `log` family (1.2-2.5x) and `pow` (libm in `f64`, 9x behind NumPy's
-//! vectorised `power`; `f32` 4x).
+//! Ahead of NumPy: the logistic functions, `softplus`, `sqrt`, `f64` `sin`, `cos` (NumPy runs
+//! at scalar speed there) and `f32` `exp`. Behind: `f64` `pow` (4x, 2x libm's speed: its five
+//! table lookups are gathers, which halve it), `f32` `sin`, `cos` (2.3x, in `f64` lanes), `f32`
+//! `tanh` (1.6x), the `f64` `exp` and `log` family (lower bounds, see above) and `f32` `pow`
+//! (4x).
 //!
 //! Special values follow libm: NaN gives NaN, `exp(-inf) = 0`, `log(0) = -inf`, `log(-1)` is
 //! NaN, `tanh(±inf) = ±1`, `tanh(-0) = sin(-0) = -0`, `sin(±inf)` is NaN.
@@ -87,8 +92,11 @@
 mod math;
 mod math32;
 mod pow;
+mod pow64;
+mod pow64_tables;
 #[cfg(test)]
 mod tests;
+mod wide;
 
 use std::any::TypeId;
 use std::sync::OnceLock;
@@ -99,6 +107,7 @@ use crate::Scalar;
 #[cfg(test)]
 use num_complex::Complex;
 pub use pow::pow;
+pub(crate) use wide::wide;
 
 /// `out[i] = f(x[i])` for a built-in function `func` or its derivative of order `order` (as
 /// [`Scalar::apply`]), vectorised for `f32` and `f64` where the module's table has the function.
