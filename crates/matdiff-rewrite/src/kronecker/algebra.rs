@@ -38,9 +38,31 @@ fn is_identity(pool: &ExprPool, id: ExprId) -> bool {
     }
 }
 
-/// The factors tidied (rule V5): commutation matrices moved to the right and cancelled in
-/// pairs, adjacent Kronecker products multiplied, adjacent `diag(vec(.))` multiplied, `I ⊗ I`
-/// and the commutation matrix of a vector dropped beside another factor.
+/// An identity: `I ⊗ I` (`1 ⊗ I` among them) or the commutation matrix of a vector.
+fn is_identity_factor(pool: &ExprPool, f: &VecFactor) -> bool {
+    match f {
+        VecFactor::Kron { left, right } => is_identity(pool, *left) && is_identity(pool, *right),
+        VecFactor::Commutation { rows, cols } => *rows == Dim::ONE || *cols == Dim::ONE,
+        _ => false,
+    }
+}
+
+/// The identity of `vec` of a `rows` x `cols` matrix, as one factor `1 ⊗ I`.
+fn identity_factor(
+    s: &mut Simplifier,
+    rows: Dim,
+    cols: Dim,
+) -> Result<VecFactor, SecondOrderError> {
+    let size = s.pool.dim_product(rows, cols);
+    Ok(VecFactor::Kron {
+        left: s.pool.num(1.0),
+        right: s.pool.intern(Node::Identity(size))?,
+    })
+}
+
+/// The factors tidied (rule V5): identities (`I ⊗ I`, the commutation matrix of a vector)
+/// dropped beside another factor, commutation matrices moved to the right and cancelled in
+/// pairs, adjacent Kronecker products multiplied, adjacent `diag(vec(.))` multiplied.
 pub(super) fn normalise(
     s: &mut Simplifier,
     mut fs: Vec<VecFactor>,
@@ -50,6 +72,9 @@ pub(super) fn normalise(
         let mut i = 0;
         while i + 1 < fs.len() {
             let next = match (&fs[i], &fs[i + 1]) {
+                // Dropped before any product: `(1 ⊗ I)*(A ⊗ B)` is not in general `(1*A) ⊗ (I*B)`.
+                (f, g) if is_identity_factor(s.pool, f) => Some(vec![g.clone()]),
+                (f, g) if is_identity_factor(s.pool, g) => Some(vec![f.clone()]),
                 (VecFactor::Commutation { .. }, VecFactor::Kron { left, right }) => {
                     // K*(L ⊗ R) = (R ⊗ L)*K, K now of the shape R's columns by L's columns.
                     let rows = s.pool.shape(*right).cols;
@@ -74,7 +99,10 @@ pub(super) fn normalise(
                 (
                     VecFactor::Commutation { rows: r1, cols: c1 },
                     VecFactor::Commutation { rows: r2, cols: c2 },
-                ) if r1 == c2 && c1 == r2 => Some(Vec::new()),
+                ) if r1 == c2 && c1 == r2 => {
+                    let (rows, cols) = (*r1, *c1);
+                    Some(vec![identity_factor(s, rows, cols)?])
+                }
                 (
                     VecFactor::Kron {
                         left: l1,
@@ -132,28 +160,9 @@ pub(super) fn normalise(
                 i += 1;
             }
         }
-        if fs.len() > 1 {
-            let before = fs.len();
-            // `I ⊗ I`, and the commutation matrix of a vector, are identities.
-            fs.retain(|f| match f {
-                VecFactor::Kron { left, right } => {
-                    !(is_identity(s.pool, *left) && is_identity(s.pool, *right))
-                }
-                VecFactor::Commutation { rows, cols } => *rows != Dim::ONE && *cols != Dim::ONE,
-                _ => true,
-            });
-            changed |= fs.len() != before;
-        }
         if !changed {
             break;
         }
-    }
-    if fs.is_empty() {
-        // K*K: the identity of vec(V)'s length.
-        return Err(SecondOrderError::NotReadable {
-            expr: "an identity of unknown size".to_string(),
-            direction: String::new(),
-        });
     }
     Ok(fs)
 }
@@ -192,10 +201,16 @@ pub(super) fn merge(
     for t in out {
         let mut scale = t.scale;
         let mut factors = Vec::new();
+        let alone = t.factors.len() == 1;
         for f in t.factors {
             let (c, f) = pull_scalars(s, f)?;
             scale = s.mul(&[scale, c])?;
-            factors.push(present(s, f)?);
+            match one_identity(s, &f)? {
+                // Beside another factor an identity is dropped (its scalars are in `scale`).
+                Some(_) if !alone => {}
+                Some(identity) => factors.push(identity),
+                None => factors.push(present(s, f)?),
+            }
         }
         let scale = s.simplify(scale)?;
         if !s.is_zero(scale) {
@@ -300,6 +315,17 @@ fn split_scalars(s: &mut Simplifier, id: ExprId) -> Result<(ExprId, ExprId), Sec
         }
         _ => Ok((s.pool.num(1.0), id)),
     }
+}
+
+/// An identity factor (`I ⊗ I`, the commutation matrix of a vector) as the one identity it
+/// is, of the size of `vec` of its input: `1 ⊗ I`, printed `I` or `eye(rows(X)*cols(X))` where
+/// the size must be named. `None` for any other factor.
+fn one_identity(s: &mut Simplifier, f: &VecFactor) -> Result<Option<VecFactor>, SecondOrderError> {
+    if !is_identity_factor(s.pool, f) {
+        return Ok(None);
+    }
+    let (input, _) = super::factor_shapes(s.pool, f);
+    Ok(Some(identity_factor(s, input.rows, input.cols)?))
 }
 
 /// The scalars of a factor's matrices pulled out: `A ⊗ c*B` is `c*(A ⊗ B)`,
