@@ -60,9 +60,9 @@ fn identity_factor(
     })
 }
 
-/// The factors tidied (rule V5): identities (`I ⊗ I`, the commutation matrix of a vector)
-/// dropped beside another factor, commutation matrices moved to the right and cancelled in
-/// pairs, adjacent Kronecker products multiplied, adjacent `diag(vec(.))` multiplied.
+/// The factors tidied (rule V5): commutation matrices moved to the right and cancelled in
+/// pairs, adjacent Kronecker products multiplied, adjacent `diag(vec(.))` multiplied,
+/// identities (`I ⊗ I`, the commutation matrix of a vector) dropped beside another factor.
 pub(super) fn normalise(
     s: &mut Simplifier,
     mut fs: Vec<VecFactor>,
@@ -72,9 +72,6 @@ pub(super) fn normalise(
         let mut i = 0;
         while i + 1 < fs.len() {
             let next = match (&fs[i], &fs[i + 1]) {
-                // Dropped before any product: `(1 ⊗ I)*(A ⊗ B)` is not in general `(1*A) ⊗ (I*B)`.
-                (f, g) if is_identity_factor(s.pool, f) => Some(vec![g.clone()]),
-                (f, g) if is_identity_factor(s.pool, g) => Some(vec![f.clone()]),
                 (VecFactor::Commutation { .. }, VecFactor::Kron { left, right }) => {
                     // K*(L ⊗ R) = (R ⊗ L)*K, K now of the shape R's columns by L's columns.
                     let rows = s.pool.shape(*right).cols;
@@ -100,8 +97,12 @@ pub(super) fn normalise(
                     VecFactor::Commutation { rows: r1, cols: c1 },
                     VecFactor::Commutation { rows: r2, cols: c2 },
                 ) if r1 == c2 && c1 == r2 => {
+                    // K*K' is the identity: nothing beside another factor, else one factor.
                     let (rows, cols) = (*r1, *c1);
-                    Some(vec![identity_factor(s, rows, cols)?])
+                    match fs.len() {
+                        2 => Some(vec![identity_factor(s, rows, cols)?]),
+                        _ => Some(Vec::new()),
+                    }
                 }
                 (
                     VecFactor::Kron {
@@ -159,6 +160,16 @@ pub(super) fn normalise(
             } else {
                 i += 1;
             }
+        }
+        if fs.len() > 1 {
+            // Identities dropped, one kept if there is nothing else (each is the product).
+            let before = fs.len();
+            let first = fs[0].clone();
+            fs.retain(|f| !is_identity_factor(s.pool, f));
+            if fs.is_empty() {
+                fs.push(first);
+            }
+            changed |= fs.len() != before;
         }
         if !changed {
             break;
