@@ -4,7 +4,6 @@
 //! expression.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use matdiff_expr::{Decl, Dim, DimVar, ExprPool};
 use matdiff_faer::{Mat, Plan, Sizes, Values};
@@ -13,35 +12,13 @@ use num_complex::Complex64 as C;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use crate::fuzz_report::{Failure, Failures, FuzzReport};
 use crate::generate::{draw, STRUCTURED, VARIABLES};
 use crate::naive::{self, Cm};
 
 /// Relative tolerance of every comparison: the reference is exact to rounding, and so should
 /// be the derived gradient on these small, well-conditioned inputs.
 pub const TOLERANCE: f64 = 1e-8;
-
-/// A case where matdiff disagrees with the reference, or refuses what it should do.
-#[derive(Clone, Debug)]
-pub struct Failure {
-    /// The seed that draws the case again.
-    pub seed: u64,
-    /// The expression.
-    pub text: String,
-    /// The variable.
-    pub wrt: String,
-    /// What went wrong.
-    pub what: String,
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "seed {}: grad {:?} --wrt {}: {}",
-            self.seed, self.text, self.wrt, self.what
-        )
-    }
-}
 
 /// The outcome of a run.
 #[derive(Debug, Default)]
@@ -59,10 +36,47 @@ pub struct Report {
     pub other_sizes_without_sizes: usize,
     /// Cases drawn outside a domain or too ill-conditioned for the reference (not checked).
     pub refused_by_reference: usize,
-    /// The disagreements, at most 20 kept.
-    pub failures: Vec<Failure>,
-    /// How many disagreements there were.
-    pub failed: usize,
+    /// The disagreements.
+    pub failures: Failures,
+}
+
+impl Report {
+    /// The last line of a long run: `N passed, N failed, N skipped`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} passed, {} failed, {} skipped",
+            self.checked,
+            self.failures.count(),
+            self.refused_by_reference
+        )
+    }
+}
+
+impl FuzzReport for Report {
+    fn failures(&self) -> &Failures {
+        &self.failures
+    }
+
+    fn merge(&mut self, other: Report) {
+        self.cases += other.cases;
+        self.checked += other.checked;
+        self.refused_without_sizes += other.refused_without_sizes;
+        self.other_sizes_without_sizes += other.other_sizes_without_sizes;
+        self.refused_by_reference += other.refused_by_reference;
+        self.failures.merge(other.failures);
+    }
+
+    fn progress(&self) -> String {
+        format!(
+            "{} cases ({} checked, {} of them refused without sizes, {} read at other sizes without them, {} refused by the reference, {} failed)",
+            self.cases,
+            self.checked,
+            self.refused_without_sizes,
+            self.other_sizes_without_sizes,
+            self.refused_by_reference,
+            self.failures.count()
+        )
+    }
 }
 
 /// Runs `cases` cases from the seeds `first_seed..`.
@@ -81,12 +95,7 @@ pub fn run(first_seed: u64, cases: usize) -> Report {
                 report.other_sizes_without_sizes += 1;
             }
             Ok(Checked::RefusedByReference) => report.refused_by_reference += 1,
-            Err(f) => {
-                report.failed += 1;
-                if report.failures.len() < 20 {
-                    report.failures.push(f);
-                }
-            }
+            Err(f) => report.failures.push(f),
         }
     }
     report
@@ -197,8 +206,7 @@ pub fn check_case(seed: u64) -> Result<Checked, Failure> {
     let drawn = draw(seed);
     check_expression(&drawn.text, &drawn.wrt, &values_for(seed)).map_err(|what| Failure {
         seed,
-        text: drawn.text.clone(),
-        wrt: drawn.wrt.clone(),
+        case: format!("grad {:?} --wrt {}", drawn.text, drawn.wrt),
         what,
     })
 }

@@ -6,7 +6,9 @@
 //! - [`differential`]: the differential fuzzer. It draws random expressions of the kinds users
 //!   type ([`generate`]), derives their gradients with the rewriter, evaluates them with plans,
 //!   and compares the value, the gradient value and the printed gradient (parsed again and
-//!   evaluated) with the complex step through the naive evaluator;
+//!   evaluated) with the complex step through the naive evaluator; [`second_differential`]:
+//!   the same at second order (Hessian-vector products, Hessians, Jacobians);
+//!   [`fuzz_report`]: what the two share (a failure, the failures kept, the long run in parts);
 //! - [`catalog`]: the derivation catalog's reader and checker; [`codegen_cases`]: its entries
 //!   lowered by the code generators and evaluated by plans, what generated code must reproduce;
 //!   [`codegen_differential`]: the drawn expressions lowered, what their generated code must
@@ -25,6 +27,7 @@ pub mod codegen_cases;
 pub mod codegen_differential;
 pub mod data;
 pub mod differential;
+pub mod fuzz_report;
 pub mod generate;
 pub mod naive;
 pub mod random_expr;

@@ -15,7 +15,6 @@
 //! is compared on the columns of the entries the structure leaves free.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 
 use matdiff_expr::{Expr, ExprId, ExprPool};
 use matdiff_faer::{evaluate_vec_form, Complex, Mat, Plan, Sizes, Values};
@@ -31,6 +30,7 @@ use crate::differential::{
     evaluate, evaluate_printed, reference, rows, sized, sizes_fit, structure_of, symbolic_decls,
     values_for,
 };
+use crate::fuzz_report::{Failure, Failures, FuzzReport};
 use crate::generate::{draw, draw_matrix};
 use crate::naive::{self, Cm};
 
@@ -75,31 +75,6 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// A case where matdiff disagrees with the reference.
-#[derive(Clone, Debug)]
-pub struct Failure {
-    /// The seed that draws the case again.
-    pub seed: u64,
-    /// What was checked.
-    pub check: Check,
-    /// The expression.
-    pub text: String,
-    /// The variable.
-    pub wrt: String,
-    /// What went wrong.
-    pub what: String,
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "seed {}: {:?} of {:?} --wrt {}: {}",
-            self.seed, self.check, self.text, self.wrt, self.what
-        )
-    }
-}
-
 /// The counts of one kind of check.
 #[derive(Clone, Debug, Default)]
 pub struct Tally {
@@ -128,10 +103,8 @@ pub struct Report {
     pub cases: usize,
     /// The counts of each check.
     pub tallies: BTreeMap<Check, Tally>,
-    /// The failures, at most 20 kept.
-    pub failures: Vec<Failure>,
-    /// How many failures there were.
-    pub failed: usize,
+    /// The failures.
+    pub failures: Failures,
 }
 
 impl Report {
@@ -158,52 +131,19 @@ impl Report {
                 Outcome::ReferenceRefuses => t.reference_refuses += 1,
                 Outcome::Failed(what) => {
                     t.failed += 1;
-                    self.failed += 1;
-                    if self.failures.len() < 20 {
-                        self.failures.push(Failure {
-                            seed,
-                            check,
-                            text: text.to_string(),
-                            wrt: wrt.to_string(),
-                            what,
-                        });
-                    }
+                    self.failures.push(Failure {
+                        seed,
+                        case: format!("{check:?} of {text:?} --wrt {wrt}"),
+                        what,
+                    });
                 }
-            }
-        }
-    }
-
-    /// Adds the counts of another run.
-    pub fn merge(&mut self, other: Report) {
-        self.cases += other.cases;
-        self.failed += other.failed;
-        for f in other.failures {
-            if self.failures.len() < 20 {
-                self.failures.push(f);
-            }
-        }
-        for (check, o) in other.tallies {
-            let t = self.tallies.entry(check).or_default();
-            t.checked += o.checked;
-            t.without_sizes += o.without_sizes;
-            t.at_rounding += o.at_rounding;
-            t.reference_refuses += o.reference_refuses;
-            t.failed += o.failed;
-            for (why, n) in o.sized_only {
-                *t.sized_only.entry(why).or_default() += n;
-            }
-            for (why, seed) in o.first_seed {
-                t.first_seed.entry(why).or_insert(seed);
-            }
-            for (why, n) in o.refused {
-                *t.refused.entry(why).or_default() += n;
             }
         }
     }
 
     /// The counts, one line per check and one per reason.
     pub fn summary(&self) -> String {
-        let mut out = format!("{} cases, {} failed\n", self.cases, self.failed);
+        let mut out = format!("{} cases, {} failed\n", self.cases, self.failures.count());
         for (check, t) in &self.tallies {
             out.push_str(&format!(
                 "{check:?}: {} checked ({} also without sizes, {} to the rounding of their terms), {} refused, {} refused by the reference, {} failed\n",
@@ -223,6 +163,38 @@ impl Report {
             }
         }
         out
+    }
+}
+
+impl FuzzReport for Report {
+    fn failures(&self) -> &Failures {
+        &self.failures
+    }
+
+    fn merge(&mut self, other: Report) {
+        self.cases += other.cases;
+        self.failures.merge(other.failures);
+        for (check, o) in other.tallies {
+            let t = self.tallies.entry(check).or_default();
+            t.checked += o.checked;
+            t.without_sizes += o.without_sizes;
+            t.at_rounding += o.at_rounding;
+            t.reference_refuses += o.reference_refuses;
+            t.failed += o.failed;
+            for (why, n) in o.sized_only {
+                *t.sized_only.entry(why).or_default() += n;
+            }
+            for (why, seed) in o.first_seed {
+                t.first_seed.entry(why).or_insert(seed);
+            }
+            for (why, n) in o.refused {
+                *t.refused.entry(why).or_default() += n;
+            }
+        }
+    }
+
+    fn progress(&self) -> String {
+        format!("{} cases, {} failed,", self.cases, self.failures.count())
     }
 }
 

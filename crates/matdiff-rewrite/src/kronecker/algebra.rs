@@ -38,9 +38,31 @@ fn is_identity(pool: &ExprPool, id: ExprId) -> bool {
     }
 }
 
+/// An identity: `I ⊗ I` (`1 ⊗ I` among them) or the commutation matrix of a vector.
+fn is_identity_factor(pool: &ExprPool, f: &VecFactor) -> bool {
+    match f {
+        VecFactor::Kron { left, right } => is_identity(pool, *left) && is_identity(pool, *right),
+        VecFactor::Commutation { rows, cols } => *rows == Dim::ONE || *cols == Dim::ONE,
+        _ => false,
+    }
+}
+
+/// The identity of `vec` of a `rows` x `cols` matrix, as one factor `1 ⊗ I`.
+fn identity_factor(
+    s: &mut Simplifier,
+    rows: Dim,
+    cols: Dim,
+) -> Result<VecFactor, SecondOrderError> {
+    let size = s.pool.dim_product(rows, cols);
+    Ok(VecFactor::Kron {
+        left: s.pool.num(1.0),
+        right: s.pool.intern(Node::Identity(size))?,
+    })
+}
+
 /// The factors tidied (rule V5): commutation matrices moved to the right and cancelled in
-/// pairs, adjacent Kronecker products multiplied, adjacent `diag(vec(.))` multiplied, `I ⊗ I`
-/// and the commutation matrix of a vector dropped beside another factor.
+/// pairs, adjacent Kronecker products multiplied, adjacent `diag(vec(.))` multiplied,
+/// identities (`I ⊗ I`, the commutation matrix of a vector) dropped beside another factor.
 pub(super) fn normalise(
     s: &mut Simplifier,
     mut fs: Vec<VecFactor>,
@@ -74,7 +96,14 @@ pub(super) fn normalise(
                 (
                     VecFactor::Commutation { rows: r1, cols: c1 },
                     VecFactor::Commutation { rows: r2, cols: c2 },
-                ) if r1 == c2 && c1 == r2 => Some(Vec::new()),
+                ) if r1 == c2 && c1 == r2 => {
+                    // K*K' is the identity: nothing beside another factor, else one factor.
+                    let (rows, cols) = (*r1, *c1);
+                    match fs.len() {
+                        2 => Some(vec![identity_factor(s, rows, cols)?]),
+                        _ => Some(Vec::new()),
+                    }
+                }
                 (
                     VecFactor::Kron {
                         left: l1,
@@ -133,27 +162,18 @@ pub(super) fn normalise(
             }
         }
         if fs.len() > 1 {
+            // Identities dropped, one kept if there is nothing else (each is the product).
             let before = fs.len();
-            // `I ⊗ I`, and the commutation matrix of a vector, are identities.
-            fs.retain(|f| match f {
-                VecFactor::Kron { left, right } => {
-                    !(is_identity(s.pool, *left) && is_identity(s.pool, *right))
-                }
-                VecFactor::Commutation { rows, cols } => *rows != Dim::ONE && *cols != Dim::ONE,
-                _ => true,
-            });
+            let first = fs[0].clone();
+            fs.retain(|f| !is_identity_factor(s.pool, f));
+            if fs.is_empty() {
+                fs.push(first);
+            }
             changed |= fs.len() != before;
         }
         if !changed {
             break;
         }
-    }
-    if fs.is_empty() {
-        // K*K: the identity of vec(V)'s length.
-        return Err(SecondOrderError::NotReadable {
-            expr: "an identity of unknown size".to_string(),
-            direction: String::new(),
-        });
     }
     Ok(fs)
 }
@@ -192,10 +212,16 @@ pub(super) fn merge(
     for t in out {
         let mut scale = t.scale;
         let mut factors = Vec::new();
+        let alone = t.factors.len() == 1;
         for f in t.factors {
             let (c, f) = pull_scalars(s, f)?;
             scale = s.mul(&[scale, c])?;
-            factors.push(present(s, f)?);
+            match one_identity(s, &f)? {
+                // Beside another factor an identity is dropped (its scalars are in `scale`).
+                Some(_) if !alone => {}
+                Some(identity) => factors.push(identity),
+                None => factors.push(present(s, f)?),
+            }
         }
         let scale = s.simplify(scale)?;
         if !s.is_zero(scale) {
@@ -300,6 +326,17 @@ fn split_scalars(s: &mut Simplifier, id: ExprId) -> Result<(ExprId, ExprId), Sec
         }
         _ => Ok((s.pool.num(1.0), id)),
     }
+}
+
+/// An identity factor (`I ⊗ I`, the commutation matrix of a vector) as the one identity it
+/// is, of the size of `vec` of its input: `1 ⊗ I`, printed `I` or `eye(rows(X)*cols(X))` where
+/// the size must be named. `None` for any other factor.
+fn one_identity(s: &mut Simplifier, f: &VecFactor) -> Result<Option<VecFactor>, SecondOrderError> {
+    if !is_identity_factor(s.pool, f) {
+        return Ok(None);
+    }
+    let (input, _) = super::factor_shapes(s.pool, f);
+    Ok(Some(identity_factor(s, input.rows, input.cols)?))
 }
 
 /// The scalars of a factor's matrices pulled out: `A ⊗ c*B` is `c*(A ⊗ B)`,

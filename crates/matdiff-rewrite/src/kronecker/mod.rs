@@ -178,7 +178,6 @@ pub fn jacobian_kronecker(
     })
 }
 
-/// The length of `vec(M)` for `M` of this shape, as its dimensions other than 1, sorted.
 /// The zero matrix from `vec` of a `from`-shaped matrix to `vec` of a `to`-shaped one:
 /// `len(vec(to))` by `len(vec(from))`.
 fn zero_between(pool: &mut ExprPool, from: Shape, to: Shape) -> Result<ExprId, SecondOrderError> {
@@ -187,13 +186,21 @@ fn zero_between(pool: &mut ExprPool, from: Shape, to: Shape) -> Result<ExprId, S
     Ok(Simplifier::new(pool).zero(Shape { rows, cols })?)
 }
 
-fn vec_length(shape: Shape) -> Vec<Dim> {
-    let mut dims: Vec<Dim> = [shape.rows, shape.cols]
-        .into_iter()
-        .filter(|&d| d != Dim::ONE)
-        .collect();
-    dims.sort();
-    dims
+/// The length of `vec(M)` for `M` of this shape: the product of its known sizes, and its
+/// symbolic factors sorted (`I` of `m*n` rows and an `m` x `n` matrix have vecs of one length).
+fn vec_length(pool: &ExprPool, shape: Shape) -> (u64, Vec<Dim>) {
+    let mut known = 1u64;
+    let mut symbolic = Vec::new();
+    for d in [shape.rows, shape.cols] {
+        for f in pool.dim_factors(d) {
+            match f {
+                Dim::Known(k) => known = known.saturating_mul(k),
+                _ => symbolic.push(f),
+            }
+        }
+    }
+    symbolic.sort();
+    (known, symbolic)
 }
 
 /// The shapes a factor maps from and to (`vec` of the first to `vec` of the second).
@@ -221,18 +228,18 @@ fn check_sizes(
     direction: &str,
 ) -> Result<(), SecondOrderError> {
     for t in terms {
-        let mut expected = vec_length(to);
+        let mut expected = vec_length(pool, to);
         for f in &t.factors {
             let (input, output) = factor_shapes(pool, f);
-            if vec_length(output) != expected {
+            if vec_length(pool, output) != expected {
                 return Err(SecondOrderError::NotReadable {
                     expr: "a Kronecker form whose sizes do not fit".to_string(),
                     direction: direction.to_string(),
                 });
             }
-            expected = vec_length(input);
+            expected = vec_length(pool, input);
         }
-        if expected != vec_length(from) || !pool.shape(t.scale).is_scalar() {
+        if expected != vec_length(pool, from) || !pool.shape(t.scale).is_scalar() {
             return Err(SecondOrderError::NotReadable {
                 expr: "a Kronecker form whose sizes do not fit".to_string(),
                 direction: direction.to_string(),
