@@ -658,8 +658,12 @@ impl ExprPool {
         };
     }
 
-    /// The node with its children replaced (same operator), interned.
+    /// The node with its children replaced (same operator), interned; `id` itself when the
+    /// children are its own.
     pub fn with_children(&mut self, id: ExprId, children: &[ExprId]) -> Result<ExprId, ExprError> {
+        if self.node(id).children() == children {
+            return Ok(id);
+        }
         let node = match self.node(id).clone() {
             n @ (Node::Var(_) | Node::Num(_) | Node::Identity(_) | Node::Ones(_)) => n,
             Node::Neg(_) => Node::Neg(children[0]),

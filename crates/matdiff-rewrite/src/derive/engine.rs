@@ -257,8 +257,8 @@ impl Engine<'_> {
         lhs: &StepLhs,
     ) -> Result<Vec<State>, DeriveError> {
         loop {
-            let mut rules = Vec::new();
-            let mut next = Vec::new();
+            let mut rules = Vec::with_capacity(4);
+            let mut next = Vec::with_capacity(states.len() + 2);
             let mut changed = false;
             for st in &states {
                 changed |= self.peel(*st, &mut next, &mut rules)?;

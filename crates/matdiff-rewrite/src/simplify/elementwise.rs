@@ -112,6 +112,24 @@ impl Simplifier<'_> {
         self.mul(&scalars)
     }
 
+    /// Whether [`Simplifier::hadamard`] keeps these factors as they are: none of them a scalar,
+    /// a sign, a quotient, a power, an all-ones matrix or a product with a scalar factor, and
+    /// none repeated.
+    pub(super) fn plain_factors(&self, xs: &[ExprId]) -> bool {
+        xs.iter().enumerate().all(|(i, &x)| {
+            !xs[..i].contains(&x)
+                && !self.is_scalar(x)
+                && !self.is_all_ones(x)
+                && !self.opaque.contains(&x)
+                && match self.pool.node(x) {
+                    Node::Neg(_) | Node::Div(_) | Node::HPow(_) | Node::HDiv(_) => false,
+                    Node::Hadamard(_) => false,
+                    Node::Mul(ys) => !ys.iter().any(|&y| self.is_scalar(y)),
+                    _ => true,
+                }
+        })
+    }
+
     /// `exp(z) ./ (1 + exp(z))` is `sigmoid(z)` (rule F2).
     pub(super) fn fold_sigmoid(&mut self, num: &mut Vec<(ExprId, f64)>) -> Result<(), ExprError> {
         let mut i = 0;
