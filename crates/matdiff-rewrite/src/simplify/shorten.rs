@@ -65,8 +65,8 @@ impl Simplifier<'_> {
         } else {
             self.add(&terms)?
         };
-        let cost = |s: &mut Self, id: ExprId| s.best(id).map(|f| f.0 .1);
-        if cost(self, expanded)? >= cost(self, id)? {
+        let cost = |s: &mut Self, id: ExprId| s.best(id).0 .1;
+        if cost(self, expanded) >= cost(self, id) {
             return Ok(None);
         }
         rules.push(RuleId::A);
