@@ -169,6 +169,8 @@ impl ExprPool {
             tree_sizes: Vec::with_capacity(NODES),
             names: NameTable::with_capacity(NAMES),
             dedup: Dedup::with_capacity(NODES),
+            keyed: Keyed::with_capacity(NAMES, NODES),
+            vars: SymbolMap::with_capacity(NAMES),
             ..ExprPool::default()
         }
     }

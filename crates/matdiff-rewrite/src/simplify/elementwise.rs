@@ -7,6 +7,9 @@ use crate::rules::RuleId;
 
 use super::Simplifier;
 
+/// The factors of an element-wise product with their exponents.
+pub(super) type Powers = SmallVec<[(ExprId, f64); 8]>;
+
 impl Simplifier<'_> {
     /// A Hadamard product `nums ./ dens`, canonical: scalars pulled out in front, all-ones
     /// factors dropped, equal factors made powers, `exp(z) ./ (1 + exp(z))` made `sigmoid(z)`.
@@ -18,7 +21,7 @@ impl Simplifier<'_> {
             .find(|s| !s.is_scalar())
             .unwrap_or(Shape::SCALAR);
         let mut scalars: SmallVec<[ExprId; 4]> = SmallVec::new();
-        let mut num: Vec<(ExprId, f64)> = Vec::with_capacity(nums.len() + dens.len());
+        let mut num: Powers = SmallVec::with_capacity(nums.len() + dens.len());
         let mut stack: SmallVec<[(ExprId, f64); 8]> =
             dens.iter().rev().map(|&x| (x, -1.0)).collect();
         stack.extend(nums.iter().rev().map(|&x| (x, 1.0)));
@@ -131,7 +134,7 @@ impl Simplifier<'_> {
     }
 
     /// `exp(z) ./ (1 + exp(z))` is `sigmoid(z)` (rule F2).
-    pub(super) fn fold_sigmoid(&mut self, num: &mut Vec<(ExprId, f64)>) -> Result<(), ExprError> {
+    pub(super) fn fold_sigmoid(&mut self, num: &mut Powers) -> Result<(), ExprError> {
         let mut i = 0;
         while i < num.len() {
             let (x, e) = num[i];
