@@ -171,6 +171,8 @@ impl ExprPool {
             tree_sizes: Vec::with_capacity(NODES),
             names: NameTable::with_capacity(NAMES),
             dedup: Dedup::with_capacity(NODES),
+            keyed: Keyed::with_capacity(NAMES, NODES),
+            vars: SymbolMap::with_capacity(NAMES),
             ..ExprPool::default()
         }
     }
@@ -670,8 +672,12 @@ impl ExprPool {
         };
     }
 
-    /// The node with its children replaced (same operator), interned.
+    /// The node with its children replaced (same operator), interned; `id` itself when the
+    /// children are its own.
     pub fn with_children(&mut self, id: ExprId, children: &[ExprId]) -> Result<ExprId, ExprError> {
+        if self.node(id).children() == children {
+            return Ok(id);
+        }
         let node = match self.node(id).clone() {
             n @ (Node::Var(_) | Node::Num(_) | Node::Identity(_) | Node::Ones(_)) => n,
             Node::Neg(_) => Node::Neg(children[0]),

@@ -191,11 +191,11 @@ impl<'a> Printer<'a> {
         self.write(out, id, Prec::Sum, defining)
     }
 
-    fn name(&self, name: &str) -> String {
+    fn name<'n>(&self, name: &'n str) -> std::borrow::Cow<'n, str> {
         match self.style {
-            Style::Plain => name.to_string(),
-            Style::Unicode => unicode_name(name),
-            Style::Latex => latex_name(name),
+            Style::Plain => name.into(),
+            Style::Unicode => unicode_name(name).into(),
+            Style::Latex => latex_name(name).into(),
         }
     }
 

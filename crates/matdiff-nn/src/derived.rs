@@ -83,10 +83,11 @@ impl DerivedLayer {
         if let Some(d) = derivative {
             functions.register("g", d);
         }
+        // The backward pass needs the gradients, not the lines that derive them.
         let options = DeriveOptions {
             upstream: Some(UPSTREAM.to_string()),
             functions,
-            ..DeriveOptions::default()
+            gradient_only: true,
         };
         let wrts: &[&str] = if input_gradient {
             &["W", "b", "A"]

@@ -143,8 +143,11 @@ impl Step {
 #[pyclass(module = "matdiff", frozen)]
 pub(crate) struct Derivation {
     evaluator: Evaluator,
+    /// The gradient, derived without its steps (derived again when `steps` is read).
     derivation: matdiff_rewrite::Derivation,
     expr: String,
+    lets: Vec<String>,
+    options: DeriveOptions,
 }
 
 /// Derives the gradient of `expr` with respect to `wrt` (see `matdiff.grad`).
@@ -161,8 +164,12 @@ fn grad(
         upstream,
         ..DeriveOptions::default()
     };
+    let gradient_only = DeriveOptions {
+        gradient_only: true,
+        ..options.clone()
+    };
     let derivation =
-        derive(&mut pool, &parsed, wrt, &options).map_err(|e| errors::derive_error(&e))?;
+        derive(&mut pool, &parsed, wrt, &gradient_only).map_err(|e| errors::derive_error(&e))?;
     // A gradient whose text could not name a size is refused, not shown unevaluable.
     derivation
         .complete_gradient_text(&pool)
@@ -172,12 +179,23 @@ fn grad(
         evaluator: Evaluator::new(pool, roots),
         derivation,
         expr: expr.to_string(),
+        lets,
+        options,
     })
 }
 
 impl Derivation {
     fn pool(&self) -> &ExprPool {
         &self.evaluator.pool
+    }
+
+    /// The derivation again, with its steps, in a pool of its own (`grad` derives the gradient
+    /// only: most callers never read the steps).
+    fn with_steps(&self) -> PyResult<(ExprPool, matdiff_rewrite::Derivation)> {
+        let (mut pool, parsed) = parse(&self.expr, &self.lets)?;
+        let d = derive(&mut pool, &parsed, &self.derivation.wrt, &self.options)
+            .map_err(|e| errors::derive_error(&e))?;
+        Ok((pool, d))
     }
 
     fn values(arrays: &[(String, Array<'_>)]) -> PyResult<Values<f64>> {
@@ -243,13 +261,12 @@ impl Derivation {
         self.derivation.symmetric
     }
 
-    /// The derivation, one `Step` per line.
+    /// The derivation, one `Step` per line (derived again, with the steps, when asked for).
     #[getter]
-    fn steps(&self) -> Vec<Step> {
-        let d = &self.derivation;
-        let pool = self.pool();
-        let print = |style, id| d.printer(pool, style).print_body(id);
-        d.steps
+    fn steps(&self) -> PyResult<Vec<Step>> {
+        let (pool, d) = self.with_steps()?;
+        let print = |style, id| d.printer(&pool, style).print_body(id);
+        Ok(d.steps
             .iter()
             .map(|s| Step {
                 lhs: s.lhs.to_string(),
@@ -263,7 +280,7 @@ impl Derivation {
                     .collect(),
                 continues: s.continues,
             })
-            .collect()
+            .collect())
     }
 
     /// Evaluates the gradient at the arrays (every variable of the expression, by name): an
@@ -321,22 +338,22 @@ impl Derivation {
     }
 
     /// The derivation step by step, in the input syntax (as `matdiff grad --steps`).
-    fn __str__(&self) -> String {
-        self.derivation.display(self.pool(), Style::Plain)
+    fn __str__(&self) -> PyResult<String> {
+        let (pool, d) = self.with_steps()?;
+        Ok(d.display(&pool, Style::Plain))
     }
 
     /// The derivation for Jupyter: every step in LaTeX, then the gradient.
-    fn _repr_markdown_(&self) -> String {
-        let d = &self.derivation;
-        let pool = self.pool();
-        format!(
+    fn _repr_markdown_(&self) -> PyResult<String> {
+        let (pool, d) = self.with_steps()?;
+        Ok(format!(
             "Gradient of $f = {}$ with respect to ${}$:\n\n{}\n$$\\frac{{\\partial f}}{{\\partial {}}} = {}$$\n",
-            d.printer(pool, Style::Latex).print(d.function),
+            d.printer(&pool, Style::Latex).print(d.function),
             d.wrt,
-            d.markdown(pool),
+            d.markdown(&pool),
             d.wrt,
             self.latex()
-        )
+        ))
     }
 }
 

@@ -61,6 +61,14 @@ def test_seed_gradient_text_and_steps():
     assert md.startswith("Gradient of $f = ") and "\\frac{\\partial f}{\\partial X}" in md
 
 
+def test_steps_end_with_the_gradient():
+    # `grad` derives the gradient alone; the steps are derived again when read, to the same end.
+    for expr, wrt in [("a'*exp(X*b)", "X"), ("tr((W*X)'*M*(W*X))", "X"), ("log(det(X))", "X")]:
+        d = matdiff.grad(expr, wrt)
+        assert d.steps[-1].lhs == "∂f/∂" + wrt
+        assert d.steps[-1].text == d.text
+
+
 def test_seed_gradient_values_match_numpy(rng):
     d = matdiff.grad(SEED, "X", let="M: symmetric")
     W, X, M = seed_values(rng)

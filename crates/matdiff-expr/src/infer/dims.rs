@@ -31,6 +31,18 @@ pub(super) struct ProductMismatch {
 }
 
 impl Dims {
+    /// Room for `n` dimension variables (two per variable, one per `ones` or `I`, ...), so that a
+    /// short expression does not grow the vectors one push at a time.
+    pub(super) fn with_capacity(n: usize) -> Dims {
+        Dims {
+            parent: Vec::with_capacity(n),
+            rank: Vec::with_capacity(n),
+            val: Vec::with_capacity(n),
+            nonunit: Vec::with_capacity(n),
+            ..Dims::default()
+        }
+    }
+
     fn new_elem(&mut self, val: Option<DimValue>, nonunit: bool) -> u32 {
         let i = self.parent.len() as u32;
         self.parent.push(i);

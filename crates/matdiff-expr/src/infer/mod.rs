@@ -100,7 +100,7 @@ impl<'p> Inference<'p> {
     pub(crate) fn new(pool: &'p mut ExprPool) -> Inference<'p> {
         Inference {
             pool,
-            dims: Dims::default(),
+            dims: Dims::with_capacity(16),
             vars: Vec::new(),
             var_names: NameTable::default(),
             var_symbols: Vec::new(),

@@ -18,6 +18,14 @@ pub(super) struct Keyed {
 }
 
 impl Keyed {
+    /// Room for the variables of `symbols` symbols and the transposes of `nodes` nodes.
+    pub(super) fn with_capacity(symbols: usize, nodes: usize) -> Keyed {
+        Keyed {
+            vars: Vec::with_capacity(symbols),
+            transposes: Vec::with_capacity(nodes),
+        }
+    }
+
     /// The slot of a node kept here (`None` for the other nodes, which the hash table keeps).
     #[inline]
     fn slot(&self, node: &Node) -> Option<(bool, usize)> {

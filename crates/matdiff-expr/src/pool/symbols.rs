@@ -83,6 +83,13 @@ impl<T> Default for SymbolMap<T> {
 }
 
 impl<T> SymbolMap<T> {
+    /// Room for `n` symbols.
+    pub(super) fn with_capacity(n: usize) -> SymbolMap<T> {
+        SymbolMap {
+            slots: Vec::with_capacity(n),
+        }
+    }
+
     #[inline]
     pub(super) fn get(&self, s: &Symbol) -> Option<&T> {
         self.slots.get(s.0 as usize)?.as_ref()

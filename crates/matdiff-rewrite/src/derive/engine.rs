@@ -256,9 +256,11 @@ impl Engine<'_> {
         mut states: Vec<State>,
         lhs: &StepLhs,
     ) -> Result<Vec<State>, DeriveError> {
+        // The terms of the next line go into `next`, whose buffer is kept from line to line.
+        let mut next = Vec::with_capacity(states.len() + 2);
         loop {
-            let mut rules = Vec::new();
-            let mut next = Vec::new();
+            let mut rules = Vec::with_capacity(4);
+            next.clear();
             let mut changed = false;
             for st in &states {
                 changed |= self.peel(*st, &mut next, &mut rules)?;
@@ -266,7 +268,7 @@ impl Engine<'_> {
             if !changed {
                 break;
             }
-            states = next;
+            std::mem::swap(&mut states, &mut next);
             self.push_shown(lhs, &states, rules, true)?;
         }
         // Collect terms of the same differential.

@@ -7,6 +7,9 @@ use crate::rules::RuleId;
 
 use super::Simplifier;
 
+/// The factors of an element-wise product with their exponents.
+pub(super) type Powers = SmallVec<[(ExprId, f64); 8]>;
+
 impl Simplifier<'_> {
     /// A Hadamard product `nums ./ dens`, canonical: scalars pulled out in front, all-ones
     /// factors dropped, equal factors made powers, `exp(z) ./ (1 + exp(z))` made `sigmoid(z)`.
@@ -18,7 +21,7 @@ impl Simplifier<'_> {
             .find(|s| !s.is_scalar())
             .unwrap_or(Shape::SCALAR);
         let mut scalars: SmallVec<[ExprId; 4]> = SmallVec::new();
-        let mut num: Vec<(ExprId, f64)> = Vec::with_capacity(nums.len() + dens.len());
+        let mut num: Powers = SmallVec::with_capacity(nums.len() + dens.len());
         let mut stack: SmallVec<[(ExprId, f64); 8]> =
             dens.iter().rev().map(|&x| (x, -1.0)).collect();
         stack.extend(nums.iter().rev().map(|&x| (x, 1.0)));
@@ -112,8 +115,26 @@ impl Simplifier<'_> {
         self.mul(&scalars)
     }
 
+    /// Whether [`Simplifier::hadamard`] keeps these factors as they are: none of them a scalar,
+    /// a sign, a quotient, a power, an all-ones matrix or a product with a scalar factor, and
+    /// none repeated.
+    pub(super) fn plain_factors(&self, xs: &[ExprId]) -> bool {
+        xs.iter().enumerate().all(|(i, &x)| {
+            !xs[..i].contains(&x)
+                && !self.is_scalar(x)
+                && !self.is_all_ones(x)
+                && !self.opaque.contains(&x)
+                && match self.pool.node(x) {
+                    Node::Neg(_) | Node::Div(_) | Node::HPow(_) | Node::HDiv(_) => false,
+                    Node::Hadamard(_) => false,
+                    Node::Mul(ys) => !ys.iter().any(|&y| self.is_scalar(y)),
+                    _ => true,
+                }
+        })
+    }
+
     /// `exp(z) ./ (1 + exp(z))` is `sigmoid(z)` (rule F2).
-    pub(super) fn fold_sigmoid(&mut self, num: &mut Vec<(ExprId, f64)>) -> Result<(), ExprError> {
+    pub(super) fn fold_sigmoid(&mut self, num: &mut Powers) -> Result<(), ExprError> {
         let mut i = 0;
         while i < num.len() {
             let (x, e) = num[i];

@@ -30,6 +30,9 @@ pub struct Simplifier<'p> {
     pub(crate) pool: &'p mut ExprPool,
     memo: IdMemo<ExprId>,
     present_memo: IdMemo<Forms>,
+    /// The forms the presentation pass made, by id: of the node, of its transpose.
+    made: IdMemo<ExprId>,
+    made_transposed: IdMemo<ExprId>,
     /// Canonical transposes, by the id transposed.
     transposed: IdMemo<ExprId>,
     opaque: HashSet<ExprId>,
@@ -47,6 +50,8 @@ impl<'p> Simplifier<'p> {
             // Sized for a typical derivation, so that the memos are not rehashed as they fill.
             memo: IdMemo::new(),
             present_memo: IdMemo::new(),
+            made: IdMemo::new(),
+            made_transposed: IdMemo::new(),
             transposed: IdMemo::new(),
             opaque: HashSet::default(),
             sort_keys: HashMap::with_capacity_and_hasher(MEMO_CAPACITY, Default::default()),
@@ -364,5 +369,5 @@ impl<'p> Simplifier<'p> {
     }
 }
 
-/// The best form of a node and of its transpose, each with its cost.
-type Forms = ((ExprId, u64), (ExprId, u64));
+/// How the best form of a node and of its transpose are made, each with its cost.
+type Forms = ((presentation::Make, u64), (presentation::Make, u64));

@@ -172,6 +172,17 @@ impl Simplifier<'_> {
         if self.is_all_ones(p) || self.is_all_ones(q) {
             return Ok(None);
         }
+        // Factors that `hadamard` keeps as they are cancel nothing.
+        let mut factors: SmallVec<[ExprId; 8]> = SmallVec::new();
+        for x in [p, q] {
+            match self.pool.node(x) {
+                Node::Hadamard(ys) if !self.opaque.contains(&x) => factors.extend_from_slice(ys),
+                _ => factors.push(x),
+            }
+        }
+        if self.plain_factors(&factors) {
+            return Ok(None);
+        }
         // Factors counted with their powers: x .* x = x.^2 cancels nothing.
         let count = |s: &Self, x: ExprId| -> f64 {
             let mut stack = vec![(x, 1.0)];

@@ -45,7 +45,7 @@ impl Simplifier<'_> {
     /// assert_eq!(rules, [RuleId::F3, RuleId::A]);
     /// ```
     pub fn shorten(&mut self, id: ExprId) -> Result<Option<(ExprId, Vec<RuleId>)>, ExprError> {
-        if !self.has_elementwise_product(id) {
+        if !self.may_shorten(id) {
             return Ok(None);
         }
         let mut rules = Vec::new();
@@ -65,33 +65,50 @@ impl Simplifier<'_> {
         } else {
             self.add(&terms)?
         };
-        let cost = |s: &mut Self, id: ExprId| s.best(id).map(|f| f.0 .1);
-        if cost(self, expanded)? >= cost(self, id)? {
+        let cost = |s: &mut Self, id: ExprId| s.best(id).0 .1;
+        if cost(self, expanded) >= cost(self, id) {
             return Ok(None);
         }
         rules.push(RuleId::A);
         Ok(Some((expanded, rules)))
     }
 
-    /// Whether an element-wise product or quotient, or a `sigmoid'` or `tanh'`, occurs in `id`
-    /// outside function arguments: only then is the expansion tried.
-    pub(super) fn has_elementwise_product(&self, id: ExprId) -> bool {
+    /// Whether the expansion can change `id`: an element-wise quotient, a `sigmoid'` or `tanh'`,
+    /// an element-wise product whose factors `hadamard` would rewrite, or an element-wise product
+    /// together with a sum occurs in `id` outside function arguments. Without any of them the
+    /// expansion only rebuilds the same form, so it is not tried.
+    pub(super) fn may_shorten(&self, id: ExprId) -> bool {
         let mut stack = vec![id];
         let mut seen = HashSet::default();
+        let (mut product, mut sum) = (false, false);
         while let Some(x) = stack.pop() {
             if !seen.insert(x) || self.opaque.contains(&x) {
                 continue;
             }
             match self.pool.node(x) {
-                Node::Hadamard(_) | Node::HDiv(_) => return true,
+                Node::HDiv(_) => return true,
                 Node::Apply {
                     fun: Fun::Builtin(Func::Sigmoid | Func::Tanh),
                     order: 1,
                     ..
                 } => return true,
-                Node::Add(xs) | Node::Mul(xs) => stack.extend(xs.iter().copied()),
+                Node::Hadamard(xs) => {
+                    if !self.plain_factors(xs) {
+                        return true;
+                    }
+                    product = true;
+                    stack.extend(xs.iter().copied());
+                }
+                Node::Add(xs) => {
+                    sum = true;
+                    stack.extend(xs.iter().copied());
+                }
+                Node::Mul(xs) => stack.extend(xs.iter().copied()),
                 Node::Neg(a) | Node::Transpose(a) | Node::Div([a, _]) => stack.push(*a),
                 _ => {}
+            }
+            if product && sum {
+                return true;
             }
         }
         false
