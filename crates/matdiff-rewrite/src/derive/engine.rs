@@ -2,6 +2,7 @@
 
 use matdiff_expr::{Decl, DeclDim, DeclShape, Dim, ExprId, ExprPool, Ids, Node, Reduce, Symbol};
 use matdiff_expr::{FxHashMap as HashMap, FxHashSet as HashSet};
+use smallvec::{smallvec, SmallVec};
 
 use crate::error::DeriveError;
 use crate::rules::RuleId;
@@ -35,7 +36,8 @@ impl Engine<'_> {
         if let Some(b) = self.has_d.get(id) {
             return b;
         }
-        let mut b = self.dvars.contains(&id);
+        // The differential variables are remembered from the start (see `setup`).
+        let mut b = false;
         let mut i = 0;
         while !b && i < self.s.pool.node(id).children().len() {
             b = self.has_d(self.s.pool.node(id).children()[i]);
@@ -258,8 +260,10 @@ impl Engine<'_> {
     ) -> Result<Vec<State>, DeriveError> {
         // The terms of the next line go into `next`, whose buffer is kept from line to line.
         let mut next = Vec::with_capacity(states.len() + 2);
+        // The rules of a line, in a buffer kept from line to line unless the line is recorded.
+        let mut rules = Vec::with_capacity(4);
         loop {
-            let mut rules = Vec::with_capacity(4);
+            rules.clear();
             next.clear();
             let mut changed = false;
             for st in &states {
@@ -269,15 +273,20 @@ impl Engine<'_> {
                 break;
             }
             std::mem::swap(&mut states, &mut next);
-            self.push_shown(lhs, &states, rules, true)?;
+            let line = if self.recording() {
+                std::mem::replace(&mut rules, Vec::with_capacity(4))
+            } else {
+                Vec::new()
+            };
+            self.push_shown(lhs, &states, line, true)?;
         }
         // Collect terms of the same differential.
-        let mut groups: Vec<(ExprId, Vec<ExprId>)> = Vec::new();
+        let mut groups: SmallVec<[(ExprId, SmallVec<[ExprId; 2]>); 2]> = SmallVec::new();
         for st in &states {
             let u = self.u_or_identity(*st)?;
             match groups.iter_mut().find(|g| g.0 == st.e) {
                 Some(g) => g.1.push(u),
-                None => groups.push((st.e, vec![u])),
+                None => groups.push((st.e, smallvec![u])),
             }
         }
         let mut collected = Vec::new();
@@ -364,12 +373,8 @@ impl Engine<'_> {
             }
         }
         // A diagonal variable: the gradient is the diagonal part (a projection, so a new line).
-        let diagonal = self
-            .s
-            .pool
-            .find_symbol(wrt)
-            .and_then(|s| self.s.pool.var_info(s));
-        if let Some(info) = diagonal.filter(|i| i.structure == matdiff_expr::Structure::Diagonal) {
+        let info = self.wrt_info();
+        if let Some(info) = info.filter(|i| i.structure == matdiff_expr::Structure::Diagonal) {
             let eye = self.s.pool.intern(Node::Identity(info.shape.rows))?;
             let h = self.s.hadamard(&[eye, full], &[])?;
             full = self.s.canon(h)?;
@@ -383,7 +388,7 @@ impl Engine<'_> {
             );
         }
         // A triangular variable: the gradient is that triangle (a projection, so a new line).
-        if let Some(t) = crate::triangle::of_variable(self.s.pool, wrt) {
+        if let Some(t) = info.and_then(|i| crate::triangle::of_structure(i.structure)) {
             full = crate::triangle::tri(&mut self.s, t, full)?;
             shown_full = self.s.present(full)?;
             self.push(
@@ -395,6 +400,14 @@ impl Engine<'_> {
             );
         }
         Ok(shown_full)
+    }
+
+    /// What the pool knows of the variable.
+    pub(super) fn wrt_info(&self) -> Option<matdiff_expr::VarInfo> {
+        match self.s.pool.node(self.wrt_node) {
+            Node::Var(s) => self.s.pool.var_info(*s),
+            _ => None,
+        }
     }
 
     /// Whether the steps are recorded (not [`DeriveOptions::gradient_only`]).
@@ -536,7 +549,7 @@ impl Engine<'_> {
         let product = if unit {
             st.e
         } else {
-            self.s.pool.intern(Node::Mul(vec![ut, st.e].into()))?
+            self.s.pool.intern(Node::Mul([ut, st.e].into()))?
         };
         // Matrices keep the trace form throughout, as the seed writes; vectors and scalars use
         // df = g'*dx (seed eq. 20).
