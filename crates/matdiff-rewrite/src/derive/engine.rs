@@ -9,7 +9,7 @@ use crate::rules::RuleId;
 
 use super::setup::fresh_name;
 use super::{
-    replace_word, substitute, Aux, Engine, LhsFunction::F, State, Step, StepKind, StepLhs,
+    replace_word, substitute, Aux, Engine, LhsFunction::F, State, States, Step, StepKind, StepLhs,
 };
 
 impl Engine<'_> {
@@ -93,16 +93,12 @@ impl Engine<'_> {
         wrt: &str,
         symmetric: bool,
     ) -> Result<(ExprId, Vec<(Symbol, ExprId)>), DeriveError> {
-        let mut order: Vec<ExprId> = self
-            .boundaries
-            .keys()
-            .copied()
-            .filter(|&b| b != root)
-            .collect();
-        order.sort_by(|a, b| b.cmp(a));
-        order.insert(0, root);
+        // The root, then the named subexpressions from the outermost (largest id) inwards.
+        let mut order: SmallVec<[ExprId; 4]> = smallvec![root];
+        order.extend(self.boundaries.keys().copied().filter(|&b| b != root));
+        order[1..].sort_by(|a, b| b.cmp(a));
         let mut adjoints: HashMap<ExprId, Vec<ExprId>> = HashMap::default();
-        let mut grad_terms: Vec<ExprId> = Vec::new();
+        let mut grad_terms: SmallVec<[ExprId; 4]> = SmallVec::new();
         let mut shown: HashMap<ExprId, ExprId> = HashMap::default();
         let mut display_defs: Vec<(Symbol, ExprId)> = Vec::new();
         let mut dvar_defs: Vec<(ExprId, Symbol, ExprId)> = Vec::new();
@@ -185,7 +181,7 @@ impl Engine<'_> {
                 };
                 dvar_defs.push((node, sym, d));
             }
-            let mut states = vec![State { u: start.u, e: d }];
+            let mut states: States = smallvec![State { u: start.u, e: d }];
             let rules = std::mem::take(&mut self.line_rules);
             // The function's differential is shown as it comes, `df = a'*(exp(X*b) .* (dX*b))`;
             // the trace form follows by T1.
@@ -204,7 +200,7 @@ impl Engine<'_> {
                 continue;
             }
             if self.s.pool.tree_size(tidy).saturating_add(2) < self.s.pool.tree_size(d) {
-                states = vec![State {
+                states = smallvec![State {
                     u: start.u,
                     e: tidy,
                 }];
@@ -253,13 +249,9 @@ impl Engine<'_> {
 
     /// Step (b), the trace tricks: one peel of every term per line, until no term changes, then
     /// the terms of the same differential collected. Returns the collected terms.
-    fn trace_tricks(
-        &mut self,
-        mut states: Vec<State>,
-        lhs: &StepLhs,
-    ) -> Result<Vec<State>, DeriveError> {
+    fn trace_tricks(&mut self, mut states: States, lhs: &StepLhs) -> Result<States, DeriveError> {
         // The terms of the next line go into `next`, whose buffer is kept from line to line.
-        let mut next = Vec::with_capacity(states.len() + 2);
+        let mut next = States::with_capacity(states.len() + 2);
         // The rules of a line, in a buffer kept from line to line unless the line is recorded.
         let mut rules = Vec::with_capacity(4);
         loop {
@@ -289,7 +281,7 @@ impl Engine<'_> {
                 None => groups.push((st.e, smallvec![u])),
             }
         }
-        let mut collected = Vec::new();
+        let mut collected = States::new();
         for (e, us) in &groups {
             let total = self.s.add(us)?;
             collected.push(State {

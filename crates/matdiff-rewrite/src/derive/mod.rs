@@ -163,6 +163,9 @@ struct State {
     e: ExprId,
 }
 
+/// The terms of a line of the trace tricks: a few, on the stack.
+type States = SmallVec<[State; 4]>;
+
 pub(crate) struct Engine<'p> {
     pub(crate) s: Simplifier<'p>,
     pub(crate) wrt_node: ExprId,

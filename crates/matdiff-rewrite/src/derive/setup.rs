@@ -1,7 +1,10 @@
 //! Setting up the engine: the variable, the upstream function, the named subexpressions.
 
+use std::borrow::Cow;
+
 use matdiff_expr::{Expr, ExprId, ExprPool, Node, Reduce, Shape, Symbol};
 use matdiff_expr::{FxHashMap as HashMap, FxHashSet as HashSet};
+use smallvec::{smallvec, SmallVec};
 
 use crate::error::DeriveError;
 use crate::simplify::Simplifier;
@@ -43,7 +46,7 @@ pub(super) fn setup_at<'p>(
     // Which nodes depend on the variable, and which are shared (used twice or more).
     let n = root.index() + 1;
     let mut depends = vec![false; n];
-    let mut usage = vec![Usage::default(); n];
+    let mut usage: SmallVec<[Usage; 32]> = smallvec![Usage::default(); n];
     usage[root.index()].reachable = true;
     for id in pool.ids().take(n).rev() {
         if !usage[id.index()].reachable {
@@ -223,7 +226,7 @@ pub(super) fn wrt_variable(
         .ids()
         .skip(node.index())
         .take(root.index() - node.index() + 1);
-    let mut reached = vec![false; between.len()];
+    let mut reached: SmallVec<[bool; 64]> = smallvec![false; between.len()];
     reached[between.len() - 1] = true;
     for (k, id) in between.enumerate().rev() {
         if reached[k] {
@@ -265,24 +268,22 @@ pub(super) fn declare_differential(
     name: &str,
     shape: Shape,
 ) -> Result<Symbol, DeriveError> {
-    let full = fresh_name(
-        pool,
-        &format!("{}{name}", Aux::Differential.prefix()),
-        shape,
-    );
+    let base = format!("{}{name}", Aux::Differential.prefix());
+    let full = fresh_name(pool, &base, shape);
     declare_internal(pool, &full, shape)
 }
 
-pub(super) fn fresh_name(pool: &ExprPool, base: &str, shape: Shape) -> String {
+pub(super) fn fresh_name<'b>(pool: &ExprPool, base: &'b str, shape: Shape) -> Cow<'b, str> {
     let free = |n: &str| match pool.find_symbol(n) {
         None => true,
         Some(s) => !pool.is_function(s) && pool.var_info(s).is_none_or(|i| i.shape == shape),
     };
     if free(base) {
-        return base.to_string();
+        return base.into();
     }
     (1..)
         .map(|i| format!("{base}_{i}"))
         .find(|n| free(n))
         .expect("endless names")
+        .into()
 }
