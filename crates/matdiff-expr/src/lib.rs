@@ -111,4 +111,40 @@ impl ExprPool {
     pub fn plain_prefix(&self, id: ExprId, max_len: usize) -> String {
         Printer::new(self, Style::Plain).print_prefix(id, max_len)
     }
+
+    /// The first byte of the plain form when it is known without printing: of a variable, a
+    /// function's application, a reduction, a transposed variable, or a product led by one of
+    /// them; `None` otherwise. Two forms whose first bytes differ are ordered by them, so that
+    /// sorting by [`ExprPool::plain_prefix`] prints only the forms that start alike.
+    ///
+    /// ```
+    /// let mut pool = matdiff_expr::ExprPool::new();
+    /// let e = pool.parse("exp(X*b) .* (Y*b) .* (-b)").unwrap().root;
+    /// let first: Vec<Option<u8>> =
+    ///     pool.node(e).children().iter().map(|&x| pool.plain_first_byte(x)).collect();
+    /// assert_eq!(first, [Some(b'e'), Some(b'Y'), None]);
+    /// ```
+    pub fn plain_first_byte(&self, id: ExprId) -> Option<u8> {
+        let leading = match self.node(id) {
+            // A product's first factor, when it is written as it is (no parentheses, no count
+            // `rows(A)`); what the printer writes first for each kind of node below.
+            Node::Mul(xs) | Node::Hadamard(xs) => xs[0],
+            _ => id,
+        };
+        let first = |text: &str| text.as_bytes().first().copied();
+        let byte = match self.node(leading) {
+            Node::Var(s) => first(self.name(*s)),
+            Node::Apply { fun, .. } if softmax_argument(self, leading).is_none() => {
+                first(self.fun_name(*fun))
+            }
+            Node::Reduce(r, _) => first(r.name()),
+            Node::Transpose(a) => match self.node(*a) {
+                Node::Var(s) => first(self.name(*s)),
+                _ => None,
+            },
+            _ => None,
+        };
+        debug_assert!(byte.is_none_or(|b| self.plain_prefix(id, 8).as_bytes()[0] == b));
+        byte
+    }
 }

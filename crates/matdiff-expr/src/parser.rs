@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 use bumpalo::Bump;
+use smallvec::SmallVec;
 
 use crate::error::ParseError;
 use crate::functions::{builtin, is_abstract_function_name, not_yet, unknown_message};
@@ -616,9 +617,9 @@ impl<'a> Parser<'a> {
     /// Parses every parenthesised group, innermost first, each as an expression whose inner
     /// groups are already parsed. The results wait in `groups` until the parse reaches them.
     fn parse_groups(&mut self) {
-        let mut open: Vec<usize> = Vec::new();
+        let mut open: SmallVec<[usize; 8]> = SmallVec::new();
         // The groups to parse (those within the nesting limit), inner before outer.
-        let mut order: Vec<usize> = Vec::new();
+        let mut order: SmallVec<[usize; 8]> = SmallVec::new();
         let mut slots = 0;
         for i in 0..self.toks.len() {
             match self.toks[i].kind {

@@ -238,7 +238,7 @@ impl ExprPool {
     }
 
     /// Every id of the pool, children before parents.
-    pub fn ids(&self) -> impl Iterator<Item = ExprId> {
+    pub fn ids(&self) -> impl DoubleEndedIterator<Item = ExprId> + ExactSizeIterator {
         (0..self.nodes.len() as u32).map(ExprId)
     }
 
@@ -926,16 +926,17 @@ impl ExprPool {
             Node::Pow([a, _]) => self.is_symmetric(*a),
             Node::Apply { arg, .. } => self.is_symmetric(*arg),
             Node::Mul(xs) => {
-                let m: Vec<ExprId> = xs
-                    .iter()
-                    .copied()
-                    .filter(|&x| !self.shape(x).is_scalar())
-                    .collect();
                 // A palindrome up to transposes: F1 * ... * Fk with F(k+1-i) = Fi' and a
-                // symmetric middle factor.
-                let k = m.len();
-                (0..k / 2).all(|i| self.is_transpose_of(m[k - 1 - i], m[i]))
-                    && (k.is_multiple_of(2) || self.is_symmetric(m[k / 2]))
+                // symmetric middle factor (scalar factors skipped), read from both ends.
+                let mut m = xs.iter().copied().filter(|&x| !self.shape(x).is_scalar());
+                loop {
+                    match (m.next(), m.next_back()) {
+                        (Some(first), Some(last)) if self.is_transpose_of(last, first) => {}
+                        (Some(_), Some(_)) => return false,
+                        (Some(middle), None) => return self.is_symmetric(middle),
+                        _ => return true,
+                    }
+                }
             }
             _ => false,
         }

@@ -1,13 +1,17 @@
 //! (a) The differential: `d(e)` by the rules D1-D19, linear in the differentials of the variable
 //! and of the named subexpressions the derivation goes through.
 
-use matdiff_expr::{ExprId, Fun, Func, Node, Reduce};
+use matdiff_expr::{ExprId, Fun, Func, Ids, Node, Reduce};
+use smallvec::SmallVec;
 
 use crate::derive::Engine;
 use crate::error::DeriveError;
 use crate::rules::RuleId;
 
 type Differential = Result<Option<ExprId>, DeriveError>;
+
+/// The terms of a differential, or the factors of a product: a few, on the stack.
+type Terms = SmallVec<[ExprId; 4]>;
 
 impl Engine<'_> {
     /// The differential of `id`, or `None` when it is zero (`id` does not depend on the variable).
@@ -44,11 +48,11 @@ impl Engine<'_> {
         Ok(self.s.pool.intern(node)?)
     }
 
-    fn sum_of(&mut self, terms: Vec<ExprId>) -> Differential {
+    fn sum_of(&mut self, terms: Terms) -> Differential {
         Ok(match terms.len() {
             0 => None,
             1 => Some(terms[0]),
-            _ => Some(self.raw(Node::Add(terms.into()))?),
+            _ => Some(self.raw(Node::Add(Ids::from(&terms[..])))?),
         })
     }
 
@@ -66,7 +70,7 @@ impl Engine<'_> {
             }
             Node::Add(xs) => {
                 self.use_rule(RuleId::D1);
-                let mut terms = Vec::new();
+                let mut terms = Terms::new();
                 let shape = self.s.pool.shape(id);
                 for &x in xs.iter() {
                     match self.d(x)? {
@@ -88,18 +92,19 @@ impl Engine<'_> {
             Node::Mul(xs) | Node::Hadamard(xs) => {
                 let hadamard = matches!(self.s.pool.node(id), Node::Hadamard(_));
                 self.use_rule(if hadamard { RuleId::D7 } else { RuleId::D2 });
-                let mut terms = Vec::new();
+                let mut terms = Terms::new();
                 for (i, &x) in xs.iter().enumerate() {
                     let Some(dx) = self.d(x)? else {
                         self.use_rule(RuleId::D9);
                         continue;
                     };
-                    let mut factors = xs.to_vec();
+                    let mut factors = Terms::from_slice(&xs);
                     factors[i] = dx;
+                    let factors = Ids::from(&factors[..]);
                     let t = if hadamard {
-                        Node::Hadamard(factors.into())
+                        Node::Hadamard(factors)
                     } else {
-                        Node::Mul(factors.into())
+                        Node::Mul(factors)
                     };
                     terms.push(self.raw(t)?);
                 }
@@ -107,14 +112,14 @@ impl Engine<'_> {
             }
             Node::Div([a, s]) => {
                 self.use_rule(RuleId::D19);
-                let mut terms = Vec::new();
+                let mut terms = Terms::new();
                 if let Some(da) = self.d(a)? {
                     terms.push(self.raw(Node::Div([da, s]))?);
                 }
                 if let Some(ds) = self.d(s)? {
                     let two = self.s.pool.num(2.0);
                     let sq = self.raw(Node::Pow([s, two]))?;
-                    let top = self.raw(Node::Mul(vec![a, ds].into()))?;
+                    let top = self.raw(Node::Mul([a, ds].into()))?;
                     let q = self.raw(Node::Div([top, sq]))?;
                     terms.push(self.raw(Node::Neg(q))?);
                 }
@@ -122,14 +127,14 @@ impl Engine<'_> {
             }
             Node::HDiv([a, b]) => {
                 self.use_rule(RuleId::D12);
-                let mut terms = Vec::new();
+                let mut terms = Terms::new();
                 if let Some(da) = self.d(a)? {
                     terms.push(self.raw(Node::HDiv([da, b]))?);
                 }
                 if let Some(db) = self.d(b)? {
                     let two = self.s.pool.num(2.0);
                     let sq = self.raw(Node::HPow([b, two]))?;
-                    let top = self.raw(Node::Hadamard(vec![a, db].into()))?;
+                    let top = self.raw(Node::Hadamard([a, db].into()))?;
                     let q = self.raw(Node::HDiv([top, sq]))?;
                     terms.push(self.raw(Node::Neg(q))?);
                 }
@@ -138,7 +143,7 @@ impl Engine<'_> {
             Node::Pow([a, k]) => self.d_pow(id, a, k),
             Node::HPow([a, c]) => {
                 self.use_rule(RuleId::D13);
-                let mut terms = Vec::new();
+                let mut terms = Terms::new();
                 if let Some(da) = self.d(a)? {
                     let cv = match self.s.pool.node(c) {
                         Node::Num(n) => Some(n.get()),
@@ -153,12 +158,12 @@ impl Engine<'_> {
                         None => {
                             let one = self.s.pool.num(1.0);
                             let minus = self.raw(Node::Neg(one))?;
-                            let k = self.raw(Node::Add(vec![c, minus].into()))?;
+                            let k = self.raw(Node::Add([c, minus].into()))?;
                             self.raw(Node::HPow([a, k]))?
                         }
                     };
-                    let had = self.raw(Node::Hadamard(vec![lower, da].into()))?;
-                    terms.push(self.raw(Node::Mul(vec![c, had].into()))?);
+                    let had = self.raw(Node::Hadamard([lower, da].into()))?;
+                    terms.push(self.raw(Node::Mul([c, had].into()))?);
                 }
                 if let Some(dc) = self.d(c)? {
                     let log = self.raw(Node::Apply {
@@ -166,8 +171,8 @@ impl Engine<'_> {
                         order: 0,
                         arg: a,
                     })?;
-                    let had = self.raw(Node::Hadamard(vec![id, log].into()))?;
-                    terms.push(self.raw(Node::Mul(vec![dc, had].into()))?);
+                    let had = self.raw(Node::Hadamard([id, log].into()))?;
+                    terms.push(self.raw(Node::Mul([dc, had].into()))?);
                 }
                 self.sum_of(terms)
             }
@@ -191,10 +196,10 @@ impl Engine<'_> {
                 let deriv = self.derivative_of(id, fun, order, arg)?;
                 if scalar(self, arg) {
                     self.use_rule(RuleId::D11);
-                    Ok(Some(self.raw(Node::Mul(vec![deriv, da].into()))?))
+                    Ok(Some(self.raw(Node::Mul([deriv, da].into()))?))
                 } else {
                     self.use_rule(RuleId::D8);
-                    Ok(Some(self.raw(Node::Hadamard(vec![deriv, da].into()))?))
+                    Ok(Some(self.raw(Node::Hadamard([deriv, da].into()))?))
                 }
             }
             Node::Reduce(Reduce::Trace, p) if self.symbolic_power(p).is_some() => {
@@ -208,11 +213,11 @@ impl Engine<'_> {
                 };
                 self.use_rule(RuleId::D23);
                 let minus_one = self.s.pool.num(-1.0);
-                let k1 = self.raw(Node::Add(vec![k, minus_one].into()))?;
+                let k1 = self.raw(Node::Add([k, minus_one].into()))?;
                 let lower = self.raw(Node::Pow([m, k1]))?;
-                let prod = self.raw(Node::Mul(vec![lower, dm].into()))?;
+                let prod = self.raw(Node::Mul([lower, dm].into()))?;
                 let t = self.raw(Node::Reduce(Reduce::Trace, prod))?;
-                Ok(Some(self.raw(Node::Mul(vec![k, t].into()))?))
+                Ok(Some(self.raw(Node::Mul([k, t].into()))?))
             }
             Node::Reduce(r, a) => {
                 let Some(da) = self.d(a)? else {
@@ -231,9 +236,9 @@ impl Engine<'_> {
                     Reduce::Det => {
                         self.use_rule(RuleId::D6);
                         let inv = self.raw(Node::Inv(a))?;
-                        let p = self.raw(Node::Mul(vec![inv, da].into()))?;
+                        let p = self.raw(Node::Mul([inv, da].into()))?;
                         let t = self.raw(Node::Reduce(Reduce::Trace, p))?;
-                        self.raw(Node::Mul(vec![id, t].into()))?
+                        self.raw(Node::Mul([id, t].into()))?
                     }
                     Reduce::LogDet | Reduce::LogAbsDet => {
                         self.use_rule(if r == Reduce::LogDet {
@@ -242,7 +247,7 @@ impl Engine<'_> {
                             RuleId::D21
                         });
                         let inv = self.raw(Node::Inv(a))?;
-                        let p = self.raw(Node::Mul(vec![inv, da].into()))?;
+                        let p = self.raw(Node::Mul([inv, da].into()))?;
                         self.raw(Node::Reduce(Reduce::Trace, p))?
                     }
                     Reduce::Norm1 => {
@@ -252,7 +257,7 @@ impl Engine<'_> {
                             order: 1,
                             arg: a,
                         })?;
-                        let h = self.raw(Node::Hadamard(vec![sign, da].into()))?;
+                        let h = self.raw(Node::Hadamard([sign, da].into()))?;
                         self.raw(Node::Reduce(Reduce::Sum, h))?
                     }
                     Reduce::Norm2 => {
@@ -269,7 +274,7 @@ impl Engine<'_> {
                         // X when it is not a variable, for the same reason).
                         self.use_rule(RuleId::D22);
                         let neg_a = self.raw(Node::Neg(a))?;
-                        let gap = self.raw(Node::Add(vec![id, neg_a].into()))?;
+                        let gap = self.raw(Node::Add([id, neg_a].into()))?;
                         let sign = self.raw(Node::Apply {
                             fun: Fun::Builtin(matdiff_expr::Func::Sign),
                             order: 0,
@@ -300,17 +305,17 @@ impl Engine<'_> {
                         } else {
                             sign
                         };
-                        let ind = self.raw(Node::Add(vec![one, signed].into()))?;
+                        let ind = self.raw(Node::Add([one, signed].into()))?;
                         let count = self.raw(Node::Reduce(Reduce::Sum, ind))?;
                         let w = self.raw(Node::Div([ind, count]))?;
-                        let h = self.raw(Node::Hadamard(vec![w, da].into()))?;
+                        let h = self.raw(Node::Hadamard([w, da].into()))?;
                         self.raw(Node::Reduce(Reduce::Sum, h))?
                     }
                     Reduce::LogSumExp => {
                         // d logsumexp(x) = softmax(x)'*dx, softmax(x) = exp(x - logsumexp(x)).
                         self.use_rule(RuleId::D20);
                         let neg = self.raw(Node::Neg(id))?;
-                        let shifted = self.raw(Node::Add(vec![a, neg].into()))?;
+                        let shifted = self.raw(Node::Add([a, neg].into()))?;
                         let softmax = self.raw(Node::Apply {
                             fun: Fun::Builtin(matdiff_expr::Func::Exp),
                             order: 0,
@@ -325,7 +330,7 @@ impl Engine<'_> {
                 let Some(da) = self.d(a)? else {
                     return Ok(None);
                 };
-                let p = self.raw(Node::Mul(vec![id, da, id].into()))?;
+                let p = self.raw(Node::Mul([id, da, id].into()))?;
                 Ok(Some(self.raw(Node::Neg(p))?))
             }
             Node::Diag(a) => {
@@ -344,17 +349,17 @@ impl Engine<'_> {
                 };
                 let rows = self.s.pool.shape(a).rows;
                 let ones = self.raw(Node::Ones(rows))?;
-                let broadcast = self.raw(Node::Mul(vec![ones, id].into()))?;
+                let broadcast = self.raw(Node::Mul([ones, id].into()))?;
                 let neg = self.raw(Node::Neg(broadcast))?;
-                let shifted = self.raw(Node::Add(vec![a, neg].into()))?;
+                let shifted = self.raw(Node::Add([a, neg].into()))?;
                 let softmax = self.raw(Node::Apply {
                     fun: Fun::Builtin(matdiff_expr::Func::Exp),
                     order: 0,
                     arg: shifted,
                 })?;
-                let weighted = self.raw(Node::Hadamard(vec![softmax, da].into()))?;
+                let weighted = self.raw(Node::Hadamard([softmax, da].into()))?;
                 let ones_t = self.raw(Node::Transpose(ones))?;
-                Ok(Some(self.raw(Node::Mul(vec![ones_t, weighted].into()))?))
+                Ok(Some(self.raw(Node::Mul([ones_t, weighted].into()))?))
             }
             Node::Tri(t, a) => {
                 self.use_rule(RuleId::D24);
@@ -367,7 +372,7 @@ impl Engine<'_> {
             Node::Kron([a, b]) => {
                 self.use_rule(RuleId::D25);
                 let (da, db) = (self.d(a)?, self.d(b)?);
-                let mut terms = Vec::new();
+                let mut terms = Terms::new();
                 if let Some(da) = da {
                     terms.push(self.raw(Node::Kron([da, b]))?);
                 }
@@ -396,7 +401,7 @@ impl Engine<'_> {
     /// `a'*b` for vectors, `tr(a'*b)` for matrices.
     fn inner_product(&mut self, a: ExprId, b: ExprId, vector: bool) -> Result<ExprId, DeriveError> {
         let at = self.raw(Node::Transpose(a))?;
-        let p = self.raw(Node::Mul(vec![at, b].into()))?;
+        let p = self.raw(Node::Mul([at, b].into()))?;
         if vector {
             Ok(p)
         } else {
@@ -445,7 +450,7 @@ impl Engine<'_> {
         }
         let da = self.d(a)?;
         let dk = self.d(k)?;
-        let mut terms = Vec::new();
+        let mut terms = Terms::new();
         if let Some(da) = da {
             if self.s.pool.shape(a).is_scalar() {
                 // d ||v||^2 = 2 v' dv: the squared norm without a square root.
@@ -457,7 +462,7 @@ impl Engine<'_> {
                         let vector = self.s.pool.shape(v).cols == matdiff_expr::Dim::ONE;
                         let inner = self.inner_product(v, dv, vector)?;
                         let two = self.s.pool.num(2.0);
-                        terms.push(self.raw(Node::Mul(vec![two, inner].into()))?);
+                        terms.push(self.raw(Node::Mul([two, inner].into()))?);
                         return self.sum_of(terms);
                     }
                 }
@@ -470,11 +475,11 @@ impl Engine<'_> {
                     }
                     None => {
                         let one = self.s.pool.num(-1.0);
-                        let k1 = self.raw(Node::Add(vec![k, one].into()))?;
+                        let k1 = self.raw(Node::Add([k, one].into()))?;
                         self.raw(Node::Pow([a, k1]))?
                     }
                 };
-                terms.push(self.raw(Node::Mul(vec![k, lower, da].into()))?);
+                terms.push(self.raw(Node::Mul([k, lower, da].into()))?);
             } else {
                 self.use_rule(RuleId::D18);
                 let kv = kv.expect("matrix powers have number exponents") as i64;
@@ -483,7 +488,7 @@ impl Engine<'_> {
                 } else {
                     self.use_rule(RuleId::D5);
                     let inv = self.raw(Node::Inv(a))?;
-                    let p = self.raw(Node::Mul(vec![inv, da, inv].into()))?;
+                    let p = self.raw(Node::Mul([inv, da, inv].into()))?;
                     (inv, self.raw(Node::Neg(p))?, -kv)
                 };
                 for i in 0..count {
@@ -510,7 +515,7 @@ impl Engine<'_> {
                 order: 0,
                 arg: a,
             })?;
-            terms.push(self.raw(Node::Mul(vec![log, id, dk].into()))?);
+            terms.push(self.raw(Node::Mul([log, id, dk].into()))?);
         }
         self.sum_of(terms)
     }
@@ -540,19 +545,19 @@ impl Engine<'_> {
             // sigmoid''' = sigmoid' .* (1 - 6*sigmoid')
             Func::Sigmoid => {
                 let (ds, one, six) = (call(self, 1)?, num(self, 1.0), num(self, -6.0));
-                let scaled = self.raw(Node::Mul(vec![six, ds].into()))?;
-                let rest = self.raw(Node::Add(vec![one, scaled].into()))?;
-                self.raw(Node::Hadamard(vec![ds, rest].into()))?
+                let scaled = self.raw(Node::Mul([six, ds].into()))?;
+                let rest = self.raw(Node::Add([one, scaled].into()))?;
+                self.raw(Node::Hadamard([ds, rest].into()))?
             }
             // tanh''' = -2*(tanh'.^2 + tanh .* tanh''), tan''' = 2*(tan'.^2 + tan .* tan'')
             Func::Tanh | Func::Tan => {
                 let (t, dt, ddt) = (call(self, 0)?, call(self, 1)?, call(self, 2)?);
                 let two = num(self, 2.0);
                 let sq = self.raw(Node::HPow([dt, two]))?;
-                let prod = self.raw(Node::Hadamard(vec![t, ddt].into()))?;
-                let sum = self.raw(Node::Add(vec![sq, prod].into()))?;
+                let prod = self.raw(Node::Hadamard([t, ddt].into()))?;
+                let sum = self.raw(Node::Add([sq, prod].into()))?;
                 let k = num(self, if f == Func::Tanh { -2.0 } else { 2.0 });
-                self.raw(Node::Mul(vec![k, sum].into()))?
+                self.raw(Node::Mul([k, sum].into()))?
             }
             // sqrt''' = 0.375 * z.^(-2.5), log''' = 2 * z.^(-3)
             Func::Sqrt | Func::Log => {
@@ -562,7 +567,7 @@ impl Engine<'_> {
                     (num(self, 2.0), num(self, -3.0))
                 };
                 let p = self.raw(Node::HPow([z, e]))?;
-                self.raw(Node::Mul(vec![k, p].into()))?
+                self.raw(Node::Mul([k, p].into()))?
             }
             Func::Exp => call(self, 0)?,
             // sin''' = -cos, cos''' = sin
@@ -602,9 +607,9 @@ impl Engine<'_> {
             // log1p''' = 2*(1 + z).^(-3)
             Func::Log1p => {
                 let (one, k, e) = (num(self, 1.0), num(self, 2.0), num(self, -3.0));
-                let base = self.raw(Node::Add(vec![one, z].into()))?;
+                let base = self.raw(Node::Add([one, z].into()))?;
                 let p = self.raw(Node::HPow([base, e]))?;
-                self.raw(Node::Mul(vec![k, p].into()))?
+                self.raw(Node::Mul([k, p].into()))?
             }
             // arctan''' = (6*z.^2 - 2) ./ (1 + z.^2).^3
             Func::Arctan => {
@@ -615,10 +620,10 @@ impl Engine<'_> {
                     num(self, 6.0),
                 );
                 let sq = self.raw(Node::HPow([z, two]))?;
-                let six_sq = self.raw(Node::Mul(vec![six, sq].into()))?;
+                let six_sq = self.raw(Node::Mul([six, sq].into()))?;
                 let minus_two = num(self, -2.0);
-                let top = self.raw(Node::Add(vec![six_sq, minus_two].into()))?;
-                let base = self.raw(Node::Add(vec![one, sq].into()))?;
+                let top = self.raw(Node::Add([six_sq, minus_two].into()))?;
+                let base = self.raw(Node::Add([one, sq].into()))?;
                 let bottom = self.raw(Node::HPow([base, three]))?;
                 self.raw(Node::HDiv([top, bottom]))?
             }
@@ -626,10 +631,10 @@ impl Engine<'_> {
             Func::Arcsin | Func::Arccos => {
                 let (one, two, power) = (num(self, 1.0), num(self, 2.0), num(self, 2.5));
                 let sq = self.raw(Node::HPow([z, two]))?;
-                let two_sq = self.raw(Node::Mul(vec![two, sq].into()))?;
-                let top = self.raw(Node::Add(vec![one, two_sq].into()))?;
+                let two_sq = self.raw(Node::Mul([two, sq].into()))?;
+                let top = self.raw(Node::Add([one, two_sq].into()))?;
                 let minus_sq = self.raw(Node::Neg(sq))?;
-                let base = self.raw(Node::Add(vec![one, minus_sq].into()))?;
+                let base = self.raw(Node::Add([one, minus_sq].into()))?;
                 let bottom = self.raw(Node::HPow([base, power]))?;
                 let q = self.raw(Node::HDiv([top, bottom]))?;
                 if f == Func::Arcsin {

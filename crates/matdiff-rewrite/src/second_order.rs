@@ -595,7 +595,7 @@ fn direction_taken(pool: &ExprPool, expr: &Expr, name: &str, shape: Shape) -> bo
 fn inner_product(pool: &mut ExprPool, g: ExprId, v: ExprId) -> Result<ExprId, SecondOrderError> {
     let gt = pool.intern(Node::Transpose(g))?;
     let gt = Simplifier::new(pool).simplify(gt)?;
-    let p = pool.intern(Node::Mul(vec![gt, v].into()))?;
+    let p = pool.intern(Node::Mul([gt, v].into()))?;
     Ok(if pool.shape(p).is_scalar() {
         p
     } else {

@@ -1,7 +1,7 @@
 //! `tril` and `triu` in canonical form (the triangle of a triangle, of a diagonal matrix and of
 //! a scalar are simpler expressions), and the triangle of a triangular variable.
 
-use matdiff_expr::{Dim, ExprError, ExprId, ExprPool, Node, Structure, Triangle};
+use matdiff_expr::{Dim, ExprError, ExprId, Node, Structure, Triangle};
 
 use crate::simplify::Simplifier;
 
@@ -48,10 +48,9 @@ pub(crate) fn tri(s: &mut Simplifier, t: Triangle, a: ExprId) -> Result<ExprId, 
     }
 }
 
-/// The triangle a variable is declared to be (`lower`, `upper`), if any.
-pub(crate) fn of_variable(pool: &ExprPool, name: &str) -> Option<Triangle> {
-    let info = pool.find_symbol(name).and_then(|s| pool.var_info(s))?;
-    match info.structure {
+/// The triangle a variable of this structure is declared to be (`lower`, `upper`), if any.
+pub(crate) fn of_structure(structure: Structure) -> Option<Triangle> {
+    match structure {
         Structure::Lower => Some(Triangle::Lower),
         Structure::Upper => Some(Triangle::Upper),
         _ => None,

@@ -102,7 +102,8 @@ impl<'p> Inference<'p> {
             pool,
             dims: Dims::with_capacity(16),
             vars: Vec::new(),
-            var_names: NameTable::default(),
+            // Room for a short input's names: growing the index from empty rehashes it.
+            var_names: NameTable::with_capacity(8),
             var_symbols: Vec::new(),
             functions: HashMap::default(),
             bindings: HashMap::default(),

@@ -17,11 +17,14 @@ pub(super) struct NodeShapes {
 }
 
 impl NodeShapes {
-    /// Room for `n` nodes.
+    /// Room for `n` nodes, and for the few distinct shapes of a short expression (growing the
+    /// shape table from empty reallocates it and rehashes its index several times).
     pub(super) fn with_capacity(n: usize) -> NodeShapes {
+        const SHAPES: usize = 8;
         NodeShapes {
             ids: Vec::with_capacity(n),
-            ..NodeShapes::default()
+            distinct: Vec::with_capacity(SHAPES),
+            index: FxHashMap::with_capacity_and_hasher(SHAPES, Default::default()),
         }
     }
 

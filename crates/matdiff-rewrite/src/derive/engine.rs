@@ -2,13 +2,14 @@
 
 use matdiff_expr::{Decl, DeclDim, DeclShape, Dim, ExprId, ExprPool, Ids, Node, Reduce, Symbol};
 use matdiff_expr::{FxHashMap as HashMap, FxHashSet as HashSet};
+use smallvec::{smallvec, SmallVec};
 
 use crate::error::DeriveError;
 use crate::rules::RuleId;
 
 use super::setup::fresh_name;
 use super::{
-    replace_word, substitute, Aux, Engine, LhsFunction::F, State, Step, StepKind, StepLhs,
+    replace_word, substitute, Aux, Engine, LhsFunction::F, State, States, Step, StepKind, StepLhs,
 };
 
 impl Engine<'_> {
@@ -35,7 +36,8 @@ impl Engine<'_> {
         if let Some(b) = self.has_d.get(id) {
             return b;
         }
-        let mut b = self.dvars.contains(&id);
+        // The differential variables are remembered from the start (see `setup`).
+        let mut b = false;
         let mut i = 0;
         while !b && i < self.s.pool.node(id).children().len() {
             b = self.has_d(self.s.pool.node(id).children()[i]);
@@ -91,16 +93,12 @@ impl Engine<'_> {
         wrt: &str,
         symmetric: bool,
     ) -> Result<(ExprId, Vec<(Symbol, ExprId)>), DeriveError> {
-        let mut order: Vec<ExprId> = self
-            .boundaries
-            .keys()
-            .copied()
-            .filter(|&b| b != root)
-            .collect();
-        order.sort_by(|a, b| b.cmp(a));
-        order.insert(0, root);
+        // The root, then the named subexpressions from the outermost (largest id) inwards.
+        let mut order: SmallVec<[ExprId; 4]> = smallvec![root];
+        order.extend(self.boundaries.keys().copied().filter(|&b| b != root));
+        order[1..].sort_by(|a, b| b.cmp(a));
         let mut adjoints: HashMap<ExprId, Vec<ExprId>> = HashMap::default();
-        let mut grad_terms: Vec<ExprId> = Vec::new();
+        let mut grad_terms: SmallVec<[ExprId; 4]> = SmallVec::new();
         let mut shown: HashMap<ExprId, ExprId> = HashMap::default();
         let mut display_defs: Vec<(Symbol, ExprId)> = Vec::new();
         let mut dvar_defs: Vec<(ExprId, Symbol, ExprId)> = Vec::new();
@@ -183,7 +181,7 @@ impl Engine<'_> {
                 };
                 dvar_defs.push((node, sym, d));
             }
-            let mut states = vec![State { u: start.u, e: d }];
+            let mut states: States = smallvec![State { u: start.u, e: d }];
             let rules = std::mem::take(&mut self.line_rules);
             // The function's differential is shown as it comes, `df = a'*(exp(X*b) .* (dX*b))`;
             // the trace form follows by T1.
@@ -202,7 +200,7 @@ impl Engine<'_> {
                 continue;
             }
             if self.s.pool.tree_size(tidy).saturating_add(2) < self.s.pool.tree_size(d) {
-                states = vec![State {
+                states = smallvec![State {
                     u: start.u,
                     e: tidy,
                 }];
@@ -251,15 +249,13 @@ impl Engine<'_> {
 
     /// Step (b), the trace tricks: one peel of every term per line, until no term changes, then
     /// the terms of the same differential collected. Returns the collected terms.
-    fn trace_tricks(
-        &mut self,
-        mut states: Vec<State>,
-        lhs: &StepLhs,
-    ) -> Result<Vec<State>, DeriveError> {
+    fn trace_tricks(&mut self, mut states: States, lhs: &StepLhs) -> Result<States, DeriveError> {
         // The terms of the next line go into `next`, whose buffer is kept from line to line.
-        let mut next = Vec::with_capacity(states.len() + 2);
+        let mut next = States::with_capacity(states.len() + 2);
+        // The rules of a line, in a buffer kept from line to line unless the line is recorded.
+        let mut rules = Vec::with_capacity(4);
         loop {
-            let mut rules = Vec::with_capacity(4);
+            rules.clear();
             next.clear();
             let mut changed = false;
             for st in &states {
@@ -269,18 +265,23 @@ impl Engine<'_> {
                 break;
             }
             std::mem::swap(&mut states, &mut next);
-            self.push_shown(lhs, &states, rules, true)?;
+            let line = if self.recording() {
+                std::mem::replace(&mut rules, Vec::with_capacity(4))
+            } else {
+                Vec::new()
+            };
+            self.push_shown(lhs, &states, line, true)?;
         }
         // Collect terms of the same differential.
-        let mut groups: Vec<(ExprId, Vec<ExprId>)> = Vec::new();
+        let mut groups: SmallVec<[(ExprId, SmallVec<[ExprId; 2]>); 2]> = SmallVec::new();
         for st in &states {
             let u = self.u_or_identity(*st)?;
             match groups.iter_mut().find(|g| g.0 == st.e) {
                 Some(g) => g.1.push(u),
-                None => groups.push((st.e, vec![u])),
+                None => groups.push((st.e, smallvec![u])),
             }
         }
-        let mut collected = Vec::new();
+        let mut collected = States::new();
         for (e, us) in &groups {
             let total = self.s.add(us)?;
             collected.push(State {
@@ -364,12 +365,8 @@ impl Engine<'_> {
             }
         }
         // A diagonal variable: the gradient is the diagonal part (a projection, so a new line).
-        let diagonal = self
-            .s
-            .pool
-            .find_symbol(wrt)
-            .and_then(|s| self.s.pool.var_info(s));
-        if let Some(info) = diagonal.filter(|i| i.structure == matdiff_expr::Structure::Diagonal) {
+        let info = self.wrt_info();
+        if let Some(info) = info.filter(|i| i.structure == matdiff_expr::Structure::Diagonal) {
             let eye = self.s.pool.intern(Node::Identity(info.shape.rows))?;
             let h = self.s.hadamard(&[eye, full], &[])?;
             full = self.s.canon(h)?;
@@ -383,7 +380,7 @@ impl Engine<'_> {
             );
         }
         // A triangular variable: the gradient is that triangle (a projection, so a new line).
-        if let Some(t) = crate::triangle::of_variable(self.s.pool, wrt) {
+        if let Some(t) = info.and_then(|i| crate::triangle::of_structure(i.structure)) {
             full = crate::triangle::tri(&mut self.s, t, full)?;
             shown_full = self.s.present(full)?;
             self.push(
@@ -395,6 +392,14 @@ impl Engine<'_> {
             );
         }
         Ok(shown_full)
+    }
+
+    /// What the pool knows of the variable.
+    pub(super) fn wrt_info(&self) -> Option<matdiff_expr::VarInfo> {
+        match self.s.pool.node(self.wrt_node) {
+            Node::Var(s) => self.s.pool.var_info(*s),
+            _ => None,
+        }
     }
 
     /// Whether the steps are recorded (not [`DeriveOptions::gradient_only`]).
@@ -536,7 +541,7 @@ impl Engine<'_> {
         let product = if unit {
             st.e
         } else {
-            self.s.pool.intern(Node::Mul(vec![ut, st.e].into()))?
+            self.s.pool.intern(Node::Mul([ut, st.e].into()))?
         };
         // Matrices keep the trace form throughout, as the seed writes; vectors and scalars use
         // df = g'*dx (seed eq. 20).

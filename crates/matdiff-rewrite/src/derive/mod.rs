@@ -22,7 +22,7 @@ mod vec_ops;
 pub(crate) use lhs::Aux;
 pub use lhs::{LhsFunction, StepLhs};
 pub(crate) use setup::setup;
-use setup::{upstream_function, wrt_variable};
+use setup::{setup_at, upstream_function, wrt_variable};
 
 /// Derivatives of abstract element-wise functions, registered by name: the extension point for
 /// new element-wise functions (the numeric side registers with `matdiff-faer`).
@@ -163,6 +163,9 @@ struct State {
     e: ExprId,
 }
 
+/// The terms of a line of the trace tricks: a few, on the stack.
+type States = SmallVec<[State; 4]>;
+
 pub(crate) struct Engine<'p> {
     pub(crate) s: Simplifier<'p>,
     pub(crate) wrt_node: ExprId,
@@ -204,16 +207,16 @@ pub fn derive(
         Some(g) => upstream_function(pool, expr.root, g)?,
     };
     // The variable first: asking for a function or a binding is the clearer mistake to report.
-    let absent = match wrt_variable(pool, expr, root, wrt) {
-        Ok(_) => false,
-        Err(DeriveError::NotInExpression { .. }) => true,
+    let wrt_node = match wrt_variable(pool, expr, root, wrt) {
+        Ok(node) => Some(node),
+        Err(DeriveError::NotInExpression { .. }) => None,
         Err(DeriveError::NotAVariable { hint, .. }) if hint.is_empty() => {
             // A name the pool has never seen: a variable of the default shape of its name.
             pool.parse(wrt).map_err(|_| DeriveError::NotAVariable {
                 name: wrt.to_string(),
                 hint,
             })?;
-            true
+            None
         }
         Err(e) => return Err(e),
     };
@@ -223,15 +226,16 @@ pub fn derive(
             shape: pool.shape_str(shape),
         });
     }
-    if absent {
+    let Some(wrt_node) = wrt_node else {
         return absent_variable(pool, root, wrt, options.gradient_only);
-    }
+    };
     let (mut engine, symmetric, differential) =
-        setup(pool, root, expr, &mut bindings, wrt, &options.functions)?;
+        setup_at(pool, root, wrt_node, &mut bindings, wrt, &options.functions)?;
     if options.gradient_only {
         engine.steps = None;
     }
     let (gradient, definitions) = engine.run(root, wrt, symmetric)?;
+    let info = engine.wrt_info();
     let steps = engine.steps.take().unwrap_or_default();
     let aux = std::mem::take(&mut engine.aux);
     drop(engine);
@@ -264,11 +268,8 @@ pub fn derive(
         aux,
         symmetric,
         absent: false,
-        diagonal: pool
-            .find_symbol(wrt)
-            .and_then(|s| pool.var_info(s))
-            .is_some_and(|i| i.structure == matdiff_expr::Structure::Diagonal),
-        triangle: crate::triangle::of_variable(pool, wrt),
+        diagonal: info.is_some_and(|i| i.structure == matdiff_expr::Structure::Diagonal),
+        triangle: info.and_then(|i| crate::triangle::of_structure(i.structure)),
     })
 }
 

@@ -6,7 +6,7 @@ use smallvec::{smallvec, SmallVec};
 use crate::error::DeriveError;
 use crate::rules::RuleId;
 
-use super::{Engine, State};
+use super::{Engine, State, States};
 
 impl Engine<'_> {
     /// One trace trick on a term: pushes the term(s) it becomes; false when the term is already
@@ -14,7 +14,7 @@ impl Engine<'_> {
     pub(super) fn peel(
         &mut self,
         st: State,
-        out: &mut Vec<State>,
+        out: &mut States,
         rules: &mut Vec<RuleId>,
     ) -> Result<bool, DeriveError> {
         if self.dvars.contains(&st.e) {
@@ -137,7 +137,7 @@ impl Engine<'_> {
         &mut self,
         st: State,
         ts: &[ExprId],
-        out: &mut Vec<State>,
+        out: &mut States,
         rules: &mut Vec<RuleId>,
     ) -> Result<(), DeriveError> {
         let e_shape = self.s.pool.shape(st.e);
@@ -168,7 +168,7 @@ impl Engine<'_> {
         &mut self,
         st: State,
         fs: &[ExprId],
-        out: &mut Vec<State>,
+        out: &mut States,
         rules: &mut Vec<RuleId>,
     ) -> Result<(), DeriveError> {
         let fs = self.s.group_scalar_prefix(fs)?;
@@ -246,7 +246,7 @@ impl Engine<'_> {
         &mut self,
         st: State,
         fs: &[ExprId],
-        out: &mut Vec<State>,
+        out: &mut States,
         rules: &mut Vec<RuleId>,
     ) -> Result<(), DeriveError> {
         let e_shape = self.s.pool.shape(st.e);

@@ -1,7 +1,10 @@
 //! Setting up the engine: the variable, the upstream function, the named subexpressions.
 
+use std::borrow::Cow;
+
 use matdiff_expr::{Expr, ExprId, ExprPool, Node, Reduce, Shape, Symbol};
 use matdiff_expr::{FxHashMap as HashMap, FxHashSet as HashSet};
+use smallvec::{smallvec, SmallVec};
 
 use crate::error::DeriveError;
 use crate::simplify::Simplifier;
@@ -19,6 +22,18 @@ pub(crate) fn setup<'p>(
     functions: &'p Derivatives,
 ) -> Result<(Engine<'p>, bool, Symbol), DeriveError> {
     let wrt_node = wrt_variable(pool, expr, root, wrt)?;
+    setup_at(pool, root, wrt_node, bindings, wrt, functions)
+}
+
+/// [`setup`] with the variable's node, found by [`wrt_variable`].
+pub(super) fn setup_at<'p>(
+    pool: &'p mut ExprPool,
+    root: ExprId,
+    wrt_node: ExprId,
+    bindings: &mut Vec<(String, ExprId)>,
+    wrt: &str,
+    functions: &'p Derivatives,
+) -> Result<(Engine<'p>, bool, Symbol), DeriveError> {
     let wrt_sym = match pool.node(wrt_node) {
         Node::Var(s) => *s,
         _ => unreachable!("wrt_variable returns a variable"),
@@ -29,21 +44,20 @@ pub(crate) fn setup<'p>(
     let dx = pool.intern(Node::Var(differential))?;
 
     // Which nodes depend on the variable, and which are shared (used twice or more).
-    let mut depends = vec![false; root.index() + 1];
-    let mut uses = vec![0u32; root.index() + 1];
-    let mut reachable = vec![false; root.index() + 1];
-    reachable[root.index()] = true;
-    let ids: Vec<ExprId> = pool.ids().take(root.index() + 1).collect();
-    for &id in ids.iter().rev() {
-        if !reachable[id.index()] {
+    let n = root.index() + 1;
+    let mut depends = vec![false; n];
+    let mut usage: SmallVec<[Usage; 32]> = smallvec![Usage::default(); n];
+    usage[root.index()].reachable = true;
+    for id in pool.ids().take(n).rev() {
+        if !usage[id.index()].reachable {
             continue;
         }
         for &c in pool.node(id).children() {
-            reachable[c.index()] = true;
-            uses[c.index()] += 1;
+            usage[c.index()].reachable = true;
+            usage[c.index()].uses += 1;
         }
     }
-    for &id in &ids {
+    for id in pool.ids().take(n) {
         let i = id.index();
         depends[i] = id == wrt_node || pool.node(id).children().iter().any(|c| depends[c.index()]);
     }
@@ -60,23 +74,27 @@ pub(crate) fn setup<'p>(
     // The argument of max or min is named too: its gradient compares max(Y) with Y entry by
     // entry, which must see the very same values (Y rewritten into another form would round
     // differently and miss the extreme entry).
-    let mut extreme_arg = vec![false; root.index() + 1];
-    for &id in &ids {
+    for id in pool.ids().take(n) {
         if let Node::Reduce(Reduce::Max | Reduce::Min, a) = pool.node(id) {
-            extreme_arg[a.index()] = reachable[id.index()];
+            usage[a.index()].extreme_arg = usage[id.index()].reachable;
         }
     }
     let mut auto = 0;
-    for &id in &ids {
+    for id in pool.ids().take(n) {
         let i = id.index();
         let trivial = match pool.node(id) {
             Node::Var(_) | Node::Num(_) => true,
             Node::Transpose(a) | Node::Neg(a) => matches!(pool.node(*a), Node::Var(_)),
             _ => false,
         };
-        if reachable[i]
+        let Usage {
+            uses,
+            reachable,
+            extreme_arg,
+        } = usage[i];
+        if reachable
             && depends[i]
-            && (uses[i] >= 2 || extreme_arg[i])
+            && (uses >= 2 || extreme_arg)
             && !trivial
             && !boundary_ids.iter().any(|b| b.0 == id)
         {
@@ -112,6 +130,11 @@ pub(crate) fn setup<'p>(
         );
     }
     let dvars: HashSet<ExprId> = boundaries.values().map(|b| b.dvar).chain([dx]).collect();
+    // The differential variables mention a differential: `Engine::has_d` starts from them.
+    let mut has_d = crate::simplify::id_memo::IdMemo::new();
+    for &v in &dvars {
+        has_d.insert(v, true);
+    }
     let mut s = Simplifier::new(pool);
     s.set_opaque(boundary_ids.iter().map(|b| b.0));
     let engine = Engine {
@@ -120,16 +143,27 @@ pub(crate) fn setup<'p>(
         dx,
         depends,
         boundaries,
-        dmemo: HashMap::with_capacity_and_hasher(64, Default::default()),
+        dmemo: HashMap::default(),
         stage: root,
         line_rules: Vec::new(),
         functions,
         dvars,
-        has_d: crate::simplify::id_memo::IdMemo::new(),
+        has_d,
         steps: Some(Vec::new()),
         aux,
     };
     Ok((engine, info.symmetric, differential))
+}
+
+/// How the function uses a node (see [`setup_at`]).
+#[derive(Copy, Clone, Default)]
+struct Usage {
+    /// The number of its parents reachable from the function.
+    uses: u32,
+    /// Whether the function reaches it.
+    reachable: bool,
+    /// Whether it is the argument of a `max` or `min` the function reaches.
+    extreme_arg: bool,
 }
 
 /// `tr(G'*EXPR)` with `G` declared with the shape of EXPR.
@@ -150,7 +184,7 @@ pub(super) fn upstream_function(
     let g = pool.declare_var(name, shape, false)?;
     let g = pool.intern(Node::Var(g))?;
     let gt = pool.intern(Node::Transpose(g))?;
-    let p = pool.intern(Node::Mul(vec![gt, root].into()))?;
+    let p = pool.intern(Node::Mul([gt, root].into()))?;
     Ok(pool.intern(Node::Reduce(Reduce::Trace, p))?)
 }
 
@@ -188,14 +222,13 @@ pub(super) fn wrt_variable(
     if node > root {
         return Err(not_in());
     }
-    let between: Vec<ExprId> = pool
+    let between = pool
         .ids()
         .skip(node.index())
-        .take(root.index() - node.index() + 1)
-        .collect();
-    let mut reached = vec![false; between.len()];
+        .take(root.index() - node.index() + 1);
+    let mut reached: SmallVec<[bool; 64]> = smallvec![false; between.len()];
     reached[between.len() - 1] = true;
-    for (k, &id) in between.iter().enumerate().rev() {
+    for (k, id) in between.enumerate().rev() {
         if reached[k] {
             if id == node {
                 return Ok(node);
@@ -235,24 +268,22 @@ pub(super) fn declare_differential(
     name: &str,
     shape: Shape,
 ) -> Result<Symbol, DeriveError> {
-    let full = fresh_name(
-        pool,
-        &format!("{}{name}", Aux::Differential.prefix()),
-        shape,
-    );
+    let base = format!("{}{name}", Aux::Differential.prefix());
+    let full = fresh_name(pool, &base, shape);
     declare_internal(pool, &full, shape)
 }
 
-pub(super) fn fresh_name(pool: &ExprPool, base: &str, shape: Shape) -> String {
+pub(super) fn fresh_name<'b>(pool: &ExprPool, base: &'b str, shape: Shape) -> Cow<'b, str> {
     let free = |n: &str| match pool.find_symbol(n) {
         None => true,
         Some(s) => !pool.is_function(s) && pool.var_info(s).is_none_or(|i| i.shape == shape),
     };
     if free(base) {
-        return base.to_string();
+        return base.into();
     }
     (1..)
         .map(|i| format!("{base}_{i}"))
         .find(|n| free(n))
         .expect("endless names")
+        .into()
 }

@@ -135,6 +135,10 @@ impl Simplifier<'_> {
 
     /// `exp(z) ./ (1 + exp(z))` is `sigmoid(z)` (rule F2).
     pub(super) fn fold_sigmoid(&mut self, num: &mut Powers) -> Result<(), ExprError> {
+        // Only a factor with the power -1 can be the denominator `1 + exp(z)`.
+        if !num.iter().any(|f| f.1 == -1.0) {
+            return Ok(());
+        }
         let mut i = 0;
         while i < num.len() {
             let (x, e) = num[i];

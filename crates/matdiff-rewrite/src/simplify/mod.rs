@@ -21,9 +21,6 @@ mod sums;
 mod tests;
 mod vec_ops;
 
-/// The initial capacity of the simplifier's memo tables.
-const MEMO_CAPACITY: usize = 32;
-
 /// Simplifies expressions of one pool. Nodes listed as opaque (named bindings) are kept as they
 /// are, so that results can refer to them by name.
 pub struct Simplifier<'p> {
@@ -47,14 +44,14 @@ impl<'p> Simplifier<'p> {
     pub fn new(pool: &'p mut ExprPool) -> Simplifier<'p> {
         Simplifier {
             pool,
-            // Sized for a typical derivation, so that the memos are not rehashed as they fill.
             memo: IdMemo::new(),
             present_memo: IdMemo::new(),
             made: IdMemo::new(),
             made_transposed: IdMemo::new(),
             transposed: IdMemo::new(),
             opaque: HashSet::default(),
-            sort_keys: HashMap::with_capacity_and_hasher(MEMO_CAPACITY, Default::default()),
+            // Empty until a key is printed: most factors are ordered by rank or first byte.
+            sort_keys: HashMap::default(),
             applied: Vec::new(),
         }
     }

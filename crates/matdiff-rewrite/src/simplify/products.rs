@@ -10,6 +10,19 @@ impl Simplifier<'_> {
     /// A product, canonical: numbers multiplied into one coefficient in front, scalar factors
     /// next (powers combined, sorted), identities dropped, equal neighbours made powers.
     pub fn mul(&mut self, xs: &[ExprId]) -> Result<ExprId, ExprError> {
+        // One factor that is no number, sign, product, quotient, or scalar power or function
+        // (which the loop below takes apart) is its own product.
+        if let &[x] = xs {
+            let kept = match self.pool.node(x) {
+                Node::Num(_) => false,
+                Node::Neg(_) | Node::Mul(_) | Node::Div(_) => self.opaque.contains(&x),
+                Node::Pow(_) | Node::Apply { .. } => !self.is_scalar(x) || self.opaque.contains(&x),
+                _ => true,
+            };
+            if kept {
+                return Ok(x);
+            }
+        }
         let mut shape = self.shape(xs[0]);
         for &x in &xs[1..] {
             let s = self.shape(x);
@@ -136,7 +149,7 @@ impl Simplifier<'_> {
                 matrices = smallvec![self.pool.intern(Node::Reduce(Reduce::Sum, m))?];
             }
         }
-        factors.extend(matrices);
+        factors.extend_from_slice(&matrices);
         let mut body = match factors.len() {
             0 => self.num(1.0),
             1 => factors[0],
@@ -260,19 +273,19 @@ impl Simplifier<'_> {
             return (x, 1);
         }
         // inv(X)' is X'^-1, so that it folds with X'.
-        if let Node::Transpose(t) = self.pool.node(x).clone() {
-            if let Node::Inv(c) = self.pool.node(t).clone() {
+        if let Node::Transpose(t) = *self.pool.node(x) {
+            if let Node::Inv(c) = *self.pool.node(t) {
                 if let Ok(ct) = self.pool.intern(Node::Transpose(c)) {
                     return (ct, -1);
                 }
             }
         }
-        if let Node::Pow([b, k]) = self.pool.node(x).clone() {
+        if let Node::Pow([b, k]) = *self.pool.node(x) {
             if let (Node::Transpose(t), Some(k)) = (
-                self.pool.node(b).clone(),
+                self.pool.node(b),
                 self.num_of(k).and_then(|v| Num::new(v)?.as_integer()),
             ) {
-                if let Node::Inv(c) = self.pool.node(t).clone() {
+                if let Node::Inv(c) = *self.pool.node(*t) {
                     if let Ok(ct) = self.pool.intern(Node::Transpose(c)) {
                         return (ct, -k);
                     }
@@ -295,7 +308,8 @@ impl Simplifier<'_> {
     /// The order of scalar factors and of element-wise factors (indices into `ids`): by rank
     /// (numbers, names, transposed names, powers, the rest), then by the start of the plain form
     /// (in time bounded by its length, so deep expressions sort in linear time), then by id. Only
-    /// factors that share their rank are printed: printing is the costly part.
+    /// factors that share their rank and the first byte of their plain form are printed:
+    /// printing is the costly part.
     pub(super) fn sort_order(
         &mut self,
         ids: impl ExactSizeIterator<Item = ExprId>,
@@ -305,19 +319,42 @@ impl Simplifier<'_> {
             return idx;
         }
         let ranks: SmallVec<[(u8, ExprId); 4]> = ids.map(|id| (self.rank(id), id)).collect();
-        // Rank, the printed start when another factor shares the rank, id.
-        type Key = (u8, Option<std::sync::Arc<str>>, ExprId);
+        let pool = &*self.pool;
+        // The first byte of each plain form, used where every factor of the same rank has one
+        // (else none of them is, and all of them are printed).
+        let shares = |rank: u8| ranks.iter().filter(|r| r.0 == rank).nth(1).is_some();
+        let bytes: SmallVec<[Option<u8>; 4]> = ranks
+            .iter()
+            .map(|r| shares(r.0).then(|| pool.plain_first_byte(r.1)).flatten())
+            .collect();
+        let firsts: SmallVec<[Option<u8>; 4]> = ranks
+            .iter()
+            .zip(&bytes)
+            .map(|(&(rank, _), &byte)| {
+                let known = ranks
+                    .iter()
+                    .zip(&bytes)
+                    .all(|(r, b)| r.0 != rank || b.is_some());
+                byte.filter(|_| known)
+            })
+            .collect();
+        // Rank, that first byte, the printed start when another factor shares both, id.
+        type Key = (u8, Option<u8>, Option<std::sync::Arc<str>>, ExprId);
         let mut keys: SmallVec<[Key; 4]> = SmallVec::with_capacity(ranks.len());
-        for &(rank, id) in &ranks {
-            let shared = ranks.iter().filter(|r| r.0 == rank).count() > 1;
+        for (i, &(rank, id)) in ranks.iter().enumerate() {
+            let shared = ranks
+                .iter()
+                .zip(&firsts)
+                .filter(|(r, f)| r.0 == rank && **f == firsts[i])
+                .count()
+                > 1;
             let text = shared.then(|| {
-                let pool = &*self.pool;
                 self.sort_keys
                     .entry(id)
                     .or_insert_with(|| pool.plain_prefix(id, 96).into())
                     .clone()
             });
-            keys.push((rank, text, id));
+            keys.push((rank, firsts[i], text, id));
         }
         idx.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
         idx

@@ -95,7 +95,7 @@ impl Simplifier<'_> {
         }
         let ones = self.pool.intern(Node::Ones(d))?;
         let row = self.pool.intern(Node::Transpose(ones))?;
-        self.pool.intern(Node::Mul(vec![row, ones].into()))
+        self.pool.intern(Node::Mul([row, ones].into()))
     }
 
     /// The number of terms a reduction adds for a broadcast scalar: every entry of `shape` for

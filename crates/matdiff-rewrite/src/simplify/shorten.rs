@@ -3,6 +3,7 @@
 use matdiff_expr::FxHashSet as HashSet;
 
 use matdiff_expr::{ExprError, ExprId, Fun, Func, Node, Shape};
+use smallvec::{smallvec, SmallVec};
 
 use crate::rules::RuleId;
 
@@ -78,8 +79,10 @@ impl Simplifier<'_> {
     /// together with a sum occurs in `id` outside function arguments. Without any of them the
     /// expansion only rebuilds the same form, so it is not tried.
     pub(super) fn may_shorten(&self, id: ExprId) -> bool {
-        let mut stack = vec![id];
-        let mut seen = HashSet::default();
+        // Room for a short expression's nodes: growing from empty reallocates and rehashes.
+        const NODES: usize = 16;
+        let mut stack: SmallVec<[ExprId; NODES]> = smallvec![id];
+        let mut seen = HashSet::with_capacity_and_hasher(NODES, Default::default());
         let (mut product, mut sum) = (false, false);
         while let Some(x) = stack.pop() {
             if !seen.insert(x) || self.opaque.contains(&x) {

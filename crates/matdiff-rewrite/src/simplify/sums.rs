@@ -55,10 +55,10 @@ impl Simplifier<'_> {
             match self.pool.node(core).clone() {
                 // The number goes into the numerator: 2*A/s, not 2*(A/s).
                 Node::Div([a, s]) if !self.opaque.contains(&core) => {
-                    let scaled = self.pool.intern(Node::Mul(vec![k, a].into()))?;
+                    let scaled = self.pool.intern(Node::Mul([k, a].into()))?;
                     self.pool.intern(Node::Div([scaled, s]))?
                 }
-                _ => self.pool.intern(Node::Mul(vec![k, core].into()))?,
+                _ => self.pool.intern(Node::Mul([k, core].into()))?,
             }
         };
         if c < 0.0 {
@@ -71,6 +71,17 @@ impl Simplifier<'_> {
     /// A sum, canonical: nested sums flattened, like terms collected, common factors pulled out.
     /// Scalars broadcast into a matrix sum keep its shape when the matrix terms cancel.
     pub fn add(&mut self, xs: &[ExprId]) -> Result<ExprId, ExprError> {
+        // One term without a number to split off or a sum to splice is its own sum.
+        if let &[x] = xs {
+            let plain = match self.pool.node(x) {
+                Node::Num(_) | Node::Neg(_) | Node::Div(_) | Node::Add(_) => false,
+                Node::Mul(ys) => self.num_of(ys[0]).is_none(),
+                _ => true,
+            };
+            if !self.is_zero(x) && (plain || self.opaque.contains(&x)) {
+                return Ok(x);
+            }
+        }
         let sum = self.add_terms(xs)?;
         let shape = self.shape_of_sum(xs);
         if self.is_scalar(sum) && !shape.is_scalar() {
