@@ -290,7 +290,8 @@ fn inputs32(lo: f64, hi: f64) -> Vec<f32> {
         -104.0,
         f32::MAX,
         f32::MIN,
-        // The branch points of math32.rs: expm1 (-20, k = 24), log1p (-1), tanh (0.625, 10).
+        // The branch points of math32.rs: expm1 (-20, 2^-25; k = 24, 25 and -25, where its
+        // h - 1/2 stops being exact), log1p (-1, 2^-25), tanh (0.625, 10).
         -20.0,
         -20.000_002,
         -19.999_998,
@@ -311,12 +312,13 @@ fn inputs32(lo: f64, hi: f64) -> Vec<f32> {
     // Where log, log1p and expm1 lose the most: 1 and its neighbours (log), the ends of log's
     // reduction, sqrt(1/2) and sqrt(2) (log, and log1p at their values minus 1), and small
     // arguments of both signs, subnormal ones, and the threshold 2^-25 of expm1.
+    use std::f32::consts::{FRAC_1_SQRT_2, SQRT_2};
     for centre in [
-        1.0f32,
-        0.707_106_77,
-        1.414_213_5,
-        -0.292_893_22,
-        0.414_213_57,
+        1.0,
+        FRAC_1_SQRT_2,
+        SQRT_2,
+        FRAC_1_SQRT_2 - 1.0,
+        SQRT_2 - 1.0,
     ] {
         for d in -40i32..=40 {
             xs.push(f32::from_bits((centre.to_bits() as i32 + d) as u32));
