@@ -125,17 +125,18 @@ fn expm1_q<const FMA: bool>(r: f32) -> f32 {
 
 /// `exp(x) - 1`, accurate for small `x`; `-1` below `-20` (where `exp(x)` is below half an ulp
 /// of 1), `x` itself below `2^-25` in magnitude (the rounded value there; it keeps `-0` and
-/// the subnormals, which `h r` below would round at `k = 0`). One path: `x = k ln2 + r`,
-/// `h = 2^(k-1)`, and `2 (((h - 1/2) + h r) + h r^2 q(r))` ([`expm1_q`]): `h - 1/2` is exact
-/// for `-24 <= k <= 24` (beyond, its rounding is at most `2^-25` of the result), `h r` and the
-/// doubling are exact, and the first sum loses no bit where it cancels (`k = 1`), so that
-/// `1 ulp` holds without FMA too; `h` does not overflow at `k = 128`.
+/// the subnormals, which the halving below would round at `k = 0`). One path: `x = k ln2 + r`,
+/// `h = 2^(k-1)`, `e = r + r^2 q(r)` ([`expm1_q`], rounded once) and `2 (h e + (h - 1/2))`:
+/// `h - 1/2` is exact for `-24 <= k <= 24` (beyond, its rounding is at most `2^-25` of the
+/// result), `h e` and the doubling are exact (`e` is normal), so one rounding at the result's
+/// scale, without FMA too (`2 (((h - 1/2) + h r) + h r^2 q)`, two such roundings, was off by
+/// 1 ulp twice as often); `h` does not overflow at `k = 128`.
 #[inline(always)]
 pub(crate) fn expm1<const FMA: bool>(x: f32) -> f32 {
     let (k, r) = reduce::<FMA>(x.max(-20.0).min(EXP_MAX + 1.0));
     let h = pow2(k - 1);
-    let r2q = (r * r) * expm1_q::<FMA>(r);
-    let y = 2.0 * mad::<FMA>(h, r2q, mad::<FMA>(h, r, h - 0.5));
+    let em1 = mad::<FMA>(r * r, expm1_q::<FMA>(r), r);
+    let y = 2.0 * mad::<FMA>(h, em1, h - 0.5);
     if x.is_nan() {
         x
     } else if x > EXP_MAX {
