@@ -1,7 +1,7 @@
 //! Native `f32` element functions, as many lanes as `f32` has: `exp` by a range reduction and
-//! Cephes' `expf` polynomial, `expm1` by the same reduction, `ln` by musl's `logf` reduction and
-//! polynomial, `tanh` as Cephes' `tanhf`, and `ln_1p`, `softplus` and the logistic functions on
-//! them; `sin` and `cos` as musl's `sinf` and `cosf` (in `f64` inside, polynomials of `f32`
+//! Cephes' `expf` polynomial, `expm1` by the same reduction and a polynomial of its own, `ln`
+//! and `ln_1p` by musl's `logf` reduction and a polynomial in `m - 1` without a division,
+//! `tanh` as Cephes' `tanhf`, and `softplus` and the logistic functions on them; `sin` and `cos` as musl's `sinf` and `cosf` (in `f64` inside, polynomials of `f32`
 //! accuracy). The others go through `math.rs` in `f64`.
 
 // The constants are written as Cephes publishes them.
@@ -106,98 +106,124 @@ fn reduce<const FMA: bool>(x: f32) -> (i32, f32) {
     (k, mad::<FMA>(-kf, LN2_LO, mad::<FMA>(-kf, LN2_HI, x)))
 }
 
-/// `expm1(r)` for `|r| <= ln2/2`: `r + r^2 q(r)`, `q` the Taylor series to `r^9` (remainder
-/// below `3e-10`), so that the leading term is exact.
+/// `q(r) = (expm1(r) - r)/r^2` for `|r| <= ln2/2`, a polynomial of degree 5 fitted to
+/// `expm1`'s relative error (below `2^-28`; Lawson's iteration, coefficients rounded to `f32`).
 #[inline(always)]
-fn expm1_reduced<const FMA: bool>(r: f32) -> f32 {
-    let mut q = 1.0 / 3_628_800.0;
+fn expm1_q<const FMA: bool>(r: f32) -> f32 {
+    let mut q = 1.984_590_05e-4;
     for c in [
-        1.0 / 362_880.0,
-        1.0 / 40_320.0,
-        1.0 / 5_040.0,
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
+        1.394_091_52e-3,
+        8.333_389_65e-3,
+        4.166_635_87e-2,
+        1.666_666_57e-1,
         0.5,
     ] {
         q = mad::<FMA>(q, r, c);
     }
-    mad::<FMA>(r * r, q, r)
+    q
 }
 
 /// `exp(x) - 1`, accurate for small `x`; `-1` below `-20` (where `exp(x)` is below half an ulp
-/// of 1).
+/// of 1), `x` itself below `2^-25` in magnitude (the rounded value there; it keeps `-0` and
+/// the subnormals, which the halving below would round at `k = 0`). One path: `x = k ln2 + r`,
+/// `h = 2^(k-1)`, `e = r + r^2 q(r)` ([`expm1_q`], rounded once) and `2 (h e + (h - 1/2))`:
+/// `h - 1/2` is exact for `-24 <= k <= 24` (beyond, its rounding is at most `2^-25` of the
+/// result), `h e` and the doubling are exact (`e` is normal), so one rounding at the result's
+/// scale, without FMA too (`2 (((h - 1/2) + h r) + h r^2 q)`, two such roundings, was off by
+/// 1 ulp twice as often); `h` does not overflow at `k = 128`.
 #[inline(always)]
 pub(crate) fn expm1<const FMA: bool>(x: f32) -> f32 {
     let (k, r) = reduce::<FMA>(x.max(-20.0).min(EXP_MAX + 1.0));
-    let em1 = expm1_reduced::<FMA>(r);
-    // 2^k - 1 is exact up to k = 24 (one rounding with FMA); beyond, the -1 is below half an ulp.
-    let s = pow2(k.min(24));
-    let small = mad::<FMA>(s, em1, s - 1.0);
-    let half = k >> 1;
-    let large = ((1.0 + em1) * pow2(half)) * pow2(k - half);
+    let h = pow2(k - 1);
+    let em1 = mad::<FMA>(r * r, expm1_q::<FMA>(r), r);
+    let y = 2.0 * mad::<FMA>(h, em1, h - 0.5);
     if x.is_nan() {
         x
     } else if x > EXP_MAX {
         f32::INFINITY
     } else if x < -20.0 {
         -1.0
-    } else if k > 24 {
-        large
-    } else {
-        small
-    }
-}
-
-/// `ln(x)`: musl's `logf`, the reduction to `[sqrt(2)/2, sqrt(2))` and a polynomial in
-/// `s = f/(2+f)`.
-#[inline(always)]
-pub(crate) fn ln<const FMA: bool>(x: f32) -> f32 {
-    const LG: [f32; 4] = [
-        0.666_666_626_93,
-        0.400_009_721_52,
-        0.284_987_866_88,
-        0.242_790_788_41,
-    ];
-    const LN2_HI: f32 = 6.931_381_225_6e-1;
-    const LN2_LO: f32 = 9.058_000_614_5e-6;
-    // Subnormals scaled into the normal range.
-    let subnormal = x < f32::MIN_POSITIVE;
-    let xs = if subnormal { x * 33_554_432.0 } else { x };
-    let bits = xs.to_bits().wrapping_add(0x3f80_0000 - 0x3f35_04f3);
-    let e = ((bits >> 23) as i32 - 0x7f) - if subnormal { 25 } else { 0 };
-    let m = f32::from_bits((bits & 0x007f_ffff) + 0x3f35_04f3);
-    let f = m - 1.0;
-    let s = f / (2.0 + f);
-    let z = s * s;
-    let w = z * z;
-    let t1 = w * mad::<FMA>(w, LG[3], LG[1]);
-    let t2 = z * mad::<FMA>(w, LG[2], LG[0]);
-    let r = t2 + t1;
-    let hfsq = 0.5 * f * f;
-    let dk = e as f32;
-    let y = s * (hfsq + r) + dk * LN2_LO - hfsq + f + dk * LN2_HI;
-    if x.is_nan() || x < 0.0 {
-        f32::NAN
-    } else if x == 0.0 {
-        f32::NEG_INFINITY
-    } else if x == f32::INFINITY {
+    } else if x.abs() < 2.980_232_2e-8 {
         x
     } else {
         y
     }
 }
 
-/// `ln(1 + x)`, accurate for small `x`: `ln(u) - ((u - 1) - x)/u` with `u = 1 + x` rounded.
+/// `ln(1 + r)` plus `dk ln 2` for `sqrt(1/2) - 1 <= r < sqrt(2) - 1`: `r - r^2/2 + r^3 p(r)`,
+/// `p` of degree 7 fitted to relative error below `2^-26` (minimax by Lawson's iteration, the
+/// coefficients rounded to `f32`), no division; the small terms summed first.
+#[inline(always)]
+fn ln_reduced<const FMA: bool>(r: f32, dk: f32) -> f32 {
+    const P: [f32; 8] = [
+        0.333_333_313,
+        -0.250_008_225,
+        0.200_012_267,
+        -0.166_233_569,
+        0.142_017_618,
+        -0.131_601_945,
+        0.127_615_511,
+        -0.076_344_311_2,
+    ];
+    // `ln 2` in two parts, `dk * LN2_HI` exact (musl's `logf`).
+    const LN2_HI: f32 = 6.931_381_225_6e-1;
+    const LN2_LO: f32 = 9.058_000_614_5e-6;
+    let mut p = P[7];
+    for c in [P[6], P[5], P[4], P[3], P[2], P[1], P[0]] {
+        p = mad::<FMA>(p, r, c);
+    }
+    let r2 = r * r;
+    let small = mad::<FMA>(-0.5 * r, r, mad::<FMA>(r2, r * p, dk * LN2_LO));
+    mad::<FMA>(dk, LN2_HI, small + r)
+}
+
+/// `(k, m)` with `u = 2^k m`, `sqrt(1/2) <= m < sqrt(2)`, for a positive normal `u`.
+#[inline(always)]
+fn split(u: f32) -> (i32, f32) {
+    let bits = u.to_bits().wrapping_add(0x3f80_0000 - 0x3f35_04f3);
+    let k = (bits >> 23) as i32 - 0x7f;
+    (k, f32::from_bits((bits & 0x007f_ffff) + 0x3f35_04f3))
+}
+
+/// `ln(x)` from `ln(1 + x)`'s value `y` at finite positive `x`: libm's at the others (`-inf` at
+/// 0, `+inf` at `+inf`, NaN below 0 and at NaN).
+#[inline(always)]
+fn ln_special(x: f32, y: f32) -> f32 {
+    if x > 0.0 && x < f32::INFINITY {
+        y
+    } else if x == 0.0 {
+        f32::NEG_INFINITY
+    } else if x > 0.0 {
+        x
+    } else {
+        f32::NAN
+    }
+}
+
+/// `ln(x)`: `x = 2^k m` with `m` in `[sqrt(1/2), sqrt(2))` by the bits (subnormals scaled by
+/// `2^25` first), and [`ln_reduced`] at the exact `r = m - 1`.
+#[inline(always)]
+pub(crate) fn ln<const FMA: bool>(x: f32) -> f32 {
+    let subnormal = x < f32::MIN_POSITIVE;
+    let xs = if subnormal { x * 33_554_432.0 } else { x };
+    let (k, m) = split(xs);
+    let k = if subnormal { k - 25 } else { k };
+    ln_special(x, ln_reduced::<FMA>(m - 1.0, k as f32))
+}
+
+/// `ln(1 + x)` without a division: `u = 1 + x` rounded, `c = (u - 1) - x` its rounding error
+/// (exact), `u = 2^k m`, and [`ln_reduced`] at `r = (m - 1) - c 2^-k`, `1 + x = 2^k (1 + r)`
+/// up to one rounding of `r` (none for `k = 0`, where `r = x`); `x` itself below `2^-25` in
+/// magnitude (the rounded value there, `-0` kept).
 #[inline(always)]
 pub(crate) fn ln_1p<const FMA: bool>(x: f32) -> f32 {
     let u = 1.0 + x;
-    let y = ln::<FMA>(u) - ((u - 1.0) - x) / u;
-    if x == f32::INFINITY {
+    let c = (u - 1.0) - x;
+    let (k, m) = split(u);
+    let r = mad::<FMA>(-c, pow2(-k.min(126)), m - 1.0);
+    let y = ln_special(u, ln_reduced::<FMA>(r, k as f32));
+    if x.abs() < 2.980_232_2e-8 {
         x
-    } else if x == -1.0 {
-        f32::NEG_INFINITY
     } else {
         y
     }

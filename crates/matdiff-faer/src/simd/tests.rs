@@ -290,7 +290,8 @@ fn inputs32(lo: f64, hi: f64) -> Vec<f32> {
         -104.0,
         f32::MAX,
         f32::MIN,
-        // The branch points of math32.rs: expm1 (-20, k = 24), log1p (-1), tanh (0.625, 10).
+        // The branch points of math32.rs: expm1 (-20, 2^-25; k = 24, 25 and -25, where its
+        // h - 1/2 stops being exact), log1p (-1, 2^-25), tanh (0.625, 10).
         -20.0,
         -20.000_002,
         -19.999_998,
@@ -307,6 +308,43 @@ fn inputs32(lo: f64, hi: f64) -> Vec<f32> {
         -0.625_000_06,
         9.999_999,
         10.0,
+    ]);
+    // Where log, log1p and expm1 lose the most: 1 and its neighbours (log), the ends of log's
+    // reduction, sqrt(1/2) and sqrt(2) (log, and log1p at their values minus 1), and small
+    // arguments of both signs, subnormal ones, and the threshold 2^-25 of expm1.
+    use std::f32::consts::{FRAC_1_SQRT_2, SQRT_2};
+    for centre in [
+        1.0,
+        FRAC_1_SQRT_2,
+        SQRT_2,
+        FRAC_1_SQRT_2 - 1.0,
+        SQRT_2 - 1.0,
+    ] {
+        for d in -40i32..=40 {
+            xs.push(f32::from_bits((centre.to_bits() as i32 + d) as u32));
+        }
+    }
+    for e in -149..=-1 {
+        let x = if e < -126 {
+            f32::from_bits(1 << (e + 149))
+        } else {
+            f32::from_bits(((e + 127) as u32) << 23)
+        };
+        for near in [
+            x,
+            f32::from_bits(x.to_bits() + 1),
+            f32::from_bits(x.to_bits() - 1),
+        ] {
+            xs.extend([near, -near, 1.0 + near, 1.0 - near]);
+        }
+    }
+    xs.extend([
+        -0.0,
+        1.4e-45,
+        -1.4e-45,
+        9.14e-43,
+        1.011_524_7e-6,
+        2.821_009_3e-6,
     ]);
     // Multiples of pi/2 rounded to f32, and their neighbours, up to and beyond the native
     // reduction of sin and cos (2^28).
@@ -394,6 +432,66 @@ fn special_values_follow_libm() {
     assert_eq!(one(Func::Softplus, 0, -inf), 0.0);
     assert!(one(Func::Softplus, 0, f64::NAN).is_nan());
     assert!(one(Func::Relu, 0, f64::NAN).is_nan());
+}
+
+/// The special values of `f32` `log`, `log1p` and `expm1` (native, `math32.rs`) on every
+/// instruction set, signed zeros included.
+#[test]
+fn f32_log_log1p_expm1_special_values_follow_libm() {
+    let inf = f32::INFINITY;
+    let cases: [(Func, &[f32]); 3] = [
+        (
+            Func::Log,
+            &[
+                0.0,
+                -0.0,
+                1.0,
+                inf,
+                -inf,
+                -1.0,
+                -1e-40,
+                1e-45,
+                f32::MAX,
+                f32::NAN,
+            ],
+        ),
+        (
+            Func::Log1p,
+            &[
+                0.0,
+                -0.0,
+                -1.0,
+                -2.0,
+                inf,
+                -inf,
+                1e-40,
+                -1e-40,
+                f32::MAX,
+                f32::NAN,
+            ],
+        ),
+        (
+            Func::Expm1,
+            &[0.0, -0.0, inf, -inf, 1e-40, -1e-40, 88.8, -30.0, f32::NAN],
+        ),
+    ];
+    for isa in isas() {
+        for (func, xs) in cases {
+            let mut out = vec![0.0f32; xs.len()];
+            assert!(vectorised_on(isa, func, 0, xs, &mut out));
+            for (&x, &y) in xs.iter().zip(&out) {
+                let want = match func {
+                    Func::Log => x.ln(),
+                    Func::Log1p => x.ln_1p(),
+                    _ => x.exp_m1(),
+                };
+                assert!(
+                    y.to_bits() == want.to_bits() || (y.is_nan() && want.is_nan()),
+                    "{func:?}({x:e}) on {isa:?}: {y:e}, libm {want:e}"
+                );
+            }
+        }
+    }
 }
 
 /// Complex numbers and functions outside the table take the scalar path, unchanged.
