@@ -34,14 +34,14 @@ fn pow2(k: i32) -> f32 {
     f32::from_bits((k.wrapping_add(127) as u32) << 23)
 }
 
-/// `exp(x)`, subnormal results included (rounded once).
+/// `exp(x) = 2^k e` for `x` in `exp`'s clamped range: `k` the nearest integer to `x/ln2`, `e` in
+/// `[sqrt(1/2), sqrt(2)]` from the reduced argument's polynomial.
 #[inline(always)]
-pub(crate) fn exp<const FMA: bool>(x: f32) -> f32 {
-    let xc = x.max(EXP_MIN - 1.0).min(EXP_MAX + 1.0);
-    let shifted = xc * std::f32::consts::LOG2_E + ROUND;
+fn exp_parts<const FMA: bool>(x: f32) -> (i32, f32) {
+    let shifted = x * std::f32::consts::LOG2_E + ROUND;
     let kf = shifted - ROUND;
     let k = shifted.to_bits().wrapping_sub(ROUND.to_bits()) as i32;
-    let r = mad::<FMA>(-kf, LN2_LO, mad::<FMA>(-kf, LN2_HI, xc));
+    let r = mad::<FMA>(-kf, LN2_LO, mad::<FMA>(-kf, LN2_HI, x));
     let mut p = 1.987_569_2e-4;
     for c in [
         1.398_199_9e-3,
@@ -52,7 +52,13 @@ pub(crate) fn exp<const FMA: bool>(x: f32) -> f32 {
     ] {
         p = mad::<FMA>(p, r, c);
     }
-    let e = mad::<FMA>(p, r * r, r) + 1.0;
+    (k, mad::<FMA>(p, r * r, r) + 1.0)
+}
+
+/// `exp(x)`, subnormal results included (rounded once).
+#[inline(always)]
+pub(crate) fn exp<const FMA: bool>(x: f32) -> f32 {
+    let (k, e) = exp_parts::<FMA>(x.max(EXP_MIN - 1.0).min(EXP_MAX + 1.0));
     // 2^k as two factors, each a normal number, so that a subnormal result is rounded once.
     let half = k >> 1;
     let y = (e * pow2(half)) * pow2(k - half);
@@ -259,22 +265,8 @@ pub(crate) fn tanh<const FMA: bool>(x: f32) -> f32 {
 /// power of two added to the exponent field, no special values.
 #[inline(always)]
 fn exp_0_20<const FMA: bool>(x: f32) -> f32 {
-    let shifted = x * std::f32::consts::LOG2_E + ROUND;
-    let kf = shifted - ROUND;
-    let k = shifted.to_bits().wrapping_sub(ROUND.to_bits());
-    let r = mad::<FMA>(-kf, LN2_LO, mad::<FMA>(-kf, LN2_HI, x));
-    let mut p = 1.987_569_2e-4;
-    for c in [
-        1.398_199_9e-3,
-        8.333_452e-3,
-        4.166_579_6e-2,
-        1.666_666_5e-1,
-        5.000_000_1e-1,
-    ] {
-        p = mad::<FMA>(p, r, c);
-    }
-    let e = mad::<FMA>(p, r * r, r) + 1.0;
-    f32::from_bits(e.to_bits().wrapping_add(k << 23))
+    let (k, e) = exp_parts::<FMA>(x);
+    f32::from_bits(e.to_bits().wrapping_add((k as u32) << 23))
 }
 
 /// `softplus(x) = max(x, 0) + ln(1 + exp(-|x|))`.
