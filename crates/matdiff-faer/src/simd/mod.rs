@@ -113,8 +113,12 @@ mod pow64_tables;
 #[cfg(test)]
 mod tests;
 mod wide;
+#[cfg(target_arch = "x86_64")]
+mod zmm;
 
 use std::any::TypeId;
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::__m512d;
 use std::sync::OnceLock;
 
 use matdiff_expr::Func;
@@ -195,10 +199,22 @@ trait Element {
     fn eval32<const FMA: bool>(x: f32) -> f32 {
         Self::eval::<FMA>(x as f64) as f32
     }
+    /// Whether [`Element::zmm`] is written: an `f64` kernel with AVX-512 intrinsics (`zmm.rs`),
+    /// for what the plain loops cannot express (tables read by in-register permutes).
+    const HAS_ZMM: bool = false;
+    /// Eight `f64` lanes at once; called only when [`Element::HAS_ZMM`].
+    ///
+    /// # Safety
+    /// The processor has the features of `each_avx512`.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn zmm(x: __m512d) -> __m512d {
+        x
+    }
 }
 
 macro_rules! elements {
-    ($($name:ident = |$x:ident| $body:expr $(, f32: $m32:ident::$f32:ident)?;)*) => {
+    ($($name:ident = |$x:ident| $body:expr $(, f32: $m32:ident::$f32:ident)? $(, zmm: $zmm:ident)?;)*) => {
         $(
             struct $name;
             impl Element for $name {
@@ -210,6 +226,15 @@ macro_rules! elements {
                     #[inline(always)]
                     fn eval32<const FMA: bool>(x: f32) -> f32 {
                         $m32::$f32::<FMA>(x)
+                    }
+                )?
+                $(
+                    const HAS_ZMM: bool = true;
+                    #[cfg(target_arch = "x86_64")]
+                    #[inline(always)]
+                    unsafe fn zmm(x: __m512d) -> __m512d {
+                        // SAFETY: the caller's processor has the kernel's features.
+                        unsafe { zmm::$zmm(x) }
                     }
                 )?
             }
@@ -342,6 +367,13 @@ fn detect_isa() -> Isa {
 }
 
 fn run_on<E: Element, L: Lane>(isa: Isa, x: &[L], out: &mut [L]) {
+    #[cfg(target_arch = "x86_64")]
+    if E::HAS_ZMM && isa == Isa::Avx512 {
+        if let (Some(x), Some(out)) = (cast::<L, f64>(x), cast_mut::<L, f64>(out)) {
+            // SAFETY: `isa()` found the features the kernel is compiled for.
+            return unsafe { zmm::each::<E>(x, out) };
+        }
+    }
     match isa {
         // SAFETY: `isa()` found the features the functions are compiled for.
         #[cfg(target_arch = "x86_64")]
