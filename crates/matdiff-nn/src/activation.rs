@@ -107,7 +107,7 @@ impl Activation {
 
     /// `dz[i] = da[i] * g'(z[i])`, in place (`dz` holds `da` on entry); `a = g(z)`.
     pub(crate) fn backprop_slice<T: Real>(self, z: &[T], a: &[T], dz: &mut [T]) {
-        crate::wide::wide(
+        matdiff_faer::simd::wide(
             #[inline(always)]
             || match self {
                 Activation::Identity => {}

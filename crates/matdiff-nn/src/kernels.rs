@@ -57,7 +57,7 @@ pub(crate) fn gemm<T: Real>(
 pub(crate) fn row_sums<T: Real>(m: MatRef<'_, T>, mut dst: MatMut<'_, T>) {
     let out = col_mut(dst.rb_mut(), 0);
     out.fill(T::ZERO);
-    crate::wide::wide(
+    matdiff_faer::simd::wide(
         #[inline(always)]
         || {
             for j in 0..m.ncols() {

@@ -40,7 +40,6 @@ mod plot;
 mod real;
 mod train;
 mod weights;
-mod wide;
 
 pub use activation::Activation;
 pub use backward::BackwardKind;

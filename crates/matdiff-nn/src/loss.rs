@@ -124,7 +124,7 @@ impl Loss {
     ) -> BatchScore {
         let mut score = BatchScore::default();
         let mut shifted = Vec::with_capacity(z.nrows());
-        crate::wide::wide(
+        matdiff_faer::simd::wide(
             #[inline(always)]
             || {
                 for j in 0..z.ncols() {

@@ -7,7 +7,7 @@ use crate::error::NnError;
 use crate::kernels::{col, col_mut};
 use crate::network::{Gradients, Network};
 use crate::real::Real;
-use crate::wide::wide;
+use matdiff_faer::simd::wide;
 
 /// How parameters follow their gradients.
 ///

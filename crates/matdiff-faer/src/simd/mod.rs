@@ -127,7 +127,7 @@ use crate::Scalar;
 #[cfg(test)]
 use num_complex::Complex;
 pub use pow::pow;
-pub(crate) use wide::wide;
+pub use wide::wide;
 
 /// `out[i] = f(x[i])` for a built-in function `func` or its derivative of order `order` (as
 /// [`Scalar::apply`]), vectorised for `f32` and `f64` where the module's table has the function.

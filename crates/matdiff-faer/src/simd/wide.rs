@@ -8,8 +8,18 @@ use super::{isa, Isa};
 /// Runs `f` inlined into a copy compiled for AVX-512, or AVX2, where the processor has it.
 /// Mark the closure `#[inline(always)]`: otherwise it stays a function of its own, compiled for
 /// the baseline.
+///
+/// ```
+/// let x = [1.0f64, 2.0, 3.0];
+/// let mut y = [0.0; 3];
+/// matdiff_faer::simd::wide(
+///     #[inline(always)]
+///     || y.iter_mut().zip(&x).for_each(|(y, x)| *y = 2.0 * x + 1.0),
+/// );
+/// assert_eq!(y, [3.0, 5.0, 7.0]);
+/// ```
 #[inline(always)]
-pub(crate) fn wide<R>(f: impl FnOnce() -> R) -> R {
+pub fn wide<R>(f: impl FnOnce() -> R) -> R {
     match isa() {
         // SAFETY: `isa()` found the features the copies are compiled for.
         #[cfg(target_arch = "x86_64")]
