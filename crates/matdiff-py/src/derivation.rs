@@ -1,6 +1,6 @@
 //! `grad`, `evaluate`, `solve`: derivations with their steps, evaluated on NumPy arrays.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use faer::{Mat, MatRef};
 use matdiff_expr::{Decl, Dim, Expr, ExprId, ExprPool, Style};
@@ -143,11 +143,13 @@ impl Step {
 #[pyclass(module = "matdiff", frozen)]
 pub(crate) struct Derivation {
     evaluator: Evaluator,
-    /// The gradient, derived without its steps (derived again when `steps` is read).
+    /// The gradient, derived without its steps (derived again when `steps` is first read).
     derivation: matdiff_rewrite::Derivation,
     expr: String,
     lets: Vec<String>,
     options: DeriveOptions,
+    /// The derivation with its steps, in a pool of its own, once one was asked for.
+    with_steps: OnceLock<(ExprPool, matdiff_rewrite::Derivation)>,
 }
 
 /// Derives the gradient of `expr` with respect to `wrt` (see `matdiff.grad`).
@@ -181,6 +183,7 @@ fn grad(
         expr: expr.to_string(),
         lets,
         options,
+        with_steps: OnceLock::new(),
     })
 }
 
@@ -189,13 +192,17 @@ impl Derivation {
         &self.evaluator.pool
     }
 
-    /// The derivation again, with its steps, in a pool of its own (`grad` derives the gradient
-    /// only: most callers never read the steps).
-    fn with_steps(&self) -> PyResult<(ExprPool, matdiff_rewrite::Derivation)> {
+    /// The derivation again, with its steps, in a pool of its own, derived on the first call
+    /// and kept (`grad` derives the gradient only: most callers never read the steps).
+    fn with_steps(&self) -> PyResult<&(ExprPool, matdiff_rewrite::Derivation)> {
+        if let Some(done) = self.with_steps.get() {
+            return Ok(done);
+        }
         let (mut pool, parsed) = parse(&self.expr, &self.lets)?;
         let d = derive(&mut pool, &parsed, &self.derivation.wrt, &self.options)
             .map_err(|e| errors::derive_error(&e))?;
-        Ok((pool, d))
+        // Two threads may derive at once: both results are the same, the first is kept.
+        Ok(self.with_steps.get_or_init(|| (pool, d)))
     }
 
     fn values(arrays: &[(String, Array<'_>)]) -> PyResult<Values<f64>> {
@@ -261,11 +268,11 @@ impl Derivation {
         self.derivation.symmetric
     }
 
-    /// The derivation, one `Step` per line (derived again, with the steps, when asked for).
+    /// The derivation, one `Step` per line (derived again, with the steps, when first asked for).
     #[getter]
     fn steps(&self) -> PyResult<Vec<Step>> {
         let (pool, d) = self.with_steps()?;
-        let print = |style, id| d.printer(&pool, style).print_body(id);
+        let print = |style, id| d.printer(pool, style).print_body(id);
         Ok(d.steps
             .iter()
             .map(|s| Step {
@@ -340,7 +347,7 @@ impl Derivation {
     /// The derivation step by step, in the input syntax (as `matdiff grad --steps`).
     fn __str__(&self) -> PyResult<String> {
         let (pool, d) = self.with_steps()?;
-        Ok(d.display(&pool, Style::Plain))
+        Ok(d.display(pool, Style::Plain))
     }
 
     /// The derivation for Jupyter: every step in LaTeX, then the gradient.
@@ -348,9 +355,9 @@ impl Derivation {
         let (pool, d) = self.with_steps()?;
         Ok(format!(
             "Gradient of $f = {}$ with respect to ${}$:\n\n{}\n$$\\frac{{\\partial f}}{{\\partial {}}} = {}$$\n",
-            d.printer(&pool, Style::Latex).print(d.function),
+            d.printer(pool, Style::Latex).print(d.function),
             d.wrt,
-            d.markdown(&pool),
+            d.markdown(pool),
             d.wrt,
             self.latex()
         ))

@@ -62,11 +62,16 @@ def test_seed_gradient_text_and_steps():
 
 
 def test_steps_end_with_the_gradient():
-    # `grad` derives the gradient alone; the steps are derived again when read, to the same end.
+    # `grad` derives the gradient alone; the steps are derived again when first read, to the
+    # same end, and kept for the other readers (`steps`, `str`, the notebook's LaTeX).
     for expr, wrt in [("a'*exp(X*b)", "X"), ("tr((W*X)'*M*(W*X))", "X"), ("log(det(X))", "X")]:
         d = matdiff.grad(expr, wrt)
-        assert d.steps[-1].lhs == "∂f/∂" + wrt
-        assert d.steps[-1].text == d.text
+        first = d.steps
+        assert first[-1].lhs == "∂f/∂" + wrt
+        assert first[-1].text == d.text
+        assert [(s.lhs, s.text, s.rules) for s in d.steps] == [(s.lhs, s.text, s.rules) for s in first]
+        assert d.text in str(d)
+        assert d.latex in d._repr_markdown_()
 
 
 def test_seed_gradient_values_match_numpy(rng):
