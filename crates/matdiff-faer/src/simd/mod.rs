@@ -3,7 +3,9 @@
 //!
 //! The functions are range reductions and polynomials without branches or library calls
 //! (`math.rs` in `f64`, `math32.rs` in `f32`), so that the loops compile to vector code for each
-//! instruction set (found once per process). `f32` runs natively (twice the lanes) for `exp`,
+//! instruction set (found once per process). On AVX-512, `f64` `log` and `log1p` are written
+//! with intrinsics (`zmm_log.rs`, through `zmm.rs`): no division, `ln(1/c)` from a 16-entry
+//! table read by in-register permutes. `f32` runs natively (twice the lanes) for `exp`,
 //! `expm1`, `log`, `log1p`, `tanh`, `softplus` and the logistic functions, and elsewhere is
 //! computed in `f64` and rounded once. `sin` and `cos` reduce their argument by Cody-Waite: in
 //! `f64` with `pi/2` in three 33-bit parts and a fourth for the rest, summed exactly, up to
@@ -245,10 +247,10 @@ macro_rules! elements {
 elements! {
     Exp = |x| math::exp::<FMA>(x), f32: math32::exp;
     Expm1 = |x| math::expm1::<FMA>(x), f32: math32::expm1;
-    Ln = |x| math::ln::<FMA>(x), f32: math32::ln;
+    Ln = |x| math::ln::<FMA>(x), f32: math32::ln, zmm: ln;
     Recip = |x| 1.0 / x;
     NegRecipSq = |x| -(1.0 / (x * x));
-    Ln1p = |x| math::ln_1p::<FMA>(x), f32: math32::ln_1p;
+    Ln1p = |x| math::ln_1p::<FMA>(x), f32: math32::ln_1p, zmm: ln_1p;
     Recip1p = |x| 1.0 / (1.0 + x);
     NegRecip1pSq = |x| {
         let r = 1.0 + x;
