@@ -22,8 +22,8 @@
 use std::arch::x86_64::*;
 
 /// `ln 2` split so that `k * LN2_HI` is exact for `|k| < 2^11` (fdlibm's).
-const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
-const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
 
 /// `-ln(c)` for `c = j/16`, at index `j mod 16` (`j` from 11 to 21; the others unused),
 /// rounded to a multiple of `2^-43`; [`NEG_LN_C_LO`] is the rest (below `2^-44`).
@@ -96,7 +96,12 @@ const ZERO_IS_X: i64 = 0x0000_0100;
 #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
 fn lookup(t: &[f64; 16], idx: __m512i) -> __m512d {
     // SAFETY: `t` has sixteen entries: two loads of eight.
-    let (lo, hi) = unsafe { (_mm512_loadu_pd(t.as_ptr()), _mm512_loadu_pd(t.as_ptr().add(8))) };
+    let (lo, hi) = unsafe {
+        (
+            _mm512_loadu_pd(t.as_ptr()),
+            _mm512_loadu_pd(t.as_ptr().add(8)),
+        )
+    };
     _mm512_permutex2var_pd(lo, idx, hi)
 }
 
@@ -152,10 +157,7 @@ pub(crate) fn ln_1p(x: __m512d) -> __m512d {
     let u = _mm512_add_pd(one, x);
     // d = (1 + x) - u exactly (two-sum).
     let b = _mm512_sub_pd(u, one);
-    let d = _mm512_add_pd(
-        _mm512_sub_pd(one, _mm512_sub_pd(u, b)),
-        _mm512_sub_pd(x, b),
-    );
+    let d = _mm512_add_pd(_mm512_sub_pd(one, _mm512_sub_pd(u, b)), _mm512_sub_pd(x, b));
     let (w, lo, c, r, k) = ln_parts(u);
     // d/u = d c 2^-k / (1 + r) ~ q (1 - r).
     let q = _mm512_scalef_pd(_mm512_mul_pd(d, c), _mm512_sub_pd(_mm512_setzero_pd(), k));
