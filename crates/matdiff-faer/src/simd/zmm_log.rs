@@ -7,9 +7,10 @@
 //! FMA (a multiple of `2^-57` below `2^-4` in magnitude) and `|r| <= 1.5/32 + 2^-14 < 0.047`.
 //! Then `ln x = k ln2 + ln(1/c) + ln(1 + r)`, `ln(1/c)` from a 16-entry table indexed by
 //! `16 c mod 16` as `hi + lo`, `hi` a multiple of `2^-43` so that `k LN2_HI + hi` is exact,
-//! and `ln(1 + r) = r + r^2 P(r)` with `P` the Taylor series to `r^12` (the remainder, below
-//! `|r|^13/13 < 2^-61`, is under 0.01 ulp of the result: where `|r|` is large the result is
-//! at least 0.03). The sum: `w = (k LN2_HI + hi) + r` with its rounding error kept (two-sum),
+//! and `ln(1 + r) = r + r^2 P(r)` with `P` the Taylor series to `r^12`. The remainder, below
+//! `|r|^13/13`, is under 0.01 ulp of the result: at most `2^-61` where `|r|` reaches 0.047 (`m`
+//! near 1.5 or 0.75, `|ln x| >= 0.28`), `2^-68` where `|ln x|` is as small as 0.03 (`m` near
+//! `1 ± 1/32`), and `|r|^12/13 < 2^-63` of `r` when `c = 1`. The sum: `w = (k LN2_HI + hi) + r` with its rounding error kept (two-sum),
 //! the small terms added to that error, `w` last. Near 1 (`c = 1`, `k = 0`) this is
 //! `r + r^2 P(r)` with `r = x - 1` exact.
 //!
