@@ -170,6 +170,9 @@ fn cases() -> Vec<Case> {
         case(Func::Log, 1, -1e3, 1e3, |x| 1.0 / x, 0),
         case(Func::Log, 2, -1e3, 1e3, |x| -(1.0 / (x * x)), 0),
         case(Func::Log1p, 0, -1.0, 1e3, f64::ln_1p, 1),
+        // Where the result cancels most: `log` near 1, `log1p` near 0.
+        case(Func::Log, 0, 0.9, 1.1, f64::ln, 1),
+        case(Func::Log1p, 0, -1e-3, 1e-3, f64::ln_1p, 1),
         case(Func::Log1p, 1, -1.0, 1e3, |x| 1.0 / (1.0 + x), 0),
         case(Func::Tanh, 0, -25.0, 25.0, f64::tanh, 4),
         case(Func::Tanh, 1, -25.0, 25.0, |x| x.apply(Func::Tanh, 1), 3),
@@ -420,6 +423,12 @@ fn special_values_follow_libm() {
     assert_eq!(one(Func::Log1p, 0, -1.0), -inf);
     assert_eq!(one(Func::Log1p, 0, 1e-300), 1e-300);
     assert!(one(Func::Log1p, 0, -2.0).is_nan());
+    assert!(one(Func::Log1p, 0, -inf).is_nan());
+    assert_eq!(one(Func::Log1p, 0, inf), inf);
+    assert!(one(Func::Log1p, 0, -0.0).is_sign_negative());
+    assert_eq!(one(Func::Log1p, 0, -0.0), 0.0);
+    assert_eq!(one(Func::Log1p, 0, 5e-324), 5e-324);
+    assert_eq!(one(Func::Log, 0, 5e-324), 5e-324f64.ln());
     assert_eq!(one(Func::Tanh, 0, inf), 1.0);
     assert_eq!(one(Func::Tanh, 0, -inf), -1.0);
     assert!(one(Func::Tanh, 0, -0.0).is_sign_negative());

@@ -8,6 +8,10 @@ use std::arch::x86_64::*;
 
 use super::Element;
 
+#[path = "zmm_log.rs"]
+mod zmm_log;
+pub(super) use zmm_log::{ln, ln_1p};
+
 /// `out[i] = E(x[i])` eight lanes at a time; the last `len % 8` entries by a masked load and
 /// store (the masked-off lanes compute on zeros and are not written).
 #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
