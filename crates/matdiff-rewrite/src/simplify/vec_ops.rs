@@ -7,7 +7,8 @@ use crate::rules::RuleId;
 use super::Simplifier;
 
 impl Simplifier<'_> {
-    /// `kron(a, b)`; a scalar factor scales (`kron(s, B) = s*B`).
+    /// `kron(a, b)`; a scalar factor scales (`kron(s, B) = s*B`) and the product of two
+    /// identities is the identity of the product of their sizes.
     ///
     /// ```
     /// use matdiff_expr::ExprPool;
@@ -19,6 +20,9 @@ impl Simplifier<'_> {
     /// let e = pool.parse("kron(A, B)'").unwrap().root;
     /// let s = Simplifier::new(&mut pool).simplify(e).unwrap();
     /// assert_eq!(pool.plain(s), "kron(A', B')");
+    /// let e = pool.parse("kron(eye(2), eye(3))").unwrap().root;
+    /// let s = Simplifier::new(&mut pool).simplify(e).unwrap();
+    /// assert_eq!(pool.plain(s), "eye(6)");
     /// ```
     pub fn kron(&mut self, a: ExprId, b: ExprId) -> Result<ExprId, ExprError> {
         if self.is_scalar(a) {
@@ -26,6 +30,10 @@ impl Simplifier<'_> {
         }
         if self.is_scalar(b) {
             return self.mul(&[b, a]);
+        }
+        if let (&Node::Identity(m), &Node::Identity(n)) = (self.pool.node(a), self.pool.node(b)) {
+            let size = self.pool.dim_product(m, n);
+            return Ok(self.pool.intern(Node::Identity(size))?);
         }
         let k = self.pool.intern(Node::Kron([a, b]))?;
         self.zero_if_of_zero(k, &[a, b])
