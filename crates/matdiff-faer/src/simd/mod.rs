@@ -243,8 +243,8 @@ macro_rules! elements {
 }
 
 elements! {
-    Exp = |x| math::exp::<FMA>(x), f32: math32::exp;
-    Expm1 = |x| math::expm1::<FMA>(x), f32: math32::expm1;
+    Exp = |x| math::exp::<FMA>(x), f32: math32::exp, zmm: exp;
+    Expm1 = |x| math::expm1::<FMA>(x), f32: math32::expm1, zmm: expm1;
     Ln = |x| math::ln::<FMA>(x), f32: math32::ln;
     Recip = |x| 1.0 / x;
     NegRecipSq = |x| -(1.0 / (x * x));
@@ -254,12 +254,12 @@ elements! {
         let r = 1.0 + x;
         -(1.0 / (r * r))
     };
-    Tanh = |x| math::tanh::<FMA>(x), f32: math32::tanh;
-    TanhPrime = |x| math::tanh_prime::<FMA>(x), f32: math32::tanh_prime;
-    TanhSecond = |x| -2.0 * math::tanh::<FMA>(x) * math::tanh_prime::<FMA>(x);
-    Sigmoid = |x| math::sigmoid::<FMA>(x), f32: math32::sigmoid;
-    SigmoidPrime = |x| math::sigmoid_prime::<FMA>(x), f32: math32::sigmoid_prime;
-    SigmoidSecond = |x| math::sigmoid_second::<FMA>(x);
+    Tanh = |x| math::tanh::<FMA>(x), f32: math32::tanh, zmm: tanh;
+    TanhPrime = |x| math::tanh_prime::<FMA>(x), f32: math32::tanh_prime, zmm: tanh_prime;
+    TanhSecond = |x| -2.0 * math::tanh::<FMA>(x) * math::tanh_prime::<FMA>(x), zmm: tanh_second;
+    Sigmoid = |x| math::sigmoid::<FMA>(x), f32: math32::sigmoid, zmm: sigmoid;
+    SigmoidPrime = |x| math::sigmoid_prime::<FMA>(x), f32: math32::sigmoid_prime, zmm: sigmoid_prime;
+    SigmoidSecond = |x| math::sigmoid_second::<FMA>(x), zmm: sigmoid_second;
     Softplus = |x| math::softplus::<FMA>(x), f32: math32::softplus;
     Sqrt = |x| x.sqrt();
     SqrtPrime = |x| 1.0 / (2.0 * x.sqrt());

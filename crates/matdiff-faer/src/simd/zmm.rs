@@ -8,6 +8,12 @@ use std::arch::x86_64::*;
 
 use super::Element;
 
+#[path = "zmm_exp.rs"]
+mod zmm_exp;
+pub(super) use zmm_exp::{
+    exp, expm1, sigmoid, sigmoid_prime, sigmoid_second, tanh, tanh_prime, tanh_second,
+};
+
 /// `out[i] = E(x[i])` eight lanes at a time; the last `len % 8` entries by a masked load and
 /// store (the masked-off lanes compute on zeros and are not written).
 #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]

@@ -1,0 +1,228 @@
+//! The `f64` `exp` family in AVX-512 intrinsics (Tang's method, as NumPy's AVX512F `exp`):
+//! `x = (k/16) ln2 + r` with `|r| <= ln2/32`, `exp(x) = 2^floor(k/16) 2^(j/16) exp(r)` with
+//! `j = k mod 16`, `2^(j/16)` from a 16-entry table in two parts (`TOP` and the relative rest
+//! `TAIL`) read with `vpermi2pd` (two registers each, no gathers), `exp(r) - 1` by its Taylor
+//! series to `r^7` (remainder below `2^-59.5`), and the power of two applied by `vscalefpd`,
+//! which rounds a subnormal result from the 53-bit one and overflows to infinity on its own.
+//! NaN propagates through every step (the clamps keep it), so no lane needs a special case but
+//! `expm1`'s sign of zero.
+//!
+//! Error of `exp`: the rounding of the last `fma`, 0.5 ulp, plus below 0.05 ulp from the
+//! reduction, the polynomial and the table's rest (`r` is `x - k C1 - k C2` by two FMAs, `C1 +
+//! C2 = ln2/16` to 106 bits).
+
+// The constants as Python's `decimal` prints them (see `TOP`).
+#![allow(clippy::excessive_precision, clippy::unreadable_literal)]
+
+use std::arch::x86_64::*;
+
+/// `2^52 + 2^51`: adding it rounds an `f64` below `2^51` in magnitude to an integer, left in the
+/// low bits of the sum.
+const ROUND: f64 = 6755399441055744.0;
+/// `16/ln2`.
+const INV_LN2_16: f64 = 23.083120654223414;
+/// `ln2/16` rounded, and the rest.
+const LN2_16_HI: f64 = 0.04332169878499658;
+const LN2_16_LO: f64 = 1.4494042586539372e-18;
+
+/// `2^(j/16)` rounded to `f64` (`TOP`) and `(2^(j/16) - TOP[j]) / TOP[j]` (`TAIL`), from
+/// `decimal.Decimal(2) ** (Decimal(j) / 16)` at 60 digits.
+static TOP: [f64; 16] = [
+    1.0,
+    1.0442737824274138,
+    1.0905077326652577,
+    1.1387886347566916,
+    1.189207115002721,
+    1.241857812073484,
+    1.2968395546510096,
+    1.3542555469368927,
+    1.4142135623730951,
+    1.4768261459394993,
+    1.5422108254079407,
+    1.6104903319492543,
+    1.681792830507429,
+    1.7562521603732995,
+    1.8340080864093424,
+    1.9152065613971474,
+];
+static TAIL: [f64; 16] = [
+    0.0,
+    8.189317638195515e-17,
+    -2.7939114859515733e-17,
+    7.826573258636076e-17,
+    3.3484623336251524e-17,
+    3.750854201303127e-17,
+    1.9572585293112036e-17,
+    5.68648095791174e-17,
+    -6.835808657661922e-17,
+    -2.3591094770850053e-17,
+    5.1548301170786783e-17,
+    1.5341410053603723e-17,
+    4.875160526227062e-17,
+    1.685487290628973e-17,
+    1.790126907604513e-17,
+    -5.545065618639427e-17,
+];
+
+/// Below this `exp` is 0 (`exp(-746) < 2^-1075`); above `EXP_HI` it overflows.
+const EXP_LO: f64 = -746.0;
+const EXP_HI: f64 = 710.0;
+/// Below this `expm1` is -1 rounded (`exp(-40) < 2^-57`).
+const EXPM1_LO: f64 = -40.0;
+/// The sign bit.
+const SIGN: i64 = i64::MIN;
+
+#[inline(always)]
+unsafe fn splat(v: f64) -> __m512d {
+    _mm512_set1_pd(v)
+}
+
+/// The 16 entries of `table` at the low four bits of each lane of `j`.
+#[inline(always)]
+unsafe fn lookup(table: &[f64; 16], j: __m512i) -> __m512d {
+    let lo = _mm512_loadu_pd(table.as_ptr());
+    let hi = _mm512_loadu_pd(table.as_ptr().add(8));
+    _mm512_permutex2var_pd(lo, j, hi)
+}
+
+/// `max(lo, min(hi, x))`, NaN kept (`vmaxpd` and `vminpd` return their second operand then).
+#[inline(always)]
+unsafe fn clamp(x: __m512d, lo: f64, hi: f64) -> __m512d {
+    _mm512_max_pd(splat(lo), _mm512_min_pd(splat(hi), x))
+}
+
+/// `exp(x) = 2^floor(k/16) t (1 + s)` for `|x| <= 746`: returns `(k/16, t, s)`, `k` an integer,
+/// `t = TOP[k mod 16]`, `s = TAIL[k mod 16] + expm1(r)` (`|s| < 0.022`; `s = r = x` when
+/// `|x| < ln2/32`, where `t = 1` and `k = 0`).
+#[inline(always)]
+unsafe fn reduce(x: __m512d) -> (__m512d, __m512d, __m512d) {
+    let shifted = _mm512_fmadd_pd(x, splat(INV_LN2_16), splat(ROUND));
+    let k = _mm512_sub_pd(shifted, splat(ROUND));
+    let r = _mm512_fnmadd_pd(k, splat(LN2_16_HI), x);
+    let r = _mm512_fnmadd_pd(k, splat(LN2_16_LO), r);
+    // The low bits of ROUND's are zero: those of `shifted` are k's, two's complement.
+    let j = _mm512_castpd_si512(shifted);
+    let t = lookup(&TOP, j);
+    let tail = lookup(&TAIL, j);
+    // (expm1(r) - r) / r^2 by Taylor to r^5 (expm1 to r^7; |r| <= ln2/32 + 2^-40: the rest
+    // below r^8/8! < 2^-59.5).
+    let mut q = splat(1.0 / 5040.0);
+    for c in [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5] {
+        q = _mm512_fmadd_pd(q, r, splat(c));
+    }
+    let r2 = _mm512_mul_pd(r, r);
+    let s = _mm512_fmadd_pd(r2, q, _mm512_add_pd(r, tail));
+    (_mm512_mul_pd(k, splat(1.0 / 16.0)), t, s)
+}
+
+/// `2^floor(k16) t (1 + s) - 1` for `k16 >= -1` (a reduction by [`reduce`]): `t - 2^-floor(k16)`
+/// in two parts (exact for `-1 <= floor(k16) <= 52`), so that one rounding is left.
+#[inline(always)]
+unsafe fn expm1_upper(k16: __m512d, t: __m512d, s: __m512d) -> __m512d {
+    const CEIL: i32 = _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC;
+    // 2^-floor(k16) = 2^ceil(-k16).
+    let minus_m = _mm512_roundscale_pd::<CEIL>(_mm512_sub_pd(_mm512_setzero_pd(), k16));
+    let c = _mm512_scalef_pd(splat(1.0), minus_m);
+    // Fast two-sum (|t| >= |c| when floor(k16) >= 0; for -1 the difference is exact).
+    let hi = _mm512_sub_pd(t, c);
+    let lo = _mm512_sub_pd(_mm512_sub_pd(t, hi), c);
+    let inner = _mm512_add_pd(hi, _mm512_fmadd_pd(t, s, lo));
+    _mm512_scalef_pd(inner, k16)
+}
+
+/// The bits of `y` with the sign of `x`.
+#[inline(always)]
+unsafe fn copysign(y: __m512d, x: __m512d) -> __m512d {
+    _mm512_castsi512_pd(_mm512_ternarylogic_epi64::<0xca>(
+        _mm512_set1_epi64(SIGN),
+        _mm512_castpd_si512(x),
+        _mm512_castpd_si512(y),
+    ))
+}
+
+/// `exp(x)`; subnormal results rounded from the 53-bit one by `vscalefpd`.
+#[inline(always)]
+pub(crate) unsafe fn exp(x: __m512d) -> __m512d {
+    let (k16, t, s) = reduce(clamp(x, EXP_LO, EXP_HI));
+    _mm512_scalef_pd(_mm512_fmadd_pd(t, s, t), k16)
+}
+
+/// `exp(x) - 1`: [`expm1_upper`] where `floor(k/16) >= -1` (`x > -0.72`), else `exp(x) - 1`
+/// (below `-1/2`, the rounding of `exp(x) < 1/2` costs at most a quarter of an ulp).
+#[inline(always)]
+pub(crate) unsafe fn expm1(x: __m512d) -> __m512d {
+    let (k16, t, s) = reduce(clamp(x, EXPM1_LO, EXP_HI));
+    let upper = expm1_upper(k16, t, s);
+    let lower = _mm512_sub_pd(_mm512_scalef_pd(_mm512_fmadd_pd(t, s, t), k16), splat(1.0));
+    let below = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(k16, splat(-1.0));
+    // expm1 has the sign of x: this gives expm1(-0) = -0.
+    copysign(_mm512_mask_blend_pd(below, upper, lower), x)
+}
+
+/// `tanh(x) = sign(x) t/(t + 2)` with `t = expm1(2|x|)`; `tanh(20)` is 1 in `f64`.
+#[inline(always)]
+pub(crate) unsafe fn tanh(x: __m512d) -> __m512d {
+    let a = _mm512_min_pd(splat(20.0), _mm512_abs_pd(x));
+    let (k16, t, s) = reduce(_mm512_add_pd(a, a));
+    let e = expm1_upper(k16, t, s);
+    copysign(_mm512_div_pd(e, _mm512_add_pd(e, splat(2.0))), x)
+}
+
+/// `exp(-|x|)`.
+#[inline(always)]
+unsafe fn exp_neg_abs(x: __m512d) -> __m512d {
+    exp(_mm512_sub_pd(_mm512_setzero_pd(), _mm512_abs_pd(x)))
+}
+
+/// `tanh'(x) = 4e/(1 + e)^2` with `e = exp(-2|x|)`.
+#[inline(always)]
+pub(crate) unsafe fn tanh_prime(x: __m512d) -> __m512d {
+    let a = _mm512_abs_pd(x);
+    let e = exp(_mm512_sub_pd(_mm512_setzero_pd(), _mm512_add_pd(a, a)));
+    let d = _mm512_add_pd(splat(1.0), e);
+    _mm512_div_pd(_mm512_mul_pd(splat(4.0), e), _mm512_mul_pd(d, d))
+}
+
+/// `tanh''(x) = -2 tanh(x) tanh'(x)`.
+#[inline(always)]
+pub(crate) unsafe fn tanh_second(x: __m512d) -> __m512d {
+    _mm512_mul_pd(_mm512_mul_pd(splat(-2.0), tanh(x)), tanh_prime(x))
+}
+
+/// The logistic function: `1/(1 + e)` for `x >= 0`, `e/(1 + e)` below, with `e = exp(-|x|)`.
+#[inline(always)]
+pub(crate) unsafe fn sigmoid(x: __m512d) -> __m512d {
+    let e = exp_neg_abs(x);
+    let d = _mm512_add_pd(splat(1.0), e);
+    let negative = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, _mm512_setzero_pd());
+    _mm512_div_pd(_mm512_mask_blend_pd(negative, splat(1.0), e), d)
+}
+
+/// `sigmoid'(x) = e/(1 + e)^2` with `e = exp(-|x|)`.
+#[inline(always)]
+pub(crate) unsafe fn sigmoid_prime(x: __m512d) -> __m512d {
+    let e = exp_neg_abs(x);
+    let d = _mm512_add_pd(splat(1.0), e);
+    _mm512_div_pd(e, _mm512_mul_pd(d, d))
+}
+
+/// `sigmoid''(x) = sigmoid'(x) (1 - 2 sigmoid(x))`, the second factor `-sign(x) (1 - e)/(1 + e)`
+/// with `1 - e = -expm1(-|x|)`: `exp(-|x|)` and `expm1(-|x|)` from one reduction.
+#[inline(always)]
+pub(crate) unsafe fn sigmoid_second(x: __m512d) -> __m512d {
+    let na = _mm512_sub_pd(_mm512_setzero_pd(), _mm512_abs_pd(x));
+    let (k16, t, s) = reduce(_mm512_max_pd(splat(EXP_LO), na));
+    let e = _mm512_scalef_pd(_mm512_fmadd_pd(t, s, t), k16);
+    let upper = expm1_upper(k16, t, s);
+    let lower = _mm512_sub_pd(e, splat(1.0));
+    let below = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(k16, splat(-1.0));
+    let em = _mm512_mask_blend_pd(below, upper, lower);
+    let d = _mm512_add_pd(splat(1.0), e);
+    // r = em/d with the sign flipped where x is negative: r ^ (x & SIGN).
+    let r = _mm512_castsi512_pd(_mm512_ternarylogic_epi64::<0x6a>(
+        _mm512_set1_epi64(SIGN),
+        _mm512_castpd_si512(x),
+        _mm512_castpd_si512(_mm512_div_pd(em, d)),
+    ));
+    _mm512_mul_pd(_mm512_div_pd(e, _mm512_mul_pd(d, d)), r)
+}
