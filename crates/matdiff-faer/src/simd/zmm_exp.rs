@@ -174,13 +174,20 @@ unsafe fn exp_neg_abs(x: __m512d) -> __m512d {
     exp(_mm512_sub_pd(_mm512_setzero_pd(), _mm512_abs_pd(x)))
 }
 
-/// `tanh'(x) = 4e/(1 + e)^2` with `e = exp(-2|x|)`.
+/// `tanh'(x) = 4e/(1 + e)^2` with `e = exp(-2|x|)`, `4e` rounded once where it is subnormal
+/// (its power of two raised by 2 before `vscalefpd`).
 #[inline(always)]
 pub(crate) unsafe fn tanh_prime(x: __m512d) -> __m512d {
     let a = _mm512_abs_pd(x);
-    let e = exp(_mm512_sub_pd(_mm512_setzero_pd(), _mm512_add_pd(a, a)));
-    let d = _mm512_add_pd(splat(1.0), e);
-    _mm512_div_pd(_mm512_mul_pd(splat(4.0), e), _mm512_mul_pd(d, d))
+    // Below -750, 4e rounds to 0.
+    let z = _mm512_max_pd(
+        splat(-750.0),
+        _mm512_sub_pd(_mm512_setzero_pd(), _mm512_add_pd(a, a)),
+    );
+    let (k16, t, s) = reduce(z);
+    let e4 = _mm512_scalef_pd(_mm512_fmadd_pd(t, s, t), _mm512_add_pd(k16, splat(2.0)));
+    let d = _mm512_fmadd_pd(splat(0.25), e4, splat(1.0));
+    _mm512_div_pd(e4, _mm512_mul_pd(d, d))
 }
 
 /// `tanh''(x) = -2 tanh(x) tanh'(x)`.
