@@ -91,34 +91,58 @@ unsafe fn clamp(x: __m512d, lo: f64, hi: f64) -> __m512d {
     _mm512_max_pd(splat(lo), _mm512_min_pd(splat(hi), x))
 }
 
-/// `exp(x) = 2^floor(k/16) t (1 + s)` for `|x| <= 746`: returns `(k/16, t, s)`, `k` an integer,
-/// `t = TOP[k mod 16]`, `s = TAIL[k mod 16] + expm1(r)` (`|s| < 0.022`; `s = r = x` when
-/// `|x| < ln2/32`, where `t = 1` and `k = 0`).
+/// The reduction of `x` (`|x| <= 800`), in parts: `(k/16, t, r_hi, small)` with `k` an integer,
+/// `t = TOP[k mod 16]`, `r_hi = x - k C1` (exact: its bits lie between `2^-7` and `2^-58`) and
+/// `small = TAIL[k mod 16] - k C2 + expm1(r) - r` (`r = r_hi - k C2`, `|r| <= ln2/32 + 2^-40`),
+/// so that `exp(x) = 2^floor(k/16) t (1 + r_hi + small)` (to `2^-58`: the product of `TAIL` and
+/// `expm1(r)` left out), the roundings of `small` (below `2^-64`) the only ones.
+#[inline(always)]
+unsafe fn reduce_parts(x: __m512d) -> (__m512d, __m512d, __m512d, __m512d) {
+    let shifted = _mm512_fmadd_pd(x, splat(INV_LN2_16), splat(ROUND));
+    let k = _mm512_sub_pd(shifted, splat(ROUND));
+    let r_hi = _mm512_fnmadd_pd(k, splat(LN2_16_HI), x);
+    let r = _mm512_fnmadd_pd(k, splat(LN2_16_LO), r_hi);
+    // The low bits of ROUND's are zero: those of `shifted` are k's, two's complement.
+    let j = _mm512_castpd_si512(shifted);
+    let t = lookup(&TOP, j);
+    let corr = _mm512_fnmadd_pd(k, splat(LN2_16_LO), lookup(&TAIL, j));
+    let small = _mm512_fmadd_pd(_mm512_mul_pd(r, r), q(r), corr);
+    (_mm512_mul_pd(k, splat(1.0 / 16.0)), t, r_hi, small)
+}
+
+/// `(expm1(r) - r) / r^2` by Taylor to `r^5` (`expm1` to `r^7`; for `|r| <= ln2/32 + 2^-40` the
+/// rest is below `r^8/8! < 2^-59.5`).
+#[inline(always)]
+unsafe fn q(r: __m512d) -> __m512d {
+    let mut q = splat(1.0 / 5040.0);
+    for c in [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5] {
+        q = _mm512_fmadd_pd(q, r, splat(c));
+    }
+    q
+}
+
+/// `exp(x) = 2^floor(k/16) t (1 + s)` for `|x| <= 800`: `(k/16, t, s)` as [`reduce_parts`] with
+/// `s = r + TAIL[k mod 16] + expm1(r) - r` rounded (`|s| < 0.022`; its three roundings cost
+/// below 0.05 ulp of `exp`).
 #[inline(always)]
 unsafe fn reduce(x: __m512d) -> (__m512d, __m512d, __m512d) {
     let shifted = _mm512_fmadd_pd(x, splat(INV_LN2_16), splat(ROUND));
     let k = _mm512_sub_pd(shifted, splat(ROUND));
     let r = _mm512_fnmadd_pd(k, splat(LN2_16_HI), x);
     let r = _mm512_fnmadd_pd(k, splat(LN2_16_LO), r);
-    // The low bits of ROUND's are zero: those of `shifted` are k's, two's complement.
     let j = _mm512_castpd_si512(shifted);
     let t = lookup(&TOP, j);
     let tail = lookup(&TAIL, j);
-    // (expm1(r) - r) / r^2 by Taylor to r^5 (expm1 to r^7; |r| <= ln2/32 + 2^-40: the rest
-    // below r^8/8! < 2^-59.5).
-    let mut q = splat(1.0 / 5040.0);
-    for c in [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5] {
-        q = _mm512_fmadd_pd(q, r, splat(c));
-    }
-    let r2 = _mm512_mul_pd(r, r);
-    let s = _mm512_fmadd_pd(r2, q, _mm512_add_pd(r, tail));
+    let s = _mm512_fmadd_pd(_mm512_mul_pd(r, r), q(r), _mm512_add_pd(r, tail));
     (_mm512_mul_pd(k, splat(1.0 / 16.0)), t, s)
 }
 
-/// `2^floor(k16) t (1 + s) - 1` for `k16 >= -1` (a reduction by [`reduce`]): `t - 2^-floor(k16)`
-/// in two parts (exact for `-1 <= floor(k16) <= 52`), so that one rounding is left.
+/// `2^floor(k16) t (1 + r_hi + small) - 1` for `k16 >= -1` (a reduction by [`reduce_parts`]):
+/// `t - 2^-floor(k16)` in two parts (exact for `-1 <= floor(k16) <= 52`) and `t r_hi` by an
+/// FMA, so that two roundings are left: of `t r_hi + t small + lo` (below `2^-53 |t r_hi|`, a
+/// quarter of an ulp of the result) and of the last sum.
 #[inline(always)]
-unsafe fn expm1_upper(k16: __m512d, t: __m512d, s: __m512d) -> __m512d {
+unsafe fn expm1_upper(k16: __m512d, t: __m512d, r_hi: __m512d, small: __m512d) -> __m512d {
     const CEIL: i32 = _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC;
     // 2^-floor(k16) = 2^ceil(-k16).
     let minus_m = _mm512_roundscale_pd::<CEIL>(_mm512_sub_pd(_mm512_setzero_pd(), k16));
@@ -126,8 +150,14 @@ unsafe fn expm1_upper(k16: __m512d, t: __m512d, s: __m512d) -> __m512d {
     // Fast two-sum (|t| >= |c| when floor(k16) >= 0; for -1 the difference is exact).
     let hi = _mm512_sub_pd(t, c);
     let lo = _mm512_sub_pd(_mm512_sub_pd(t, hi), c);
-    let inner = _mm512_add_pd(hi, _mm512_fmadd_pd(t, s, lo));
-    _mm512_scalef_pd(inner, k16)
+    let v = _mm512_fmadd_pd(t, r_hi, _mm512_fmadd_pd(t, small, lo));
+    _mm512_scalef_pd(_mm512_add_pd(hi, v), k16)
+}
+
+/// `2^floor(k16) t (1 + r_hi + small)`: `exp` from [`reduce_parts`].
+#[inline(always)]
+unsafe fn exp_from_parts(k16: __m512d, t: __m512d, r_hi: __m512d, small: __m512d) -> __m512d {
+    _mm512_scalef_pd(_mm512_fmadd_pd(t, _mm512_add_pd(r_hi, small), t), k16)
 }
 
 /// The bits of `y` with the sign of `x`.
@@ -151,9 +181,9 @@ pub(crate) unsafe fn exp(x: __m512d) -> __m512d {
 /// (below `-1/2`, the rounding of `exp(x) < 1/2` costs at most a quarter of an ulp).
 #[inline(always)]
 pub(crate) unsafe fn expm1(x: __m512d) -> __m512d {
-    let (k16, t, s) = reduce(clamp(x, EXPM1_LO, EXP_HI));
-    let upper = expm1_upper(k16, t, s);
-    let lower = _mm512_sub_pd(_mm512_scalef_pd(_mm512_fmadd_pd(t, s, t), k16), splat(1.0));
+    let (k16, t, r_hi, small) = reduce_parts(clamp(x, EXPM1_LO, EXP_HI));
+    let upper = expm1_upper(k16, t, r_hi, small);
+    let lower = _mm512_sub_pd(exp_from_parts(k16, t, r_hi, small), splat(1.0));
     let below = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(k16, splat(-1.0));
     // expm1 has the sign of x: this gives expm1(-0) = -0.
     copysign(_mm512_mask_blend_pd(below, upper, lower), x)
@@ -163,8 +193,8 @@ pub(crate) unsafe fn expm1(x: __m512d) -> __m512d {
 #[inline(always)]
 pub(crate) unsafe fn tanh(x: __m512d) -> __m512d {
     let a = _mm512_min_pd(splat(20.0), _mm512_abs_pd(x));
-    let (k16, t, s) = reduce(_mm512_add_pd(a, a));
-    let e = expm1_upper(k16, t, s);
+    let (k16, t, r_hi, small) = reduce_parts(_mm512_add_pd(a, a));
+    let e = expm1_upper(k16, t, r_hi, small);
     copysign(_mm512_div_pd(e, _mm512_add_pd(e, splat(2.0))), x)
 }
 
@@ -218,9 +248,9 @@ pub(crate) unsafe fn sigmoid_prime(x: __m512d) -> __m512d {
 #[inline(always)]
 pub(crate) unsafe fn sigmoid_second(x: __m512d) -> __m512d {
     let na = _mm512_sub_pd(_mm512_setzero_pd(), _mm512_abs_pd(x));
-    let (k16, t, s) = reduce(_mm512_max_pd(splat(EXP_LO), na));
-    let e = _mm512_scalef_pd(_mm512_fmadd_pd(t, s, t), k16);
-    let upper = expm1_upper(k16, t, s);
+    let (k16, t, r_hi, small) = reduce_parts(_mm512_max_pd(splat(EXP_LO), na));
+    let e = exp_from_parts(k16, t, r_hi, small);
+    let upper = expm1_upper(k16, t, r_hi, small);
     let lower = _mm512_sub_pd(e, splat(1.0));
     let below = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(k16, splat(-1.0));
     let em = _mm512_mask_blend_pd(below, upper, lower);
