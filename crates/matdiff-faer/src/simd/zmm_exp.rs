@@ -137,21 +137,18 @@ unsafe fn reduce(x: __m512d) -> (__m512d, __m512d, __m512d) {
     (_mm512_mul_pd(k, splat(1.0 / 16.0)), t, s)
 }
 
-/// `2^floor(k16) t (1 + r_hi + small) - 1` for `k16 >= -1` (a reduction by [`reduce_parts`]):
-/// `t - 2^-floor(k16)` in two parts (exact for `-1 <= floor(k16) <= 52`) and `t r_hi` by an
-/// FMA, so that two roundings are left: of `t r_hi + t small + lo` (below `2^-53 |t r_hi|`, a
-/// quarter of an ulp of the result) and of the last sum.
+/// `2^floor(k16) t (1 + r_hi + small) - 1` for `-1 <= k16 < 1000` (a reduction by
+/// [`reduce_parts`]): with `T = 2^floor(k16) t` (exact), `T - 1` in two parts (exact for
+/// `-1 <= floor(k16) <= 52`, a fast two-sum beyond, where `T > 1`) and `T r_hi` by an FMA, so
+/// that two roundings are left: of `T r_hi + T small + lo` (below `2^-53 |T r_hi|`, a quarter
+/// of an ulp of the result) and of the last sum.
 #[inline(always)]
 unsafe fn expm1_upper(k16: __m512d, t: __m512d, r_hi: __m512d, small: __m512d) -> __m512d {
-    const CEIL: i32 = _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC;
-    // 2^-floor(k16) = 2^ceil(-k16).
-    let minus_m = _mm512_roundscale_pd::<CEIL>(_mm512_sub_pd(_mm512_setzero_pd(), k16));
-    let c = _mm512_scalef_pd(splat(1.0), minus_m);
-    // Fast two-sum (|t| >= |c| when floor(k16) >= 0; for -1 the difference is exact).
-    let hi = _mm512_sub_pd(t, c);
-    let lo = _mm512_sub_pd(_mm512_sub_pd(t, hi), c);
-    let v = _mm512_fmadd_pd(t, r_hi, _mm512_fmadd_pd(t, small, lo));
-    _mm512_scalef_pd(_mm512_add_pd(hi, v), k16)
+    let big_t = _mm512_scalef_pd(t, k16);
+    let hi = _mm512_sub_pd(big_t, splat(1.0));
+    let lo = _mm512_sub_pd(_mm512_sub_pd(big_t, hi), splat(1.0));
+    let v = _mm512_fmadd_pd(big_t, r_hi, _mm512_fmadd_pd(big_t, small, lo));
+    _mm512_add_pd(hi, v)
 }
 
 /// `2^floor(k16) t (1 + r_hi + small)`: `exp` from [`reduce_parts`].
@@ -177,16 +174,18 @@ pub(crate) unsafe fn exp(x: __m512d) -> __m512d {
     _mm512_scalef_pd(_mm512_fmadd_pd(t, s, t), k16)
 }
 
-/// `exp(x) - 1`: [`expm1_upper`] where `floor(k/16) >= -1` (`x > -0.72`), else `exp(x) - 1`
-/// (below `-1/2`, the rounding of `exp(x) < 1/2` costs at most a quarter of an ulp).
+/// `exp(x) - 1`: [`expm1_upper`] where `-1 <= floor(k/16) < 1000` (`-0.72 < x < 693`), else
+/// `exp(x) - 1` (below `-1/2`, the rounding of `exp(x) < 1/2` costs at most a quarter of an
+/// ulp; above `2^1000` the `-1` vanishes and `vscalefpd` overflows to infinity).
 #[inline(always)]
 pub(crate) unsafe fn expm1(x: __m512d) -> __m512d {
     let (k16, t, r_hi, small) = reduce_parts(clamp(x, EXPM1_LO, EXP_HI));
     let upper = expm1_upper(k16, t, r_hi, small);
     let lower = _mm512_sub_pd(exp_from_parts(k16, t, r_hi, small), splat(1.0));
-    let below = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(k16, splat(-1.0));
+    let from = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(k16, splat(-1.0));
+    let inside = _mm512_mask_cmp_pd_mask::<_CMP_LT_OQ>(from, k16, splat(1000.0));
     // expm1 has the sign of x: this gives expm1(-0) = -0.
-    copysign(_mm512_mask_blend_pd(below, upper, lower), x)
+    copysign(_mm512_mask_blend_pd(inside, lower, upper), x)
 }
 
 /// `tanh(x) = sign(x) t/(t + 2)` with `t = expm1(2|x|)`; `tanh(20)` is 1 in `f64`.
