@@ -228,12 +228,27 @@ pub(crate) fn sigmoid_second<const FMA: bool>(x: f64) -> f64 {
     e / (d * d) * r
 }
 
-/// `tanh'(x) = 4e/(1 + e)^2` with `e = exp(-2|x|)`.
+/// `4 exp(x)` for `x <= 0`, a subnormal result rounded once (not `4` times a rounded one).
+#[inline(always)]
+fn exp_times_4<const FMA: bool>(x: f64) -> f64 {
+    // Below EXP_MIN - 3, 4 exp(x) rounds to 0.
+    let (k, r) = reduce(x.max(EXP_MIN - 3.0));
+    let k = k + 2;
+    let half = k >> 1;
+    let y = ((1.0 + expm1_reduced::<FMA>(r)) * pow2(half)) * pow2(k - half);
+    if x.is_nan() {
+        x
+    } else {
+        y
+    }
+}
+
+/// `tanh'(x) = 4e/(1 + e)^2` with `e = exp(-2|x|)`, `4e` rounded once where it is subnormal.
 #[inline(always)]
 pub(crate) fn tanh_prime<const FMA: bool>(x: f64) -> f64 {
-    let e = exp::<FMA>(-2.0 * x.abs());
-    let d = 1.0 + e;
-    4.0 * e / (d * d)
+    let e4 = exp_times_4::<FMA>(-2.0 * x.abs());
+    let d = 1.0 + 0.25 * e4;
+    e4 / (d * d)
 }
 
 /// `softplus(x) = max(x, 0) + ln(1 + exp(-|x|))`.

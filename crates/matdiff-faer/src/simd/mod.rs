@@ -3,9 +3,13 @@
 //!
 //! The functions are range reductions and polynomials without branches or library calls
 //! (`math.rs` in `f64`, `math32.rs` in `f32`), so that the loops compile to vector code for each
-//! instruction set (found once per process). On AVX-512, `f64` `log` and `log1p` are written
-//! with intrinsics (`zmm_log.rs`, through `zmm.rs`): no division, `ln(1/c)` from a 16-entry
-//! table read by in-register permutes. `f32` runs natively (twice the lanes) for `exp`,
+//! instruction set (found once per process). On AVX-512 the `f64` `exp` family (`exp`, `expm1`,
+//! `tanh` and the logistic functions, with their derivatives) runs kernels written with
+//! intrinsics (`zmm_exp.rs`, through `zmm.rs`): Tang's method, a 16-entry table of `2^(j/16)`
+//! (top and tail) read by in-register permutes, `vscalefpd` for the power of two and the
+//! subnormal and overflowing results; so do `f64` `log` and `log1p` (`zmm_log.rs`): no
+//! division, `ln(1/c)` from a 16-entry table read by in-register permutes. `f32` runs natively
+//! (twice the lanes) for `exp`,
 //! `expm1`, `log`, `log1p`, `tanh`, `softplus` and the logistic functions, and elsewhere is
 //! computed in `f64` and rounded once. `sin` and `cos` reduce their argument by Cody-Waite: in
 //! `f64` with `pi/2` in three 33-bit parts and a fourth for the rest, summed exactly, up to
@@ -27,22 +31,23 @@
 //! | function | `f64` max ulp | `f32` max ulp | `f32` computed in |
 //! |---|---|---|---|
 //! | `exp` (also `expm1'`) | 1 | 1 | `f32` |
-//! | `expm1` | 2 | 1 (all inputs) | `f32` |
+//! | `expm1` | 2 (AVX-512: 1) | 1 (all inputs) | `f32` |
 //! | `log`, `log1p` | 1 | 1 (all inputs) | `f32` |
-//! | `tanh` | 4 | 1 | `f32` |
-//! | `tanh'` | 3 | 4 | `f32` |
-//! | `tanh''` | 6 | 1 | `f64` |
-//! | `sigmoid` (also `softplus'`) | 2 | 2 | `f32` |
+//! | `tanh` | 4 (AVX-512: 2) | 1 | `f32` |
+//! | `tanh'` | 3 (AVX-512: 2) | 4 | `f32` |
+//! | `tanh''` | 6 (AVX-512: 4) | 1 | `f64` |
+//! | `sigmoid` (also `softplus'`) | 2 (AVX-512: 1) | 2 | `f32` |
 //! | `sigmoid'` (also `softplus''`) | 2 | 3 | `f32` |
 //! | `softplus` | 2 | 2 | `f32` |
-//! | `sigmoid''` | 3 | 1 | `f64` |
+//! | `sigmoid''` | 3 (AVX-512: 2) | 1 | `f64` |
 //! | `sin`, `cos` and their derivatives | 1 | 1 | `f64` (short polynomials) |
 //! | `x.^p` (non-integer or non-constant `p`) | 1 | 1 | `f64` |
 //! | `sqrt`, `relu` and the rational derivatives (`log'`, `sqrt'`, ...) | 0 | 1 | `f64` |
 //!
 //! (`f64`: against std's function, or for the derivatives against the scalar formulas of
 //! [`Scalar::apply`] on std, `sigmoid''` against `-sigmoid'(x) tanh(x/2)` since the scalar form
-//! cancels near 0; `f32`: against std's `f64` result rounded to `f32`. "All inputs": also
+//! cancels near 0; `f32`: against std's `f64` result rounded to `f32`. "AVX-512": the kernels of
+//! `zmm_exp.rs`, also checked near every boundary of their table, session 9. "All inputs": also
 //! checked on every one of the 2^32 `f32` inputs, on each instruction set, in session 8: 0.3%
 //! of them are 1 ulp off (for each of the three), none more.) `tan`, the inverse and
 //! hyperbolic functions other than `tanh` stay scalar.
@@ -252,8 +257,8 @@ macro_rules! elements {
 }
 
 elements! {
-    Exp = |x| math::exp::<FMA>(x), f32: math32::exp;
-    Expm1 = |x| math::expm1::<FMA>(x), f32: math32::expm1;
+    Exp = |x| math::exp::<FMA>(x), f32: math32::exp, zmm: exp;
+    Expm1 = |x| math::expm1::<FMA>(x), f32: math32::expm1, zmm: expm1;
     Ln = |x| math::ln::<FMA>(x), f32: math32::ln, zmm: ln;
     Recip = |x| 1.0 / x;
     NegRecipSq = |x| -(1.0 / (x * x));
@@ -263,12 +268,12 @@ elements! {
         let r = 1.0 + x;
         -(1.0 / (r * r))
     };
-    Tanh = |x| math::tanh::<FMA>(x), f32: math32::tanh;
-    TanhPrime = |x| math::tanh_prime::<FMA>(x), f32: math32::tanh_prime;
-    TanhSecond = |x| -2.0 * math::tanh::<FMA>(x) * math::tanh_prime::<FMA>(x);
-    Sigmoid = |x| math::sigmoid::<FMA>(x), f32: math32::sigmoid;
-    SigmoidPrime = |x| math::sigmoid_prime::<FMA>(x), f32: math32::sigmoid_prime;
-    SigmoidSecond = |x| math::sigmoid_second::<FMA>(x);
+    Tanh = |x| math::tanh::<FMA>(x), f32: math32::tanh, zmm: tanh;
+    TanhPrime = |x| math::tanh_prime::<FMA>(x), f32: math32::tanh_prime, zmm: tanh_prime;
+    TanhSecond = |x| -2.0 * math::tanh::<FMA>(x) * math::tanh_prime::<FMA>(x), zmm: tanh_second;
+    Sigmoid = |x| math::sigmoid::<FMA>(x), f32: math32::sigmoid, zmm: sigmoid;
+    SigmoidPrime = |x| math::sigmoid_prime::<FMA>(x), f32: math32::sigmoid_prime, zmm: sigmoid_prime;
+    SigmoidSecond = |x| math::sigmoid_second::<FMA>(x), zmm: sigmoid_second;
     Softplus = |x| math::softplus::<FMA>(x), f32: math32::softplus;
     Sqrt = |x| x.sqrt();
     SqrtPrime = |x| 1.0 / (2.0 * x.sqrt());

@@ -261,6 +261,54 @@ fn f64_is_within_the_documented_ulps_of_std() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
+/// The `exp` family in `f64` where the AVX-512 kernels (`zmm_exp.rs`) change table entries, or
+/// formulas (`expm1` at `k/16` = -1, -2 and 52, 53): `x` near `(i + 1/2) ln2/16` for every `i`
+/// whose `exp` is finite or a subnormal, and those points halved and negated (the arguments
+/// `2|x|` and `-|x|` of `tanh` and the logistic functions), on every instruction set within the
+/// documented bounds.
+#[test]
+fn f64_exp_family_is_within_the_documented_ulps_near_table_boundaries() {
+    let step = std::f64::consts::LN_2 / 16.0;
+    let mut xs = Vec::new();
+    for i in -17_300i64..=16_400 {
+        let b = (i as f64 + 0.5) * step;
+        for d in -1i64..=1 {
+            let near = f64::from_bits((b.to_bits() as i64 + d) as u64);
+            xs.push(near);
+        }
+    }
+    let mut failures = Vec::new();
+    for c in cases() {
+        let xs: Vec<f64> = match c.func {
+            Func::Exp | Func::Expm1 => xs.clone(),
+            Func::Tanh => xs.iter().flat_map(|&b| [0.5 * b, -0.5 * b]).collect(),
+            Func::Sigmoid => xs.iter().flat_map(|&b| [b, -b]).collect(),
+            _ => continue,
+        };
+        let mut out = vec![0.0; xs.len()];
+        for isa in isas() {
+            assert!(vectorised_on(isa, c.func, c.order, &xs, &mut out));
+            let (worst, x, y) = xs
+                .iter()
+                .zip(&out)
+                .map(|(&x, &y)| (ulps(y, (c.reference)(x)), x, y))
+                .max_by_key(|&(u, _, _)| u)
+                .unwrap();
+            let line = format!(
+                "{:?} order {} on {isa:?}: {worst} ulp at {x:e} ({y:e}, reference {:e})",
+                c.func,
+                c.order,
+                (c.reference)(x)
+            );
+            println!("{line}");
+            if worst > c.max_ulps_f64 {
+                failures.push(line);
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
 /// The `f32` bound of a case: 1 ulp of std's `f64` result rounded where `f32` is computed in
 /// `f64` and rounded once, more where `math32.rs` computes it natively.
 fn max_ulps_f32(func: Func, order: u8) -> u64 {
@@ -414,6 +462,24 @@ fn special_values_follow_libm() {
     assert_eq!(one(Func::Exp, 0, -745.0), 5e-324);
     assert_eq!(one(Func::Expm1, 0, -inf), -1.0);
     assert_eq!(one(Func::Expm1, 0, 1e-300), 1e-300);
+    assert!(one(Func::Expm1, 0, -0.0).is_sign_negative());
+    assert_eq!(one(Func::Expm1, 0, inf), inf);
+    assert!(one(Func::Expm1, 0, f64::NAN).is_nan());
+    // The largest finite result, and the next argument, which overflows.
+    assert_eq!(
+        one(Func::Exp, 0, 709.782_712_893_384),
+        1.797_693_134_862_273_2e308
+    );
+    assert_eq!(one(Func::Exp, 0, 709.782_712_893_384_1), inf);
+    assert_eq!(one(Func::Expm1, 0, 709.782_712_893_384_1), inf);
+    for order in 0..3 {
+        assert!(one(Func::Tanh, order, f64::NAN).is_nan());
+        assert!(one(Func::Sigmoid, order, f64::NAN).is_nan());
+    }
+    assert_eq!(one(Func::Tanh, 1, inf), 0.0);
+    assert_eq!(one(Func::Tanh, 2, -inf), 0.0);
+    assert_eq!(one(Func::Sigmoid, 2, inf), 0.0);
+    assert_eq!(one(Func::Sigmoid, 2, -inf), 0.0);
     assert_eq!(one(Func::Log, 0, 0.0), -inf);
     assert_eq!(one(Func::Log, 0, -0.0), -inf);
     assert_eq!(one(Func::Log, 0, 1.0), 0.0);

@@ -8,6 +8,11 @@ use std::arch::x86_64::*;
 
 use super::Element;
 
+#[path = "zmm_exp.rs"]
+mod zmm_exp;
+pub(super) use zmm_exp::{
+    exp, expm1, sigmoid, sigmoid_prime, sigmoid_second, tanh, tanh_prime, tanh_second,
+};
 #[path = "zmm_log.rs"]
 mod zmm_log;
 pub(super) use zmm_log::{ln, ln_1p};
