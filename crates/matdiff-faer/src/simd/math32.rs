@@ -186,7 +186,7 @@ fn ln_reduced<const FMA: bool>(r: f32, dk: f32) -> f32 {
 
 /// `(k, m)` with `u = 2^k m`, `sqrt(1/2) <= m < sqrt(2)`, for a positive normal `u`.
 #[inline(always)]
-fn split(u: f32) -> (i32, f32) {
+pub(crate) fn split(u: f32) -> (i32, f32) {
     let bits = u.to_bits().wrapping_add(0x3f80_0000 - 0x3f35_04f3);
     let k = (bits >> 23) as i32 - 0x7f;
     (k, f32::from_bits((bits & 0x007f_ffff) + 0x3f35_04f3))

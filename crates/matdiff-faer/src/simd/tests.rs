@@ -442,6 +442,49 @@ fn f32_sin_cos_on_all_inputs() {
     );
 }
 
+/// `x.^p` in `f32` on all `2^32` bases for a few exponents, on every instruction set, within 1
+/// ulp of std's `f64` `powf` rounded to `f32`; prints how many are 1 ulp off. Minutes in
+/// release (`--ignored f32_pow_on_all_bases --nocapture`).
+#[test]
+#[ignore = "all 2^32 bases: minutes in release"]
+fn f32_pow_on_all_bases() {
+    const CHUNK: u32 = 1 << 20;
+    let mut xs = vec![0.0f32; CHUNK as usize];
+    let mut out = vec![0.0f32; CHUNK as usize];
+    let mut failures = Vec::new();
+    for p in [1.5f32, -2.7, 0.1] {
+        let ps = vec![p; CHUNK as usize];
+        for isa in isas() {
+            let mut one_off = 0u64;
+            for start in (0..=u32::MAX - (CHUNK - 1)).step_by(CHUNK as usize) {
+                for (i, x) in xs.iter_mut().enumerate() {
+                    *x = f32::from_bits(start + i as u32);
+                }
+                pow::pow_on(isa, &xs, &ps, &mut out);
+                for (&x, &y) in xs.iter().zip(&out) {
+                    let want = (x as f64).powf(p as f64) as f32;
+                    match ulps32(y, want) {
+                        0 if y.to_bits() == want.to_bits() || want.is_nan() => {}
+                        1 => one_off += 1,
+                        u => failures.push(format!(
+                            "{x:e}^{p} on {isa:?}: {u} ulp ({y:e}, reference {want:e})"
+                        )),
+                    }
+                }
+            }
+            println!(
+                "x^{p} on {isa:?}: {one_off} of 2^32 bases 1 ulp off, {} more",
+                failures.len()
+            );
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{:#?}",
+        &failures[..failures.len().min(20)]
+    );
+}
+
 /// Special values, spelled out.
 #[test]
 fn special_values_follow_libm() {
