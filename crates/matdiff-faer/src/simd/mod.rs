@@ -4,14 +4,16 @@
 //! The functions are range reductions and polynomials without branches or library calls
 //! (`math.rs` in `f64`, `math32.rs` in `f32`), so that the loops compile to vector code for each
 //! instruction set (found once per process). `f32` runs natively (twice the lanes) for `exp`,
-//! `expm1`, `log`, `log1p`, `tanh`, `softplus` and the logistic functions, and elsewhere is
-//! computed in `f64` and rounded once. `sin` and `cos` reduce their argument by Cody-Waite: in
-//! `f64` with `pi/2` in three 33-bit parts and a fourth for the rest, summed exactly, up to
-//! `|x| = 2^20`; in `f32` as musl's `sinf` (in `f64` lanes, `pi/2` in two parts, polynomials of
-//! `f32` accuracy) up to `|x| = 2^28`; beyond (and at NaN, ±inf) they take libm's result,
-//! entry by entry. [`pow()`] (`x.^p` in the
+//! `expm1`, `log`, `log1p`, `tanh`, `softplus`, the logistic functions, and `sin` and `cos` where
+//! the instruction set has FMA, and elsewhere is computed in `f64` and rounded once. `sin` and
+//! `cos` reduce their argument by Cody-Waite: in `f64` with `pi/2` in three 33-bit parts and a
+//! fourth for the rest, summed exactly, up to `|x| = 2^20`; in `f32` with FMA by `pi/2` in three
+//! `f32` parts to a sum `r + rl` (without FMA as musl's `sinf`, in `f64` lanes) up to
+//! `|x| = 2^22`; beyond (and at NaN, ±inf) they take libm's result, entry by entry. [`pow()`]
+//! (`x.^p` in the
 //! plans' kernels; integer constant exponents stay repeated multiplication) is vectorised: in
-//! `f32` as `exp(p log|x|)` in `f64`; in `f64` as ARM's and musl's `pow` (`pow64.rs`): `log x`
+//! `f32` as `2^(p log2|x|)` in `f64` lanes with short polynomials of `f32` accuracy (`pow.rs`);
+//! in `f64` as ARM's and musl's `pow` (`pow64.rs`): `log x`
 //! in double-double from a 128-entry table and a polynomial, times `p` with the product's
 //! rounding error kept, and `exp` of that double-double argument from a second table, so that
 //! no `|p log x|` ulps are lost; libm's `pow` at zeros, infinities, NaN and results beyond
@@ -34,15 +36,19 @@
 //! | `sigmoid'` (also `softplus''`) | 2 | 3 | `f32` |
 //! | `softplus` | 2 | 2 | `f32` |
 //! | `sigmoid''` | 3 | 1 | `f64` |
-//! | `sin`, `cos` and their derivatives | 1 | 1 | `f64` (short polynomials) |
-//! | `x.^p` (non-integer or non-constant `p`) | 1 | 1 | `f64` |
+//! | `sin`, `cos` and their derivatives | 1 | 1 (all inputs) | `f32` (with FMA) |
+//! | `x.^p` (non-integer or non-constant `p`) | 1 | 1 (all bases‡) | `f64` (short polynomials) |
 //! | `sqrt`, `relu` and the rational derivatives (`log'`, `sqrt'`, ...) | 0 | 1 | `f64` |
 //!
 //! (`f64`: against std's function, or for the derivatives against the scalar formulas of
 //! [`Scalar::apply`] on std, `sigmoid''` against `-sigmoid'(x) tanh(x/2)` since the scalar form
 //! cancels near 0; `f32`: against std's `f64` result rounded to `f32`. "All inputs": also
 //! checked on every one of the 2^32 `f32` inputs, on each instruction set, in session 8: 0.3%
-//! of them are 1 ulp off (for each of the three), none more.) `tan`, the inverse and
+//! of them are 1 ulp off (for each of the three), none more; `sin` and `cos` in session 9
+//! (`f32_sin_cos_on_all_inputs`), none more than 1 ulp off: of the 2.5e9 inputs within `2^22`,
+//! 0.47% 1 ulp off with FMA (nearly none on the baseline, musl's `sinf` in `f64`), and 1.3% of
+//! the others (std's `f32` functions). ‡ `f32_pow_on_all_bases`, run for `p = 1.5` in session
+//! 9 on each instruction set.) `tan`, the inverse and
 //! hyperbolic functions other than `tanh` stay scalar.
 //!
 //! Throughput in millions of entries per second on 10^6 entries (`cargo bench --bench

@@ -85,6 +85,8 @@ fn mad<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
 /// `x` and a finite non-integer `p`, the sign of `x` for an odd integer `p`, and through
 /// `log2 0 = -inf`, `log2 inf = inf` the zeros and infinities.
 #[inline(always)]
+// `t.max(lo).min(hi)` on purpose, as in `math.rs`: NaN becomes a number, selected away later.
+#[allow(clippy::manual_clamp)]
 pub(super) fn pow32<const FMA: bool>(x: f32, p: f32) -> f32 {
     const ROUND: f64 = 6_755_399_441_055_744.0;
     let a = x.abs();
