@@ -47,8 +47,9 @@
 //! of them are 1 ulp off (for each of the three), none more; `sin` and `cos` in session 9
 //! (`f32_sin_cos_on_all_inputs`), none more than 1 ulp off: of the 2.5e9 inputs within `2^22`,
 //! 0.47% 1 ulp off with FMA (nearly none on the baseline, musl's `sinf` in `f64`), and 1.3% of
-//! the others (std's `f32` functions). ‡ `f32_pow_on_all_bases`, run for `p = 1.5` in session
-//! 9 on each instruction set.) `tan`, the inverse and
+//! the others (std's `f32` functions). ‡ `f32_pow_on_all_bases`, session 9, every base on each
+//! instruction set: for `p` = 1.5, -2.7 and 0.1, 0.48%, 0.26% and 0.70% 1 ulp off, none more.)
+//! `tan`, the inverse and
 //! hyperbolic functions other than `tanh` stay scalar.
 //!
 //! Throughput in millions of entries per second on 10^6 entries (`cargo bench --bench
@@ -97,9 +98,11 @@
 //! it), `f32` `sin`, `cos` (2.3x, in `f64` lanes then), `f32` `tanh` (1.6x), the `f64` `exp`
 //! and `log` family (lower bounds, see above) and `f32` `pow` (4x, full `f64` `ln` and `exp`
 //! then). Session 9 made `f32` `sin` and `cos` native and `f32` `pow` short (see above); against
-//! the previous kernels, run alternately in three rounds at load average 5 to 7, criterion's
-//! `simd` ratios were 1.83 to 1.89 (`sin`), 2.20 to 2.32 (`cos`) and 2.46 to 2.76 (`.^ 1.5`),
-//! `f32` `tanh` (unchanged) 0.89 to 1.04; the table's rows are to be measured again.
+//! the previous kernels, run alternately in three rounds at load average 2 to 2.7, criterion's
+//! `simd` ratios were 2.04 to 2.18 (`sin`, 828-892 -> 1783-1842), 1.96 to 2.39 (`cos`) and 2.08
+//! to 2.66 (`.^ 1.5`, 220-226 -> 470-585), `plan` 1.5 to 2.4, `f32` `tanh` (unchanged) 0.93 to
+//! 1.04 (three earlier rounds at load 5 to 7: 1.83-1.89, 2.20-2.32, 2.46-2.76); the table's rows
+//! are to be measured again.
 //!
 //! Special values follow libm: NaN gives NaN, `exp(-inf) = 0`, `log(0) = -inf`, `log(-1)` is
 //! NaN, `tanh(±inf) = ±1`, `tanh(-0) = sin(-0) = -0`, `sin(±inf)` is NaN.
