@@ -369,23 +369,3 @@ pub(crate) fn cos<const FMA: bool>(x: f64) -> f64 {
         y
     }
 }
-
-/// `x^p` in `f64` for an `f32` result: `exp(p ln|x|)` (the relative error of the product, a few
-/// `f64` ulps of `|p ln x| <= 105`, is far below an `f32` ulp), negated for a negative `x` and an
-/// odd integer `p`, NaN for a finite negative `x` and a finite non-integer `p`; the special
-/// values as libm (`x^0 = 1^p = (-1)^inf = 1`).
-#[inline(always)]
-pub(crate) fn pow_for_f32<const FMA: bool>(x: f64, p: f64) -> f64 {
-    let integer = p.fract() == 0.0;
-    let odd = integer && (0.5 * p).fract() != 0.0;
-    let y = exp::<FMA>(p * ln::<FMA>(x.abs()));
-    if p == 0.0 || x == 1.0 || (x == -1.0 && p.is_infinite()) {
-        1.0
-    } else if x < 0.0 && x.is_finite() && p.is_finite() && !integer {
-        f64::NAN
-    } else if x.is_sign_negative() && odd {
-        -y
-    } else {
-        y
-    }
-}

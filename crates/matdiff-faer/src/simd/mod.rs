@@ -9,15 +9,16 @@
 //! (top and tail) read by in-register permutes, `vscalefpd` for the power of two and the
 //! subnormal and overflowing results; so do `f64` `log` and `log1p` (`zmm_log.rs`): no
 //! division, `ln(1/c)` from a 16-entry table read by in-register permutes. `f32` runs natively
-//! (twice the lanes) for `exp`,
-//! `expm1`, `log`, `log1p`, `tanh`, `softplus` and the logistic functions, and elsewhere is
-//! computed in `f64` and rounded once. `sin` and `cos` reduce their argument by Cody-Waite: in
-//! `f64` with `pi/2` in three 33-bit parts and a fourth for the rest, summed exactly, up to
-//! `|x| = 2^20`; in `f32` as musl's `sinf` (in `f64` lanes, `pi/2` in two parts, polynomials of
-//! `f32` accuracy) up to `|x| = 2^28`; beyond (and at NaN, ±inf) they take libm's result,
-//! entry by entry. [`pow()`] (`x.^p` in the
+//! (twice the lanes) for `exp`, `expm1`, `log`, `log1p`, `tanh`, `softplus`, the logistic
+//! functions, and `sin` and `cos` where the instruction set has FMA, and elsewhere is computed
+//! in `f64` and rounded once. `sin` and `cos` reduce their argument by Cody-Waite: in `f64` with
+//! `pi/2` in three 33-bit parts and a fourth for the rest, summed exactly, up to `|x| = 2^20`;
+//! in `f32` with FMA by `pi/2` in three `f32` parts to a sum `r + rl` (without FMA as musl's
+//! `sinf`, in `f64` lanes) up to `|x| = 2^22`; beyond (and at NaN, ±inf) they take libm's
+//! result, entry by entry. [`pow()`] (`x.^p` in the
 //! plans' kernels; integer constant exponents stay repeated multiplication) is vectorised: in
-//! `f32` as `exp(p log|x|)` in `f64`; in `f64` as ARM's and musl's `pow` (`pow64.rs`): `log x`
+//! `f32` as `2^(p log2|x|)` in `f64` lanes with short polynomials of `f32` accuracy (`pow.rs`);
+//! in `f64` as ARM's and musl's `pow` (`pow64.rs`): `log x`
 //! in double-double from a 128-entry table and a polynomial, times `p` with the product's
 //! rounding error kept, and `exp` of that double-double argument from a second table, so that
 //! no `|p log x|` ulps are lost; libm's `pow` at zeros, infinities, NaN and results beyond
@@ -40,8 +41,8 @@
 //! | `sigmoid'` (also `softplus''`) | 2 | 3 | `f32` |
 //! | `softplus` | 2 | 2 | `f32` |
 //! | `sigmoid''` | 3 (AVX-512: 2) | 1 | `f64` |
-//! | `sin`, `cos` and their derivatives | 1 | 1 | `f64` (short polynomials) |
-//! | `x.^p` (non-integer or non-constant `p`) | 1 | 1 | `f64` |
+//! | `sin`, `cos` and their derivatives | 1 | 1 (all inputs) | `f32` (with FMA) |
+//! | `x.^p` (non-integer or non-constant `p`) | 1 | 1 (all bases‡) | `f64` (short polynomials) |
 //! | `sqrt`, `relu` and the rational derivatives (`log'`, `sqrt'`, ...) | 0 | 1 | `f64` |
 //!
 //! (`f64`: against std's function, or for the derivatives against the scalar formulas of
@@ -49,7 +50,12 @@
 //! cancels near 0; `f32`: against std's `f64` result rounded to `f32`. "AVX-512": the kernels of
 //! `zmm_exp.rs`, also checked near every boundary of their table, session 9. "All inputs": also
 //! checked on every one of the 2^32 `f32` inputs, on each instruction set, in session 8: 0.3%
-//! of them are 1 ulp off (for each of the three), none more.) `tan`, the inverse and
+//! of them are 1 ulp off (for each of the three), none more; `sin` and `cos` in session 9
+//! (`f32_sin_cos_on_all_inputs`), none more than 1 ulp off: of the 2.5e9 inputs within `2^22`,
+//! 0.47% 1 ulp off with FMA (nearly none on the baseline, musl's `sinf` in `f64`), and 1.3% of
+//! the others (std's `f32` functions). ‡ `f32_pow_on_all_bases`, session 9, every base on each
+//! instruction set: for `p` = 1.5, -2.7 and 0.1, 0.48%, 0.26% and 0.70% 1 ulp off, none more.)
+//! `tan`, the inverse and
 //! hyperbolic functions other than `tanh` stay scalar.
 //!
 //! Throughput in millions of entries per second on 10^6 entries (`cargo bench --bench
@@ -102,8 +108,14 @@
 //! at scalar speed there), `f32` `exp`, and in the runs of † `f32` `expm1` and `log1p` (by 3
 //! to 18%, criterion's and the CPU-time figures), where `f32` `log` is 3 to 9% behind.
 //! Behind: `f64` `pow` (4x, 2x libm's speed: its five table lookups are gathers, which halve
-//! it), `f32` `sin`, `cos` (2.3x, in `f64` lanes), `f32` `tanh` (1.6x), the `f64` `exp` and
-//! `log` family (lower bounds, see above) and `f32` `pow` (4x).
+//! it), `f32` `sin`, `cos` (2.3x, in `f64` lanes then), `f32` `tanh` (1.6x), the `f64` `exp`
+//! and `log` family (lower bounds, see above) and `f32` `pow` (4x, full `f64` `ln` and `exp`
+//! then). Session 9 made `f32` `sin` and `cos` native and `f32` `pow` short (see above); against
+//! the previous kernels, run alternately in three rounds at load average 2 to 2.7, criterion's
+//! `simd` ratios were 2.04 to 2.18 (`sin`, 828-892 -> 1783-1842), 1.96 to 2.39 (`cos`) and 2.08
+//! to 2.66 (`.^ 1.5`, 220-226 -> 470-585), `plan` 1.5 to 2.4, `f32` `tanh` (unchanged) 0.93 to
+//! 1.04 (three earlier rounds at load 5 to 7: 1.83-1.89, 2.20-2.32, 2.46-2.76); the table's rows
+//! are to be measured again.
 //!
 //! Special values follow libm: NaN gives NaN, `exp(-inf) = 0`, `log(0) = -inf`, `log(-1)` is
 //! NaN, `tanh(±inf) = ±1`, `tanh(-0) = sin(-0) = -0`, `sin(±inf)` is NaN.

@@ -398,9 +398,12 @@ fn inputs32(lo: f64, hi: f64) -> Vec<f32> {
         2.821_009_3e-6,
     ]);
     // Multiples of pi/2 rounded to f32, and their neighbours, up to and beyond the native
-    // reduction of sin and cos (2^28).
+    // reduction of sin and cos (2^22; 2^28 before, the ends of both kept).
+    let near: Vec<u32> = (0..300).map(|_| rng.random_range(300..2_700_000)).collect();
     let ks = (1..=300)
+        .chain(near)
         .chain((0..300).map(|_| rng.random_range(300..170_000_000)))
+        .chain([2_670_176, 2_670_177, 2_670_178])
         .chain([170_891_317, 170_891_318, 170_891_319, 1 << 29]);
     for k in ks {
         let x = (k as f64 * std::f64::consts::FRAC_PI_2) as f32;
@@ -444,6 +447,101 @@ fn f32_is_within_the_documented_ulps_of_std_rounded() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// `sin` and `cos` in `f32` on all `2^32` inputs, on every instruction set, within 1 ulp of
+/// std's `f64` result rounded to `f32` (libm's beyond `math32::TRIG_MAX`); prints how many are
+/// 1 ulp off. Minutes in release: `cargo test -p matdiff-faer --release -- --ignored
+/// f32_sin_cos_on_all_inputs --nocapture`.
+#[test]
+#[ignore = "all 2^32 inputs: minutes in release"]
+fn f32_sin_cos_on_all_inputs() {
+    const CHUNK: u32 = 1 << 20;
+    let mut xs = vec![0.0f32; CHUNK as usize];
+    let mut out = vec![0.0f32; CHUNK as usize];
+    let mut failures = Vec::new();
+    for isa in isas() {
+        for (func, reference) in [
+            (Func::Sin, f64::sin as fn(f64) -> f64),
+            (Func::Cos, f64::cos),
+        ] {
+            let (mut one_off, mut native, mut native_one_off) = (0u64, 0u64, 0u64);
+            for start in (0..=u32::MAX - (CHUNK - 1)).step_by(CHUNK as usize) {
+                for (i, x) in xs.iter_mut().enumerate() {
+                    *x = f32::from_bits(start + i as u32);
+                }
+                assert!(vectorised_on(isa, func, 0, &xs, &mut out));
+                for (&x, &y) in xs.iter().zip(&out) {
+                    let want = reference(x as f64) as f32;
+                    let within = x.abs() <= math32::TRIG_MAX;
+                    native += u64::from(within);
+                    match ulps32(y, want) {
+                        0 if y.to_bits() == want.to_bits() || want.is_nan() => {}
+                        1 => {
+                            one_off += 1;
+                            native_one_off += u64::from(within);
+                        }
+                        u => failures.push(format!(
+                            "{func:?} on {isa:?}: {u} ulp at {x:e} ({y:e}, reference {want:e})"
+                        )),
+                    }
+                }
+            }
+            println!(
+                "{func:?} on {isa:?}: {one_off} of 2^32 inputs 1 ulp off ({native_one_off} of the \
+                 {native} within TRIG_MAX), {} more",
+                failures.len()
+            );
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{:#?}",
+        &failures[..failures.len().min(20)]
+    );
+}
+
+/// `x.^p` in `f32` on all `2^32` bases for a few exponents, on every instruction set, within 1
+/// ulp of std's `f64` `powf` rounded to `f32`; prints how many are 1 ulp off. Minutes in
+/// release (`--ignored f32_pow_on_all_bases --nocapture`).
+#[test]
+#[ignore = "all 2^32 bases: minutes in release"]
+fn f32_pow_on_all_bases() {
+    const CHUNK: u32 = 1 << 20;
+    let mut xs = vec![0.0f32; CHUNK as usize];
+    let mut out = vec![0.0f32; CHUNK as usize];
+    let mut failures = Vec::new();
+    for p in [1.5f32, -2.7, 0.1] {
+        let ps = vec![p; CHUNK as usize];
+        for isa in isas() {
+            let mut one_off = 0u64;
+            for start in (0..=u32::MAX - (CHUNK - 1)).step_by(CHUNK as usize) {
+                for (i, x) in xs.iter_mut().enumerate() {
+                    *x = f32::from_bits(start + i as u32);
+                }
+                pow::pow_on(isa, &xs, &ps, &mut out);
+                for (&x, &y) in xs.iter().zip(&out) {
+                    let want = (x as f64).powf(p as f64) as f32;
+                    match ulps32(y, want) {
+                        0 if y.to_bits() == want.to_bits() || want.is_nan() => {}
+                        1 => one_off += 1,
+                        u => failures.push(format!(
+                            "{x:e}^{p} on {isa:?}: {u} ulp ({y:e}, reference {want:e})"
+                        )),
+                    }
+                }
+            }
+            println!(
+                "x^{p} on {isa:?}: {one_off} of 2^32 bases 1 ulp off, {} more",
+                failures.len()
+            );
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{:#?}",
+        &failures[..failures.len().min(20)]
+    );
 }
 
 /// Special values, spelled out.
