@@ -38,7 +38,7 @@
 //! | `tanh'` | 3 (AVX-512: 2) | 4 | `f32` |
 //! | `tanh''` | 6 (AVX-512: 4) | 1 | `f64` |
 //! | `sigmoid` (also `softplus'`) | 2 (AVX-512: 1) | 2 | `f32` |
-//! | `sigmoid'` (also `softplus''`) | 2 | 3 | `f32` |
+//! | `sigmoid'` (also `softplus''`) | 3 (AVX-512: 2) | 3 | `f32` |
 //! | `softplus` | 2 | 2 | `f32` |
 //! | `sigmoid''` | 3 (AVX-512: 2) | 1 | `f64` |
 //! | `sin`, `cos` and their derivatives | 1 | 1 (all inputs) | `f32` (with FMA) |
