@@ -61,61 +61,35 @@
 //! Throughput in millions of entries per second on 10^6 entries (`cargo bench --bench
 //! elementwise`: `plan` is `f(X)` on both cores, `simd` is [`apply`] (or [`pow()`]) on one;
 //! `python3 benches/elementwise.py`: NumPy's ufuncs, one thread), Rust and Python run back to
-//! back three times in one session (session 7) on 2 cores with AVX-512 (AMD EPYC), the best
-//! of the three runs each. The machine was shared: load average 7 to 8 during the first two
-//! pairs, 4.5 to 5 during the third. Under load criterion's mean (Rust) suffers more than
-//! NumPy's median of 15 (the same `f64` `exp` kernel ran at 1548 in an earlier session's
-//! table), so read the Rust figures as lower bounds.
-//! `scalar` (`Scalar::apply` or libm's `pow` entry by entry, one thread, same runs) was 89 for
-//! `f64` `.^ 1.5`, 84 for `f32` `tanh`, 43 for `f64` `tanh`, 64 for `f64` `sin`.
+//! back twice on the idle machine (session 9, 2026-12-06; 2 cores with AVX-512, AMD EPYC), the
+//! best of the two runs each:
 //!
-//! | function | `f64` plan | `f64` simd | `f64` NumPy | `f32` plan | `f32` simd | `f32` NumPy |
+//! | function | f64 plan | f64 simd | f64 NumPy | f32 plan | f32 simd | f32 NumPy |
 //! |---|---|---|---|---|---|---|
-//! | `exp` | 783 | 918 | 1940 | 2820 | 3726 | 3406 |
-//! | `expm1` | 660 | 760 | 1313 | 2347† | 2987† | 2877† |
-//! | `log` | 534 | 691 | 2201 | 1930† | 2477† | 2722† |
-//! | `log1p` | 527 | 616 | 1873 | 2145† | 2413† | 2342† |
-//! | `tanh` | 906 | 795 | 1401 | 3286 | 4248 | 6882 |
-//! | `sigmoid` | 756 | 752 | 136 | 3294 | 4171 | 450 |
-//! | `sigmoid'` | 930 | 995 | 270 | 3597 | 4451 | 417 |
-//! | `softplus` | 260 | 237 | 77 | 1511 | 1174 | 42 |
-//! | `sqrt` | 1512 | 3102 | 1204 | 5116 | 15557 | 3980 |
-//! | `sin` | 607 | 635 | 77 | 1229 | 1195 | 2813 |
-//! | `cos` | 711 | 550 | 76 | 1009 | 936 | 2777 |
-//! | `.^ 1.5` | 164 | 182 | 756 | 301 | 240 | 1148 |
+//! | `exp` | 2770 | 1908 | 1223 | 4233 | 2923 | 2267 |
+//! | `expm1` | 2014 | 1222 | 832 | 4260 | 3086 | 2878 |
+//! | `log` | 1579 | 1242 | 1203 | 3074 | 2551 | 2685 |
+//! | `log1p` | 1362 | 986 | 996 | 3168 | 2420 | 2393 |
+//! | `tanh` | 1934 | 1230 | 635 | 3287 | 2184 | 2756 |
+//! | `sigmoid` | 2149 | 1370 | 182 | 3464 | 2336 | 300 |
+//! | `sigmoid'` | 2136 | 1385 | 162 | 3484 | 2513 | 281 |
+//! | `softplus` | 476 | 255 | 63 | 1568 | 950 | 67 |
+//! | `sqrt` | 2054 | 1788 | 856 | 4930 | 5798 | 2898 |
+//! | `sin` | 806 | 449 | 67 | 2887 | 1940 | 1936 |
+//! | `cos` | 840 | 444 | 64 | 2973 | 2028 | 1899 |
+//! | `.^ 1.5` | 298 | 167 | 377 | 776 | 588 | 860 |
 //!
-//! † Session 8, after `f32` `expm1`, `log` and `log1p` lost their divisions (`math32.rs`): the
-//! same bench and script, three back-to-back rounds at load average 3.4 to 3.6, the best of
-//! each: measured under load, not comparable with the other rows (NumPy's `log1p` ranged from
-//! 1622 to 2342 in the three rounds), so compare within these cells only. Against the previous
-//! kernels (built from the previous commit, run alternately with the new ones in the same
-//! rounds), criterion's ratios of the three pairs are 1.36 to 1.43 (`expm1`), 1.33 to 1.40
-//! (`log`) and 1.31 to 1.71 (`log1p`) for `simd`, 1.04 to 1.68 for `plan`; nine earlier pairs
-//! at load 4 to 6.5 gave medians of 1.37, 1.23 and 1.57. By the thread's CPU time, which the
-//! load disturbs less (`simd::apply` 250 times on the same 10^6 entries, best of three rounds,
-//! the clock's 4 ms tick about 4%; NumPy by `time.thread_time()` in the same rounds), Melem/s
-//! before -> after (NumPy): `expm1` 2238 -> 3219 (2721), `log` 2045 -> 2608 (2698), `log1p`
-//! 1691 -> 2404 (2183).
+//! Against the kernels before session 9 (run alternately with them under load, criterion's
+//! `simd` ratios): `f64` `exp` 1.85 to 2.2, `expm1` 1.3 to 1.4, `sigmoid` 1.3 to 1.6,
+//! `sigmoid'` 1.5 to 1.8, `tanh` 1.1 to 1.2 (`zmm_exp.rs`); `log` 1.5 to 1.7, `log1p` 1.2 to
+//! 1.6 (`zmm_log.rs`); `f32` `sin` 2.0 to 2.2, `cos` 2.0 to 2.4, `.^ 1.5` 2.1 to 2.7 (native
+//! `sin`, `cos` and a short `pow`). On the same idle machine before them: `f64` `exp` 1017,
+//! `log` 770, `log1p` 638, `f32` `sin` 872, `.^ 1.5` 233 (`simd`).
 //!
-//! Session 9, not yet in the table: `f64` `log` and `log1p` on AVX-512 (`zmm_log.rs`) against
-//! the previous kernels (built without the `zmm:` entries, run alternately, three rounds at
-//! load average 8.3, by the thread's CPU time): 1.61 to 1.74 (`log`) and 1.50 to 1.56
-//! (`log1p`) times faster, level with NumPy's in the same rounds (`log` 5 to 9% ahead,
-//! `log1p` within 2% in the two rounds where NumPy's was undisturbed); criterion's `simd`
-//! ratios in three other rounds 1.49 to 1.68 and 1.24 to 1.58.
-//!
-//! Ahead of NumPy: the logistic functions, `softplus`, `sqrt`, `f64` `sin`, `cos` (NumPy runs
-//! at scalar speed there), `f32` `exp`, and in the runs of † `f32` `expm1` and `log1p` (by 3
-//! to 18%, criterion's and the CPU-time figures), where `f32` `log` is 3 to 9% behind.
-//! Behind: `f64` `pow` (4x, 2x libm's speed: its five table lookups are gathers, which halve
-//! it), `f32` `sin`, `cos` (2.3x, in `f64` lanes then), `f32` `tanh` (1.6x), the `f64` `exp`
-//! and `log` family (lower bounds, see above) and `f32` `pow` (4x, full `f64` `ln` and `exp`
-//! then). Session 9 made `f32` `sin` and `cos` native and `f32` `pow` short (see above); against
-//! the previous kernels, run alternately in three rounds at load average 2 to 2.7, criterion's
-//! `simd` ratios were 2.04 to 2.18 (`sin`, 828-892 -> 1783-1842), 1.96 to 2.39 (`cos`) and 2.08
-//! to 2.66 (`.^ 1.5`, 220-226 -> 470-585), `plan` 1.5 to 2.4, `f32` `tanh` (unchanged) 0.93 to
-//! 1.04 (three earlier rounds at load 5 to 7: 1.83-1.89, 2.20-2.32, 2.46-2.76); the table's rows
-//! are to be measured again.
+//! Ahead of NumPy on both cores (`plan`): every function but `.^ p`. On one core (`simd`),
+//! behind: `f64` `.^ p` (2.3x: its five table lookups are gathers), `f32` `.^ p` (1.5x; its
+//! `log2` keeps a division), `f32` `tanh` (1.26x), `f32` `log` (5%); level: `f64` `log`,
+//! `log1p` and `f32` `log1p`, `sin`, `cos`.
 //!
 //! Special values follow libm: NaN gives NaN, `exp(-inf) = 0`, `log(0) = -inf`, `log(-1)` is
 //! NaN, `tanh(±inf) = ±1`, `tanh(-0) = sin(-0) = -0`, `sin(±inf)` is NaN.
