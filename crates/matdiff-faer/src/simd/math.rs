@@ -20,7 +20,7 @@ const EXP_MIN: f64 = -745.133_219_101_941_2;
 
 /// `a * b + c`, fused (one rounding) where the instruction set has FMA.
 #[inline(always)]
-fn mad<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
+pub(super) fn mad<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
     if FMA {
         a.mul_add(b, c)
     } else {

@@ -2,6 +2,7 @@
 //! `pow` at zeros, infinities, NaN and results near overflow or the subnormal range) and for
 //! `f32` (in `f64` lanes with short polynomials of `f32` accuracy, see [`pow32`]).
 
+use super::math::mad;
 use super::{cast, cast_mut, isa, math32, pow64, Isa};
 use crate::Scalar;
 
@@ -62,16 +63,6 @@ pub(super) fn pow_on(isa: Isa, x: &[f32], p: &[f32], out: &mut [f32]) {
 fn each<const FMA: bool>(x: &[f32], p: &[f32], out: &mut [f32]) {
     for ((o, &v), &q) in out.iter_mut().zip(x).zip(p) {
         *o = pow32::<FMA>(v, q);
-    }
-}
-
-/// `a * b + c`, fused where the instruction set has FMA.
-#[inline(always)]
-fn mad<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
-    if FMA {
-        a.mul_add(b, c)
-    } else {
-        a * b + c
     }
 }
 

@@ -243,32 +243,38 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// `c` at `xs` on every instruction set: the worst ulp printed, a line in `failures` beyond the
+/// case's bound.
+fn check_case(c: &Case, xs: &[f64], failures: &mut Vec<String>) {
+    let mut out = vec![0.0; xs.len()];
+    for isa in isas() {
+        assert!(vectorised_on(isa, c.func, c.order, xs, &mut out));
+        let (worst, x, y) = xs
+            .iter()
+            .zip(&out)
+            .map(|(&x, &y)| (ulps(y, (c.reference)(x)), x, y))
+            .max_by_key(|&(u, _, _)| u)
+            .unwrap();
+        let line = format!(
+            "{:?} order {} on {isa:?}: {worst} ulp at {x:e} ({y:e}, reference {:e})",
+            c.func,
+            c.order,
+            (c.reference)(x)
+        );
+        println!("{line}");
+        if worst > c.max_ulps_f64 {
+            failures.push(line);
+        }
+    }
+}
+
 /// Every function in `f64`, on every instruction set, within its documented bound of std.
 #[test]
 fn f64_is_within_the_documented_ulps_of_std() {
     let mut failures = Vec::new();
     for c in cases() {
         let xs = inputs(c.lo, c.hi);
-        let mut out = vec![0.0; xs.len()];
-        for isa in isas() {
-            assert!(vectorised_on(isa, c.func, c.order, &xs, &mut out));
-            let (worst, x, y) = xs
-                .iter()
-                .zip(&out)
-                .map(|(&x, &y)| (ulps(y, (c.reference)(x)), x, y))
-                .max_by_key(|&(u, _, _)| u)
-                .unwrap();
-            let line = format!(
-                "{:?} order {} on {isa:?}: {worst} ulp at {x:e} ({y:e}, reference {:e})",
-                c.func,
-                c.order,
-                (c.reference)(x)
-            );
-            println!("{line}");
-            if worst > c.max_ulps_f64 {
-                failures.push(line);
-            }
-        }
+        check_case(&c, &xs, &mut failures);
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
@@ -297,26 +303,7 @@ fn f64_exp_family_is_within_the_documented_ulps_near_table_boundaries() {
             Func::Sigmoid => xs.iter().flat_map(|&b| [b, -b]).collect(),
             _ => continue,
         };
-        let mut out = vec![0.0; xs.len()];
-        for isa in isas() {
-            assert!(vectorised_on(isa, c.func, c.order, &xs, &mut out));
-            let (worst, x, y) = xs
-                .iter()
-                .zip(&out)
-                .map(|(&x, &y)| (ulps(y, (c.reference)(x)), x, y))
-                .max_by_key(|&(u, _, _)| u)
-                .unwrap();
-            let line = format!(
-                "{:?} order {} on {isa:?}: {worst} ulp at {x:e} ({y:e}, reference {:e})",
-                c.func,
-                c.order,
-                (c.reference)(x)
-            );
-            println!("{line}");
-            if worst > c.max_ulps_f64 {
-                failures.push(line);
-            }
-        }
+        check_case(&c, &xs, &mut failures);
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
