@@ -142,10 +142,11 @@ fn each_avx2(x: &[f32], p: &[f32], out: &mut [f32]) {
     each::<true>(x, p, out)
 }
 
-/// `f64`: the vector pass, then libm where it left an entry to it (a pass without branches to
-/// find out, the second only when there is one). Without FMA, libm throughout.
+/// `f64`: the vector pass, which also tells whether it left an entry to libm (without
+/// branches, in the same loop), then libm there, the second pass only when there is one.
+/// Without FMA, libm throughout.
 pub(super) fn pow64_on(isa: Isa, x: &[f64], p: &[f64], out: &mut [f64]) {
-    match isa {
+    let special = match isa {
         // SAFETY: `isa()` found the features the functions are compiled for.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { each64_avx512(x, p, out) },
@@ -157,10 +158,8 @@ pub(super) fn pow64_on(isa: Isa, x: &[f64], p: &[f64], out: &mut [f64]) {
             }
             return;
         }
-    }
-    let special = |((&v, &q), &y): ((&f64, &f64), &f64)| pow64::needs_libm(v, q, y);
-    let entries = || x.iter().zip(p).zip(out.iter());
-    if entries().fold(false, |any, e| any | special(e)) {
+    };
+    if special {
         for ((o, &v), &q) in out.iter_mut().zip(x).zip(p) {
             if pow64::needs_libm(v, q, *o) {
                 *o = v.powf(q);
@@ -169,21 +168,26 @@ pub(super) fn pow64_on(isa: Isa, x: &[f64], p: &[f64], out: &mut [f64]) {
     }
 }
 
+/// The vector pass; whether an entry needs libm.
 #[inline(always)]
-fn each64(x: &[f64], p: &[f64], out: &mut [f64]) {
+fn each64(x: &[f64], p: &[f64], out: &mut [f64]) -> bool {
+    let mut special = false;
     for ((o, &v), &q) in out.iter_mut().zip(x).zip(p) {
-        *o = pow64::pow(v, q);
+        let y = pow64::pow(v, q);
+        *o = y;
+        special |= pow64::needs_libm(v, q, y);
     }
+    special
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-fn each64_avx512(x: &[f64], p: &[f64], out: &mut [f64]) {
+fn each64_avx512(x: &[f64], p: &[f64], out: &mut [f64]) -> bool {
     each64(x, p, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn each64_avx2(x: &[f64], p: &[f64], out: &mut [f64]) {
+fn each64_avx2(x: &[f64], p: &[f64], out: &mut [f64]) -> bool {
     each64(x, p, out)
 }

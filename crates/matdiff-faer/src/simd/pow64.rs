@@ -119,5 +119,6 @@ pub(super) fn pow(x: f64, p: f64) -> f64 {
 /// [`pow`] computed for it.
 #[inline(always)]
 pub(super) fn needs_libm(x: f64, p: f64, y: f64) -> bool {
-    y.is_nan() || x == 0.0 || !x.is_finite() || !p.is_finite()
+    // `|`, not `||`: no branches, so that the vector pass can fold it.
+    y.is_nan() | (x == 0.0) | !x.is_finite() | !p.is_finite()
 }
