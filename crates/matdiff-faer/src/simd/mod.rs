@@ -77,7 +77,11 @@
 //! | `sqrt` | 2054 | 1788 | 856 | 4930 | 5798 | 2898 |
 //! | `sin` | 806 | 449 | 67 | 2887 | 1940 | 1936 |
 //! | `cos` | 840 | 444 | 64 | 2973 | 2028 | 1899 |
-//! | `.^ 1.5` | 298 | 167 | 377 | 776 | 588 | 860 |
+//! | `.^ 1.5` | 407* | 237* | 365* | 776 | 588 | 860 |
+//!
+//! \* After `pow64.rs` found its libm entries in the vector pass (no scalar second scan), two
+//! more back-to-back idle rounds (NumPy 349 to 365 in them; `f32`: plan 800, simd 594, NumPy
+//! 856 to 873).
 //!
 //! Against the kernels before session 9 (run alternately with them under load, criterion's
 //! `simd` ratios): `f64` `exp` 1.85 to 2.2, `expm1` 1.3 to 1.4, `sigmoid` 1.3 to 1.6,
@@ -86,10 +90,10 @@
 //! `sin`, `cos` and a short `pow`). On the same idle machine before them: `f64` `exp` 1017,
 //! `log` 770, `log1p` 638, `f32` `sin` 872, `.^ 1.5` 233 (`simd`).
 //!
-//! Ahead of NumPy on both cores (`plan`): every function but `.^ p`. On one core (`simd`),
-//! behind: `f64` `.^ p` (2.3x: its five table lookups are gathers), `f32` `.^ p` (1.5x; its
-//! `log2` keeps a division), `f32` `tanh` (1.26x), `f32` `log` (5%); level: `f64` `log`,
-//! `log1p` and `f32` `log1p`, `sin`, `cos`.
+//! Ahead of NumPy on both cores (`plan`): every function but `f32` `.^ p` (0.92x). On one core
+//! (`simd`), behind: `f64` `.^ p` (0.65x: its five table lookups are gathers), `f32` `.^ p`
+//! (0.68x; its `log2` keeps a division), `f32` `tanh` (0.79x), `f32` `log` (0.95x); level:
+//! `f64` `log`, `log1p` and `f32` `log1p`, `sin`, `cos`.
 //!
 //! Special values follow libm: NaN gives NaN, `exp(-inf) = 0`, `log(0) = -inf`, `log(-1)` is
 //! NaN, `tanh(±inf) = ±1`, `tanh(-0) = sin(-0) = -0`, `sin(±inf)` is NaN.
